@@ -1,0 +1,81 @@
+/** The seam between the router and its strategies: what a strategy sees and what it returns. */
+import type { StrategyName } from "../../../config/schema.ts";
+
+/** Load figures scraped from a replica's vLLM `/metrics`. */
+export interface ScrapedLoad {
+  /** `vllm:num_requests_running`. */
+  running: number;
+  /** `vllm:num_requests_waiting`. */
+  waiting: number;
+  /** `vllm:kv_cache_usage_perc`, 0 to 1. */
+  kvUsage: number;
+  /** When it was scraped, in ms since the epoch. */
+  scrapedAtMs: number;
+}
+
+/** What the router knows of one candidate backend when it picks. */
+export interface BackendView {
+  /** Stable id of the replica (unique within a model). */
+  id: string;
+  /** Base URL, e.g. `http://127.0.0.1:5901`. */
+  url: string;
+  /** Requests this gateway has in flight on it. */
+  inFlight: number;
+  /** Decayed EWMA of time to first token, in ms; undefined before the first sample. */
+  ewmaTtftMs: number | undefined;
+  /** The last scrape of its `/metrics`; undefined before the first one. */
+  load: ScrapedLoad | undefined;
+}
+
+/** What the router knows of the request it routes; computed once per request on the hot path. */
+export interface RequestFeatures {
+  /** The `model` field. */
+  model: string;
+  /** The session header's value, if any. */
+  sessionId: string | undefined;
+  /**
+   * Chained hashes of the prompt's leading fixed-size text blocks: hash i covers blocks 0..i,
+   * so two prompts share hash i exactly when they share their first i+1 blocks.
+   */
+  prefixHashes: readonly number[];
+  /** Length of the prompt text in characters. */
+  promptChars: number;
+}
+
+/** Settings every strategy may read. */
+export interface StrategyOptions {
+  /** A sticky or prefix-matched replica keeps traffic while its load is within this factor of the mean (plus one). */
+  loadBound: number;
+  /** Characters per prefix block. */
+  prefixBlockChars: number;
+  /** Prefix blocks a replica's cache holds, for the LRU estimate of its contents. */
+  prefixCacheBlocks: number;
+  /** Clock in ms; injectable for tests. */
+  now: () => number;
+}
+
+/**
+ * One routing policy. `score` rates every candidate in [0, 1] (higher is better); the router
+ * sums weighted scores and takes the best, breaking ties deterministically.
+ */
+export interface Strategy {
+  /** The config name it is chosen by. */
+  readonly name: StrategyName;
+  /** Scores `candidates` (all healthy) for `request`; returns one number per candidate, in order. */
+  score(request: RequestFeatures, candidates: readonly BackendView[]): number[];
+  /** Told which backend the router chose, so it can learn (affinity table, prefix index). */
+  observe?(request: RequestFeatures, chosen: BackendView): void;
+  /** Told that a backend left (retired, expired), so it can drop what it knew of it. */
+  forget?(backendId: string): void;
+}
+
+/** Builds a strategy from the shared options. */
+export type StrategyFactory = (options: StrategyOptions) => Strategy;
+
+/** The router's combined policy: one or several weighted strategies behind one call. */
+export interface Picker {
+  /** The best candidate for `request`, or undefined when there is none. */
+  pick(request: RequestFeatures, candidates: readonly BackendView[]): BackendView | undefined;
+  /** Drops what every strategy knew of a backend. */
+  forget(backendId: string): void;
+}

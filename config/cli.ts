@@ -1,0 +1,65 @@
+/** Command-line plumbing shared by every subcommand: the command shape, flag parsing, usage errors. */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+/** One subcommand of `main.ts`. */
+export interface Command {
+  /** The word that selects it: `deno run main.ts <name>`. */
+  name: string;
+  /** One line for the top-level usage. */
+  summary: string;
+  /** The full `--help` text. */
+  usage: string;
+  /** Runs it with the arguments after its name; resolves to the process exit code. */
+  run(args: string[]): Promise<number>;
+}
+
+/** A wrong command line: printed with the command's usage, exit code 2. */
+export class UsageError extends Error {
+  /** The usage text to print after the message. */
+  readonly usage: string;
+  /** @param message what was wrong, @param usage the command's help text */
+  constructor(message: string, usage: string) {
+    super(message);
+    this.name = "UsageError";
+    this.usage = usage;
+  }
+}
+
+/** Options of {@linkcode parseFlags}: the flags a command takes, as `node:util` parseArgs has them. */
+export type FlagOptions = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * Parses a command's arguments strictly; an unknown flag or a missing value becomes a
+ * {@linkcode UsageError}. `--help` is always accepted.
+ */
+export function parseFlags<T extends FlagOptions>(
+  args: string[],
+  options: T,
+  usage: string,
+  allowPositionals = false,
+) {
+  try {
+    return parseArgs({
+      args,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals,
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error), usage);
+  }
+}
+
+/** Reads a numeric flag, rejecting what is not a finite number. */
+export function numberFlag(
+  value: string | boolean | undefined,
+  flag: string,
+  usage: string,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== "string" || value.trim() === "" || !Number.isFinite(n)) {
+    throw new UsageError(`--${flag} expects a number, got "${String(value)}"`, usage);
+  }
+  return n;
+}

@@ -1,0 +1,155 @@
+/** The zod schema of turnpike's YAML config: the users' contract (`proxy`, `cluster`, `models`, `headers`). */
+import { z } from "zod";
+
+/** Names of the routing strategies a config may choose. */
+export const STRATEGY_NAMES = [
+  "round_robin",
+  "least_connections",
+  "least_latency",
+  "least_load",
+  "session_affinity",
+  "prefix_aware",
+] as const;
+
+/** A routing strategy's name. */
+export type StrategyName = typeof STRATEGY_NAMES[number];
+
+const strategyName = z.enum(STRATEGY_NAMES);
+const positiveInt = z.number().int().positive();
+const port = z.number().int().min(1).max(65535);
+const seconds = z.number().positive();
+
+/**
+ * `proxy.strategy`: one strategy by name, or several combined with weights
+ * (`{prefix_aware: 2, least_load: 1}`).
+ */
+export const StrategySchema = z.union([
+  strategyName,
+  z.partialRecord(strategyName, z.number().positive()).refine(
+    (weights) => Object.keys(weights).length > 0,
+    "expected at least one strategy with a weight",
+  ),
+]);
+
+/** `proxy:` the gateway's own settings. */
+export const ProxySchema = z.strictObject({
+  host: z.string().min(1).default("127.0.0.1"),
+  port: port.default(5800),
+  strategy: StrategySchema.default("prefix_aware"),
+  /** Seconds between health probes of each replica. */
+  health_check_interval: seconds.default(30),
+  /** Seconds a request may take end to end before the gateway answers 504. */
+  request_timeout: seconds.default(300),
+  /** Largest request body accepted, in bytes (413 above it). */
+  max_body_bytes: positiveInt.default(32 * 1024 * 1024),
+  /** How many other backends a request may be retried on before its first byte. */
+  max_retries: z.number().int().min(0).default(2),
+  /** Consecutive failures that open a backend's circuit. */
+  circuit_failure_threshold: positiveInt.default(3),
+  /** Seconds an open circuit waits before a half-open probe. */
+  circuit_open_seconds: seconds.default(10),
+  /** Seconds between scrapes of each replica's vLLM `/metrics`. */
+  metrics_scrape_interval: seconds.default(2),
+  /**
+   * A sticky or prefix-matched replica keeps its traffic while its load stays within
+   * this factor of the mean load (plus one request).
+   */
+  load_bound: z.number().min(1).default(1.5),
+  /** Characters per prefix block hashed by `prefix_aware` (about 512 tokens of English). */
+  prefix_block_chars: positiveInt.default(2048),
+  /** Prompt tokens a replica's prefix cache holds, for the router's estimate of it. */
+  prefix_cache_tokens: positiveInt.default(430_000),
+});
+
+const SshSchema = z.strictObject({
+  host: z.string().min(1),
+  port: port.default(22),
+  user: z.string().min(1),
+  key: z.string().min(1).optional(),
+  known_hosts: z.string().min(1).optional(),
+});
+
+const PartitionSchema = z.strictObject({
+  name: z.string().min(1),
+  qos: z.string().min(1).optional(),
+  account: z.string().min(1).optional(),
+  gpus_per_node: positiveInt.default(1),
+  priority: z.number().int().default(1),
+});
+
+/** `cluster:` where launched replicas run. */
+export const ClusterSchema = z.strictObject({
+  type: z.enum(["local", "slurm"]).default("local"),
+  slurm: z.strictObject({
+    partitions: z.array(PartitionSchema).min(1),
+    ssh: SshSchema,
+  }).optional(),
+});
+
+/** One entry of `models:`; either launched (`replicas`, `command`) or static (`endpoints`). */
+export const ModelSchema = z.strictObject({
+  name: z.string().min(1),
+  model_path: z.string().min(1).optional(),
+  base_port: port.default(5900),
+  replicas: z.number().int().min(0).default(1),
+  gpu_memory_utilization: z.number().gt(0).max(1).default(0.9),
+  tensor_parallel_size: positiveInt.default(1),
+  max_model_len: positiveInt.optional(),
+  /**
+   * Command template that starts one replica; `{port}`, `{model_path}`, `{name}`,
+   * `{gpu_memory_utilization}`, `{tensor_parallel_size}` are filled in.
+   * Defaults to `vllm serve`.
+   */
+  command: z.string().min(1).optional(),
+  /** Replicas that already run elsewhere: listed, not launched. */
+  endpoints: z.array(z.url()).min(1).optional(),
+  /** Seconds a launched replica may take to become healthy. */
+  startup_timeout: seconds.default(900),
+});
+
+/** `headers:` the request headers turnpike reads per agent turn. */
+export const HeadersSchema = z.strictObject({
+  session: z.string().min(1).default("X-Session-ID"),
+  task: z.string().min(1).default("X-Task-ID"),
+  client: z.string().min(1).default("X-Client-ID"),
+  timing_pre: z.string().min(1).default("X-Timing-Pre-Ms"),
+  timing_post: z.string().min(1).default("X-Timing-Post-Ms"),
+});
+
+/** The whole config file. */
+export const ConfigSchema = z.strictObject({
+  proxy: ProxySchema.default(ProxySchema.parse({})),
+  cluster: ClusterSchema.default(ClusterSchema.parse({})),
+  models: z.array(ModelSchema).default([]),
+  headers: HeadersSchema.default(HeadersSchema.parse({})),
+  /** Directory of the KV file; `TURNPIKE_STATE_DIR` overrides it. */
+  state_dir: z.string().min(1).default(".turnpike"),
+}).superRefine((config, ctx) => {
+  const seen = new Set<string>();
+  config.models.forEach((model, i) => {
+    if (seen.has(model.name)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["models", i, "name"],
+        message: `duplicate model name "${model.name}"`,
+      });
+    }
+    seen.add(model.name);
+  });
+  if (config.cluster.type === "slurm" && !config.cluster.slurm) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["cluster", "slurm"],
+      message: 'required when cluster.type is "slurm"',
+    });
+  }
+});
+
+/** A parsed, defaulted config. */
+export type Config = z.infer<typeof ConfigSchema>;
+/** One parsed `models:` entry. */
+export type ModelConfig = z.infer<typeof ModelSchema>;
+/** The parsed `proxy:` section. */
+export type ProxyConfig = z.infer<typeof ProxySchema>;
+/** The parsed `headers:` section. */
+export type HeadersConfig = z.infer<typeof HeadersSchema>;

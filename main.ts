@@ -1,0 +1,58 @@
+/** Turnpike's command-line entry: parses the subcommand and hands the rest to its module. */
+import { type Command, UsageError } from "./config/cli.ts";
+import { configCommand } from "./config/command.ts";
+import { serveCommand } from "./proxy/serve_command.ts";
+import { simCommand } from "./sim/command.ts";
+import { benchCommand } from "./bench/command.ts";
+
+/** Every subcommand, in the order `--help` lists them. */
+export const commands: readonly Command[] = [serveCommand, simCommand, benchCommand, configCommand];
+
+function topUsage(all: readonly Command[]): string {
+  const width = Math.max(...all.map((c) => c.name.length));
+  const lines = all.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    "Usage: deno run -A main.ts <command> [options]",
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    "Run `main.ts <command> --help` for a command's options.",
+  ].join("\n");
+}
+
+/** Runs the CLI with `args` and resolves to the exit code. */
+export async function main(args: string[], all: readonly Command[] = commands): Promise<number> {
+  const [name, ...rest] = args;
+  const usage = topUsage(all);
+  if (name === undefined) {
+    console.error(usage);
+    return 2;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
+    console.log(usage);
+    return 0;
+  }
+  const command = all.find((c) => c.name === name);
+  if (!command) {
+    console.error(`Unknown command "${name}"\n\n${usage}`);
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(command.usage);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n\n${error.usage}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
