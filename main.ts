@@ -1,6 +1,7 @@
 /** Turnpike's command-line entry: parses the subcommand and hands the rest to its module. */
 import { type Command, UsageError } from "./config/cli.ts";
 import { configCommand } from "./config/command.ts";
+import { ConfigError } from "./config/loader.ts";
 import { serveCommand } from "./proxy/serve_command.ts";
 import { simCommand } from "./sim/command.ts";
 import { benchCommand } from "./bench/command.ts";
@@ -47,6 +48,10 @@ export async function main(args: string[], all: readonly Command[] = commands): 
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`${error.message}\n\n${error.usage}`);
+      return 2;
+    }
+    if (error instanceof ConfigError) {
+      console.error(error.message);
       return 2;
     }
     throw error;

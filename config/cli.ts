@@ -1,5 +1,7 @@
 /** Command-line plumbing shared by every subcommand: the command shape, flag parsing, usage errors. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { loadConfig, type LoadConfigOptions } from "./loader.ts";
+import type { Config } from "./schema.ts";
 
 /** One subcommand of `main.ts`. */
 export interface Command {
@@ -28,9 +30,14 @@ export class UsageError extends Error {
 /** Options of {@linkcode parseFlags}: the flags a command takes, as `node:util` parseArgs has them. */
 export type FlagOptions = NonNullable<ParseArgsConfig["options"]>;
 
+/** The `--config PATH` line for a command's usage text, so every command says it the same way. */
+export const CONFIG_FLAG_USAGE =
+  "  --config PATH   YAML config file (default: built-in; TURNPIKE_PORT and TURNPIKE_STATE_DIR override)";
+
 /**
  * Parses a command's arguments strictly; an unknown flag or a missing value becomes a
- * {@linkcode UsageError}. `--help` is always accepted.
+ * {@linkcode UsageError}. `--help` and `--config PATH` are always accepted: pass the result to
+ * {@linkcode configFromFlags} to load the config it names.
  */
 export function parseFlags<T extends FlagOptions>(
   args: string[],
@@ -41,7 +48,7 @@ export function parseFlags<T extends FlagOptions>(
   try {
     return parseArgs({
       args,
-      options: { ...options, help: { type: "boolean", short: "h" } },
+      options: { config: { type: "string" }, ...options, help: { type: "boolean", short: "h" } },
       strict: true,
       allowPositionals,
     });
@@ -62,4 +69,19 @@ export function numberFlag(
     throw new UsageError(`--${flag} expects a number, got "${String(value)}"`, usage);
   }
   return n;
+}
+
+/**
+ * Loads the config named by a parsed `--config` flag (the built-in default without one), with
+ * the environment overrides applied. Throws `ConfigError`, which `main.ts` prints and exits 2.
+ */
+export function configFromFlags(
+  values: { config?: string | boolean | (string | boolean)[] | undefined },
+  options: LoadConfigOptions = {},
+): Promise<Config> {
+  const path = values.config;
+  if (path !== undefined && typeof path !== "string") {
+    throw new TypeError("configFromFlags expects --config parsed as a single string");
+  }
+  return loadConfig(path, options);
 }

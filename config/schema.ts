@@ -1,5 +1,14 @@
 /** The zod schema of turnpike's YAML config: the users' contract (`proxy`, `cluster`, `models`, `headers`). */
 import { z } from "zod";
+import {
+  CommandTemplateError,
+  commandTemplateOf,
+  isPlaceholder,
+  PLACEHOLDERS,
+  placeholdersIn,
+  splitCommand,
+} from "./command_template.ts";
+import { closest } from "./suggest.ts";
 
 /** Names of the routing strategies a config may choose. */
 export const STRATEGY_NAMES = [
@@ -91,20 +100,62 @@ export const ModelSchema = z.strictObject({
   name: z.string().min(1),
   model_path: z.string().min(1).optional(),
   base_port: port.default(5900),
-  replicas: z.number().int().min(0).default(1),
+  /** Replicas to launch; ignored for a model with `endpoints`. */
+  replicas: positiveInt.default(1),
   gpu_memory_utilization: z.number().gt(0).max(1).default(0.9),
   tensor_parallel_size: positiveInt.default(1),
   max_model_len: positiveInt.optional(),
   /**
    * Command template that starts one replica; `{port}`, `{model_path}`, `{name}`,
-   * `{gpu_memory_utilization}`, `{tensor_parallel_size}` are filled in.
-   * Defaults to `vllm serve`.
+   * `{gpu_memory_utilization}`, `{tensor_parallel_size}`, `{max_model_len}` are filled in.
+   * Split into words like a shell would, but run without one. Defaults to `vllm serve`
+   * (see config/command_template.ts).
    */
   command: z.string().min(1).optional(),
   /** Replicas that already run elsewhere: listed, not launched. */
-  endpoints: z.array(z.url()).min(1).optional(),
+  endpoints: z.array(z.url({ protocol: /^https?$/ })).min(1).optional(),
   /** Seconds a launched replica may take to become healthy. */
   startup_timeout: seconds.default(900),
+}).superRefine((model, ctx) => {
+  if (model.endpoints) {
+    if (model.command !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["command"],
+        message: "a model with endpoints is not launched; remove command or endpoints",
+      });
+    }
+    return;
+  }
+  const template = commandTemplateOf(model);
+  const where = model.command === undefined ? "the default vllm command" : "command";
+  try {
+    splitCommand(template);
+  } catch (error) {
+    if (!(error instanceof CommandTemplateError)) throw error;
+    ctx.addIssue({ code: "custom", path: ["command"], message: `the template ${error.message}` });
+    return;
+  }
+  for (const name of placeholdersIn(template)) {
+    if (!isPlaceholder(name)) {
+      const hint = closest(name, PLACEHOLDERS);
+      ctx.addIssue({
+        code: "custom",
+        path: ["command"],
+        message: `unknown placeholder {${name}}` +
+          (hint
+            ? `, did you mean {${hint}}?`
+            : `; use one of ${PLACEHOLDERS.map((p) => `{${p}}`).join(", ")}`),
+      });
+    } else if (name !== "port" && model[name] === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: `required to launch this model (${where} uses {${name}}); ` +
+          "set it, or list endpoints for replicas that already run",
+      });
+    }
+  }
 });
 
 /** `headers:` the request headers turnpike reads per agent turn. */
@@ -136,6 +187,7 @@ export const ConfigSchema = z.strictObject({
     }
     seen.add(model.name);
   });
+  if (config.cluster.type === "local") checkLocalPorts(config, ctx);
   if (config.cluster.type === "slurm" && !config.cluster.slurm) {
     ctx.addIssue({
       code: "custom",
@@ -144,6 +196,52 @@ export const ConfigSchema = z.strictObject({
     });
   }
 });
+
+/**
+ * On one machine every launched replica needs its own port: `base_port` up to
+ * `base_port + replicas - 1`, apart from other models' ranges and the gateway's port.
+ */
+function checkLocalPorts(
+  config: {
+    proxy: { port: number };
+    models: {
+      name: string;
+      base_port: number;
+      replicas: number;
+      endpoints?: string[] | undefined;
+    }[];
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const taken: { first: number; last: number; owner: string }[] = [
+    { first: config.proxy.port, last: config.proxy.port, owner: "proxy.port" },
+  ];
+  config.models.forEach((model, i) => {
+    if (model.endpoints) return;
+    const first = model.base_port;
+    const last = first + model.replicas - 1;
+    const range = first === last ? `port ${first}` : `ports ${first}-${last}`;
+    if (last > 65535) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["models", i, "base_port"],
+        message: `${model.replicas} replicas need ${range}, past 65535; lower base_port`,
+      });
+      return;
+    }
+    const clash = taken.find((t) => first <= t.last && t.first <= last);
+    if (clash) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["models", i, "base_port"],
+        message: `${range} ${first === last ? "overlaps" : "overlap"} ${clash.owner} (${
+          clash.first === clash.last ? clash.first : `${clash.first}-${clash.last}`
+        }); give each launched model its own base_port`,
+      });
+    }
+    taken.push({ first, last, owner: `models[${i}] "${model.name}"` });
+  });
+}
 
 /** A parsed, defaulted config. */
 export type Config = z.infer<typeof ConfigSchema>;

@@ -1,0 +1,28 @@
+/** Turnpike's config: the schema users write, its loader, and the command template of launched replicas. */
+export {
+  type Config,
+  ConfigSchema,
+  type HeadersConfig,
+  type ModelConfig,
+  type ProxyConfig,
+  STRATEGY_NAMES,
+  type StrategyName,
+} from "./schema.ts";
+export {
+  ConfigError,
+  KV_FILE_NAME,
+  kvPath,
+  loadConfig,
+  type LoadConfigOptions,
+  parseConfig,
+} from "./loader.ts";
+export {
+  CommandTemplateError,
+  commandTemplateOf,
+  DEFAULT_COMMAND_TEMPLATE,
+  type Placeholder,
+  PLACEHOLDERS,
+  type PlaceholderValues,
+  renderCommand,
+  splitCommand,
+} from "./command_template.ts";
