@@ -1,12 +1,291 @@
-/** Placeholder until its owner lands it. */
+/** `deno task bench actors`: local and durable tell-to-handle latency and throughput of the runtime. */
+import { z } from "zod";
 import type { BenchSuite } from "./command.ts";
+import { numberFlag, parseFlags } from "../config/cli.ts";
+import { ActorSystem, type Behavior } from "../actors/runtime/mod.ts";
+
+/** Local-path targets on the 2-core reference machine. */
+export const TARGETS = { localP50Us: 50, localMsgsPerSec: 200_000 } as const;
+
+const usage = [
+  "Usage: deno task bench actors [options]",
+  "",
+  "Measures the actor runtime: tell-to-handle latency (p50/p99) and messages/s, in process",
+  "(local) and through Deno KV (durable: enqueue, listenQueue, dedupe + snapshot commit).",
+  `Local targets: p50 <= ${TARGETS.localP50Us} us, >= ${TARGETS.localMsgsPerSec} msgs/s.`,
+  "",
+  "  --latency N      local latency samples [20000]",
+  "  --messages N     local messages for throughput [1000000]",
+  "  --durable N      durable messages for latency and for throughput [300]",
+  "  --out DIR        where the JSON goes [bench/results]",
+].join("\n");
+
+const flags = {
+  latency: { type: "string" },
+  messages: { type: "string" },
+  durable: { type: "string" },
+  out: { type: "string" },
+} as const;
+
+/** Sizes of one run. */
+export interface ActorsBenchOptions {
+  latencySamples: number;
+  messages: number;
+  durableMessages: number;
+}
+
+/** Latency percentiles, in microseconds. */
+export interface LatencyUs {
+  samples: number;
+  p50Us: number;
+  p99Us: number;
+  meanUs: number;
+}
+
+/** What one run measured. */
+export interface ActorsBenchReport {
+  local: {
+    tellToHandle: LatencyUs;
+    askRoundTrip: LatencyUs;
+    msgsPerSecOneActor: number;
+    msgsPerSecManyActors: number;
+  };
+  durable: { tellToHandle: LatencyUs; msgsPerSec: number };
+}
+
+/** The `q` quantile (0..1) of `values` by nearest rank. */
+export function percentile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = values.toSorted((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank] as number;
+}
+
+function summarize(samplesMs: readonly number[]): LatencyUs {
+  const us = samplesMs.map((ms) => ms * 1_000);
+  return {
+    samples: us.length,
+    p50Us: round(percentile(us, 0.5)),
+    p99Us: round(percentile(us, 0.99)),
+    meanUs: round(us.reduce((a, b) => a + b, 0) / Math.max(1, us.length)),
+  };
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+type Probe = { type: "probe"; sentAt: number } | { type: "count" } | { type: "get" };
+
+function probeBehavior(onProbe: (latencyMs: number) => void): Behavior<number, Probe> {
+  return {
+    kind: "probe",
+    init: () => 0,
+    receive(n, msg, ctx) {
+      if (msg.type === "probe") onProbe(performance.now() - msg.sentAt);
+      else if (msg.type === "get") ctx.reply(n);
+      return n + 1;
+    },
+  };
+}
+
+async function localLatency(samples: number): Promise<LatencyUs> {
+  const latencies: number[] = [];
+  let handled: () => void = () => {};
+  const system = await ActorSystem.start();
+  try {
+    const ref = system.spawn(
+      probeBehavior((ms) => {
+        latencies.push(ms);
+        handled();
+      }),
+      "latency",
+    );
+    await ref.ask({ type: "get" });
+    for (let i = 0; i < samples + 1_000; i++) {
+      const done = new Promise<void>((resolve) => handled = resolve);
+      ref.tell({ type: "probe", sentAt: performance.now() });
+      await done;
+    }
+  } finally {
+    await system.shutdown();
+  }
+  return summarize(latencies.slice(1_000));
+}
+
+async function askLatency(samples: number): Promise<LatencyUs> {
+  const system = await ActorSystem.start();
+  const latencies: number[] = [];
+  try {
+    const ref = system.spawn(probeBehavior(() => {}), "ask");
+    for (let i = 0; i < samples + 1_000; i++) {
+      const t0 = performance.now();
+      await ref.ask({ type: "get" });
+      if (i >= 1_000) latencies.push(performance.now() - t0);
+    }
+  } finally {
+    await system.shutdown();
+  }
+  return summarize(latencies);
+}
+
+async function localThroughput(messages: number, actors: number): Promise<number> {
+  const system = await ActorSystem.start();
+  try {
+    const refs = Array.from(
+      { length: actors },
+      (_, i) => system.spawn(probeBehavior(() => {}), `t${i}`),
+    );
+    for (const r of refs) await r.ask({ type: "get" });
+    const per = Math.floor(messages / actors);
+    const msg: Probe = { type: "count" };
+    const t0 = performance.now();
+    for (let i = 0; i < per; i++) for (const r of refs) r.tell(msg);
+    const counts = await Promise.all(
+      refs.map((r) => r.ask<number>({ type: "get" }, { timeoutMs: 120_000 })),
+    );
+    const seconds = (performance.now() - t0) / 1_000;
+    const total = counts.reduce((a, b) => a + b, 0) - 2 * actors;
+    return Math.round(total / seconds);
+  } finally {
+    await system.shutdown();
+  }
+}
+
+const DurableMsg = z.object({ type: z.literal("probe"), sentAt: z.number() });
+
+async function durable(messages: number): Promise<{ tellToHandle: LatencyUs; msgsPerSec: number }> {
+  const dir = await Deno.makeTempDir({ prefix: "turnpike-bench-actors-" });
+  const latencies: number[] = [];
+  let handled = 0;
+  let wake: () => void = () => {};
+  const behavior: Behavior<number, z.infer<typeof DurableMsg>> = {
+    kind: "durable_probe",
+    init: () => 0,
+    receive(n, msg) {
+      latencies.push(performance.now() - msg.sentAt);
+      handled++;
+      wake();
+      return n + 1;
+    },
+    persistence: { state: z.number(), messages: DurableMsg },
+  };
+  const system = await ActorSystem.start({
+    kvPath: `${dir}/bench.kv`,
+    behaviors: [behavior],
+    recoverySweepsMs: [],
+  });
+  const until = async (n: number) => {
+    while (handled < n) await new Promise<void>((resolve) => wake = resolve);
+  };
+  try {
+    for (let i = 0; i < messages; i++) {
+      await system.tellDurable("durable_probe/p", { type: "probe", sentAt: performance.now() });
+      await until(i + 1);
+    }
+    const tellToHandle = summarize(latencies.slice(Math.min(10, messages - 1)));
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from(
+        { length: messages },
+        () => system.tellDurable("durable_probe/p", { type: "probe", sentAt: performance.now() }),
+      ),
+    );
+    await until(2 * messages);
+    const msgsPerSec = Math.round(messages / ((performance.now() - t0) / 1_000));
+    return { tellToHandle, msgsPerSec };
+  } finally {
+    await system.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Runs every measurement once. */
+export async function runActorsBench(options: ActorsBenchOptions): Promise<ActorsBenchReport> {
+  return {
+    local: {
+      tellToHandle: await localLatency(options.latencySamples),
+      askRoundTrip: await askLatency(options.latencySamples),
+      msgsPerSecOneActor: await localThroughput(options.messages, 1),
+      msgsPerSecManyActors: await localThroughput(options.messages, 100),
+    },
+    durable: await durable(options.durableMessages),
+  };
+}
+
+function print(r: ActorsBenchReport): void {
+  const lat = (name: string, l: LatencyUs, unit: "us" | "ms") => {
+    const f = (us: number) =>
+      unit === "us" ? `${us.toFixed(1)} us` : `${(us / 1_000).toFixed(2)} ms`;
+    console.log(
+      `  ${name.padEnd(26)} p50 ${f(l.p50Us).padStart(10)}  p99 ${
+        f(l.p99Us).padStart(10)
+      }  (${l.samples} samples)`,
+    );
+  };
+  console.log("Local (in-process) transport");
+  lat("tell -> handle", r.local.tellToHandle, "us");
+  lat("ask round trip", r.local.askRoundTrip, "us");
+  console.log(
+    `  ${"throughput, 1 actor".padEnd(26)} ${
+      r.local.msgsPerSecOneActor.toLocaleString("en-US")
+    } msgs/s`,
+  );
+  console.log(
+    `  ${"throughput, 100 actors".padEnd(26)} ${
+      r.local.msgsPerSecManyActors.toLocaleString("en-US")
+    } msgs/s`,
+  );
+  console.log("Durable transport (Deno KV queue, dedupe + snapshot committed per message)");
+  lat("tell -> handle", r.durable.tellToHandle, "ms");
+  console.log(
+    `  ${"throughput, 1 actor".padEnd(26)} ${r.durable.msgsPerSec.toLocaleString("en-US")} msgs/s`,
+  );
+}
 
 /** `deno task bench actors`. */
 export const actorsBench: BenchSuite = {
   name: "actors",
-  summary: "(being built)",
-  usage: "Usage: deno task bench actors",
-  run() {
-    return Promise.resolve(2);
+  summary: "actor runtime: local and durable tell-to-handle latency and msgs/s",
+  usage,
+  async run(args) {
+    const { values } = parseFlags(args, flags, usage);
+    const options: ActorsBenchOptions = {
+      latencySamples: numberFlag(values.latency, "--latency", usage) ?? 20_000,
+      messages: numberFlag(values.messages, "--messages", usage) ?? 1_000_000,
+      durableMessages: numberFlag(values.durable, "--durable", usage) ?? 300,
+    };
+    const report = await runActorsBench(options);
+    print(report);
+    const met = report.local.tellToHandle.p50Us <= TARGETS.localP50Us &&
+      report.local.msgsPerSecOneActor >= TARGETS.localMsgsPerSec;
+    console.log(
+      `\nLocal targets (p50 <= ${TARGETS.localP50Us} us, >= ${TARGETS.localMsgsPerSec} msgs/s): ${
+        met ? "met" : "NOT met"
+      }`,
+    );
+    const stamp = new Date().toISOString().replaceAll(":", "-").replace(/\.\d+Z$/, "Z");
+    const json = JSON.stringify(
+      {
+        suite: "actors",
+        at: new Date().toISOString(),
+        machine: {
+          cpus: navigator.hardwareConcurrency,
+          deno: Deno.version.deno,
+          os: Deno.build.os,
+        },
+        options,
+        targets: { ...TARGETS, met },
+        ...report,
+      },
+      null,
+      2,
+    );
+    const dir = values.out ?? new URL("./results/", import.meta.url).pathname;
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(`${dir}/actors-${stamp}.json`, json + "\n");
+    await Deno.writeTextFile(`${dir}/actors-latest.json`, json + "\n");
+    console.log(`Wrote ${dir}/actors-${stamp}.json and actors-latest.json`);
+    return 0;
   },
 };

@@ -1,12 +1,345 @@
-/** Placeholder until its owner lands it. */
+/** `deno task bench proxy`: gateway overhead, direct vs turnpike vs a bare Hono forwarder vs nginx, JSON and SSE, at several concurrencies. */
+import { join } from "node:path";
+import { numberFlag, parseFlags } from "../config/cli.ts";
 import type { BenchSuite } from "./command.ts";
+import type { LoadResult } from "./proxy_load.ts";
+
+const usage = [
+  "Usage: deno task bench proxy [options]",
+  "",
+  "Measures what the gateway adds: a zero-latency backend reached directly, through turnpike,",
+  "through a bare Hono fetch forwarder and through nginx, at each concurrency, JSON and SSE.",
+  "Backend and proxies run on CPU 0, the load generator on CPU 1 (taskset, when present).",
+  "",
+  "Options:",
+  "  --duration S        measured seconds per run [4]",
+  "  --warmup S          warm-up seconds per run [1]",
+  "  --concurrency LIST  comma-separated client counts [1,64,256]",
+  "  --targets LIST      comma-separated subset of direct,turnpike,hono,nginx [all]",
+  "  --strategy NAME     turnpike's proxy.strategy [prefix_aware]",
+  "  --no-nginx          skip nginx (it is installed with apt-get when missing)",
+].join("\n");
+
+const TARGETS = ["direct", "turnpike", "hono", "nginx"] as const;
+type Target = typeof TARGETS[number];
+
+/** One measured cell of the matrix. */
+interface Run extends LoadResult {
+  target: Target;
+  mode: "json" | "sse";
+  concurrency: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const ROOT = new URL("..", import.meta.url).pathname;
+
+function pinned(cpu: string, argv: string[]): string[] {
+  try {
+    new Deno.Command("taskset", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
+    return ["taskset", "-c", cpu, ...argv];
+  } catch {
+    return argv;
+  }
+}
+
+/** A child process that prints `listening PORT` once it serves. */
+interface Service {
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function startService(argv: string[], label: string): Promise<Service> {
+  const child = new Deno.Command(argv[0]!, { args: argv.slice(1), stdout: "piped", stderr: "inherit", cwd: ROOT }).spawn();
+  const reader = child.stdout.getReader();
+  let text = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`${label} exited before it listened; its output: ${text}`);
+    text += decoder.decode(value);
+    const match = /listening (\d+)/.exec(text) ?? /http:\/\/127\.0\.0\.1:(\d+)/.exec(text);
+    if (match) {
+      // Keep draining its output so it never blocks on a full pipe.
+      (async () => {
+        while (!(await reader.read().catch(() => ({ done: true }))).done) { /* drain */ }
+      })();
+      return {
+        port: Number(match[1]),
+        async stop() {
+          try {
+            child.kill("SIGTERM");
+          } catch { /* already gone */ }
+          await child.status;
+        },
+      };
+    }
+  }
+}
+
+async function waitHttp(url: string, check: (res: Response, text: string) => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      const text = await res.text();
+      if (check(res, text)) return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not become ready within ${timeoutMs} ms`);
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function ensureNginx(): Promise<string | undefined> {
+  const which = (name: string) => {
+    for (const dir of ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"]) {
+      try {
+        Deno.statSync(join(dir, name));
+        return join(dir, name);
+      } catch { /* next */ }
+    }
+    return undefined;
+  };
+  const found = which("nginx");
+  if (found) return found;
+  console.error("nginx is missing: installing it with apt-get (Debian package)");
+  for (const args of [["update", "-qq"], ["install", "-y", "-qq", "nginx-light"]]) {
+    const out = await new Deno.Command("apt-get", {
+      args,
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+      stdout: "null",
+      stderr: "piped",
+    }).output().catch(() => undefined);
+    if (!out?.success) {
+      console.error(`apt-get ${args.join(" ")} failed: ${out ? decoder.decode(out.stderr).trim() : "apt-get not found"}`);
+      return undefined;
+    }
+  }
+  return which("nginx");
+}
+
+async function startNginx(nginx: string, upstreamPort: number, dir: string): Promise<Service> {
+  const port = freePort();
+  const conf = `
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream backend { server 127.0.0.1:${upstreamPort}; keepalive 512; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+`;
+  const confPath = join(dir, "nginx.conf");
+  await Deno.writeTextFile(confPath, conf);
+  const child = new Deno.Command("taskset", {
+    args: ["-c", "0", nginx, "-c", confPath, "-p", dir, "-g", "user root;"],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  await waitHttp(`http://127.0.0.1:${port}/health`, (res) => res.status === 200, 10_000);
+  return {
+    port,
+    async stop() {
+      try {
+        child.kill("SIGQUIT");
+      } catch { /* gone */ }
+      await child.status;
+    },
+  };
+}
+
+async function load(url: string, concurrency: number, stream: boolean, durationS: number, warmupS: number): Promise<LoadResult> {
+  const argv = pinned("1", [
+    Deno.execPath(),
+    "run",
+    "-A",
+    join(ROOT, "bench/proxy_load.ts"),
+    `--url=${url}`,
+    `--concurrency=${concurrency}`,
+    `--duration=${durationS}`,
+    `--warmup=${warmupS}`,
+    ...(stream ? ["--stream"] : []),
+  ]);
+  const out = await new Deno.Command(argv[0]!, { args: argv.slice(1), stdout: "piped", stderr: "inherit" }).output();
+  if (!out.success) throw new Error(`The load generator failed against ${url}`);
+  return JSON.parse(decoder.decode(out.stdout)) as LoadResult;
+}
+
+function fmt(n: number | undefined, digits = 2): string {
+  return n === undefined || Number.isNaN(n) ? "-" : n.toFixed(digits);
+}
+
+/** The verdicts on the issue's targets, from one run's matrix. */
+function verdicts(runs: Run[]) {
+  const find = (target: Target, mode: "json" | "sse", c: number) =>
+    runs.find((r) => r.target === target && r.mode === mode && r.concurrency === c);
+  const direct1 = find("direct", "json", 1);
+  const tp1 = find("turnpike", "json", 1);
+  const tp64 = find("turnpike", "json", 64);
+  const hono64 = find("hono", "json", 64);
+  const directSse = find("direct", "sse", 1);
+  const tpSse = find("turnpike", "sse", 1);
+  const addedP50 = direct1 && tp1 ? tp1.latencyMs.p50 - direct1.latencyMs.p50 : undefined;
+  const addedP99 = direct1 && tp1 ? tp1.latencyMs.p99 - direct1.latencyMs.p99 : undefined;
+  const ratio64 = tp64 && hono64 ? tp64.rps / hono64.rps : undefined;
+  const sseTtfb = directSse && tpSse ? tpSse.ttfbMs.p50 - directSse.ttfbMs.p50 : undefined;
+  return {
+    addedP50Ms: addedP50,
+    addedP50Met: addedP50 === undefined ? undefined : addedP50 <= 0.5,
+    addedP99Ms: addedP99,
+    addedP99Met: addedP99 === undefined ? undefined : addedP99 <= 2,
+    throughputVsHonoAt64: ratio64,
+    throughputMet: ratio64 === undefined ? undefined : ratio64 >= 0.9,
+    sseTtfbAddedP50Ms: sseTtfb,
+    sseTtfbMet: sseTtfb === undefined ? undefined : sseTtfb <= 1,
+  };
+}
 
 /** `deno task bench proxy`. */
 export const proxyBench: BenchSuite = {
   name: "proxy",
-  summary: "(being built)",
-  usage: "Usage: deno task bench proxy",
-  run() {
-    return Promise.resolve(2);
+  summary: "gateway overhead vs direct, a bare Hono forwarder and nginx (JSON, SSE)",
+  usage,
+  async run(args) {
+    const { values } = parseFlags(args, {
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      concurrency: { type: "string" },
+      targets: { type: "string" },
+      strategy: { type: "string" },
+      "no-nginx": { type: "boolean" },
+    }, usage);
+    const durationS = numberFlag(values.duration, "duration", usage) ?? 4;
+    const warmupS = numberFlag(values.warmup, "warmup", usage) ?? 1;
+    const concurrencies = (values.concurrency ?? "1,64,256").split(",").map((s) => Number(s.trim()));
+    const wanted = new Set((values.targets ?? TARGETS.join(",")).split(",").map((s) => s.trim()));
+    if (values["no-nginx"]) wanted.delete("nginx");
+    const strategy = values.strategy ?? "prefix_aware";
+
+    const dir = await Deno.makeTempDir({ prefix: "turnpike-bench-proxy-" });
+    const services: Service[] = [];
+    const urls = new Map<Target, string>();
+    try {
+      const upstream = await startService(
+        pinned("0", [Deno.execPath(), "run", "-A", join(ROOT, "bench/proxy_upstream.ts"), "--port=0"]),
+        "the zero-latency backend",
+      );
+      services.push(upstream);
+      const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
+      urls.set("direct", `${upstreamUrl}/v1/chat/completions`);
+      if (wanted.has("turnpike")) {
+        const port = freePort();
+        const configPath = join(dir, "turnpike.yaml");
+        await Deno.writeTextFile(
+          configPath,
+          [
+            `proxy: {host: 127.0.0.1, port: ${port}, strategy: ${strategy}}`,
+            `models: [{name: bench, endpoints: ["${upstreamUrl}"]}]`,
+            `state_dir: ${join(dir, "state")}`,
+            "",
+          ].join("\n"),
+        );
+        const tp = await startService(
+          pinned("0", [Deno.execPath(), "run", "-A", join(ROOT, "main.ts"), "serve", "--config", configPath]),
+          "turnpike",
+        );
+        services.push(tp);
+        await waitHttp(`http://127.0.0.1:${tp.port}/v1/models`, (_res, text) => text.includes('"healthy":1'), 15_000);
+        urls.set("turnpike", `http://127.0.0.1:${tp.port}/v1/chat/completions`);
+      }
+      if (wanted.has("hono")) {
+        const hono = await startService(
+          pinned("0", [Deno.execPath(), "run", "-A", join(ROOT, "bench/proxy_forwarder.ts"), "--port=0", `--upstream=${upstreamUrl}`]),
+          "the Hono forwarder",
+        );
+        services.push(hono);
+        urls.set("hono", `http://127.0.0.1:${hono.port}/v1/chat/completions`);
+      }
+      if (wanted.has("nginx")) {
+        const nginx = await ensureNginx();
+        if (nginx) {
+          const ng = await startNginx(nginx, upstream.port, dir);
+          services.push(ng);
+          urls.set("nginx", `http://127.0.0.1:${ng.port}/v1/chat/completions`);
+        } else {
+          console.error("Skipping nginx: it could not be installed");
+        }
+      }
+
+      const runs: Run[] = [];
+      const order = TARGETS.filter((t) => urls.has(t) && (t === "direct" || wanted.has(t)));
+      for (const mode of ["json", "sse"] as const) {
+        for (const concurrency of concurrencies) {
+          for (const target of order) {
+            const result = await load(urls.get(target)!, concurrency, mode === "sse", durationS, warmupS);
+            runs.push({ target, mode, concurrency, ...result });
+            console.error(
+              `${mode} c=${concurrency} ${target}: ${fmt(result.rps, 0)} req/s, p50 ${fmt(result.latencyMs.p50, 3)} ms, ` +
+                `p99 ${fmt(result.latencyMs.p99, 3)} ms, ttfb p50 ${fmt(result.ttfbMs.p50, 3)} ms, errors ${result.errors}`,
+            );
+          }
+        }
+      }
+
+      const header = "| mode | c | target | req/s | p50 ms | p99 ms | added p50 ms | TTFB p50 ms | errors |";
+      const lines = [header, "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"];
+      for (const r of runs) {
+        const direct = runs.find((d) => d.target === "direct" && d.mode === r.mode && d.concurrency === r.concurrency);
+        const added = direct && r.target !== "direct" ? r.latencyMs.p50 - direct.latencyMs.p50 : undefined;
+        lines.push(
+          `| ${r.mode} | ${r.concurrency} | ${r.target} | ${fmt(r.rps, 0)} | ${fmt(r.latencyMs.p50, 3)} | ${fmt(r.latencyMs.p99, 3)} | ` +
+            `${fmt(added, 3)} | ${fmt(r.ttfbMs.p50, 3)} | ${r.errors} |`,
+        );
+      }
+      const verdict = verdicts(runs);
+      console.log(lines.join("\n"));
+      console.log(
+        `\nTargets: added p50 at c=1 ${fmt(verdict.addedP50Ms, 3)} ms (<= 0.5: ${verdict.addedP50Met}), ` +
+          `added p99 ${fmt(verdict.addedP99Ms, 3)} ms (<= 2: ${verdict.addedP99Met}), ` +
+          `throughput at c=64 ${fmt((verdict.throughputVsHonoAt64 ?? NaN) * 100, 1)}% of Hono (>= 90%: ${verdict.throughputMet}), ` +
+          `SSE TTFB added p50 ${fmt(verdict.sseTtfbAddedP50Ms, 3)} ms (<= 1: ${verdict.sseTtfbMet})`,
+      );
+      const result = {
+        suite: "proxy",
+        at: new Date().toISOString(),
+        machine: { cpus: navigator.hardwareConcurrency, deno: Deno.version.deno, pinned: pinned("0", []).length > 0 },
+        settings: { durationS, warmupS, concurrencies, strategy },
+        runs,
+        targets: verdict,
+      };
+      const resultsDir = join(ROOT, "bench/results");
+      await Deno.mkdir(resultsDir, { recursive: true });
+      const stamp = result.at.replace(/[:.]/g, "-");
+      const text = JSON.stringify(result, null, 2) + "\n";
+      await Deno.writeFile(join(resultsDir, `proxy-${stamp}.json`), encoder.encode(text));
+      await Deno.writeFile(join(resultsDir, "proxy-latest.json"), encoder.encode(text));
+      console.log(`\nWrote bench/results/proxy-${stamp}.json and proxy-latest.json`);
+      return 0;
+    } finally {
+      for (const service of services.reverse()) await service.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
   },
 };

@@ -1,12 +1,345 @@
-/** Placeholder until its owner lands it. */
+/** `deno task bench routing`: replays a multi-turn trace through the gateway once per routing strategy and compares them. */
+import { numberFlag, parseFlags, UsageError } from "../config/cli.ts";
+import { STRATEGY_NAMES } from "../config/schema.ts";
+import { requestFeatures } from "../actors/router/features.ts";
 import type { BenchSuite } from "./command.ts";
+import { generateMixedTrace } from "./routing/generate.ts";
+import type { StrategyRun } from "./routing/measure.ts";
+import type { ReplayProgress } from "./routing/replay.ts";
+import { formatTable, renderSvg } from "./routing/report.ts";
+import {
+  BASELINE,
+  parseRunStrategy,
+  type RunStrategy,
+  runStrategy,
+  strategyLabel,
+} from "./routing/run.ts";
+import { idealHitRate, parseTrace, promptText, type TraceRequest } from "./routing/trace.ts";
+
+const DEFAULT_TRACE =
+  new URL("../../shared/traces/mooncake-synthetic.jsonl", import.meta.url).pathname;
+const RESULTS = new URL("./results/", import.meta.url).pathname;
+const MODEL = "llama-3.1-8b-sim";
+
+const usage = [
+  "Usage: deno task bench routing [options]",
+  "",
+  "Replays a Mooncake-format trace (JSON lines: timestamp, input_length, output_length, hash_ids)",
+  "through the gateway once per routing strategy, each time on fresh simulated replicas, plus a",
+  "baseline that sends each request straight to a random replica. Reports TTFT, ITL, latency,",
+  "throughput, prefix-cache hit rate against the trace's ideal ceiling, and load imbalance; then",
+  "the best strategy again at other replica counts.",
+  "",
+  "Options:",
+  `  --trace FILE            trace to replay, or "mixed" for the generated mixed single-turn trace`,
+  `                          [${DEFAULT_TRACE}]`,
+  "  --time-scale F          replay (and simulate) F times faster than the trace [10]",
+  "  --replicas N            simulated replicas [4]",
+  `  --strategies LIST       comma-separated: ${STRATEGY_NAMES.join(", ")}, ${BASELINE},`,
+  "                          or weighted combinations like prefix_aware=3+least_load=1 [all six + baseline]",
+  "  --limit N               replay only the first N requests",
+  "  --scale-replicas LIST   replica counts to rerun the best strategy at; empty to skip [2,4,8]",
+  "  --kv-tokens T           KV budget of each replica in tokens [the simulator's, 430000]",
+  "  --seed S                seed of the baseline's random picks [1]",
+  "  --out DIR               where the JSON and SVG go [bench/results]",
+].join("\n");
+
+const flags = {
+  trace: { type: "string" },
+  "time-scale": { type: "string" },
+  replicas: { type: "string" },
+  strategies: { type: "string" },
+  limit: { type: "string" },
+  "scale-replicas": { type: "string" },
+  "kv-tokens": { type: "string" },
+  seed: { type: "string" },
+  out: { type: "string" },
+} as const;
+
+function positiveInt(value: number | undefined, flag: string): number | undefined {
+  if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+    throw new UsageError(`--${flag} must be a positive integer`, usage);
+  }
+  return value;
+}
+
+/** Parsed `bench routing` command line. */
+export interface RoutingBenchPlan {
+  trace: string;
+  timeScale: number;
+  replicas: number;
+  strategies: RunStrategy[];
+  limit: number | undefined;
+  scaleReplicas: number[];
+  kvTokens: number | undefined;
+  seed: number;
+  out: string;
+}
+
+/** Parses the `bench routing` arguments; throws a UsageError on a bad command line. */
+export function parseRoutingArgs(args: string[]): RoutingBenchPlan {
+  const { values } = parseFlags(args, flags, usage);
+  const num = (name: keyof typeof flags) => numberFlag(values[name], name, usage);
+  const timeScale = num("time-scale") ?? 10;
+  if (!(timeScale > 0)) throw new UsageError("--time-scale must be positive", usage);
+  const list = (name: keyof typeof flags) =>
+    (values[name] as string).split(",").map((s) => s.trim()).filter((s) => s !== "");
+  let strategies: RunStrategy[];
+  try {
+    strategies = values.strategies === undefined
+      ? [...STRATEGY_NAMES, BASELINE]
+      : list("strategies").map(parseRunStrategy);
+  } catch (error) {
+    throw new UsageError((error as Error).message, usage);
+  }
+  if (strategies.length === 0) throw new UsageError("--strategies names no strategy", usage);
+  const scaleReplicas = values["scale-replicas"] === undefined
+    ? [2, 4, 8]
+    : list("scale-replicas").map((s) => {
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < 1) {
+        throw new UsageError(`--scale-replicas has "${s}": give positive integers`, usage);
+      }
+      return n;
+    });
+  return {
+    trace: values.trace ?? DEFAULT_TRACE,
+    timeScale,
+    replicas: positiveInt(num("replicas"), "replicas") ?? 4,
+    strategies,
+    limit: positiveInt(num("limit"), "limit"),
+    scaleReplicas,
+    kvTokens: positiveInt(num("kv-tokens"), "kv-tokens"),
+    seed: num("seed") ?? 1,
+    out: values.out ?? RESULTS,
+  };
+}
+
+async function loadTrace(plan: RoutingBenchPlan): Promise<TraceRequest[]> {
+  if (plan.trace === "mixed") return generateMixedTrace();
+  let text: string;
+  try {
+    text = await Deno.readTextFile(plan.trace);
+  } catch (error) {
+    throw new UsageError(`Cannot read trace "${plan.trace}": ${(error as Error).message}`, usage);
+  }
+  return parseTrace(text, plan.trace);
+}
+
+/** Times `requestFeatures` on prompts of the trace's mean length and on short ones. */
+export function featuresBench(trace: readonly TraceRequest[]): Record<string, number> {
+  const sample = trace.slice(0, 200);
+  const meanTokens = sample.reduce((s, r) => s + r.input_length, 0) / Math.max(1, sample.length);
+  const result: Record<string, number> = {};
+  for (const [label, tokens] of [["mean", Math.round(meanTokens)], ["short", 512]] as const) {
+    const text = promptText({
+      timestamp: 0,
+      input_length: tokens,
+      output_length: 1,
+      hash_ids: [1, 2, 3],
+    }, {
+      blockChars: 2048,
+      charsPerToken: 4,
+    });
+    const body = {
+      model: MODEL,
+      messages: [{ role: "system", content: "You are a helpful agent." }, {
+        role: "user",
+        content: text,
+      }],
+    };
+    const options = { sessionId: "s", blockChars: 2048 };
+    for (let i = 0; i < 50; i++) requestFeatures(body, options);
+    const iterations = Math.max(50, Math.round(2e7 / text.length));
+    const t0 = performance.now();
+    for (let i = 0; i < iterations; i++) requestFeatures(body, options);
+    const us = ((performance.now() - t0) * 1000) / iterations;
+    result[`${label}_prompt_chars`] = text.length;
+    result[`${label}_us_per_call`] = Number(us.toFixed(2));
+    result[`${label}_chars_per_us`] = Number((text.length / us).toFixed(0));
+  }
+  return result;
+}
+
+function progressBar(label: string): (p: ReplayProgress) => void {
+  const tty = Deno.stderr.isTerminal();
+  const started = performance.now();
+  let lastLine = 0;
+  const enc = new TextEncoder();
+  return (p) => {
+    const elapsed = (performance.now() - started) / 1000;
+    const finished = p.done + p.failed;
+    const width = 30;
+    const filled = Math.round((finished / Math.max(1, p.total)) * width);
+    const text = `${label.padEnd(24)} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ` +
+      `${finished}/${p.total} done, ${p.sent - finished} in flight, ${p.failed} failed, ${
+        elapsed.toFixed(0)
+      } s`;
+    if (tty) {
+      Deno.stderr.writeSync(enc.encode(`\r${text}\x1b[K${finished === p.total ? "\n" : ""}`));
+    } else if (elapsed - lastLine >= 10 || finished === p.total) {
+      lastLine = elapsed;
+      Deno.stderr.writeSync(enc.encode(`${text}\n`));
+    }
+  };
+}
+
+/** The targets of issue #6, checked against round_robin. */
+export function checkTargets(
+  runs: readonly StrategyRun[],
+  best: StrategyRun,
+  ceiling: number,
+): Record<string, boolean | null> {
+  const rr = runs.find((r) => r.strategy === "round_robin");
+  return {
+    hit_rate_at_least_90pct_of_ceiling: best.hitRate >= 0.9 * ceiling,
+    mean_ttft_at_most_half_of_round_robin: rr ? best.ttftMs.mean <= 0.5 * rr.ttftMs.mean : null,
+    p99_ttft_at_most_0_6_of_round_robin: rr ? best.ttftMs.p99 <= 0.6 * rr.ttftMs.p99 : null,
+    throughput_at_least_round_robin: rr
+      ? best.outputTokensPerS >= 0.98 * rr.outputTokensPerS
+      : null,
+    no_failures: runs.every((r) => r.failed === 0),
+    each_replay_under_5_minutes: runs.every((r) => r.durationS < 300),
+  };
+}
+
+async function renderPng(svgPath: string): Promise<string | undefined> {
+  const pngPath = svgPath.replace(/\.svg$/, ".png");
+  for (const binary of ["chromium", "chromium-browser", "google-chrome"]) {
+    try {
+      const out = await new Deno.Command(binary, {
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-background-networking",
+          "--hide-scrollbars",
+          "--window-size=1100,480",
+          `--screenshot=${pngPath}`,
+          `file://${svgPath}`,
+        ],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (out.success) return pngPath;
+    } catch {
+      // Not installed under this name.
+    }
+  }
+  return undefined;
+}
 
 /** `deno task bench routing`. */
 export const routingBench: BenchSuite = {
   name: "routing",
-  summary: "(being built)",
-  usage: "Usage: deno task bench routing",
-  run() {
-    return Promise.resolve(2);
+  summary: "trace replay per routing strategy (TTFT, hit rate, balance)",
+  usage,
+  async run(args) {
+    const plan = parseRoutingArgs(args);
+    let trace = await loadTrace(plan);
+    if (plan.limit !== undefined) trace = trace.slice(0, plan.limit);
+    const ceiling = idealHitRate(trace);
+    const traceSpan = trace.length > 0 ? trace.at(-1)!.timestamp / 1000 : 0;
+    console.log(
+      `Trace ${plan.trace}: ${trace.length} requests over ${traceSpan.toFixed(0)} s ` +
+        `(${
+          (traceSpan / plan.timeScale).toFixed(0)
+        } s at time scale ${plan.timeScale}); ideal prefix-hit ceiling ${
+          (ceiling * 100).toFixed(1)
+        }%`,
+    );
+    const features = featuresBench(trace);
+    console.log(
+      `requestFeatures: ${features.mean_us_per_call} us for a ${features.mean_prompt_chars}-char prompt ` +
+        `(${features.mean_chars_per_us} chars/us), ${features.short_us_per_call} us for ${features.short_prompt_chars} chars`,
+    );
+    const runOptions = {
+      timeScale: plan.timeScale,
+      model: MODEL,
+      kvTokens: plan.kvTokens,
+      seed: plan.seed,
+    };
+    const runs: StrategyRun[] = [];
+    for (const strategy of plan.strategies) {
+      const label = strategyLabel(strategy);
+      runs.push(
+        await runStrategy(trace, strategy, {
+          ...runOptions,
+          replicas: plan.replicas,
+          onProgress: progressBar(label),
+        }),
+      );
+    }
+    console.log("");
+    console.log(formatTable(runs, ceiling));
+    const candidates = runs.filter((r) => r.strategy !== BASELINE && r.failed === 0);
+    const best = (candidates.length > 0 ? candidates : runs).reduce((
+      a,
+      b,
+    ) => (b.ttftMs.mean < a.ttftMs.mean ? b : a));
+    const bestStrategy = plan.strategies.find((s) => strategyLabel(s) === best.strategy)!;
+    const scale: StrategyRun[] = [];
+    if (bestStrategy !== BASELINE) {
+      for (const n of plan.scaleReplicas) {
+        if (n === plan.replicas) {
+          scale.push(best);
+          continue;
+        }
+        scale.push(
+          await runStrategy(trace, bestStrategy, {
+            ...runOptions,
+            replicas: n,
+            onProgress: progressBar(`${best.strategy} x${n}`),
+          }),
+        );
+      }
+      if (scale.length > 0) {
+        console.log(`\nBest strategy (${best.strategy}, lowest mean TTFT) by replica count:`);
+        console.log(formatTable(scale.sort((a, b) => a.replicas - b.replicas), ceiling));
+      }
+    }
+    const targets = checkTargets(runs, best, ceiling);
+    console.log("\nTargets (best strategy against round_robin):");
+    for (const [name, ok] of Object.entries(targets)) {
+      console.log(`  ${ok === null ? "n/a " : ok ? "PASS" : "FAIL"}  ${name.replaceAll("_", " ")}`);
+    }
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    const result = {
+      suite: "routing",
+      created_at: new Date().toISOString(),
+      command: `deno task bench routing ${args.join(" ")}`.trim(),
+      machine: { cpus: navigator.hardwareConcurrency, deno: Deno.version.deno, os: Deno.build.os },
+      trace: {
+        path: plan.trace,
+        requests: trace.length,
+        span_s: traceSpan,
+        ideal_hit_rate: ceiling,
+      },
+      options: { ...plan, strategies: plan.strategies.map(strategyLabel) },
+      request_features: features,
+      runs,
+      best: best.strategy,
+      scale,
+      targets,
+    };
+    await Deno.mkdir(plan.out, { recursive: true });
+    const json = JSON.stringify(result, null, 2);
+    const base = await Deno.realPath(plan.out);
+    await Deno.writeTextFile(`${base}/routing-${stamp}.json`, json);
+    await Deno.writeTextFile(`${base}/routing-latest.json`, json);
+    const svgPath = `${base}/routing-latest.svg`;
+    const subtitle =
+      `${
+        plan.trace.split("/").at(-1)
+      }, ${trace.length} requests, ${plan.replicas} simulated replicas, ` +
+      `time scale ${plan.timeScale}, ${new Date().toISOString().slice(0, 16)}Z`;
+    await Deno.writeTextFile(svgPath, renderSvg(runs, { subtitle, ceiling }));
+    const png = await renderPng(svgPath);
+    console.log(
+      `\nWrote ${base}/routing-${stamp}.json, routing-latest.json, ${svgPath}${
+        png ? `, ${png}` : ""
+      }`,
+    );
+    return runs.every((r) => r.failed === 0) ? 0 : 1;
   },
 };

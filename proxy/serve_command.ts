@@ -1,12 +1,116 @@
-/** Placeholder until its owner lands it. */
-import type { Command } from "../config/cli.ts";
+/** `deno task serve [--config FILE]`: runs the gateway, with two simulated replicas when no config is given. */
+import { type Command, numberFlag, parseFlags, UsageError } from "../config/cli.ts";
+import { loadConfig } from "../config/loader.ts";
+import { type Config, ConfigSchema } from "../config/schema.ts";
+import { DEFAULT_SIM_MODEL } from "../sim/server.ts";
+import { type GatewayOptions, startGateway } from "./gateway.ts";
+
+const usage = [
+  "Usage: deno task serve [--config FILE] [options]",
+  "",
+  "Runs the OpenAI-compatible gateway. Without --config it runs the embedded default: two",
+  `simulated replicas of "${DEFAULT_SIM_MODEL}" (deno task sim) as supervised child processes`,
+  "and a KV file under .turnpike/.",
+  "",
+  "Options:",
+  "  --config FILE   YAML config (proxy, cluster, models, headers)",
+  "  --port P        port to listen on, instead of proxy.port or TURNPIKE_PORT (0 = any free port)",
+  "  --host H        interface to listen on, instead of proxy.host",
+  "",
+  "Environment: TURNPIKE_PORT overrides proxy.port, TURNPIKE_STATE_DIR overrides state_dir.",
+].join("\n");
+
+const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
+
+/**
+ * The embedded default: `config` (the built-in defaults and environment overrides) plus two
+ * simulated replicas launched locally.
+ */
+export function embeddedDefault(config: Config): Config {
+  return ConfigSchema.parse({
+    ...config,
+    cluster: { type: "local" },
+    models: [{
+      name: DEFAULT_SIM_MODEL,
+      replicas: 2,
+      command: `deno run -A ${MAIN_TS} sim --port {port} --model {name}`,
+      startup_timeout: 60,
+    }],
+  });
+}
+
+/** Resolves on the first SIGINT or SIGTERM, removing its listeners. */
+function stopSignal(): Promise<Deno.Signal> {
+  return new Promise((resolve) => {
+    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+    const handlers = signals.map((signal) => {
+      const handler = () => {
+        for (const [i, s] of signals.entries()) Deno.removeSignalListener(s, handlers[i]!);
+        resolve(signal);
+      };
+      Deno.addSignalListener(signal, handler);
+      return handler;
+    });
+  });
+}
 
 /** The `serve` subcommand. */
 export const serveCommand: Command = {
   name: "serve",
-  summary: "(being built)",
-  usage: "Usage: main.ts serve",
-  run() {
-    return Promise.resolve(2);
+  summary: "run the OpenAI-compatible gateway (two simulated replicas without --config)",
+  usage,
+  async run(args) {
+    const { values } = parseFlags(args, {
+      config: { type: "string" },
+      port: { type: "string" },
+      host: { type: "string" },
+    }, usage);
+    const port = numberFlag(values.port, "port", usage);
+    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+      throw new UsageError(`--port expects an integer from 0 to 65535, got ${port}`, usage);
+    }
+    const loaded = await loadConfig(values.config);
+    const embedded = values.config === undefined;
+    const config = embedded ? embeddedDefault(loaded) : loaded;
+    const options: GatewayOptions = {
+      ...(port === undefined ? {} : { port }),
+      ...(values.host === undefined ? {} : { hostname: values.host }),
+      // The embedded replicas take free ports, so a second `serve` or a busy 5900 never clashes.
+      ...(embedded ? { replicaPorts: { [DEFAULT_SIM_MODEL]: [0, 0] } } : {}),
+    };
+    const gateway = await startGateway(config, options);
+    const model = config.models[0]?.name ?? "MODEL";
+    console.log(`Turnpike gateway listening on ${gateway.url} (strategy: ${JSON.stringify(config.proxy.strategy)})`);
+    console.log(`Models: ${config.models.map((m) => m.name).join(", ") || "(none yet: POST /api/backends to register one)"}`);
+    console.log(
+      `Try: curl -s ${gateway.url}/v1/chat/completions -H 'content-type: application/json' ` +
+        `-d '{"model":"${model}","messages":[{"role":"user","content":"Hello"}]}'`,
+    );
+    const stop = stopSignal();
+    const stopped = new AbortController();
+    waitReady(gateway, config, stopped.signal);
+    const signal = await stop;
+    stopped.abort();
+    console.log(`Received ${signal}: draining requests in flight and stopping`);
+    await gateway.close({ deadlineMs: 10_000 });
+    return 0;
   },
 };
+
+/** Prints a line once every model has a healthy backend. */
+async function waitReady(
+  gateway: { fleet: { models(): { name: string; healthy: number }[] } },
+  config: Config,
+  stopped: AbortSignal,
+): Promise<void> {
+  if (config.models.length === 0) return;
+  const deadline = Date.now() + Math.max(...config.models.map((m) => m.startup_timeout)) * 1000;
+  while (Date.now() < deadline && !stopped.aborted) {
+    const models = gateway.fleet.models();
+    if (models.length > 0 && models.every((m) => m.healthy > 0)) {
+      console.log(`Ready: ${models.map((m) => `${m.name} (${m.healthy} healthy)`).join(", ")}`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

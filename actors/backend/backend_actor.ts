@@ -1,0 +1,200 @@
+/** BackendActor: one per replica; probes its health, scrapes its vLLM metrics, keeps its circuit and EWMAs, reports to its router. */
+import type { Address } from "../runtime/address.ts";
+import type { ActorContext, Behavior, Cancellable } from "../runtime/types.ts";
+import {
+  backendAcquired,
+  backendProbed,
+  backendReleased,
+  backendReport,
+  type BackendReport,
+  backendScraped,
+  type BackendSource,
+  type BackendState,
+  type BackendStateOptions,
+  backendTick,
+  newBackendState,
+  type RequestOutcome,
+} from "./backend_state.ts";
+import { parseVllmMetrics, type VllmMetrics } from "./vllm_metrics.ts";
+
+/** The actor kind of every BackendActor. */
+export const BACKEND_KIND = "backend";
+
+/** Messages a BackendActor handles. */
+export type BackendMessage =
+  | { type: "probe" }
+  | { type: "probed"; ok: boolean; error: string | undefined }
+  | { type: "scrape" }
+  | { type: "scraped"; metrics: VllmMetrics | undefined }
+  | { type: "half_open" }
+  | { type: "acquired" }
+  | { type: "released"; outcome: RequestOutcome }
+  | { type: "status" };
+
+/** What the router actor is told whenever the backend changes. */
+export interface BackendReportMessage {
+  type: "report";
+  report: BackendReport;
+}
+
+/** Settings of one BackendActor. */
+export interface BackendActorOptions extends BackendStateOptions {
+  /** The model it serves. */
+  model: string;
+  /** Its id within the model. */
+  backendId: string;
+  /** Its base URL. */
+  url: string;
+  /** Where it came from. */
+  source: BackendSource;
+  /** The router actor to report to. */
+  router: Address;
+  /** Time between health probes while healthy, in ms. */
+  healthIntervalMs: number;
+  /** Time between `/metrics` scrapes, in ms. */
+  scrapeIntervalMs: number;
+  /** How long a probe or scrape may take, in ms. @default 5000 */
+  probeTimeoutMs?: number;
+  /** Clock in ms since the epoch. @default Date.now */
+  now?: () => number;
+}
+
+/** A BackendActor's state: the replica's state plus its timers and running probes. */
+export interface BackendActorState {
+  backend: BackendState;
+  timers: Map<string, Cancellable>;
+  probes: Set<AbortController>;
+}
+
+/** While a replica is unhealthy it is probed at least this often, so a starting replica joins quickly. */
+const UNHEALTHY_PROBE_MS = 1_000;
+
+async function probeFetch(url: string, timeoutMs: number, probes: Set<AbortController>): Promise<Response> {
+  const abort = new AbortController();
+  probes.add(abort);
+  const timer = setTimeout(() => abort.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  try {
+    return await fetch(url, { signal: abort.signal });
+  } finally {
+    clearTimeout(timer);
+    probes.delete(abort);
+  }
+}
+
+/** Tells an actor from a promise callback; it may have stopped meanwhile, which is fine. */
+function tellLater(ctx: ActorContext<BackendMessage>, to: Address, msg: BackendMessage): void {
+  try {
+    ctx.tell(to, msg);
+  } catch {
+    // Stopped while the probe ran: its answer has no one to go to.
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The behaviour of the BackendActor for one replica (address `backend/<model>/<id>`). */
+export function backendBehavior(options: BackendActorOptions): Behavior<BackendActorState, BackendMessage> {
+  const now = options.now ?? Date.now;
+  const timeoutMs = options.probeTimeoutMs ?? 5_000;
+  const report = (state: BackendActorState, ctx: ActorContext<BackendMessage>) => {
+    const message: BackendReportMessage = { type: "report", report: backendReport(state.backend, now(), options) };
+    ctx.tell(options.router, message);
+  };
+  const schedule = (state: BackendActorState, ctx: ActorContext<BackendMessage>, delayMs: number, msg: BackendMessage) => {
+    state.timers.get(msg.type)?.cancel();
+    state.timers.set(msg.type, ctx.schedule(delayMs, msg));
+  };
+  const afterChange = (before: BackendState, state: BackendActorState, ctx: ActorContext<BackendMessage>) => {
+    const after = state.backend;
+    if (after.circuit.phase === "open" && before.circuit.phase !== "open") {
+      schedule(state, ctx, options.openMs, { type: "half_open" });
+    }
+  };
+  return {
+    kind: BACKEND_KIND,
+    init(_id, ctx) {
+      const state: BackendActorState = {
+        backend: newBackendState({ id: options.backendId, model: options.model, url: options.url, source: options.source }),
+        timers: new Map(),
+        probes: new Set(),
+      };
+      schedule(state, ctx, 0, { type: "probe" });
+      schedule(state, ctx, 0, { type: "scrape" });
+      return state;
+    },
+    receive(state, msg, ctx) {
+      const before = state.backend;
+      switch (msg.type) {
+        case "probe": {
+          state.timers.delete("probe");
+          const self = ctx.self;
+          probeFetch(`${before.url}/health`, timeoutMs, state.probes).then(
+            async (res) => {
+              await res.body?.cancel();
+              tellLater(ctx, self, { type: "probed", ok: res.ok, error: res.ok ? undefined : `health check answered ${res.status}` });
+            },
+            (error) => tellLater(ctx, self, { type: "probed", ok: false, error: `health check failed: ${describe(error)}` }),
+          );
+          return state;
+        }
+        case "probed": {
+          state.backend = backendProbed(before, msg.ok, now(), options, msg.error);
+          afterChange(before, state, ctx);
+          const next = state.backend.healthy ? options.healthIntervalMs : Math.min(options.healthIntervalMs, UNHEALTHY_PROBE_MS);
+          if (state.backend.circuit.phase !== "open") schedule(state, ctx, next, { type: "probe" });
+          report(state, ctx);
+          return state;
+        }
+        case "half_open": {
+          state.timers.delete("half_open");
+          state.backend = backendTick(before, now(), options);
+          if (state.backend.circuit.phase === "half_open") schedule(state, ctx, 0, { type: "probe" });
+          report(state, ctx);
+          return state;
+        }
+        case "scrape": {
+          state.timers.delete("scrape");
+          const self = ctx.self;
+          probeFetch(`${before.url}/metrics`, timeoutMs, state.probes).then(
+            async (res) => {
+              const text = res.ok ? await res.text() : (await res.body?.cancel(), "");
+              tellLater(ctx, self, { type: "scraped", metrics: parseVllmMetrics(text, now()) });
+            },
+            () => tellLater(ctx, self, { type: "scraped", metrics: undefined }),
+          );
+          return state;
+        }
+        case "scraped": {
+          if (msg.metrics) {
+            state.backend = backendScraped(before, msg.metrics);
+            report(state, ctx);
+          }
+          schedule(state, ctx, options.scrapeIntervalMs, { type: "scrape" });
+          return state;
+        }
+        case "acquired": {
+          state.backend = backendAcquired(before);
+          return state;
+        }
+        case "released": {
+          state.backend = backendReleased(before, msg.outcome, now(), options);
+          afterChange(before, state, ctx);
+          if (state.backend.circuit.phase === "open") state.timers.get("probe")?.cancel();
+          report(state, ctx);
+          return state;
+        }
+        case "status": {
+          ctx.reply(backendReport(state.backend, now(), options));
+          return state;
+        }
+      }
+    },
+    onStop(state) {
+      for (const timer of state.timers.values()) timer.cancel();
+      state.timers.clear();
+      for (const probe of state.probes) probe.abort(new Error("backend actor stopped"));
+    },
+  };
+}

@@ -1,0 +1,151 @@
+/** ReplicaActor: keeps one launched replica process running; a crash or a failed start fails the actor so its supervisor restarts it. */
+import type { ModelConfig } from "../../config/schema.ts";
+import { launchReplica, type ReplicaProcess } from "../../cluster/local_launcher.ts";
+import type { Address } from "../runtime/address.ts";
+import type { ActorContext, Behavior } from "../runtime/types.ts";
+
+/** The actor kind of every ReplicaActor. */
+export const REPLICA_KIND = "replica";
+
+/** Messages a ReplicaActor handles. */
+export type ReplicaMessage =
+  | { type: "launched"; process: ReplicaProcess }
+  | { type: "start_failed"; error: string }
+  | { type: "exited"; code: number; pid: number }
+  | { type: "status" };
+
+/** What `status` answers. */
+export interface ReplicaStatus {
+  url: string;
+  pid: number | undefined;
+  /** Whether its process is up (it has answered `/health` once since it last started). */
+  running: boolean;
+  starts: number;
+}
+
+/** Settings of one ReplicaActor. */
+export interface ReplicaActorOptions {
+  /** The model entry it runs a replica of. */
+  model: ModelConfig;
+  /** Which replica of the model. */
+  index: number;
+  /** The port it serves on. */
+  port: number;
+  /** Directory for its log under `logs/`. */
+  stateDir: string;
+  /** The model's RouterActor, told to add the replica as a backend once it is healthy. */
+  router: Address;
+  /** The backend id it is routed under. */
+  backendId: string;
+  /** Overrides of the launcher's timing, for tests. */
+  startupTimeoutMs?: number;
+}
+
+/** A ReplicaActor's state. */
+export interface ReplicaActorState {
+  process: ReplicaProcess | undefined;
+  starting: AbortController;
+  stopping: boolean;
+  url: string;
+  starts: number;
+}
+
+function tellLater(ctx: ActorContext<ReplicaMessage>, msg: ReplicaMessage): void {
+  try {
+    ctx.tell(ctx.self, msg);
+  } catch {
+    // Stopped meanwhile; the stop already ends the process.
+  }
+}
+
+/** The behaviour of the ReplicaActor for one launched replica. */
+export function replicaBehavior(options: ReplicaActorOptions): Behavior<ReplicaActorState, ReplicaMessage> {
+  const url = `http://127.0.0.1:${options.port}`;
+  // Counted across restarts: the supervisor re-runs init on this same behaviour.
+  let starts = 0;
+  return {
+    kind: REPLICA_KIND,
+    init(_id, ctx) {
+      starts++;
+      const starting = new AbortController();
+      const state: ReplicaActorState = { process: undefined, starting, stopping: false, url, starts };
+      launchReplica(options.model, {
+        index: options.index,
+        port: options.port,
+        stateDir: options.stateDir,
+        signal: starting.signal,
+        ...(options.startupTimeoutMs === undefined ? {} : { startupTimeoutMs: options.startupTimeoutMs }),
+      }).then(
+        (process) => tellLater(ctx, { type: "launched", process }),
+        (error) => tellLater(ctx, { type: "start_failed", error: error instanceof Error ? error.message : String(error) }),
+      );
+      return state;
+    },
+    receive(state, msg, ctx) {
+      switch (msg.type) {
+        case "launched": {
+          state.process = msg.process;
+          const pid = msg.process.pid;
+          msg.process.exited.then((code) => tellLater(ctx, { type: "exited", code, pid }));
+          ctx.tell(options.router, { type: "add", id: options.backendId, url: msg.process.url, source: "launched" });
+          return state;
+        }
+        case "start_failed": {
+          if (state.stopping) return state;
+          throw new Error(`Replica ${options.index} of "${options.model.name}" did not start: ${msg.error}`);
+        }
+        case "exited": {
+          if (state.stopping || state.process?.pid !== msg.pid) return state;
+          state.process = undefined;
+          throw new Error(`Replica ${options.index} of "${options.model.name}" (pid ${msg.pid}) exited with code ${msg.code}`);
+        }
+        case "status": {
+          ctx.reply({ url, pid: state.process?.pid, running: state.process !== undefined, starts: state.starts } satisfies ReplicaStatus);
+          return state;
+        }
+      }
+    },
+    async onStop(state) {
+      state.stopping = true;
+      state.starting.abort();
+      await state.process?.stop({ graceMs: 5_000 });
+    },
+  };
+}
+
+/** The actor kind of the supervisor of every launched replica. */
+export const REPLICA_SUPERVISOR_KIND = "replicas";
+
+/** Messages the replica supervisor handles. */
+export type ReplicaSupervisorMessage = { type: "start"; replica: ReplicaActorOptions; id: string } | { type: "children" };
+
+/**
+ * The supervisor of the launched replicas: restarts a replica whose process dies (with backoff),
+ * tolerating more restarts than the root does, so one broken replica does not stop the gateway.
+ */
+export function replicaSupervisorBehavior(): Behavior<{ children: string[] }, ReplicaSupervisorMessage> {
+  return {
+    kind: REPLICA_SUPERVISOR_KIND,
+    supervision: { strategy: "one_for_one", intensity: 30, periodMs: 60_000 },
+    init() {
+      return { children: [] };
+    },
+    receive(state, msg, ctx) {
+      if (msg.type === "children") {
+        ctx.reply([...state.children]);
+        return state;
+      }
+      const ref = ctx.spawn(replicaBehavior(msg.replica), msg.id, {
+        restart: "permanent",
+        backoff: { minMs: 500, maxMs: 30_000 },
+      });
+      state.children.push(ref.address);
+      ctx.reply(ref.address);
+      return state;
+    },
+    onSignal(state, signal) {
+      console.error(`Replica ${signal.child} failed: ${signal.error}${signal.restarting ? " (restarting it)" : ""}`);
+      return state;
+    },
+  };
+}

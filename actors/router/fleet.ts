@@ -1,0 +1,197 @@
+/** The gateway's handle on its routers and backends: spawns a RouterActor per model and gives the hot path synchronous access to their views. */
+import type { ProxyConfig } from "../../config/schema.ts";
+import type { ActorSystem } from "../runtime/system.ts";
+import type { ActorRef } from "../runtime/types.ts";
+import type { BackendMessage } from "../backend/backend_actor.ts";
+import type { BackendReport, BackendSource, RequestOutcome } from "../backend/backend_state.ts";
+import { ModelRouter } from "./model_router.ts";
+import { type AddResult, type MemberStatus, routerBehavior, type RouterMessage } from "./router_actor.ts";
+import { createPicker, strategyOptions } from "./strategies/mod.ts";
+import type { BackendView, Picker } from "./strategies/types.ts";
+
+/** The id a backend gets from its URL when none is given: its host and port (and path, if any). */
+export function backendIdFromUrl(url: string): string {
+  const parsed = new URL(url);
+  const path = parsed.pathname.replace(/\/+$/, "").replace(/[^A-Za-z0-9._:-]/g, "_");
+  return `${parsed.host}${path}`;
+}
+
+/** Options of {@linkcode Fleet}. */
+export interface FleetOptions {
+  /** Clock in ms since the epoch. @default Date.now */
+  now?: () => number;
+  /** Builds a model's picker. @default createPicker(proxy.strategy, strategyOptions(proxy)) */
+  picker?: (model: string) => Picker;
+}
+
+/** One model as the fleet holds it. */
+interface ModelEntry {
+  router: ModelRouter;
+  ref: ActorRef<RouterMessage>;
+  backendRefs: Map<string, ActorRef<BackendMessage>>;
+  /** Listed in the config (kept when its last backend leaves) or created by a registration. */
+  configured: boolean;
+}
+
+/** One backend with its model and registration, as `GET /api/backends` lists it. */
+export interface BackendStatus extends MemberStatus {
+  model: string;
+}
+
+/** A model with its backends' health, as `GET /v1/models` lists it. */
+export interface ModelStatus {
+  name: string;
+  configured: boolean;
+  backends: number;
+  healthy: number;
+}
+
+const ASK_MS = 10_000;
+
+/** The routers of every model and their backends, on one actor system. */
+export class Fleet {
+  #system: ActorSystem;
+  #proxy: ProxyConfig;
+  #now: () => number;
+  #picker: (model: string) => Picker;
+  #models = new Map<string, ModelEntry>();
+
+  /** @param system the actor system the actors run in, @param proxy the `proxy:` settings */
+  constructor(system: ActorSystem, proxy: ProxyConfig, options: FleetOptions = {}) {
+    this.#system = system;
+    this.#proxy = proxy;
+    this.#now = options.now ?? Date.now;
+    this.#picker = options.picker ?? (() => createPicker(proxy.strategy, strategyOptions(proxy, { now: this.#now })));
+  }
+
+  /** Makes sure `model` has a router (spawning its actor); `configured` models stay listed with no backends. */
+  addModel(model: string, configured = true): void {
+    const known = this.#models.get(model);
+    if (known) {
+      known.configured ||= configured;
+      return;
+    }
+    const router = new ModelRouter(model, this.#picker(model));
+    const backendRefs = new Map<string, ActorRef<BackendMessage>>();
+    const ref = this.#system.spawn(
+      routerBehavior({
+        model,
+        router,
+        backendRefs,
+        healthIntervalMs: this.#proxy.health_check_interval * 1000,
+        scrapeIntervalMs: this.#proxy.metrics_scrape_interval * 1000,
+        failureThreshold: this.#proxy.circuit_failure_threshold,
+        openMs: this.#proxy.circuit_open_seconds * 1000,
+        now: this.#now,
+      }),
+      model,
+    );
+    this.#models.set(model, { router, ref, backendRefs, configured });
+  }
+
+  /** The routing view of `model` (the hot path's synchronous pick), or undefined for an unknown model. */
+  router(model: string): ModelRouter | undefined {
+    const entry = this.#models.get(model);
+    if (!entry || (!entry.configured && entry.backendRefs.size === 0)) return undefined;
+    return entry.router;
+  }
+
+  /** Adds a backend of `model` (static, launched or registered); re-adding the same URL refreshes it. */
+  addBackend(
+    model: string,
+    backend: { id: string; url: string; source: BackendSource; ttlMs?: number },
+  ): Promise<AddResult> {
+    this.addModel(model, backend.source !== "registered");
+    const entry = this.#models.get(model) as ModelEntry;
+    return entry.ref.ask<AddResult>({ type: "add", ...backend }, { timeoutMs: ASK_MS });
+  }
+
+  /** Removes backend `id` from whichever model has it; false when none does. */
+  async removeBackend(id: string): Promise<boolean> {
+    for (const [model, entry] of this.#models) {
+      if (!entry.backendRefs.has(id)) continue;
+      const removed = await entry.ref.ask<boolean>({ type: "remove", id }, { timeoutMs: ASK_MS });
+      if (removed && !entry.configured && entry.backendRefs.size === 0) this.#dropModel(model);
+      return removed;
+    }
+    return false;
+  }
+
+  /** Refreshes the heartbeat of registered backend `id`; undefined when it is unknown. */
+  async heartbeat(id: string): Promise<AddResult | undefined> {
+    for (const entry of this.#models.values()) {
+      if (!entry.backendRefs.has(id)) continue;
+      return await entry.ref.ask<AddResult | undefined>({ type: "heartbeat", id }, { timeoutMs: ASK_MS });
+    }
+    return undefined;
+  }
+
+  /** Tells the BackendActor that a request started on it. */
+  started(model: string, backend: BackendView): void {
+    this.#models.get(model)?.backendRefs.get(backend.id)?.tell({ type: "acquired" });
+  }
+
+  /** Tells the BackendActor how a request on it ended. */
+  finished(model: string, backend: BackendView, outcome: RequestOutcome): void {
+    this.#models.get(model)?.backendRefs.get(backend.id)?.tell({ type: "released", outcome });
+  }
+
+  /** Every model with its backend counts. */
+  models(): ModelStatus[] {
+    this.#dropEmptyRegistered();
+    return [...this.#models].map(([name, entry]) => {
+      const backends = entry.router.list();
+      return {
+        name,
+        configured: entry.configured,
+        backends: backends.length,
+        healthy: entry.router.eligibleCount,
+      };
+    });
+  }
+
+  /** Every backend of every model with its last report. */
+  async backends(): Promise<BackendStatus[]> {
+    const all: BackendStatus[] = [];
+    for (const [model, entry] of this.#models) {
+      const members = await entry.ref.ask<MemberStatus[]>({ type: "members" }, { timeoutMs: ASK_MS });
+      for (const member of members) all.push({ ...member, model });
+    }
+    return all;
+  }
+
+  /** The last report of backend `id` of `model`, if it has reported. */
+  report(model: string, id: string): BackendReport | undefined {
+    return this.#models.get(model)?.router.get(id)?.report;
+  }
+
+  /** Resolves once every backend of `model` has reported at least once, or after `timeoutMs`. */
+  async settled(model: string, timeoutMs: number): Promise<void> {
+    const deadline = this.#now() + timeoutMs;
+    for (;;) {
+      const entry = this.#models.get(model);
+      if (!entry) return;
+      const reported = [...entry.backendRefs.keys()].every((id) => entry.router.get(id)?.report.healthy !== undefined);
+      if (reported || this.#now() >= deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** Stops every router actor (and with them their backend actors). */
+  async close(): Promise<void> {
+    await Promise.all([...this.#models.keys()].map((model) => this.#dropModel(model)));
+  }
+
+  #dropEmptyRegistered(): void {
+    for (const [model, entry] of this.#models) {
+      if (!entry.configured && entry.backendRefs.size === 0) this.#dropModel(model);
+    }
+  }
+
+  #dropModel(model: string): Promise<void> {
+    const entry = this.#models.get(model);
+    if (!entry) return Promise.resolve();
+    this.#models.delete(model);
+    return this.#system.stop(entry.ref.address);
+  }
+}

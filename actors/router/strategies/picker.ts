@@ -1,0 +1,98 @@
+/** The weighted combiner: one or several strategies behind one `pick`, with deterministic tie-breaks. */
+import type { ProxyConfig, StrategyName } from "../../../config/schema.ts";
+import { STRATEGIES } from "./registry.ts";
+import type { BackendView, Picker, RequestFeatures, Strategy, StrategyOptions } from "./types.ts";
+
+/** `proxy.strategy`: one strategy name, or strategy names with positive weights. */
+export type StrategySpec = ProxyConfig["strategy"];
+
+/** Totals closer than this are a tie. */
+const TIE_EPSILON = 1e-9;
+
+/** Approximate characters per token, for turning `prefix_cache_tokens` into blocks of characters. */
+export const CHARS_PER_TOKEN = 4;
+
+/**
+ * The {@linkcode StrategyOptions} a `proxy:` config section implies: its load bound, block size,
+ * and the prefix cache size converted from tokens to blocks of characters.
+ */
+export function strategyOptions(
+  proxy: Pick<ProxyConfig, "load_bound" | "prefix_block_chars" | "prefix_cache_tokens">,
+  overrides: Partial<StrategyOptions> = {},
+): StrategyOptions {
+  return {
+    loadBound: proxy.load_bound,
+    prefixBlockChars: proxy.prefix_block_chars,
+    prefixCacheBlocks: Math.max(
+      1,
+      Math.ceil(proxy.prefix_cache_tokens * CHARS_PER_TOKEN / proxy.prefix_block_chars),
+    ),
+    now: Date.now,
+    ...overrides,
+  };
+}
+
+/**
+ * Builds the router's picker for `strategy`: each candidate's total is the weighted sum of the
+ * strategies' scores (weights normalised to sum 1) and the best total wins. Ties go to the first
+ * tied candidate at or after a cursor that advances with every pick, so equal candidates take
+ * turns and the same sequence of calls always gives the same choices. Every strategy is then told
+ * the choice.
+ *
+ * @example
+ * ```ts
+ * const picker = createPicker({ prefix_aware: 2, least_load: 1 }, strategyOptions(config.proxy));
+ * const backend = picker.pick(requestFeatures(body, { sessionId, blockChars: 2048 }), healthy);
+ * ```
+ */
+export function createPicker(strategy: StrategySpec, options: StrategyOptions): Picker {
+  const parts: { strategy: Strategy; weight: number }[] = [];
+  if (typeof strategy === "string") {
+    parts.push({ strategy: STRATEGIES[strategy](options), weight: 1 });
+  } else {
+    const entries = Object.entries(strategy) as [StrategyName, number | undefined][];
+    let sum = 0;
+    for (const [, w] of entries) sum += w ?? 0;
+    for (const [name, w] of entries) {
+      if (w === undefined || w <= 0) continue;
+      parts.push({ strategy: STRATEGIES[name](options), weight: w / sum });
+    }
+    if (parts.length === 0) {
+      throw new Error("Strategy weights must include at least one positive weight");
+    }
+  }
+  let cursor = 0;
+  return {
+    pick(request: RequestFeatures, candidates: readonly BackendView[]): BackendView | undefined {
+      const n = candidates.length;
+      if (n === 0) return undefined;
+      let chosen: BackendView;
+      if (n === 1) {
+        chosen = candidates[0]!;
+      } else {
+        const totals = new Array<number>(n).fill(0);
+        for (const { strategy, weight } of parts) {
+          const scores = strategy.score(request, candidates);
+          for (let i = 0; i < n; i++) totals[i]! += weight * (scores[i] ?? 0);
+        }
+        let best = -Infinity;
+        for (const t of totals) if (t > best) best = t;
+        let pickIndex = 0;
+        for (let k = 0; k < n; k++) {
+          const i = (cursor + k) % n;
+          if (totals[i]! >= best - TIE_EPSILON) {
+            pickIndex = i;
+            break;
+          }
+        }
+        chosen = candidates[pickIndex]!;
+      }
+      cursor = (cursor + 1) % 1_000_000_007;
+      for (const { strategy } of parts) strategy.observe?.(request, chosen);
+      return chosen;
+    },
+    forget(backendId: string): void {
+      for (const { strategy } of parts) strategy.forget?.(backendId);
+    },
+  };
+}

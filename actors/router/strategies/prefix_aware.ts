@@ -1,0 +1,89 @@
+/** `prefix_aware`: the replica that most likely holds the longest cached prefix of the prompt, within a load bound. */
+import { backendLoad, inverseScores, meanLoad, withinLoadBound } from "./_scores.ts";
+import type { BackendView, RequestFeatures, Strategy, StrategyOptions } from "./types.ts";
+
+/** Share of the score given to load, so requests without a cached prefix spread over the replicas. */
+export const PREFIX_LOAD_SHARE = 0.1;
+
+/**
+ * The router's estimate of one replica's prefix cache: the chained block hashes routed to it,
+ * least recently used first out once `capacity` is reached (the replica evicts the same way).
+ */
+export class PrefixIndex {
+  // A Map iterates in insertion order: re-inserting a hash makes it the most recent.
+  readonly #blocks = new Map<number, true>();
+  readonly #capacity: number;
+
+  /** @param capacity blocks the replica's cache holds */
+  constructor(capacity: number) {
+    this.#capacity = Math.max(1, Math.floor(capacity));
+  }
+
+  /** Blocks held. */
+  get size(): number {
+    return this.#blocks.size;
+  }
+
+  /** How many leading hashes of `hashes` are held (chained hashes: a hit at i implies 0..i). */
+  match(hashes: readonly number[]): number {
+    let n = 0;
+    while (n < hashes.length && this.#blocks.has(hashes[n]!)) n++;
+    return n;
+  }
+
+  /** Records that the replica now holds `hashes`, most recent last, evicting the oldest beyond capacity. */
+  insert(hashes: readonly number[]): void {
+    // The leading blocks are the most shared: keep them the freshest by inserting them last.
+    // A prompt longer than the whole cache keeps only its leading blocks.
+    const end = Math.min(hashes.length, this.#capacity);
+    for (let i = end - 1; i >= 0; i--) {
+      const h = hashes[i]!;
+      this.#blocks.delete(h);
+      this.#blocks.set(h, true);
+    }
+    while (this.#blocks.size > this.#capacity) {
+      const oldest = this.#blocks.keys().next().value;
+      if (oldest === undefined) break;
+      this.#blocks.delete(oldest);
+    }
+  }
+}
+
+/**
+ * Scores each candidate by the share of the prompt's blocks its estimated cache already holds
+ * (weight 1 - {@linkcode PREFIX_LOAD_SHARE}) plus its least-in-flight score (the rest). A
+ * candidate whose load is past the bound gets no credit for its cache, so a hot replica sheds
+ * requests to the replica with the next longest prefix, or the least busy one.
+ */
+export function prefixAware(options: StrategyOptions): Strategy {
+  const indexes = new Map<string, PrefixIndex>();
+  return {
+    name: "prefix_aware",
+    score(request: RequestFeatures, candidates: readonly BackendView[]): number[] {
+      const loads = inverseScores(candidates.map(backendLoad));
+      const blocks = request.prefixHashes.length;
+      if (blocks === 0) return loads;
+      const mean = meanLoad(candidates);
+      return candidates.map((c, i) => {
+        const loadScore = PREFIX_LOAD_SHARE * loads[i]!;
+        const index = indexes.get(c.id);
+        if (index === undefined || !withinLoadBound(backendLoad(c), mean, options.loadBound)) {
+          return loadScore;
+        }
+        return (1 - PREFIX_LOAD_SHARE) * index.match(request.prefixHashes) / blocks + loadScore;
+      });
+    },
+    observe(request: RequestFeatures, chosen: BackendView): void {
+      if (request.prefixHashes.length === 0) return;
+      let index = indexes.get(chosen.id);
+      if (index === undefined) {
+        index = new PrefixIndex(options.prefixCacheBlocks);
+        indexes.set(chosen.id, index);
+      }
+      index.insert(request.prefixHashes);
+    },
+    forget(backendId: string): void {
+      indexes.delete(backendId);
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { PREFIX_LOAD_SHARE, prefixAware, PrefixIndex } from "./prefix_aware.ts";
+import { options, request, view } from "./_testing.ts";
+
+Deno.test("PrefixIndex matches the leading run of held hashes only", () => {
+  const index = new PrefixIndex(10);
+  index.insert([1, 2, 3]);
+  assertEquals(index.match([1, 2, 3, 4]), 3);
+  assertEquals(index.match([1, 9, 3]), 1);
+  assertEquals(index.match([9, 1, 2]), 0);
+  assertEquals(index.match([]), 0);
+});
+
+Deno.test("PrefixIndex evicts the least recently used blocks beyond its capacity", () => {
+  const index = new PrefixIndex(4);
+  index.insert([1, 2]);
+  index.insert([10, 11]);
+  index.insert([1, 2]);
+  index.insert([20, 21]);
+  assertEquals(index.size, 4);
+  assertEquals(index.match([1, 2]), 2);
+  assertEquals(index.match([10]), 0);
+  assertEquals(index.match([20, 21]), 2);
+});
+
+Deno.test("PrefixIndex keeps a long prompt's leading blocks when it exceeds the capacity", () => {
+  const index = new PrefixIndex(3);
+  index.insert([1, 2, 3, 4, 5]);
+  assertEquals(index.match([1, 2, 3, 4, 5]), 3);
+});
+
+Deno.test("prefix_aware prefers the replica holding the longest prefix", () => {
+  const s = prefixAware(options());
+  s.observe!(request([1, 2]), view("a"));
+  s.observe!(request([1, 2, 3, 4]), view("b"));
+  const scores = s.score(request([1, 2, 3, 4, 5]), [view("a"), view("b"), view("c")]);
+  assert(scores[1]! > scores[0]! && scores[0]! > scores[2]!);
+  assertEquals(scores[2], PREFIX_LOAD_SHARE);
+});
+
+Deno.test("prefix_aware sheds a hot replica to the next longest prefix", () => {
+  const s = prefixAware(options({ loadBound: 1.5 }));
+  s.observe!(request([1, 2, 3, 4]), view("a"));
+  s.observe!(request([1, 2]), view("b"));
+  // Mean 3, bound 5.5: a with 8 in flight loses its cache credit; b keeps its 2 of 4 blocks.
+  const scores = s.score(request([1, 2, 3, 4]), [
+    view("a", { inFlight: 8 }),
+    view("b", { inFlight: 1 }),
+    view("c"),
+  ]);
+  assert(scores[1]! > scores[2]! && scores[2]! > scores[0]!);
+});
+
+Deno.test("prefix_aware spreads prompts without a cached prefix by load", () => {
+  const s = prefixAware(options());
+  const scores = s.score(request([7, 8]), [view("a", { inFlight: 1 }), view("b")]);
+  assertEquals(scores, [PREFIX_LOAD_SHARE * 0.5, PREFIX_LOAD_SHARE]);
+  assertEquals(s.score(request([]), [view("a", { inFlight: 1 }), view("b")]), [0.5, 1]);
+});
+
+Deno.test("prefix_aware forgets a retired replica's cache", () => {
+  const s = prefixAware(options());
+  s.observe!(request([1, 2]), view("a"));
+  s.forget!("a");
+  const scores = s.score(request([1, 2]), [view("a"), view("b")]);
+  assertEquals(scores[0], scores[1]);
+});

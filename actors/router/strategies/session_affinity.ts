@@ -1,0 +1,44 @@
+/** `session_affinity`: a session's requests go to the replica that served it last, while that replica is within the load bound. */
+import { backendLoad, inverseScores, meanLoad, withinLoadBound } from "./_scores.ts";
+import type { BackendView, RequestFeatures, Strategy, StrategyOptions } from "./types.ts";
+
+/** Sessions remembered at most; the least recently routed are forgotten first. */
+export const MAX_SESSIONS = 100_000;
+
+/**
+ * Scores 1 for the session's replica while its load is within the bound; every other candidate
+ * (and every candidate of a new or shed session) scores half its least-in-flight score, so a
+ * session without a home lands on the least busy replica. The chosen replica becomes the
+ * session's home.
+ */
+export function sessionAffinity(options: StrategyOptions): Strategy {
+  // Insertion order is recency: a routed session is moved to the end.
+  const homes = new Map<string, string>();
+  return {
+    name: "session_affinity",
+    score(request: RequestFeatures, candidates: readonly BackendView[]): number[] {
+      const loads = inverseScores(candidates.map(backendLoad));
+      const home = request.sessionId === undefined ? undefined : homes.get(request.sessionId);
+      if (home === undefined) return loads;
+      const mean = meanLoad(candidates);
+      return candidates.map((c, i) =>
+        c.id === home && withinLoadBound(backendLoad(c), mean, options.loadBound)
+          ? 1
+          : 0.5 * loads[i]!
+      );
+    },
+    observe(request: RequestFeatures, chosen: BackendView): void {
+      const session = request.sessionId;
+      if (session === undefined) return;
+      homes.delete(session);
+      homes.set(session, chosen.id);
+      if (homes.size > MAX_SESSIONS) {
+        const oldest = homes.keys().next().value;
+        if (oldest !== undefined) homes.delete(oldest);
+      }
+    },
+    forget(backendId: string): void {
+      for (const [session, id] of homes) if (id === backendId) homes.delete(session);
+    },
+  };
+}

@@ -1,0 +1,231 @@
+import assert from "node:assert/strict";
+import { z } from "zod";
+import { ActorSystem, type Behavior } from "./mod.ts";
+import { waitFor } from "./testdata/wait.ts";
+
+const CountState = z.object({ count: z.number(), ids: z.array(z.string()) });
+type CountState = z.infer<typeof CountState>;
+const CountMsg = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("add"), n: z.number() }),
+  z.object({ type: z.literal("get") }),
+]);
+type CountMsg = z.infer<typeof CountMsg>;
+
+const counter: Behavior<CountState, CountMsg> = {
+  kind: "counter",
+  init: () => ({ count: 0, ids: [] }),
+  receive(s, m, ctx) {
+    if (m.type === "get") {
+      ctx.reply(s);
+      return s;
+    }
+    return { count: s.count + m.n, ids: [...s.ids, ctx.messageId ?? "local"] };
+  },
+  persistence: { state: CountState, messages: CountMsg },
+};
+
+async function withKv<T>(fn: (path: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "turnpike-actors-" });
+  try {
+    return await fn(`${dir}/state.kv`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function countOf(system: ActorSystem, addr: string): Promise<CountState | undefined> {
+  if (!system.has(addr)) return undefined;
+  return await system.ref<CountMsg>(addr).ask<CountState>({ type: "get" });
+}
+
+Deno.test("a durable message delivered twice on purpose changes state once", async () => {
+  await withKv(async (kvPath) => {
+    const duplicates: string[] = [];
+    const system = await ActorSystem.start({
+      kvPath,
+      behaviors: [counter],
+      recoverySweepsMs: [],
+      faults: { onDuplicate: (_addr, id) => void duplicates.push(id) },
+    });
+    try {
+      for (const id of ["m1", "m2", "m3"]) {
+        await system.tellDurable("counter/twice", { type: "add", n: 1 }, { id });
+        await system.tellDurable("counter/twice", { type: "add", n: 1 }, { id });
+      }
+      await waitFor("both copies of every message", () => duplicates.length === 3);
+      const state = await countOf(system, "counter/twice");
+      assert.equal(state?.count, 3);
+      assert.deepEqual(state?.ids.toSorted(), ["m1", "m2", "m3"]);
+      assert.deepEqual(duplicates.toSorted(), ["m1", "m2", "m3"]);
+    } finally {
+      await system.shutdown();
+    }
+  });
+});
+
+Deno.test("a handler that always fails ends in a dead-letter record after its retries", async () => {
+  await withKv(async (kvPath) => {
+    let attempts = 0;
+    const poison: Behavior<null, { type: "poison" }> = {
+      kind: "poison",
+      init: () => null,
+      receive() {
+        attempts++;
+        throw new Error("this handler always fails");
+      },
+    };
+    const system = await ActorSystem.start({
+      kvPath,
+      behaviors: [poison],
+      retryScheduleMs: [10, 10, 10],
+      root: { intensity: 100, periodMs: 60_000 },
+      recoverySweepsMs: [],
+      onError: () => {},
+    });
+    try {
+      const id = await system.tellDurable("poison/p", { type: "poison" });
+      const dead = await waitFor("a dead letter", async () => {
+        const letters = await system.deadLetters("poison/p");
+        return letters.length > 0 ? letters : undefined;
+      }, { timeoutMs: 20_000 });
+      assert.equal(dead.length, 1);
+      assert.equal(dead[0]?.id, id);
+      assert.deepEqual(dead[0]?.msg, { type: "poison" });
+      assert.equal(attempts, 4, "the first delivery and three retries");
+    } finally {
+      await system.shutdown();
+    }
+  });
+});
+
+Deno.test("a durable message that fails its zod schema becomes a dead letter without retries", async () => {
+  await withKv(async (kvPath) => {
+    const errors: string[] = [];
+    const system = await ActorSystem.start({
+      kvPath,
+      behaviors: [counter],
+      recoverySweepsMs: [],
+      onError: (where) => void errors.push(where),
+    });
+    try {
+      await system.tellDurable("counter/strict", { type: "add", n: "one" }, { id: "bad" });
+      const dead = await waitFor("a dead letter", async () => {
+        const letters = await system.deadLetters();
+        return letters.length > 0 ? letters : undefined;
+      });
+      assert.equal(dead[0]?.id, "bad");
+      assert.equal(system.has("counter/strict"), false);
+      assert.match(errors[0] ?? "", /durable message bad to counter\/strict/);
+    } finally {
+      await system.shutdown();
+    }
+  });
+});
+
+Deno.test("persisted actors come back with their state when a new system starts", async () => {
+  await withKv(async (kvPath) => {
+    const first = await ActorSystem.start({ kvPath, behaviors: [counter], recoverySweepsMs: [] });
+    try {
+      for (let i = 0; i < 3; i++) await first.tellDurable("counter/keep", { type: "add", n: 2 });
+      await first.tellDurable("counter/other", { type: "add", n: 5 });
+      await waitFor("commits", async () =>
+        (await countOf(first, "counter/keep"))?.count === 6 &&
+        (await countOf(first, "counter/other"))?.count === 5);
+    } finally {
+      await first.shutdown();
+    }
+    const second = await ActorSystem.start({ kvPath, behaviors: [counter], recoverySweepsMs: [] });
+    try {
+      assert.equal(second.has("counter/keep"), true, "rehydrated without a message");
+      assert.equal((await countOf(second, "counter/keep"))?.count, 6);
+      assert.equal((await countOf(second, "counter/other"))?.count, 5);
+    } finally {
+      await second.shutdown();
+    }
+  });
+});
+
+Deno.test("local changes to a persisted actor are flushed by shutdown", async () => {
+  await withKv(async (kvPath) => {
+    const first = await ActorSystem.start({ kvPath, behaviors: [counter], recoverySweepsMs: [] });
+    first.spawn(counter, "local").tell({ type: "add", n: 7 });
+    await first.shutdown();
+    const second = await ActorSystem.start({ kvPath, behaviors: [counter], recoverySweepsMs: [] });
+    try {
+      assert.equal((await countOf(second, "counter/local"))?.count, 7);
+    } finally {
+      await second.shutdown();
+    }
+  });
+});
+
+Deno.test("a durable tell made inside a durable turn is sent once, with its commit", async () => {
+  await withKv(async (kvPath) => {
+    type RelayMsg = { type: "relay"; n: number };
+    const relay: Behavior<number, RelayMsg> = {
+      kind: "relay",
+      init: () => 0,
+      receive(s, m, ctx) {
+        ctx.tellDurable("counter/sink", { type: "add", n: m.n }, { id: `relay-${ctx.messageId}` });
+        return s + 1;
+      },
+      persistence: {
+        state: z.number(),
+        messages: z.object({ type: z.literal("relay"), n: z.number() }),
+      },
+    };
+    const duplicates: string[] = [];
+    const system = await ActorSystem.start({
+      kvPath,
+      behaviors: [counter, relay],
+      recoverySweepsMs: [],
+      faults: { onDuplicate: (_a, id) => void duplicates.push(id) },
+    });
+    try {
+      await system.tellDurable("relay/r", { type: "relay", n: 4 }, { id: "x" });
+      await system.tellDurable("relay/r", { type: "relay", n: 4 }, { id: "x" });
+      await waitFor(
+        "the sink's commit",
+        async () => (await countOf(system, "counter/sink"))?.count === 4,
+      );
+      await waitFor("the duplicate to be dropped", () => duplicates.includes("x"));
+      assert.equal((await countOf(system, "counter/sink"))?.count, 4);
+    } finally {
+      await system.shutdown();
+    }
+  });
+});
+
+Deno.test("a durable timer fires after its delay and a cancelled one never fires", async () => {
+  await withKv(async (kvPath) => {
+    type TickMsg = { type: "arm" } | { type: "tick"; tag: string; dueAtMs: number } | {
+      type: "get";
+    };
+    const fired: { tag: string; lateMs: number }[] = [];
+    const ticker: Behavior<number, TickMsg> = {
+      kind: "ticker",
+      init: () => 0,
+      receive(s, m, ctx) {
+        if (m.type === "arm") {
+          const now = Date.now();
+          ctx.schedule(100, { type: "tick", tag: "kept", dueAtMs: now + 100 }, { durable: true });
+          ctx.schedule(50, { type: "tick", tag: "cancelled", dueAtMs: now + 50 }, { durable: true })
+            .cancel();
+        } else if (m.type === "tick") {
+          fired.push({ tag: m.tag, lateMs: Date.now() - m.dueAtMs });
+        }
+        return s;
+      },
+    };
+    const system = await ActorSystem.start({ kvPath, behaviors: [ticker], recoverySweepsMs: [] });
+    try {
+      system.spawn(ticker, "t").tell({ type: "arm" });
+      await waitFor("the timer", () => fired.length > 0);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(fired.map((f) => f.tag), ["kept"]);
+      assert.ok((fired[0]?.lateMs ?? -1) >= 0, "never early");
+    } finally {
+      await system.shutdown();
+    }
+  });
+});

@@ -1,0 +1,506 @@
+/** The actor system: spawns and finds actors, runs the durable transport, and stops gracefully. */
+import { type Address, address as makeAddress, parseAddress } from "./address.ts";
+import { Cell, type CellHost, type CellParent } from "./cell.ts";
+import { newId } from "./context.ts";
+import { DurableDelivery } from "./envelopes.ts";
+import { describeError } from "./errors.ts";
+import { LocalRef } from "./refs.ts";
+import { Supervision, type SupervisionOwner } from "./supervision.ts";
+import type {
+  ActorRef,
+  Behavior,
+  DurableTellOptions,
+  Message,
+  SpawnOptions,
+  SupervisionOptions,
+  TimerId,
+} from "./types.ts";
+import { DurableEnvelopeSchema, makeEnvelope } from "./durable/envelope.ts";
+import { type FaultHooks, KvDurableHost } from "./durable/host.ts";
+import { cancelKey, DEAD_LETTER_PREFIX, deadLetterKey, snapshotPrefix } from "./durable/keys.ts";
+import { type DurableTransport, KvQueueTransport } from "./durable/transport.ts";
+import { acquireLease } from "./durable/lease.ts";
+
+// deno-lint-ignore no-explicit-any
+type AnyBehavior = Behavior<any, any>;
+
+/** Options of {@linkcode ActorSystem.start}. */
+export interface ActorSystemOptions {
+  /** Opens (and owns, and closes) a KV file for durable messaging and snapshots. */
+  kvPath?: string;
+  /** Uses a KV handle the caller owns (the system never closes it). */
+  kv?: Deno.Kv;
+  /** Durable kinds: they receive durable messages, and their persisted actors are rehydrated. */
+  behaviors?: AnyBehavior[];
+  /** Rehydrate persisted actors of `behaviors` on start. @default true */
+  rehydrate?: boolean;
+  /** This node's name in leases; a restarted process with the same name retakes its leases. */
+  nodeId?: string;
+  /** Lease length without a commit, in ms. @default 30000 */
+  leaseTtlMs?: number;
+  /** Redelivery delays of a failing durable message before it becomes a dead letter. */
+  retryScheduleMs?: number[];
+  /** How long dedupe records are kept, in ms. @default 604800000 (7 days) */
+  dedupeTtlMs?: number;
+  /** Delay before a message for an actor leased elsewhere is offered again, in ms. @default 500 */
+  forwardDelayMs?: number;
+  /** Supervision of top-level actors. @default { intensity: 10, periodMs: 10000 } */
+  root?: SupervisionOptions;
+  /** Called when the root supervisor gives up; by default logs, shuts down and exits with 1. */
+  onRootFailure?: (error: Error) => void;
+  /** Called for errors that have no caller to go to; by default logs to stderr. */
+  onError?: (where: string, error: unknown) => void;
+  /** Crash-test hooks around durable commits. */
+  faults?: FaultHooks;
+  /**
+   * When to sweep for messages orphaned by a crashed process, in ms after start (only with
+   * `kvPath`). Deno KV requeues a dead process's in-flight messages only when a handle opens
+   * (or every 60 s), once their 5 s deadline passed; a sweep opens a throwaway handle and wakes
+   * the listener, so a restarted process recovers them in seconds. @default [2500, 5000, 8000]
+   */
+  recoverySweepsMs?: number[];
+}
+
+/** Options of {@linkcode ActorSystem.shutdown}. */
+export interface ShutdownOptions {
+  /** How long to let mailboxes drain before stopping everything, in ms. @default 5000 */
+  deadlineMs?: number;
+}
+
+/** A dead-letter record: a durable message whose retries ran out. */
+export interface DeadLetter {
+  to: Address;
+  id: string;
+  msg: unknown;
+  sentAtMs: number;
+}
+
+/** Where recovery sweeps send the message that wakes the queue listener; dropped on arrival. */
+const WAKE_ADDRESS = "system/wake";
+
+const DEFAULT_RETRY_SCHEDULE_MS = [100, 1_000, 5_000, 30_000, 60_000];
+
+class Root implements CellParent, SupervisionOwner {
+  readonly address = "system/root";
+  readonly supervision: Supervision;
+  readonly #system: ActorSystem;
+  readonly #onFailure: (error: Error) => void;
+  readonly #timers: { set(fn: () => void, ms: number): TimerId; clear(id: TimerId): void };
+
+  constructor(
+    system: ActorSystem,
+    options: SupervisionOptions,
+    onFailure: (error: Error) => void,
+    timers: { set(fn: () => void, ms: number): TimerId; clear(id: TimerId): void },
+  ) {
+    this.#system = system;
+    this.#onFailure = onFailure;
+    this.#timers = timers;
+    this.supervision = new Supervision(this, options);
+  }
+
+  signal(): void {}
+
+  escalate(error: Error): void {
+    if (!this.#system.stopping) this.#onFailure(error);
+  }
+
+  setTimer(fn: () => void, delayMs: number): TimerId {
+    return this.#timers.set(fn, delayMs);
+  }
+
+  clearTimer(id: TimerId): void {
+    this.#timers.clear(id);
+  }
+}
+
+/** An actor system: one per process, optionally backed by a Deno KV store. */
+export class ActorSystem {
+  readonly #cells = new Map<Address, Cell>();
+  readonly #kinds = new Map<string, AnyBehavior>();
+  readonly #activating = new Map<Address, Promise<Cell | undefined>>();
+  readonly #timers = new Set<TimerId>();
+  readonly #root: Root;
+  readonly #host: CellHost;
+  readonly #kv: Deno.Kv | undefined;
+  readonly #ownsKv: boolean;
+  readonly #transport: DurableTransport | undefined;
+  readonly #durable: KvDurableHost | undefined;
+  readonly #options: ActorSystemOptions;
+  readonly #nodeId: string;
+  #stopping = false;
+  #sweeping: Promise<void> | undefined;
+  #shutdown: Promise<void> | undefined;
+  /** Tells to addresses where no actor lives. */
+  undelivered = 0;
+
+  private constructor(kv: Deno.Kv | undefined, ownsKv: boolean, options: ActorSystemOptions) {
+    this.#kv = kv;
+    this.#ownsKv = ownsKv;
+    this.#options = options;
+    this.#nodeId = options.nodeId ?? crypto.randomUUID();
+    const timers = {
+      set: (fn: () => void, ms: number) => this.#setTimer(fn, ms),
+      clear: (id: TimerId) => this.#clearTimer(id),
+    };
+    this.#root = new Root(
+      this,
+      options.root ?? { intensity: 10, periodMs: 10_000 },
+      options.onRootFailure ?? ((error) => void this.#rootFailed(error)),
+      timers,
+    );
+    if (kv) {
+      const retries = options.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS;
+      if (retries.length > 5 || retries.some((ms) => !(ms >= 0))) {
+        throw new RangeError(
+          `retryScheduleMs has ${retries.length} delays; Deno KV takes at most 5 non-negative ones: shorten it`,
+        );
+      }
+      this.#transport = new KvQueueTransport(kv, retries);
+      this.#durable = new KvDurableHost(kv, this.#transport, {
+        owner: this.#nodeId,
+        leaseTtlMs: options.leaseTtlMs ?? 30_000,
+        dedupeTtlMs: options.dedupeTtlMs ?? 7 * 24 * 3600_000,
+        forwardDelayMs: options.forwardDelayMs ?? 500,
+        faults: options.faults,
+      });
+    }
+    const onError = options.onError ??
+      ((where: string, error: unknown) => console.error(`${where}: ${describeError(error)}`));
+    this.#host = {
+      system: this,
+      durable: this.#durable,
+      register: (cell) => this.#cells.set(cell.address, cell),
+      unregister: (cell) => {
+        if (this.#cells.get(cell.address) === cell) this.#cells.delete(cell.address);
+      },
+      ref: (addr) => this.ref(addr),
+      tell: (addr, msg) => {
+        const cell = this.#cells.get(addr);
+        if (cell) cell.enqueue(msg);
+        else this.undelivered++;
+      },
+      setTimer: timers.set,
+      clearTimer: timers.clear,
+      reportError: onError,
+    };
+    for (const b of options.behaviors ?? []) this.#kinds.set(b.kind, b);
+  }
+
+  /** Starts a system; with `kvPath` or `kv` it listens for durable messages and rehydrates. */
+  static async start(options: ActorSystemOptions = {}): Promise<ActorSystem> {
+    const kv = options.kv ??
+      (options.kvPath !== undefined ? await Deno.openKv(options.kvPath) : undefined);
+    const system = new ActorSystem(kv, options.kv === undefined && kv !== undefined, options);
+    if (kv) {
+      if (options.rehydrate ?? true) await system.#rehydrate();
+      system.#transport?.listen((raw) => system.#onDurable(raw));
+      if (options.kvPath !== undefined) {
+        for (const ms of options.recoverySweepsMs ?? [2_500, 5_000, 8_000]) {
+          system.#setTimer(() => {
+            system.#sweeping = system.#sweep(options.kvPath as string);
+          }, ms);
+        }
+      }
+    }
+    return system;
+  }
+
+  async #sweep(path: string): Promise<void> {
+    if (this.#stopping) return;
+    try {
+      const probe = await Deno.openKv(path);
+      probe.close();
+      if (this.#stopping) return;
+      await this.#transport?.send(makeEnvelope(WAKE_ADDRESS, null, { id: newId() }), {
+        delayMs: 0,
+        deadLetterKey: deadLetterKey("system", "wake", "sweep"),
+      });
+    } catch (error) {
+      if (!this.#stopping) this.#host.reportError("recovery sweep", error);
+    }
+  }
+
+  /** This node's name in leases. */
+  get nodeId(): string {
+    return this.#nodeId;
+  }
+
+  /** Whether shutdown has begun. */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** The KV store, when durable. */
+  get kv(): Deno.Kv | undefined {
+    return this.#kv;
+  }
+
+  /** Starts a top-level actor supervised by the root (one_for_one). */
+  spawn<S, M extends Message>(
+    behavior: Behavior<S, M>,
+    id: string,
+    options?: SpawnOptions,
+  ): ActorRef<M> {
+    return this.#spawn(this.#root, behavior as unknown as AnyBehavior, id, options);
+  }
+
+  /** Starts a child of `parent` (what ctx.spawn calls). */
+  spawnChild<S, M extends Message>(
+    parent: Cell,
+    behavior: Behavior<S, M>,
+    id: string,
+    options?: SpawnOptions,
+  ): ActorRef<M> {
+    return this.#spawn(parent, behavior as unknown as AnyBehavior, id, options);
+  }
+
+  /** A ref to whatever actor lives (or will live) at `addr`. */
+  ref<M>(addr: Address): ActorRef<M> {
+    return new LocalRef<M>(addr, (a) => this.#cells.get(a), () => this.undelivered++);
+  }
+
+  /** Whether an actor runs at `addr` in this process. */
+  has(addr: Address): boolean {
+    return this.#cells.has(addr);
+  }
+
+  /** The children of `addr`, in start order. */
+  childrenOf(addr: Address): Address[] {
+    return this.#cells.get(addr)?.supervision.children ?? [];
+  }
+
+  /** Stops a top-level actor (it is not restarted). */
+  async stop(addr: Address): Promise<void> {
+    const cell = this.#cells.get(addr);
+    if (!cell) return;
+    cell.parent.supervision.remove(cell);
+    await cell.terminate();
+  }
+
+  /** Stops a child of `parent` for good (what ctx.stop calls). */
+  stopChild(parent: Cell, addr: Address): void {
+    const cell = this.#cells.get(addr);
+    if (!cell || cell.parent !== parent) return;
+    parent.supervision.remove(cell);
+    void cell.terminate();
+  }
+
+  /**
+   * Sends a durable message through KV: it survives a crash, is retried, ends as a dead letter
+   * when its retries run out, and changes its receiver's state once per id.
+   */
+  async tellDurable(to: Address, msg: unknown, options: DurableTellOptions = {}): Promise<string> {
+    const durable = this.#requireDurable("tellDurable");
+    const id = options.id ?? newId();
+    await durable.send({ to, msg, options: { ...options, id } });
+    return id;
+  }
+
+  /** Cancels a durable timer: its delivery is dropped when it comes due. */
+  cancelDurable(to: Address, messageId: string): void {
+    const kv = this.#kv;
+    if (!kv) return;
+    const { kind, id } = parseAddress(to);
+    void kv.set(cancelKey(kind, id, messageId), true, { expireIn: 31 * 24 * 3600_000 })
+      .catch((e) => this.#host.reportError(`cancel timer ${messageId}`, e));
+  }
+
+  /** Dead-letter records, optionally of one actor. */
+  async deadLetters(to?: Address): Promise<DeadLetter[]> {
+    const kv = this.#requireKv("deadLetters");
+    const prefix = to === undefined ? DEAD_LETTER_PREFIX : (() => {
+      const { kind, id } = parseAddress(to);
+      return deadLetterKey(kind, id, "").slice(0, 3);
+    })();
+    const out: DeadLetter[] = [];
+    for await (const entry of kv.list({ prefix })) {
+      const parsed = DurableEnvelopeSchema.safeParse(entry.value);
+      if (parsed.success) {
+        const { to: addr, id, msg, sentAtMs } = parsed.data;
+        out.push({ to: addr, id, msg, sentAtMs });
+      }
+    }
+    return out;
+  }
+
+  /** Stops intake, drains mailboxes up to the deadline, flushes snapshots, stops all, closes KV. */
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    this.#shutdown ??= this.#doShutdown(options.deadlineMs ?? 5_000);
+    return this.#shutdown;
+  }
+
+  async #doShutdown(deadlineMs: number): Promise<void> {
+    this.#stopping = true;
+    const until = Date.now() + deadlineMs;
+    while (Date.now() < until && [...this.#cells.values()].some((c) => !c.idle)) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    for (const cell of this.#cells.values()) {
+      try {
+        await cell.flushAndRelease();
+      } catch (error) {
+        this.#host.reportError(`flush of ${cell.address}`, error);
+      }
+    }
+    await this.#root.supervision.close();
+    for (const cell of [...this.#cells.values()]) await cell.terminate();
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    await this.#sweeping;
+    if (this.#kv && this.#ownsKv) {
+      this.#kv.close();
+      await this.#transport?.closed();
+    }
+  }
+
+  #spawn(
+    parent: CellParent,
+    behavior: AnyBehavior,
+    id: string,
+    options: SpawnOptions | undefined,
+    leaseToken: string | null = null,
+  ): ActorRef<never> {
+    if (this.#stopping) {
+      throw new Error(`Cannot spawn ${behavior.kind}/${id}: the actor system is stopping`);
+    }
+    const addr = makeAddress(behavior.kind, id);
+    if (this.#cells.has(addr)) {
+      throw new Error(`Actor ${addr} already runs: use system.ref() to reach it or stop it first`);
+    }
+    if (behavior.persistence) {
+      this.#requireDurable(`spawn of durable ${addr}`);
+      if (!this.#kinds.has(behavior.kind)) this.#kinds.set(behavior.kind, behavior);
+    }
+    const cell = new Cell(this.#host, behavior, id, parent);
+    cell.leaseToken = leaseToken;
+    this.#cells.set(addr, cell);
+    parent.supervision.add(cell, options);
+    void cell.start();
+    return new LocalRef(addr, (a) => this.#cells.get(a), () => this.undelivered++, cell);
+  }
+
+  async #onDurable(raw: unknown): Promise<void> {
+    const parsed = DurableEnvelopeSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.#host.reportError(
+        "durable transport",
+        new Error("Dropped a message that is not an actor envelope"),
+      );
+      return;
+    }
+    if (this.#stopping) {
+      throw new Error("Actor system is stopping: the message will be redelivered");
+    }
+    const envelope = parsed.data;
+    if (envelope.to === WAKE_ADDRESS) return;
+    const { kind, id } = parseAddress(envelope.to);
+    const kv = this.#kv as Deno.Kv;
+    const behavior = this.#kinds.get(kind);
+    if (!behavior) {
+      throw new Error(
+        `No behaviour for durable kind "${kind}": pass it to ActorSystem.start({ behaviors })`,
+      );
+    }
+    let msg = envelope.msg;
+    if (behavior.persistence) {
+      const checked = behavior.persistence.messages.safeParse(msg);
+      if (!checked.success) {
+        this.#host.reportError(
+          `durable message ${envelope.id} to ${envelope.to}`,
+          new Error(`Invalid message, kept as a dead letter: ${checked.error.issues[0]?.message}`),
+        );
+        await kv.set(deadLetterKey(kind, id, envelope.id), envelope);
+        return;
+      }
+      msg = checked.data;
+    }
+    const cell = await this.#activate(behavior, id);
+    if (!cell) {
+      await this.#durable?.forward(envelope.to, new DurableDelivery(envelope.id, msg, () => {}));
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      let done = false;
+      cell.enqueue(
+        new DurableDelivery(envelope.id, msg, (error) => {
+          if (done) return;
+          done = true;
+          if (error) reject(error);
+          else resolve();
+        }),
+      );
+    });
+  }
+
+  #activate(behavior: AnyBehavior, id: string): Promise<Cell | undefined> {
+    const addr = makeAddress(behavior.kind, id);
+    const live = this.#cells.get(addr);
+    if (live && !live.stopped) return Promise.resolve(live);
+    let pending = this.#activating.get(addr);
+    if (!pending) {
+      pending = this.#doActivate(behavior, id).finally(() => this.#activating.delete(addr));
+      this.#activating.set(addr, pending);
+    }
+    return pending;
+  }
+
+  async #doActivate(behavior: AnyBehavior, id: string): Promise<Cell | undefined> {
+    const addr = makeAddress(behavior.kind, id);
+    let token: string | null = null;
+    if (behavior.persistence) {
+      const lease = await acquireLease(this.#kv as Deno.Kv, { kind: behavior.kind, id }, {
+        owner: this.#nodeId,
+        ttlMs: this.#options.leaseTtlMs ?? 30_000,
+      });
+      if (!lease.ok) return undefined;
+      token = lease.token;
+    }
+    if (this.#stopping) return undefined;
+    const existing = this.#cells.get(addr);
+    if (existing && !existing.stopped) return existing;
+    this.#spawn(this.#root, behavior, id, undefined, token);
+    return this.#cells.get(addr);
+  }
+
+  async #rehydrate(): Promise<void> {
+    const kv = this.#kv as Deno.Kv;
+    for (const behavior of this.#kinds.values()) {
+      if (!behavior.persistence) continue;
+      for await (const entry of kv.list({ prefix: snapshotPrefix(behavior.kind) })) {
+        const id = entry.key[2];
+        if (typeof id === "string" && entry.key.length === 3) await this.#activate(behavior, id);
+      }
+    }
+  }
+
+  async #rootFailed(error: Error): Promise<void> {
+    console.error(`turnpike: the root supervisor gave up, stopping: ${describeError(error)}`);
+    await this.shutdown({ deadlineMs: 1_000 });
+    Deno.exit(1);
+  }
+
+  #setTimer(fn: () => void, ms: number): TimerId {
+    const id = setTimeout(() => {
+      this.#timers.delete(id);
+      fn();
+    }, ms);
+    this.#timers.add(id);
+    return id;
+  }
+
+  #clearTimer(id: TimerId): void {
+    clearTimeout(id);
+    this.#timers.delete(id);
+  }
+
+  #requireKv(what: string): Deno.Kv {
+    if (!this.#kv) throw new Error(`${what} needs a KV store: start the system with kvPath or kv`);
+    return this.#kv;
+  }
+
+  #requireDurable(what: string): KvDurableHost {
+    this.#requireKv(what);
+    return this.#durable as KvDurableHost;
+  }
+}

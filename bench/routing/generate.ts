@@ -1,0 +1,75 @@
+/** A generated Mooncake-format trace of mixed, mostly single-turn traffic: the routing bench's check on a trace it was not tuned on. */
+import type { TraceRequest } from "./trace.ts";
+
+/** Options of {@linkcode generateMixedTrace}. */
+export interface MixedTraceOptions {
+  /** Requests to generate. @default 3000 */
+  requests?: number;
+  /** Mean arrivals per second (Poisson). @default 16 */
+  ratePerSecond?: number;
+  /** Seed of the generator: the same seed gives the same trace. @default 1 */
+  seed?: number;
+  /** Share of requests that are single-turn (the rest are turns of short conversations). @default 0.7 */
+  singleTurnShare?: number;
+  /** Distinct system prompts that single-turn requests start with. @default 6 */
+  systemPrompts?: number;
+}
+
+const BLOCK_TOKENS = 512;
+
+function rng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Generates a trace unlike the Mooncake one: most requests single-turn, opened by one of a few
+ * shared system prompts (1 to 3 blocks, so some prefix is shared across sessions) and followed
+ * by their own text; the rest are 2- to 4-turn conversations with short contexts (at most about
+ * 12k tokens); Poisson arrivals at `ratePerSecond`, outputs of 16 to 400 tokens.
+ */
+export function generateMixedTrace(options: MixedTraceOptions = {}): TraceRequest[] {
+  const total = options.requests ?? 3000;
+  const rate = options.ratePerSecond ?? 16;
+  const singleShare = options.singleTurnShare ?? 0.7;
+  const random = rng(options.seed ?? 1);
+  let nextId = 0;
+  const freshIds = (n: number) => Array.from({ length: n }, () => nextId++);
+  const systems = Array.from(
+    { length: options.systemPrompts ?? 6 },
+    () => freshIds(1 + Math.floor(random() * 3)),
+  );
+  const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
+  const request = (timestamp: number, ids: number[]): TraceRequest => ({
+    timestamp: Math.round(timestamp),
+    input_length: ids.length * BLOCK_TOKENS - int(0, BLOCK_TOKENS - 1),
+    output_length: int(16, 400),
+    hash_ids: ids,
+  });
+  const out: TraceRequest[] = [];
+  // A conversation brings three requests on average, so sessions arrive more slowly than requests.
+  const sessionRate = rate / (singleShare + (1 - singleShare) * 3);
+  let clockMs = 0;
+  while (out.length < total) {
+    clockMs += (-Math.log(1 - random()) / sessionRate) * 1000;
+    if (random() < singleShare) {
+      const system = systems[int(0, systems.length - 1)]!;
+      out.push(request(clockMs, [...system, ...freshIds(int(1, 8))]));
+      continue;
+    }
+    // A short conversation: each turn repeats the history and adds a few blocks, some seconds apart.
+    let history = freshIds(int(1, 4));
+    let at = clockMs;
+    for (let turn = int(2, 4); turn > 0 && out.length < total; turn--) {
+      out.push(request(at, history));
+      history = [...history, ...freshIds(int(1, 3))];
+      at += int(2_000, 30_000);
+    }
+  }
+  return out.sort((a, b) => a.timestamp - b.timestamp);
+}

@@ -1,0 +1,31 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { generateMixedTrace } from "./generate.ts";
+import { conversations, idealHitRate } from "./trace.ts";
+
+Deno.test("generateMixedTrace gives the same trace for the same seed", () => {
+  assertEquals(
+    generateMixedTrace({ requests: 50, seed: 3 }),
+    generateMixedTrace({ requests: 50, seed: 3 }),
+  );
+  assert(
+    JSON.stringify(generateMixedTrace({ requests: 50, seed: 3 })) !==
+      JSON.stringify(generateMixedTrace({ requests: 50, seed: 4 })),
+  );
+});
+
+Deno.test("generateMixedTrace is mostly single-turn, short, sorted and consistent", () => {
+  const trace = generateMixedTrace({ requests: 600, ratePerSecond: 10 });
+  assertEquals(trace.length, 600);
+  for (let i = 1; i < trace.length; i++) assert(trace[i]!.timestamp >= trace[i - 1]!.timestamp);
+  for (const r of trace) {
+    assertEquals(r.hash_ids.length, Math.ceil(r.input_length / 512));
+    assert(r.input_length <= 16 * 512);
+  }
+  const sessions = new Set(conversations(trace)).size;
+  assert(sessions > trace.length / 2, `${sessions} conversations`);
+  const rate = idealHitRate(trace);
+  assert(rate > 0.1 && rate < 0.7, `ceiling ${rate}`);
+  // About ten arrivals a second: half of the 600 within about 30 s.
+  const seconds = trace[300]!.timestamp / 1000;
+  assert(seconds > 20 && seconds < 45, `${seconds} s`);
+});

@@ -1,0 +1,65 @@
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { measureRun, parsePrefixCounters } from "./measure.ts";
+import type { RequestResult } from "./replay.ts";
+
+Deno.test("parsePrefixCounters sums the query and hit counters over label sets", () => {
+  const page = [
+    "# HELP vllm:prefix_cache_queries_total Prefix cache queries.",
+    "# TYPE vllm:prefix_cache_queries_total counter",
+    'vllm:prefix_cache_queries_total{model_name="a"} 1000',
+    'vllm:prefix_cache_queries_total{model_name="b"} 24',
+    'vllm:prefix_cache_hits_total{model_name="a"} 512',
+    "vllm:prefix_cache_hits_total 1.5e2",
+    "vllm:num_requests_running 3",
+  ].join("\n");
+  assertEquals(parsePrefixCounters(page), { queries: 1024, hits: 662 });
+  assertEquals(parsePrefixCounters(""), { queries: 0, hits: 0 });
+});
+
+function result(
+  index: number,
+  backend: string,
+  ttftMs: number,
+  e2eMs: number,
+  error?: string,
+): RequestResult {
+  return {
+    index,
+    sentMs: index * 10,
+    ttftMs: error ? undefined : ttftMs,
+    e2eMs: error ? undefined : e2eMs,
+    outputTokens: error ? 0 : 10,
+    backend,
+    error,
+  };
+}
+
+Deno.test("measureRun summarises latency, throughput, hits and balance", () => {
+  const run = measureRun({
+    requests: [
+      result(0, "a", 100, 1000),
+      result(1, "a", 300, 3000),
+      result(2, "b", 200, 2000),
+      result(3, "b", 0, 0, "HTTP 500"),
+    ],
+    itlMs: [5, 10, 15],
+    durationMs: 2000,
+  }, {
+    strategy: "x",
+    backends: ["a", "b", "c"],
+    before: { queries: 100, hits: 10 },
+    after: { queries: 1100, hits: 410 },
+  });
+  assertEquals(run.failed, 1);
+  assertEquals(run.errors, ["HTTP 500"]);
+  assertEquals(run.ttftMs.mean, 200);
+  assertEquals(run.itlMs.p50, 10);
+  assertEquals(run.requestsPerS, 1.5);
+  assertEquals(run.outputTokensPerS, 15);
+  assertEquals(run.hitRate, 0.4);
+  assertEquals(run.backendRequests, { a: 2, b: 1, c: 0 });
+  assertEquals(run.backendBusyS, { a: 4, b: 2, c: 0 });
+  assertEquals(run.requestImbalance, 2);
+  assertEquals(run.busyImbalance, 2);
+  assertEquals(run.replicas, 3);
+});

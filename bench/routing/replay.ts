@@ -1,0 +1,185 @@
+/** Trace replay: sends a trace's requests at their (scaled) arrival times as streaming chat requests with the official `openai` client. */
+import OpenAI from "openai";
+import { renderChat } from "../../sim/mod.ts";
+import { conversations, promptText, type TraceRequest } from "./trace.ts";
+
+/** Characters per token of the simulator's approximate tokenizer (and of the trace's blocks). */
+export const CHARS_PER_TOKEN = 4;
+/** Tokens per trace block. */
+export const BLOCK_TOKENS = 512;
+
+/** What became of one request. */
+export interface RequestResult {
+  /** Position in the trace. */
+  index: number;
+  /** When it was sent, in ms from the start of the replay. */
+  sentMs: number;
+  /** Time to the first content token, in ms; undefined if none came. */
+  ttftMs: number | undefined;
+  /** Time to the end of the stream, in ms; undefined when it failed. */
+  e2eMs: number | undefined;
+  /** Tokens generated (the usage report, or the content chunks counted). */
+  outputTokens: number;
+  /** The backend that served it (gateway header, or the replica sent to directly). */
+  backend: string | undefined;
+  /** Why it failed; undefined when it succeeded. */
+  error: string | undefined;
+}
+
+/** Progress counters, reported while the replay runs. */
+export interface ReplayProgress {
+  total: number;
+  sent: number;
+  done: number;
+  failed: number;
+}
+
+/** Where a replay sends its requests. */
+export type ReplayTarget =
+  | { kind: "gateway"; url: string }
+  | { kind: "direct"; urls: readonly string[]; seed: number };
+
+/** Options of {@linkcode replayTrace}. */
+export interface ReplayOptions {
+  /** The gateway, or the replicas to pick from at random (the baseline). */
+  target: ReplayTarget;
+  /** Served model name. */
+  model: string;
+  /** Trace ms per replay ms. */
+  timeScale: number;
+  /** Header carrying the session id. @default "X-Session-ID" */
+  sessionHeader?: string;
+  /** Called every `progressEveryMs` and at the end. */
+  onProgress?: (progress: ReplayProgress) => void;
+  /** @default 250 */
+  progressEveryMs?: number;
+  /** Per-request timeout. @default 600_000 */
+  timeoutMs?: number;
+}
+
+/** Everything a replay measured. */
+export interface ReplayResult {
+  requests: RequestResult[];
+  /** Gaps between successive content chunks of every stream, in ms. */
+  itlMs: number[];
+  /** From the first send to the last stream's end, in ms. */
+  durationMs: number;
+}
+
+/** Characters the simulator's Llama 3.1 chat template puts before a lone user message's text. */
+export function chatTemplateChars(): number {
+  return renderChat([{ role: "user", content: "\u0000" }]).indexOf("\u0000");
+}
+
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 4294967296;
+  };
+}
+
+function client(baseUrl: string, timeoutMs: number): OpenAI {
+  return new OpenAI({
+    baseURL: `${baseUrl}/v1`,
+    apiKey: "turnpike-bench",
+    maxRetries: 0,
+    timeout: timeoutMs,
+  });
+}
+
+/**
+ * Replays `trace`: request i goes out `timestamp / timeScale` ms after the start as a streaming
+ * chat completion of one user message (its hash ids' text, `input_length` tokens with the chat
+ * template), `max_tokens` = `output_length`, and the conversation's session id in the session
+ * header. Resolves when every stream has ended.
+ */
+export async function replayTrace(
+  trace: readonly TraceRequest[],
+  options: ReplayOptions,
+): Promise<ReplayResult> {
+  const timeoutMs = options.timeoutMs ?? 600_000;
+  const header = options.sessionHeader ?? "X-Session-ID";
+  const sessions = conversations(trace);
+  const textOptions = {
+    blockChars: BLOCK_TOKENS * CHARS_PER_TOKEN,
+    charsPerToken: CHARS_PER_TOKEN,
+    templateChars: chatTemplateChars(),
+  };
+  const target = options.target;
+  const clients = target.kind === "gateway"
+    ? [client(target.url, timeoutMs)]
+    : target.urls.map((u) => client(u, timeoutMs));
+  const random = seeded(target.kind === "direct" ? target.seed : 0);
+  const progress: ReplayProgress = { total: trace.length, sent: 0, done: 0, failed: 0 };
+  const results: RequestResult[] = [];
+  const itlMs: number[] = [];
+  const report = () => options.onProgress?.({ ...progress });
+  const ticker = setInterval(report, options.progressEveryMs ?? 250);
+
+  async function send(index: number, start: number): Promise<void> {
+    const r = trace[index]!;
+    const pick = target.kind === "gateway" ? 0 : Math.floor(random() * clients.length);
+    const result: RequestResult = {
+      index,
+      sentMs: performance.now() - start,
+      ttftMs: undefined,
+      e2eMs: undefined,
+      outputTokens: 0,
+      backend: target.kind === "direct" ? target.urls[pick] : undefined,
+      error: undefined,
+    };
+    results.push(result);
+    const t0 = performance.now();
+    try {
+      const { data: stream, response } = await clients[pick]!.chat.completions.create({
+        model: options.model,
+        messages: [{ role: "user", content: promptText(r, textOptions) }],
+        max_tokens: r.output_length,
+        stream: true,
+        stream_options: { include_usage: true },
+      }, { headers: { [header]: `conversation-${sessions[index]}` } }).withResponse();
+      result.backend ??= response.headers.get("x-turnpike-backend") ?? undefined;
+      let last: number | undefined;
+      let chunks = 0;
+      let usageTokens: number | undefined;
+      for await (const chunk of stream) {
+        if (chunk.usage) usageTokens = chunk.usage.completion_tokens;
+        const content = chunk.choices[0]?.delta?.content;
+        if (!content) continue;
+        const now = performance.now();
+        if (last === undefined) result.ttftMs = now - t0;
+        else itlMs.push(now - last);
+        last = now;
+        chunks++;
+      }
+      result.outputTokens = usageTokens ?? chunks;
+      result.e2eMs = performance.now() - t0;
+      if (result.ttftMs === undefined) throw new Error("The stream ended without a token");
+      progress.done++;
+    } catch (error) {
+      result.error = error instanceof Error ? error.message : String(error);
+      result.e2eMs = undefined;
+      progress.failed++;
+    }
+  }
+
+  const start = performance.now();
+  const inFlight: Promise<void>[] = [];
+  try {
+    for (let i = 0; i < trace.length; i++) {
+      const due = trace[i]!.timestamp / options.timeScale;
+      const wait = due - (performance.now() - start);
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      inFlight.push(send(i, start));
+      progress.sent++;
+    }
+    await Promise.all(inFlight);
+  } finally {
+    clearInterval(ticker);
+  }
+  report();
+  const durationMs = performance.now() - start;
+  results.sort((a, b) => a.index - b.index);
+  return { requests: results, itlMs, durationMs };
+}

@@ -1,0 +1,196 @@
+/** The routing bench's outputs: the terminal table and the SVG picture (TTFT CDF per strategy, hit rate against the ceiling). */
+import type { StrategyRun } from "./measure.ts";
+
+function fmt(n: number, digits = 0): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : "-";
+}
+
+/** The terminal table of the runs, one row per strategy, with the ceiling in the hit-rate column. */
+export function formatTable(runs: readonly StrategyRun[], ceiling: number): string {
+  const header = [
+    "strategy",
+    "repl",
+    "TTFT mean",
+    "p50",
+    "p90",
+    "p99",
+    "ITL p50",
+    "p99",
+    "e2e p50",
+    "req/s",
+    "tok/s",
+    "hit %",
+    "of ceil",
+    "imbal req",
+    "busy",
+    "failed",
+    "cpu",
+  ];
+  const rows = runs.map((r) => [
+    r.strategy,
+    String(r.replicas),
+    fmt(r.ttftMs.mean),
+    fmt(r.ttftMs.p50),
+    fmt(r.ttftMs.p90),
+    fmt(r.ttftMs.p99),
+    fmt(r.itlMs.p50, 1),
+    fmt(r.itlMs.p99, 1),
+    fmt(r.e2eMs.p50),
+    fmt(r.requestsPerS, 2),
+    fmt(r.outputTokensPerS),
+    fmt(r.hitRate * 100, 1),
+    ceiling > 0 ? `${fmt((r.hitRate / ceiling) * 100)}%` : "-",
+    fmt(r.requestImbalance, 2),
+    fmt(r.busyImbalance, 2),
+    String(r.failed),
+    r.cpuCores ? fmt(r.cpuCores.replicas + r.cpuCores.gateway + r.cpuCores.loadGenerator, 2) : "-",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: readonly string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [
+    line(header),
+    line(widths.map((w) => "-".repeat(w))),
+    ...rows.map(line),
+    "",
+    `Latencies in ms of wall time; ideal prefix-hit ceiling of the trace ${
+      fmt(ceiling * 100, 1)
+    }%.`,
+  ].join("\n");
+}
+
+const COLORS = [
+  "#1f77b4",
+  "#ff7f0e",
+  "#2ca02c",
+  "#d62728",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#7f7f7f",
+  "#bcbd22",
+  "#17becf",
+];
+
+function esc(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** Options of {@linkcode renderSvg}. */
+export interface SvgOptions {
+  /** A line under the title: trace, replicas, time scale. */
+  subtitle: string;
+  /** The trace's ideal hit rate, 0 to 1. */
+  ceiling: number;
+}
+
+/**
+ * Draws the runs as an SVG: on the left the TTFT CDF of each strategy (log-scale ms), on the
+ * right each strategy's prefix-cache hit rate as a bar against the trace's ceiling.
+ */
+export function renderSvg(runs: readonly StrategyRun[], options: SvgOptions): string {
+  const W = 1100;
+  const H = 480;
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="20" y="26" font-size="17" font-weight="bold">Routing strategies: time to first token and prefix-cache hits</text>`,
+    `<text x="20" y="46" fill="#555">${esc(options.subtitle)}</text>`,
+  );
+  // Left: CDF.
+  const cx = 70, cy = 70, cw = 560, ch = 340;
+  const all = runs.flatMap((r) => r.ttftCdf.map(([v]) => v)).filter((v) => v > 0);
+  const lo = Math.pow(10, Math.floor(Math.log10(Math.max(1e-3, Math.min(...all, 1)))));
+  const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...all, 10))));
+  const x = (v: number) =>
+    cx + (Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)) * cw;
+  const y = (q: number) => cy + ch - q * ch;
+  out.push(`<rect x="${cx}" y="${cy}" width="${cw}" height="${ch}" fill="none" stroke="#999"/>`);
+  for (let d = lo; d <= hi * 1.0001; d *= 10) {
+    out.push(
+      `<line x1="${x(d).toFixed(1)}" y1="${cy}" x2="${x(d).toFixed(1)}" y2="${
+        cy + ch
+      }" stroke="#e5e5e5"/>`,
+      `<text x="${x(d).toFixed(1)}" y="${cy + ch + 16}" text-anchor="middle">${
+        d >= 1 ? d : d.toPrecision(1)
+      }</text>`,
+    );
+  }
+  for (const q of [0, 0.25, 0.5, 0.75, 0.9, 0.99, 1]) {
+    out.push(
+      `<line x1="${cx}" y1="${y(q).toFixed(1)}" x2="${cx + cw}" y2="${
+        y(q).toFixed(1)
+      }" stroke="#eee"/>`,
+      `<text x="${cx - 6}" y="${(y(q) + 4).toFixed(1)}" text-anchor="end">${q}</text>`,
+    );
+  }
+  out.push(
+    `<text x="${cx + cw / 2}" y="${cy + ch + 36}" text-anchor="middle">TTFT, ms (log scale)</text>`,
+    `<text x="18" y="${cy + ch / 2}" transform="rotate(-90 18 ${
+      cy + ch / 2
+    })" text-anchor="middle">share of requests</text>`,
+  );
+  runs.forEach((r, i) => {
+    const color = COLORS[i % COLORS.length]!;
+    const pts = r.ttftCdf.map(([v, q]) => `${x(v).toFixed(1)},${y(q).toFixed(1)}`).join(" ");
+    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts}"/>`);
+    const ly = cy + 14 + i * 17;
+    out.push(
+      `<line x1="${cx + cw - 205}" y1="${ly - 4}" x2="${cx + cw - 185}" y2="${
+        ly - 4
+      }" stroke="${color}" stroke-width="3"/>`,
+      `<text x="${cx + cw - 180}" y="${ly}">${esc(r.strategy)} (mean ${
+        r.ttftMs.mean.toFixed(0)
+      } ms)</text>`,
+    );
+  });
+  // Right: hit rate bars.
+  const bx = 720, by = 70, bw = 350, bh = 340;
+  const ceil = options.ceiling;
+  const top = Math.max(ceil, ...runs.map((r) => r.hitRate), 0.1) * 1.1;
+  const yb = (v: number) => by + bh - (v / top) * bh;
+  out.push(`<rect x="${bx}" y="${by}" width="${bw}" height="${bh}" fill="none" stroke="#999"/>`);
+  for (let t = 0; t <= top; t += 0.1) {
+    out.push(
+      `<line x1="${bx}" y1="${yb(t).toFixed(1)}" x2="${bx + bw}" y2="${
+        yb(t).toFixed(1)
+      }" stroke="#eee"/>`,
+      `<text x="${bx - 6}" y="${(yb(t) + 4).toFixed(1)}" text-anchor="end">${
+        Math.round(t * 100)
+      }%</text>`,
+    );
+  }
+  const slot = bw / Math.max(1, runs.length);
+  runs.forEach((r, i) => {
+    const color = COLORS[i % COLORS.length]!;
+    const x0 = bx + i * slot + slot * 0.15;
+    const w = slot * 0.7;
+    out.push(
+      `<rect x="${x0.toFixed(1)}" y="${yb(r.hitRate).toFixed(1)}" width="${w.toFixed(1)}" height="${
+        (by + bh - yb(r.hitRate)).toFixed(1)
+      }" fill="${color}"/>`,
+      `<text x="${(x0 + w / 2).toFixed(1)}" y="${
+        (yb(r.hitRate) - 4).toFixed(1)
+      }" text-anchor="middle">${(r.hitRate * 100).toFixed(0)}%</text>`,
+      `<text x="${(x0 + w / 2).toFixed(1)}" y="${
+        by + bh + 14
+      }" text-anchor="end" transform="rotate(-35 ${(x0 + w / 2).toFixed(1)} ${by + bh + 14})">${
+        esc(r.strategy)
+      }</text>`,
+    );
+  });
+  out.push(
+    `<line x1="${bx}" y1="${yb(ceil).toFixed(1)}" x2="${bx + bw}" y2="${
+      yb(ceil).toFixed(1)
+    }" stroke="#000" stroke-dasharray="6 4" stroke-width="1.5"/>`,
+    `<text x="${bx + bw - 4}" y="${(yb(ceil) - 6).toFixed(1)}" text-anchor="end">ideal ceiling ${
+      (ceil * 100).toFixed(0)
+    }%</text>`,
+    `<text x="${bx + bw / 2}" y="${
+      by - 10
+    }" text-anchor="middle">prefix-cache hit rate (replica counters)</text>`,
+    "</svg>",
+  );
+  return out.join("\n");
+}

@@ -1,0 +1,45 @@
+import { ok as assert } from "node:assert/strict";
+import { formatTable, renderSvg } from "./report.ts";
+import { measureRun } from "./measure.ts";
+
+function run(strategy: string, ttft: number, hits: number) {
+  return measureRun({
+    requests: [0, 1, 2].map((i) => ({
+      index: i,
+      sentMs: i,
+      ttftMs: ttft * (i + 1),
+      e2eMs: ttft * 10,
+      outputTokens: 5,
+      backend: "a",
+      error: undefined,
+    })),
+    itlMs: [1, 2],
+    durationMs: 1000,
+  }, {
+    strategy,
+    backends: ["a", "b"],
+    before: { queries: 0, hits: 0 },
+    after: { queries: 100, hits },
+  });
+}
+
+Deno.test("formatTable has a row per strategy and the hit rate as a share of the ceiling", () => {
+  const table = formatTable([run("round_robin", 100, 10), run("prefix_aware", 50, 30)], 0.6);
+  const lines = table.split("\n");
+  assert(lines[0]!.startsWith("strategy"));
+  assert(lines[2]!.startsWith("round_robin"));
+  assert(lines[3]!.startsWith("prefix_aware") && lines[3]!.includes("50%"), lines[3]);
+  assert(table.includes("ceiling of the trace 60.0%"));
+});
+
+Deno.test("renderSvg draws a CDF line and a hit-rate bar per strategy, and the ceiling", () => {
+  const svg = renderSvg([run("round_robin", 100, 10), run("a<b", 50, 30)], {
+    subtitle: "t",
+    ceiling: 0.6,
+  });
+  assert(svg.startsWith("<svg"));
+  assert(svg.trimEnd().endsWith("</svg>"));
+  assert((svg.match(/<polyline/g) ?? []).length === 2);
+  assert(svg.includes("ideal ceiling 60%"));
+  assert(svg.includes("a&lt;b") && !svg.includes("a<b"));
+});

@@ -1,0 +1,140 @@
+/** One measured run of the routing bench: fresh replicas, the gateway with one strategy (or none, for the baseline), the replay, the figures. */
+import { STRATEGY_NAMES, type StrategyName } from "../../config/schema.ts";
+import type { Config } from "../../config/schema.ts";
+import { measureRun, scrapePrefixCounters, type StrategyRun } from "./measure.ts";
+import { type ReplayProgress, replayTrace } from "./replay.ts";
+import { cpuSeconds, type GatewayProcess, startGateway, startReplicas } from "./setup.ts";
+import type { TraceRequest } from "./trace.ts";
+
+/** The baseline's name: no gateway, each request straight to a replica picked at random. */
+export const BASELINE = "baseline";
+
+/** What a run routes with: a `proxy.strategy` value, or the baseline. */
+export type RunStrategy = Config["proxy"]["strategy"] | typeof BASELINE;
+
+/**
+ * Parses one `--strategies` entry: a strategy name, `baseline`, or a weighted combination
+ * `prefix_aware=3+least_load=1`. Throws a message naming the bad part.
+ */
+export function parseRunStrategy(text: string): RunStrategy {
+  const isName = (s: string): s is StrategyName =>
+    (STRATEGY_NAMES as readonly string[]).includes(s);
+  if (text === BASELINE || isName(text)) return text;
+  const weights: Partial<Record<StrategyName, number>> = {};
+  for (const part of text.split("+")) {
+    const [name, weight] = part.split("=");
+    const w = Number(weight);
+    if (name === undefined || !isName(name) || !(w > 0)) {
+      throw new Error(
+        `Unknown strategy "${part}": use ${
+          STRATEGY_NAMES.join(", ")
+        }, ${BASELINE}, or name=weight joined by +`,
+      );
+    }
+    weights[name] = w;
+  }
+  return weights;
+}
+
+/** A run strategy's label: its name, or `a=3+b=1` for a combination. */
+export function strategyLabel(strategy: RunStrategy): string {
+  if (typeof strategy === "string") return strategy;
+  return Object.entries(strategy).map(([k, v]) => `${k}=${v}`).join("+");
+}
+
+/** Options of {@linkcode runStrategy}. */
+export interface RunOptions {
+  replicas: number;
+  timeScale: number;
+  model: string;
+  kvTokens?: number | undefined;
+  /** Seeds the baseline's random picks. */
+  seed: number;
+  onProgress?: (progress: ReplayProgress) => void;
+}
+
+function cpuUse(replicasPid: number, gatewayPid: number | undefined) {
+  return {
+    replicas: cpuSeconds(replicasPid) ?? NaN,
+    gateway: gatewayPid === undefined ? 0 : cpuSeconds(gatewayPid) ?? NaN,
+    loadGenerator: cpuSeconds("self") ?? NaN,
+  };
+}
+
+async function backendUrls(gateway: GatewayProcess): Promise<Map<string, string>> {
+  const res = await fetch(`${gateway.url}/api/backends`, { signal: AbortSignal.timeout(10_000) });
+  const body = await res.json() as { backends?: { id: string; url: string }[] };
+  return new Map((body.backends ?? []).map((b) => [b.id, b.url.replace(/\/$/, "")]));
+}
+
+/**
+ * Runs `trace` once with `strategy`: starts the replicas (one child process) and, unless it is
+ * the baseline, the gateway (another), replays, reads the replicas' prefix-cache counters before
+ * and after, and stops everything.
+ */
+export async function runStrategy(
+  trace: readonly TraceRequest[],
+  strategy: RunStrategy,
+  options: RunOptions,
+): Promise<StrategyRun> {
+  const dir = await Deno.makeTempDir({ prefix: "turnpike-bench-routing-" });
+  const replicas = await startReplicas(options.replicas, {
+    timeScale: options.timeScale,
+    model: options.model,
+    kvTokens: options.kvTokens,
+  });
+  let gateway: GatewayProcess | undefined;
+  // Interrupted, the bench must not leave its children running.
+  const onSignal = () => {
+    Promise.allSettled([gateway?.stop(), replicas.stop()]).then(() => Deno.exit(130));
+  };
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+  try {
+    if (strategy !== BASELINE) {
+      gateway = await startGateway(replicas.urls, {
+        strategy,
+        model: options.model,
+        timeScale: options.timeScale,
+        kvTokens: options.kvTokens,
+        dir,
+      });
+    }
+    const before = await scrapePrefixCounters(replicas.urls);
+    const cpuBefore = cpuUse(replicas.pid, gateway?.pid);
+    const replay = await replayTrace(trace, {
+      target: gateway === undefined
+        ? { kind: "direct", urls: replicas.urls, seed: options.seed }
+        : { kind: "gateway", url: gateway.url },
+      model: options.model,
+      timeScale: options.timeScale,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    const after = await scrapePrefixCounters(replicas.urls);
+    const cpuAfter = cpuUse(replicas.pid, gateway?.pid);
+    if (gateway !== undefined) {
+      const urls = await backendUrls(gateway);
+      for (const r of replay.requests) {
+        if (r.backend !== undefined) r.backend = urls.get(r.backend) ?? r.backend;
+      }
+    }
+    const run = measureRun(replay, {
+      strategy: strategyLabel(strategy),
+      backends: replicas.urls,
+      before,
+      after,
+    });
+    const seconds = replay.durationMs / 1000;
+    run.cpuCores = {
+      replicas: (cpuAfter.replicas - cpuBefore.replicas) / seconds,
+      gateway: (cpuAfter.gateway - cpuBefore.gateway) / seconds,
+      loadGenerator: (cpuAfter.loadGenerator - cpuBefore.loadGenerator) / seconds,
+    };
+    return run;
+  } finally {
+    for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+    await gateway?.stop();
+    await replicas.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}

@@ -1,0 +1,108 @@
+/** Test helpers of the gateway: simulated replicas, an echo upstream and a gateway on ephemeral ports. */
+import OpenAI from "openai";
+import { ConfigSchema } from "../config/schema.ts";
+import { type SimServer, type SimulatorOptions, startSimulator } from "../sim/mod.ts";
+import { type Gateway, startGateway } from "./gateway.ts";
+
+/** The simulator's model name. */
+export const MODEL = "llama-3.1-8b-sim";
+
+/** A gateway over simulated replicas, with an openai client pointed at it. */
+export interface TestRig {
+  gateway: Gateway;
+  sims: SimServer[];
+  client: OpenAI;
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode startRig}. */
+export interface RigOptions {
+  /** Simulated replicas to start. @default 2 */
+  replicas?: number;
+  /** Options of every replica. */
+  sim?: SimulatorOptions;
+  /** `proxy:` overrides. */
+  proxy?: Record<string, unknown>;
+  /** `headers:` overrides. */
+  headers?: Record<string, string>;
+  /** Extra `models:` entries. */
+  models?: Record<string, unknown>[];
+  /** Whether the simulated replicas are listed as the model's endpoints. @default true */
+  listSims?: boolean;
+}
+
+/** Starts simulated replicas on port 0 and a gateway over them on port 0, with a KV file in a temp dir. */
+export async function startRig(options: RigOptions = {}): Promise<TestRig> {
+  const dir = await Deno.makeTempDir({ prefix: "turnpike-gateway-test-" });
+  const sims: SimServer[] = [];
+  for (let i = 0; i < (options.replicas ?? 2); i++) {
+    sims.push(await startSimulator({ port: 0, timeScale: 20, tokenizer: "approx", seed: i, ...options.sim }));
+  }
+  const models = [...(options.models ?? [])];
+  if ((options.listSims ?? true) && sims.length > 0) models.unshift({ name: MODEL, endpoints: sims.map((s) => s.url) });
+  const config = ConfigSchema.parse({
+    proxy: { health_check_interval: 30, metrics_scrape_interval: 0.2, ...options.proxy },
+    models,
+    headers: options.headers ?? {},
+    state_dir: dir,
+  });
+  const gateway = await startGateway(config, { port: 0, hostname: "127.0.0.1" });
+  const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "test", maxRetries: 0, timeout: 20_000 });
+  return {
+    gateway,
+    sims,
+    client,
+    async close() {
+      await gateway.close({ deadlineMs: 2_000 });
+      await Promise.all(sims.map((s) => s.close()));
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** What an echo upstream saw of one request. */
+export interface EchoSeen {
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A real HTTP server that answers like a replica and keeps what it was sent. */
+export interface EchoUpstream {
+  url: string;
+  seen: EchoSeen[];
+  close(): Promise<void>;
+}
+
+/** Starts an upstream on port 0 that answers `/health` and echoes every POST's body back as JSON. */
+export function startEchoUpstream(): Promise<EchoUpstream> {
+  const seen: EchoSeen[] = [];
+  const ready = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: (addr) => ready.resolve(addr) }, async (req) => {
+    const path = new URL(req.url).pathname;
+    if (req.method === "GET") return new Response(path === "/health" ? "" : "not found", { status: path === "/health" ? 200 : 404 });
+    const body = await req.text();
+    seen.push({ path, headers: Object.fromEntries(req.headers), body });
+    return new Response(body, { headers: { "content-type": "application/json", "x-upstream": "echo" } });
+  });
+  return ready.promise.then((addr) => ({
+    url: `http://127.0.0.1:${addr.port}`,
+    seen,
+    close: () => server.shutdown(),
+  }));
+}
+
+/** Polls `check` until it is true or `timeoutMs` passes (then throws with `what`). */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+/** A chat request body with `content` as the only user message. */
+export function chat(content: string, extra: Record<string, unknown> = {}) {
+  return { model: MODEL, messages: [{ role: "user" as const, content }], max_tokens: 8, ...extra };
+}

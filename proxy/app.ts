@@ -1,0 +1,34 @@
+/** The gateway's Hono app: the OpenAI routes on the hot path, the operations routes, and OpenAI-shaped 404s and 500s. */
+import { Hono } from "hono";
+import { adminRoutes, type AdminServices } from "./admin_routes.ts";
+import { errorResponse } from "./errors.ts";
+import { type ForwardContext, forwardOpenAI } from "./forward.ts";
+import { ChatCompletionBody, CompletionBody, EmbeddingBody } from "./schemas.ts";
+
+/** Everything the app's routes use. */
+export interface AppServices extends AdminServices {
+  /** The hot path's dependencies. */
+  forward: ForwardContext;
+}
+
+/** Builds the gateway's Hono app. */
+export function createApp(services: AppServices): Hono {
+  const app = new Hono();
+  const context = services.forward;
+  app.post("/v1/chat/completions", (c) => forwardOpenAI(c.req.raw, "/v1/chat/completions", { context, schema: ChatCompletionBody }));
+  app.post("/v1/completions", (c) => forwardOpenAI(c.req.raw, "/v1/completions", { context, schema: CompletionBody }));
+  app.post("/v1/embeddings", (c) => forwardOpenAI(c.req.raw, "/v1/embeddings", { context, schema: EmbeddingBody }));
+  app.route("/", adminRoutes(services));
+  app.notFound((c) =>
+    errorResponse(404, `No route ${c.req.method} ${c.req.path}; the API is under /v1 (OpenAI) and /api (operations)`, {
+      code: "not_found",
+    })
+  );
+  app.onError((error) => {
+    console.error("Unhandled gateway error:", error);
+    return errorResponse(500, "The gateway failed on this request; retry, and report it if it persists", {
+      code: "internal_error",
+    });
+  });
+  return app;
+}

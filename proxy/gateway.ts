@@ -1,0 +1,151 @@
+/** Starts the gateway: the actor system, a router per model with its backends, launched replicas, and the HTTP server. */
+import type { Config } from "../config/schema.ts";
+import { kvPath } from "../config/loader.ts";
+import { ActorSystem } from "../actors/runtime/system.ts";
+import { backendIdFromUrl, Fleet } from "../actors/router/fleet.ts";
+import { routerAddress } from "../actors/router/router_actor.ts";
+import { requestFeatures } from "../actors/router/features.ts";
+import { type ReplicaSupervisorMessage, replicaSupervisorBehavior } from "../actors/backend/replica_actor.ts";
+import { createApp } from "./app.ts";
+import type { ForwardContext } from "./forward.ts";
+import { RecordStore } from "./records.ts";
+
+/** Options of {@linkcode startGateway}. */
+export interface GatewayOptions {
+  /** Port to listen on, instead of `proxy.port`; 0 picks a free one. */
+  port?: number;
+  /** Interface to listen on, instead of `proxy.host`. */
+  hostname?: string;
+  /** An actor system to run in; one is started on the config's KV file when absent (and shut down with the gateway). */
+  system?: ActorSystem;
+  /** Ports for the launched replicas of each model, instead of `base_port + i` (0 picks free ones). */
+  replicaPorts?: Record<string, number[]>;
+  /** How long to wait for the first health probe of the backends before serving, in ms. @default 5000 */
+  settleMs?: number;
+  /** Records kept for `/api/stats`. @default 10000 */
+  recordCapacity?: number;
+  /** Clock in ms since the epoch, for the actors. @default Date.now */
+  now?: () => number;
+}
+
+/** A running gateway. */
+export interface Gateway {
+  /** Base URL, e.g. `http://127.0.0.1:5800`. */
+  readonly url: string;
+  /** The port it listens on. */
+  readonly port: number;
+  /** Its routers and backends. */
+  readonly fleet: Fleet;
+  /** Its per-request records. */
+  readonly records: RecordStore;
+  /** The actor system it runs in. */
+  readonly system: ActorSystem;
+  /** Stops accepting, lets streams in flight finish up to `deadlineMs`, then stops the actors and replicas. */
+  close(options?: { deadlineMs?: number }): Promise<void>;
+}
+
+/** Picks a free TCP port on 127.0.0.1 (closed again before it is returned). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/**
+ * Starts the gateway for `config`: a RouterActor per model, a BackendActor per static endpoint,
+ * a supervised process per launched replica (`cluster.type: local`), and the HTTP server.
+ *
+ * @example
+ * ```ts
+ * const gateway = await startGateway(config, { port: 0 });
+ * const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "none" });
+ * await gateway.close();
+ * ```
+ */
+export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
+  const ownSystem = options.system === undefined;
+  const system = options.system ?? await ActorSystem.start({ kvPath: kvPath(config) });
+  const now = options.now ?? Date.now;
+  const fleet = new Fleet(system, config.proxy, { now });
+  const records = new RecordStore({ capacity: options.recordCapacity ?? 10_000 });
+  const startedAtMs = Date.now();
+  let replicas: string | undefined;
+  try {
+    for (const model of config.models) {
+      fleet.addModel(model.name);
+      if (model.endpoints) {
+        for (const url of model.endpoints) {
+          await fleet.addBackend(model.name, { id: backendIdFromUrl(url), url, source: "static" });
+        }
+      } else if (config.cluster.type === "local" && model.replicas > 0) {
+        replicas ??= system.spawn(replicaSupervisorBehavior(), "local").address;
+        const ports = options.replicaPorts?.[model.name];
+        for (let i = 0; i < model.replicas; i++) {
+          const wanted = ports?.[i];
+          const port = wanted === undefined ? model.base_port + i : wanted === 0 ? freePort() : wanted;
+          await system.ref<ReplicaSupervisorMessage>(replicas).ask({
+            type: "start",
+            id: `${model.name}/${i}`,
+            replica: {
+              model,
+              index: i,
+              port,
+              stateDir: config.state_dir,
+              router: routerAddress(model.name),
+              backendId: `127.0.0.1:${port}`,
+            },
+          });
+        }
+      }
+    }
+    await Promise.all(config.models.filter((m) => m.endpoints).map((m) => fleet.settled(m.name, options.settleMs ?? 5_000)));
+  } catch (error) {
+    await fleet.close();
+    if (ownSystem) await system.shutdown();
+    throw error;
+  }
+
+  const blockChars = config.proxy.prefix_block_chars;
+  const forward: ForwardContext = {
+    proxy: config.proxy,
+    headers: config.headers,
+    router: (model) => fleet.router(model),
+    features: (body, sessionId) => requestFeatures(body, { sessionId, blockChars }),
+    started: (model, backend) => fleet.started(model, backend),
+    finished: (model, backend, outcome) => fleet.finished(model, backend, outcome),
+    records,
+  };
+  const app = createApp({ fleet, records, startedAtMs, forward });
+  const listening = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve({
+    hostname: options.hostname ?? config.proxy.host,
+    port: options.port ?? config.proxy.port,
+    onListen: (addr) => listening.resolve(addr),
+  }, app.fetch);
+  const addr = await listening.promise;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${addr.port}`,
+    port: addr.port,
+    fleet,
+    records,
+    system,
+    close({ deadlineMs = 10_000 } = {}) {
+      closing ??= (async () => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const deadline = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, deadlineMs);
+        });
+        await Promise.race([server.shutdown(), deadline]);
+        clearTimeout(timer);
+        if (replicas) await system.stop(replicas);
+        await fleet.close();
+        if (ownSystem) await system.shutdown({ deadlineMs });
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { percentiles, RecordStore, type RequestRecord } from "./records.ts";
+
+function record(i: number, overrides: Partial<RequestRecord> = {}): RequestRecord {
+  return {
+    requestId: `r${i}`,
+    model: "m",
+    endpoint: "/v1/chat/completions",
+    stream: false,
+    status: 200,
+    backendId: "b1",
+    attempts: 1,
+    sessionId: undefined,
+    taskId: undefined,
+    clientId: undefined,
+    clientPreMs: undefined,
+    clientPostMs: undefined,
+    startedAtMs: i,
+    gatewayMs: i,
+    upstreamTtftMs: 1,
+    totalMs: 10 + i,
+    promptTokens: 2,
+    completionTokens: 3,
+    usageSource: "reported",
+    error: undefined,
+    ...overrides,
+  };
+}
+
+Deno.test("RecordStore keeps only its capacity, newest first", () => {
+  const store = new RecordStore({ capacity: 3 });
+  for (let i = 1; i <= 5; i++) store.add(record(i));
+  assertEquals(store.recent().map((r) => r.requestId), ["r5", "r4", "r3"]);
+  assertEquals(store.recent({ limit: 2 }).map((r) => r.requestId), ["r5", "r4"]);
+  const stats = store.stats();
+  assertEquals([stats.total, stats.kept, stats.promptTokens, stats.completionTokens], [5, 3, 6, 9]);
+});
+
+Deno.test("RecordStore filters by session and tells its listeners", () => {
+  const store = new RecordStore();
+  const seen: string[] = [];
+  const unsubscribe = store.subscribe((r) => seen.push(r.requestId));
+  store.add(record(1, { sessionId: "s1", status: 502, backendId: "b2" }));
+  store.add(record(2, { sessionId: "s2" }));
+  unsubscribe();
+  store.add(record(3, { sessionId: "s1" }));
+  assertEquals(seen, ["r1", "r2"]);
+  assertEquals(store.recent({ sessionId: "s1" }).map((r) => r.requestId), ["r3", "r1"]);
+  const stats = store.stats();
+  assertEquals(stats.byStatus, { "5xx": 1, "2xx": 2 });
+  assertEquals(stats.byBackend, { b2: 1, b1: 2 });
+  assertEquals(stats.sessions, 2);
+});
+
+Deno.test("percentiles takes the nearest rank and is empty for no values", () => {
+  assertEquals(percentiles([]), { p50: undefined, p95: undefined, p99: undefined });
+  const values = Array.from({ length: 100 }, (_, i) => 100 - i);
+  assertEquals(percentiles(values), { p50: 50, p95: 95, p99: 99 });
+});

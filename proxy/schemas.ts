@@ -1,0 +1,44 @@
+/** zod schemas of the request bodies the gateway reads; unknown fields are kept and forwarded untouched. */
+import { z } from "zod";
+
+const model = z.string().min(1);
+const stream = z.boolean().nullish();
+
+/** `POST /v1/chat/completions`: the fields the gateway reads. */
+export const ChatCompletionBody = z.looseObject({
+  model,
+  messages: z.array(z.unknown()).min(1),
+  stream,
+});
+
+/** `POST /v1/completions`. */
+export const CompletionBody = z.looseObject({
+  model,
+  prompt: z.union([z.string(), z.array(z.unknown())]),
+  stream,
+});
+
+/** `POST /v1/embeddings`. */
+export const EmbeddingBody = z.looseObject({
+  model,
+  input: z.union([z.string(), z.array(z.unknown())]),
+});
+
+/** Fields every OpenAI body the gateway routes has. */
+export interface RoutedBody {
+  model: string;
+  stream?: boolean | null | undefined;
+}
+
+/** `POST /api/backends`: a replica started elsewhere registers (and re-posts as its heartbeat). */
+export const RegisterBackendBody = z.strictObject({
+  url: z.url().refine((u) => u.startsWith("http://") || u.startsWith("https://"), "expected an http(s) URL"),
+  model: z.string().min(1),
+  /** Seconds without a heartbeat after which the registration expires. */
+  ttl_seconds: z.number().positive().max(86_400).default(30),
+  /** A stable id; derived from the URL when absent. */
+  id: z.string().min(1).max(200).regex(/^[A-Za-z0-9._:-]+$/, "use letters, digits, '.', '_', ':' or '-'").optional(),
+});
+
+/** A parsed registration. */
+export type RegisterBackendInput = z.infer<typeof RegisterBackendBody>;

@@ -1,0 +1,237 @@
+import { assert, assertAlmostEquals, assertEquals, assertGreater, assertLess } from "./_assert.ts";
+import { VirtualClock } from "./clock.ts";
+import { Engine, type EngineOptions, type SequenceResult } from "./engine.ts";
+import { BLOCK_TOKENS } from "./kv_cache.ts";
+import { decodeStepMs, stepMs } from "./latency.ts";
+
+function setup(options: EngineOptions = {}) {
+  const clock = new VirtualClock();
+  const engine = new Engine(clock, options);
+  const tokens = new Map<string, number[]>();
+  const results = new Map<string, SequenceResult>();
+  const submit = (
+    id: string,
+    promptTokens: number,
+    maxTokens: number,
+    blockHashes: number[] = [],
+  ) => {
+    tokens.set(id, []);
+    engine.submit({ id, promptTokens, maxTokens, blockHashes }, {
+      onToken: (_, at) => tokens.get(id)!.push(at),
+      onFinish: (r) => results.set(id, r),
+    });
+  };
+  return { clock, engine, tokens, results, submit };
+}
+
+/** Hashes 0..n-1 offset by `base`, as chained ids of a prompt's blocks. */
+function blocks(base: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => base + i);
+}
+
+Deno.test("a lone request's first token comes after one prefill step and the rest one decode step apart", () => {
+  const { clock, engine, tokens, results, submit } = setup();
+  submit("a", 2048, 4);
+  clock.runUntilIdle();
+  const t = tokens.get("a")!;
+  assertEquals(t.length, 4);
+  assertAlmostEquals(t[0]!, stepMs([{ contextTokens: 0, newTokens: 2048, prefill: true }]), 1e-9);
+  assertAlmostEquals(t[1]! - t[0]!, decodeStepMs(2049), 1e-9);
+  assertEquals(results.get("a")!.reason, "length");
+  assertEquals(engine.numRunning, 0);
+  engine.close();
+});
+
+Deno.test("requests are admitted in arrival order and the batch never exceeds max_num_seqs", () => {
+  const { clock, engine, submit } = setup({ maxNumSeqs: 2 });
+  submit("a", 100, 50);
+  submit("b", 100, 50);
+  submit("c", 100, 50);
+  submit("d", 100, 50);
+  clock.advance(1);
+  assertEquals(engine.runningIds, ["a", "b"]);
+  assertEquals(engine.waitingIds, ["c", "d"]);
+  clock.runUntilIdle();
+  assertEquals(engine.numRunning + engine.numWaiting, 0);
+  engine.close();
+});
+
+Deno.test("a prompt longer than max_num_batched_tokens is prefilled in chunks", () => {
+  const { clock, engine, tokens, submit } = setup({ maxNumBatchedTokens: 4096 });
+  submit("long", 10_000, 1);
+  clock.runUntilIdle();
+  const chunks = [
+    stepMs([{ contextTokens: 0, newTokens: 4096, prefill: true }]),
+    stepMs([{ contextTokens: 4096, newTokens: 4096, prefill: true }]),
+    stepMs([{ contextTokens: 8192, newTokens: 1808, prefill: true }]),
+  ];
+  assertEquals(engine.steps, 3);
+  assertAlmostEquals(tokens.get("long")![0]!, chunks[0]! + chunks[1]! + chunks[2]!, 1e-6);
+  engine.close();
+});
+
+Deno.test("decodes of running requests share a step with a new prefill within the token budget", () => {
+  const { clock, engine, tokens, submit } = setup({ maxNumBatchedTokens: 1000 });
+  submit("a", 500, 3);
+  clock.runUntilIdle();
+  submit("b", 999, 1);
+  submit("c", 600, 3);
+  clock.advance(1);
+  // b takes 999 tokens of the budget; c's prefill gets the 1 left.
+  assertEquals(engine.runningIds, ["b", "c"]);
+  clock.runUntilIdle();
+  assertEquals(tokens.get("c")!.length, 3);
+  engine.close();
+});
+
+Deno.test("a repeated prompt hits the prefix cache and gets its first token sooner", () => {
+  const { clock, engine, tokens, results, submit } = setup();
+  const hashes = blocks(1, 16);
+  submit("cold", 16 * BLOCK_TOKENS + 100, 1, hashes);
+  clock.runUntilIdle();
+  const coldTtft = tokens.get("cold")![0]!;
+  const start = clock.now();
+  submit("warm", 16 * BLOCK_TOKENS + 300, 1, hashes);
+  clock.runUntilIdle();
+  const warmTtft = tokens.get("warm")![0]! - start;
+  assertEquals(results.get("cold")!.cachedTokens, 0);
+  assertEquals(results.get("warm")!.cachedTokens, 16 * BLOCK_TOKENS);
+  assertLess(warmTtft * 5, coldTtft);
+  assertEquals(engine.kv.stats.hits, 16 * BLOCK_TOKENS);
+  engine.close();
+});
+
+Deno.test("a fully cached prompt still recomputes its last block", () => {
+  const { clock, engine, results, submit } = setup();
+  submit("a", 4 * BLOCK_TOKENS, 1, blocks(1, 4));
+  clock.runUntilIdle();
+  submit("b", 4 * BLOCK_TOKENS, 1, blocks(1, 4));
+  clock.runUntilIdle();
+  assertEquals(results.get("b")!.cachedTokens, 3 * BLOCK_TOKENS);
+  engine.close();
+});
+
+Deno.test("the least recently used cached blocks are evicted when the KV budget is full", () => {
+  const { clock, engine, results, submit } = setup({ kvTokens: 10 * BLOCK_TOKENS });
+  submit("old", 4 * BLOCK_TOKENS, 1, blocks(100, 4));
+  clock.runUntilIdle();
+  submit("recent", 4 * BLOCK_TOKENS, 1, blocks(200, 4));
+  clock.runUntilIdle();
+  // 8 of 10 blocks are cached; a 4-block prompt must evict 2, from "old" (used first).
+  submit("new", 4 * BLOCK_TOKENS, 1, blocks(300, 4));
+  clock.runUntilIdle();
+  assertEquals(engine.kv.stats.evictions, 2);
+  submit("recent-again", 4 * BLOCK_TOKENS + 10, 1, blocks(200, 4));
+  clock.runUntilIdle();
+  assertEquals(results.get("recent-again")!.cachedTokens, 4 * BLOCK_TOKENS);
+  submit("old-again", 4 * BLOCK_TOKENS + 10, 1, blocks(100, 4));
+  clock.runUntilIdle();
+  assertLess(results.get("old-again")!.cachedTokens, 4 * BLOCK_TOKENS);
+  engine.close();
+});
+
+Deno.test("a request waits while the KV cache is full and runs once blocks are freed", () => {
+  const { clock, engine, tokens, submit } = setup({ kvTokens: 8 * BLOCK_TOKENS });
+  submit("big", 6 * BLOCK_TOKENS, 200);
+  clock.advance(1);
+  submit("next", 3 * BLOCK_TOKENS, 1);
+  clock.advance(50);
+  assertEquals(engine.runningIds, ["big"]);
+  assertEquals(engine.waitingIds, ["next"]);
+  assertGreater(engine.kv.usage, 0.7);
+  clock.runUntilIdle();
+  assertEquals(tokens.get("big")!.length, 200);
+  assertGreater(tokens.get("next")![0]!, tokens.get("big")!.at(-1)! - 1e-9);
+  engine.close();
+});
+
+Deno.test("aborting a running request frees its slot and KV blocks at once", () => {
+  const { clock, engine, tokens, submit } = setup();
+  submit("a", 4000, 1000);
+  submit("b", 4000, 1000);
+  clock.advance(500);
+  assertEquals(engine.numRunning, 2);
+  const used = engine.kv.usedBlocks;
+  assert(engine.abort("a"));
+  assertEquals(engine.numRunning, 1);
+  assertLess(engine.kv.usedBlocks, used);
+  const before = tokens.get("a")!.length;
+  clock.advance(500);
+  assertEquals(tokens.get("a")!.length, before);
+  assert(!engine.abort("a"));
+  assertEquals(engine.metrics.finished.abort, 1);
+  engine.close();
+});
+
+Deno.test("aborting a waiting request removes it from the queue", () => {
+  const { clock, engine, submit } = setup({ maxNumSeqs: 1 });
+  submit("a", 100, 100);
+  submit("b", 100, 100);
+  clock.advance(1);
+  assertEquals(engine.waitingIds, ["b"]);
+  assert(engine.abort("b"));
+  assertEquals(engine.numWaiting, 0);
+  engine.close();
+});
+
+Deno.test("a decode that finds no free block preempts the newest request, which resumes later", () => {
+  const { clock, engine, tokens, results, submit } = setup({ kvTokens: 4 * BLOCK_TOKENS });
+  submit("first", BLOCK_TOKENS + 500, 600);
+  submit("second", BLOCK_TOKENS + 500, 600);
+  clock.runUntilIdle();
+  assertGreater(engine.metrics.preemptions, 0);
+  assertEquals(tokens.get("first")!.length, 600);
+  assertEquals(tokens.get("second")!.length, 600);
+  assertEquals(results.get("second")!.outputTokens, 600);
+  assertEquals(engine.kv.usedBlocks, 0);
+  engine.close();
+});
+
+Deno.test("the same arrivals give the same token times on a virtual clock", () => {
+  const run = () => {
+    const { clock, engine, tokens, submit } = setup({ kvTokens: 20 * BLOCK_TOKENS, maxNumSeqs: 3 });
+    for (let i = 0; i < 6; i++) {
+      submit(`r${i}`, 1000 + 700 * i, 20 + i, blocks(i % 2, 1));
+      clock.advance(13);
+    }
+    clock.runUntilIdle();
+    engine.close();
+    return [...tokens.values()].flat();
+  };
+  assertEquals(run(), run());
+});
+
+Deno.test("metrics report seconds of simulated time divided by the time scale", () => {
+  const plain = setup();
+  const scaled = setup({ metricsTimeScale: 10 });
+  for (const s of [plain, scaled]) {
+    s.submit("a", 2048, 5);
+    s.clock.runUntilIdle();
+    s.engine.close();
+  }
+  assertAlmostEquals(scaled.engine.metrics.ttft.sum * 10, plain.engine.metrics.ttft.sum, 1e-9);
+  assertAlmostEquals(scaled.engine.metrics.e2e.sum * 10, plain.engine.metrics.e2e.sum, 1e-9);
+  assertEquals(plain.engine.metrics.itl.count, 4);
+});
+
+Deno.test("a slow-tokens setting stretches every step", () => {
+  const { clock, engine, tokens, submit } = setup();
+  engine.extraStepMs = 40;
+  submit("a", 100, 3);
+  clock.runUntilIdle();
+  const t = tokens.get("a")!;
+  assertAlmostEquals(t[2]! - t[1]!, decodeStepMs(102) + 40, 1e-9);
+  engine.close();
+});
+
+Deno.test("submit rejects a prompt larger than the whole KV cache", () => {
+  const { engine } = setup({ kvTokens: 4 * BLOCK_TOKENS });
+  let error: unknown;
+  try {
+    engine.submit({ id: "x", promptTokens: 5 * BLOCK_TOKENS, maxTokens: 1, blockHashes: [] });
+  } catch (e) {
+    error = e;
+  }
+  assert(error instanceof RangeError);
+  engine.close();
+});

@@ -1,0 +1,166 @@
+import OpenAI from "openai";
+import { assert, assertEquals, assertGreater, assertRejects } from "./_assert.ts";
+import { startSimulator } from "./server.ts";
+
+const MODEL = "llama-3.1-8b-sim";
+
+function clientFor(url: string): OpenAI {
+  return new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 30_000 });
+}
+
+async function status(url: string, init?: RequestInit): Promise<number> {
+  const response = await fetch(url, init);
+  await response.body?.cancel();
+  return response.status;
+}
+
+function chat(max_tokens = 3, stream = false): RequestInit {
+  return {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      model: MODEL,
+      max_tokens,
+      stream,
+      messages: [{ role: "user", content: "hi" }],
+    }),
+  };
+}
+
+Deno.test("during the start-up delay /health and requests answer 503, then 200", async () => {
+  const sim = await startSimulator({ tokenizer: "approx", startupDelayMs: 2000 });
+  try {
+    assertEquals(await status(`${sim.url}/health`), 503);
+    assertEquals(await status(`${sim.url}/v1/chat/completions`, chat()), 503);
+    let code = 503;
+    for (let i = 0; i < 500 && code === 503; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      code = await status(`${sim.url}/health`);
+    }
+    assertEquals(code, 200);
+  } finally {
+    await sim.close();
+  }
+});
+
+Deno.test("an error rate of 1 answers every generation with a 500", async () => {
+  const sim = await startSimulator({ tokenizer: "approx", timeScale: 50, errorRate: 1 });
+  try {
+    const error = await assertRejects(() =>
+      clientFor(sim.url).chat.completions.create({
+        model: MODEL,
+        messages: [{ role: "user", content: "a" }],
+      })
+    );
+    assert(error instanceof OpenAI.InternalServerError);
+  } finally {
+    await sim.close();
+  }
+});
+
+Deno.test("an error rate of 0.5 fails about half the requests, deterministically for a seed", async () => {
+  const outcomes: number[][] = [];
+  for (let run = 0; run < 2; run++) {
+    const sim = await startSimulator({
+      tokenizer: "approx",
+      timeScale: 50,
+      errorRate: 0.5,
+      seed: 9,
+    });
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        codes.push(await status(`${sim.url}/v1/chat/completions`, chat(1)));
+      }
+      outcomes.push(codes);
+    } finally {
+      await sim.close();
+    }
+  }
+  assertEquals(outcomes[0], outcomes[1]);
+  const failed = outcomes[0]!.filter((c) => c === 500).length;
+  assertGreater(failed, 8);
+  assertGreater(32, failed);
+});
+
+Deno.test("a hanging replica never answers until the client gives up", async () => {
+  const sim = await startSimulator({ tokenizer: "approx", timeScale: 50, hangRate: 1 });
+  try {
+    const error = await assertRejects(() =>
+      fetch(`${sim.url}/v1/chat/completions`, { ...chat(), signal: AbortSignal.timeout(300) })
+    );
+    assert(error instanceof DOMException, String(error));
+    assertEquals(sim.engine.numRunning + sim.engine.numWaiting, 0);
+  } finally {
+    await sim.close();
+  }
+});
+
+Deno.test("a cut stream breaks off after the configured tokens without [DONE]", async () => {
+  const sim = await startSimulator({
+    tokenizer: "approx",
+    timeScale: 50,
+    cutRate: 1,
+    cutAfterTokens: 2,
+  });
+  try {
+    const response = await fetch(`${sim.url}/v1/chat/completions`, chat(50, true));
+    let text = "";
+    let broken = false;
+    try {
+      text = await response.text();
+    } catch {
+      broken = true;
+    }
+    assert(broken || !text.includes("[DONE]"), "the stream must not end cleanly");
+    for (let i = 0; i < 100 && sim.engine.numRunning > 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assertEquals(sim.engine.numRunning, 0);
+  } finally {
+    await sim.close();
+  }
+});
+
+Deno.test("the admin endpoint sets faults, validates its body and clears them", async () => {
+  const sim = await startSimulator({ tokenizer: "approx", timeScale: 50 });
+  try {
+    const post = (body: unknown) =>
+      fetch(`${sim.url}/admin/faults`, { method: "POST", body: JSON.stringify(body) });
+    const bad = await post({ error_rate: 3 });
+    assertEquals(bad.status, 400);
+    await bad.body?.cancel();
+    const unknown = await post({ nonsense: true });
+    assertEquals(unknown.status, 400);
+    await unknown.body?.cancel();
+    const ok = await post({ error_rate: 1, slow_token_ms: 25 });
+    assertEquals((await ok.json()).error_rate, 1);
+    assertEquals(sim.engine.extraStepMs, 25);
+    assertEquals(await status(`${sim.url}/v1/chat/completions`, chat()), 500);
+    const loading = await post({ loading_ms: 60_000 });
+    await loading.body?.cancel();
+    assertEquals(await status(`${sim.url}/health`), 503);
+    const cleared = await fetch(`${sim.url}/admin/faults`, { method: "DELETE" });
+    assertEquals((await cleared.json()).loading, false);
+    assertEquals(await status(`${sim.url}/health`), 200);
+    assertEquals(await status(`${sim.url}/v1/chat/completions`, chat()), 200);
+  } finally {
+    await sim.close();
+  }
+});
+
+Deno.test("slow tokens stretch the inter-token latency reported on /metrics", async () => {
+  const sim = await startSimulator({ tokenizer: "approx", timeScale: 50, slowTokenMs: 500 });
+  try {
+    await clientFor(sim.url).chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "a" }],
+      max_tokens: 4,
+    });
+    const itl = sim.engine.metrics.itl;
+    // 500 simulated ms extra per step, reported at time scale 50: at least 10 ms a token.
+    assertGreater(itl.sum / itl.count, 0.01);
+  } finally {
+    await sim.close();
+  }
+});

@@ -1,0 +1,81 @@
+import { assert, assertEquals, assertGreater } from "./_assert.ts";
+import { startSimulator } from "./server.ts";
+
+/** Parses Prometheus text into "name{labels}" -> value. */
+function parseProm(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const at = line.lastIndexOf(" ");
+    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return out;
+}
+
+Deno.test("/metrics exposes vLLM's names with model_name labels and counts what was served", async () => {
+  const sim = await startSimulator({ tokenizer: "approx", timeScale: 50, model: "m" });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${sim.url}/v1/completions`, {
+        method: "POST",
+        body: JSON.stringify({ model: "m", prompt: "q".repeat(4096), max_tokens: 4 }),
+      });
+      await r.json();
+    }
+    const response = await fetch(`${sim.url}/metrics`);
+    assert(response.headers.get("content-type")!.startsWith("text/plain"));
+    const m = parseProm(await response.text());
+    const l = '{model_name="m"}';
+    assertEquals(m.get(`vllm:num_requests_running${l}`), 0);
+    assertEquals(m.get(`vllm:num_requests_waiting${l}`), 0);
+    assertEquals(m.get(`vllm:kv_cache_usage_perc${l}`), 0);
+    assertEquals(m.get(`vllm:generation_tokens_total${l}`), 12);
+    assertEquals(m.get(`vllm:prompt_tokens_total${l}`), 3 * 1029);
+    assertEquals(m.get(`vllm:prefix_cache_queries_total${l}`), 3 * 1029);
+    assertEquals(m.get(`vllm:prefix_cache_hits_total${l}`), 2 * 1024);
+    assertEquals(m.get('vllm:request_success_total{model_name="m",finished_reason="length"}'), 3);
+    for (const h of ["time_to_first_token", "e2e_request_latency", "request_queue_time"]) {
+      assertEquals(m.get(`vllm:${h}_seconds_count${l}`), 3);
+      assertEquals(m.get(`vllm:${h}_seconds_bucket{model_name="m",le="+Inf"}`), 3);
+    }
+    assertEquals(m.get(`vllm:inter_token_latency_seconds_count${l}`), 9);
+    assertGreater(m.get(`vllm:time_to_first_token_seconds_sum${l}`)!, 0);
+  } finally {
+    await sim.close();
+  }
+});
+
+Deno.test("/metrics shows running and waiting requests and KV usage while busy", async () => {
+  const sim = await startSimulator({
+    tokenizer: "approx",
+    timeScale: 1,
+    model: "m",
+    maxNumSeqs: 1,
+  });
+  try {
+    const controllers = [new AbortController(), new AbortController()];
+    const streams = await Promise.all(controllers.map((c) =>
+      fetch(`${sim.url}/v1/completions`, {
+        method: "POST",
+        signal: c.signal,
+        body: JSON.stringify({
+          model: "m",
+          prompt: "w".repeat(4096),
+          max_tokens: 5000,
+          stream: true,
+        }),
+      })
+    ));
+    for (let i = 0; i < 300 && sim.engine.numRunning + sim.engine.numWaiting < 2; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const m = parseProm(await (await fetch(`${sim.url}/metrics`)).text());
+    assertEquals(m.get('vllm:num_requests_running{model_name="m"}'), 1);
+    assertEquals(m.get('vllm:num_requests_waiting{model_name="m"}'), 1);
+    assertGreater(m.get('vllm:kv_cache_usage_perc{model_name="m"}')!, 0);
+    for (const c of controllers) c.abort();
+    for (const s of streams) await s.body?.cancel().catch(() => {});
+  } finally {
+    await sim.close();
+  }
+});

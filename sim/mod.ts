@@ -1,0 +1,60 @@
+/** The vLLM-like simulator: an OpenAI-compatible replica with a calibrated engine model. */
+export {
+  DEFAULT_SIM_MODEL,
+  type SimServer,
+  type SimulatorOptions,
+  startSimulator,
+} from "./server.ts";
+export {
+  Engine,
+  type EngineMetrics,
+  type EngineOptions,
+  type FinishReason,
+  type LagStats,
+  type SequenceEvents,
+  type SequenceRequest,
+  type SequenceResult,
+} from "./engine.ts";
+export {
+  type Clock,
+  type ClockTimer,
+  RealClock,
+  type RealClockOptions,
+  VirtualClock,
+} from "./clock.ts";
+export { BLOCK_TOKENS, KvCache } from "./kv_cache.ts";
+export {
+  decodeStepMs,
+  H100_LLAMA_8B,
+  type LatencyModel,
+  prefillAttentionMs,
+  stepMs,
+} from "./latency.ts";
+export {
+  APPROX_CHARS_PER_TOKEN,
+  approxTokenizer,
+  createTokenizer,
+  type PromptTokenizer,
+  type PromptTokens,
+  renderChat,
+  type TokenizerMode,
+} from "./tokens.ts";
+export { type FaultPatch, FaultPatchSchema, Faults } from "./faults.ts";
+export {
+  parseTrace,
+  traceBlockHashes,
+  traceBlockText,
+  tracePromptText,
+  type TraceRecord,
+  TraceRecordSchema,
+} from "./trace.ts";
+export {
+  type Percentiles,
+  percentiles,
+  type ReplayOptions,
+  type ReplayReport,
+  replayTrace,
+} from "./replay.ts";
+export { type HttpReplayOptions, type HttpReplayReport, replayTraceHttp } from "./http_replay.ts";
+export { type CalibrationRow, calibrationRows } from "./calibration.ts";
+export { parseSimArgs, type SimCommandPlan, startReplicas } from "./command.ts";

@@ -1,0 +1,283 @@
+import OpenAI from "openai";
+import { assert, assertEquals, assertGreater, assertRejects } from "./_assert.ts";
+import { startSimulator } from "./server.ts";
+
+const MODEL = "llama-3.1-8b-sim";
+
+function clientFor(url: string): OpenAI {
+  return new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 30_000 });
+}
+
+Deno.test("chat completions answer with vLLM's shape and real token counts", async () => {
+  const sim = await startSimulator({ timeScale: 50 });
+  try {
+    const client = clientFor(sim.url);
+    const reply = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "Hello world" }],
+      max_tokens: 7,
+      seed: 3,
+    });
+    assert(reply.id.startsWith("chatcmpl-"));
+    assertEquals(reply.object, "chat.completion");
+    assertEquals(reply.choices[0]!.finish_reason, "length");
+    assertEquals(reply.choices[0]!.message.role, "assistant");
+    assertEquals(reply.usage!.completion_tokens, 7);
+    assertGreater(reply.usage!.prompt_tokens, 20);
+    assertEquals(reply.usage!.total_tokens, reply.usage!.prompt_tokens + 7);
+    assertEquals(reply.choices[0]!.message.content!.split(" ").length, 7);
+  } finally {
+    await sim.close();
+  }
+});
+
+Deno.test("streamed chat sends a role chunk, one chunk per token, a usage chunk and [DONE]", async () => {
+  const sim = await startSimulator({ timeScale: 50, tokenizer: "approx" });
+  try {
+    const client = clientFor(sim.url);
+    const stream = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "x".repeat(5000) }],
+      max_tokens: 5,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    assertEquals(chunks[0]!.choices[0]!.delta.role, "assistant");
+    const content = chunks.filter((c) => c.choices[0]?.delta.content);
+    assertEquals(content.length, 5);
+    assertEquals(content.at(-1)!.choices[0]!.finish_reason, "length");
+    const last = chunks.at(-1)!;
+    assertEquals(last.choices, []);
+    assertEquals(last.usage!.completion_tokens, 5);
+    assertEquals(last.usage!.prompt_tokens, sim.engine.metrics.promptTokens);
+  } finally {
+    await sim.close();
+  }
+});
+
+Deno.test("a repeated prompt reports cached tokens in prompt_tokens_details", async () => {
+  const sim = await startSimulator({ timeScale: 50, tokenizer: "approx" });
+  try {
+    const client = clientFor(sim.url);
+    const messages = [{ role: "user" as const, content: "y".repeat(2048 * 5) }];
+    const first = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 1 });
+    const second = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 1 });
+    assertEquals(first.usage!.prompt_tokens_details!.cached_tokens, 0);
+    assertEquals(second.usage!.prompt_tokens_details!.cached_tokens, 5 * 512);
+  } finally {
+    await sim.close();
+  }
+});
+
+Deno.test("completions stream and answer, and the text is the same for the same seed", async () => {
+  const sim = await startSimulator({ timeScale: 50, tokenizer: "approx" });
+  try {
+    const client = clientFor(sim.url);
+    const a = await client.completions.create({
+      model: MODEL,
+      prompt: "Once",
+      max_tokens: 6,
+      seed: 11,
+    });
+    const b = await client.completions.create({
+      model: MODEL,
+      prompt: "Other",
+      max_tokens: 6,
+      seed: 11,
+    });
+    assertEquals(a.object, "text_completion");
+    assertEquals(a.choices[0]!.text, b.choices[0]!.text);
+    const stream = await client.completions.create({
+      model: MODEL,
+      prompt: "Once",
+      max_tokens: 6,
+      seed: 11,
+      stream: true,
+    });
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.text ?? "";
+    assertEquals(text, a.choices[0]!.text);
+  } finally {
+    await sim.close();
+  }
+});
+
+Deno.test("a stop string ends the output before it with finish_reason stop", async () => {
+  const sim = await startSimulator({ timeScale: 50, tokenizer: "approx" });
+  try {
+    const client = clientFor(sim.url);
+    const full = await client.completions.create({
+      model: MODEL,
+      prompt: "p",
+      max_tokens: 8,
+      seed: 5,
+    });
+    const words = full.choices[0]!.text.split(" ");
+    const stopped = await client.completions.create({
+      model: MODEL,
+      prompt: "p",
+      max_tokens: 8,
+      seed: 5,
+      stop: [` ${words[3]}`],
+    });
+    assertEquals(stopped.choices[0]!.finish_reason, "stop");
+    assert(full.choices[0]!.text.startsWith(stopped.choices[0]!.text));
+    assertEquals(stopped.choices[0]!.text.includes(` ${words[3]}`), false);
+    assertEquals(sim.engine.numRunning, 0);
+  } finally {
+    await sim.close();
+  }
+});
+
+Deno.test("bad requests get vLLM-like 400 errors and an unknown model a 404", async () => {
+  const sim = await startSimulator({ timeScale: 50, tokenizer: "approx", maxModelLen: 1000 });
+  try {
+    const client = clientFor(sim.url);
+    const empty = await assertRejects(() =>
+      client.chat.completions.create({ model: MODEL, messages: [] })
+    );
+    assert(empty instanceof OpenAI.BadRequestError);
+    const long = await assertRejects(() =>
+      client.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: "user", content: "z".repeat(8000) }],
+      })
+    );
+    assert(
+      long instanceof OpenAI.BadRequestError && long.message.includes("maximum context length"),
+    );
+    const n = await assertRejects(() =>
+      client.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: "user", content: "a" }],
+        n: 2,
+      })
+    );
+    assert(n instanceof OpenAI.BadRequestError);
+    const missing = await assertRejects(() =>
+      client.chat.completions.create({ model: "other", messages: [{ role: "user", content: "a" }] })
+    );
+    assert(missing instanceof OpenAI.NotFoundError);
+    const raw = await fetch(`${sim.url}/v1/completions`, { method: "POST", body: "{not json" });
+    assertEquals(raw.status, 400);
+    assertEquals((await raw.json()).error.type, "BadRequestError");
+  } finally {
+    await sim.close();
+  }
+});
+
+Deno.test("models, health and embeddings answer like vLLM", async () => {
+  const sim = await startSimulator({ timeScale: 50, tokenizer: "approx", model: "m1" });
+  try {
+    const client = clientFor(sim.url);
+    const models = await client.models.list();
+    assertEquals(models.data.map((m) => m.id), ["m1"]);
+    const health = await fetch(`${sim.url}/health`);
+    await health.body?.cancel();
+    assertEquals(health.status, 200);
+    const emb = await client.embeddings.create({ model: "m1", input: ["a b c", "d"] });
+    assertEquals(emb.data.length, 2);
+    assertEquals(emb.data[0]!.embedding.length, 4096);
+    assertGreater(emb.usage.prompt_tokens, 1);
+  } finally {
+    await sim.close();
+  }
+});
+
+Deno.test("a client that disconnects mid-stream frees its slot at once", async () => {
+  const sim = await startSimulator({ timeScale: 1, tokenizer: "approx" });
+  try {
+    const controller = new AbortController();
+    const response = await fetch(`${sim.url}/v1/chat/completions`, {
+      method: "POST",
+      signal: controller.signal,
+      body: JSON.stringify({
+        model: MODEL,
+        stream: true,
+        max_tokens: 5000,
+        messages: [{ role: "user", content: "go" }],
+      }),
+    });
+    const reader = response.body!.getReader();
+    await reader.read();
+    assertEquals(sim.engine.numRunning, 1);
+    controller.abort();
+    await reader.cancel().catch(() => {});
+    for (let i = 0; i < 200 && sim.engine.numRunning > 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assertEquals(sim.engine.numRunning, 0);
+    assertEquals(sim.engine.kv.usedBlocks, 0);
+    assertEquals(sim.engine.metrics.finished.abort, 1);
+  } finally {
+    await sim.close();
+  }
+});
+
+Deno.test("a client that disconnects from a non-streaming request frees its slot", async () => {
+  const sim = await startSimulator({ timeScale: 1, tokenizer: "approx" });
+  try {
+    const controller = new AbortController();
+    const pending = fetch(`${sim.url}/v1/completions`, {
+      method: "POST",
+      signal: controller.signal,
+      body: JSON.stringify({ model: MODEL, max_tokens: 5000, prompt: "go" }),
+    }).catch((e) => e);
+    for (let i = 0; i < 500 && sim.engine.numRunning === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assertEquals(sim.engine.numRunning, 1);
+    controller.abort();
+    await pending;
+    for (let i = 0; i < 200 && sim.engine.numRunning > 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assertEquals(sim.engine.numRunning, 0);
+  } finally {
+    await sim.close();
+  }
+});
+
+Deno.test("close() ends streams in flight without [DONE]", async () => {
+  const sim = await startSimulator({ timeScale: 1, tokenizer: "approx" });
+  const response = await fetch(`${sim.url}/v1/chat/completions`, {
+    method: "POST",
+    body: JSON.stringify({
+      model: MODEL,
+      stream: true,
+      max_tokens: 5000,
+      messages: [{ role: "user", content: "go" }],
+    }),
+  });
+  const reader = response.body!.getReader();
+  await reader.read();
+  await sim.close();
+  let rest = "";
+  try {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      rest += new TextDecoder().decode(r.value);
+    }
+  } catch {
+    // A cut connection is an acceptable ending too.
+  }
+  assertEquals(rest.includes("[DONE]"), false);
+});
+
+Deno.test("without max_tokens the output ends on its own with finish_reason stop", async () => {
+  const sim = await startSimulator({ timeScale: 100, tokenizer: "approx" });
+  try {
+    const reply = await clientFor(sim.url).chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "tell me" }],
+      seed: 1,
+    });
+    assertEquals(reply.choices[0]!.finish_reason, "stop");
+    const n = reply.usage!.completion_tokens;
+    assert(n >= 16 && n <= 271, `completion tokens ${n}`);
+    assertEquals(sim.engine.metrics.finished.stop, 1);
+  } finally {
+    await sim.close();
+  }
+});

@@ -1,0 +1,89 @@
+/** `deno task serve` as a real process with the embedded default: two simulated replicas, used with the openai client. */
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import OpenAI from "openai";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, pattern: RegExp, timeoutMs: number): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`serve did not print ${pattern} in time; it printed:\n${text}`)), timeoutMs);
+  });
+  try {
+    while (!pattern.test(text)) {
+      const { done, value } = await Promise.race([reader.read(), timeout]);
+      if (done) throw new Error(`serve exited; it printed:\n${text}`);
+      text += decoder.decode(value);
+    }
+    return text;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function waitHealthy(url: string, count: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const body = await (await fetch(`${url}/v1/models`)).json();
+    if (body.data[0]?.turnpike?.healthy === count) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`serve did not get ${count} healthy replicas in time`);
+}
+
+Deno.test("serve with no config runs two simulated replicas that the openai client can use", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "turnpike-serve-test-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "serve", "--port", "0"],
+    env: { TURNPIKE_STATE_DIR: stateDir },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let exited = false;
+  try {
+    const text = await readUntil(reader, /Ready: /, 60_000);
+    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1];
+    assert(url, text);
+    await waitHealthy(url, 2, 30_000);
+    assert(text.includes(`curl -s ${url}/v1/chat/completions`));
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "x", maxRetries: 0 });
+    const models = await client.models.list();
+    assertEquals(models.data.map((m) => m.id), ["llama-3.1-8b-sim"]);
+    const answer = await client.chat.completions.create({
+      model: "llama-3.1-8b-sim",
+      messages: [{ role: "user", content: "Hello" }],
+      max_tokens: 4,
+    });
+    assertEquals(answer.choices.length, 1);
+    const stream = await client.chat.completions.create({
+      model: "llama-3.1-8b-sim",
+      messages: [{ role: "user", content: "Hello again" }],
+      max_tokens: 4,
+      stream: true,
+    });
+    let chunks = 0;
+    for await (const _ of stream) chunks++;
+    assert(chunks >= 2);
+    const backends = (await (await fetch(`${url}/api/backends`)).json()).backends as { url: string; source: string }[];
+    assertEquals(backends.map((b) => b.source), ["launched", "launched"]);
+
+    child.kill("SIGTERM");
+    const status = await child.status;
+    exited = true;
+    assertEquals(status.code, 0);
+    for (const backend of backends) {
+      const alive = await fetch(`${backend.url}/health`).then((r) => r.body?.cancel().then(() => true), () => false);
+      assertEquals(alive, false, `replica ${backend.url} outlived serve`);
+    }
+  } finally {
+    if (!exited) {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+    await reader.cancel();
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
