@@ -39,7 +39,7 @@ export async function main(args: string[], all: readonly Command[] = commands): 
     console.error(`Unknown command "${name}"\n\n${usage}`);
     return 2;
   }
-  if (rest.includes("--help") || rest.includes("-h")) {
+  if (!command.handlesHelp && (rest.includes("--help") || rest.includes("-h"))) {
     console.log(command.usage);
     return 0;
   }

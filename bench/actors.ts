@@ -50,7 +50,7 @@ export interface ActorsBenchReport {
     msgsPerSecOneActor: number;
     msgsPerSecManyActors: number;
   };
-  durable: { tellToHandle: LatencyUs; msgsPerSec: number };
+  durable: { tellToHandle: LatencyUs; msgsPerSecOneActor: number; msgsPerSecTenActors: number };
 }
 
 /** The `q` quantile (0..1) of `values` by nearest rank. */
@@ -154,7 +154,7 @@ async function localThroughput(messages: number, actors: number): Promise<number
 
 const DurableMsg = z.object({ type: z.literal("probe"), sentAt: z.number() });
 
-async function durable(messages: number): Promise<{ tellToHandle: LatencyUs; msgsPerSec: number }> {
+async function durable(messages: number): Promise<ActorsBenchReport["durable"]> {
   const dir = await Deno.makeTempDir({ prefix: "turnpike-bench-actors-" });
   const latencies: number[] = [];
   let handled = 0;
@@ -178,22 +178,28 @@ async function durable(messages: number): Promise<{ tellToHandle: LatencyUs; msg
   const until = async (n: number) => {
     while (handled < n) await new Promise<void>((resolve) => wake = resolve);
   };
-  try {
-    for (let i = 0; i < messages; i++) {
-      await system.tellDurable("durable_probe/p", { type: "probe", sentAt: performance.now() });
-      await until(i + 1);
-    }
-    const tellToHandle = summarize(latencies.slice(Math.min(10, messages - 1)));
+  const probe = () => ({ type: "probe" as const, sentAt: performance.now() });
+  const burst = async (actors: number) => {
+    const target = handled + messages;
     const t0 = performance.now();
     await Promise.all(
       Array.from(
         { length: messages },
-        () => system.tellDurable("durable_probe/p", { type: "probe", sentAt: performance.now() }),
+        (_, i) => system.tellDurable(`durable_probe/p${i % actors}`, probe()),
       ),
     );
-    await until(2 * messages);
-    const msgsPerSec = Math.round(messages / ((performance.now() - t0) / 1_000));
-    return { tellToHandle, msgsPerSec };
+    await until(target);
+    return Math.round(messages / ((performance.now() - t0) / 1_000));
+  };
+  try {
+    for (let i = 0; i < messages; i++) {
+      await system.tellDurable("durable_probe/p0", probe());
+      await until(i + 1);
+    }
+    const tellToHandle = summarize(latencies.slice(Math.min(10, messages - 1)));
+    const msgsPerSecOneActor = await burst(1);
+    const msgsPerSecTenActors = await burst(10);
+    return { tellToHandle, msgsPerSecOneActor, msgsPerSecTenActors };
   } finally {
     await system.shutdown();
     await Deno.remove(dir, { recursive: true });
@@ -214,33 +220,25 @@ export async function runActorsBench(options: ActorsBenchOptions): Promise<Actor
 }
 
 function print(r: ActorsBenchReport): void {
+  const num = (n: number) => `${n.toLocaleString("en-US")} msgs/s`;
+  const row = (name: string, value: string) => console.log(`  ${name.padEnd(26)} ${value}`);
   const lat = (name: string, l: LatencyUs, unit: "us" | "ms") => {
     const f = (us: number) =>
       unit === "us" ? `${us.toFixed(1)} us` : `${(us / 1_000).toFixed(2)} ms`;
-    console.log(
-      `  ${name.padEnd(26)} p50 ${f(l.p50Us).padStart(10)}  p99 ${
-        f(l.p99Us).padStart(10)
-      }  (${l.samples} samples)`,
+    row(
+      name,
+      `p50 ${f(l.p50Us).padStart(10)}  p99 ${f(l.p99Us).padStart(10)}  (${l.samples} samples)`,
     );
   };
   console.log("Local (in-process) transport");
   lat("tell -> handle", r.local.tellToHandle, "us");
   lat("ask round trip", r.local.askRoundTrip, "us");
-  console.log(
-    `  ${"throughput, 1 actor".padEnd(26)} ${
-      r.local.msgsPerSecOneActor.toLocaleString("en-US")
-    } msgs/s`,
-  );
-  console.log(
-    `  ${"throughput, 100 actors".padEnd(26)} ${
-      r.local.msgsPerSecManyActors.toLocaleString("en-US")
-    } msgs/s`,
-  );
-  console.log("Durable transport (Deno KV queue, dedupe + snapshot committed per message)");
+  row("throughput, 1 actor", num(r.local.msgsPerSecOneActor));
+  row("throughput, 100 actors", num(r.local.msgsPerSecManyActors));
+  console.log("Durable transport (Deno KV queue; dedupe keys + snapshot committed atomically)");
   lat("tell -> handle", r.durable.tellToHandle, "ms");
-  console.log(
-    `  ${"throughput, 1 actor".padEnd(26)} ${r.durable.msgsPerSec.toLocaleString("en-US")} msgs/s`,
-  );
+  row("throughput, 1 actor", num(r.durable.msgsPerSecOneActor));
+  row("throughput, 10 actors", num(r.durable.msgsPerSecTenActors));
 }
 
 /** `deno task bench actors`. */
@@ -281,7 +279,7 @@ export const actorsBench: BenchSuite = {
       null,
       2,
     );
-    const dir = values.out ?? new URL("./results/", import.meta.url).pathname;
+    const dir = (values.out ?? new URL("./results", import.meta.url).pathname).replace(/\/$/, "");
     await Deno.mkdir(dir, { recursive: true });
     await Deno.writeTextFile(`${dir}/actors-${stamp}.json`, json + "\n");
     await Deno.writeTextFile(`${dir}/actors-latest.json`, json + "\n");

@@ -30,8 +30,13 @@ export const benchCommand: Command = {
   name: "bench",
   summary: "run a benchmark suite (actors, sim, proxy, routing)",
   usage,
+  handlesHelp: true,
   run(args) {
     const [name, ...rest] = args;
+    if (name === "--help" || name === "-h") {
+      console.log(usage);
+      return Promise.resolve(0);
+    }
     const suite = suites.find((s) => s.name === name);
     if (!suite) {
       throw new UsageError(

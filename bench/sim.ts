@@ -6,6 +6,7 @@ import { type ReplayReport, replayTrace } from "../sim/replay.ts";
 import { parseTrace } from "../sim/trace.ts";
 import { measureStreams, type StreamsReport } from "../sim/streams_check.ts";
 import { replayTraceHttp } from "../sim/http_replay.ts";
+import { spawnSim } from "../sim/child.ts";
 import { DEFAULT_SIM_MODEL } from "../sim/server.ts";
 
 const DEFAULT_TRACE = new URL("../../shared/traces/mooncake-synthetic.jsonl", import.meta.url);
@@ -116,46 +117,24 @@ async function httpTrace(
   timeScale: number,
   traceMs: number | undefined,
 ): Promise<Record<string, unknown>> {
-  const main = new URL("../main.ts", import.meta.url).pathname;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      main,
-      "sim",
-      "--replicas",
-      String(replicas),
-      "--base-port",
-      "0",
-      "--time-scale",
-      String(timeScale),
-      "--tokenizer",
-      "approx",
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while ((out.match(/listening on/g) ?? []).length < replicas) {
-    const { value, done } = await reader.read();
-    if (done) {
-      throw new Error(
-        "The sim child process exited before listening: run `deno task sim` to see why",
-      );
-    }
-    out += value;
-  }
-  const urls = [...out.matchAll(/listening on (\S+)/g)].map((m) => m[1]!);
+  const sim = await spawnSim([
+    "--base-port",
+    "0",
+    "--time-scale",
+    String(timeScale),
+    "--tokenizer",
+    "approx",
+  ], { replicas });
+  const urls = sim.urls;
   try {
-    const cpuBefore = cpuSeconds(child.pid);
+    const cpuBefore = cpuSeconds(sim.pid);
     const client = await replayTraceHttp(records, {
       urls,
       model: DEFAULT_SIM_MODEL,
       timeScale,
       ...(traceMs === undefined ? {} : { traceMs }),
     });
-    const cpu = cpuSeconds(child.pid) - cpuBefore;
+    const cpu = cpuSeconds(sim.pid) - cpuBefore;
     const lags = await Promise.all(urls.map(scrapeLag));
     const steps = lags.reduce((n, l) => n + l.steps, 0);
     const report = {
@@ -188,9 +167,7 @@ async function httpTrace(
     );
     return report;
   } finally {
-    child.kill("SIGTERM");
-    await reader.cancel();
-    await child.status;
+    await sim.stop();
   }
 }
 

@@ -13,6 +13,8 @@ export interface Command {
   usage: string;
   /** Runs it with the arguments after its name; resolves to the process exit code. */
   run(args: string[]): Promise<number>;
+  /** True when `run` answers `--help` itself (a command with subcommands of its own). */
+  handlesHelp?: boolean;
 }
 
 /** A wrong command line: printed with the command's usage, exit code 2. */

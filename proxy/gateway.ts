@@ -9,6 +9,8 @@ import { type ReplicaSupervisorMessage, replicaSupervisorBehavior } from "../act
 import { createApp } from "./app.ts";
 import type { ForwardContext } from "./forward.ts";
 import { RecordStore } from "./records.ts";
+import { UpstreamClient } from "./upstream_client.ts";
+import { Deadlines } from "./deadlines.ts";
 
 /** Options of {@linkcode startGateway}. */
 export interface GatewayOptions {
@@ -107,6 +109,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   }
 
   const blockChars = config.proxy.prefix_block_chars;
+  const upstream = new UpstreamClient();
+  const deadlines = new Deadlines();
   const forward: ForwardContext = {
     proxy: config.proxy,
     headers: config.headers,
@@ -115,6 +119,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     started: (model, backend) => fleet.started(model, backend),
     finished: (model, backend, outcome) => fleet.finished(model, backend, outcome),
     records,
+    upstream,
+    deadlines,
   };
   const app = createApp({ fleet, records, startedAtMs, forward });
   const listening = Promise.withResolvers<Deno.NetAddr>();
@@ -141,6 +147,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         });
         await Promise.race([server.shutdown(), deadline]);
         clearTimeout(timer);
+        upstream.close();
+        deadlines.clear();
         if (replicas) await system.stop(replicas);
         await fleet.close();
         if (ownSystem) await system.shutdown({ deadlineMs });

@@ -21,15 +21,17 @@ Deno.test("a real clock with time scale 100 runs simulated time 100 times faster
   const clock = new RealClock({ timeScale: 100 });
   const realStart = performance.now();
   const simStart = clock.now();
-  const firedAt = await new Promise<number>((resolve) =>
-    clock.at(simStart + 2000, () => resolve(clock.now()))
+  const fired = await new Promise<{ simMs: number; realMs: number }>((resolve) =>
+    clock.at(simStart + 2000, () => resolve({ simMs: clock.now(), realMs: performance.now() }))
   );
-  const realElapsed = performance.now() - realStart;
-  // A timer never fires early: 2,000 simulated ms are at least 20 real ms.
-  assertGreater(firedAt - simStart, 1999);
+  const simElapsed = fired.simMs - simStart;
+  const realElapsed = fired.realMs - realStart;
+  // A timer never fires early: 2,000 simulated ms are at least 20 real ms. How late it fires
+  // depends on the machine's load, so only the ratio of the two time lines is checked.
+  assertGreater(simElapsed, 1999);
   assertGreater(realElapsed, 19);
   assert(
-    Math.abs((firedAt - simStart) / 100 - realElapsed) < 1,
+    Math.abs(simElapsed / 100 - realElapsed) < 1,
     "simulated time is real time times the scale",
   );
 });

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { UsageError } from "../config/cli.ts";
+import { spawnSim } from "./child.ts";
 import { parseSimArgs, startReplicas } from "./command.ts";
 
 Deno.test("parseSimArgs() reads every flag into simulator options", () => {
@@ -75,37 +76,15 @@ Deno.test("startReplicas() starts one server per replica on its own port", async
 });
 
 Deno.test("the sim command serves until it gets SIGTERM", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../main.ts", import.meta.url).pathname,
-      "sim",
-      "--replicas",
-      "2",
-      "--base-port",
-      "0",
-      "--tokenizer",
-      "approx",
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while ((out.match(/listening on/g) ?? []).length < 2) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    out += value;
+  const sim = await spawnSim(["--base-port", "0", "--tokenizer", "approx"], { replicas: 2 });
+  try {
+    assertEquals(sim.urls.length, 2);
+    for (const url of sim.urls) {
+      const r = await fetch(`${url}/health`);
+      await r.body?.cancel();
+      assertEquals(r.status, 200);
+    }
+  } finally {
+    assertEquals(await sim.stop(), 0);
   }
-  const urls = [...out.matchAll(/listening on (\S+)/g)].map((m) => m[1]!);
-  assertEquals(urls.length, 2);
-  for (const url of urls) {
-    const r = await fetch(`${url}/health`);
-    await r.body?.cancel();
-    assertEquals(r.status, 200);
-  }
-  child.kill("SIGTERM");
-  await reader.cancel();
-  assertEquals((await child.status).code, 0);
 });

@@ -6,8 +6,15 @@ import {
   type LagStats,
   newEngineMetrics,
 } from "./engine_metrics.ts";
-import { BLOCK_TOKENS, type BlockHold, KvCache } from "./kv_cache.ts";
+import { BLOCK_TOKENS, KvCache } from "./kv_cache.ts";
+import {
+  newSequence,
+  type Sequence,
+  type SequenceEvents,
+  type SequenceRequest,
+} from "./sequence.ts";
 export type { EngineMetrics, FinishReason, LagStats } from "./engine_metrics.ts";
+export type { SequenceEvents, SequenceRequest, SequenceResult } from "./sequence.ts";
 import { H100_LLAMA_8B, type LatencyModel, stepMs, type StepPart } from "./latency.ts";
 
 /** Settings of an {@linkcode Engine}. */
@@ -24,63 +31,6 @@ export interface EngineOptions {
   metricsTimeScale?: number;
   /** Keep every step's lag in `lag.samples` (for benchmarks). @default false */
   recordLag?: boolean;
-}
-
-/** One generation request as the engine sees it. */
-export interface SequenceRequest {
-  /** Unique id. */
-  id: string;
-  /** Prompt length in tokens. */
-  promptTokens: number;
-  /** Chained hashes of the prompt's full 512-token blocks, in order. */
-  blockHashes: readonly number[];
-  /** Tokens to generate; 0 computes the prompt only (embeddings). */
-  maxTokens: number;
-  /** Reason reported when `maxTokens` is reached: "stop" models an end-of-sequence token. @default "length" */
-  endReason?: "length" | "stop";
-}
-
-/** What the engine reports when a sequence ends. */
-export interface SequenceResult {
-  /** Why it ended. */
-  reason: FinishReason;
-  /** Prompt tokens. */
-  promptTokens: number;
-  /** Prompt tokens served from the prefix cache at its first admission. */
-  cachedTokens: number;
-  /** Tokens generated. */
-  outputTokens: number;
-  /** Simulated ms when it arrived. */
-  arrivalMs: number;
-  /** Simulated ms of its first token, if any. */
-  firstTokenMs: number | undefined;
-  /** Simulated ms when it ended. */
-  finishMs: number;
-}
-
-/** Callbacks of one sequence; they run inside the engine's step, so keep them short. */
-export interface SequenceEvents {
-  /** The sequence was first admitted, with `cachedTokens` of its prompt found in the prefix cache. */
-  onAdmitted?(cachedTokens: number): void;
-  /** A token was generated (`index` counts from 0) at simulated time `atMs`. */
-  onToken?(index: number, atMs: number): void;
-  /** The sequence ended (never called for an abort requested by the caller). */
-  onFinish?(result: SequenceResult): void;
-}
-
-interface Sequence {
-  request: SequenceRequest;
-  events: SequenceEvents;
-  state: "waiting" | "running" | "done";
-  arrivalMs: number;
-  hold: BlockHold | undefined;
-  computed: number;
-  prefillTarget: number;
-  generated: number;
-  cachedTokens: number;
-  admitted: boolean;
-  firstTokenMs: number | undefined;
-  lastTokenMs: number;
 }
 
 /** Steps applied back to back before the loop yields to I/O. */
@@ -171,20 +121,7 @@ export class Engine {
         } tokens of KV but the replica holds ${this.maxPromptTokens}: shorten the prompt or max_tokens`,
       );
     }
-    const seq: Sequence = {
-      request,
-      events,
-      state: "waiting",
-      arrivalMs: this.#clock.now(),
-      hold: undefined,
-      computed: 0,
-      prefillTarget: request.promptTokens,
-      generated: 0,
-      cachedTokens: 0,
-      admitted: false,
-      firstTokenMs: undefined,
-      lastTokenMs: 0,
-    };
+    const seq = newSequence(request, events, this.#clock.now());
     this.#seqs.set(request.id, seq);
     this.#waiting.push(seq);
     this.#wake();

@@ -3,6 +3,9 @@ import { VirtualClock } from "./clock.ts";
 import { Engine, type EngineOptions, type SequenceResult } from "./engine.ts";
 import { BLOCK_TOKENS } from "./kv_cache.ts";
 import { decodeStepMs, stepMs } from "./latency.ts";
+import { renderChat } from "./chat_template.ts";
+import { outputPieces } from "./text.ts";
+import { createTokenizer } from "./tokens.ts";
 
 function setup(options: EngineOptions = {}) {
   const clock = new VirtualClock();
@@ -110,6 +113,57 @@ Deno.test("a fully cached prompt still recomputes its last block", () => {
   assertEquals(results.get("b")!.cachedTokens, 3 * BLOCK_TOKENS);
   engine.close();
 });
+
+Deno.test("blocks filled by generated tokens enter the prefix cache once computed", () => {
+  const { clock, engine, results, submit } = setup();
+  // 2 prompt blocks and 100 tokens, then 1,500 generated: 5 full blocks are computed (the last
+  // generated token's KV never is), and the caller knows all their hashes up front.
+  submit("turn-1", 2 * BLOCK_TOKENS + 100, 1500, blocks(1, 5));
+  clock.runUntilIdle();
+  assertEquals(engine.kv.cachedBlocks, 5);
+  submit("turn-2", 2 * BLOCK_TOKENS + 1700, 1, [...blocks(1, 5), 99]);
+  clock.runUntilIdle();
+  assertEquals(results.get("turn-2")!.cachedTokens, 5 * BLOCK_TOKENS);
+  engine.close();
+});
+
+for (const mode of ["exact", "approx"] as const) {
+  Deno.test(`a second turn (${mode} tokens) finds the first turn's answer in the prefix cache`, async () => {
+    const tokenizer = await createTokenizer(mode);
+    const { clock, engine, results } = setup();
+    const history = [
+      { role: "system", content: "You are terse." },
+      { role: "user", content: "Explain the plan. ".repeat(120) },
+    ];
+    const first = tokenizer.tokenize(renderChat(history));
+    const answer = outputPieces(4, 1200);
+    engine.submit({
+      id: "turn-1",
+      promptTokens: first.tokens,
+      blockHashes: first.withOutput(answer),
+      maxTokens: answer.length,
+    }, { onFinish: (r) => results.set("turn-1", r) });
+    clock.runUntilIdle();
+    const second = tokenizer.tokenize(renderChat([
+      ...history,
+      { role: "assistant", content: answer.join("") },
+      { role: "user", content: "Go on." },
+    ]));
+    engine.submit({
+      id: "turn-2",
+      promptTokens: second.tokens,
+      blockHashes: second.blockHashes,
+      maxTokens: 1,
+    }, { onFinish: (r) => results.set("turn-2", r) });
+    clock.runUntilIdle();
+    const promptBlocks = Math.floor(first.tokens / BLOCK_TOKENS);
+    const computedBlocks = Math.floor((first.tokens + answer.length - 1) / BLOCK_TOKENS);
+    assertGreater(computedBlocks, promptBlocks + 1);
+    assertEquals(results.get("turn-1")!.outputTokens, answer.length);
+    assertEquals(results.get("turn-2")!.cachedTokens, computedBlocks * BLOCK_TOKENS);
+    engine.close();
+  });
+}
 
 Deno.test("the least recently used cached blocks are evicted when the KV budget is full", () => {
   const { clock, engine, results, submit } = setup({ kvTokens: 10 * BLOCK_TOKENS });

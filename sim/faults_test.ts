@@ -1,12 +1,7 @@
 import OpenAI from "openai";
 import { assert, assertEquals, assertGreater, assertRejects } from "./_assert.ts";
 import { startSimulator } from "./server.ts";
-
-const MODEL = "llama-3.1-8b-sim";
-
-function clientFor(url: string): OpenAI {
-  return new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 30_000 });
-}
+import { clientFor, MODEL, waitFor, withSim } from "./_testing.ts";
 
 async function status(url: string, init?: RequestInit): Promise<number> {
   const response = await fetch(url, init);
@@ -28,24 +23,25 @@ function chat(max_tokens = 3, stream = false): RequestInit {
 }
 
 Deno.test("during the start-up delay /health and requests answer 503, then 200", async () => {
-  const sim = await startSimulator({ tokenizer: "approx", startupDelayMs: 2000 });
+  // A delay no loaded machine outlasts, then a short one set by the admin endpoint that runs out.
+  const sim = await startSimulator({ tokenizer: "approx", startupDelayMs: 600_000 });
   try {
     assertEquals(await status(`${sim.url}/health`), 503);
     assertEquals(await status(`${sim.url}/v1/chat/completions`, chat()), 503);
-    let code = 503;
-    for (let i = 0; i < 500 && code === 503; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      code = await status(`${sim.url}/health`);
-    }
-    assertEquals(code, 200);
+    const patched = await fetch(`${sim.url}/admin/faults`, {
+      method: "POST",
+      body: JSON.stringify({ loading_ms: 100 }),
+    });
+    assertEquals((await patched.json()).loading, true);
+    await waitFor(async () => await status(`${sim.url}/health`) === 200, "the model has loaded");
+    assertEquals(await status(`${sim.url}/v1/chat/completions`, chat()), 200);
   } finally {
     await sim.close();
   }
 });
 
-Deno.test("an error rate of 1 answers every generation with a 500", async () => {
-  const sim = await startSimulator({ tokenizer: "approx", timeScale: 50, errorRate: 1 });
-  try {
+Deno.test("an error rate of 1 answers every generation with a 500", () =>
+  withSim({ tokenizer: "approx", timeScale: 50, errorRate: 1 }, async (sim) => {
     const error = await assertRejects(() =>
       clientFor(sim.url).chat.completions.create({
         model: MODEL,
@@ -53,10 +49,7 @@ Deno.test("an error rate of 1 answers every generation with a 500", async () => 
       })
     );
     assert(error instanceof OpenAI.InternalServerError);
-  } finally {
-    await sim.close();
-  }
-});
+  }));
 
 Deno.test("an error rate of 0.5 fails about half the requests, deterministically for a seed", async () => {
   const outcomes: number[][] = [];
@@ -83,27 +76,22 @@ Deno.test("an error rate of 0.5 fails about half the requests, deterministically
   assertGreater(32, failed);
 });
 
-Deno.test("a hanging replica never answers until the client gives up", async () => {
-  const sim = await startSimulator({ tokenizer: "approx", timeScale: 50, hangRate: 1 });
-  try {
+Deno.test("a hanging replica never answers until the client gives up", () =>
+  withSim({ tokenizer: "approx", timeScale: 50, hangRate: 1 }, async (sim) => {
     const error = await assertRejects(() =>
       fetch(`${sim.url}/v1/chat/completions`, { ...chat(), signal: AbortSignal.timeout(300) })
     );
     assert(error instanceof DOMException, String(error));
     assertEquals(sim.engine.numRunning + sim.engine.numWaiting, 0);
-  } finally {
-    await sim.close();
-  }
-});
+  }));
 
-Deno.test("a cut stream breaks off after the configured tokens without [DONE]", async () => {
-  const sim = await startSimulator({
+Deno.test("a cut stream breaks off after the configured tokens without [DONE]", () =>
+  withSim({
     tokenizer: "approx",
     timeScale: 50,
     cutRate: 1,
     cutAfterTokens: 2,
-  });
-  try {
+  }, async (sim) => {
     const response = await fetch(`${sim.url}/v1/chat/completions`, chat(50, true));
     let text = "";
     let broken = false;
@@ -113,18 +101,12 @@ Deno.test("a cut stream breaks off after the configured tokens without [DONE]", 
       broken = true;
     }
     assert(broken || !text.includes("[DONE]"), "the stream must not end cleanly");
-    for (let i = 0; i < 100 && sim.engine.numRunning > 0; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(() => sim.engine.numRunning === 0, "the cut request leaves the batch");
     assertEquals(sim.engine.numRunning, 0);
-  } finally {
-    await sim.close();
-  }
-});
+  }));
 
-Deno.test("the admin endpoint sets faults, validates its body and clears them", async () => {
-  const sim = await startSimulator({ tokenizer: "approx", timeScale: 50 });
-  try {
+Deno.test("the admin endpoint sets faults, validates its body and clears them", () =>
+  withSim({ tokenizer: "approx", timeScale: 50 }, async (sim) => {
     const post = (body: unknown) =>
       fetch(`${sim.url}/admin/faults`, { method: "POST", body: JSON.stringify(body) });
     const bad = await post({ error_rate: 3 });
@@ -144,14 +126,10 @@ Deno.test("the admin endpoint sets faults, validates its body and clears them", 
     assertEquals((await cleared.json()).loading, false);
     assertEquals(await status(`${sim.url}/health`), 200);
     assertEquals(await status(`${sim.url}/v1/chat/completions`, chat()), 200);
-  } finally {
-    await sim.close();
-  }
-});
+  }));
 
-Deno.test("slow tokens stretch the inter-token latency reported on /metrics", async () => {
-  const sim = await startSimulator({ tokenizer: "approx", timeScale: 50, slowTokenMs: 500 });
-  try {
+Deno.test("slow tokens stretch the inter-token latency reported on /metrics", () =>
+  withSim({ tokenizer: "approx", timeScale: 50, slowTokenMs: 500 }, async (sim) => {
     await clientFor(sim.url).chat.completions.create({
       model: MODEL,
       messages: [{ role: "user", content: "a" }],
@@ -160,7 +138,4 @@ Deno.test("slow tokens stretch the inter-token latency reported on /metrics", as
     const itl = sim.engine.metrics.itl;
     // 500 simulated ms extra per step, reported at time scale 50: at least 10 ms a token.
     assertGreater(itl.sum / itl.count, 0.01);
-  } finally {
-    await sim.close();
-  }
-});
+  }));

@@ -1,6 +1,6 @@
 /** One generation request end to end: parse, tokenize, queue in the engine, answer or stream. */
 import type { z } from "zod";
-import type { Engine, FinishReason } from "./engine.ts";
+import type { Engine } from "./engine.ts";
 import type { Faults } from "./faults.ts";
 import {
   type ChatRequest,
@@ -10,17 +10,11 @@ import {
   describeIssues,
   messageText,
 } from "./schemas.ts";
-import {
-  chunkBody,
-  completeBody,
-  errorResponse,
-  type GenerationKind,
-  type ResponseHead,
-  usageChunk,
-  type UsageCounts,
-} from "./responses.ts";
-import { type PromptTokenizer, type PromptTokens, renderChat, renderCompletion } from "./tokens.ts";
-import { mix32, naturalLength, tokenText } from "./text.ts";
+import { errorResponse, type GenerationKind, type ResponseHead } from "./responses.ts";
+import { Generation } from "./generation.ts";
+import { renderChat, renderCompletion } from "./chat_template.ts";
+import type { PromptTokenizer, PromptTokens } from "./tokens.ts";
+import { mix32, naturalLength, outputPieces } from "./text.ts";
 
 /** What a request handler needs from its replica. */
 export interface ReplicaContext {
@@ -77,9 +71,7 @@ function promptOf(
   const prompt = (body as CompletionRequest).prompt;
   if (typeof prompt === "string") return tokenizer.tokenize(renderCompletion(prompt));
   if (typeof prompt[0] === "string") return tokenizer.tokenize(renderCompletion(prompt[0]));
-  // Token ids: the beginning-of-text token plus the ids; blocks hash their decimal text.
-  const ids = prompt as number[];
-  return { ...tokenizer.tokenize(ids.join(",")), tokens: ids.length + 1 };
+  return tokenizer.tokenizeIds(prompt as number[]);
 }
 
 function hang(request: Request, ctx: ReplicaContext): Promise<Response> {
@@ -149,12 +141,13 @@ export async function handleGeneration(
     created: Math.floor(Date.now() / 1000),
     model: ctx.model,
   };
-  const run = new Generation(kind, head, { seed, stops, maxTokens, natural }, ctx);
+  const pieces = outputPieces(seed, maxTokens, { opensAnswer: kind === "chat" });
+  const run = new Generation({ kind, head, pieces, stops, natural }, ctx);
   ctx.engine.submit(
     {
       id: head.id,
       promptTokens: counted.tokens,
-      blockHashes: counted.blockHashes,
+      blockHashes: counted.withOutput(pieces),
       maxTokens,
       endReason: natural ? "stop" : "length",
     },
@@ -170,144 +163,4 @@ export async function handleGeneration(
   const stream = body.stream === true;
   const includeUsage = stream && body.stream_options?.include_usage === true;
   return stream ? run.streamResponse(includeUsage, fate === "cut") : run.jsonResponse(request);
-}
-
-interface GenerationPlan {
-  seed: number;
-  stops: string[];
-  maxTokens: number;
-  natural: boolean;
-}
-
-const encoder = new TextEncoder();
-
-/** The response side of one request: turns engine tokens into text, chunks or a body. */
-class Generation {
-  readonly #kind: GenerationKind;
-  readonly #head: ResponseHead;
-  readonly #plan: GenerationPlan;
-  readonly #ctx: ReplicaContext;
-  /** Counts for the usage object. */
-  readonly usage: UsageCounts = { promptTokens: 0, cachedTokens: 0, completionTokens: 0 };
-  #text = "";
-  #done = false;
-  #onPiece: (piece: string, finish: string | null) => void = () => {};
-  #onEnd: (reason: string) => void = () => {};
-
-  constructor(kind: GenerationKind, head: ResponseHead, plan: GenerationPlan, ctx: ReplicaContext) {
-    this.#kind = kind;
-    this.#head = head;
-    this.#plan = plan;
-    this.#ctx = ctx;
-  }
-
-  token(index: number): void {
-    if (this.#done) return;
-    let piece = tokenText(this.#plan.seed, index);
-    this.usage.completionTokens = index + 1;
-    for (const stop of this.#plan.stops) {
-      if (stop === "") continue;
-      const at = (this.#text + piece).indexOf(stop);
-      if (at >= 0) {
-        piece = (this.#text + piece).slice(this.#text.length, Math.max(this.#text.length, at));
-        this.#text += piece;
-        this.#onPiece(piece, "stop");
-        this.#ctx.engine.abort(this.#head.id, "stop");
-        this.finish("stop");
-        return;
-      }
-    }
-    this.#text += piece;
-    const last = index + 1 >= this.#plan.maxTokens;
-    this.#onPiece(piece, last ? (this.#plan.natural ? "stop" : "length") : null);
-  }
-
-  finish(reason: FinishReason): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#onEnd(reason);
-  }
-
-  #abort(): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#ctx.engine.abort(this.#head.id);
-  }
-
-  jsonResponse(request: Request): Promise<Response> {
-    return new Promise((resolve) => {
-      const cleanup = () => {
-        this.#ctx.active.delete(cleanup);
-        request.signal.removeEventListener("abort", gone);
-      };
-      const gone = () => {
-        cleanup();
-        this.#abort();
-        resolve(errorResponse(499, "Client closed the request"));
-      };
-      this.#ctx.active.add(gone);
-      request.signal.addEventListener("abort", gone);
-      this.#onEnd = (reason) => {
-        cleanup();
-        resolve(
-          Response.json(completeBody(this.#kind, this.#head, this.#text, reason, this.usage)),
-        );
-      };
-    });
-  }
-
-  streamResponse(includeUsage: boolean, cut: boolean): Response {
-    const kind = this.#kind;
-    const head = this.#head;
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    let sent = 0;
-    const send = (obj: unknown) =>
-      controller.enqueue(encoder.encode(`data: ${JSON.stringify(obj)}\n\n`));
-    // A client that goes away cancels the body stream; request.signal is not needed here.
-    const cleanup = () => {
-      this.#ctx.active.delete(shutdown);
-    };
-    const gone = () => {
-      cleanup();
-      this.#abort();
-    };
-    const shutdown = () => {
-      gone();
-      // End the body without [DONE], as a replica going away does.
-      try {
-        controller.close();
-      } catch { /* already closed */ }
-    };
-    const body = new ReadableStream<Uint8Array>({
-      start: (c) => {
-        controller = c;
-      },
-      cancel: gone,
-    });
-    this.#ctx.active.add(shutdown);
-    this.#onPiece = (piece, finish) => {
-      if (cut && sent >= this.#ctx.faults.state.cutAfterTokens) {
-        gone();
-        const cutError = new Error("Connection cut by fault injection");
-        // Deno logs a failed response body; one line is enough for an injected fault.
-        cutError.stack = `${cutError.name}: ${cutError.message} (${head.id})`;
-        controller.error(cutError);
-        return;
-      }
-      if (sent === 0 && kind === "chat") {
-        send(chunkBody(kind, head, "", null, { role: true, withUsageField: includeUsage }));
-      }
-      send(chunkBody(kind, head, piece, finish, { withUsageField: includeUsage }));
-      sent++;
-    };
-    this.#onEnd = () => {
-      cleanup();
-      if (includeUsage) send(usageChunk(kind, head, this.usage));
-      controller.enqueue(encoder.encode("data: [DONE]\n\n"));
-      controller.close();
-    };
-    return new Response(body, {
-      headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" },
-    });
-  }
 }

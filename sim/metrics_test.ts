@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertGreater } from "./_assert.ts";
-import { startSimulator } from "./server.ts";
+import { waitFor, withSim } from "./_testing.ts";
 
 /** Parses Prometheus text into "name{labels}" -> value. */
 function parseProm(text: string): Map<string, number> {
@@ -12,9 +12,8 @@ function parseProm(text: string): Map<string, number> {
   return out;
 }
 
-Deno.test("/metrics exposes vLLM's names with model_name labels and counts what was served", async () => {
-  const sim = await startSimulator({ tokenizer: "approx", timeScale: 50, model: "m" });
-  try {
+Deno.test("/metrics exposes vLLM's names with model_name labels and counts what was served", () =>
+  withSim({ tokenizer: "approx", timeScale: 50, model: "m" }, async (sim) => {
     for (let i = 0; i < 3; i++) {
       const r = await fetch(`${sim.url}/v1/completions`, {
         method: "POST",
@@ -40,19 +39,15 @@ Deno.test("/metrics exposes vLLM's names with model_name labels and counts what 
     }
     assertEquals(m.get(`vllm:inter_token_latency_seconds_count${l}`), 9);
     assertGreater(m.get(`vllm:time_to_first_token_seconds_sum${l}`)!, 0);
-  } finally {
-    await sim.close();
-  }
-});
+  }));
 
-Deno.test("/metrics shows running and waiting requests and KV usage while busy", async () => {
-  const sim = await startSimulator({
+Deno.test("/metrics shows running and waiting requests and KV usage while busy", () =>
+  withSim({
     tokenizer: "approx",
     timeScale: 1,
     model: "m",
     maxNumSeqs: 1,
-  });
-  try {
+  }, async (sim) => {
     const controllers = [new AbortController(), new AbortController()];
     const streams = await Promise.all(controllers.map((c) =>
       fetch(`${sim.url}/v1/completions`, {
@@ -66,16 +61,14 @@ Deno.test("/metrics shows running and waiting requests and KV usage while busy",
         }),
       })
     ));
-    for (let i = 0; i < 300 && sim.engine.numRunning + sim.engine.numWaiting < 2; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(
+      () => sim.engine.numRunning + sim.engine.numWaiting === 2,
+      "both requests are queued or running",
+    );
     const m = parseProm(await (await fetch(`${sim.url}/metrics`)).text());
     assertEquals(m.get('vllm:num_requests_running{model_name="m"}'), 1);
     assertEquals(m.get('vllm:num_requests_waiting{model_name="m"}'), 1);
     assertGreater(m.get('vllm:kv_cache_usage_perc{model_name="m"}')!, 0);
     for (const c of controllers) c.abort();
     for (const s of streams) await s.body?.cancel().catch(() => {});
-  } finally {
-    await sim.close();
-  }
-});
+  }));

@@ -11,10 +11,8 @@ export {
   type EngineOptions,
   type FinishReason,
   type LagStats,
-  type SequenceEvents,
-  type SequenceRequest,
-  type SequenceResult,
 } from "./engine.ts";
+export type { SequenceEvents, SequenceRequest, SequenceResult } from "./sequence.ts";
 export {
   type Clock,
   type ClockTimer,
@@ -36,9 +34,9 @@ export {
   createTokenizer,
   type PromptTokenizer,
   type PromptTokens,
-  renderChat,
   type TokenizerMode,
 } from "./tokens.ts";
+export { type ChatTurn, renderChat, renderCompletion } from "./chat_template.ts";
 export { type FaultPatch, FaultPatchSchema, Faults } from "./faults.ts";
 export {
   parseTrace,

@@ -62,9 +62,6 @@ export const EmbeddingRequestSchema = z.looseObject({
   input: z.union([z.string(), z.array(z.string()).min(1)]),
 });
 
-/** An embeddings request as parsed. */
-export type EmbeddingRequest = z.infer<typeof EmbeddingRequestSchema>;
-
 /** Flattens a chat message's content to text (text parts joined, other parts dropped). */
 export function messageText(message: ChatMessage): string {
   const content = message.content;

@@ -8,7 +8,8 @@ import { checkModel, handleGeneration, parseBody, type ReplicaContext } from "./
 import { renderMetrics } from "./metrics.ts";
 import { errorResponse } from "./responses.ts";
 import { EmbeddingRequestSchema } from "./schemas.ts";
-import { createTokenizer, renderCompletion, type TokenizerMode } from "./tokens.ts";
+import { renderCompletion } from "./chat_template.ts";
+import { createTokenizer, type TokenizerMode } from "./tokens.ts";
 import { mix32 } from "./text.ts";
 
 /** The default served model name. */

@@ -1,17 +1,10 @@
 import OpenAI from "openai";
 import { assert, assertEquals, assertGreater, assertRejects } from "./_assert.ts";
 import { startSimulator } from "./server.ts";
+import { clientFor, MODEL, waitFor, withSim } from "./_testing.ts";
 
-const MODEL = "llama-3.1-8b-sim";
-
-function clientFor(url: string): OpenAI {
-  return new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 30_000 });
-}
-
-Deno.test("chat completions answer with vLLM's shape and real token counts", async () => {
-  const sim = await startSimulator({ timeScale: 50 });
-  try {
-    const client = clientFor(sim.url);
+Deno.test("chat completions answer with vLLM's shape and real token counts", () =>
+  withSim({ timeScale: 50 }, async (_sim, client) => {
     const reply = await client.chat.completions.create({
       model: MODEL,
       messages: [{ role: "user", content: "Hello world" }],
@@ -26,15 +19,10 @@ Deno.test("chat completions answer with vLLM's shape and real token counts", asy
     assertGreater(reply.usage!.prompt_tokens, 20);
     assertEquals(reply.usage!.total_tokens, reply.usage!.prompt_tokens + 7);
     assertEquals(reply.choices[0]!.message.content!.split(" ").length, 7);
-  } finally {
-    await sim.close();
-  }
-});
+  }));
 
-Deno.test("streamed chat sends a role chunk, one chunk per token, a usage chunk and [DONE]", async () => {
-  const sim = await startSimulator({ timeScale: 50, tokenizer: "approx" });
-  try {
-    const client = clientFor(sim.url);
+Deno.test("streamed chat sends a role chunk, one chunk per token, a usage chunk and [DONE]", () =>
+  withSim({ timeScale: 50, tokenizer: "approx" }, async (sim, client) => {
     const stream = await client.chat.completions.create({
       model: MODEL,
       messages: [{ role: "user", content: "x".repeat(5000) }],
@@ -52,29 +40,19 @@ Deno.test("streamed chat sends a role chunk, one chunk per token, a usage chunk 
     assertEquals(last.choices, []);
     assertEquals(last.usage!.completion_tokens, 5);
     assertEquals(last.usage!.prompt_tokens, sim.engine.metrics.promptTokens);
-  } finally {
-    await sim.close();
-  }
-});
+  }));
 
-Deno.test("a repeated prompt reports cached tokens in prompt_tokens_details", async () => {
-  const sim = await startSimulator({ timeScale: 50, tokenizer: "approx" });
-  try {
-    const client = clientFor(sim.url);
+Deno.test("a repeated prompt reports cached tokens in prompt_tokens_details", () =>
+  withSim({ timeScale: 50, tokenizer: "approx" }, async (_sim, client) => {
     const messages = [{ role: "user" as const, content: "y".repeat(2048 * 5) }];
     const first = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 1 });
     const second = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 1 });
     assertEquals(first.usage!.prompt_tokens_details!.cached_tokens, 0);
     assertEquals(second.usage!.prompt_tokens_details!.cached_tokens, 5 * 512);
-  } finally {
-    await sim.close();
-  }
-});
+  }));
 
-Deno.test("completions stream and answer, and the text is the same for the same seed", async () => {
-  const sim = await startSimulator({ timeScale: 50, tokenizer: "approx" });
-  try {
-    const client = clientFor(sim.url);
+Deno.test("completions stream and answer, and the text is the same for the same seed", () =>
+  withSim({ timeScale: 50, tokenizer: "approx" }, async (_sim, client) => {
     const a = await client.completions.create({
       model: MODEL,
       prompt: "Once",
@@ -99,15 +77,10 @@ Deno.test("completions stream and answer, and the text is the same for the same 
     let text = "";
     for await (const chunk of stream) text += chunk.choices[0]?.text ?? "";
     assertEquals(text, a.choices[0]!.text);
-  } finally {
-    await sim.close();
-  }
-});
+  }));
 
-Deno.test("a stop string ends the output before it with finish_reason stop", async () => {
-  const sim = await startSimulator({ timeScale: 50, tokenizer: "approx" });
-  try {
-    const client = clientFor(sim.url);
+Deno.test("a stop string ends the output before it with finish_reason stop", () =>
+  withSim({ timeScale: 50, tokenizer: "approx" }, async (sim, client) => {
     const full = await client.completions.create({
       model: MODEL,
       prompt: "p",
@@ -126,15 +99,10 @@ Deno.test("a stop string ends the output before it with finish_reason stop", asy
     assert(full.choices[0]!.text.startsWith(stopped.choices[0]!.text));
     assertEquals(stopped.choices[0]!.text.includes(` ${words[3]}`), false);
     assertEquals(sim.engine.numRunning, 0);
-  } finally {
-    await sim.close();
-  }
-});
+  }));
 
-Deno.test("bad requests get vLLM-like 400 errors and an unknown model a 404", async () => {
-  const sim = await startSimulator({ timeScale: 50, tokenizer: "approx", maxModelLen: 1000 });
-  try {
-    const client = clientFor(sim.url);
+Deno.test("bad requests get vLLM-like 400 errors and an unknown model a 404", () =>
+  withSim({ timeScale: 50, tokenizer: "approx", maxModelLen: 1000 }, async (sim, client) => {
     const empty = await assertRejects(() =>
       client.chat.completions.create({ model: MODEL, messages: [] })
     );
@@ -163,15 +131,10 @@ Deno.test("bad requests get vLLM-like 400 errors and an unknown model a 404", as
     const raw = await fetch(`${sim.url}/v1/completions`, { method: "POST", body: "{not json" });
     assertEquals(raw.status, 400);
     assertEquals((await raw.json()).error.type, "BadRequestError");
-  } finally {
-    await sim.close();
-  }
-});
+  }));
 
-Deno.test("models, health and embeddings answer like vLLM", async () => {
-  const sim = await startSimulator({ timeScale: 50, tokenizer: "approx", model: "m1" });
-  try {
-    const client = clientFor(sim.url);
+Deno.test("models, health and embeddings answer like vLLM", () =>
+  withSim({ timeScale: 50, tokenizer: "approx", model: "m1" }, async (sim, client) => {
     const models = await client.models.list();
     assertEquals(models.data.map((m) => m.id), ["m1"]);
     const health = await fetch(`${sim.url}/health`);
@@ -181,14 +144,10 @@ Deno.test("models, health and embeddings answer like vLLM", async () => {
     assertEquals(emb.data.length, 2);
     assertEquals(emb.data[0]!.embedding.length, 4096);
     assertGreater(emb.usage.prompt_tokens, 1);
-  } finally {
-    await sim.close();
-  }
-});
+  }));
 
-Deno.test("a client that disconnects mid-stream frees its slot at once", async () => {
-  const sim = await startSimulator({ timeScale: 1, tokenizer: "approx" });
-  try {
+Deno.test("a client that disconnects mid-stream frees its slot at once", () =>
+  withSim({ timeScale: 1, tokenizer: "approx" }, async (sim) => {
     const controller = new AbortController();
     const response = await fetch(`${sim.url}/v1/chat/completions`, {
       method: "POST",
@@ -205,40 +164,27 @@ Deno.test("a client that disconnects mid-stream frees its slot at once", async (
     assertEquals(sim.engine.numRunning, 1);
     controller.abort();
     await reader.cancel().catch(() => {});
-    for (let i = 0; i < 200 && sim.engine.numRunning > 0; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(() => sim.engine.numRunning === 0, "the engine lets the request go");
     assertEquals(sim.engine.numRunning, 0);
     assertEquals(sim.engine.kv.usedBlocks, 0);
     assertEquals(sim.engine.metrics.finished.abort, 1);
-  } finally {
-    await sim.close();
-  }
-});
+  }));
 
-Deno.test("a client that disconnects from a non-streaming request frees its slot", async () => {
-  const sim = await startSimulator({ timeScale: 1, tokenizer: "approx" });
-  try {
+Deno.test("a client that disconnects from a non-streaming request frees its slot", () =>
+  withSim({ timeScale: 1, tokenizer: "approx" }, async (sim) => {
     const controller = new AbortController();
     const pending = fetch(`${sim.url}/v1/completions`, {
       method: "POST",
       signal: controller.signal,
       body: JSON.stringify({ model: MODEL, max_tokens: 5000, prompt: "go" }),
     }).catch((e) => e);
-    for (let i = 0; i < 500 && sim.engine.numRunning === 0; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(() => sim.engine.numRunning === 1, "the request runs");
     assertEquals(sim.engine.numRunning, 1);
     controller.abort();
     await pending;
-    for (let i = 0; i < 200 && sim.engine.numRunning > 0; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(() => sim.engine.numRunning === 0, "the engine lets the request go");
     assertEquals(sim.engine.numRunning, 0);
-  } finally {
-    await sim.close();
-  }
-});
+  }));
 
 Deno.test("close() ends streams in flight without [DONE]", async () => {
   const sim = await startSimulator({ timeScale: 1, tokenizer: "approx" });
@@ -265,9 +211,8 @@ Deno.test("close() ends streams in flight without [DONE]", async () => {
   assertEquals(rest.includes("[DONE]"), false);
 });
 
-Deno.test("without max_tokens the output ends on its own with finish_reason stop", async () => {
-  const sim = await startSimulator({ timeScale: 100, tokenizer: "approx" });
-  try {
+Deno.test("without max_tokens the output ends on its own with finish_reason stop", () =>
+  withSim({ timeScale: 100, tokenizer: "approx" }, async (sim) => {
     const reply = await clientFor(sim.url).chat.completions.create({
       model: MODEL,
       messages: [{ role: "user", content: "tell me" }],
@@ -277,7 +222,54 @@ Deno.test("without max_tokens the output ends on its own with finish_reason stop
     const n = reply.usage!.completion_tokens;
     assert(n >= 16 && n <= 271, `completion tokens ${n}`);
     assertEquals(sim.engine.metrics.finished.stop, 1);
-  } finally {
-    await sim.close();
-  }
-});
+  }));
+
+for (const mode of ["exact", "approx"] as const) {
+  Deno.test(`a multi-turn chat (${mode} tokens) hits the cache on the previous answer's blocks`, () =>
+    withSim({ timeScale: 100, tokenizer: mode }, async (_sim, client) => {
+      const messages: OpenAI.ChatCompletionMessageParam[] = [
+        { role: "system", content: "You are a careful planner." },
+        { role: "user", content: "List the steps of the plan. ".repeat(100) },
+      ];
+      // Turn 2 streams: its answer is rebuilt from the deltas, as a streaming client does.
+      const maxTokens = [1100, 700, 1];
+      const cached: number[] = [];
+      const expected = [0];
+      const prompts: number[] = [];
+      for (const [turn, max_tokens] of maxTokens.entries()) {
+        let answer = "";
+        let usage: OpenAI.CompletionUsage | undefined;
+        if (turn !== 1) {
+          const reply = await client.chat.completions.create({
+            model: MODEL,
+            messages,
+            max_tokens,
+          });
+          answer = reply.choices[0]!.message.content!;
+          usage = reply.usage;
+        } else {
+          const stream = await client.chat.completions.create({
+            model: MODEL,
+            messages,
+            max_tokens,
+            stream: true,
+            stream_options: { include_usage: true },
+          });
+          for await (const chunk of stream) {
+            answer += chunk.choices[0]?.delta.content ?? "";
+            usage = chunk.usage ?? usage;
+          }
+        }
+        cached.push(usage!.prompt_tokens_details!.cached_tokens!);
+        prompts.push(usage!.prompt_tokens);
+        // Every block the turn computed (its last generated token's excepted) serves the next.
+        expected.push(Math.floor((usage!.prompt_tokens + max_tokens - 1) / 512) * 512);
+        messages.push({ role: "assistant", content: answer });
+        messages.push({ role: "user", content: "Go on." });
+      }
+      assertEquals(cached, expected.slice(0, 3));
+      // Past each previous prompt: the hits cover blocks of the answers.
+      assertGreater(cached[1]!, prompts[0]!);
+      assertGreater(cached[2]!, prompts[1]!);
+    }));
+}

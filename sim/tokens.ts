@@ -1,4 +1,8 @@
-/** Prompt tokens and prefix-block hashes: a real Llama 3 tokenizer, or a fast 4-characters-a-token estimate. */
+/**
+ * Prompt tokens and prefix-block hashes: a real Llama 3 tokenizer, or a fast 4-characters-a-token
+ * estimate. Blocks are hashed chained, over the prompt and then the generated tokens, as vLLM's
+ * prefix cache hashes every full block of a sequence.
+ */
 import { BLOCK_TOKENS } from "./kv_cache.ts";
 
 /** Characters per token in the approximate mode. */
@@ -15,6 +19,11 @@ export interface PromptTokens {
   blockHashes: number[];
   /** Hash of the whole prompt (the last block's chain continued over the tail). */
   promptHash: number;
+  /**
+   * Chained hashes of every full block of this prompt followed by `pieces`, the texts of the
+   * generated tokens (one token each): the hashes the next turn's prompt gets for the same tokens.
+   */
+  withOutput(pieces: readonly string[]): number[];
 }
 
 /** Counts a rendered prompt's tokens and hashes its blocks. */
@@ -23,10 +32,15 @@ export interface PromptTokenizer {
   readonly mode: TokenizerMode;
   /** Counts `text` (a rendered prompt, special tokens written out) and hashes its blocks. */
   tokenize(text: string): PromptTokens;
+  /** Counts a prompt given as token ids (the beginning-of-text token goes first) and hashes its blocks. */
+  tokenizeIds(ids: readonly number[]): PromptTokens;
 }
 
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
+const BLOCK_CHARS = BLOCK_TOKENS * APPROX_CHARS_PER_TOKEN;
+/** Llama 3's `<|begin_of_text|>`. */
+const BEGIN_OF_TEXT_ID = 128_000;
 
 /** FNV-1a over the UTF-16 code units of `text[start, end)`, continuing from `seed`. */
 export function hashText(text: string, start: number, end: number, seed = FNV_OFFSET): number {
@@ -56,20 +70,81 @@ export function hashIds(
   return h >>> 0;
 }
 
+/** A sequence's units (characters or token ids) and how to hash a run of them. */
+interface Units<T extends string | readonly number[]> {
+  units: T;
+  hash(units: T, start: number, end: number, seed: number): number;
+  /** Units per block. */
+  blockUnits: number;
+}
+
+/**
+ * Appends to `into` the chained hashes of the full blocks of `u`, continuing from `seed`; returns
+ * the chain's value after the last full block.
+ */
+function chainBlocks<T extends string | readonly number[]>(
+  into: number[],
+  u: Units<T>,
+  seed: number,
+): number {
+  let h = seed;
+  const blocks = Math.floor(u.units.length / u.blockUnits);
+  for (let b = 0; b < blocks; b++) {
+    h = u.hash(u.units, b * u.blockUnits, (b + 1) * u.blockUnits, h);
+    into.push(h);
+  }
+  return h;
+}
+
+/** Counts and hashes a prompt of `units`; its output pieces become units through `outputUnits`. */
+function promptTokens<T extends string | readonly number[]>(
+  u: Units<T>,
+  tokens: number,
+  outputUnits: (tail: T, pieces: readonly string[]) => T,
+): PromptTokens {
+  const blockHashes: number[] = [];
+  const h = chainBlocks(blockHashes, u, FNV_OFFSET);
+  const tailStart = blockHashes.length * u.blockUnits;
+  const promptHash = u.hash(u.units, tailStart, u.units.length, h);
+  return {
+    tokens,
+    blockHashes,
+    promptHash,
+    withOutput(pieces) {
+      const all = blockHashes.slice();
+      const tail = u.units.slice(tailStart) as T;
+      chainBlocks(all, { ...u, units: outputUnits(tail, pieces) }, h);
+      return all;
+    },
+  };
+}
+
+/** Prompts of token ids hash by id; `pieceIds` turns a generated token's text back into ids. */
+function idsPrompt(
+  ids: readonly number[],
+  pieceIds: (piece: string) => readonly number[],
+): PromptTokens {
+  const units = [BEGIN_OF_TEXT_ID, ...ids];
+  return promptTokens(
+    { units, hash: hashIds, blockUnits: BLOCK_TOKENS },
+    units.length,
+    (tail, pieces) => [...tail, ...pieces.flatMap(pieceIds)],
+  );
+}
+
 /** The approximate tokenizer: a token is 4 characters, a block is 2,048 characters. */
 export const approxTokenizer: PromptTokenizer = {
   mode: "approx",
   tokenize(text) {
-    const blockChars = BLOCK_TOKENS * APPROX_CHARS_PER_TOKEN;
-    const blocks = Math.floor(text.length / blockChars);
-    const blockHashes: number[] = new Array(blocks);
-    let h = FNV_OFFSET;
-    for (let b = 0; b < blocks; b++) {
-      h = hashText(text, b * blockChars, (b + 1) * blockChars, h);
-      blockHashes[b] = h;
-    }
-    const promptHash = hashText(text, blocks * blockChars, text.length, h);
-    return { tokens: Math.ceil(text.length / APPROX_CHARS_PER_TOKEN), blockHashes, promptHash };
+    return promptTokens(
+      { units: text, hash: hashText, blockUnits: BLOCK_CHARS },
+      Math.ceil(text.length / APPROX_CHARS_PER_TOKEN),
+      (tail, pieces) => tail + pieces.join(""),
+    );
+  },
+  tokenizeIds(ids) {
+    // No vocabulary here: a generated token stands for the hash of its text.
+    return idsPrompt(ids, (piece) => [hashText(piece, 0, piece.length)]);
   },
 };
 
@@ -77,21 +152,33 @@ interface Llama3Encoder {
   encode(prompt: string, options?: { bos?: boolean; eos?: boolean }): number[];
 }
 
+/** Output pieces come from a small vocabulary; past this many distinct ones they are not cached. */
+const MAX_CACHED_PIECES = 4096;
+
 /** Wraps a Llama 3 encoder: special tokens written in the text count as one token each. */
 function exactTokenizer(encoder: Llama3Encoder): PromptTokenizer {
+  const encode = (text: string) => encoder.encode(text, { bos: false, eos: false });
+  const pieceCache = new Map<string, readonly number[]>();
+  const pieceIds = (piece: string): readonly number[] => {
+    let ids = pieceCache.get(piece);
+    if (ids === undefined) {
+      ids = encode(piece);
+      if (pieceCache.size < MAX_CACHED_PIECES) pieceCache.set(piece, ids);
+    }
+    return ids;
+  };
   return {
     mode: "exact",
     tokenize(text) {
-      const ids = encoder.encode(text, { bos: false, eos: false });
-      const blocks = Math.floor(ids.length / BLOCK_TOKENS);
-      const blockHashes: number[] = new Array(blocks);
-      let h = FNV_OFFSET;
-      for (let b = 0; b < blocks; b++) {
-        h = hashIds(ids, b * BLOCK_TOKENS, (b + 1) * BLOCK_TOKENS, h);
-        blockHashes[b] = h;
-      }
-      const promptHash = hashIds(ids, blocks * BLOCK_TOKENS, ids.length, h);
-      return { tokens: ids.length, blockHashes, promptHash };
+      const ids = encode(text);
+      return promptTokens(
+        { units: ids, hash: hashIds, blockUnits: BLOCK_TOKENS },
+        ids.length,
+        (tail, pieces) => [...tail, ...pieces.flatMap(pieceIds)],
+      );
+    },
+    tokenizeIds(ids) {
+      return idsPrompt(ids, pieceIds);
     },
   };
 }
@@ -101,46 +188,4 @@ export async function createTokenizer(mode: TokenizerMode): Promise<PromptTokeni
   if (mode === "approx") return approxTokenizer;
   const module = await import("llama3-tokenizer-js");
   return exactTokenizer(module.default);
-}
-
-/** One chat message with its text already flattened. */
-export interface ChatTurn {
-  /** `system`, `user`, `assistant`, `tool`... */
-  role: string;
-  /** Its text. */
-  content: string;
-}
-
-const LLAMA31_SYSTEM_PREAMBLE =
-  "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n";
-
-/**
- * Renders messages with Llama 3.1's chat template (as vLLM applies it): the system header with its
- * knowledge-date preamble, one header and `<|eot_id|>` per message, and the assistant header.
- */
-export function renderChat(messages: readonly ChatTurn[]): string {
-  const parts: string[] = ["<|begin_of_text|>"];
-  let rest = messages;
-  let system = "";
-  if (messages[0]?.role === "system" || messages[0]?.role === "developer") {
-    system = messages[0].content;
-    rest = messages.slice(1);
-  }
-  parts.push(
-    "<|start_header_id|>system<|end_header_id|>\n\n",
-    LLAMA31_SYSTEM_PREAMBLE,
-    system,
-    "<|eot_id|>",
-  );
-  for (const m of rest) {
-    const role = m.role === "tool" ? "ipython" : m.role;
-    parts.push("<|start_header_id|>", role, "<|end_header_id|>\n\n", m.content, "<|eot_id|>");
-  }
-  parts.push("<|start_header_id|>assistant<|end_header_id|>\n\n");
-  return parts.join("");
-}
-
-/** Renders a completion prompt: the beginning-of-text token, then the text. */
-export function renderCompletion(prompt: string): string {
-  return "<|begin_of_text|>" + prompt;
 }

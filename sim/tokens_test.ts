@@ -1,11 +1,7 @@
 import { assert, assertEquals, assertGreater } from "./_assert.ts";
-import {
-  approxTokenizer,
-  createTokenizer,
-  hashText,
-  renderChat,
-  renderCompletion,
-} from "./tokens.ts";
+import { renderChat, renderCompletion } from "./chat_template.ts";
+import { outputPieces } from "./text.ts";
+import { approxTokenizer, createTokenizer, hashText, type PromptTokenizer } from "./tokens.ts";
 
 Deno.test("the exact tokenizer counts Llama 3 tokens with special tokens as one each", async () => {
   const tokenizer = await createTokenizer("exact");
@@ -38,19 +34,61 @@ Deno.test("the approximate tokenizer counts 4 characters a token and 2,048 chara
   assert(other.blockHashes[2] !== counted.blockHashes[2]);
 });
 
-Deno.test("renderChat() writes Llama 3.1's template with the system message first", () => {
-  const text = renderChat([{ role: "system", content: "Be brief." }, {
-    role: "user",
-    content: "Hi",
-  }]);
-  assert(text.startsWith("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"));
-  assert(
-    text.includes("Be brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"),
-  );
-  assert(text.endsWith("<|start_header_id|>assistant<|end_header_id|>\n\n"));
-});
-
 Deno.test("hashText() continues a hash across calls like one pass", () => {
   const s = "abcdefgh";
   assertEquals(hashText(s, 4, 8, hashText(s, 0, 4)), hashText(s, 0, 8));
+});
+
+Deno.test("every generated token's text is one Llama 3 token, and an answer re-tokenizes to them", async () => {
+  const tokenizer = await createTokenizer("exact");
+  const question = renderChat([{ role: "user", content: "Hi" }]);
+  const base = tokenizer.tokenize(question).tokens;
+  for (let seed = 0; seed < 20; seed++) {
+    const chat = outputPieces(seed, 300);
+    assertEquals(tokenizer.tokenize(question + chat.join("")).tokens, base + 300);
+    const completion = outputPieces(seed, 300, { opensAnswer: false });
+    assertEquals(
+      tokenizer.tokenize(renderCompletion("Say:" + completion.join(""))).tokens,
+      3 + 300,
+    );
+    assert(chat.every((piece) => piece.length === 4), "an output token is 4 characters");
+  }
+});
+
+/** A prompt long enough that its first turn's output fills blocks past the prompt's own. */
+function firstTurn(tokenizer: PromptTokenizer) {
+  const messages = [{ role: "user", content: "All hands on deck. ".repeat(150) }];
+  const prompt = tokenizer.tokenize(renderChat(messages));
+  const pieces = outputPieces(9, 1500);
+  const next = renderChat([
+    ...messages,
+    { role: "assistant", content: pieces.join("") },
+    { role: "user", content: "And then?" },
+  ]);
+  return { prompt, pieces, next: tokenizer.tokenize(next) };
+}
+
+for (const mode of ["exact", "approx"] as const) {
+  Deno.test(`withOutput() gives the ${mode} hashes the next turn's prompt has for the answer's blocks`, async () => {
+    const { prompt, pieces, next } = firstTurn(await createTokenizer(mode));
+    const sequence = prompt.withOutput(pieces);
+    const full = Math.floor((prompt.tokens + pieces.length) / 512);
+    assertEquals(sequence.length, full);
+    assertGreater(full, prompt.blockHashes.length + 1);
+    assertEquals(sequence.slice(0, prompt.blockHashes.length), prompt.blockHashes);
+    assertEquals(next.blockHashes.slice(0, full), sequence);
+  });
+}
+
+Deno.test("a prompt of token ids counts the beginning-of-text token and hashes blocks of ids", async () => {
+  for (const tokenizer of [approxTokenizer, await createTokenizer("exact")]) {
+    const ids = Array.from({ length: 1100 }, (_, i) => 1000 + i);
+    const counted = tokenizer.tokenizeIds(ids);
+    assertEquals(counted.tokens, 1101);
+    assertEquals(counted.blockHashes.length, 2);
+    const other = tokenizer.tokenizeIds([...ids.slice(0, 600), 7, ...ids.slice(601)]);
+    assertEquals(other.blockHashes[0], counted.blockHashes[0]);
+    assert(other.blockHashes[1] !== counted.blockHashes[1]);
+    assertEquals(counted.withOutput(outputPieces(1, 2000)).length, Math.floor(3101 / 512));
+  }
 });

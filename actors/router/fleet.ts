@@ -5,7 +5,12 @@ import type { ActorRef } from "../runtime/types.ts";
 import type { BackendMessage } from "../backend/backend_actor.ts";
 import type { BackendReport, BackendSource, RequestOutcome } from "../backend/backend_state.ts";
 import { ModelRouter } from "./model_router.ts";
-import { type AddResult, type MemberStatus, routerBehavior, type RouterMessage } from "./router_actor.ts";
+import {
+  type AddResult,
+  type MemberStatus,
+  routerBehavior,
+  type RouterMessage,
+} from "./router_actor.ts";
 import { createPicker, strategyOptions } from "./strategies/mod.ts";
 import type { BackendView, Picker } from "./strategies/types.ts";
 
@@ -61,7 +66,8 @@ export class Fleet {
     this.#system = system;
     this.#proxy = proxy;
     this.#now = options.now ?? Date.now;
-    this.#picker = options.picker ?? (() => createPicker(proxy.strategy, strategyOptions(proxy, { now: this.#now })));
+    this.#picker = options.picker ??
+      (() => createPicker(proxy.strategy, strategyOptions(proxy, { now: this.#now })));
   }
 
   /** Makes sure `model` has a router (spawning its actor); `configured` models stay listed with no backends. */
@@ -121,7 +127,9 @@ export class Fleet {
   async heartbeat(id: string): Promise<AddResult | undefined> {
     for (const entry of this.#models.values()) {
       if (!entry.backendRefs.has(id)) continue;
-      return await entry.ref.ask<AddResult | undefined>({ type: "heartbeat", id }, { timeoutMs: ASK_MS });
+      return await entry.ref.ask<AddResult | undefined>({ type: "heartbeat", id }, {
+        timeoutMs: ASK_MS,
+      });
     }
     return undefined;
   }
@@ -154,7 +162,9 @@ export class Fleet {
   async backends(): Promise<BackendStatus[]> {
     const all: BackendStatus[] = [];
     for (const [model, entry] of this.#models) {
-      const members = await entry.ref.ask<MemberStatus[]>({ type: "members" }, { timeoutMs: ASK_MS });
+      const members = await entry.ref.ask<MemberStatus[]>({ type: "members" }, {
+        timeoutMs: ASK_MS,
+      });
       for (const member of members) all.push({ ...member, model });
     }
     return all;
@@ -171,7 +181,9 @@ export class Fleet {
     for (;;) {
       const entry = this.#models.get(model);
       if (!entry) return;
-      const reported = [...entry.backendRefs.keys()].every((id) => entry.router.get(id)?.report.healthy !== undefined);
+      const reported = [...entry.backendRefs.keys()].every((id) =>
+        entry.router.get(id)?.report.healthy !== undefined
+      );
       if (reported || this.#now() >= deadline) return;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }

@@ -5,7 +5,12 @@ import { createPicker, strategyOptions } from "./strategies/mod.ts";
 import type { RequestFeatures } from "./strategies/types.ts";
 
 const proxy = { load_bound: 1.5, prefix_block_chars: 2048, prefix_cache_tokens: 430_000 };
-const request: RequestFeatures = { model: "m", sessionId: undefined, prefixHashes: [], promptChars: 10 };
+const request: RequestFeatures = {
+  model: "m",
+  sessionId: undefined,
+  prefixHashes: [],
+  promptChars: 10,
+};
 
 function report(id: string, eligible: boolean): BackendReport {
   return {

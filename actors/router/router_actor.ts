@@ -1,8 +1,17 @@
 /** RouterActor: one per model; supervises its BackendActors, holds the routing view they report into, expires registrations. */
 import { address } from "../runtime/address.ts";
 import type { ActorRef, Behavior, Cancellable } from "../runtime/types.ts";
-import { BACKEND_KIND, backendBehavior, type BackendMessage, type BackendReportMessage } from "../backend/backend_actor.ts";
-import type { BackendReport, BackendSource, BackendStateOptions } from "../backend/backend_state.ts";
+import {
+  BACKEND_KIND,
+  backendBehavior,
+  type BackendMessage,
+  type BackendReportMessage,
+} from "../backend/backend_actor.ts";
+import type {
+  BackendReport,
+  BackendSource,
+  BackendStateOptions,
+} from "../backend/backend_state.ts";
 import type { ModelRouter } from "./model_router.ts";
 import type { BackendView, RequestFeatures } from "./strategies/types.ts";
 
@@ -80,7 +89,9 @@ export function routerAddress(model: string): string {
 }
 
 /** The behaviour of the RouterActor of one model. */
-export function routerBehavior(options: RouterActorOptions): Behavior<RouterActorState, RouterMessage> {
+export function routerBehavior(
+  options: RouterActorOptions,
+): Behavior<RouterActorState, RouterMessage> {
   const now = options.now ?? Date.now;
   const self = routerAddress(options.model);
   return {
@@ -133,7 +144,11 @@ export function routerBehavior(options: RouterActorOptions): Behavior<RouterActo
         case "heartbeat": {
           const known = state.members.get(msg.id);
           if (known?.ttlMs !== undefined) known.expiresAtMs = now() + known.ttlMs;
-          ctx.reply(known ? { id: known.id, created: false, expiresAtMs: known.expiresAtMs } satisfies AddResult : undefined);
+          ctx.reply(
+            known
+              ? { id: known.id, created: false, expiresAtMs: known.expiresAtMs } satisfies AddResult
+              : undefined,
+          );
           return state;
         }
         case "remove": {
@@ -149,7 +164,9 @@ export function routerBehavior(options: RouterActorOptions): Behavior<RouterActo
           for (const member of [...state.members.values()]) {
             if (member.expiresAtMs === undefined || member.ttlMs === undefined) continue;
             if (member.expiresAtMs <= t) {
-              console.warn(`Backend ${member.id} of model ${options.model} expired: no heartbeat for ${member.ttlMs} ms`);
+              console.warn(
+                `Backend ${member.id} of model ${options.model} expired: no heartbeat for ${member.ttlMs} ms`,
+              );
               stopMember(state, member, ctx.stop, options);
             } else {
               shortestTtl = Math.min(shortestTtl ?? Infinity, member.ttlMs);
@@ -174,7 +191,11 @@ export function routerBehavior(options: RouterActorOptions): Behavior<RouterActo
       }
     },
     onSignal(state, signal) {
-      console.error(`Backend actor ${signal.child} of model ${options.model} failed: ${signal.error}${signal.restarting ? " (restarting)" : ""}`);
+      console.error(
+        `Backend actor ${signal.child} of model ${options.model} failed: ${signal.error}${
+          signal.restarting ? " (restarting)" : ""
+        }`,
+      );
       return state;
     },
     onStop(state) {

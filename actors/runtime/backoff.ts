@@ -32,7 +32,7 @@ export class RestartWindow {
   readonly #intensity: number;
   readonly #periodMs: number;
 
-  /** @param intensity restarts allowed within the window, @param periodMs the window's length */
+  /** Starts an empty window. @param intensity restarts allowed within the window, @param periodMs the window's length */
   constructor(intensity: number, periodMs: number) {
     this.#intensity = intensity;
     this.#periodMs = periodMs;

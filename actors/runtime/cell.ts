@@ -4,71 +4,9 @@ import { AskEnvelope, DurableDelivery, SignalEnvelope } from "./envelopes.ts";
 import { ActorFailedError, ActorStoppedError, AskNotAnsweredError } from "./errors.ts";
 import { Fifo } from "./queue.ts";
 import { makeContext, TurnState } from "./context.ts";
+import type { CellHost, CellParent, CommitOutcome, OutboxItem } from "./cell_host.ts";
 import { type SupervisedChild, Supervision, type SupervisionOwner } from "./supervision.ts";
-import type {
-  ActorContext,
-  ActorRef,
-  Behavior,
-  DurableTellOptions,
-  Message,
-  Signal,
-  TimerId,
-} from "./types.ts";
-import type { ActorSystem } from "./system.ts";
-
-/** A durable tell held back until the turn that made it commits. */
-export interface OutboxItem {
-  to: Address;
-  msg: unknown;
-  options: DurableTellOptions;
-}
-
-/** The outcome of committing a durable turn. */
-export type CommitOutcome =
-  | { kind: "committed" }
-  | { kind: "stale"; state: unknown }
-  | { kind: "moved" };
-
-/** Persistence operations the system lends to durable cells. */
-export interface DurableHost {
-  /** Loads the snapshot (validated), or undefined when there is none. */
-  load(cell: Cell): Promise<{ state: unknown } | undefined>;
-  /** Which of these messages were already committed for this actor (or cancelled). */
-  seen(cell: Cell, messageIds: string[]): Promise<Set<string>>;
-  /** Commits state, dedupe keys, lease renewal and outbox atomically. */
-  commit(
-    cell: Cell,
-    messageIds: string[],
-    state: unknown,
-    outbox: OutboxItem[],
-  ): Promise<CommitOutcome>;
-  /** Persists the state outside a durable turn (ctx.snapshot(), shutdown). */
-  flush(cell: Cell, state: unknown): Promise<void>;
-  /** Hands a delivery this process may not handle to whoever holds the lease. */
-  forward(to: Address, delivery: DurableDelivery): Promise<void>;
-  /** Sends durably now (outside a durable turn). */
-  send(item: OutboxItem): Promise<void>;
-  /** Lets go of the actor's lease. */
-  release(cell: Cell): Promise<void>;
-}
-
-/** What a cell needs from its system. */
-export interface CellHost {
-  readonly system: ActorSystem;
-  readonly durable: DurableHost | undefined;
-  register(cell: Cell): void;
-  unregister(cell: Cell): void;
-  ref<M>(addr: Address): ActorRef<M>;
-  tell(addr: Address, msg: unknown): void;
-  setTimer(fn: () => void, delayMs: number): TimerId;
-  clearTimer(id: TimerId): void;
-  reportError(where: string, error: unknown): void;
-}
-
-/** The cell's parent: its supervision and a way to fail upward. */
-export interface CellParent {
-  readonly supervision: Supervision;
-}
+import type { ActorContext, Behavior, Message, Signal, TimerId } from "./types.ts";
 
 type Status = "starting" | "running" | "suspended" | "stopping" | "stopped";
 
@@ -94,7 +32,6 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
   #state: unknown = undefined;
   readonly #turn = new TurnState();
   #failing: DurableDelivery[] | undefined;
-  #groupError: unknown;
   #dirty = false;
   #supervision: Supervision | undefined;
   /** Lease fencing token (a versionstamp) while this process may write the actor. */
@@ -102,7 +39,7 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
   /** The snapshot's storage layout as last read or written. */
   snapshotLayout: { version: string; chunks: number } | undefined;
 
-  /** @param host the system, @param behavior what it runs, @param id its id, @param parent its supervisor */
+  /** Creates it. @param host the system, @param behavior what it runs, @param id its id, @param parent its supervisor */
   constructor(
     host: CellHost,
     behavior: Behavior<unknown, Message>,
@@ -359,6 +296,8 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
    * Handles the durable deliveries at the head of the mailbox as one group: every message whose
    * id is not yet committed runs in order, then the state, all their dedupe keys, the lease
    * renewal and their durable sends commit in one atomic operation (a group commit).
+   * `#failing` always holds the deliveries taken from the mailbox and not yet settled, so a
+   * throw settles exactly those (the transport retries them).
    */
   async #durableTurn(first: DurableDelivery): Promise<void> {
     const durable = this.#host.durable;
@@ -377,32 +316,39 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
       for (const d of group) if (done.has(d.id)) d.finish();
       group = group.filter((d) => !done.has(d.id));
       this.#failing = group;
-      if (group.length === 0) return;
-      const { state, outbox, ran } = await this.#runGroup(group);
+      if (group.length === 0) {
+        this.#failing = undefined;
+        return;
+      }
+      const run = await this.#runGroup(group);
+      group = run.failed ? [...run.ran, run.failed] : run.ran;
+      this.#failing = group;
       let outcome: CommitOutcome;
       try {
-        outcome = await durable.commit(this, ran.map((d) => d.id), state, outbox);
+        outcome = await durable.commit(this, run.ran.map((d) => d.id), run.state, run.outbox);
       } catch (error) {
-        if (ran.length === 1) throw error;
+        if (group.length === 1) throw error;
+        // Too big for one atomic operation, perhaps: commit the first alone, the rest after.
         this.#queue.unshiftAll(group.slice(1));
         group = group.slice(0, 1);
         this.#failing = group;
         continue;
       }
       if (outcome.kind === "committed") {
-        this.#state = state;
+        this.#state = run.state;
         this.#dirty = false;
+        for (const d of run.ran) d.finish();
+        if (run.failed) {
+          this.#failing = [run.failed];
+          throw run.error;
+        }
         this.#failing = undefined;
-        for (const d of ran) d.finish();
-        if (ran.length < group.length) throw this.#groupError;
         return this.#afterTurn();
       }
       if (outcome.kind === "moved" || attempt >= 2) {
+        for (const d of group) await durable.forward(this.address, d);
+        for (const d of group) d.finish();
         this.#failing = undefined;
-        for (const d of group) {
-          await durable.forward(this.address, d);
-          d.finish();
-        }
         this.#status = "stopping";
         queueMicrotask(() => void this.deactivate());
         return;
@@ -412,12 +358,16 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
   }
 
   /**
-   * Runs a group's handlers in order. When one throws, the ones before it still commit, the
-   * failing one is retried by the transport, and the ones after it go back to the mailbox.
+   * Runs a group's handlers in order. When one throws, the ones after it go back to the
+   * mailbox; the ones before it are returned to be committed, and the failing one with them.
    */
-  async #runGroup(
-    group: DurableDelivery[],
-  ): Promise<{ state: unknown; outbox: OutboxItem[]; ran: DurableDelivery[] }> {
+  async #runGroup(group: DurableDelivery[]): Promise<{
+    state: unknown;
+    outbox: OutboxItem[];
+    ran: DurableDelivery[];
+    failed?: DurableDelivery;
+    error?: unknown;
+  }> {
     let state = this.#state;
     const outbox: OutboxItem[] = [];
     for (let k = 0; k < group.length; k++) {
@@ -428,12 +378,13 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
       try {
         state = await this.behavior.receive(state, d.msg as Message, this.ctx);
       } catch (error) {
-        if (k === 0) throw error;
         outbox.length = sends;
         this.#queue.unshiftAll(group.slice(k + 1));
-        this.#failing = [d];
-        this.#groupError = error;
-        return { state, outbox, ran: group.slice(0, k) };
+        if (k === 0) {
+          this.#failing = [d];
+          throw error;
+        }
+        return { state, outbox, ran: group.slice(0, k), failed: d, error };
       } finally {
         this.#turn.current = undefined;
         this.#turn.outbox = undefined;
@@ -449,7 +400,6 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
     if (item instanceof DurableDelivery) {
       for (const d of this.#failing ?? [item]) d.finish(new ActorFailedError(this.address, error));
       this.#failing = undefined;
-      this.#groupError = undefined;
     }
     if (this.#status === "running") this.#fail(error);
   }

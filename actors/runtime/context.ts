@@ -1,6 +1,7 @@
 /** The context a handler gets: replies, sends, timers, children, stop and snapshot requests. */
 import type { Address } from "./address.ts";
-import type { Cell, CellHost, OutboxItem } from "./cell.ts";
+import type { Cell } from "./cell.ts";
+import type { CellHost, OutboxItem } from "./cell_host.ts";
 import { AskEnvelope, DurableDelivery } from "./envelopes.ts";
 import type {
   ActorContext,
@@ -81,14 +82,14 @@ export function makeContext(cell: Cell, host: CellHost, turn: TurnState): ActorC
       };
     },
     spawn(behavior, id, options?: SpawnOptions) {
-      return host.system.spawnChild(cell, behavior, id, options);
+      return host.spawnChild(cell, behavior, id, options);
     },
     stop(addr) {
       if (addr === undefined || addr === cell.address) {
         turn.stopRequested = true;
         return;
       }
-      host.system.stopChild(cell, addr);
+      host.stopChild(cell, addr);
     },
     snapshot() {
       turn.snapshotRequested = true;

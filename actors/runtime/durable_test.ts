@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import { ActorSystem, type Behavior } from "./mod.ts";
+import { readSnapshot } from "./durable/snapshot.ts";
 import { waitFor } from "./testdata/wait.ts";
 
 const CountState = z.object({ count: z.number(), ids: z.array(z.string()) });
@@ -226,6 +227,75 @@ Deno.test("a durable timer fires after its delay and a cancelled one never fires
       assert.ok((fired[0]?.lateMs ?? -1) >= 0, "never early");
     } finally {
       await system.shutdown();
+    }
+  });
+});
+
+Deno.test("a failing message in a group commit is retried alone while its neighbours commit once", async () => {
+  await withKv(async (kvPath) => {
+    const ListState = z.array(z.number());
+    const ListMsg = z.object({
+      type: z.literal("put"),
+      n: z.number(),
+      poison: z.boolean(),
+      slowMs: z.number(),
+    });
+    const runs = new Map<number, number>();
+    const list: Behavior<number[], z.infer<typeof ListMsg>> = {
+      kind: "list",
+      init: () => [],
+      async receive(s, m) {
+        runs.set(m.n, (runs.get(m.n) ?? 0) + 1);
+        if (m.slowMs > 0) await new Promise((r) => setTimeout(r, m.slowMs));
+        if (m.poison) throw new Error("poison");
+        return [...s, m.n];
+      },
+      persistence: { state: ListState, messages: ListMsg },
+    };
+    const system = await ActorSystem.start({
+      kvPath,
+      behaviors: [list],
+      retryScheduleMs: [10, 10, 10],
+      root: { intensity: 100, periodMs: 60_000 },
+      recoverySweepsMs: [],
+      onError: () => {},
+    });
+    try {
+      const put = (n: number, poison = false, slowMs = 0) =>
+        system.tellDurable("list/l", { type: "put", n, poison, slowMs }, { id: `n${n}` });
+      await put(0, false, 300);
+      await waitFor("the slow message to start", () => runs.has(0));
+      await Promise.all([put(1), put(2, true), put(3), put(4)]);
+      await waitFor(
+        "the poison's dead letter",
+        async () => (await system.deadLetters()).length > 0,
+        {
+          timeoutMs: 20_000,
+        },
+      );
+      const kv = system.kv as Deno.Kv;
+      const committed = await waitFor("the others' commits", async () => {
+        const list = (await readSnapshot(kv, { kind: "list", id: "l" }))?.value as number[];
+        return list?.length === 4 ? list : undefined;
+      });
+      assert.deepEqual(committed.toSorted(), [0, 1, 3, 4]);
+      assert.deepEqual((await system.deadLetters()).map((d) => d.id), ["n2"]);
+      assert.equal(runs.get(2), 4, "the poison ran once and was retried three times");
+    } finally {
+      await system.shutdown();
+    }
+  });
+});
+
+Deno.test("a second actor system on the same KV handle is refused, since it would get no messages", async () => {
+  await withKv(async (kvPath) => {
+    const kv = await Deno.openKv(kvPath);
+    const first = await ActorSystem.start({ kv });
+    try {
+      await assert.rejects(() => ActorSystem.start({ kv }), /already has a queue listener/);
+    } finally {
+      await first.shutdown();
+      kv.close();
     }
   });
 });

@@ -13,7 +13,7 @@ export class AskEnvelope {
   /** Whether the handler took over the reply with deferReply(). */
   deferred = false;
 
-  /** @param msg the message, @param resolve and @param reject settle the caller's promise */
+  /** Creates it. @param msg the message, @param resolve and @param reject settle the caller's promise */
   constructor(msg: unknown, resolve: (value: unknown) => void, reject: (error: Error) => void) {
     this.msg = msg;
     this.#resolve = resolve;
@@ -47,7 +47,7 @@ export class DurableDelivery {
   readonly msg: unknown;
   readonly #done: (error?: Error) => void;
 
-  /** @param id message id, @param msg the message, @param done called once with no error to ack */
+  /** Creates it. @param id message id, @param msg the message, @param done called once with no error to ack */
   constructor(id: string, msg: unknown, done: (error?: Error) => void) {
     this.id = id;
     this.msg = msg;
@@ -64,7 +64,7 @@ export class DurableDelivery {
 export class SignalEnvelope {
   /** The signal. */
   readonly signal: Signal;
-  /** @param signal the signal to deliver in order */
+  /** Creates it. @param signal the signal to deliver in order */
   constructor(signal: Signal) {
     this.signal = signal;
   }

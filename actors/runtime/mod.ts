@@ -1,8 +1,30 @@
-/** The actor runtime: addresses, behaviours, local and durable messaging, supervision. */
+/**
+ * The actor runtime: addresses, behaviours, local and durable messaging, supervision.
+ *
+ * @example
+ * ```ts
+ * type CounterMsg = { type: "add"; n: number } | { type: "get" };
+ * const counter: Behavior<number, CounterMsg> = {
+ *   kind: "counter",
+ *   init: () => 0,
+ *   receive(count, msg, ctx) {
+ *     if (msg.type === "add") return count + msg.n;
+ *     ctx.reply(count);
+ *     return count;
+ *   },
+ * };
+ * const system = await ActorSystem.start({ kvPath: "state.kv" });
+ * const ref = system.spawn(counter, "a");
+ * ref.tell({ type: "add", n: 2 });
+ * console.log(await ref.ask<number>({ type: "get" })); // 2
+ * await system.shutdown();
+ * ```
+ */
 export { type Address, address, parseAddress } from "./address.ts";
 export type {
   ActorContext,
   ActorRef,
+  AnyBehavior,
   AskOptions,
   BackoffOptions,
   Behavior,
@@ -47,3 +69,4 @@ export {
 export { backoffDelayMs, resolveBackoff, type ResolvedBackoff, RestartWindow } from "./backoff.ts";
 export type { FaultHooks } from "./durable/host.ts";
 export type { DeliverFn, DurableTransport, SendOptions } from "./durable/transport.ts";
+export type { DurableEnvelope } from "./durable/envelope.ts";

@@ -18,7 +18,7 @@ export class LocalRef<M> implements ActorRef<M> {
   readonly #onUndelivered: (addr: Address, msg: unknown) => void;
   #cell: Cell | undefined;
 
-  /** @param addr the address, @param lookup finds its cell, @param onUndelivered counts lost tells */
+  /** Creates it. @param addr the address, @param lookup finds its cell, @param onUndelivered counts lost tells */
   constructor(
     addr: Address,
     lookup: CellLookup,

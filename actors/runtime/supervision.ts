@@ -57,7 +57,7 @@ export class Supervision {
   #timer: TimerId | undefined;
   #closed = false;
 
-  /** @param owner the supervising actor, @param options strategy and intensity */
+  /** Creates it. @param owner the supervising actor, @param options strategy and intensity */
   constructor(owner: SupervisionOwner, options: SupervisionOptions | undefined) {
     this.#owner = owner;
     this.#options = resolveSupervision(options);

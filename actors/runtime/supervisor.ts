@@ -1,6 +1,7 @@
 /** A supervisor behaviour: starts ordered child specs and restarts them by its strategy. */
 import type { Address } from "./address.ts";
 import type {
+  AnyBehavior,
   BackoffOptions,
   Behavior,
   Message,
@@ -12,11 +13,10 @@ import type {
 /** One child of a supervisor, in start order. */
 export interface ChildSpec {
   /** What the child runs. */
-  // deno-lint-ignore no-explicit-any
-  behavior: Behavior<any, any>;
+  behavior: AnyBehavior;
   /** The child's id (its address is `behavior.kind/id`). */
   id: string;
-  /** @default "permanent" */
+  /** When the supervisor restarts it. @default "permanent" */
   restart?: RestartType;
   /** Backoff between this child's restarts. */
   backoff?: BackoffOptions;
@@ -37,6 +37,7 @@ export type SupervisorMessage = { type: "which_children" };
 
 /** A supervisor's state: the signals it received, newest last (bounded). */
 export interface SupervisorState {
+  /** The last 100 ChildFailed signals. */
   failures: Signal[];
 }
 

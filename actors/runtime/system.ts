@@ -1,13 +1,14 @@
 /** The actor system: spawns and finds actors, runs the durable transport, and stops gracefully. */
 import { type Address, address as makeAddress, parseAddress } from "./address.ts";
-import { Cell, type CellHost, type CellParent } from "./cell.ts";
+import { Cell } from "./cell.ts";
+import type { CellHost, CellParent } from "./cell_host.ts";
 import { newId } from "./context.ts";
-import { DurableDelivery } from "./envelopes.ts";
 import { describeError } from "./errors.ts";
 import { LocalRef } from "./refs.ts";
-import { Supervision, type SupervisionOwner } from "./supervision.ts";
+import { Root } from "./root.ts";
 import type {
   ActorRef,
+  AnyBehavior,
   Behavior,
   DurableTellOptions,
   Message,
@@ -15,14 +16,11 @@ import type {
   SupervisionOptions,
   TimerId,
 } from "./types.ts";
-import { DurableEnvelopeSchema, makeEnvelope } from "./durable/envelope.ts";
+import { DurableEnvelopeSchema } from "./durable/envelope.ts";
 import { type FaultHooks, KvDurableHost } from "./durable/host.ts";
-import { cancelKey, DEAD_LETTER_PREFIX, deadLetterKey, snapshotPrefix } from "./durable/keys.ts";
+import { DurableInbox } from "./durable/inbox.ts";
+import { cancelKey, DEAD_LETTER_PREFIX, deadLetterKey } from "./durable/keys.ts";
 import { type DurableTransport, KvQueueTransport } from "./durable/transport.ts";
-import { acquireLease } from "./durable/lease.ts";
-
-// deno-lint-ignore no-explicit-any
-type AnyBehavior = Behavior<any, any>;
 
 /** Options of {@linkcode ActorSystem.start}. */
 export interface ActorSystemOptions {
@@ -50,6 +48,11 @@ export interface ActorSystemOptions {
   onRootFailure?: (error: Error) => void;
   /** Called for errors that have no caller to go to; by default logs to stderr. */
   onError?: (where: string, error: unknown) => void;
+  /**
+   * How durable messages travel; by default the KV queue of `kv` (a key-outbox transport can
+   * stand in where the KV has no queues, as with KV Connect).
+   */
+  transport?: DurableTransport;
   /** Crash-test hooks around durable commits. */
   faults?: FaultHooks;
   /**
@@ -69,56 +72,22 @@ export interface ShutdownOptions {
 
 /** A dead-letter record: a durable message whose retries ran out. */
 export interface DeadLetter {
+  /** The actor it was for. */
   to: Address;
+  /** Its message id. */
   id: string;
+  /** The message. */
   msg: unknown;
+  /** When it was first sent, in ms since the epoch. */
   sentAtMs: number;
 }
 
-/** Where recovery sweeps send the message that wakes the queue listener; dropped on arrival. */
-const WAKE_ADDRESS = "system/wake";
-
 const DEFAULT_RETRY_SCHEDULE_MS = [100, 1_000, 5_000, 30_000, 60_000];
-
-class Root implements CellParent, SupervisionOwner {
-  readonly address = "system/root";
-  readonly supervision: Supervision;
-  readonly #system: ActorSystem;
-  readonly #onFailure: (error: Error) => void;
-  readonly #timers: { set(fn: () => void, ms: number): TimerId; clear(id: TimerId): void };
-
-  constructor(
-    system: ActorSystem,
-    options: SupervisionOptions,
-    onFailure: (error: Error) => void,
-    timers: { set(fn: () => void, ms: number): TimerId; clear(id: TimerId): void },
-  ) {
-    this.#system = system;
-    this.#onFailure = onFailure;
-    this.#timers = timers;
-    this.supervision = new Supervision(this, options);
-  }
-
-  signal(): void {}
-
-  escalate(error: Error): void {
-    if (!this.#system.stopping) this.#onFailure(error);
-  }
-
-  setTimer(fn: () => void, delayMs: number): TimerId {
-    return this.#timers.set(fn, delayMs);
-  }
-
-  clearTimer(id: TimerId): void {
-    this.#timers.clear(id);
-  }
-}
 
 /** An actor system: one per process, optionally backed by a Deno KV store. */
 export class ActorSystem {
   readonly #cells = new Map<Address, Cell>();
   readonly #kinds = new Map<string, AnyBehavior>();
-  readonly #activating = new Map<Address, Promise<Cell | undefined>>();
   readonly #timers = new Set<TimerId>();
   readonly #root: Root;
   readonly #host: CellHost;
@@ -126,6 +95,7 @@ export class ActorSystem {
   readonly #ownsKv: boolean;
   readonly #transport: DurableTransport | undefined;
   readonly #durable: KvDurableHost | undefined;
+  readonly #inbox: DurableInbox | undefined;
   readonly #options: ActorSystemOptions;
   readonly #nodeId: string;
   #stopping = false;
@@ -143,12 +113,11 @@ export class ActorSystem {
       set: (fn: () => void, ms: number) => this.#setTimer(fn, ms),
       clear: (id: TimerId) => this.#clearTimer(id),
     };
-    this.#root = new Root(
-      this,
-      options.root ?? { intensity: 10, periodMs: 10_000 },
-      options.onRootFailure ?? ((error) => void this.#rootFailed(error)),
+    this.#root = new Root(options.root ?? { intensity: 10, periodMs: 10_000 }, {
+      isStopping: () => this.#stopping,
+      onFailure: options.onRootFailure ?? ((error) => void this.#rootFailed(error)),
       timers,
-    );
+    });
     if (kv) {
       const retries = options.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS;
       if (retries.length > 5 || retries.some((ms) => !(ms >= 0))) {
@@ -156,7 +125,7 @@ export class ActorSystem {
           `retryScheduleMs has ${retries.length} delays; Deno KV takes at most 5 non-negative ones: shorten it`,
         );
       }
-      this.#transport = new KvQueueTransport(kv, retries);
+      this.#transport = options.transport ?? new KvQueueTransport(kv, retries);
       this.#durable = new KvDurableHost(kv, this.#transport, {
         owner: this.#nodeId,
         leaseTtlMs: options.leaseTtlMs ?? 30_000,
@@ -164,6 +133,16 @@ export class ActorSystem {
         forwardDelayMs: options.forwardDelayMs ?? 500,
         faults: options.faults,
       });
+      this.#inbox = new DurableInbox(kv, this.#transport, this.#durable, {
+        isStopping: () => this.#stopping,
+        kinds: this.#kinds,
+        lookup: (addr) => this.#cells.get(addr),
+        spawnActivated: (behavior, id, token) => {
+          this.#spawn(this.#root, behavior, id, undefined, token);
+          return this.#cells.get(makeAddress(behavior.kind, id));
+        },
+        reportError: (where, error) => this.#host.reportError(where, error),
+      }, { owner: this.#nodeId, leaseTtlMs: options.leaseTtlMs ?? 30_000 });
     }
     const onError = options.onError ??
       ((where: string, error: unknown) => console.error(`${where}: ${describeError(error)}`));
@@ -175,6 +154,14 @@ export class ActorSystem {
         if (this.#cells.get(cell.address) === cell) this.#cells.delete(cell.address);
       },
       ref: (addr) => this.ref(addr),
+      spawnChild: (parent, behavior, id, options) =>
+        this.#spawn(parent, behavior as AnyBehavior, id, options),
+      stopChild: (parent, addr) => {
+        const cell = this.#cells.get(addr);
+        if (!cell || cell.parent !== parent) return;
+        parent.supervision.remove(cell);
+        void cell.terminate();
+      },
       tell: (addr, msg) => {
         const cell = this.#cells.get(addr);
         if (cell) cell.enqueue(msg);
@@ -192,33 +179,18 @@ export class ActorSystem {
     const kv = options.kv ??
       (options.kvPath !== undefined ? await Deno.openKv(options.kvPath) : undefined);
     const system = new ActorSystem(kv, options.kv === undefined && kv !== undefined, options);
-    if (kv) {
-      if (options.rehydrate ?? true) await system.#rehydrate();
-      system.#transport?.listen((raw) => system.#onDurable(raw));
-      if (options.kvPath !== undefined) {
+    const inbox = system.#inbox;
+    if (inbox) {
+      if (options.rehydrate ?? true) await inbox.rehydrate();
+      inbox.listen();
+      const path = options.kvPath;
+      if (path !== undefined) {
         for (const ms of options.recoverySweepsMs ?? [2_500, 5_000, 8_000]) {
-          system.#setTimer(() => {
-            system.#sweeping = system.#sweep(options.kvPath as string);
-          }, ms);
+          system.#setTimer(() => void (system.#sweeping = inbox.sweep(path)), ms);
         }
       }
     }
     return system;
-  }
-
-  async #sweep(path: string): Promise<void> {
-    if (this.#stopping) return;
-    try {
-      const probe = await Deno.openKv(path);
-      probe.close();
-      if (this.#stopping) return;
-      await this.#transport?.send(makeEnvelope(WAKE_ADDRESS, null, { id: newId() }), {
-        delayMs: 0,
-        deadLetterKey: deadLetterKey("system", "wake", "sweep"),
-      });
-    } catch (error) {
-      if (!this.#stopping) this.#host.reportError("recovery sweep", error);
-    }
   }
 
   /** This node's name in leases. */
@@ -245,16 +217,6 @@ export class ActorSystem {
     return this.#spawn(this.#root, behavior as unknown as AnyBehavior, id, options);
   }
 
-  /** Starts a child of `parent` (what ctx.spawn calls). */
-  spawnChild<S, M extends Message>(
-    parent: Cell,
-    behavior: Behavior<S, M>,
-    id: string,
-    options?: SpawnOptions,
-  ): ActorRef<M> {
-    return this.#spawn(parent, behavior as unknown as AnyBehavior, id, options);
-  }
-
   /** A ref to whatever actor lives (or will live) at `addr`. */
   ref<M>(addr: Address): ActorRef<M> {
     return new LocalRef<M>(addr, (a) => this.#cells.get(a), () => this.undelivered++);
@@ -276,14 +238,6 @@ export class ActorSystem {
     if (!cell) return;
     cell.parent.supervision.remove(cell);
     await cell.terminate();
-  }
-
-  /** Stops a child of `parent` for good (what ctx.stop calls). */
-  stopChild(parent: Cell, addr: Address): void {
-    const cell = this.#cells.get(addr);
-    if (!cell || cell.parent !== parent) return;
-    parent.supervision.remove(cell);
-    void cell.terminate();
   }
 
   /**
@@ -378,100 +332,6 @@ export class ActorSystem {
     parent.supervision.add(cell, options);
     void cell.start();
     return new LocalRef(addr, (a) => this.#cells.get(a), () => this.undelivered++, cell);
-  }
-
-  async #onDurable(raw: unknown): Promise<void> {
-    const parsed = DurableEnvelopeSchema.safeParse(raw);
-    if (!parsed.success) {
-      this.#host.reportError(
-        "durable transport",
-        new Error("Dropped a message that is not an actor envelope"),
-      );
-      return;
-    }
-    if (this.#stopping) {
-      throw new Error("Actor system is stopping: the message will be redelivered");
-    }
-    const envelope = parsed.data;
-    if (envelope.to === WAKE_ADDRESS) return;
-    const { kind, id } = parseAddress(envelope.to);
-    const kv = this.#kv as Deno.Kv;
-    const behavior = this.#kinds.get(kind);
-    if (!behavior) {
-      throw new Error(
-        `No behaviour for durable kind "${kind}": pass it to ActorSystem.start({ behaviors })`,
-      );
-    }
-    let msg = envelope.msg;
-    if (behavior.persistence) {
-      const checked = behavior.persistence.messages.safeParse(msg);
-      if (!checked.success) {
-        this.#host.reportError(
-          `durable message ${envelope.id} to ${envelope.to}`,
-          new Error(`Invalid message, kept as a dead letter: ${checked.error.issues[0]?.message}`),
-        );
-        await kv.set(deadLetterKey(kind, id, envelope.id), envelope);
-        return;
-      }
-      msg = checked.data;
-    }
-    const cell = await this.#activate(behavior, id);
-    if (!cell) {
-      await this.#durable?.forward(envelope.to, new DurableDelivery(envelope.id, msg, () => {}));
-      return;
-    }
-    await new Promise<void>((resolve, reject) => {
-      let done = false;
-      cell.enqueue(
-        new DurableDelivery(envelope.id, msg, (error) => {
-          if (done) return;
-          done = true;
-          if (error) reject(error);
-          else resolve();
-        }),
-      );
-    });
-  }
-
-  #activate(behavior: AnyBehavior, id: string): Promise<Cell | undefined> {
-    const addr = makeAddress(behavior.kind, id);
-    const live = this.#cells.get(addr);
-    if (live && !live.stopped) return Promise.resolve(live);
-    let pending = this.#activating.get(addr);
-    if (!pending) {
-      pending = this.#doActivate(behavior, id).finally(() => this.#activating.delete(addr));
-      this.#activating.set(addr, pending);
-    }
-    return pending;
-  }
-
-  async #doActivate(behavior: AnyBehavior, id: string): Promise<Cell | undefined> {
-    const addr = makeAddress(behavior.kind, id);
-    let token: string | null = null;
-    if (behavior.persistence) {
-      const lease = await acquireLease(this.#kv as Deno.Kv, { kind: behavior.kind, id }, {
-        owner: this.#nodeId,
-        ttlMs: this.#options.leaseTtlMs ?? 30_000,
-      });
-      if (!lease.ok) return undefined;
-      token = lease.token;
-    }
-    if (this.#stopping) return undefined;
-    const existing = this.#cells.get(addr);
-    if (existing && !existing.stopped) return existing;
-    this.#spawn(this.#root, behavior, id, undefined, token);
-    return this.#cells.get(addr);
-  }
-
-  async #rehydrate(): Promise<void> {
-    const kv = this.#kv as Deno.Kv;
-    for (const behavior of this.#kinds.values()) {
-      if (!behavior.persistence) continue;
-      for await (const entry of kv.list({ prefix: snapshotPrefix(behavior.kind) })) {
-        const id = entry.key[2];
-        if (typeof id === "string" && entry.key.length === 3) await this.#activate(behavior, id);
-      }
-    }
   }
 
   async #rootFailed(error: Error): Promise<void> {

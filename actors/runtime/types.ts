@@ -92,7 +92,7 @@ export interface BackoffOptions {
 
 /** How a parent supervises its children. */
 export interface SupervisionOptions {
-  /** @default "one_for_one" */
+  /** Which children restart when one fails. @default "one_for_one" */
   strategy?: RestartStrategy;
   /** More than this many restarts within `periodMs` and the supervisor gives up. @default 3 */
   intensity?: number;
@@ -102,7 +102,7 @@ export interface SupervisionOptions {
 
 /** Options of spawn: how the parent treats this child. */
 export interface SpawnOptions {
-  /** @default "permanent" */
+  /** When the parent restarts this child. @default "permanent" */
   restart?: RestartType;
   /** Backoff between this child's restarts. */
   backoff?: BackoffOptions;
@@ -123,7 +123,10 @@ export interface ChildFailed {
 /** Signals the runtime delivers to an actor through its mailbox, in order with its messages. */
 export type Signal = ChildFailed;
 
-/** Persistence settings of a durable actor kind. */
+/**
+ * Persistence settings of a durable actor kind. Its state is stored as JSON (so keep it to
+ * plain objects, arrays, strings, numbers, booleans and null) and parsed back with `state`.
+ */
 export interface PersistenceOptions<S, M> {
   /** Parses a snapshot read back from KV. */
   state: z.ZodType<S>;
@@ -151,3 +154,7 @@ export interface Behavior<S, M extends Message> {
 
 /** A timer handle as setTimeout returns it. */
 export type TimerId = ReturnType<typeof setTimeout>;
+
+/** A behaviour of any state and message types, for lists of kinds. */
+// deno-lint-ignore no-explicit-any
+export type AnyBehavior = Behavior<any, any>;

@@ -2,10 +2,48 @@
 import type { ReplayResult } from "./replay.ts";
 import { cdf, imbalance, summarize, type Summary } from "./stats.ts";
 
-/** The replicas' prefix-cache counters, in prompt tokens (`vllm:prefix_cache_*_total`). */
-export interface PrefixCounters {
-  queries: number;
-  hits: number;
+/**
+ * Counters and histogram sums summed over every replica and label set, by metric name
+ * (`vllm:prefix_cache_hits_total`, `vllm:time_to_first_token_seconds_sum`...); buckets are left out.
+ */
+export type ReplicaCounters = Record<string, number>;
+
+/** Sums the samples of a Prometheus text page by metric name, leaving out histogram buckets. */
+export function parseCounters(text: string, into: ReplicaCounters = {}): ReplicaCounters {
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m || m[1]!.endsWith("_bucket")) continue;
+    const value = Number(m[2]);
+    if (Number.isFinite(value)) into[m[1]!] = (into[m[1]!] ?? 0) + value;
+  }
+  return into;
+}
+
+/** Reads every replica's `/metrics` and sums them with {@linkcode parseCounters}. */
+export async function scrapeCounters(urls: readonly string[]): Promise<ReplicaCounters> {
+  const pages = await Promise.all(urls.map(async (url) => {
+    const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`Cannot scrape ${url}/metrics: HTTP ${res.status}`);
+    return await res.text();
+  }));
+  const counters: ReplicaCounters = {};
+  for (const page of pages) parseCounters(page, counters);
+  return counters;
+}
+
+function delta(before: ReplicaCounters, after: ReplicaCounters, name: string): number {
+  return (after[name] ?? 0) - (before[name] ?? 0);
+}
+
+/** What the replicas themselves reported over a run. */
+export interface ReplicaView {
+  /** Mean time to first token by the replicas' histogram, in ms of its reported seconds. */
+  ttftMeanMs: number;
+  /** Mean time in the replicas' waiting queue, in ms. */
+  queueMeanMs: number;
+  /** Sequences preempted for want of KV blocks. */
+  preemptions: number;
 }
 
 /** The figures of one strategy's run. */
@@ -25,6 +63,8 @@ export interface StrategyRun {
   outputTokensPerS: number;
   /** Prefix-cache hit rate from the replicas' counters, 0 to 1. */
   hitRate: number;
+  /** The replicas' own view of the run. */
+  replicaView: ReplicaView;
   /** Requests per backend. */
   backendRequests: Record<string, number>;
   /** Seconds of requests in flight per backend (sum of their end-to-end times). */
@@ -42,40 +82,14 @@ export interface StrategyRun {
   cpuCores?: { replicas: number; gateway: number; loadGenerator: number };
 }
 
-/** Sums the `vllm:prefix_cache_queries_total` and `..._hits_total` samples of a Prometheus text page. */
-export function parsePrefixCounters(text: string): PrefixCounters {
-  const counters: PrefixCounters = { queries: 0, hits: 0 };
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("vllm:prefix_cache_")) continue;
-    const m = /^vllm:prefix_cache_(queries|hits)_total(?:\{[^}]*\})?\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const value = Number(m[2]);
-    if (Number.isFinite(value)) counters[m[1] as "queries" | "hits"] += value;
-  }
-  return counters;
-}
-
-/** Reads and sums the prefix-cache counters of every replica. */
-export async function scrapePrefixCounters(urls: readonly string[]): Promise<PrefixCounters> {
-  const pages = await Promise.all(urls.map(async (url) => {
-    const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) throw new Error(`Cannot scrape ${url}/metrics: HTTP ${res.status}`);
-    return parsePrefixCounters(await res.text());
-  }));
-  return pages.reduce((a, b) => ({ queries: a.queries + b.queries, hits: a.hits + b.hits }), {
-    queries: 0,
-    hits: 0,
-  });
-}
-
 /** Options of {@linkcode measureRun}. */
 export interface MeasureOptions {
   strategy: string;
   /** Replica ids or URLs, so that an idle replica counts in the imbalance. */
   backends: readonly string[];
-  /** Counters before and after the replay. */
-  before: PrefixCounters;
-  after: PrefixCounters;
+  /** The replicas' counters before and after the replay. */
+  before: ReplicaCounters;
+  after: ReplicaCounters;
 }
 
 /** Summarises a replay. */
@@ -96,8 +110,11 @@ export function measureRun(replay: ReplayResult, options: MeasureOptions): Strat
   const ttfts = ok.map((r) => r.ttftMs!);
   const outputTokens = ok.reduce((sum, r) => sum + r.outputTokens, 0);
   const durationS = replay.durationMs / 1000;
-  const queries = options.after.queries - options.before.queries;
-  const hits = options.after.hits - options.before.hits;
+  const { before, after } = options;
+  const queries = delta(before, after, "vllm:prefix_cache_queries_total");
+  const hits = delta(before, after, "vllm:prefix_cache_hits_total");
+  const mean = (name: string) =>
+    (delta(before, after, `${name}_sum`) / delta(before, after, `${name}_count`)) * 1000;
   return {
     strategy: options.strategy,
     replicas: options.backends.length,
@@ -111,6 +128,11 @@ export function measureRun(replay: ReplayResult, options: MeasureOptions): Strat
     requestsPerS: durationS > 0 ? ok.length / durationS : 0,
     outputTokensPerS: durationS > 0 ? outputTokens / durationS : 0,
     hitRate: queries > 0 ? hits / queries : 0,
+    replicaView: {
+      ttftMeanMs: mean("vllm:time_to_first_token_seconds"),
+      queueMeanMs: mean("vllm:request_queue_time_seconds"),
+      preemptions: delta(before, after, "vllm:num_preemptions_total"),
+    },
     backendRequests,
     backendBusyS,
     requestImbalance: imbalance(Object.values(backendRequests)),

@@ -1,8 +1,8 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { measureRun, parsePrefixCounters } from "./measure.ts";
+import { measureRun, parseCounters } from "./measure.ts";
 import type { RequestResult } from "./replay.ts";
 
-Deno.test("parsePrefixCounters sums the query and hit counters over label sets", () => {
+Deno.test("parseCounters sums samples by name over label sets, without buckets", () => {
   const page = [
     "# HELP vllm:prefix_cache_queries_total Prefix cache queries.",
     "# TYPE vllm:prefix_cache_queries_total counter",
@@ -10,10 +10,17 @@ Deno.test("parsePrefixCounters sums the query and hit counters over label sets",
     'vllm:prefix_cache_queries_total{model_name="b"} 24',
     'vllm:prefix_cache_hits_total{model_name="a"} 512',
     "vllm:prefix_cache_hits_total 1.5e2",
+    'vllm:time_to_first_token_seconds_bucket{model_name="a",le="0.1"} 4',
+    'vllm:time_to_first_token_seconds_sum{model_name="a"} 2.5',
     "vllm:num_requests_running 3",
   ].join("\n");
-  assertEquals(parsePrefixCounters(page), { queries: 1024, hits: 662 });
-  assertEquals(parsePrefixCounters(""), { queries: 0, hits: 0 });
+  assertEquals(parseCounters(page), {
+    "vllm:prefix_cache_queries_total": 1024,
+    "vllm:prefix_cache_hits_total": 662,
+    "vllm:time_to_first_token_seconds_sum": 2.5,
+    "vllm:num_requests_running": 3,
+  });
+  assertEquals(parseCounters(""), {});
 });
 
 function result(
@@ -47,8 +54,14 @@ Deno.test("measureRun summarises latency, throughput, hits and balance", () => {
   }, {
     strategy: "x",
     backends: ["a", "b", "c"],
-    before: { queries: 100, hits: 10 },
-    after: { queries: 1100, hits: 410 },
+    before: { "vllm:prefix_cache_queries_total": 100, "vllm:prefix_cache_hits_total": 10 },
+    after: {
+      "vllm:prefix_cache_queries_total": 1100,
+      "vllm:prefix_cache_hits_total": 410,
+      "vllm:time_to_first_token_seconds_sum": 0.6,
+      "vllm:time_to_first_token_seconds_count": 3,
+      "vllm:num_preemptions_total": 2,
+    },
   });
   assertEquals(run.failed, 1);
   assertEquals(run.errors, ["HTTP 500"]);
@@ -62,4 +75,6 @@ Deno.test("measureRun summarises latency, throughput, hits and balance", () => {
   assertEquals(run.requestImbalance, 2);
   assertEquals(run.busyImbalance, 2);
   assertEquals(run.replicas, 3);
+  assertEquals(Math.round(run.replicaView.ttftMeanMs), 200);
+  assertEquals(run.replicaView.preemptions, 2);
 });

@@ -18,8 +18,8 @@ function run(strategy: string, ttft: number, hits: number) {
   }, {
     strategy,
     backends: ["a", "b"],
-    before: { queries: 0, hits: 0 },
-    after: { queries: 100, hits },
+    before: {},
+    after: { "vllm:prefix_cache_queries_total": 100, "vllm:prefix_cache_hits_total": hits },
   });
 }
 

@@ -1,7 +1,7 @@
 /** One measured run of the routing bench: fresh replicas, the gateway with one strategy (or none, for the baseline), the replay, the figures. */
 import { STRATEGY_NAMES, type StrategyName } from "../../config/schema.ts";
 import type { Config } from "../../config/schema.ts";
-import { measureRun, scrapePrefixCounters, type StrategyRun } from "./measure.ts";
+import { measureRun, scrapeCounters, type StrategyRun } from "./measure.ts";
 import { type ReplayProgress, replayTrace } from "./replay.ts";
 import { cpuSeconds, type GatewayProcess, startGateway, startReplicas } from "./setup.ts";
 import type { TraceRequest } from "./trace.ts";
@@ -100,7 +100,7 @@ export async function runStrategy(
         dir,
       });
     }
-    const before = await scrapePrefixCounters(replicas.urls);
+    const before = await scrapeCounters(replicas.urls);
     const cpuBefore = cpuUse(replicas.pid, gateway?.pid);
     const replay = await replayTrace(trace, {
       target: gateway === undefined
@@ -110,7 +110,7 @@ export async function runStrategy(
       timeScale: options.timeScale,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
-    const after = await scrapePrefixCounters(replicas.urls);
+    const after = await scrapeCounters(replicas.urls);
     const cpuAfter = cpuUse(replicas.pid, gateway?.pid);
     if (gateway !== undefined) {
       const urls = await backendUrls(gateway);

@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { leastLoad, loadCost, STALE_SCRAPE_MS } from "./least_load.ts";
+import { leastLoad } from "./least_load.ts";
+import { loadCost, STALE_SCRAPE_MS } from "./_scores.ts";
 import { options, request, view } from "./_testing.ts";
 
 const NOW = 1_000_000;

@@ -1,5 +1,5 @@
 /** `prefix_aware`: the replica that most likely holds the longest cached prefix of the prompt, within a load bound. */
-import { backendLoad, inverseScores, meanLoad, withinLoadBound } from "./_scores.ts";
+import { boundedLoads, inverseScores } from "./_scores.ts";
 import type { BackendView, RequestFeatures, Strategy, StrategyOptions } from "./types.ts";
 
 /** Share of the score given to load, so requests without a cached prefix spread over the replicas. */
@@ -51,7 +51,7 @@ export class PrefixIndex {
 
 /**
  * Scores each candidate by the share of the prompt's blocks its estimated cache already holds
- * (weight 1 - {@linkcode PREFIX_LOAD_SHARE}) plus its least-in-flight score (the rest). A
+ * (weight 1 - {@linkcode PREFIX_LOAD_SHARE}) plus its least-load score (the rest). A
  * candidate whose load is past the bound gets no credit for its cache, so a hot replica sheds
  * requests to the replica with the next longest prefix, or the least busy one.
  */
@@ -60,16 +60,14 @@ export function prefixAware(options: StrategyOptions): Strategy {
   return {
     name: "prefix_aware",
     score(request: RequestFeatures, candidates: readonly BackendView[]): number[] {
-      const loads = inverseScores(candidates.map(backendLoad));
+      const { costs, within } = boundedLoads(candidates, options.now(), options.loadBound);
+      const loads = inverseScores(costs);
       const blocks = request.prefixHashes.length;
       if (blocks === 0) return loads;
-      const mean = meanLoad(candidates);
       return candidates.map((c, i) => {
         const loadScore = PREFIX_LOAD_SHARE * loads[i]!;
         const index = indexes.get(c.id);
-        if (index === undefined || !withinLoadBound(backendLoad(c), mean, options.loadBound)) {
-          return loadScore;
-        }
+        if (index === undefined || !within[i]) return loadScore;
         return (1 - PREFIX_LOAD_SHARE) * index.match(request.prefixHashes) / blocks + loadScore;
       });
     },

@@ -1,5 +1,5 @@
 /** `session_affinity`: a session's requests go to the replica that served it last, while that replica is within the load bound. */
-import { backendLoad, inverseScores, meanLoad, withinLoadBound } from "./_scores.ts";
+import { boundedLoads, inverseScores } from "./_scores.ts";
 import type { BackendView, RequestFeatures, Strategy, StrategyOptions } from "./types.ts";
 
 /** Sessions remembered at most; the least recently routed are forgotten first. */
@@ -7,7 +7,7 @@ export const MAX_SESSIONS = 100_000;
 
 /**
  * Scores 1 for the session's replica while its load is within the bound; every other candidate
- * (and every candidate of a new or shed session) scores half its least-in-flight score, so a
+ * (and every candidate of a new or shed session) scores half its least-load score, so a
  * session without a home lands on the least busy replica. The chosen replica becomes the
  * session's home.
  */
@@ -17,15 +17,11 @@ export function sessionAffinity(options: StrategyOptions): Strategy {
   return {
     name: "session_affinity",
     score(request: RequestFeatures, candidates: readonly BackendView[]): number[] {
-      const loads = inverseScores(candidates.map(backendLoad));
+      const { costs, within } = boundedLoads(candidates, options.now(), options.loadBound);
+      const loads = inverseScores(costs);
       const home = request.sessionId === undefined ? undefined : homes.get(request.sessionId);
       if (home === undefined) return loads;
-      const mean = meanLoad(candidates);
-      return candidates.map((c, i) =>
-        c.id === home && withinLoadBound(backendLoad(c), mean, options.loadBound)
-          ? 1
-          : 0.5 * loads[i]!
-      );
+      return candidates.map((c, i) => c.id === home && within[i] ? 1 : 0.5 * loads[i]!);
     },
     observe(request: RequestFeatures, chosen: BackendView): void {
       const session = request.sessionId;

@@ -1,6 +1,7 @@
 /** Durable state for cells: dedupe, snapshot, lease and outbox committed in one KV atomic op. */
 import { type Address, parseAddress } from "../address.ts";
-import type { Cell, CommitOutcome, DurableHost, OutboxItem } from "../cell.ts";
+import type { Cell } from "../cell.ts";
+import type { CommitOutcome, DurableHost, OutboxItem } from "../cell_host.ts";
 import type { DurableDelivery } from "../envelopes.ts";
 import { LeaseLostError } from "../errors.ts";
 import { makeEnvelope } from "./envelope.ts";
@@ -41,7 +42,7 @@ export class KvDurableHost implements DurableHost {
   readonly #transport: DurableTransport;
   readonly #options: KvDurableHostOptions;
 
-  /** @param kv the store, @param transport how messages travel, @param options leases and dedupe */
+  /** Creates it. @param kv the store, @param transport how messages travel, @param options leases and dedupe */
   constructor(kv: Deno.Kv, transport: DurableTransport, options: KvDurableHostOptions) {
     this.#kv = kv;
     this.#transport = transport;

@@ -28,13 +28,16 @@ export interface DurableTransport {
   closed(): Promise<void>;
 }
 
+/** KV handles that already have a queue listener (a second listener would get nothing). */
+const listening = new WeakSet<Deno.Kv>();
+
 /** The KV-queue transport: `enqueue` with `delay`, `backoffSchedule` and `keysIfUndelivered`. */
 export class KvQueueTransport implements DurableTransport {
   readonly #kv: Deno.Kv;
   readonly #retryScheduleMs: number[];
   #listening: Promise<void> | undefined;
 
-  /** @param kv a local KV file, @param retryScheduleMs the delays between redeliveries */
+  /** Creates it. @param kv a local KV file, @param retryScheduleMs the delays between redeliveries */
   constructor(kv: Deno.Kv, retryScheduleMs: number[]) {
     this.#kv = kv;
     this.#retryScheduleMs = retryScheduleMs;
@@ -42,7 +45,12 @@ export class KvQueueTransport implements DurableTransport {
 
   /** Starts the process's single queue listener. */
   listen(deliver: DeliverFn): void {
-    if (this.#listening) throw new Error("Transport already listens: call listen() once");
+    if (this.#listening || listening.has(this.#kv)) {
+      throw new Error(
+        "This KV handle already has a queue listener: start one actor system per KV handle",
+      );
+    }
+    listening.add(this.#kv);
     this.#listening = this.#kv.listenQueue(deliver);
   }
 

@@ -1,0 +1,167 @@
+/** The response side of one generation request: engine tokens become text, SSE chunks or a body. */
+import type { FinishReason } from "./engine.ts";
+import type { ReplicaContext } from "./generate.ts";
+import {
+  chunkBody,
+  completeBody,
+  errorResponse,
+  type GenerationKind,
+  type ResponseHead,
+  usageChunk,
+  type UsageCounts,
+} from "./responses.ts";
+
+/** What one request will produce. */
+export interface GenerationPlan {
+  /** Chat or completion: decides the response shapes. */
+  kind: GenerationKind;
+  /** Id, creation time and model of the response. */
+  head: ResponseHead;
+  /** The text of every token the engine may generate, in order. */
+  pieces: readonly string[];
+  /** Stop strings: the output ends before the first one it contains. */
+  stops: string[];
+  /** No max_tokens was asked: the last token ends with "stop" (an end-of-sequence token). */
+  natural: boolean;
+}
+
+const encoder = new TextEncoder();
+
+/** The response side of one request: turns engine tokens into text, chunks or a body. */
+export class Generation {
+  readonly #kind: GenerationKind;
+  readonly #head: ResponseHead;
+  readonly #plan: GenerationPlan;
+  readonly #ctx: ReplicaContext;
+  /** Counts for the usage object. */
+  readonly usage: UsageCounts = { promptTokens: 0, cachedTokens: 0, completionTokens: 0 };
+  #text = "";
+  #done = false;
+  #onPiece: (piece: string, finish: string | null) => void = () => {};
+  #onEnd: (reason: string) => void = () => {};
+
+  /** @param plan what to produce, @param ctx the replica it runs on */
+  constructor(plan: GenerationPlan, ctx: ReplicaContext) {
+    this.#kind = plan.kind;
+    this.#head = plan.head;
+    this.#plan = plan;
+    this.#ctx = ctx;
+  }
+
+  /** Token `index` was generated: sends its text, or ends the output at a stop string. */
+  token(index: number): void {
+    if (this.#done) return;
+    let piece = this.#plan.pieces[index]!;
+    this.usage.completionTokens = index + 1;
+    for (const stop of this.#plan.stops) {
+      if (stop === "") continue;
+      const at = (this.#text + piece).indexOf(stop);
+      if (at >= 0) {
+        piece = (this.#text + piece).slice(this.#text.length, Math.max(this.#text.length, at));
+        this.#text += piece;
+        this.#onPiece(piece, "stop");
+        this.#ctx.engine.abort(this.#head.id, "stop");
+        this.finish("stop");
+        return;
+      }
+    }
+    this.#text += piece;
+    const last = index + 1 >= this.#plan.pieces.length;
+    this.#onPiece(piece, last ? (this.#plan.natural ? "stop" : "length") : null);
+  }
+
+  /** The sequence ended for `reason`: completes the body or the stream. */
+  finish(reason: FinishReason): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#onEnd(reason);
+  }
+
+  #abort(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#ctx.engine.abort(this.#head.id);
+  }
+
+  /** The whole answer as one JSON body, once generated; a client that goes away aborts it. */
+  jsonResponse(request: Request): Promise<Response> {
+    return new Promise((resolve) => {
+      const cleanup = () => {
+        this.#ctx.active.delete(cleanup);
+        request.signal.removeEventListener("abort", gone);
+      };
+      const gone = () => {
+        cleanup();
+        this.#abort();
+        resolve(errorResponse(499, "Client closed the request"));
+      };
+      this.#ctx.active.add(gone);
+      request.signal.addEventListener("abort", gone);
+      this.#onEnd = (reason) => {
+        cleanup();
+        resolve(
+          Response.json(completeBody(this.#kind, this.#head, this.#text, reason, this.usage)),
+        );
+      };
+    });
+  }
+
+  /**
+   * The answer as server-sent events, a chunk a token, with a usage chunk when `includeUsage`;
+   * `cut` breaks the connection off after the fault's number of tokens.
+   */
+  streamResponse(includeUsage: boolean, cut: boolean): Response {
+    const kind = this.#kind;
+    const head = this.#head;
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    let sent = 0;
+    const send = (obj: unknown) =>
+      controller.enqueue(encoder.encode(`data: ${JSON.stringify(obj)}\n\n`));
+    // A client that goes away cancels the body stream; request.signal is not needed here.
+    const cleanup = () => {
+      this.#ctx.active.delete(shutdown);
+    };
+    const gone = () => {
+      cleanup();
+      this.#abort();
+    };
+    const shutdown = () => {
+      gone();
+      // End the body without [DONE], as a replica going away does.
+      try {
+        controller.close();
+      } catch { /* already closed */ }
+    };
+    const body = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        controller = c;
+      },
+      cancel: gone,
+    });
+    this.#ctx.active.add(shutdown);
+    this.#onPiece = (piece, finish) => {
+      if (cut && sent >= this.#ctx.faults.state.cutAfterTokens) {
+        gone();
+        const cutError = new Error("Connection cut by fault injection");
+        // Deno logs a failed response body; one line is enough for an injected fault.
+        cutError.stack = `${cutError.name}: ${cutError.message} (${head.id})`;
+        controller.error(cutError);
+        return;
+      }
+      if (sent === 0 && kind === "chat") {
+        send(chunkBody(kind, head, "", null, { role: true, withUsageField: includeUsage }));
+      }
+      send(chunkBody(kind, head, piece, finish, { withUsageField: includeUsage }));
+      sent++;
+    };
+    this.#onEnd = () => {
+      cleanup();
+      if (includeUsage) send(usageChunk(kind, head, this.usage));
+      controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+      controller.close();
+    };
+    return new Response(body, {
+      headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" },
+    });
+  }
+}
