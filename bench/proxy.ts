@@ -3,6 +3,13 @@ import { join } from "node:path";
 import { numberFlag, parseFlags } from "../config/cli.ts";
 import type { BenchSuite } from "./command.ts";
 import type { LoadResult } from "./proxy_load.ts";
+import { ActorSystem } from "../actors/runtime/mod.ts";
+import { ModelRouter } from "../actors/router/model_router.ts";
+import { routerBehavior, type RouterMessage } from "../actors/router/router_actor.ts";
+import { createPicker, strategyOptions } from "../actors/router/strategies/mod.ts";
+import { requestFeatures } from "../actors/router/features.ts";
+import { ProxySchema } from "../config/schema.ts";
+import type { BackendView } from "../actors/router/strategies/types.ts";
 
 const usage = [
   "Usage: deno task bench proxy [options]",
@@ -36,7 +43,8 @@ const ROOT = new URL("..", import.meta.url).pathname;
 
 function pinned(cpu: string, argv: string[]): string[] {
   try {
-    new Deno.Command("taskset", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
+    new Deno.Command("taskset", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync();
     return ["taskset", "-c", cpu, ...argv];
   } catch {
     return argv;
@@ -50,7 +58,12 @@ interface Service {
 }
 
 async function startService(argv: string[], label: string): Promise<Service> {
-  const child = new Deno.Command(argv[0]!, { args: argv.slice(1), stdout: "piped", stderr: "inherit", cwd: ROOT }).spawn();
+  const child = new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    stdout: "piped",
+    stderr: "inherit",
+    cwd: ROOT,
+  }).spawn();
   const reader = child.stdout.getReader();
   let text = "";
   for (;;) {
@@ -76,7 +89,11 @@ async function startService(argv: string[], label: string): Promise<Service> {
   }
 }
 
-async function waitHttp(url: string, check: (res: Response, text: string) => boolean, timeoutMs: number): Promise<void> {
+async function waitHttp(
+  url: string,
+  check: (res: Response, text: string) => boolean,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
@@ -117,7 +134,11 @@ async function ensureNginx(): Promise<string | undefined> {
       stderr: "piped",
     }).output().catch(() => undefined);
     if (!out?.success) {
-      console.error(`apt-get ${args.join(" ")} failed: ${out ? decoder.decode(out.stderr).trim() : "apt-get not found"}`);
+      console.error(
+        `apt-get ${args.join(" ")} failed: ${
+          out ? decoder.decode(out.stderr).trim() : "apt-get not found"
+        }`,
+      );
       return undefined;
     }
   }
@@ -170,7 +191,13 @@ http {
   };
 }
 
-async function load(url: string, concurrency: number, stream: boolean, durationS: number, warmupS: number): Promise<LoadResult> {
+async function load(
+  url: string,
+  concurrency: number,
+  stream: boolean,
+  durationS: number,
+  warmupS: number,
+): Promise<LoadResult> {
   const argv = pinned("1", [
     Deno.execPath(),
     "run",
@@ -182,13 +209,85 @@ async function load(url: string, concurrency: number, stream: boolean, durationS
     `--warmup=${warmupS}`,
     ...(stream ? ["--stream"] : []),
   ]);
-  const out = await new Deno.Command(argv[0]!, { args: argv.slice(1), stdout: "piped", stderr: "inherit" }).output();
+  const out = await new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
   if (!out.success) throw new Error(`The load generator failed against ${url}`);
   return JSON.parse(decoder.decode(out.stdout)) as LoadResult;
 }
 
 function fmt(n: number | undefined, digits = 2): string {
   return n === undefined || Number.isNaN(n) ? "-" : n.toFixed(digits);
+}
+
+/** Cost of one routing decision on the hot path: a direct call into the router's view vs a local actor ask. */
+interface PickCost {
+  directUs: number;
+  askUs: number;
+  picks: number;
+}
+
+/** Measures a pick both ways, in process, with `strategy` over two backends. */
+async function measurePick(strategy: string, picks = 20_000): Promise<PickCost> {
+  const proxy = ProxySchema.parse({ strategy });
+  const router = new ModelRouter("bench", createPicker(proxy.strategy, strategyOptions(proxy)));
+  for (const id of ["a", "b"]) {
+    router.report({
+      id,
+      model: "bench",
+      url: `http://127.0.0.1/${id}`,
+      source: "static",
+      eligible: true,
+      healthy: true,
+      circuit: "closed",
+      ewmaTtftMs: undefined,
+      ewmaLatencyMs: undefined,
+      metrics: undefined,
+      inFlight: 0,
+      completed: 0,
+      failed: 0,
+      lastError: undefined,
+    });
+  }
+  const body = { model: "bench", messages: [{ role: "user", content: "Say ok." }] };
+  const features = requestFeatures(body, {
+    sessionId: undefined,
+    blockChars: proxy.prefix_block_chars,
+  });
+  const system = await ActorSystem.start();
+  try {
+    const ref = system.spawn(
+      routerBehavior({
+        model: "bench",
+        router,
+        backendRefs: new Map(),
+        healthIntervalMs: 30_000,
+        scrapeIntervalMs: 2_000,
+        failureThreshold: 3,
+        openMs: 10_000,
+      }),
+      "bench",
+    );
+    const timeDirect = () => {
+      const t = performance.now();
+      for (let i = 0; i < picks; i++) router.pick(features);
+      return (performance.now() - t) * 1000 / picks;
+    };
+    const timeAsk = async () => {
+      const t = performance.now();
+      for (let i = 0; i < picks; i++) {
+        await ref.ask<BackendView | undefined>({ type: "pick", features } satisfies RouterMessage);
+      }
+      return (performance.now() - t) * 1000 / picks;
+    };
+    timeDirect();
+    await timeAsk();
+    return { directUs: timeDirect(), askUs: await timeAsk(), picks };
+  } finally {
+    await system.shutdown();
+  }
 }
 
 /** The verdicts on the issue's targets, from one run's matrix. */
@@ -233,7 +332,9 @@ export const proxyBench: BenchSuite = {
     }, usage);
     const durationS = numberFlag(values.duration, "duration", usage) ?? 4;
     const warmupS = numberFlag(values.warmup, "warmup", usage) ?? 1;
-    const concurrencies = (values.concurrency ?? "1,64,256").split(",").map((s) => Number(s.trim()));
+    const concurrencies = (values.concurrency ?? "1,64,256").split(",").map((s) =>
+      Number(s.trim())
+    );
     const wanted = new Set((values.targets ?? TARGETS.join(",")).split(",").map((s) => s.trim()));
     if (values["no-nginx"]) wanted.delete("nginx");
     const strategy = values.strategy ?? "prefix_aware";
@@ -243,7 +344,13 @@ export const proxyBench: BenchSuite = {
     const urls = new Map<Target, string>();
     try {
       const upstream = await startService(
-        pinned("0", [Deno.execPath(), "run", "-A", join(ROOT, "bench/proxy_upstream.ts"), "--port=0"]),
+        pinned("0", [
+          Deno.execPath(),
+          "run",
+          "-A",
+          join(ROOT, "bench/proxy_upstream.ts"),
+          "--port=0",
+        ]),
         "the zero-latency backend",
       );
       services.push(upstream);
@@ -262,16 +369,35 @@ export const proxyBench: BenchSuite = {
           ].join("\n"),
         );
         const tp = await startService(
-          pinned("0", [Deno.execPath(), "run", "-A", join(ROOT, "main.ts"), "serve", "--config", configPath]),
+          pinned("0", [
+            Deno.execPath(),
+            "run",
+            "-A",
+            join(ROOT, "main.ts"),
+            "serve",
+            "--config",
+            configPath,
+          ]),
           "turnpike",
         );
         services.push(tp);
-        await waitHttp(`http://127.0.0.1:${tp.port}/v1/models`, (_res, text) => text.includes('"healthy":1'), 15_000);
+        await waitHttp(
+          `http://127.0.0.1:${tp.port}/v1/models`,
+          (_res, text) => text.includes('"healthy":1'),
+          15_000,
+        );
         urls.set("turnpike", `http://127.0.0.1:${tp.port}/v1/chat/completions`);
       }
       if (wanted.has("hono")) {
         const hono = await startService(
-          pinned("0", [Deno.execPath(), "run", "-A", join(ROOT, "bench/proxy_forwarder.ts"), "--port=0", `--upstream=${upstreamUrl}`]),
+          pinned("0", [
+            Deno.execPath(),
+            "run",
+            "-A",
+            join(ROOT, "bench/proxy_forwarder.ts"),
+            "--port=0",
+            `--upstream=${upstreamUrl}`,
+          ]),
           "the Hono forwarder",
         );
         services.push(hono);
@@ -293,40 +419,75 @@ export const proxyBench: BenchSuite = {
       for (const mode of ["json", "sse"] as const) {
         for (const concurrency of concurrencies) {
           for (const target of order) {
-            const result = await load(urls.get(target)!, concurrency, mode === "sse", durationS, warmupS);
+            const result = await load(
+              urls.get(target)!,
+              concurrency,
+              mode === "sse",
+              durationS,
+              warmupS,
+            );
             runs.push({ target, mode, concurrency, ...result });
             console.error(
-              `${mode} c=${concurrency} ${target}: ${fmt(result.rps, 0)} req/s, p50 ${fmt(result.latencyMs.p50, 3)} ms, ` +
-                `p99 ${fmt(result.latencyMs.p99, 3)} ms, ttfb p50 ${fmt(result.ttfbMs.p50, 3)} ms, errors ${result.errors}`,
+              `${mode} c=${concurrency} ${target}: ${fmt(result.rps, 0)} req/s, p50 ${
+                fmt(result.latencyMs.p50, 3)
+              } ms, ` +
+                `p99 ${fmt(result.latencyMs.p99, 3)} ms, ttfb p50 ${
+                  fmt(result.ttfbMs.p50, 3)
+                } ms, errors ${result.errors}`,
             );
           }
         }
       }
 
-      const header = "| mode | c | target | req/s | p50 ms | p99 ms | added p50 ms | TTFB p50 ms | errors |";
+      const header =
+        "| mode | c | target | req/s | p50 ms | p99 ms | added p50 ms | TTFB p50 ms | errors |";
       const lines = [header, "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"];
       for (const r of runs) {
-        const direct = runs.find((d) => d.target === "direct" && d.mode === r.mode && d.concurrency === r.concurrency);
-        const added = direct && r.target !== "direct" ? r.latencyMs.p50 - direct.latencyMs.p50 : undefined;
+        const direct = runs.find((d) =>
+          d.target === "direct" && d.mode === r.mode && d.concurrency === r.concurrency
+        );
+        const added = direct && r.target !== "direct"
+          ? r.latencyMs.p50 - direct.latencyMs.p50
+          : undefined;
         lines.push(
-          `| ${r.mode} | ${r.concurrency} | ${r.target} | ${fmt(r.rps, 0)} | ${fmt(r.latencyMs.p50, 3)} | ${fmt(r.latencyMs.p99, 3)} | ` +
+          `| ${r.mode} | ${r.concurrency} | ${r.target} | ${fmt(r.rps, 0)} | ${
+            fmt(r.latencyMs.p50, 3)
+          } | ${fmt(r.latencyMs.p99, 3)} | ` +
             `${fmt(added, 3)} | ${fmt(r.ttfbMs.p50, 3)} | ${r.errors} |`,
         );
       }
       const verdict = verdicts(runs);
+      const pick = await measurePick(strategy);
       console.log(lines.join("\n"));
       console.log(
-        `\nTargets: added p50 at c=1 ${fmt(verdict.addedP50Ms, 3)} ms (<= 0.5: ${verdict.addedP50Met}), ` +
+        `\nRouting decision (${strategy}, in process): direct call ${fmt(pick.directUs, 2)} us, ` +
+          `local actor ask ${
+            fmt(pick.askUs, 2)
+          } us per pick; the hot path calls the router's view directly.`,
+      );
+      console.log(
+        `\nTargets: added p50 at c=1 ${
+          fmt(verdict.addedP50Ms, 3)
+        } ms (<= 0.5: ${verdict.addedP50Met}), ` +
           `added p99 ${fmt(verdict.addedP99Ms, 3)} ms (<= 2: ${verdict.addedP99Met}), ` +
-          `throughput at c=64 ${fmt((verdict.throughputVsHonoAt64 ?? NaN) * 100, 1)}% of Hono (>= 90%: ${verdict.throughputMet}), ` +
-          `SSE TTFB added p50 ${fmt(verdict.sseTtfbAddedP50Ms, 3)} ms (<= 1: ${verdict.sseTtfbMet})`,
+          `throughput at c=64 ${
+            fmt((verdict.throughputVsHonoAt64 ?? NaN) * 100, 1)
+          }% of Hono (>= 90%: ${verdict.throughputMet}), ` +
+          `SSE TTFB added p50 ${
+            fmt(verdict.sseTtfbAddedP50Ms, 3)
+          } ms (<= 1: ${verdict.sseTtfbMet})`,
       );
       const result = {
         suite: "proxy",
         at: new Date().toISOString(),
-        machine: { cpus: navigator.hardwareConcurrency, deno: Deno.version.deno, pinned: pinned("0", []).length > 0 },
+        machine: {
+          cpus: navigator.hardwareConcurrency,
+          deno: Deno.version.deno,
+          pinned: pinned("0", []).length > 0,
+        },
         settings: { durationS, warmupS, concurrencies, strategy },
         runs,
+        pick,
         targets: verdict,
       };
       const resultsDir = join(ROOT, "bench/results");

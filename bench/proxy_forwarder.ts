@@ -17,7 +17,10 @@ export function forwarderApp(upstream: string): Hono {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ args: Deno.args, options: { port: { type: "string" }, upstream: { type: "string" } } });
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { port: { type: "string" }, upstream: { type: "string" } },
+  });
   if (!values.upstream) throw new Error("Pass --upstream URL");
   const app = forwarderApp(values.upstream);
   Deno.serve({

@@ -15,7 +15,9 @@ export interface LoadResult {
 
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
+  return sorted[
+    Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
+  ] as number;
 }
 
 /** Runs `concurrency` closed-loop clients against `url` for `warmupS` + `durationS` seconds. */
@@ -41,7 +43,11 @@ export async function runLoad(
       let ttfb = NaN;
       let ok = false;
       try {
-        const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+        const res = await fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+        });
         const reader = res.body!.getReader();
         for (;;) {
           const { done } = await reader.read();
@@ -71,7 +77,12 @@ export async function runLoad(
     errors,
     seconds: options.durationS,
     rps: latencies.length / options.durationS,
-    latencyMs: { p50: quantile(latencies, 0.5), p90: quantile(latencies, 0.9), p99: quantile(latencies, 0.99), mean },
+    latencyMs: {
+      p50: quantile(latencies, 0.5),
+      p90: quantile(latencies, 0.9),
+      p99: quantile(latencies, 0.99),
+      mean,
+    },
     ttfbMs: { p50: quantile(ttfbs, 0.5), p90: quantile(ttfbs, 0.9), p99: quantile(ttfbs, 0.99) },
   };
 }

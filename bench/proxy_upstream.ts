@@ -12,9 +12,16 @@ const JSON_BODY = encoder.encode(JSON.stringify({
 }));
 /** Chunks of one SSE answer: ten content events, a usage event and `[DONE]`. */
 const SSE_CHUNKS = [
-  ...Array.from({ length: 10 }, (_, i) =>
-    encoder.encode(`data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"t${i}"}}]}\n\n`)),
-  encoder.encode('data: {"id":"c","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":10,"total_tokens":18}}\n\n'),
+  ...Array.from(
+    { length: 10 },
+    (_, i) =>
+      encoder.encode(
+        `data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"t${i}"}}]}\n\n`,
+      ),
+  ),
+  encoder.encode(
+    'data: {"id":"c","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":10,"total_tokens":18}}\n\n',
+  ),
   encoder.encode("data: [DONE]\n\n"),
 ];
 
@@ -23,7 +30,11 @@ export async function upstreamHandler(request: Request): Promise<Response> {
   const path = new URL(request.url).pathname;
   if (request.method === "GET") {
     if (path === "/health") return new Response(null, { status: 200 });
-    if (path === "/metrics") return new Response("vllm:num_requests_running 0\nvllm:num_requests_waiting 0\nvllm:kv_cache_usage_perc 0\n");
+    if (path === "/metrics") {
+      return new Response(
+        "vllm:num_requests_running 0\nvllm:num_requests_waiting 0\nvllm:kv_cache_usage_perc 0\n",
+      );
+    }
     return new Response(null, { status: 404 });
   }
   const body = await request.text();
@@ -39,7 +50,9 @@ export async function upstreamHandler(request: Request): Promise<Response> {
       else controller.close();
     },
   }, { highWaterMark: 0 });
-  return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+  return new Response(stream, {
+    headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
+  });
 }
 
 if (import.meta.main) {

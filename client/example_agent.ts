@@ -38,7 +38,8 @@ async function runTool(answer: string): Promise<string> {
 
 /** Runs a small agent loop: ask, stream the answer, run a tool, feed its output back, repeat. */
 export async function runAgent(options: AgentOptions = {}): Promise<AgentRun> {
-  const ctx = options.context ?? new SessionContext({ taskId: "example-task", clientId: "example-agent" });
+  const ctx = options.context ??
+    new SessionContext({ taskId: "example-task", clientId: "example-agent" });
   const client = new OpenAI({
     baseURL: options.baseURL ?? "http://127.0.0.1:5800/v1",
     apiKey: Deno.env.get("OPENAI_API_KEY") ?? "unused",
@@ -46,7 +47,10 @@ export async function runAgent(options: AgentOptions = {}): Promise<AgentRun> {
   });
   const model = options.model ?? "llama-3.1-8b-sim";
   const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
-    { role: "system", content: "You are a careful coding agent. Use the tool output to decide your next step." },
+    {
+      role: "system",
+      content: "You are a careful coding agent. Use the tool output to decide your next step.",
+    },
     { role: "user", content: "Find why the test suite is flaky and propose a fix." },
   ];
   const answers: string[] = [];
@@ -65,7 +69,10 @@ export async function runAgent(options: AgentOptions = {}): Promise<AgentRun> {
     options.onTurn?.(turn, answer);
     const toolStart = performance.now();
     const toolOutput = await runTool(answer);
-    messages.push({ role: "assistant", content: answer }, { role: "user", content: `Tool output: ${toolOutput}` });
+    messages.push({ role: "assistant", content: answer }, {
+      role: "user",
+      content: `Tool output: ${toolOutput}`,
+    });
     // The next call reports the time this agent spent on its own side of the turn.
     ctx.setTiming({ preMs: performance.now() - toolStart, postMs });
     postStart = performance.now();
@@ -76,7 +83,11 @@ export async function runAgent(options: AgentOptions = {}): Promise<AgentRun> {
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { "base-url": { type: "string" }, model: { type: "string" }, turns: { type: "string" } },
+    options: {
+      "base-url": { type: "string" },
+      model: { type: "string" },
+      turns: { type: "string" },
+    },
   });
   const run = await runAgent({
     ...(values["base-url"] ? { baseURL: values["base-url"] } : {}),

@@ -36,10 +36,23 @@ export async function startRig(options: RigOptions = {}): Promise<TestRig> {
   const dir = await Deno.makeTempDir({ prefix: "turnpike-gateway-test-" });
   const sims: SimServer[] = [];
   for (let i = 0; i < (options.replicas ?? 2); i++) {
-    sims.push(await startSimulator({ port: 0, timeScale: 20, tokenizer: "approx", seed: i, ...options.sim }));
+    sims.push(
+      await startSimulator({
+        port: 0,
+        timeScale: 20,
+        tokenizer: "approx",
+        seed: i,
+        ...options.sim,
+      }),
+    );
   }
   const models = [...(options.models ?? [])];
-  if ((options.listSims ?? true) && sims.length > 0) models.unshift({ name: MODEL, endpoints: sims.map((s) => s.url) });
+  if ((options.listSims ?? true) && sims.length > 0) {
+    models.unshift({
+      name: MODEL,
+      endpoints: sims.map((s) => s.url),
+    });
+  }
   const config = ConfigSchema.parse({
     proxy: { health_check_interval: 30, metrics_scrape_interval: 0.2, ...options.proxy },
     models,
@@ -47,7 +60,12 @@ export async function startRig(options: RigOptions = {}): Promise<TestRig> {
     state_dir: dir,
   });
   const gateway = await startGateway(config, { port: 0, hostname: "127.0.0.1" });
-  const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "test", maxRetries: 0, timeout: 20_000 });
+  const client = new OpenAI({
+    baseURL: `${gateway.url}/v1`,
+    apiKey: "test",
+    maxRetries: 0,
+    timeout: 20_000,
+  });
   return {
     gateway,
     sims,
@@ -78,12 +96,22 @@ export interface EchoUpstream {
 export function startEchoUpstream(): Promise<EchoUpstream> {
   const seen: EchoSeen[] = [];
   const ready = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: (addr) => ready.resolve(addr) }, async (req) => {
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: (addr) => ready.resolve(addr),
+  }, async (req) => {
     const path = new URL(req.url).pathname;
-    if (req.method === "GET") return new Response(path === "/health" ? "" : "not found", { status: path === "/health" ? 200 : 404 });
+    if (req.method === "GET") {
+      return new Response(path === "/health" ? "" : "not found", {
+        status: path === "/health" ? 200 : 404,
+      });
+    }
     const body = await req.text();
     seen.push({ path, headers: Object.fromEntries(req.headers), body });
-    return new Response(body, { headers: { "content-type": "application/json", "x-upstream": "echo" } });
+    return new Response(body, {
+      headers: { "content-type": "application/json", "x-upstream": "echo" },
+    });
   });
   return ready.promise.then((addr) => ({
     url: `http://127.0.0.1:${addr.port}`,
@@ -93,7 +121,11 @@ export function startEchoUpstream(): Promise<EchoUpstream> {
 }
 
 /** Polls `check` until it is true or `timeoutMs` passes (then throws with `what`). */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;

@@ -13,11 +13,18 @@ export interface AdminServices {
   startedAtMs: number;
 }
 
-async function jsonBody(request: Request): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
+async function jsonBody(
+  request: Request,
+): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
   try {
     return { ok: true, value: await request.json() };
   } catch {
-    return { ok: false, response: errorResponse(400, "Request body is not valid JSON; send a JSON object", { code: "invalid_json" }) };
+    return {
+      ok: false,
+      response: errorResponse(400, "Request body is not valid JSON; send a JSON object", {
+        code: "invalid_json",
+      }),
+    };
   }
 }
 
@@ -45,7 +52,11 @@ export function adminRoutes(services: AdminServices): Hono {
         object: "model",
         created,
         owned_by: "turnpike",
-        turnpike: { backends: m.backends, healthy: m.healthy, status: m.healthy > 0 ? "healthy" : "unavailable" },
+        turnpike: {
+          backends: m.backends,
+          healthy: m.healthy,
+          status: m.healthy > 0 ? "healthy" : "unavailable",
+        },
       })),
     });
   });
@@ -81,10 +92,16 @@ export function adminRoutes(services: AdminServices): Hono {
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const param = issue && issue.path.length > 0 ? issue.path.join(".") : null;
-      return errorResponse(400, `Invalid registration at ${param ?? "body"}: ${issue?.message ?? "invalid"}; send {url, model, ttl_seconds}`, {
-        param,
-        code: "invalid_registration",
-      });
+      return errorResponse(
+        400,
+        `Invalid registration at ${param ?? "body"}: ${
+          issue?.message ?? "invalid"
+        }; send {url, model, ttl_seconds}`,
+        {
+          param,
+          code: "invalid_registration",
+        },
+      );
     }
     const input = parsed.data;
     const id = input.id ?? backendIdFromUrl(input.url);
@@ -99,7 +116,9 @@ export function adminRoutes(services: AdminServices): Hono {
       model: input.model,
       url: input.url,
       ttl_seconds: input.ttl_seconds,
-      expires_at: result.expiresAtMs === undefined ? null : new Date(result.expiresAtMs).toISOString(),
+      expires_at: result.expiresAtMs === undefined
+        ? null
+        : new Date(result.expiresAtMs).toISOString(),
       created: result.created,
     }, result.created ? 201 : 200);
   });
@@ -108,18 +127,26 @@ export function adminRoutes(services: AdminServices): Hono {
     const id = c.req.param("id");
     const result = await fleet.heartbeat(id);
     if (!result) {
-      return errorResponse(404, `No backend "${id}" is registered; POST /api/backends to register it`, { code: "backend_not_found" });
+      return errorResponse(
+        404,
+        `No backend "${id}" is registered; POST /api/backends to register it`,
+        { code: "backend_not_found" },
+      );
     }
     return c.json({
       id: result.id,
-      expires_at: result.expiresAtMs === undefined ? null : new Date(result.expiresAtMs).toISOString(),
+      expires_at: result.expiresAtMs === undefined
+        ? null
+        : new Date(result.expiresAtMs).toISOString(),
     });
   });
 
   app.delete("/api/backends/:id", async (c) => {
     const id = c.req.param("id");
     if (!(await fleet.removeBackend(id))) {
-      return errorResponse(404, `No backend "${id}" exists; GET /api/backends lists them`, { code: "backend_not_found" });
+      return errorResponse(404, `No backend "${id}" exists; GET /api/backends lists them`, {
+        code: "backend_not_found",
+      });
     }
     return c.json({ id, deleted: true });
   });

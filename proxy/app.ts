@@ -15,20 +15,38 @@ export interface AppServices extends AdminServices {
 export function createApp(services: AppServices): Hono {
   const app = new Hono();
   const context = services.forward;
-  app.post("/v1/chat/completions", (c) => forwardOpenAI(c.req.raw, "/v1/chat/completions", { context, schema: ChatCompletionBody }));
-  app.post("/v1/completions", (c) => forwardOpenAI(c.req.raw, "/v1/completions", { context, schema: CompletionBody }));
-  app.post("/v1/embeddings", (c) => forwardOpenAI(c.req.raw, "/v1/embeddings", { context, schema: EmbeddingBody }));
+  app.post(
+    "/v1/chat/completions",
+    (c) =>
+      forwardOpenAI(c.req.raw, "/v1/chat/completions", { context, schema: ChatCompletionBody }),
+  );
+  app.post(
+    "/v1/completions",
+    (c) => forwardOpenAI(c.req.raw, "/v1/completions", { context, schema: CompletionBody }),
+  );
+  app.post(
+    "/v1/embeddings",
+    (c) => forwardOpenAI(c.req.raw, "/v1/embeddings", { context, schema: EmbeddingBody }),
+  );
   app.route("/", adminRoutes(services));
   app.notFound((c) =>
-    errorResponse(404, `No route ${c.req.method} ${c.req.path}; the API is under /v1 (OpenAI) and /api (operations)`, {
-      code: "not_found",
-    })
+    errorResponse(
+      404,
+      `No route ${c.req.method} ${c.req.path}; the API is under /v1 (OpenAI) and /api (operations)`,
+      {
+        code: "not_found",
+      },
+    )
   );
   app.onError((error) => {
     console.error("Unhandled gateway error:", error);
-    return errorResponse(500, "The gateway failed on this request; retry, and report it if it persists", {
-      code: "internal_error",
-    });
+    return errorResponse(
+      500,
+      "The gateway failed on this request; retry, and report it if it persists",
+      {
+        code: "internal_error",
+      },
+    );
   });
   return app;
 }

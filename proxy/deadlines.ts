@@ -12,7 +12,7 @@ export interface DeadlinesOptions {
   tickMs?: number;
 }
 
-/** A set of deadlines checked by one interval timer, which runs only while some are pending. */
+/** A set of deadlines checked by one interval timer, which runs only while some are pending (give or take a tick). */
 export class Deadlines {
   #pending = new Set<Deadline>();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -33,8 +33,9 @@ export class Deadlines {
 
   /** Forgets a deadline (a no-op once it fired). */
   remove(deadline: Deadline): void {
+    // The timer stops at its next tick if nothing is pending, not here: at one request at a time,
+    // stopping and restarting it per request would cost more than the tick.
     this.#pending.delete(deadline);
-    if (this.#pending.size === 0) this.#stop();
   }
 
   /** How many deadlines are pending. */

@@ -13,4 +13,9 @@ Deno.test("Deadlines fires a due deadline once and stops its timer when none is 
   assertEquals(deadlines.size, 1);
   deadlines.clear();
   assertEquals(deadlines.size, 0);
+  // A timer left with nothing to check stops itself at its next tick.
+  const lone = deadlines.add(10_000, () => fired.push("never"));
+  deadlines.remove(lone);
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assertEquals(deadlines.size, 0);
 });

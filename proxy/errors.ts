@@ -35,7 +35,11 @@ export function errorTypeFor(status: number): string {
 }
 
 /** Builds the OpenAI error body for `status` and `message`. */
-export function errorBody(status: number, message: string, options: ErrorOptions = {}): OpenAIErrorBody {
+export function errorBody(
+  status: number,
+  message: string,
+  options: ErrorOptions = {},
+): OpenAIErrorBody {
   return {
     error: {
       message,
@@ -47,7 +51,11 @@ export function errorBody(status: number, message: string, options: ErrorOptions
 }
 
 /** A JSON error response in OpenAI's shape. */
-export function errorResponse(status: number, message: string, options: ErrorOptions = {}): Response {
+export function errorResponse(
+  status: number,
+  message: string,
+  options: ErrorOptions = {},
+): Response {
   const headers = new Headers(options.headers);
   headers.set("content-type", "application/json");
   return new Response(JSON.stringify(errorBody(status, message, options)), { status, headers });

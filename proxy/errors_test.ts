@@ -2,12 +2,20 @@ import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { errorBody, errorEvent, errorResponse } from "./errors.ts";
 
 Deno.test("errorResponse has OpenAI's shape, the status and the extra headers", async () => {
-  const res = errorResponse(503, "No backend", { code: "no_healthy_backend", headers: { "retry-after": "5" } });
+  const res = errorResponse(503, "No backend", {
+    code: "no_healthy_backend",
+    headers: { "retry-after": "5" },
+  });
   assertEquals(res.status, 503);
   assertEquals(res.headers.get("retry-after"), "5");
   assertEquals(res.headers.get("content-type"), "application/json");
   assertEquals(await res.json(), {
-    error: { message: "No backend", type: "service_unavailable", param: null, code: "no_healthy_backend" },
+    error: {
+      message: "No backend",
+      type: "service_unavailable",
+      param: null,
+      code: "no_healthy_backend",
+    },
   });
 });
 

@@ -4,10 +4,11 @@ import type { HeadersConfig, ProxyConfig } from "../config/schema.ts";
 import type { RequestOutcome } from "../actors/backend/backend_state.ts";
 import type { ModelRouter } from "../actors/router/model_router.ts";
 import type { BackendView, RequestFeatures } from "../actors/router/strategies/types.ts";
-import { errorEvent, errorResponse } from "./errors.ts";
+import { errorResponse } from "./errors.ts";
 import type { RecordStore, RequestRecord } from "./records.ts";
 import type { RoutedBody } from "./schemas.ts";
 import { UsageTap } from "./usage_tap.ts";
+import { relay } from "./relay.ts";
 import type { UpstreamClient, UpstreamResponse } from "./upstream_client.ts";
 import type { Deadlines } from "./deadlines.ts";
 
@@ -49,17 +50,28 @@ const HOP_BY_HOP = new Set([
   "accept-encoding",
 ]);
 
-
 /** Non-streamed answers up to this size (with a Content-Length) are read whole and written at once. */
 const BUFFER_LIMIT_BYTES = 1 << 20;
 /** OpenAI puts `usage` at the end of a JSON answer: only this tail is scanned for it. */
 const USAGE_TAIL_BYTES = 4096;
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+const TRACE: Record<string, number> = {};
+let traceLast = 0;
+let traceN = 0;
+function T(name: string) {
+  const t = performance.now();
+  if (name !== "start") TRACE[name] = (TRACE[name] ?? 0) + (t - traceLast);
+  else if (++traceN % 3000 === 0) console.log(JSON.stringify(Object.fromEntries(Object.entries(TRACE).map(([k, v]) => [k, Math.round(v / traceN * 10000) / 10]))));
+  traceLast = t;
+}
+
 /** Reads a body of at most `maxBytes`; undefined when it is larger. */
-async function readBody(request: Request, maxBytes: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
+async function readBody(
+  request: Request,
+  maxBytes: number,
+): Promise<Uint8Array<ArrayBuffer> | undefined> {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > maxBytes) return undefined;
   if (!request.body) return new Uint8Array(0);
@@ -116,45 +128,66 @@ export async function forwardOpenAI(
   const names = context.headers;
   const sessionId = request.headers.get(names.session) ?? undefined;
 
+  T("start");
   let bytes: Uint8Array<ArrayBuffer> | undefined;
   try {
     bytes = await readBody(request, context.proxy.max_body_bytes);
   } catch {
-    return errorResponse(400, "Could not read the request body; send it again", { headers: idHeader });
-  }
-  if (bytes === undefined) {
-    return errorResponse(413, `Request body is larger than ${context.proxy.max_body_bytes} bytes; send a smaller one`, {
-      code: "request_too_large",
+    return errorResponse(400, "Could not read the request body; send it again", {
       headers: idHeader,
     });
   }
+  if (bytes === undefined) {
+    return errorResponse(
+      413,
+      `Request body is larger than ${context.proxy.max_body_bytes} bytes; send a smaller one`,
+      {
+        code: "request_too_large",
+        headers: idHeader,
+      },
+    );
+  }
+  T("readAwait");
   let json: unknown;
   try {
     json = JSON.parse(decoder.decode(bytes));
   } catch {
-    return errorResponse(400, "Request body is not valid JSON; send a JSON object", { code: "invalid_json", headers: idHeader });
+    return errorResponse(400, "Request body is not valid JSON; send a JSON object", {
+      code: "invalid_json",
+      headers: idHeader,
+    });
   }
+  T("json");
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const param = issue && issue.path.length > 0 ? issue.path.join(".") : null;
-    const what = param ? `"${param}": ${issue?.message ?? "invalid"}` : issue?.message ?? "invalid body";
+    const what = param
+      ? `"${param}": ${issue?.message ?? "invalid"}`
+      : issue?.message ?? "invalid body";
     return errorResponse(400, `Invalid request body at ${what}; fix the field and retry`, {
       param,
       code: "invalid_request",
       headers: idHeader,
     });
   }
+  T("zod");
   const body = parsed.data;
   const router = context.router(body.model);
   if (!router) {
-    return errorResponse(404, `The model "${body.model}" does not exist; GET /v1/models lists the served ones`, {
-      param: "model",
-      code: "model_not_found",
-      headers: idHeader,
-    });
+    return errorResponse(
+      404,
+      `The model "${body.model}" does not exist; GET /v1/models lists the served ones`,
+      {
+        param: "model",
+        code: "model_not_found",
+        headers: idHeader,
+      },
+    );
   }
+  T("router");
   const features = context.features(json, sessionId);
+  T("features");
   const stream = body.stream === true;
 
   const record: RequestRecord = {
@@ -187,22 +220,34 @@ export async function forwardOpenAI(
     context.records.add(record);
   };
 
-  const upstreamHeaders: [string, string][] = [["content-type", "application/json"], ["x-request-id", requestId]];
+  T("record");
+  const upstreamHeaders: [string, string][] = [["content-type", "application/json"], [
+    "x-request-id",
+    requestId,
+  ]];
   for (const pair of request.headers) {
     if (!HOP_BY_HOP.has(pair[0])) upstreamHeaders.push(pair);
   }
 
+  T("headers");
   // One controller aborts the upstream call: on client disconnect or on the request timeout.
   const abort = new AbortController();
+  T("abortctl");
   const clientSignal = request.signal;
+  T("signal");
   const onClientAbort = () => abort.abort("client");
   clientSignal.addEventListener("abort", onClientAbort, { once: true });
-  const deadline = context.deadlines.add(context.proxy.request_timeout * 1000, () => abort.abort("timeout"));
+  T("listener");
+  const deadline = context.deadlines.add(
+    context.proxy.request_timeout * 1000,
+    () => abort.abort("timeout"),
+  );
   const cleanup = () => {
     context.deadlines.remove(deadline);
     clientSignal.removeEventListener("abort", onClientAbort);
   };
 
+  T("abort");
   const tried = new Set<string>();
   let lastError = "";
   for (let attempt = 0; attempt <= context.proxy.max_retries; attempt++) {
@@ -213,6 +258,7 @@ export async function forwardOpenAI(
     record.backendId = backend.id;
     router.acquire(backend);
     context.started(body.model, backend);
+  T("pick");
     const sentAt = performance.now();
     let upstream: UpstreamResponse;
     try {
@@ -248,14 +294,19 @@ export async function forwardOpenAI(
       upstream.cancel();
       continue;
     }
+  T("upstreamAwait");
     const headersAt = performance.now();
     const preMs = sentAt - startedAt;
     const responseHeaders = upstream.headers;
     responseHeaders.push(
       ["x-request-id", requestId],
       ["x-turnpike-backend", backend.id],
-      ["server-timing", `gateway;dur=${preMs.toFixed(3)}, upstream;dur=${(headersAt - sentAt).toFixed(3)}`],
+      [
+        "server-timing",
+        `gateway;dur=${preMs.toFixed(3)}, upstream;dur=${(headersAt - sentAt).toFixed(3)}`,
+      ],
     );
+  T("resphdrs");
     const isStream = upstream.contentType?.includes("text/event-stream") ?? stream;
     const length = upstream.contentLength ?? Infinity;
     if (!isStream && length <= BUFFER_LIMIT_BYTES) {
@@ -280,12 +331,21 @@ export async function forwardOpenAI(
         context.finished(body.model, backend, { ok: false, error: lastError });
         continue;
       }
+  T("bytesAwait");
       const doneAt = performance.now();
       router.release(backend);
       cleanup();
-      context.finished(body.model, backend, { ok: true, ttftMs: doneAt - sentAt, totalMs: doneAt - sentAt });
+      context.finished(body.model, backend, {
+        ok: true,
+        ttftMs: doneAt - sentAt,
+        totalMs: doneAt - sentAt,
+      });
       const tap = new UsageTap(false);
-      tap.push(answer.byteLength > USAGE_TAIL_BYTES ? answer.subarray(answer.byteLength - USAGE_TAIL_BYTES) : answer);
+      tap.push(
+        answer.byteLength > USAGE_TAIL_BYTES
+          ? answer.subarray(answer.byteLength - USAGE_TAIL_BYTES)
+          : answer,
+      );
       const usage = tap.result();
       record.upstreamTtftMs = round(doneAt - sentAt);
       record.gatewayMs = round(preMs + (performance.now() - doneAt));
@@ -293,7 +353,12 @@ export async function forwardOpenAI(
       record.completionTokens = usage.completionTokens;
       record.usageSource = usage.source;
       finish(upstream.status);
-      return respond(answer.byteLength === 0 && upstream.status === 204 ? null : answer, upstream.status, responseHeaders);
+  T("finish");
+      return respond(
+        answer.byteLength === 0 && upstream.status === 204 ? null : answer,
+        upstream.status,
+        responseHeaders,
+      );
     }
     const relayed = relay(upstream, {
       stream: isStream,
@@ -326,16 +391,24 @@ export async function forwardOpenAI(
   cleanup();
   if (tried.size === 0) {
     finish(503, "no healthy backend");
-    return errorResponse(503, `No healthy backend serves "${body.model}" right now; retry after a few seconds`, {
-      code: "no_healthy_backend",
-      headers: { ...idHeader, "retry-after": "5" },
-    });
+    return errorResponse(
+      503,
+      `No healthy backend serves "${body.model}" right now; retry after a few seconds`,
+      {
+        code: "no_healthy_backend",
+        headers: { ...idHeader, "retry-after": "5" },
+      },
+    );
   }
   finish(502, lastError);
-  return errorResponse(502, `Every backend tried for "${body.model}" failed (${lastError}); retry later`, {
-    code: "upstream_error",
-    headers: { ...idHeader, "retry-after": "1" },
-  });
+  return errorResponse(
+    502,
+    `Every backend tried for "${body.model}" failed (${lastError}); retry later`,
+    {
+      code: "upstream_error",
+      headers: { ...idHeader, "retry-after": "1" },
+    },
+  );
 }
 
 /**
@@ -353,83 +426,12 @@ function respond(body: BodyInit | null, status: number, headers: [string, string
 }
 
 function timeoutResponse(context: ForwardContext, headers: Record<string, string>): Response {
-  return errorResponse(504, `The request took longer than ${context.proxy.request_timeout} s; retry or raise proxy.request_timeout`, {
-    code: "request_timeout",
-    headers,
-  });
-}
-
-/** How a relayed body ended. */
-interface RelayEnd {
-  kind: "done" | "client" | "error";
-  message: string;
-  firstByteAt: number | undefined;
-  /** Time spent in the relay's own code, in ms. */
-  relayMs: number;
-  usage: ReturnType<UsageTap["result"]>;
-}
-
-/**
- * Relays `body` chunk by chunk as it arrives (nothing held back), tapping it for usage. A failure
- * after the first byte ends an SSE stream with an OpenAI-shaped error event; a cancel by the
- * client aborts the upstream request.
- */
-function relay(
-  upstream: UpstreamResponse,
-  options: { stream: boolean; abort: AbortController; onEnd(end: RelayEnd): void },
-): ReadableStream<Uint8Array> {
-  const tap = new UsageTap(options.stream);
-  let firstByteAt: number | undefined;
-  let relayMs = 0;
-  let ended = false;
-  const end = (kind: RelayEnd["kind"], message: string) => {
-    if (ended) return;
-    ended = true;
-    options.onEnd({ kind, message, firstByteAt, relayMs, usage: tap.result() });
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let chunk: Uint8Array | null;
-      try {
-        chunk = await upstream.read();
-      } catch (error) {
-        const reason = options.abort.signal.reason;
-        if (reason === "client") {
-          end("client", "client disconnected");
-          return;
-        }
-        const message = reason === "timeout"
-          ? "The request timed out while streaming; retry or raise proxy.request_timeout"
-          : `The backend failed while streaming (${error instanceof Error ? error.message : String(error)}); retry the request`;
-        end("error", message);
-        try {
-          if (options.stream) {
-            const code = reason === "timeout" ? "request_timeout" : "upstream_error";
-            controller.enqueue(encoder.encode(errorEvent(message, { code })));
-            controller.close();
-          } else {
-            controller.error(new Error(message));
-          }
-        } catch {
-          // The client went away meanwhile; nothing is left to tell.
-        }
-        return;
-      }
-      const t = performance.now();
-      if (chunk === null) {
-        controller.close();
-        end("done", "");
-        return;
-      }
-      firstByteAt ??= t;
-      controller.enqueue(chunk);
-      tap.push(chunk);
-      relayMs += performance.now() - t;
+  return errorResponse(
+    504,
+    `The request took longer than ${context.proxy.request_timeout} s; retry or raise proxy.request_timeout`,
+    {
+      code: "request_timeout",
+      headers,
     },
-    cancel() {
-      options.abort.abort("client");
-      upstream.cancel();
-      end("client", "client disconnected");
-    },
-  });
+  );
 }

@@ -1,11 +1,14 @@
 /** Starts the gateway: the actor system, a router per model with its backends, launched replicas, and the HTTP server. */
 import type { Config } from "../config/schema.ts";
-import { kvPath } from "../config/loader.ts";
-import { ActorSystem } from "../actors/runtime/system.ts";
+import { kvPath } from "../config/mod.ts";
+import { ActorSystem } from "../actors/runtime/mod.ts";
 import { backendIdFromUrl, Fleet } from "../actors/router/fleet.ts";
 import { routerAddress } from "../actors/router/router_actor.ts";
 import { requestFeatures } from "../actors/router/features.ts";
-import { type ReplicaSupervisorMessage, replicaSupervisorBehavior } from "../actors/backend/replica_actor.ts";
+import {
+  replicaSupervisorBehavior,
+  type ReplicaSupervisorMessage,
+} from "../actors/backend/replica_actor.ts";
 import { createApp } from "./app.ts";
 import type { ForwardContext } from "./forward.ts";
 import { RecordStore } from "./records.ts";
@@ -85,7 +88,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         const ports = options.replicaPorts?.[model.name];
         for (let i = 0; i < model.replicas; i++) {
           const wanted = ports?.[i];
-          const port = wanted === undefined ? model.base_port + i : wanted === 0 ? freePort() : wanted;
+          const port = wanted === undefined
+            ? model.base_port + i
+            : wanted === 0
+            ? freePort()
+            : wanted;
           await system.ref<ReplicaSupervisorMessage>(replicas).ask({
             type: "start",
             id: `${model.name}/${i}`,
@@ -101,7 +108,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         }
       }
     }
-    await Promise.all(config.models.filter((m) => m.endpoints).map((m) => fleet.settled(m.name, options.settleMs ?? 5_000)));
+    await Promise.all(
+      config.models.filter((m) => m.endpoints).map((m) =>
+        fleet.settled(m.name, options.settleMs ?? 5_000)
+      ),
+    );
   } catch (error) {
     await fleet.close();
     if (ownSystem) await system.shutdown();

@@ -6,11 +6,22 @@ function assertShape(body: unknown, code: string | null, param: string | null = 
   const error = (body as { error: Record<string, unknown> }).error;
   assertEquals(Object.keys(error).sort(), ["code", "message", "param", "type"]);
   assertEquals([error.code, error.param], [code, param]);
-  assert(typeof error.message === "string" && error.message.length > 0 && !String(error.message).includes("    at "));
+  assert(
+    typeof error.message === "string" && error.message.length > 0 &&
+      !String(error.message).includes("    at "),
+  );
 }
 
-async function post(url: string, body: string, headers: Record<string, string> = {}): Promise<Response> {
-  return await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+async function post(
+  url: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+  });
 }
 
 Deno.test("client mistakes get OpenAI-shaped 400, 404 and 413 answers, never a 500", async () => {
@@ -41,16 +52,21 @@ Deno.test("client mistakes get OpenAI-shaped 400, 404 and 413 answers, never a 5
     assertEquals(res.status, 404);
     assertShape(await res.json(), "not_found");
 
-    res = await post(url, JSON.stringify({ ...chat("hi"), model: "no-such-model" }), { "x-request-id": "r-404" });
+    res = await post(url, JSON.stringify({ ...chat("hi"), model: "no-such-model" }), {
+      "x-request-id": "r-404",
+    });
     assertEquals(res.status, 404);
     assertEquals(res.headers.get("x-request-id"), "r-404");
     assertShape(await res.json(), "model_not_found", "model");
 
-    await rejects(rig.client.chat.completions.create({ ...chat("hi"), model: "no-such-model" }), (error) => {
-      assert(error instanceof OpenAI.NotFoundError);
-      assertEquals(error.code, "model_not_found");
-      return true;
-    });
+    await rejects(
+      rig.client.chat.completions.create({ ...chat("hi"), model: "no-such-model" }),
+      (error) => {
+        assert(error instanceof OpenAI.NotFoundError);
+        assertEquals(error.code, "model_not_found");
+        return true;
+      },
+    );
   } finally {
     await rig.close();
   }
@@ -60,14 +76,23 @@ Deno.test("a model with no healthy backend answers 503 with Retry-After", async 
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const deadPort = (listener.addr as Deno.NetAddr).port;
   listener.close();
-  const rig = await startRig({ replicas: 0, models: [{ name: "dead", endpoints: [`http://127.0.0.1:${deadPort}`] }] });
+  const rig = await startRig({
+    replicas: 0,
+    models: [{ name: "dead", endpoints: [`http://127.0.0.1:${deadPort}`] }],
+  });
   try {
-    const res = await post(`${rig.gateway.url}/v1/chat/completions`, JSON.stringify({ ...chat("hi"), model: "dead" }));
+    const res = await post(
+      `${rig.gateway.url}/v1/chat/completions`,
+      JSON.stringify({ ...chat("hi"), model: "dead" }),
+    );
     assertEquals(res.status, 503);
     assert(Number(res.headers.get("retry-after")) > 0);
     assertShape(await res.json(), "no_healthy_backend");
     const models = await rig.client.models.list();
-    assertEquals((models.data[0] as unknown as { turnpike: { status: string } }).turnpike.status, "unavailable");
+    assertEquals(
+      (models.data[0] as unknown as { turnpike: { status: string } }).turnpike.status,
+      "unavailable",
+    );
   } finally {
     await rig.close();
   }

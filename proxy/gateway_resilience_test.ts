@@ -2,12 +2,15 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { chat, MODEL, startRig, waitFor } from "./_testing.ts";
 
 Deno.test("a 5xx before the first byte is retried on another backend", async () => {
-  const rig = await startRig({ proxy: { strategy: "round_robin", circuit_failure_threshold: 100 } });
+  const rig = await startRig({
+    proxy: { strategy: "round_robin", circuit_failure_threshold: 100 },
+  });
   try {
     const [bad, good] = rig.sims as [typeof rig.sims[0], typeof rig.sims[0]];
     bad.faults.apply({ error_rate: 1 });
     for (let i = 0; i < 6; i++) {
-      const { response } = await rig.client.chat.completions.create(chat(`turn ${i}`)).withResponse();
+      const { response } = await rig.client.chat.completions.create(chat(`turn ${i}`))
+        .withResponse();
       assertEquals(response.headers.get("x-turnpike-backend"), new URL(good.url).host);
     }
     const retried = rig.gateway.records.recent().filter((r) => r.attempts === 2);
@@ -19,7 +22,10 @@ Deno.test("a 5xx before the first byte is retried on another backend", async () 
 });
 
 Deno.test("a connection error before the first byte fails over, and max_retries bounds the attempts", async () => {
-  const rig = await startRig({ replicas: 3, proxy: { strategy: "round_robin", max_retries: 1, circuit_failure_threshold: 100 } });
+  const rig = await startRig({
+    replicas: 3,
+    proxy: { strategy: "round_robin", max_retries: 1, circuit_failure_threshold: 100 },
+  });
   try {
     // Every replica errors: each request tries exactly 1 + max_retries backends, then answers 502.
     for (const sim of rig.sims) sim.faults.apply({ error_rate: 1 });
@@ -46,19 +52,29 @@ Deno.test("a connection error before the first byte fails over, and max_retries 
 });
 
 Deno.test("failures open a backend's circuit and a healthy half-open probe closes it", async () => {
-  const rig = await startRig({ proxy: { strategy: "round_robin", circuit_failure_threshold: 2, circuit_open_seconds: 0.4 } });
+  const rig = await startRig({
+    proxy: { strategy: "round_robin", circuit_failure_threshold: 2, circuit_open_seconds: 0.4 },
+  });
   try {
     const bad = rig.sims[0]!;
     const badId = new URL(bad.url).host;
     bad.faults.apply({ error_rate: 1 });
     for (let i = 0; i < 6; i++) await rig.client.chat.completions.create(chat(`c ${i}`));
-    await waitFor(() => rig.gateway.fleet.report(MODEL, badId)?.circuit === "open", "the circuit to open", 5_000);
+    await waitFor(
+      () => rig.gateway.fleet.report(MODEL, badId)?.circuit === "open",
+      "the circuit to open",
+      5_000,
+    );
     // While open, nothing is sent to it.
     const sent = rig.gateway.records.recent().filter((r) => r.backendId === badId).length;
     for (let i = 0; i < 3; i++) await rig.client.chat.completions.create(chat(`d ${i}`));
     assertEquals(rig.gateway.records.recent().filter((r) => r.backendId === badId).length, sent);
     bad.faults.clear();
-    await waitFor(() => rig.gateway.fleet.report(MODEL, badId)?.circuit === "closed", "the circuit to close", 5_000);
+    await waitFor(
+      () => rig.gateway.fleet.report(MODEL, badId)?.circuit === "closed",
+      "the circuit to close",
+      5_000,
+    );
     const backends = await (await fetch(`${rig.gateway.url}/api/backends`)).json();
     const listed = backends.backends.find((b: { id: string }) => b.id === badId);
     assertEquals([listed.circuit, listed.eligible], ["closed", true]);
@@ -89,7 +105,11 @@ Deno.test("a client disconnect mid-stream aborts the upstream request at once", 
       // The client's own abort.
     }
     await waitFor(() => sim.engine.numRunning === 0, "the replica's running count to drop", 3_000);
-    await waitFor(() => rig.gateway.records.recent()[0]?.status === 499, "the record of the aborted request", 3_000);
+    await waitFor(
+      () => rig.gateway.records.recent()[0]?.status === 499,
+      "the record of the aborted request",
+      3_000,
+    );
     const backend = rig.gateway.fleet.router(MODEL)?.list()[0];
     assertEquals(backend?.view.inFlight, 0);
   } finally {

@@ -2,7 +2,13 @@
 export { freePort, type Gateway, type GatewayOptions, startGateway } from "./gateway.ts";
 export { type AppServices, createApp } from "./app.ts";
 export { type ForwardContext, forwardOpenAI } from "./forward.ts";
-export { errorBody, errorEvent, type ErrorOptions, errorResponse, type OpenAIErrorBody } from "./errors.ts";
+export {
+  errorBody,
+  errorEvent,
+  type ErrorOptions,
+  errorResponse,
+  type OpenAIErrorBody,
+} from "./errors.ts";
 export {
   type Percentiles,
   type RecordListener,
@@ -11,4 +17,10 @@ export {
   type RecordStoreOptions,
   type RequestRecord,
 } from "./records.ts";
-export { ChatCompletionBody, CompletionBody, EmbeddingBody, RegisterBackendBody, type RegisterBackendInput } from "./schemas.ts";
+export {
+  ChatCompletionBody,
+  CompletionBody,
+  EmbeddingBody,
+  RegisterBackendBody,
+  type RegisterBackendInput,
+} from "./schemas.ts";

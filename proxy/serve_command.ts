@@ -1,8 +1,8 @@
 /** `deno task serve [--config FILE]`: runs the gateway, with two simulated replicas when no config is given. */
 import { type Command, numberFlag, parseFlags, UsageError } from "../config/cli.ts";
-import { loadConfig } from "../config/loader.ts";
+import { loadConfig } from "../config/mod.ts";
 import { type Config, ConfigSchema } from "../config/schema.ts";
-import { DEFAULT_SIM_MODEL } from "../sim/server.ts";
+import { DEFAULT_SIM_MODEL } from "../sim/mod.ts";
 import { type GatewayOptions, startGateway } from "./gateway.ts";
 
 const usage = [
@@ -80,8 +80,17 @@ export const serveCommand: Command = {
     };
     const gateway = await startGateway(config, options);
     const model = config.models[0]?.name ?? "MODEL";
-    console.log(`Turnpike gateway listening on ${gateway.url} (strategy: ${JSON.stringify(config.proxy.strategy)})`);
-    console.log(`Models: ${config.models.map((m) => m.name).join(", ") || "(none yet: POST /api/backends to register one)"}`);
+    console.log(
+      `Turnpike gateway listening on ${gateway.url} (strategy: ${
+        JSON.stringify(config.proxy.strategy)
+      })`,
+    );
+    console.log(
+      `Models: ${
+        config.models.map((m) => m.name).join(", ") ||
+        "(none yet: POST /api/backends to register one)"
+      }`,
+    );
     console.log(
       `Try: curl -s ${gateway.url}/v1/chat/completions -H 'content-type: application/json' ` +
         `-d '{"model":"${model}","messages":[{"role":"user","content":"Hello"}]}'`,

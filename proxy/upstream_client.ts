@@ -48,7 +48,14 @@ export interface UpstreamClientOptions {
 const CR = 13;
 const LF = 10;
 const HEADER_LIMIT = 64 * 1024;
-const DROP_RESPONSE = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "upgrade"]);
+const DROP_RESPONSE = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "content-length",
+  "proxy-connection",
+  "upgrade",
+]);
 const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
 
@@ -136,7 +143,8 @@ export class UpstreamClient {
     if (request.signal.aborted) throw abortError(request.signal);
     if (!request.baseUrl.startsWith("http://")) return await viaFetch(request);
     const origin = this.#origin(request.baseUrl);
-    let head = `${request.method} ${origin.prefix}${request.path} HTTP/1.1\r\nhost: ${origin.host}\r\n`;
+    let head =
+      `${request.method} ${origin.prefix}${request.path} HTTP/1.1\r\nhost: ${origin.host}\r\n`;
     for (const [name, value] of request.headers) {
       if (name === "host" || name === "content-length" || name === "connection") continue;
       head += `${name}: ${value}\r\n`;
@@ -147,11 +155,17 @@ export class UpstreamClient {
     message.set(headBytes);
     message.set(request.body, headBytes.byteLength);
     // A pooled connection may have been closed by the server meanwhile: then resend on a new one.
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0;; attempt++) {
       const reused = attempt === 0 ? this.#take(origin) : undefined;
       const connection = reused ?? await this.#connect(origin, request.signal);
       try {
-        return await this.#exchange(connection, origin, message, request.signal, reused !== undefined);
+        return await this.#exchange(
+          connection,
+          origin,
+          message,
+          request.signal,
+          reused !== undefined,
+        );
       } catch (error) {
         connection.close();
         if (error instanceof StaleConnectionError && !request.signal.aborted) continue;
@@ -211,7 +225,11 @@ export class UpstreamClient {
   }
 
   async #connect(origin: Origin, signal: AbortSignal): Promise<Connection> {
-    const conn = await Deno.connect({ hostname: origin.hostname, port: origin.port, transport: "tcp" });
+    const conn = await Deno.connect({
+      hostname: origin.hostname,
+      port: origin.port,
+      transport: "tcp",
+    });
     conn.setNoDelay(true);
     const connection = new Connection(conn);
     if (signal.aborted) {
@@ -240,16 +258,22 @@ export class UpstreamClient {
       }
       let end = -1;
       while ((end = headerEnd(connection.buf, connection.start, connection.end)) < 0) {
-        if (connection.end - connection.start > HEADER_LIMIT) throw new Error("Upstream response headers are too large");
+        if (connection.end - connection.start > HEADER_LIMIT) {
+          throw new Error("Upstream response headers are too large");
+        }
         let more: boolean;
         try {
           more = await connection.fill();
         } catch (error) {
-          if (reused && connection.end === connection.start && !signal.aborted) throw new StaleConnectionError(String(error));
+          if (reused && connection.end === connection.start && !signal.aborted) {
+            throw new StaleConnectionError(String(error));
+          }
           throw error;
         }
         if (!more) {
-          if (reused && connection.end === connection.start) throw new StaleConnectionError("closed before answering");
+          if (reused && connection.end === connection.start) {
+            throw new StaleConnectionError("closed before answering");
+          }
           throw new Error("Upstream closed the connection before its response headers");
         }
       }
@@ -278,10 +302,18 @@ export class UpstreamClient {
         else if (name === "content-type") contentType = value;
         if (!DROP_RESPONSE.has(name)) pairs.push([name, value]);
       }
-      if (status < 200) throw new Error(`Upstream sent an unexpected informational status ${status}`);
+      if (status < 200) {
+        throw new Error(`Upstream sent an unexpected informational status ${status}`);
+      }
       const noBody = status === 204 || status === 304;
       const body = new BodyReader(connection, {
-        mode: noBody ? "length" : chunked ? "chunked" : contentLength !== undefined ? "length" : "close",
+        mode: noBody
+          ? "length"
+          : chunked
+          ? "chunked"
+          : contentLength !== undefined
+          ? "length"
+          : "close",
         length: noBody ? 0 : contentLength ?? 0,
         onDone: (reusable) => {
           signal.removeEventListener("abort", onAbort);
@@ -319,7 +351,12 @@ class BodyReader {
 
   constructor(
     c: Connection,
-    options: { mode: "length" | "chunked" | "close"; length: number; onDone(reusable: boolean): void; signal: AbortSignal },
+    options: {
+      mode: "length" | "chunked" | "close";
+      length: number;
+      onDone(reusable: boolean): void;
+      signal: AbortSignal;
+    },
   ) {
     this.#c = c;
     this.#mode = options.mode;
@@ -412,7 +449,9 @@ class BodyReader {
         const line = latin1.decode(c.buf.subarray(c.start, c.start + lf)).trim();
         c.start += lf + 1;
         const size = parseInt(line.split(";")[0] ?? "", 16);
-        if (!Number.isFinite(size) || size < 0) throw new Error(`Upstream sent a malformed chunk size "${line.slice(0, 40)}"`);
+        if (!Number.isFinite(size) || size < 0) {
+          throw new Error(`Upstream sent a malformed chunk size "${line.slice(0, 40)}"`);
+        }
         if (size === 0) this.#state = "trailers";
         else {
           this.#chunkLeft = size;
@@ -472,7 +511,10 @@ class BodyReader {
 
 function abortError(signal: AbortSignal): Error {
   const reason = signal.reason;
-  return new DOMException(typeof reason === "string" ? `Aborted: ${reason}` : "Aborted", "AbortError");
+  return new DOMException(
+    typeof reason === "string" ? `Aborted: ${reason}` : "Aborted",
+    "AbortError",
+  );
 }
 
 /** `https:` upstreams: the same interface over `fetch`. */

@@ -56,11 +56,23 @@ function rawServer(answer: (n: number) => (string | number)[]) {
 }
 
 function req(url: string, body = "{}", signal = new AbortController().signal) {
-  return { method: "POST", baseUrl: url, path: "/v1/x", headers: [["content-type", "application/json"]] as [string, string][], body: encoder.encode(body), signal };
+  return {
+    method: "POST",
+    baseUrl: url,
+    path: "/v1/x",
+    headers: [["content-type", "application/json"]] as [string, string][],
+    body: encoder.encode(body),
+    signal,
+  };
 }
 
 Deno.test("UpstreamClient reads a Content-Length answer and reuses the connection", async () => {
-  const server = rawServer(() => ["HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n", '{"ok":true}']);
+  const server = rawServer(
+    () => [
+      "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n",
+      '{"ok":true}',
+    ],
+  );
   const client = new UpstreamClient();
   try {
     for (let i = 0; i < 3; i++) {
@@ -111,7 +123,9 @@ Deno.test("UpstreamClient de-chunks a chunked stream piece by piece, across spli
 });
 
 Deno.test("UpstreamClient reads to the end when the upstream closes instead of framing", async () => {
-  const server = rawServer(() => ["HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nall of it", "CLOSE"]);
+  const server = rawServer(
+    () => ["HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nall of it", "CLOSE"],
+  );
   const client = new UpstreamClient();
   try {
     const res = await client.request(req(server.url));
@@ -126,7 +140,11 @@ Deno.test("UpstreamClient reads to the end when the upstream closes instead of f
 });
 
 Deno.test("UpstreamClient resends on a fresh connection when a pooled one was closed by the server", async () => {
-  const server = rawServer((n) => n === 0 ? ["HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", 20, "CLOSE"] : ["HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nyes"]);
+  const server = rawServer((n) =>
+    n === 0
+      ? ["HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", 20, "CLOSE"]
+      : ["HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nyes"]
+  );
   const client = new UpstreamClient();
   try {
     assertEquals(decoder.decode(await (await client.request(req(server.url))).bytes()), "ok");
@@ -140,7 +158,9 @@ Deno.test("UpstreamClient resends on a fresh connection when a pooled one was cl
 });
 
 Deno.test("UpstreamClient aborts a request in flight by closing its connection", async () => {
-  const server = rawServer(() => ["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n", "2\r\nhi\r\n", 300]);
+  const server = rawServer(
+    () => ["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n", "2\r\nhi\r\n", 300],
+  );
   const client = new UpstreamClient();
   try {
     const abort = new AbortController();
@@ -150,7 +170,10 @@ Deno.test("UpstreamClient aborts a request in flight by closing its connection",
     await rejects(res.read(), (error: Error) => error.name === "AbortError");
     const refused = new AbortController();
     refused.abort("client");
-    await rejects(client.request(req(server.url, "{}", refused.signal)), (error: Error) => error.name === "AbortError");
+    await rejects(
+      client.request(req(server.url, "{}", refused.signal)),
+      (error: Error) => error.name === "AbortError",
+    );
   } finally {
     client.close();
     await server.close();
@@ -162,6 +185,9 @@ Deno.test("UpstreamClient rejects when nothing listens", async () => {
   const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
   listener.close();
   const client = new UpstreamClient();
-  await rejects(client.request(req(url)), (error: Error) => error instanceof Deno.errors.ConnectionRefused);
+  await rejects(
+    client.request(req(url)),
+    (error: Error) => error instanceof Deno.errors.ConnectionRefused,
+  );
   client.close();
 });

@@ -3,6 +3,9 @@
 const PROMPT = /"prompt_tokens"\s*:\s*(\d+)/;
 const COMPLETION = /"completion_tokens"\s*:\s*(\d+)/;
 const TAIL_CHARS = 512;
+// Latin-1 maps each byte to one character and keeps no state between chunks: the patterns sought
+// are ASCII, so multi-byte text elsewhere cannot hide or fake them, and one decoder serves all.
+const latin1 = new TextDecoder("latin1");
 
 /** Token counts found in a response. */
 export interface TappedUsage {
@@ -17,7 +20,6 @@ export interface TappedUsage {
  * `usage` object split across two chunks is still found; the last one seen wins.
  */
 export class UsageTap {
-  #decoder = new TextDecoder();
   #tail = "";
   #events = 0;
   #prompt: number | undefined;
@@ -31,7 +33,7 @@ export class UsageTap {
 
   /** Looks at one chunk. */
   push(chunk: Uint8Array): void {
-    const text = this.#decoder.decode(chunk, { stream: true });
+    const text = latin1.decode(chunk);
     const window = this.#tail + text;
     if (this.#stream) this.#events += countEvents(text);
     const at = window.lastIndexOf('"usage"');

@@ -11,7 +11,7 @@ import {
 export const MODEL = DEFAULT_SIM_MODEL;
 
 /** An official OpenAI client for a simulator at `url`, without retries. */
-export function clientFor(url: string): OpenAI {
+function clientFor(url: string): OpenAI {
   return new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 60_000 });
 }
 

@@ -1,6 +1,5 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { UsageError } from "../config/cli.ts";
-import { spawnSim } from "./child.ts";
 import { parseSimArgs, startReplicas } from "./command.ts";
 
 Deno.test("parseSimArgs() reads every flag into simulator options", () => {
@@ -72,19 +71,5 @@ Deno.test("startReplicas() starts one server per replica on its own port", async
     }
   } finally {
     await Promise.all(servers.map((s) => s.close()));
-  }
-});
-
-Deno.test("the sim command serves until it gets SIGTERM", async () => {
-  const sim = await spawnSim(["--base-port", "0", "--tokenizer", "approx"], { replicas: 2 });
-  try {
-    assertEquals(sim.urls.length, 2);
-    for (const url of sim.urls) {
-      const r = await fetch(`${url}/health`);
-      await r.body?.cancel();
-      assertEquals(r.status, 200);
-    }
-  } finally {
-    assertEquals(await sim.stop(), 0);
   }
 });

@@ -13,9 +13,9 @@ import {
   type SequenceEvents,
   type SequenceRequest,
 } from "./sequence.ts";
+import { H100_LLAMA_8B, type LatencyModel, stepMs, type StepPart } from "./latency.ts";
 export type { EngineMetrics, FinishReason, LagStats } from "./engine_metrics.ts";
 export type { SequenceEvents, SequenceRequest, SequenceResult } from "./sequence.ts";
-import { H100_LLAMA_8B, type LatencyModel, stepMs, type StepPart } from "./latency.ts";
 
 /** Settings of an {@linkcode Engine}. */
 export interface EngineOptions {

@@ -1,7 +1,7 @@
 import OpenAI from "openai";
 import { assert, assertEquals, assertGreater, assertRejects } from "./_assert.ts";
 import { startSimulator } from "./server.ts";
-import { clientFor, MODEL, waitFor, withSim } from "./_testing.ts";
+import { MODEL, waitFor, withSim } from "./_testing.ts";
 
 async function status(url: string, init?: RequestInit): Promise<number> {
   const response = await fetch(url, init);
@@ -22,10 +22,9 @@ function chat(max_tokens = 3, stream = false): RequestInit {
   };
 }
 
-Deno.test("during the start-up delay /health and requests answer 503, then 200", async () => {
+Deno.test("during the start-up delay /health and requests answer 503, then 200", () =>
   // A delay no loaded machine outlasts, then a short one set by the admin endpoint that runs out.
-  const sim = await startSimulator({ tokenizer: "approx", startupDelayMs: 600_000 });
-  try {
+  withSim({ tokenizer: "approx", startupDelayMs: 600_000 }, async (sim) => {
     assertEquals(await status(`${sim.url}/health`), 503);
     assertEquals(await status(`${sim.url}/v1/chat/completions`, chat()), 503);
     const patched = await fetch(`${sim.url}/admin/faults`, {
@@ -35,15 +34,12 @@ Deno.test("during the start-up delay /health and requests answer 503, then 200",
     assertEquals((await patched.json()).loading, true);
     await waitFor(async () => await status(`${sim.url}/health`) === 200, "the model has loaded");
     assertEquals(await status(`${sim.url}/v1/chat/completions`, chat()), 200);
-  } finally {
-    await sim.close();
-  }
-});
+  }));
 
 Deno.test("an error rate of 1 answers every generation with a 500", () =>
-  withSim({ tokenizer: "approx", timeScale: 50, errorRate: 1 }, async (sim) => {
+  withSim({ tokenizer: "approx", timeScale: 50, errorRate: 1 }, async (_sim, client) => {
     const error = await assertRejects(() =>
-      clientFor(sim.url).chat.completions.create({
+      client.chat.completions.create({
         model: MODEL,
         messages: [{ role: "user", content: "a" }],
       })
@@ -129,8 +125,8 @@ Deno.test("the admin endpoint sets faults, validates its body and clears them", 
   }));
 
 Deno.test("slow tokens stretch the inter-token latency reported on /metrics", () =>
-  withSim({ tokenizer: "approx", timeScale: 50, slowTokenMs: 500 }, async (sim) => {
-    await clientFor(sim.url).chat.completions.create({
+  withSim({ tokenizer: "approx", timeScale: 50, slowTokenMs: 500 }, async (sim, client) => {
+    await client.chat.completions.create({
       model: MODEL,
       messages: [{ role: "user", content: "a" }],
       max_tokens: 4,

@@ -56,3 +56,4 @@ export {
 export { type HttpReplayOptions, type HttpReplayReport, replayTraceHttp } from "./http_replay.ts";
 export { type CalibrationRow, calibrationRows } from "./calibration.ts";
 export { parseSimArgs, type SimCommandPlan, startReplicas } from "./command.ts";
+export { type SimChild, spawnSim, type SpawnSimOptions } from "./child.ts";

@@ -1,7 +1,21 @@
 import OpenAI from "openai";
 import { assert, assertEquals, assertGreater, assertRejects } from "./_assert.ts";
 import { startSimulator } from "./server.ts";
-import { clientFor, MODEL, waitFor, withSim } from "./_testing.ts";
+import { MODEL, waitFor, withSim } from "./_testing.ts";
+
+/** Starts a streamed chat of 5,000 tokens: it runs for many seconds at time scale 1. */
+function longChatStream(url: string, signal?: AbortSignal): Promise<Response> {
+  return fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    ...(signal ? { signal } : {}),
+    body: JSON.stringify({
+      model: MODEL,
+      stream: true,
+      max_tokens: 5000,
+      messages: [{ role: "user", content: "go" }],
+    }),
+  });
+}
 
 Deno.test("chat completions answer with vLLM's shape and real token counts", () =>
   withSim({ timeScale: 50 }, async (_sim, client) => {
@@ -149,16 +163,7 @@ Deno.test("models, health and embeddings answer like vLLM", () =>
 Deno.test("a client that disconnects mid-stream frees its slot at once", () =>
   withSim({ timeScale: 1, tokenizer: "approx" }, async (sim) => {
     const controller = new AbortController();
-    const response = await fetch(`${sim.url}/v1/chat/completions`, {
-      method: "POST",
-      signal: controller.signal,
-      body: JSON.stringify({
-        model: MODEL,
-        stream: true,
-        max_tokens: 5000,
-        messages: [{ role: "user", content: "go" }],
-      }),
-    });
+    const response = await longChatStream(sim.url, controller.signal);
     const reader = response.body!.getReader();
     await reader.read();
     assertEquals(sim.engine.numRunning, 1);
@@ -188,15 +193,7 @@ Deno.test("a client that disconnects from a non-streaming request frees its slot
 
 Deno.test("close() ends streams in flight without [DONE]", async () => {
   const sim = await startSimulator({ timeScale: 1, tokenizer: "approx" });
-  const response = await fetch(`${sim.url}/v1/chat/completions`, {
-    method: "POST",
-    body: JSON.stringify({
-      model: MODEL,
-      stream: true,
-      max_tokens: 5000,
-      messages: [{ role: "user", content: "go" }],
-    }),
-  });
+  const response = await longChatStream(sim.url);
   const reader = response.body!.getReader();
   await reader.read();
   await sim.close();
@@ -212,8 +209,8 @@ Deno.test("close() ends streams in flight without [DONE]", async () => {
 });
 
 Deno.test("without max_tokens the output ends on its own with finish_reason stop", () =>
-  withSim({ timeScale: 100, tokenizer: "approx" }, async (sim) => {
-    const reply = await clientFor(sim.url).chat.completions.create({
+  withSim({ timeScale: 100, tokenizer: "approx" }, async (sim, client) => {
+    const reply = await client.chat.completions.create({
       model: MODEL,
       messages: [{ role: "user", content: "tell me" }],
       seed: 1,

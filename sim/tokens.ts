@@ -97,7 +97,7 @@ function chainBlocks<T extends string | readonly number[]>(
 }
 
 /** Counts and hashes a prompt of `units`; its output pieces become units through `outputUnits`. */
-function promptTokens<T extends string | readonly number[]>(
+function countPrompt<T extends string | readonly number[]>(
   u: Units<T>,
   tokens: number,
   outputUnits: (tail: T, pieces: readonly string[]) => T,
@@ -119,15 +119,14 @@ function promptTokens<T extends string | readonly number[]>(
   };
 }
 
-/** Prompts of token ids hash by id; `pieceIds` turns a generated token's text back into ids. */
-function idsPrompt(
+/** Counts and hashes a prompt of token ids; `pieceIds` turns a generated token's text into ids. */
+function countIds(
   ids: readonly number[],
   pieceIds: (piece: string) => readonly number[],
 ): PromptTokens {
-  const units = [BEGIN_OF_TEXT_ID, ...ids];
-  return promptTokens(
-    { units, hash: hashIds, blockUnits: BLOCK_TOKENS },
-    units.length,
+  return countPrompt(
+    { units: ids, hash: hashIds, blockUnits: BLOCK_TOKENS },
+    ids.length,
     (tail, pieces) => [...tail, ...pieces.flatMap(pieceIds)],
   );
 }
@@ -136,7 +135,7 @@ function idsPrompt(
 export const approxTokenizer: PromptTokenizer = {
   mode: "approx",
   tokenize(text) {
-    return promptTokens(
+    return countPrompt(
       { units: text, hash: hashText, blockUnits: BLOCK_CHARS },
       Math.ceil(text.length / APPROX_CHARS_PER_TOKEN),
       (tail, pieces) => tail + pieces.join(""),
@@ -144,7 +143,7 @@ export const approxTokenizer: PromptTokenizer = {
   },
   tokenizeIds(ids) {
     // No vocabulary here: a generated token stands for the hash of its text.
-    return idsPrompt(ids, (piece) => [hashText(piece, 0, piece.length)]);
+    return countIds([BEGIN_OF_TEXT_ID, ...ids], (piece) => [hashText(piece, 0, piece.length)]);
   },
 };
 
@@ -170,15 +169,10 @@ function exactTokenizer(encoder: Llama3Encoder): PromptTokenizer {
   return {
     mode: "exact",
     tokenize(text) {
-      const ids = encode(text);
-      return promptTokens(
-        { units: ids, hash: hashIds, blockUnits: BLOCK_TOKENS },
-        ids.length,
-        (tail, pieces) => [...tail, ...pieces.flatMap(pieceIds)],
-      );
+      return countIds(encode(text), pieceIds);
     },
     tokenizeIds(ids) {
-      return idsPrompt(ids, pieceIds);
+      return countIds([BEGIN_OF_TEXT_ID, ...ids], pieceIds);
     },
   };
 }

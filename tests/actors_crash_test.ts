@@ -1,15 +1,11 @@
 import assert from "node:assert/strict";
 import { readSnapshot } from "../actors/runtime/durable/snapshot.ts";
 import { Worker } from "../actors/runtime/testdata/child.ts";
+import { withKvPath } from "../actors/runtime/testdata/temp_kv.ts";
 import { waitFor } from "../actors/runtime/testdata/wait.ts";
 
-async function withKvFile(fn: (path: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "turnpike-crash-" });
-  try {
-    await fn(`${dir}/state.kv`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withKvFile(fn: (path: string) => Promise<void>): Promise<void> {
+  return withKvPath("turnpike-crash-", fn);
 }
 
 async function readState(path: string, kind: string, id: string): Promise<unknown> {

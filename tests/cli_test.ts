@@ -46,7 +46,7 @@ function assertNoStackTrace(run: Run): void {
 
 Deno.test("main.ts without a command prints the usage to stderr and exits 2", async () => {
   const run = await cli([]);
-  assert.equal(run.code, 2);
+  assert.equal(run.code, 2, run.stderr);
   assert.equal(run.stdout, "");
   assert.match(run.stderr, /^Usage: deno run -A main\.ts <command>/);
   for (const command of commands) assert.match(run.stderr, new RegExp(`\\n  ${command.name} `));
@@ -54,13 +54,13 @@ Deno.test("main.ts without a command prints the usage to stderr and exits 2", as
 
 Deno.test("main.ts --help prints the usage to stdout and exits 0", async () => {
   const run = await cli(["--help"]);
-  assert.equal(run.code, 0);
+  assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /^Usage: deno run -A main\.ts <command>/);
 });
 
 Deno.test("main.ts with an unknown command names it, prints the usage and exits 2", async () => {
   const run = await cli(["frobnicate"]);
-  assert.equal(run.code, 2);
+  assert.equal(run.code, 2, run.stderr);
   assert.match(run.stderr, /^Unknown command "frobnicate"\n\nUsage: /);
 });
 
@@ -80,7 +80,7 @@ Deno.test("an unknown flag on a command prints that command's usage and exits 2"
       ignore: command.summary === "(being built)",
       fn: async () => {
         const run = await cli([command.name, "--no-such-flag"]);
-        assert.equal(run.code, 2);
+        assert.equal(run.code, 2, run.stderr);
         assert.ok(run.stderr.includes(command.usage.split("\n")[0]!), run.stderr);
         assertNoStackTrace(run);
       },
@@ -111,7 +111,7 @@ models:
 `,
     async (path) => {
       const run = await cli(["config", "check", path]);
-      assert.equal(run.code, 2);
+      assert.equal(run.code, 2, run.stderr);
       assert.equal(run.stdout, "");
       assert.equal(
         run.stderr,
@@ -126,7 +126,7 @@ models:
 Deno.test("config check names the line and column of a YAML syntax error", async () => {
   await withFile("proxy:\n  port: 5800\n bad: 1\n", async (path) => {
     const run = await cli(["config", "check", path]);
-    assert.equal(run.code, 2);
+    assert.equal(run.code, 2, run.stderr);
     assert.equal(
       run.stderr,
       `Cannot load config "${path}":\n` +
@@ -145,7 +145,7 @@ Deno.test("config check applies TURNPIKE_PORT and reports a bad one", async () =
     const config = parse(good.stdout);
     assert.equal(config.proxy.port, 7100);
     assert.equal(config.state_dir, "/tmp/tp");
-    assert.equal(bad.code, 2);
+    assert.equal(bad.code, 2, bad.stderr);
     assert.equal(
       bad.stderr,
       `Cannot load config "${path}":\n  TURNPIKE_PORT (environment): expected an integer from ` +
@@ -156,7 +156,7 @@ Deno.test("config check applies TURNPIKE_PORT and reports a bad one", async () =
 
 Deno.test("config check reports a missing file without a stack trace", async () => {
   const run = await cli(["config", "check", "/nonexistent/turnpike.yaml"]);
-  assert.equal(run.code, 2);
+  assert.equal(run.code, 2, run.stderr);
   assert.match(
     run.stderr,
     /^Cannot load config "\/nonexistent\/turnpike\.yaml":\n {2}file not found/,
@@ -171,7 +171,7 @@ Deno.test("config without an action, or with FILE and --config both, is a usage 
     cli(["config", "check", "a.yaml", "b.yaml"]),
   ]);
   for (const run of [none, both, extra]) {
-    assert.equal(run.code, 2);
+    assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /\n\nUsage: deno run -A main\.ts config check/);
   }
   assert.match(none.stderr, /^Missing action/);

@@ -13,26 +13,51 @@ Deno.test("a launched replica that dies is restarted and routed to again", async
   const config = ConfigSchema.parse({
     proxy: { health_check_interval: 0.2, circuit_open_seconds: 0.2 },
     cluster: { type: "local" },
-    models: [{ name: "m", replicas: 1, command: `deno run -A ${MAIN} sim --port {port} --model {name}`, startup_timeout: 60 }],
+    models: [{
+      name: "m",
+      replicas: 1,
+      command: `deno run -A ${MAIN} sim --port {port} --model {name}`,
+      startup_timeout: 60,
+    }],
     state_dir: dir,
   });
   const gateway = await startGateway(config, { port: 0, replicaPorts: { m: [0] } });
   try {
     const replica = gateway.system.ref<{ type: "status" }>("replica/m/0");
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "x", maxRetries: 0 });
-    await waitFor(() => (gateway.fleet.router("m")?.eligibleCount ?? 0) === 1, "the replica to become healthy", 60_000);
-    await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "hi" }], max_tokens: 2 });
+    await waitFor(
+      () => (gateway.fleet.router("m")?.eligibleCount ?? 0) === 1,
+      "the replica to become healthy",
+      60_000,
+    );
+    await client.chat.completions.create({
+      model: "m",
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 2,
+    });
     const before = await replica.ask<ReplicaStatus>({ type: "status" });
     assert(before.pid !== undefined && before.running);
     Deno.kill(-before.pid, "SIGKILL");
-    await waitFor(async () => {
-      const now = await replica.ask<ReplicaStatus>({ type: "status" }).catch(() => undefined);
-      return now !== undefined && now.running && now.pid !== before.pid;
-    }, "the replica to be restarted", 60_000);
-    await waitFor(() => (gateway.fleet.router("m")?.eligibleCount ?? 0) === 1, "the restarted replica to be healthy", 30_000);
+    await waitFor(
+      async () => {
+        const now = await replica.ask<ReplicaStatus>({ type: "status" }).catch(() => undefined);
+        return now !== undefined && now.running && now.pid !== before.pid;
+      },
+      "the replica to be restarted",
+      60_000,
+    );
+    await waitFor(
+      () => (gateway.fleet.router("m")?.eligibleCount ?? 0) === 1,
+      "the restarted replica to be healthy",
+      30_000,
+    );
     const after = await replica.ask<ReplicaStatus>({ type: "status" });
     assertEquals([after.starts, after.url], [2, before.url]);
-    const answer = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "again" }], max_tokens: 2 });
+    const answer = await client.chat.completions.create({
+      model: "m",
+      messages: [{ role: "user", content: "again" }],
+      max_tokens: 2,
+    });
     assertEquals(answer.choices.length, 1);
   } finally {
     await gateway.close({ deadlineMs: 2_000 });

@@ -2,9 +2,18 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { chat, MODEL, startRig, type TestRig, waitFor } from "../proxy/_testing.ts";
 
-async function backendOf(rig: TestRig, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<string> {
+async function backendOf(
+  rig: TestRig,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<string> {
   const { response } = await rig.client.chat.completions
-    .create(body as unknown as Parameters<typeof rig.client.chat.completions.create>[0] & { stream?: false }, { headers })
+    .create(
+      body as unknown as Parameters<typeof rig.client.chat.completions.create>[0] & {
+        stream?: false;
+      },
+      { headers },
+    )
     .withResponse();
   return response.headers.get("x-turnpike-backend") ?? "none";
 }
@@ -29,7 +38,9 @@ Deno.test("round_robin spreads sequential requests evenly", async () => {
 Deno.test("least_connections sends concurrent requests to the less busy replica", async () => {
   const rig = await startRig({ proxy: { strategy: "least_connections" }, sim: { timeScale: 2 } });
   try {
-    const ids = await Promise.all(Array.from({ length: 6 }, (_, i) => backendOf(rig, chat(`c${i}`, { max_tokens: 40 }))));
+    const ids = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => backendOf(rig, chat(`c${i}`, { max_tokens: 40 }))),
+    );
     assertEquals([...counts(ids).values()].sort(), [3, 3]);
   } finally {
     await rig.close();
@@ -40,21 +51,29 @@ Deno.test("least_latency moves traffic to the replica with the lower time to fir
   const rig = await startRig({ proxy: { strategy: "least_latency" } });
   try {
     const slow = rig.sims[0]!;
-    slow.faults.apply({ slow_token_ms: 400 });
-    slow.engine.extraStepMs = 400;
+    slow.faults.apply({ slow_token_ms: 1_500 });
+    slow.engine.extraStepMs = 1_500;
     const fastId = new URL(rig.sims[1]!.url).host;
     const ids: string[] = [];
     for (let i = 0; i < 14; i++) ids.push(await backendOf(rig, chat(`l${i}`, { max_tokens: 2 })));
     const late = ids.slice(-8);
-    const views = rig.gateway.fleet.router(MODEL)?.list().map((b) => `${b.view.id}=${b.view.ewmaTtftMs}`);
-    assert(late.filter((id) => id === fastId).length >= 7, `late picks: ${late.join(", ")}; fast ${fastId}; ${views}`);
+    const views = rig.gateway.fleet.router(MODEL)?.list().map((b) =>
+      `${b.view.id}=${b.view.ewmaTtftMs}`
+    );
+    assert(
+      late.filter((id) => id === fastId).length >= 7,
+      `late picks: ${late.join(", ")}; fast ${fastId}; ${views}`,
+    );
   } finally {
     await rig.close();
   }
 });
 
 Deno.test("least_load avoids the replica whose scraped metrics show it busy", async () => {
-  const rig = await startRig({ proxy: { strategy: "least_load", metrics_scrape_interval: 0.1 }, sim: { timeScale: 1 } });
+  const rig = await startRig({
+    proxy: { strategy: "least_load", metrics_scrape_interval: 0.1 },
+    sim: { timeScale: 1 },
+  });
   const busyStreams: AbortController[] = [];
   try {
     const busy = rig.sims[0]!;
@@ -70,7 +89,10 @@ Deno.test("least_load avoids the replica whose scraped metrics show it busy", as
         signal: abort.signal,
       }).then((res) => res.text(), () => {}).catch(() => {});
     }
-    await waitFor(() => rig.gateway.fleet.report(MODEL, busyId)?.metrics?.running === 4, "the scrape to see the busy replica");
+    await waitFor(
+      () => rig.gateway.fleet.report(MODEL, busyId)?.metrics?.running === 4,
+      "the scrape to see the busy replica",
+    );
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) ids.push(await backendOf(rig, chat(`ll${i}`, { max_tokens: 2 })));
     assertEquals(ids.filter((id) => id === busyId).length, 0, `picks: ${ids.join(", ")}`);
@@ -86,11 +108,15 @@ Deno.test("session_affinity keeps a session on one replica and spreads sessions"
     const bySession = new Map<string, Set<string>>();
     for (let turn = 0; turn < 3; turn++) {
       for (let s = 0; s < 6; s++) {
-        const id = await backendOf(rig, chat(`session ${s} turn ${turn}`), { "X-Session-ID": `s${s}` });
+        const id = await backendOf(rig, chat(`session ${s} turn ${turn}`), {
+          "X-Session-ID": `s${s}`,
+        });
         bySession.set(`s${s}`, (bySession.get(`s${s}`) ?? new Set()).add(id));
       }
     }
-    for (const [session, ids] of bySession) assertEquals(ids.size, 1, `${session} moved: ${[...ids].join(", ")}`);
+    for (const [session, ids] of bySession) {
+      assertEquals(ids.size, 1, `${session} moved: ${[...ids].join(", ")}`);
+    }
     const used = new Set([...bySession.values()].flatMap((ids) => [...ids]));
     assertEquals(used.size, 2);
   } finally {
@@ -101,9 +127,14 @@ Deno.test("session_affinity keeps a session on one replica and spreads sessions"
 Deno.test("prefix_aware sends prompts sharing a long prefix to the same replica", async () => {
   const rig = await startRig({ proxy: { strategy: "prefix_aware" } });
   try {
-    const contexts = Array.from({ length: 6 }, (_, i) => `Context ${i}: ` + `agent ${i} tool output line. `.repeat(260));
+    const contexts = Array.from(
+      { length: 6 },
+      (_, i) => `Context ${i}: ` + `agent ${i} tool output line. `.repeat(260),
+    );
     const first = new Map<number, string>();
-    for (let i = 0; i < contexts.length; i++) first.set(i, await backendOf(rig, chat(contexts[i]!)));
+    for (let i = 0; i < contexts.length; i++) {
+      first.set(i, await backendOf(rig, chat(contexts[i]!)));
+    }
     for (let turn = 1; turn <= 2; turn++) {
       for (let i = 0; i < contexts.length; i++) {
         const id = await backendOf(rig, chat(`${contexts[i]} follow-up ${turn}`));

@@ -4,12 +4,19 @@ import OpenAI from "openai";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, pattern: RegExp, timeoutMs: number): Promise<string> {
+async function readUntil(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  pattern: RegExp,
+  timeoutMs: number,
+): Promise<string> {
   const decoder = new TextDecoder();
   let text = "";
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`serve did not print ${pattern} in time; it printed:\n${text}`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`serve did not print ${pattern} in time; it printed:\n${text}`)),
+      timeoutMs,
+    );
   });
   try {
     while (!pattern.test(text)) {
@@ -67,7 +74,10 @@ Deno.test("serve with no config runs two simulated replicas that the openai clie
     let chunks = 0;
     for await (const _ of stream) chunks++;
     assert(chunks >= 2);
-    const backends = (await (await fetch(`${url}/api/backends`)).json()).backends as { url: string; source: string }[];
+    const backends = (await (await fetch(`${url}/api/backends`)).json()).backends as {
+      url: string;
+      source: string;
+    }[];
     assertEquals(backends.map((b) => b.source), ["launched", "launched"]);
 
     child.kill("SIGTERM");
@@ -75,7 +85,10 @@ Deno.test("serve with no config runs two simulated replicas that the openai clie
     exited = true;
     assertEquals(status.code, 0);
     for (const backend of backends) {
-      const alive = await fetch(`${backend.url}/health`).then((r) => r.body?.cancel().then(() => true), () => false);
+      const alive = await fetch(`${backend.url}/health`).then(
+        (r) => r.body?.cancel().then(() => true),
+        () => false,
+      );
       assertEquals(alive, false, `replica ${backend.url} outlived serve`);
     }
   } finally {

@@ -1,12 +1,12 @@
 /** BackendActor: one per replica; probes its health, scrapes its vLLM metrics, keeps its circuit and EWMAs, reports to its router. */
-import type { Address } from "../runtime/address.ts";
-import type { ActorContext, Behavior, Cancellable } from "../runtime/types.ts";
+import type { Address } from "../runtime/mod.ts";
+import type { ActorContext, Behavior, Cancellable } from "../runtime/mod.ts";
 import {
   backendAcquired,
   backendProbed,
   backendReleased,
-  backendReport,
   type BackendReport,
+  backendReport,
   backendScraped,
   type BackendSource,
   type BackendState,
@@ -69,10 +69,17 @@ export interface BackendActorState {
 /** While a replica is unhealthy it is probed at least this often, so a starting replica joins quickly. */
 const UNHEALTHY_PROBE_MS = 1_000;
 
-async function probeFetch(url: string, timeoutMs: number, probes: Set<AbortController>): Promise<Response> {
+async function probeFetch(
+  url: string,
+  timeoutMs: number,
+  probes: Set<AbortController>,
+): Promise<Response> {
   const abort = new AbortController();
   probes.add(abort);
-  const timer = setTimeout(() => abort.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  const timer = setTimeout(
+    () => abort.abort(new Error(`no answer within ${timeoutMs} ms`)),
+    timeoutMs,
+  );
   try {
     return await fetch(url, { signal: abort.signal });
   } finally {
@@ -95,18 +102,32 @@ function describe(error: unknown): string {
 }
 
 /** The behaviour of the BackendActor for one replica (address `backend/<model>/<id>`). */
-export function backendBehavior(options: BackendActorOptions): Behavior<BackendActorState, BackendMessage> {
+export function backendBehavior(
+  options: BackendActorOptions,
+): Behavior<BackendActorState, BackendMessage> {
   const now = options.now ?? Date.now;
   const timeoutMs = options.probeTimeoutMs ?? 5_000;
   const report = (state: BackendActorState, ctx: ActorContext<BackendMessage>) => {
-    const message: BackendReportMessage = { type: "report", report: backendReport(state.backend, now(), options) };
+    const message: BackendReportMessage = {
+      type: "report",
+      report: backendReport(state.backend, now(), options),
+    };
     ctx.tell(options.router, message);
   };
-  const schedule = (state: BackendActorState, ctx: ActorContext<BackendMessage>, delayMs: number, msg: BackendMessage) => {
+  const schedule = (
+    state: BackendActorState,
+    ctx: ActorContext<BackendMessage>,
+    delayMs: number,
+    msg: BackendMessage,
+  ) => {
     state.timers.get(msg.type)?.cancel();
     state.timers.set(msg.type, ctx.schedule(delayMs, msg));
   };
-  const afterChange = (before: BackendState, state: BackendActorState, ctx: ActorContext<BackendMessage>) => {
+  const afterChange = (
+    before: BackendState,
+    state: BackendActorState,
+    ctx: ActorContext<BackendMessage>,
+  ) => {
     const after = state.backend;
     if (after.circuit.phase === "open" && before.circuit.phase !== "open") {
       schedule(state, ctx, options.openMs, { type: "half_open" });
@@ -116,7 +137,12 @@ export function backendBehavior(options: BackendActorOptions): Behavior<BackendA
     kind: BACKEND_KIND,
     init(_id, ctx) {
       const state: BackendActorState = {
-        backend: newBackendState({ id: options.backendId, model: options.model, url: options.url, source: options.source }),
+        backend: newBackendState({
+          id: options.backendId,
+          model: options.model,
+          url: options.url,
+          source: options.source,
+        }),
         timers: new Map(),
         probes: new Set(),
       };
@@ -133,16 +159,27 @@ export function backendBehavior(options: BackendActorOptions): Behavior<BackendA
           probeFetch(`${before.url}/health`, timeoutMs, state.probes).then(
             async (res) => {
               await res.body?.cancel();
-              tellLater(ctx, self, { type: "probed", ok: res.ok, error: res.ok ? undefined : `health check answered ${res.status}` });
+              tellLater(ctx, self, {
+                type: "probed",
+                ok: res.ok,
+                error: res.ok ? undefined : `health check answered ${res.status}`,
+              });
             },
-            (error) => tellLater(ctx, self, { type: "probed", ok: false, error: `health check failed: ${describe(error)}` }),
+            (error) =>
+              tellLater(ctx, self, {
+                type: "probed",
+                ok: false,
+                error: `health check failed: ${describe(error)}`,
+              }),
           );
           return state;
         }
         case "probed": {
           state.backend = backendProbed(before, msg.ok, now(), options, msg.error);
           afterChange(before, state, ctx);
-          const next = state.backend.healthy ? options.healthIntervalMs : Math.min(options.healthIntervalMs, UNHEALTHY_PROBE_MS);
+          const next = state.backend.healthy
+            ? options.healthIntervalMs
+            : Math.min(options.healthIntervalMs, UNHEALTHY_PROBE_MS);
           if (state.backend.circuit.phase !== "open") schedule(state, ctx, next, { type: "probe" });
           report(state, ctx);
           return state;
@@ -150,7 +187,9 @@ export function backendBehavior(options: BackendActorOptions): Behavior<BackendA
         case "half_open": {
           state.timers.delete("half_open");
           state.backend = backendTick(before, now(), options);
-          if (state.backend.circuit.phase === "half_open") schedule(state, ctx, 0, { type: "probe" });
+          if (state.backend.circuit.phase === "half_open") {
+            schedule(state, ctx, 0, { type: "probe" });
+          }
           report(state, ctx);
           return state;
         }

@@ -1,6 +1,21 @@
 /** A replica's state as the BackendActor keeps it, with pure transitions for probes, scrapes and requests. */
-import { type Circuit, circuitFailed, type CircuitOptions, type CircuitPhase, circuitSucceeded, circuitTick, closedCircuit } from "./circuit.ts";
-import { emptyEwma, type Ewma, ewmaAdd, type EwmaOptions, ewmaRead, DEFAULT_EWMA_OPTIONS } from "./ewma.ts";
+import {
+  type Circuit,
+  circuitFailed,
+  type CircuitOptions,
+  type CircuitPhase,
+  circuitSucceeded,
+  circuitTick,
+  closedCircuit,
+} from "./circuit.ts";
+import {
+  DEFAULT_EWMA_OPTIONS,
+  emptyEwma,
+  type Ewma,
+  ewmaAdd,
+  type EwmaOptions,
+  ewmaRead,
+} from "./ewma.ts";
 import type { VllmMetrics } from "./vllm_metrics.ts";
 
 /** Where a backend came from. */
@@ -76,7 +91,9 @@ export interface BackendStateOptions extends CircuitOptions {
 }
 
 /** A new backend: health unknown, circuit closed. */
-export function newBackendState(init: { id: string; model: string; url: string; source: BackendSource }): BackendState {
+export function newBackendState(
+  init: { id: string; model: string; url: string; source: BackendSource },
+): BackendState {
   return {
     ...init,
     url: init.url.replace(/\/+$/, ""),
@@ -93,7 +110,13 @@ export function newBackendState(init: { id: string; model: string; url: string; 
 }
 
 /** Applies a health probe's result. A failed probe also counts against the circuit. */
-export function backendProbed(state: BackendState, ok: boolean, nowMs: number, options: BackendStateOptions, error?: string): BackendState {
+export function backendProbed(
+  state: BackendState,
+  ok: boolean,
+  nowMs: number,
+  options: BackendStateOptions,
+  error?: string,
+): BackendState {
   if (ok) return { ...state, healthy: true, circuit: circuitSucceeded(state.circuit) };
   return {
     ...state,
@@ -104,7 +127,11 @@ export function backendProbed(state: BackendState, ok: boolean, nowMs: number, o
 }
 
 /** Moves an open circuit to half-open once its wait is over. */
-export function backendTick(state: BackendState, nowMs: number, options: BackendStateOptions): BackendState {
+export function backendTick(
+  state: BackendState,
+  nowMs: number,
+  options: BackendStateOptions,
+): BackendState {
   const circuit = circuitTick(state.circuit, nowMs, options);
   return circuit === state.circuit ? state : { ...state, circuit };
 }
@@ -120,7 +147,12 @@ export function backendAcquired(state: BackendState): BackendState {
 }
 
 /** Counts a request that ended and feeds its timings and verdict into the EWMAs and the circuit. */
-export function backendReleased(state: BackendState, outcome: RequestOutcome, nowMs: number, options: BackendStateOptions): BackendState {
+export function backendReleased(
+  state: BackendState,
+  outcome: RequestOutcome,
+  nowMs: number,
+  options: BackendStateOptions,
+): BackendState {
   const ewma = options.ewma ?? DEFAULT_EWMA_OPTIONS;
   const inFlight = Math.max(0, state.inFlight - 1);
   if (outcome.aborted) return { ...state, inFlight };
@@ -138,13 +170,21 @@ export function backendReleased(state: BackendState, outcome: RequestOutcome, no
     inFlight,
     completed: state.completed + 1,
     circuit: circuitSucceeded(state.circuit),
-    ttft: outcome.ttftMs === undefined ? state.ttft : ewmaAdd(state.ttft, outcome.ttftMs, nowMs, ewma),
-    latency: outcome.totalMs === undefined ? state.latency : ewmaAdd(state.latency, outcome.totalMs, nowMs, ewma),
+    ttft: outcome.ttftMs === undefined
+      ? state.ttft
+      : ewmaAdd(state.ttft, outcome.ttftMs, nowMs, ewma),
+    latency: outcome.totalMs === undefined
+      ? state.latency
+      : ewmaAdd(state.latency, outcome.totalMs, nowMs, ewma),
   };
 }
 
 /** The report the router gets. */
-export function backendReport(state: BackendState, nowMs: number, options: BackendStateOptions): BackendReport {
+export function backendReport(
+  state: BackendState,
+  nowMs: number,
+  options: BackendStateOptions,
+): BackendReport {
   const ewma = options.ewma ?? DEFAULT_EWMA_OPTIONS;
   return {
     id: state.id,

@@ -1,5 +1,11 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { circuitAllows, circuitFailed, circuitSucceeded, circuitTick, closedCircuit } from "./circuit.ts";
+import {
+  circuitAllows,
+  circuitFailed,
+  circuitSucceeded,
+  circuitTick,
+  closedCircuit,
+} from "./circuit.ts";
 
 const options = { failureThreshold: 3, openMs: 1_000 };
 

@@ -25,8 +25,15 @@ export function emptyEwma(): Ewma {
 }
 
 /** Adds a sample taken at `nowMs`. */
-export function ewmaAdd(ewma: Ewma, sampleMs: number, nowMs: number, options: EwmaOptions = DEFAULT_EWMA_OPTIONS): Ewma {
-  const value = ewma.value === undefined ? sampleMs : ewma.value + options.alpha * (sampleMs - ewma.value);
+export function ewmaAdd(
+  ewma: Ewma,
+  sampleMs: number,
+  nowMs: number,
+  options: EwmaOptions = DEFAULT_EWMA_OPTIONS,
+): Ewma {
+  const value = ewma.value === undefined
+    ? sampleMs
+    : ewma.value + options.alpha * (sampleMs - ewma.value);
   return { value, sampledAtMs: nowMs };
 }
 
@@ -34,7 +41,11 @@ export function ewmaAdd(ewma: Ewma, sampleMs: number, nowMs: number, options: Ew
  * The average as seen at `nowMs`: it halves for every `halfLifeMs` without samples, so a replica
  * that was slow once is tried again once it has been idle a while.
  */
-export function ewmaRead(ewma: Ewma, nowMs: number, options: EwmaOptions = DEFAULT_EWMA_OPTIONS): number | undefined {
+export function ewmaRead(
+  ewma: Ewma,
+  nowMs: number,
+  options: EwmaOptions = DEFAULT_EWMA_OPTIONS,
+): number | undefined {
   if (ewma.value === undefined) return undefined;
   const idleMs = Math.max(0, nowMs - ewma.sampledAtMs);
   return ewma.value * Math.pow(0.5, idleMs / options.halfLifeMs);

@@ -1,8 +1,8 @@
 /** ReplicaActor: keeps one launched replica process running; a crash or a failed start fails the actor so its supervisor restarts it. */
 import type { ModelConfig } from "../../config/schema.ts";
 import { launchReplica, type ReplicaProcess } from "../../cluster/local_launcher.ts";
-import type { Address } from "../runtime/address.ts";
-import type { ActorContext, Behavior } from "../runtime/types.ts";
+import type { Address } from "../runtime/mod.ts";
+import type { ActorContext, Behavior } from "../runtime/mod.ts";
 
 /** The actor kind of every ReplicaActor. */
 export const REPLICA_KIND = "replica";
@@ -59,7 +59,9 @@ function tellLater(ctx: ActorContext<ReplicaMessage>, msg: ReplicaMessage): void
 }
 
 /** The behaviour of the ReplicaActor for one launched replica. */
-export function replicaBehavior(options: ReplicaActorOptions): Behavior<ReplicaActorState, ReplicaMessage> {
+export function replicaBehavior(
+  options: ReplicaActorOptions,
+): Behavior<ReplicaActorState, ReplicaMessage> {
   const url = `http://127.0.0.1:${options.port}`;
   // Counted across restarts: the supervisor re-runs init on this same behaviour.
   let starts = 0;
@@ -68,16 +70,28 @@ export function replicaBehavior(options: ReplicaActorOptions): Behavior<ReplicaA
     init(_id, ctx) {
       starts++;
       const starting = new AbortController();
-      const state: ReplicaActorState = { process: undefined, starting, stopping: false, url, starts };
+      const state: ReplicaActorState = {
+        process: undefined,
+        starting,
+        stopping: false,
+        url,
+        starts,
+      };
       launchReplica(options.model, {
         index: options.index,
         port: options.port,
         stateDir: options.stateDir,
         signal: starting.signal,
-        ...(options.startupTimeoutMs === undefined ? {} : { startupTimeoutMs: options.startupTimeoutMs }),
+        ...(options.startupTimeoutMs === undefined
+          ? {}
+          : { startupTimeoutMs: options.startupTimeoutMs }),
       }).then(
         (process) => tellLater(ctx, { type: "launched", process }),
-        (error) => tellLater(ctx, { type: "start_failed", error: error instanceof Error ? error.message : String(error) }),
+        (error) =>
+          tellLater(ctx, {
+            type: "start_failed",
+            error: error instanceof Error ? error.message : String(error),
+          }),
       );
       return state;
     },
@@ -87,20 +101,36 @@ export function replicaBehavior(options: ReplicaActorOptions): Behavior<ReplicaA
           state.process = msg.process;
           const pid = msg.process.pid;
           msg.process.exited.then((code) => tellLater(ctx, { type: "exited", code, pid }));
-          ctx.tell(options.router, { type: "add", id: options.backendId, url: msg.process.url, source: "launched" });
+          ctx.tell(options.router, {
+            type: "add",
+            id: options.backendId,
+            url: msg.process.url,
+            source: "launched",
+          });
           return state;
         }
         case "start_failed": {
           if (state.stopping) return state;
-          throw new Error(`Replica ${options.index} of "${options.model.name}" did not start: ${msg.error}`);
+          throw new Error(
+            `Replica ${options.index} of "${options.model.name}" did not start: ${msg.error}`,
+          );
         }
         case "exited": {
           if (state.stopping || state.process?.pid !== msg.pid) return state;
           state.process = undefined;
-          throw new Error(`Replica ${options.index} of "${options.model.name}" (pid ${msg.pid}) exited with code ${msg.code}`);
+          throw new Error(
+            `Replica ${options.index} of "${options.model.name}" (pid ${msg.pid}) exited with code ${msg.code}`,
+          );
         }
         case "status": {
-          ctx.reply({ url, pid: state.process?.pid, running: state.process !== undefined, starts: state.starts } satisfies ReplicaStatus);
+          ctx.reply(
+            {
+              url,
+              pid: state.process?.pid,
+              running: state.process !== undefined,
+              starts: state.starts,
+            } satisfies ReplicaStatus,
+          );
           return state;
         }
       }
@@ -117,13 +147,18 @@ export function replicaBehavior(options: ReplicaActorOptions): Behavior<ReplicaA
 export const REPLICA_SUPERVISOR_KIND = "replicas";
 
 /** Messages the replica supervisor handles. */
-export type ReplicaSupervisorMessage = { type: "start"; replica: ReplicaActorOptions; id: string } | { type: "children" };
+export type ReplicaSupervisorMessage =
+  | { type: "start"; replica: ReplicaActorOptions; id: string }
+  | { type: "children" };
 
 /**
  * The supervisor of the launched replicas: restarts a replica whose process dies (with backoff),
  * tolerating more restarts than the root does, so one broken replica does not stop the gateway.
  */
-export function replicaSupervisorBehavior(): Behavior<{ children: string[] }, ReplicaSupervisorMessage> {
+export function replicaSupervisorBehavior(): Behavior<
+  { children: string[] },
+  ReplicaSupervisorMessage
+> {
   return {
     kind: REPLICA_SUPERVISOR_KIND,
     supervision: { strategy: "one_for_one", intensity: 30, periodMs: 60_000 },
@@ -144,7 +179,11 @@ export function replicaSupervisorBehavior(): Behavior<{ children: string[] }, Re
       return state;
     },
     onSignal(state, signal) {
-      console.error(`Replica ${signal.child} failed: ${signal.error}${signal.restarting ? " (restarting it)" : ""}`);
+      console.error(
+        `Replica ${signal.child} failed: ${signal.error}${
+          signal.restarting ? " (restarting it)" : ""
+        }`,
+      );
       return state;
     },
   };

@@ -48,7 +48,8 @@ export function parseVllmMetrics(text: string, scrapedAtMs: number): VllmMetrics
   const running = sums.get("vllm:num_requests_running");
   const waiting = sums.get("vllm:num_requests_waiting");
   if (running === undefined && waiting === undefined) return undefined;
-  const kvUsage = sums.get("vllm:kv_cache_usage_perc") ?? sums.get("vllm:gpu_cache_usage_perc") ?? 0;
+  const kvUsage = sums.get("vllm:kv_cache_usage_perc") ?? sums.get("vllm:gpu_cache_usage_perc") ??
+    0;
   return {
     running: running ?? 0,
     waiting: waiting ?? 0,

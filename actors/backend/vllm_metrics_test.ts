@@ -13,7 +13,9 @@ vllm:time_to_first_token_seconds_bucket{le="0.1",model_name="m"} 5
 `;
 
 Deno.test("parsePrometheus sums samples per name and skips comments", () => {
-  const sums = parsePrometheus(text + 'vllm:num_requests_running{engine="1"} 4\nbroken line here\n');
+  const sums = parsePrometheus(
+    text + 'vllm:num_requests_running{engine="1"} 4\nbroken line here\n',
+  );
   assertEquals(sums.get("vllm:num_requests_running"), 7);
   assertEquals(sums.get("vllm:time_to_first_token_seconds_bucket"), 5);
   assertEquals(sums.has("broken"), false);
@@ -32,7 +34,8 @@ Deno.test("parseVllmMetrics reads kv_cache_usage_perc before the older gpu_cache
 });
 
 Deno.test("parseVllmMetrics falls back to gpu_cache_usage_perc on older vLLM", () => {
-  const old = "vllm:num_requests_running 1\nvllm:num_requests_waiting 0\nvllm:gpu_cache_usage_perc 0.5\n";
+  const old =
+    "vllm:num_requests_running 1\nvllm:num_requests_waiting 0\nvllm:gpu_cache_usage_perc 0.5\n";
   assertEquals(parseVllmMetrics(old, 0)?.kvUsage, 0.5);
 });
 

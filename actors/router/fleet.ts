@@ -1,7 +1,7 @@
 /** The gateway's handle on its routers and backends: spawns a RouterActor per model and gives the hot path synchronous access to their views. */
 import type { ProxyConfig } from "../../config/schema.ts";
-import type { ActorSystem } from "../runtime/system.ts";
-import type { ActorRef } from "../runtime/types.ts";
+import type { ActorSystem } from "../runtime/mod.ts";
+import type { ActorRef } from "../runtime/mod.ts";
 import type { BackendMessage } from "../backend/backend_actor.ts";
 import type { BackendReport, BackendSource, RequestOutcome } from "../backend/backend_state.ts";
 import { ModelRouter } from "./model_router.ts";

@@ -1,6 +1,6 @@
 /** RouterActor: one per model; supervises its BackendActors, holds the routing view they report into, expires registrations. */
-import { address } from "../runtime/address.ts";
-import type { ActorRef, Behavior, Cancellable } from "../runtime/types.ts";
+import { address } from "../runtime/mod.ts";
+import type { ActorRef, Behavior, Cancellable } from "../runtime/mod.ts";
 import {
   BACKEND_KIND,
   backendBehavior,

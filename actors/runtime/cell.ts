@@ -1,19 +1,36 @@
-/** One running actor: its mailbox, its state, one message at a time, and its place in the tree. */
+/**
+ * One running actor: its mailbox, its state, one message at a time, and its place in the tree.
+ *
+ * Failures follow OTP, except for poison messages. A tell, an ask or a signal whose handler
+ * throws crashes the actor: its supervisor gets a ChildFailed signal, restarts it with backoff,
+ * and gives up to its own parent after too many restarts. A durable delivery whose handler
+ * throws does not crash the actor, because KV redelivers it: a message that always fails would
+ * crash its actor once per delivery, spend its supervisor's restart intensity on one bad
+ * message, and could escalate to the root and end the gateway. Instead the delivery is handed
+ * back to the transport, the failure goes to `onError`, and the actor carries on from its last
+ * committed state (durable handlers return a new state and never mutate the one they get, so
+ * nothing of the failed turn survives). Its retries are the message's budget
+ * (`retryScheduleMs`); when they run out Deno KV writes the dead-letter record. No restart is
+ * counted, so one poison message never reaches a supervisor, let alone the root.
+ */
 import { type Address, address as makeAddress } from "./address.ts";
 import { AskEnvelope, DurableDelivery, SignalEnvelope } from "./envelopes.ts";
 import { ActorFailedError, ActorStoppedError, AskNotAnsweredError } from "./errors.ts";
 import { Fifo } from "./queue.ts";
 import { makeContext, TurnState } from "./context.ts";
-import type { CellHost, CellParent, CommitOutcome, OutboxItem } from "./cell_host.ts";
+import type { CellHost, CellParent } from "./cell_host.ts";
+import {
+  CommittedBeforeFailure,
+  type DurableTurnCell,
+  type DurableTurnOutcome,
+  runDurableTurn,
+} from "./durable/turn.ts";
 import { type SupervisedChild, Supervision, type SupervisionOwner } from "./supervision.ts";
 import type { ActorContext, Behavior, Message, Signal, TimerId } from "./types.ts";
 
 type Status = "starting" | "running" | "suspended" | "stopping" | "stopped";
 
 const BATCH = 256;
-
-/** Most durable deliveries committed together in one atomic operation. */
-const DURABLE_GROUP = 32;
 
 /** A running actor. Internal to the runtime: authors use refs and contexts. */
 export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
@@ -24,14 +41,14 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
   readonly parent: CellParent;
   readonly ctx: ActorContext<Message>;
   readonly #host: CellHost;
-  #queue = new Fifo<unknown>();
+  readonly #queue = new Fifo<unknown>();
   #status: Status = "starting";
   #scheduled = false;
   #busy: Promise<void> | undefined;
   #initialized = false;
   #state: unknown = undefined;
   readonly #turn = new TurnState();
-  #failing: DurableDelivery[] | undefined;
+  readonly #durableTurnCell: DurableTurnCell;
   #dirty = false;
   #supervision: Supervision | undefined;
   /** Lease fencing token (a versionstamp) while this process may write the actor. */
@@ -53,6 +70,22 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
     this.address = makeAddress(behavior.kind, id);
     this.parent = parent;
     this.ctx = makeContext(this, host, this.#turn);
+    this.#durableTurnCell = {
+      cell: this,
+      mailbox: this.#queue,
+      committed: () => this.#state,
+      receive: async (state, delivery, outbox) => {
+        this.#turn.current = delivery;
+        this.#turn.outbox = outbox;
+        try {
+          return await this.behavior.receive(state, delivery.msg as Message, this.ctx);
+        } finally {
+          this.#turn.current = undefined;
+          this.#turn.outbox = undefined;
+        }
+      },
+      failing: undefined,
+    };
   }
 
   /** Whether it has stopped for good. */
@@ -120,7 +153,7 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
   async suspend(): Promise<void> {
     if (this.#status === "stopped") return;
     this.#status = "suspended";
-    await this.#busy;
+    await this.#runningTurn();
     await this.#cleanup();
   }
 
@@ -136,7 +169,7 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
       return;
     }
     this.#status = "stopping";
-    await this.#busy;
+    await this.#runningTurn();
     await this.#cleanup();
     this.#status = "stopped";
     this.#host.unregister(this);
@@ -187,6 +220,11 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
     this.#host.clearTimer(id);
   }
 
+  /** The turn being handled, to wait for before stopping; none once shutdown gave up on turns. */
+  #runningTurn(): Promise<void> | undefined {
+    return this.#busy;
+  }
+
   #schedule(): void {
     if (!this.#scheduled && this.#queue.length > 0) {
       this.#scheduled = true;
@@ -206,8 +244,8 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
       try {
         pending = this.#handle(item);
       } catch (error) {
-        this.#turnFailed(item, error);
         this.#scheduled = false;
+        this.#turnFailed(item, error);
         return;
       }
       if (pending !== undefined) {
@@ -218,8 +256,8 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
           },
           (error) => {
             this.#busy = undefined;
-            this.#turnFailed(item, error);
             this.#scheduled = false;
+            this.#turnFailed(item, error);
           },
         );
         return;
@@ -292,115 +330,50 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
     for (const item of this.#queue.drain()) refuse(item, this.address);
   }
 
-  /**
-   * Handles the durable deliveries at the head of the mailbox as one group: every message whose
-   * id is not yet committed runs in order, then the state, all their dedupe keys, the lease
-   * renewal and their durable sends commit in one atomic operation (a group commit).
-   * `#failing` always holds the deliveries taken from the mailbox and not yet settled, so a
-   * throw settles exactly those (the transport retries them).
-   */
   async #durableTurn(first: DurableDelivery): Promise<void> {
     const durable = this.#host.durable;
     if (!durable) throw new Error("Durable delivery needs a KV store: start the system with kv");
-    let group = [first];
-    const ids = new Set([first.id]);
-    for (let next = this.#queue.peek(); group.length < DURABLE_GROUP; next = this.#queue.peek()) {
-      // A repeated id waits for the next turn, where it is found committed and dropped.
-      if (!(next instanceof DurableDelivery) || ids.has(next.id)) break;
-      ids.add(next.id);
-      group.push(this.#queue.shift() as DurableDelivery);
+    let outcome: DurableTurnOutcome;
+    try {
+      outcome = await runDurableTurn(this.#durableTurnCell, first, durable);
+    } catch (error) {
+      if (!(error instanceof CommittedBeforeFailure)) throw error;
+      this.#state = error.state;
+      this.#dirty = false;
+      throw error.cause;
     }
-    this.#failing = group;
-    for (let attempt = 0;; attempt++) {
-      const done = await durable.seen(this, group.map((d) => d.id));
-      for (const d of group) if (done.has(d.id)) d.finish();
-      group = group.filter((d) => !done.has(d.id));
-      this.#failing = group;
-      if (group.length === 0) {
-        this.#failing = undefined;
-        return;
-      }
-      const run = await this.#runGroup(group);
-      group = run.failed ? [...run.ran, run.failed] : run.ran;
-      this.#failing = group;
-      let outcome: CommitOutcome;
-      try {
-        outcome = await durable.commit(this, run.ran.map((d) => d.id), run.state, run.outbox);
-      } catch (error) {
-        if (group.length === 1) throw error;
-        // Too big for one atomic operation, perhaps: commit the first alone, the rest after.
-        this.#queue.unshiftAll(group.slice(1));
-        group = group.slice(0, 1);
-        this.#failing = group;
-        continue;
-      }
-      if (outcome.kind === "committed") {
-        this.#state = run.state;
-        this.#dirty = false;
-        for (const d of run.ran) d.finish();
-        if (run.failed) {
-          this.#failing = [run.failed];
-          throw run.error;
-        }
-        this.#failing = undefined;
-        return this.#afterTurn();
-      }
-      if (outcome.kind === "moved" || attempt >= 2) {
-        for (const d of group) await durable.forward(this.address, d);
-        for (const d of group) d.finish();
-        this.#failing = undefined;
-        this.#status = "stopping";
-        queueMicrotask(() => void this.deactivate());
-        return;
-      }
+    if (outcome.kind === "committed") {
       this.#state = outcome.state;
+      this.#dirty = false;
+      return this.#afterTurn();
+    }
+    if (outcome.kind === "moved") {
+      this.#status = "stopping";
+      queueMicrotask(() => void this.deactivate());
     }
   }
 
   /**
-   * Runs a group's handlers in order. When one throws, the ones after it go back to the
-   * mailbox; the ones before it are returned to be committed, and the failing one with them.
+   * A turn threw. An ask fails and the actor crashes (its supervisor decides). A durable
+   * delivery is a poison-message case instead: see the module doc.
    */
-  async #runGroup(group: DurableDelivery[]): Promise<{
-    state: unknown;
-    outbox: OutboxItem[];
-    ran: DurableDelivery[];
-    failed?: DurableDelivery;
-    error?: unknown;
-  }> {
-    let state = this.#state;
-    const outbox: OutboxItem[] = [];
-    for (let k = 0; k < group.length; k++) {
-      const d = group[k] as DurableDelivery;
-      const sends = outbox.length;
-      this.#turn.current = d;
-      this.#turn.outbox = outbox;
-      try {
-        state = await this.behavior.receive(state, d.msg as Message, this.ctx);
-      } catch (error) {
-        outbox.length = sends;
-        this.#queue.unshiftAll(group.slice(k + 1));
-        if (k === 0) {
-          this.#failing = [d];
-          throw error;
-        }
-        return { state, outbox, ran: group.slice(0, k), failed: d, error };
-      } finally {
-        this.#turn.current = undefined;
-        this.#turn.outbox = undefined;
-      }
-    }
-    return { state, outbox, ran: group };
-  }
-
   #turnFailed(item: unknown, error: unknown): void {
     this.#turn.current = undefined;
     this.#turn.outbox = undefined;
-    if (item instanceof AskEnvelope) item.settle(new ActorFailedError(this.address, error));
     if (item instanceof DurableDelivery) {
-      for (const d of this.#failing ?? [item]) d.finish(new ActorFailedError(this.address, error));
-      this.#failing = undefined;
+      const failed = this.#durableTurnCell.failing ?? [item];
+      this.#durableTurnCell.failing = undefined;
+      for (const d of failed) d.finish(new ActorFailedError(this.address, error));
+      if (this.#status !== "running") return;
+      const ids = failed.map((d) => d.id).join(", ");
+      this.#host.reportError(
+        `durable message ${ids} to ${this.address} (left to its retries, then a dead letter)`,
+        error,
+      );
+      this.#schedule();
+      return;
     }
+    if (item instanceof AskEnvelope) item.settle(new ActorFailedError(this.address, error));
     if (this.#status === "running") this.#fail(error);
   }
 

@@ -67,6 +67,8 @@ export interface CellHost {
   setTimer(fn: () => void, delayMs: number): TimerId;
   clearTimer(id: TimerId): void;
   reportError(where: string, error: unknown): void;
+  /** Whether shutdown's drain deadline passed, so stopping no longer waits for a running turn. */
+  turnsAbandoned(): boolean;
 }
 
 /** The cell's parent: its supervision and a way to fail upward. */

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import { ActorSystem, type Behavior } from "./mod.ts";
 import { readSnapshot } from "./durable/snapshot.ts";
+import { withKvPath } from "./testdata/temp_kv.ts";
 import { waitFor } from "./testdata/wait.ts";
 
 const CountState = z.object({ count: z.number(), ids: z.array(z.string()) });
@@ -25,13 +26,8 @@ const counter: Behavior<CountState, CountMsg> = {
   persistence: { state: CountState, messages: CountMsg },
 };
 
-async function withKv<T>(fn: (path: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "turnpike-actors-" });
-  try {
-    return await fn(`${dir}/state.kv`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withKv<T>(fn: (path: string) => Promise<T>): Promise<T> {
+  return withKvPath("turnpike-actors-", fn);
 }
 
 async function countOf(system: ActorSystem, addr: string): Promise<CountState | undefined> {
@@ -93,6 +89,72 @@ Deno.test("a handler that always fails ends in a dead-letter record after its re
       assert.equal(dead[0]?.id, id);
       assert.deepEqual(dead[0]?.msg, { type: "poison" });
       assert.equal(attempts, 4, "the first delivery and three retries");
+    } finally {
+      await system.shutdown();
+    }
+  });
+});
+
+Deno.test("a poison message ends as a dead letter without restarting its actor or reaching the root", async () => {
+  await withKv(async (kvPath) => {
+    const PickyState = z.object({ good: z.array(z.string()) });
+    const PickyMsg = z.object({ type: z.enum(["good", "bad"]), name: z.string() });
+    let inits = 0;
+    let badAttempts = 0;
+    const picky: Behavior<z.infer<typeof PickyState>, z.infer<typeof PickyMsg>> = {
+      kind: "picky",
+      init() {
+        inits++;
+        return { good: [] };
+      },
+      receive(s, m) {
+        if (m.type === "bad") {
+          badAttempts++;
+          throw new Error(`cannot handle ${m.name}`);
+        }
+        return { good: [...s.good, m.name] };
+      },
+      persistence: { state: PickyState, messages: PickyMsg },
+    };
+    const rootFailures: Error[] = [];
+    const errors: string[] = [];
+    const system = await ActorSystem.start({
+      kvPath,
+      behaviors: [picky],
+      retryScheduleMs: [10, 10, 10],
+      // Two crashes would exhaust this root: eight failed deliveries must not count as crashes.
+      root: { intensity: 1, periodMs: 60_000 },
+      onRootFailure: (error) => void rootFailures.push(error),
+      recoverySweepsMs: [],
+      onError: (where) => void errors.push(where),
+    });
+    try {
+      for (
+        const [type, name] of [["bad", "b1"], ["good", "g1"], ["bad", "b2"], [
+          "good",
+          "g2",
+        ]] as const
+      ) {
+        await system.tellDurable("picky/p", { type, name }, { id: name });
+      }
+      const dead = await waitFor("both poison messages as dead letters", async () => {
+        const letters = await system.deadLetters("picky/p");
+        return letters.length === 2 ? letters : undefined;
+      }, { timeoutMs: 20_000 });
+      assert.deepEqual(dead.map((d) => d.id).toSorted(), ["b1", "b2"]);
+      const kv = system.kv as Deno.Kv;
+      const state = await waitFor("both good messages committed", async () => {
+        const snap = (await readSnapshot(kv, { kind: "picky", id: "p" }))?.value as
+          | { good: string[] }
+          | undefined;
+        return snap?.good.length === 2 ? snap : undefined;
+      });
+      assert.deepEqual(state.good.toSorted(), ["g1", "g2"]);
+      assert.equal(badAttempts, 8, "each poison message: its first delivery and three retries");
+      assert.equal(inits, 1, "the actor was never restarted");
+      assert.deepEqual(rootFailures, [], "the root supervisor never heard of it");
+      assert.equal(errors.length, 8, "every failed delivery is reported");
+      assert.match(errors[0] ?? "", /durable message b\d to picky\/p \(left to its retries/);
     } finally {
       await system.shutdown();
     }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ActorSystem, type Behavior, installShutdownHandlers } from "./mod.ts";
+import { ActorStoppedError, ActorSystem, type Behavior, installShutdownHandlers } from "./mod.ts";
 
 Deno.test("stop() stops intake first, then drains and shuts the system down", async () => {
   const order: string[] = [];
@@ -29,4 +29,31 @@ Deno.test("stop() stops intake first, then drains and shuts the system down", as
   assert.equal(system.stopping, true);
   assert.match(lines[0] ?? "", /test, stopping \(drain deadline 5000 ms\)/);
   assert.match(lines[1] ?? "", /stopped in \d+ ms/);
+});
+
+Deno.test("shutdown() stops an actor whose turn outlives the drain deadline, and answers its mail", async () => {
+  let release: () => void = () => {};
+  const hung = new Promise<void>((resolve) => release = resolve);
+  const stopped: string[] = [];
+  const stuck: Behavior<null, { type: "hang" } | { type: "later" }> = {
+    kind: "stuck",
+    init: () => null,
+    async receive(state, msg) {
+      if (msg.type === "hang") await hung;
+      return state;
+    },
+    onStop: () => void stopped.push("stuck/s"),
+  };
+  const system = await ActorSystem.start();
+  try {
+    const ref = system.spawn(stuck, "s");
+    ref.tell({ type: "hang" });
+    const later = ref.ask({ type: "later" }, { timeoutMs: 60_000 });
+    await system.shutdown({ deadlineMs: 50 });
+    assert.deepEqual(stopped, ["stuck/s"], "onStop ran although the turn never ended");
+    assert.equal(system.has("stuck/s"), false);
+    await assert.rejects(later, ActorStoppedError);
+  } finally {
+    release();
+  }
 });

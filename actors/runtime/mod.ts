@@ -48,12 +48,8 @@ export {
   EscalationError,
   LeaseLostError,
 } from "./errors.ts";
-export {
-  ActorSystem,
-  type ActorSystemOptions,
-  type DeadLetter,
-  type ShutdownOptions,
-} from "./system.ts";
+export { ActorSystem } from "./system.ts";
+export type { ActorSystemOptions, DeadLetter, ShutdownOptions } from "./system_options.ts";
 export {
   type ChildSpec,
   supervisor,

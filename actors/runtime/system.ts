@@ -13,76 +13,20 @@ import type {
   DurableTellOptions,
   Message,
   SpawnOptions,
-  SupervisionOptions,
   TimerId,
 } from "./types.ts";
-import { DurableEnvelopeSchema } from "./durable/envelope.ts";
-import { type FaultHooks, KvDurableHost } from "./durable/host.ts";
+import { KvDurableHost } from "./durable/host.ts";
 import { DurableInbox } from "./durable/inbox.ts";
-import { cancelKey, DEAD_LETTER_PREFIX, deadLetterKey } from "./durable/keys.ts";
+import { listDeadLetters } from "./durable/dead_letters.ts";
+import { cancelKey } from "./durable/keys.ts";
 import { type DurableTransport, KvQueueTransport } from "./durable/transport.ts";
-
-/** Options of {@linkcode ActorSystem.start}. */
-export interface ActorSystemOptions {
-  /** Opens (and owns, and closes) a KV file for durable messaging and snapshots. */
-  kvPath?: string;
-  /** Uses a KV handle the caller owns (the system never closes it). */
-  kv?: Deno.Kv;
-  /** Durable kinds: they receive durable messages, and their persisted actors are rehydrated. */
-  behaviors?: AnyBehavior[];
-  /** Rehydrate persisted actors of `behaviors` on start. @default true */
-  rehydrate?: boolean;
-  /** This node's name in leases; a restarted process with the same name retakes its leases. */
-  nodeId?: string;
-  /** Lease length without a commit, in ms. @default 30000 */
-  leaseTtlMs?: number;
-  /** Redelivery delays of a failing durable message before it becomes a dead letter. */
-  retryScheduleMs?: number[];
-  /** How long dedupe records are kept, in ms. @default 604800000 (7 days) */
-  dedupeTtlMs?: number;
-  /** Delay before a message for an actor leased elsewhere is offered again, in ms. @default 500 */
-  forwardDelayMs?: number;
-  /** Supervision of top-level actors. @default { intensity: 10, periodMs: 10000 } */
-  root?: SupervisionOptions;
-  /** Called when the root supervisor gives up; by default logs, shuts down and exits with 1. */
-  onRootFailure?: (error: Error) => void;
-  /** Called for errors that have no caller to go to; by default logs to stderr. */
-  onError?: (where: string, error: unknown) => void;
-  /**
-   * How durable messages travel; by default the KV queue of `kv` (a key-outbox transport can
-   * stand in where the KV has no queues, as with KV Connect).
-   */
-  transport?: DurableTransport;
-  /** Crash-test hooks around durable commits. */
-  faults?: FaultHooks;
-  /**
-   * When to sweep for messages orphaned by a crashed process, in ms after start (only with
-   * `kvPath`). Deno KV requeues a dead process's in-flight messages only when a handle opens
-   * (or every 60 s), once their 5 s deadline passed; a sweep opens a throwaway handle and wakes
-   * the listener, so a restarted process recovers them in seconds. @default [2500, 5000, 8000]
-   */
-  recoverySweepsMs?: number[];
-}
-
-/** Options of {@linkcode ActorSystem.shutdown}. */
-export interface ShutdownOptions {
-  /** How long to let mailboxes drain before stopping everything, in ms. @default 5000 */
-  deadlineMs?: number;
-}
-
-/** A dead-letter record: a durable message whose retries ran out. */
-export interface DeadLetter {
-  /** The actor it was for. */
-  to: Address;
-  /** Its message id. */
-  id: string;
-  /** The message. */
-  msg: unknown;
-  /** When it was first sent, in ms since the epoch. */
-  sentAtMs: number;
-}
-
-const DEFAULT_RETRY_SCHEDULE_MS = [100, 1_000, 5_000, 30_000, 60_000];
+import {
+  type ActorSystemOptions,
+  checkRetrySchedule,
+  type DeadLetter,
+  DEFAULT_RETRY_SCHEDULE_MS,
+  type ShutdownOptions,
+} from "./system_options.ts";
 
 /** An actor system: one per process, optionally backed by a Deno KV store. */
 export class ActorSystem {
@@ -99,6 +43,7 @@ export class ActorSystem {
   readonly #options: ActorSystemOptions;
   readonly #nodeId: string;
   #stopping = false;
+  #turnsAbandoned = false;
   #sweeping: Promise<void> | undefined;
   #shutdown: Promise<void> | undefined;
   /** Tells to addresses where no actor lives. */
@@ -119,12 +64,7 @@ export class ActorSystem {
       timers,
     });
     if (kv) {
-      const retries = options.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS;
-      if (retries.length > 5 || retries.some((ms) => !(ms >= 0))) {
-        throw new RangeError(
-          `retryScheduleMs has ${retries.length} delays; Deno KV takes at most 5 non-negative ones: shorten it`,
-        );
-      }
+      const retries = checkRetrySchedule(options.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS);
       this.#transport = options.transport ?? new KvQueueTransport(kv, retries);
       this.#durable = new KvDurableHost(kv, this.#transport, {
         owner: this.#nodeId,
@@ -170,6 +110,7 @@ export class ActorSystem {
       setTimer: timers.set,
       clearTimer: timers.clear,
       reportError: onError,
+      turnsAbandoned: () => this.#turnsAbandoned,
     };
     for (const b of options.behaviors ?? []) this.#kinds.set(b.kind, b);
   }
@@ -261,21 +202,8 @@ export class ActorSystem {
   }
 
   /** Dead-letter records, optionally of one actor. */
-  async deadLetters(to?: Address): Promise<DeadLetter[]> {
-    const kv = this.#requireKv("deadLetters");
-    const prefix = to === undefined ? DEAD_LETTER_PREFIX : (() => {
-      const { kind, id } = parseAddress(to);
-      return deadLetterKey(kind, id, "").slice(0, 3);
-    })();
-    const out: DeadLetter[] = [];
-    for await (const entry of kv.list({ prefix })) {
-      const parsed = DurableEnvelopeSchema.safeParse(entry.value);
-      if (parsed.success) {
-        const { to: addr, id, msg, sentAtMs } = parsed.data;
-        out.push({ to: addr, id, msg, sentAtMs });
-      }
-    }
-    return out;
+  deadLetters(to?: Address): Promise<DeadLetter[]> {
+    return listDeadLetters(this.#requireKv("deadLetters"), to);
   }
 
   /** Stops intake, drains mailboxes up to the deadline, flushes snapshots, stops all, closes KV. */
@@ -287,7 +215,12 @@ export class ActorSystem {
   async #doShutdown(deadlineMs: number): Promise<void> {
     this.#stopping = true;
     const until = Date.now() + deadlineMs;
-    while (Date.now() < until && [...this.#cells.values()].some((c) => !c.idle)) {
+    while ([...this.#cells.values()].some((c) => !c.idle)) {
+      if (Date.now() >= until) {
+        // A turn still running now may never end (a hung upstream call): stop without it.
+        this.#turnsAbandoned = true;
+        break;
+      }
       await new Promise((r) => setTimeout(r, 5));
     }
     for (const cell of this.#cells.values()) {

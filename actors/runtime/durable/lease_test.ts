@@ -1,17 +1,11 @@
 import assert from "node:assert/strict";
+import { withOpenKv } from "../testdata/temp_kv.ts";
 import { acquireLease, releaseLease, renewLeaseIn } from "./lease.ts";
 
 const key = { kind: "k", id: "1" };
 
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "turnpike-lease-" });
-  const kv = await Deno.openKv(`${dir}/state.kv`);
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
+  return withOpenKv("turnpike-lease-", fn);
 }
 
 Deno.test("a held lease refuses another node until it expires", async () => {

@@ -1,15 +1,9 @@
 import assert from "node:assert/strict";
+import { withOpenKv } from "../testdata/temp_kv.ts";
 import { addSnapshot, CHUNK_BYTES, MAX_SNAPSHOT_BYTES, readSnapshot } from "./snapshot.ts";
 
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "turnpike-snapshot-" });
-  const kv = await Deno.openKv(`${dir}/state.kv`);
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
+  return withOpenKv("turnpike-snapshot-", fn);
 }
 
 const key = { kind: "doc", id: "d1" };

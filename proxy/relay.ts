@@ -1,0 +1,97 @@
+/** The streaming relay: passes an upstream body on chunk by chunk, taps it for usage, and turns a late failure into an error event. */
+import { errorEvent } from "./errors.ts";
+import type { UpstreamResponse } from "./upstream_client.ts";
+import { type TappedUsage, UsageTap } from "./usage_tap.ts";
+
+const encoder = new TextEncoder();
+
+/** How a relayed body ended, as the relay tells its owner. */
+export interface RelayEnd {
+  /** `done` at the body's end, `client` when the client went away, `error` when the upstream failed. */
+  kind: "done" | "client" | "error";
+  /** What went wrong, empty when nothing did. */
+  message: string;
+  /** `performance.now()` of the first body byte, if one came. */
+  firstByteAt: number | undefined;
+  /** Time spent in the relay's own code, in ms. */
+  relayMs: number;
+  /** Token counts the tap found. */
+  usage: TappedUsage;
+}
+
+/** Options of {@linkcode relay}. */
+export interface RelayOptions {
+  /** Whether the body is an SSE stream (a late failure then ends it with an error event). */
+  stream: boolean;
+  /** Aborted with "client" when the client cancels; its reason tells a timeout from a client abort. */
+  abort: AbortController;
+  /** Called once when the body ends, however it ends. */
+  onEnd(end: RelayEnd): void;
+}
+
+/**
+ * Relays `body` chunk by chunk as it arrives (nothing held back), tapping it for usage. A failure
+ * after the first byte ends an SSE stream with an OpenAI-shaped error event; a cancel by the
+ * client aborts the upstream request.
+ */
+export function relay(
+  upstream: UpstreamResponse,
+  options: RelayOptions,
+): ReadableStream<Uint8Array> {
+  const tap = new UsageTap(options.stream);
+  let firstByteAt: number | undefined;
+  let relayMs = 0;
+  let ended = false;
+  const end = (kind: RelayEnd["kind"], message: string) => {
+    if (ended) return;
+    ended = true;
+    options.onEnd({ kind, message, firstByteAt, relayMs, usage: tap.result() });
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk: Uint8Array | null;
+      try {
+        chunk = await upstream.read();
+      } catch (error) {
+        const reason = options.abort.signal.reason;
+        if (reason === "client") {
+          end("client", "client disconnected");
+          return;
+        }
+        const message = reason === "timeout"
+          ? "The request timed out while streaming; retry or raise proxy.request_timeout"
+          : `The backend failed while streaming (${
+            error instanceof Error ? error.message : String(error)
+          }); retry the request`;
+        end("error", message);
+        try {
+          if (options.stream) {
+            const code = reason === "timeout" ? "request_timeout" : "upstream_error";
+            controller.enqueue(encoder.encode(errorEvent(message, { code })));
+            controller.close();
+          } else {
+            controller.error(new Error(message));
+          }
+        } catch {
+          // The client went away meanwhile; nothing is left to tell.
+        }
+        return;
+      }
+      const t = performance.now();
+      if (chunk === null) {
+        controller.close();
+        end("done", "");
+        return;
+      }
+      firstByteAt ??= t;
+      controller.enqueue(chunk);
+      tap.push(chunk);
+      relayMs += performance.now() - t;
+    },
+    cancel() {
+      options.abort.abort("client");
+      upstream.cancel();
+      end("client", "client disconnected");
+    },
+  });
+}
