@@ -6,8 +6,29 @@ import { serveCommand } from "./proxy/serve_command.ts";
 import { simCommand } from "./sim/command.ts";
 import { benchCommand } from "./bench/command.ts";
 
+/** A command of a later stage: it says what it will do and exits 2 instead of pretending. */
+function plannedCommand(name: string, summary: string): Command {
+  const usage = `Usage: deno task ${name}\n\n${summary}. Not built yet: see design.md.`;
+  return {
+    name,
+    summary: `${summary} (not built yet)`,
+    usage,
+    run() {
+      console.error(`The "${name}" command is not built yet\n\n${usage}`);
+      return Promise.resolve(2);
+    },
+  };
+}
+
 /** Every subcommand, in the order `--help` lists them. */
-export const commands: readonly Command[] = [serveCommand, simCommand, benchCommand, configCommand];
+export const commands: readonly Command[] = [
+  serveCommand,
+  simCommand,
+  benchCommand,
+  configCommand,
+  plannedCommand("jobs", "submit, watch, scale and stop vLLM jobs on SLURM"),
+  plannedCommand("dash", "terminal dashboard of the gateway"),
+];
 
 function topUsage(all: readonly Command[]): string {
   const width = Math.max(...all.map((c) => c.name.length));

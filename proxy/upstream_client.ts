@@ -430,16 +430,25 @@ class BodyReader {
         await this.#more();
         continue;
       }
-      const piece = this.#chunkStep();
-      if (piece === "need") {
-        await this.#more();
-        continue;
+      // Everything already buffered goes out as one piece (several small SSE events read in
+      // one go cost one write downstream, not one each); nothing waits for more bytes.
+      const pieces: Uint8Array[] = [];
+      for (;;) {
+        const piece = this.#chunkStep();
+        if (piece === "need" || this.#finished) break;
+        if (piece !== undefined) pieces.push(piece);
       }
-      if (piece !== undefined) return piece;
+      if (pieces.length === 1) return pieces[0]!.slice();
+      if (pieces.length > 1) return concat(pieces);
+      if (this.#finished) continue;
+      await this.#more();
     }
   }
 
-  /** Advances the chunked decoder over buffered bytes: data, "need" for more bytes, undefined to go on. */
+  /**
+   * Advances the chunked decoder over buffered bytes: data (a view into the buffer, valid until
+   * the next read), "need" for more bytes, or undefined to go on.
+   */
   #chunkStep(): Uint8Array | "need" | undefined {
     const c = this.#c;
     switch (this.#state) {
@@ -462,7 +471,8 @@ class BodyReader {
       case "data": {
         if (c.end === c.start) return "need";
         const n = Math.min(this.#chunkLeft, c.end - c.start);
-        const out = c.buf.slice(c.start, c.start + n);
+        // A view into the connection's buffer: read() copies it out before the buffer is reused.
+        const out = c.buf.subarray(c.start, c.start + n);
         c.start += n;
         this.#chunkLeft -= n;
         if (this.#chunkLeft === 0) this.#state = "data_crlf";
@@ -507,6 +517,18 @@ class BodyReader {
     }
     return out;
   }
+}
+
+function concat(pieces: Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const piece of pieces) size += piece.byteLength;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.byteLength;
+  }
+  return out;
 }
 
 function abortError(signal: AbortSignal): Error {

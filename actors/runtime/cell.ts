@@ -222,7 +222,7 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
 
   /** The turn being handled, to wait for before stopping; none once shutdown gave up on turns. */
   #runningTurn(): Promise<void> | undefined {
-    return this.#busy;
+    return this.#host.turnsAbandoned() ? undefined : this.#busy;
   }
 
   #schedule(): void {
