@@ -57,16 +57,6 @@ const USAGE_TAIL_BYTES = 4096;
 
 const decoder = new TextDecoder();
 
-const TRACE: Record<string, number> = {};
-let traceLast = 0;
-let traceN = 0;
-function T(name: string) {
-  const t = performance.now();
-  if (name !== "start") TRACE[name] = (TRACE[name] ?? 0) + (t - traceLast);
-  else if (++traceN % 3000 === 0) console.log(JSON.stringify(Object.fromEntries(Object.entries(TRACE).map(([k, v]) => [k, Math.round(v / traceN * 10000) / 10]))));
-  traceLast = t;
-}
-
 /** Reads a body of at most `maxBytes`; undefined when it is larger. */
 async function readBody(
   request: Request,
@@ -128,7 +118,6 @@ export async function forwardOpenAI(
   const names = context.headers;
   const sessionId = request.headers.get(names.session) ?? undefined;
 
-  T("start");
   let bytes: Uint8Array<ArrayBuffer> | undefined;
   try {
     bytes = await readBody(request, context.proxy.max_body_bytes);
@@ -147,7 +136,6 @@ export async function forwardOpenAI(
       },
     );
   }
-  T("readAwait");
   let json: unknown;
   try {
     json = JSON.parse(decoder.decode(bytes));
@@ -157,7 +145,6 @@ export async function forwardOpenAI(
       headers: idHeader,
     });
   }
-  T("json");
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -171,7 +158,6 @@ export async function forwardOpenAI(
       headers: idHeader,
     });
   }
-  T("zod");
   const body = parsed.data;
   const router = context.router(body.model);
   if (!router) {
@@ -185,9 +171,7 @@ export async function forwardOpenAI(
       },
     );
   }
-  T("router");
   const features = context.features(json, sessionId);
-  T("features");
   const stream = body.stream === true;
 
   const record: RequestRecord = {
@@ -220,7 +204,6 @@ export async function forwardOpenAI(
     context.records.add(record);
   };
 
-  T("record");
   const upstreamHeaders: [string, string][] = [["content-type", "application/json"], [
     "x-request-id",
     requestId,
@@ -229,15 +212,11 @@ export async function forwardOpenAI(
     if (!HOP_BY_HOP.has(pair[0])) upstreamHeaders.push(pair);
   }
 
-  T("headers");
   // One controller aborts the upstream call: on client disconnect or on the request timeout.
   const abort = new AbortController();
-  T("abortctl");
   const clientSignal = request.signal;
-  T("signal");
   const onClientAbort = () => abort.abort("client");
   clientSignal.addEventListener("abort", onClientAbort, { once: true });
-  T("listener");
   const deadline = context.deadlines.add(
     context.proxy.request_timeout * 1000,
     () => abort.abort("timeout"),
@@ -247,7 +226,18 @@ export async function forwardOpenAI(
     clientSignal.removeEventListener("abort", onClientAbort);
   };
 
-  T("abort");
+  // The answer when the client left or the timeout struck before anything was relayed.
+  const aborted = (backend: BackendView): Response => {
+    context.finished(body.model, backend, { ok: false, aborted: true });
+    cleanup();
+    if (abort.signal.reason === "timeout") {
+      finish(504, "request timeout");
+      return timeoutResponse(context, idHeader);
+    }
+    finish(499, "client closed the request");
+    return errorResponse(499, "The client closed the request", { headers: idHeader });
+  };
+
   const tried = new Set<string>();
   let lastError = "";
   for (let attempt = 0; attempt <= context.proxy.max_retries; attempt++) {
@@ -258,7 +248,6 @@ export async function forwardOpenAI(
     record.backendId = backend.id;
     router.acquire(backend);
     context.started(body.model, backend);
-  T("pick");
     const sentAt = performance.now();
     let upstream: UpstreamResponse;
     try {
@@ -272,17 +261,7 @@ export async function forwardOpenAI(
       });
     } catch (error) {
       router.release(backend);
-      const reason = abort.signal.reason;
-      if (abort.signal.aborted) {
-        context.finished(body.model, backend, { ok: false, aborted: true });
-        cleanup();
-        if (reason === "timeout") {
-          finish(504, "request timeout");
-          return timeoutResponse(context, idHeader);
-        }
-        finish(499, "client closed the request");
-        return errorResponse(499, "The client closed the request", { headers: idHeader });
-      }
+      if (abort.signal.aborted) return aborted(backend);
       lastError = `${backend.id}: ${error instanceof Error ? error.message : String(error)}`;
       context.finished(body.model, backend, { ok: false, error: lastError });
       continue;
@@ -294,7 +273,6 @@ export async function forwardOpenAI(
       upstream.cancel();
       continue;
     }
-  T("upstreamAwait");
     const headersAt = performance.now();
     const preMs = sentAt - startedAt;
     const responseHeaders = upstream.headers;
@@ -306,7 +284,6 @@ export async function forwardOpenAI(
         `gateway;dur=${preMs.toFixed(3)}, upstream;dur=${(headersAt - sentAt).toFixed(3)}`,
       ],
     );
-  T("resphdrs");
     const isStream = upstream.contentType?.includes("text/event-stream") ?? stream;
     const length = upstream.contentLength ?? Infinity;
     if (!isStream && length <= BUFFER_LIMIT_BYTES) {
@@ -317,21 +294,11 @@ export async function forwardOpenAI(
         answer = await upstream.bytes();
       } catch (error) {
         router.release(backend);
-        if (abort.signal.aborted) {
-          context.finished(body.model, backend, { ok: false, aborted: true });
-          cleanup();
-          if (abort.signal.reason === "timeout") {
-            finish(504, "request timeout");
-            return timeoutResponse(context, idHeader);
-          }
-          finish(499, "client closed the request");
-          return errorResponse(499, "The client closed the request", { headers: idHeader });
-        }
+        if (abort.signal.aborted) return aborted(backend);
         lastError = `${backend.id}: ${error instanceof Error ? error.message : String(error)}`;
         context.finished(body.model, backend, { ok: false, error: lastError });
         continue;
       }
-  T("bytesAwait");
       const doneAt = performance.now();
       router.release(backend);
       cleanup();
@@ -353,7 +320,6 @@ export async function forwardOpenAI(
       record.completionTokens = usage.completionTokens;
       record.usageSource = usage.source;
       finish(upstream.status);
-  T("finish");
       return respond(
         answer.byteLength === 0 && upstream.status === 204 ? null : answer,
         upstream.status,

@@ -53,7 +53,7 @@ Deno.test("a connection error before the first byte fails over, and max_retries 
 
 Deno.test("failures open a backend's circuit and a healthy half-open probe closes it", async () => {
   const rig = await startRig({
-    proxy: { strategy: "round_robin", circuit_failure_threshold: 2, circuit_open_seconds: 0.4 },
+    proxy: { strategy: "round_robin", circuit_failure_threshold: 2, circuit_open_seconds: 1.5 },
   });
   try {
     const bad = rig.sims[0]!;

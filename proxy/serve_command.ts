@@ -106,19 +106,25 @@ export const serveCommand: Command = {
   },
 };
 
-/** Prints a line once every model has a healthy backend. */
+/** Prints a line as each configured model gets its first healthy backend (until all have, or their startup time is up). */
 async function waitReady(
   gateway: { fleet: { models(): { name: string; healthy: number }[] } },
   config: Config,
   stopped: AbortSignal,
 ): Promise<void> {
-  if (config.models.length === 0) return;
+  const waiting = new Set(config.models.map((m) => m.name));
+  if (waiting.size === 0) return;
   const deadline = Date.now() + Math.max(...config.models.map((m) => m.startup_timeout)) * 1000;
-  while (Date.now() < deadline && !stopped.aborted) {
-    const models = gateway.fleet.models();
-    if (models.length > 0 && models.every((m) => m.healthy > 0)) {
-      console.log(`Ready: ${models.map((m) => `${m.name} (${m.healthy} healthy)`).join(", ")}`);
-      return;
+  while (waiting.size > 0 && Date.now() < deadline && !stopped.aborted) {
+    for (const model of gateway.fleet.models()) {
+      if (waiting.has(model.name) && model.healthy > 0) {
+        waiting.delete(model.name);
+        console.log(
+          `Ready: ${model.name} (${model.healthy} healthy backend${
+            model.healthy === 1 ? "" : "s"
+          })`,
+        );
+      }
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { leaseKey } from "../actors/runtime/durable/keys.ts";
 import { readSnapshot } from "../actors/runtime/durable/snapshot.ts";
 import { Worker } from "../actors/runtime/testdata/child.ts";
 import { waitFor } from "../actors/runtime/testdata/wait.ts";
@@ -27,7 +28,10 @@ Deno.test("two processes on one KV file never both act as the writer of one acto
   let b: Worker | undefined;
   try {
     await waitFor("a's 30 adds", async () => (await read())?.count === 30, { timeoutMs: 30_000 });
-    await new Promise((r) => setTimeout(r, 1_000));
+    await waitFor("a's lease to lapse", async () => {
+      const lease = (await kv.get<{ expiresAtMs: number }>(leaseKey("counter", "shared"))).value;
+      return lease !== null && lease.expiresAtMs < Date.now();
+    }, { timeoutMs: 30_000, everyMs: 50 });
     b = Worker.start([...common, "--node", "b", "--send-adds", "b:30"]);
     await waitFor("b's 30 adds", async () => (await read())?.count === 60, { timeoutMs: 30_000 });
     a.signal("SIGUSR1");

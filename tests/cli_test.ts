@@ -67,7 +67,7 @@ Deno.test("main.ts with an unknown command names it, prints the usage and exits 
 Deno.test("--help on every registered command prints its usage and exits 0", async () => {
   const runs = await Promise.all(commands.map((c) => cli([c.name, "--help"])));
   commands.forEach((command, i) => {
-    assert.equal(runs[i]!.code, 0, command.name);
+    assert.equal(runs[i]!.code, 0, `${command.name}: ${runs[i]!.stderr}`);
     assert.equal(runs[i]!.stdout.trimEnd(), command.usage.trimEnd(), command.name);
   });
 });

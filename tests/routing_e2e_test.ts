@@ -39,7 +39,7 @@ Deno.test("least_connections sends concurrent requests to the less busy replica"
   const rig = await startRig({ proxy: { strategy: "least_connections" }, sim: { timeScale: 2 } });
   try {
     const ids = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => backendOf(rig, chat(`c${i}`, { max_tokens: 40 }))),
+      Array.from({ length: 6 }, (_, i) => backendOf(rig, chat(`c${i}`, { max_tokens: 200 }))),
     );
     assertEquals([...counts(ids).values()].sort(), [3, 3]);
   } finally {

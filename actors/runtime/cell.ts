@@ -1,21 +1,8 @@
-/**
- * One running actor: its mailbox, its state, one message at a time, and its place in the tree.
- *
- * Failures follow OTP, except for poison messages. A tell, an ask or a signal whose handler
- * throws crashes the actor: its supervisor gets a ChildFailed signal, restarts it with backoff,
- * and gives up to its own parent after too many restarts. A durable delivery whose handler
- * throws does not crash the actor, because KV redelivers it: a message that always fails would
- * crash its actor once per delivery, spend its supervisor's restart intensity on one bad
- * message, and could escalate to the root and end the gateway. Instead the delivery is handed
- * back to the transport, the failure goes to `onError`, and the actor carries on from its last
- * committed state (durable handlers return a new state and never mutate the one they get, so
- * nothing of the failed turn survives). Its retries are the message's budget
- * (`retryScheduleMs`); when they run out Deno KV writes the dead-letter record. No restart is
- * counted, so one poison message never reaches a supervisor, let alone the root.
- */
+/** One running actor: its mailbox, its state, one message at a time, and its place in the tree. */
 import { type Address, address as makeAddress } from "./address.ts";
 import { AskEnvelope, DurableDelivery, SignalEnvelope } from "./envelopes.ts";
-import { ActorFailedError, ActorStoppedError, AskNotAnsweredError } from "./errors.ts";
+import { ActorStoppedError, AskNotAnsweredError } from "./errors.ts";
+import { settleFailedTurn } from "./failure_policy.ts";
 import { Fifo } from "./queue.ts";
 import { makeContext, TurnState } from "./context.ts";
 import type { CellHost, CellParent } from "./cell_host.ts";
@@ -34,11 +21,17 @@ const BATCH = 256;
 
 /** A running actor. Internal to the runtime: authors use refs and contexts. */
 export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
+  /** Its address, `kind/id`. */
   readonly address: Address;
+  /** Its behaviour's kind. */
   readonly kind: string;
+  /** Its id within the kind. */
   readonly id: string;
+  /** What it runs. */
   readonly behavior: Behavior<unknown, Message>;
+  /** Its supervisor. */
   readonly parent: CellParent;
+  /** The context its handlers get. */
   readonly ctx: ActorContext<Message>;
   readonly #host: CellHost;
   readonly #queue = new Fifo<unknown>();
@@ -353,28 +346,25 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
     }
   }
 
-  /**
-   * A turn threw. An ask fails and the actor crashes (its supervisor decides). A durable
-   * delivery is a poison-message case instead: see the module doc.
-   */
+  /** A turn threw: settle what it handled, then crash or carry on (see failure_policy.ts). */
   #turnFailed(item: unknown, error: unknown): void {
     this.#turn.current = undefined;
     this.#turn.outbox = undefined;
-    if (item instanceof DurableDelivery) {
-      const failed = this.#durableTurnCell.failing ?? [item];
-      this.#durableTurnCell.failing = undefined;
-      for (const d of failed) d.finish(new ActorFailedError(this.address, error));
-      if (this.#status !== "running") return;
-      const ids = failed.map((d) => d.id).join(", ");
-      this.#host.reportError(
-        `durable message ${ids} to ${this.address} (left to its retries, then a dead letter)`,
-        error,
-      );
-      this.#schedule();
+    const failing = this.#durableTurnCell.failing;
+    this.#durableTurnCell.failing = undefined;
+    const after = settleFailedTurn(this.address, item, error, failing);
+    if (this.#status !== "running") return;
+    if (after.kind === "crash") {
+      this.#fail(error);
       return;
     }
-    if (item instanceof AskEnvelope) item.settle(new ActorFailedError(this.address, error));
-    if (this.#status === "running") this.#fail(error);
+    this.#host.reportError(
+      `durable message ${
+        after.messageIds.join(", ")
+      } to ${this.address} (left to its retries, then a dead letter)`,
+      error,
+    );
+    this.#schedule();
   }
 
   #fail(error: unknown): void {

@@ -15,8 +15,11 @@ import type { ActorSystem } from "./system.ts";
 
 /** A durable tell held back until the turn that made it commits. */
 export interface OutboxItem {
+  /** The receiver. */
   to: Address;
+  /** The message. */
   msg: unknown;
+  /** Its id and delay. */
   options: DurableTellOptions;
 }
 
@@ -51,21 +54,32 @@ export interface DurableHost {
 
 /** What a cell needs from its system. */
 export interface CellHost {
+  /** The system the cell runs in. */
   readonly system: ActorSystem;
+  /** Persistence, when the system has a KV store. */
   readonly durable: DurableHost | undefined;
+  /** Makes the cell reachable at its address. */
   register(cell: Cell): void;
+  /** Makes it unreachable (if it still holds its address). */
   unregister(cell: Cell): void;
+  /** A ref to any address. */
   ref<M>(addr: Address): ActorRef<M>;
+  /** A local tell to any address. */
   tell(addr: Address, msg: unknown): void;
+  /** Starts a child supervised by `parent`. */
   spawnChild<S, M extends Message>(
     parent: Cell,
     behavior: Behavior<S, M>,
     id: string,
     options: SpawnOptions | undefined,
   ): ActorRef<M>;
+  /** Stops a child of `parent` for good. */
   stopChild(parent: Cell, addr: Address): void;
+  /** A timer that the system clears on shutdown. */
   setTimer(fn: () => void, delayMs: number): TimerId;
+  /** Clears such a timer. */
   clearTimer(id: TimerId): void;
+  /** Reports an error that has no caller to go to. */
   reportError(where: string, error: unknown): void;
   /** Whether shutdown's drain deadline passed, so stopping no longer waits for a running turn. */
   turnsAbandoned(): boolean;
@@ -73,5 +87,6 @@ export interface CellHost {
 
 /** The cell's parent: its supervision and a way to fail upward. */
 export interface CellParent {
+  /** The parent's supervision of its children. */
   readonly supervision: Supervision;
 }

@@ -119,7 +119,14 @@ export class ActorSystem {
   static async start(options: ActorSystemOptions = {}): Promise<ActorSystem> {
     const kv = options.kv ??
       (options.kvPath !== undefined ? await Deno.openKv(options.kvPath) : undefined);
-    const system = new ActorSystem(kv, options.kv === undefined && kv !== undefined, options);
+    const ownsKv = options.kv === undefined && kv !== undefined;
+    let system: ActorSystem;
+    try {
+      system = new ActorSystem(kv, ownsKv, options);
+    } catch (error) {
+      if (ownsKv) kv?.close();
+      throw error;
+    }
     const inbox = system.#inbox;
     if (inbox) {
       if (options.rehydrate ?? true) await inbox.rehydrate();

@@ -84,6 +84,8 @@ export interface SvgOptions {
   subtitle: string;
   /** The trace's ideal hit rate, 0 to 1. */
   ceiling: number;
+  /** The hit rate perfect session affinity reaches with the replicas' cache size, 0 to 1. */
+  reachable?: number;
 }
 
 /**
@@ -119,7 +121,7 @@ export function renderSvg(runs: readonly StrategyRun[], options: SvgOptions): st
       }</text>`,
     );
   }
-  for (const q of [0, 0.25, 0.5, 0.75, 0.9, 0.99, 1]) {
+  for (const q of [0, 0.25, 0.5, 0.75, 0.9, 1]) {
     out.push(
       `<line x1="${cx}" y1="${y(q).toFixed(1)}" x2="${cx + cw}" y2="${
         y(q).toFixed(1)
@@ -137,7 +139,8 @@ export function renderSvg(runs: readonly StrategyRun[], options: SvgOptions): st
     const color = COLORS[i % COLORS.length]!;
     const pts = r.ttftCdf.map(([v, q]) => `${x(v).toFixed(1)},${y(q).toFixed(1)}`).join(" ");
     out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts}"/>`);
-    const ly = cy + 14 + i * 17;
+    // The legend sits bottom right, where CDFs rising from the left leave room.
+    const ly = cy + ch - 10 - (runs.length - 1 - i) * 17;
     out.push(
       `<line x1="${cx + cw - 205}" y1="${ly - 4}" x2="${cx + cw - 185}" y2="${
         ly - 4

@@ -233,3 +233,59 @@ export function promptText(request: TraceRequest, options: PromptTextOptions): s
   if (length < total) parts.push(" pad".repeat(Math.ceil((total - length) / 4)));
   return parts.join("").slice(0, total);
 }
+
+/** Options of {@linkcode cappedHitRate}. */
+export interface CappedHitRateOptions {
+  /** Replicas, each with its own cache. */
+  replicas: number;
+  /** Blocks each replica's cache holds (its KV budget in tokens over the block size). */
+  blocksPerReplica: number;
+}
+
+/**
+ * A reference hit rate for finite caches: every conversation pinned to one replica (the one
+ * with the fewest requests when it starts), each replica's cache an LRU of `blocksPerReplica`
+ * blocks. It is what perfect session affinity reaches when the cache, not the router, is the
+ * limit (running sequences also take KV space on a real replica, so this stays above what one
+ * measures).
+ */
+export function cappedHitRate(
+  requests: readonly TraceRequest[],
+  options: CappedHitRateOptions,
+): number {
+  const n = Math.max(1, options.replicas);
+  const capacity = Math.max(1, options.blocksPerReplica);
+  const caches = Array.from({ length: n }, () => new Map<string, true>());
+  const counts = new Array<number>(n).fill(0);
+  const homes = new Map<number, number>();
+  const convs = conversations(requests);
+  let hits = 0;
+  let total = 0;
+  requests.forEach((r, i) => {
+    const conv = convs[i]!;
+    let home = homes.get(conv);
+    if (home === undefined) {
+      home = counts.indexOf(Math.min(...counts));
+      homes.set(conv, home);
+    }
+    counts[home]!++;
+    const cache = caches[home]!;
+    // Chained keys: a block is the same only after the same prefix.
+    const keys: string[] = [];
+    let key = "";
+    for (const id of r.hash_ids) {
+      key = `${key}/${id}`;
+      keys.push(key);
+    }
+    let matched = 0;
+    while (matched < keys.length && cache.has(keys[matched]!)) matched++;
+    hits += matched;
+    total += keys.length;
+    for (let k = Math.min(keys.length, capacity) - 1; k >= 0; k--) {
+      cache.delete(keys[k]!);
+      cache.set(keys[k]!, true);
+    }
+    while (cache.size > capacity) cache.delete(cache.keys().next().value!);
+  });
+  return total === 0 ? 0 : hits / total;
+}

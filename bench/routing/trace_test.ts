@@ -5,6 +5,7 @@ import {
 } from "node:assert/strict";
 import {
   blockText,
+  cappedHitRate,
   conversations,
   idealHitRate,
   parseTrace,
@@ -99,4 +100,18 @@ Deno.test("promptText shortens the first block by the template's characters", ()
 Deno.test("promptText pads a request longer than its hash ids", () => {
   const text = promptText(req(0, [1], 100), { blockChars: 64, charsPerToken: 4 });
   assertEquals(text.length, 400);
+});
+
+Deno.test("cappedHitRate reaches the ideal with room to spare and falls with small caches", () => {
+  const trace = [
+    req(0, [1, 2]),
+    req(1, [3, 4]),
+    req(2, [1, 2, 5]),
+    req(3, [3, 4, 6]),
+    req(4, [1, 2, 5, 7]),
+  ];
+  assertEquals(cappedHitRate(trace, { replicas: 2, blocksPerReplica: 100 }), idealHitRate(trace));
+  // One replica holding 3 blocks: conversation 2 evicts conversation 1's blocks between its turns.
+  assert(cappedHitRate(trace, { replicas: 1, blocksPerReplica: 3 }) < idealHitRate(trace));
+  assertEquals(cappedHitRate([], { replicas: 2, blocksPerReplica: 3 }), 0);
 });

@@ -33,6 +33,7 @@ export interface KvDurableHostOptions {
   dedupeTtlMs: number;
   /** Delay before a forwarded message is offered again, in ms. */
   forwardDelayMs: number;
+  /** Crash-test hooks around commits. */
   faults?: FaultHooks | undefined;
 }
 

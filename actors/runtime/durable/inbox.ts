@@ -23,12 +23,15 @@ export interface InboxHost {
   lookup(addr: string): Cell | undefined;
   /** Spawns an activated durable actor under the root, holding `leaseToken`. */
   spawnActivated(behavior: AnyBehavior, id: string, leaseToken: string | null): Cell | undefined;
+  /** Reports an error that has no caller to go to. */
   reportError(where: string, error: unknown): void;
 }
 
 /** Settings of {@linkcode DurableInbox}. */
 export interface InboxOptions {
+  /** This node's name in leases. */
   owner: string;
+  /** Lease length without a commit, in ms. */
   leaseTtlMs: number;
 }
 

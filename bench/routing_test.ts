@@ -1,0 +1,79 @@
+import {
+  deepStrictEqual as assertEquals,
+  ok as assert,
+  throws as assertThrows,
+} from "node:assert/strict";
+import { UsageError } from "../config/cli.ts";
+import { STRATEGY_NAMES } from "../config/schema.ts";
+import { checkTargets, parseRoutingArgs } from "./routing.ts";
+import { measureRun } from "./routing/measure.ts";
+import { BASELINE } from "./routing/run.ts";
+
+Deno.test("parseRoutingArgs defaults to every strategy plus the baseline at 4 replicas, time scale 10", () => {
+  const plan = parseRoutingArgs([]);
+  assertEquals(plan.strategies, [...STRATEGY_NAMES, BASELINE]);
+  assertEquals(plan.replicas, 4);
+  assertEquals(plan.timeScale, 10);
+  assertEquals(plan.scaleReplicas, [2, 4, 8]);
+  assertEquals(plan.limit, undefined);
+});
+
+Deno.test("parseRoutingArgs reads lists, limits and weighted strategies", () => {
+  const plan = parseRoutingArgs([
+    "--strategies",
+    "round_robin, prefix_aware=2+least_load=1",
+    "--limit",
+    "50",
+    "--scale-replicas",
+    "",
+    "--time-scale",
+    "20",
+  ]);
+  assertEquals(plan.strategies, ["round_robin", { prefix_aware: 2, least_load: 1 }]);
+  assertEquals(plan.limit, 50);
+  assertEquals(plan.scaleReplicas, []);
+  assertEquals(plan.timeScale, 20);
+});
+
+Deno.test("parseRoutingArgs rejects bad values with a usage error", () => {
+  assertThrows(() => parseRoutingArgs(["--replicas", "0"]), UsageError);
+  assertThrows(() => parseRoutingArgs(["--strategies", "fastest"]), UsageError);
+  assertThrows(() => parseRoutingArgs(["--scale-replicas", "2,x"]), UsageError);
+  assertThrows(() => parseRoutingArgs(["--time-scale", "-1"]), UsageError);
+});
+
+function run(strategy: string, ttftMs: number, tokens: number, hits: number) {
+  return measureRun({
+    requests: [{
+      index: 0,
+      sentMs: 0,
+      ttftMs,
+      e2eMs: ttftMs * 2,
+      outputTokens: tokens,
+      backend: "a",
+      error: undefined,
+    }],
+    itlMs: [],
+    durationMs: 1000,
+  }, {
+    strategy,
+    backends: ["a"],
+    before: {},
+    after: { "vllm:prefix_cache_queries_total": 100, "vllm:prefix_cache_hits_total": hits },
+  });
+}
+
+Deno.test("checkTargets compares the best strategy with round_robin", () => {
+  const rr = run("round_robin", 1000, 100, 5);
+  const best = run("prefix_aware", 400, 100, 60);
+  const targets = checkTargets([rr, best], best, 0.64, 0.2);
+  assertEquals(targets.hit_rate_at_least_90pct_of_ceiling, true);
+  assertEquals(targets.mean_ttft_at_most_half_of_round_robin, true);
+  assertEquals(targets.throughput_at_least_round_robin, true);
+  const slow = run("prefix_aware", 700, 50, 10);
+  const worse = checkTargets([rr, slow], slow, 0.64, 0.2);
+  assertEquals(worse.mean_ttft_at_most_half_of_round_robin, false);
+  assertEquals(worse.throughput_at_least_round_robin, false);
+  assertEquals(worse.hit_rate_at_least_90pct_of_ceiling, false);
+  assert(checkTargets([best], best, 0.64, 0.2).mean_ttft_at_most_half_of_round_robin === null);
+});
