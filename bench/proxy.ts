@@ -19,8 +19,9 @@ const usage = [
   "Backend and proxies run on CPU 0, the load generator on CPU 1 (taskset, when present).",
   "",
   "Options:",
-  "  --duration S        measured seconds per run [4]",
-  "  --warmup S          warm-up seconds per run [1]",
+  "  --duration S        measured seconds per run [2]",
+  "  --warmup S          warm-up seconds per run [0.5]",
+  "  --rounds N          runs per target and setting, taking turns; medians are reported [3]",
   "  --concurrency LIST  comma-separated client counts [1,64,256]",
   "  --targets LIST      comma-separated subset of direct,turnpike,hono,nginx [all]",
   "  --strategy NAME     turnpike's proxy.strategy [prefix_aware]",
@@ -218,6 +219,35 @@ async function load(
   return JSON.parse(decoder.decode(out.stdout)) as LoadResult;
 }
 
+function median(values: number[]): number {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** The median of each figure over several runs of one setting (requests and errors are summed). */
+function medianResult(results: LoadResult[]): LoadResult {
+  const m = (pick: (r: LoadResult) => number) => median(results.map(pick));
+  return {
+    requests: results.reduce((sum, r) => sum + r.requests, 0),
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
+    seconds: results.reduce((sum, r) => sum + r.seconds, 0),
+    rps: m((r) => r.rps),
+    latencyMs: {
+      p50: m((r) => r.latencyMs.p50),
+      p90: m((r) => r.latencyMs.p90),
+      p99: m((r) => r.latencyMs.p99),
+      mean: m((r) => r.latencyMs.mean),
+    },
+    ttfbMs: {
+      p50: m((r) => r.ttfbMs.p50),
+      p90: m((r) => r.ttfbMs.p90),
+      p99: m((r) => r.ttfbMs.p99),
+    },
+  };
+}
+
 function fmt(n: number | undefined, digits = 2): string {
   return n === undefined || Number.isNaN(n) ? "-" : n.toFixed(digits);
 }
@@ -325,13 +355,15 @@ export const proxyBench: BenchSuite = {
     const { values } = parseFlags(args, {
       duration: { type: "string" },
       warmup: { type: "string" },
+      rounds: { type: "string" },
       concurrency: { type: "string" },
       targets: { type: "string" },
       strategy: { type: "string" },
       "no-nginx": { type: "boolean" },
     }, usage);
-    const durationS = numberFlag(values.duration, "duration", usage) ?? 4;
-    const warmupS = numberFlag(values.warmup, "warmup", usage) ?? 1;
+    const durationS = numberFlag(values.duration, "duration", usage) ?? 2;
+    const warmupS = numberFlag(values.warmup, "warmup", usage) ?? 0.5;
+    const roundCount = Math.max(1, Math.round(numberFlag(values.rounds, "rounds", usage) ?? 3));
     const concurrencies = (values.concurrency ?? "1,64,256").split(",").map((s) =>
       Number(s.trim())
     );
@@ -418,14 +450,23 @@ export const proxyBench: BenchSuite = {
       const order = TARGETS.filter((t) => urls.has(t) && (t === "direct" || wanted.has(t)));
       for (const mode of ["json", "sse"] as const) {
         for (const concurrency of concurrencies) {
+          // Targets take turns, round after round, so a burst of load from elsewhere on the
+          // machine hits them all alike; each figure is the median over the rounds.
+          const rounds = new Map<Target, LoadResult[]>();
+          for (let round = 0; round < roundCount; round++) {
+            for (const target of order) {
+              const result = await load(
+                urls.get(target)!,
+                concurrency,
+                mode === "sse",
+                durationS,
+                warmupS,
+              );
+              rounds.set(target, [...(rounds.get(target) ?? []), result]);
+            }
+          }
           for (const target of order) {
-            const result = await load(
-              urls.get(target)!,
-              concurrency,
-              mode === "sse",
-              durationS,
-              warmupS,
-            );
+            const result = medianResult(rounds.get(target)!);
             runs.push({ target, mode, concurrency, ...result });
             console.error(
               `${mode} c=${concurrency} ${target}: ${fmt(result.rps, 0)} req/s, p50 ${
@@ -485,7 +526,7 @@ export const proxyBench: BenchSuite = {
           deno: Deno.version.deno,
           pinned: pinned("0", []).length > 0,
         },
-        settings: { durationS, warmupS, concurrencies, strategy },
+        settings: { durationS, warmupS, rounds: roundCount, concurrencies, strategy },
         runs,
         pick,
         targets: verdict,

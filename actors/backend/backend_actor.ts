@@ -27,6 +27,7 @@ export type BackendMessage =
   | { type: "scrape" }
   | { type: "scraped"; metrics: VllmMetrics | undefined }
   | { type: "half_open" }
+  | { type: "flush" }
   | { type: "acquired" }
   | { type: "released"; outcome: RequestOutcome }
   | { type: "status" };
@@ -55,6 +56,8 @@ export interface BackendActorOptions extends BackendStateOptions {
   scrapeIntervalMs: number;
   /** How long a probe or scrape may take, in ms. @default 5000 */
   probeTimeoutMs?: number;
+  /** Request outcomes move the EWMAs; they are reported to the router at most this often, in ms. @default 50 */
+  reportEveryMs?: number;
   /** Clock in ms since the epoch. @default Date.now */
   now?: () => number;
 }
@@ -64,6 +67,8 @@ export interface BackendActorState {
   backend: BackendState;
   timers: Map<string, Cancellable>;
   probes: Set<AbortController>;
+  /** When the router was last told, in ms since the epoch. */
+  reportedAtMs: number;
 }
 
 /** While a replica is unhealthy it is probed at least this often, so a starting replica joins quickly. */
@@ -107,7 +112,9 @@ export function backendBehavior(
 ): Behavior<BackendActorState, BackendMessage> {
   const now = options.now ?? Date.now;
   const timeoutMs = options.probeTimeoutMs ?? 5_000;
+  const reportEveryMs = options.reportEveryMs ?? 50;
   const report = (state: BackendActorState, ctx: ActorContext<BackendMessage>) => {
+    state.reportedAtMs = now();
     const message: BackendReportMessage = {
       type: "report",
       report: backendReport(state.backend, now(), options),
@@ -145,6 +152,7 @@ export function backendBehavior(
         }),
         timers: new Map(),
         probes: new Set(),
+        reportedAtMs: 0,
       };
       schedule(state, ctx, 0, { type: "probe" });
       schedule(state, ctx, 0, { type: "scrape" });
@@ -218,9 +226,24 @@ export function backendBehavior(
           return state;
         }
         case "released": {
-          state.backend = backendReleased(before, msg.outcome, now(), options);
+          const t = now();
+          state.backend = backendReleased(before, msg.outcome, t, options);
           afterChange(before, state, ctx);
           if (state.backend.circuit.phase === "open") state.timers.get("probe")?.cancel();
+          // A change of circuit is reported at once; new EWMA samples at most every
+          // reportEveryMs, so a busy replica does not cost its router a report per request.
+          if (
+            state.backend.circuit.phase !== before.circuit.phase ||
+            t - state.reportedAtMs >= reportEveryMs
+          ) {
+            report(state, ctx);
+          } else if (!state.timers.has("flush")) {
+            schedule(state, ctx, reportEveryMs, { type: "flush" });
+          }
+          return state;
+        }
+        case "flush": {
+          state.timers.delete("flush");
           report(state, ctx);
           return state;
         }
