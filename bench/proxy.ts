@@ -5,6 +5,7 @@ import type { BenchSuite } from "./command.ts";
 import type { LoadResult } from "./proxy_load.ts";
 import { ActorSystem } from "../actors/runtime/mod.ts";
 import { ModelRouter } from "../actors/router/model_router.ts";
+import { backendProbed, backendReport, newBackendState } from "../actors/backend/backend_state.ts";
 import { routerBehavior, type RouterMessage } from "../actors/router/router_actor.ts";
 import { createPicker, strategyOptions } from "../actors/router/strategies/mod.ts";
 import { requestFeatures } from "../actors/router/features.ts";
@@ -263,23 +264,15 @@ interface PickCost {
 async function measurePick(strategy: string, picks = 20_000): Promise<PickCost> {
   const proxy = ProxySchema.parse({ strategy });
   const router = new ModelRouter("bench", createPicker(proxy.strategy, strategyOptions(proxy)));
+  const circuit = { failureThreshold: 3, openMs: 1000 };
   for (const id of ["a", "b"]) {
-    router.report({
+    const state = newBackendState({
       id,
       model: "bench",
       url: `http://127.0.0.1/${id}`,
       source: "static",
-      eligible: true,
-      healthy: true,
-      circuit: "closed",
-      ewmaTtftMs: undefined,
-      ewmaLatencyMs: undefined,
-      metrics: undefined,
-      inFlight: 0,
-      completed: 0,
-      failed: 0,
-      lastError: undefined,
     });
+    router.report(backendReport(backendProbed(state, true, 0, circuit), 0, circuit));
   }
   const body = { model: "bench", messages: [{ role: "user", content: "Say ok." }] };
   const features = requestFeatures(body, {

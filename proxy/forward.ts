@@ -4,8 +4,9 @@ import type { HeadersConfig, ProxyConfig } from "../config/schema.ts";
 import type { RequestOutcome } from "../actors/backend/backend_state.ts";
 import type { ModelRouter } from "../actors/router/model_router.ts";
 import type { BackendView, RequestFeatures } from "../actors/router/strategies/types.ts";
-import { errorResponse } from "./errors.ts";
-import type { RecordStore, RequestRecord } from "./records.ts";
+import { type ErrorOptions as OpenAIErrorOptions, errorResponse } from "./errors.ts";
+import { parseClientRequest } from "./client_request.ts";
+import { type RecordStore, startRecord } from "./records.ts";
 import type { RoutedBody } from "./schemas.ts";
 import { UsageTap } from "./usage_tap.ts";
 import { relay } from "./relay.ts";
@@ -55,48 +56,6 @@ const BUFFER_LIMIT_BYTES = 1 << 20;
 /** OpenAI puts `usage` at the end of a JSON answer: only this tail is scanned for it. */
 const USAGE_TAIL_BYTES = 4096;
 
-const decoder = new TextDecoder();
-
-/** Reads a body of at most `maxBytes`; undefined when it is larger. */
-async function readBody(
-  request: Request,
-  maxBytes: number,
-): Promise<Uint8Array<ArrayBuffer> | undefined> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > maxBytes) return undefined;
-  if (!request.body) return new Uint8Array(0);
-  if (declared !== null) {
-    const bytes = new Uint8Array(await request.arrayBuffer());
-    return bytes.byteLength > maxBytes ? undefined : bytes;
-  }
-  const reader = request.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      return undefined;
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
-}
-
-function numberHeader(value: string | null): number | undefined {
-  if (value === null) return undefined;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : undefined;
-}
-
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
@@ -112,90 +71,14 @@ export async function forwardOpenAI(
 ): Promise<Response> {
   const { context, schema } = options;
   const startedAt = performance.now();
-  const startedAtMs = Date.now();
   const requestId = request.headers.get("x-request-id") || crypto.randomUUID();
   const idHeader = { "x-request-id": requestId };
-  const names = context.headers;
-  const sessionId = request.headers.get(names.session) ?? undefined;
-
-  let bytes: Uint8Array<ArrayBuffer> | undefined;
-  try {
-    bytes = await readBody(request, context.proxy.max_body_bytes);
-  } catch {
-    return errorResponse(400, "Could not read the request body; send it again", {
-      headers: idHeader,
-    });
-  }
-  if (bytes === undefined) {
-    return errorResponse(
-      413,
-      `Request body is larger than ${context.proxy.max_body_bytes} bytes; send a smaller one`,
-      {
-        code: "request_too_large",
-        headers: idHeader,
-      },
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(decoder.decode(bytes));
-  } catch {
-    return errorResponse(400, "Request body is not valid JSON; send a JSON object", {
-      code: "invalid_json",
-      headers: idHeader,
-    });
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const param = issue && issue.path.length > 0 ? issue.path.join(".") : null;
-    const what = param
-      ? `"${param}": ${issue?.message ?? "invalid"}`
-      : issue?.message ?? "invalid body";
-    return errorResponse(400, `Invalid request body at ${what}; fix the field and retry`, {
-      param,
-      code: "invalid_request",
-      headers: idHeader,
-    });
-  }
-  const body = parsed.data;
-  const router = context.router(body.model);
-  if (!router) {
-    return errorResponse(
-      404,
-      `The model "${body.model}" does not exist; GET /v1/models lists the served ones`,
-      {
-        param: "model",
-        code: "model_not_found",
-        headers: idHeader,
-      },
-    );
-  }
-  const features = context.features(json, sessionId);
-  const stream = body.stream === true;
-
-  const record: RequestRecord = {
+  const record = startRecord(request, {
     requestId,
-    model: body.model,
     endpoint,
-    stream,
-    status: 0,
-    backendId: undefined,
-    attempts: 0,
-    sessionId,
-    taskId: request.headers.get(names.task) ?? undefined,
-    clientId: request.headers.get(names.client) ?? undefined,
-    clientPreMs: numberHeader(request.headers.get(names.timing_pre)),
-    clientPostMs: numberHeader(request.headers.get(names.timing_post)),
-    startedAtMs,
-    gatewayMs: 0,
-    upstreamTtftMs: undefined,
-    totalMs: 0,
-    promptTokens: undefined,
-    completionTokens: undefined,
-    usageSource: "none",
-    error: undefined,
-  };
+    startedAtMs: Date.now(),
+    names: context.headers,
+  });
   const finish = (status: number, error?: string) => {
     record.status = status;
     record.error = error;
@@ -203,6 +86,41 @@ export async function forwardOpenAI(
     if (record.gatewayMs === 0) record.gatewayMs = record.totalMs;
     context.records.add(record);
   };
+  // Every error answer is recorded, those refused before routing too, so a session's failed turns show up.
+  const refuse = (
+    status: number,
+    message: string,
+    error: OpenAIErrorOptions & { retryAfter?: string; reason?: string },
+  ) => {
+    finish(status, error.reason ?? message);
+    const headers = error.retryAfter === undefined
+      ? idHeader
+      : { ...idHeader, "retry-after": error.retryAfter };
+    return errorResponse(status, message, {
+      param: error.param ?? null,
+      code: error.code ?? null,
+      headers,
+    });
+  };
+
+  const parsed = await parseClientRequest(request, {
+    maxBytes: context.proxy.max_body_bytes,
+    schema,
+  });
+  if (!parsed.ok) return refuse(parsed.status, parsed.message, parsed);
+  const { bytes, json, body } = parsed;
+  record.model = body.model;
+  const stream = body.stream === true;
+  record.stream = stream;
+  const router = context.router(body.model);
+  if (!router) {
+    return refuse(
+      404,
+      `The model "${body.model}" does not exist; GET /v1/models lists the served ones`,
+      { param: "model", code: "model_not_found" },
+    );
+  }
+  const features = context.features(json, record.sessionId);
 
   const upstreamHeaders: [string, string][] = [["content-type", "application/json"], [
     "x-request-id",
@@ -231,15 +149,25 @@ export async function forwardOpenAI(
     context.finished(body.model, backend, { ok: false, aborted: true });
     cleanup();
     if (abort.signal.reason === "timeout") {
-      finish(504, "request timeout");
-      return timeoutResponse(context, idHeader);
+      return refuse(
+        504,
+        `The request took longer than ${context.proxy.request_timeout} s; retry or raise proxy.request_timeout`,
+        { code: "request_timeout", reason: "request timeout" },
+      );
     }
-    finish(499, "client closed the request");
-    return errorResponse(499, "The client closed the request", { headers: idHeader });
+    return refuse(499, "The client closed the request", { reason: "client closed the request" });
+  };
+  // A failure before anything was relayed: the answer when it was an abort, else undefined and
+  // the next attempt may try another backend.
+  let lastError = "";
+  const failed = (backend: BackendView, error: unknown): Response | undefined => {
+    router.release(backend);
+    if (abort.signal.aborted) return aborted(backend);
+    lastError = `${backend.id}: ${error instanceof Error ? error.message : String(error)}`;
+    context.finished(body.model, backend, { ok: false, error: lastError });
   };
 
   const tried = new Set<string>();
-  let lastError = "";
   for (let attempt = 0; attempt <= context.proxy.max_retries; attempt++) {
     const backend = router.pick(features, tried);
     if (!backend) break;
@@ -260,17 +188,14 @@ export async function forwardOpenAI(
         signal: abort.signal,
       });
     } catch (error) {
-      router.release(backend);
-      if (abort.signal.aborted) return aborted(backend);
-      lastError = `${backend.id}: ${error instanceof Error ? error.message : String(error)}`;
-      context.finished(body.model, backend, { ok: false, error: lastError });
+      const answer = failed(backend, error);
+      if (answer) return answer;
       continue;
     }
     if (upstream.status >= 500) {
-      router.release(backend);
-      lastError = `${backend.id}: HTTP ${upstream.status}`;
-      context.finished(body.model, backend, { ok: false, error: lastError });
       upstream.cancel();
+      const answer = failed(backend, `HTTP ${upstream.status}`);
+      if (answer) return answer;
       continue;
     }
     const headersAt = performance.now();
@@ -293,20 +218,16 @@ export async function forwardOpenAI(
       try {
         answer = await upstream.bytes();
       } catch (error) {
-        router.release(backend);
-        if (abort.signal.aborted) return aborted(backend);
-        lastError = `${backend.id}: ${error instanceof Error ? error.message : String(error)}`;
-        context.finished(body.model, backend, { ok: false, error: lastError });
+        const failure = failed(backend, error);
+        if (failure) return failure;
         continue;
       }
       const doneAt = performance.now();
       router.release(backend);
       cleanup();
-      context.finished(body.model, backend, {
-        ok: true,
-        ttftMs: doneAt - sentAt,
-        totalMs: doneAt - sentAt,
-      });
+      // A whole answer's time is a latency, not a time to first token: it feeds only the latency
+      // EWMA, so least_latency is not misled by long non-streamed generations.
+      context.finished(body.model, backend, { ok: true, totalMs: doneAt - sentAt });
       const tap = new UsageTap(false);
       tap.push(
         answer.byteLength > USAGE_TAIL_BYTES
@@ -314,7 +235,7 @@ export async function forwardOpenAI(
           : answer,
       );
       const usage = tap.result();
-      record.upstreamTtftMs = round(doneAt - sentAt);
+      record.upstreamMs = round(doneAt - sentAt);
       record.gatewayMs = round(preMs + (performance.now() - doneAt));
       record.promptTokens = usage.promptTokens;
       record.completionTokens = usage.completionTokens;
@@ -337,11 +258,17 @@ export async function forwardOpenAI(
         context.finished(body.model, backend, {
           ok: ok && upstream.status < 500,
           aborted: end.kind === "client",
-          ...(end.firstByteAt === undefined ? {} : { ttftMs: end.firstByteAt - sentAt }),
+          // Only a stream's first byte is a first token; a large JSON body's first byte is not.
+          ...(isStream && end.firstByteAt !== undefined
+            ? { ttftMs: end.firstByteAt - sentAt }
+            : {}),
           totalMs: endAt - sentAt,
           ...(end.kind === "error" ? { error: end.message } : {}),
         });
-        if (end.firstByteAt !== undefined) record.upstreamTtftMs = round(end.firstByteAt - sentAt);
+        if (isStream && end.firstByteAt !== undefined) {
+          record.upstreamTtftMs = round(end.firstByteAt - sentAt);
+        }
+        record.upstreamMs = round(endAt - sentAt);
         record.gatewayMs = round(preMs + end.relayMs);
         record.promptTokens = end.usage.promptTokens;
         record.completionTokens = end.usage.completionTokens;
@@ -356,24 +283,16 @@ export async function forwardOpenAI(
   }
   cleanup();
   if (tried.size === 0) {
-    finish(503, "no healthy backend");
-    return errorResponse(
+    return refuse(
       503,
       `No healthy backend serves "${body.model}" right now; retry after a few seconds`,
-      {
-        code: "no_healthy_backend",
-        headers: { ...idHeader, "retry-after": "5" },
-      },
+      { code: "no_healthy_backend", retryAfter: "5", reason: "no healthy backend" },
     );
   }
-  finish(502, lastError);
-  return errorResponse(
+  return refuse(
     502,
     `Every backend tried for "${body.model}" failed (${lastError}); retry later`,
-    {
-      code: "upstream_error",
-      headers: { ...idHeader, "retry-after": "1" },
-    },
+    { code: "upstream_error", retryAfter: "1", reason: lastError },
   );
 }
 
@@ -389,15 +308,4 @@ function respond(body: BodyInit | null, status: number, headers: [string, string
     target.append(pair[0], pair[1]);
   }
   return response;
-}
-
-function timeoutResponse(context: ForwardContext, headers: Record<string, string>): Response {
-  return errorResponse(
-    504,
-    `The request took longer than ${context.proxy.request_timeout} s; retry or raise proxy.request_timeout`,
-    {
-      code: "request_timeout",
-      headers,
-    },
-  );
 }

@@ -67,15 +67,31 @@ Deno.test("client mistakes get OpenAI-shaped 400, 404 and 413 answers, never a 5
         return true;
       },
     );
+    // Requests refused before routing are recorded too (the unrouted 404 never reaches forwarding).
+    const refused = rig.gateway.records.recent();
+    assertEquals(
+      refused.map((r) => r.status).reverse(),
+      [400, 400, 400, 413, 400, 404, 404],
+    );
+    const unknown = refused.find((r) => r.requestId === "r-404");
+    assertEquals([unknown?.model, unknown?.backendId, unknown?.attempts], [
+      "no-such-model",
+      undefined,
+      0,
+    ]);
   } finally {
     await rig.close();
   }
 });
 
 Deno.test("a model with no healthy backend answers 503 with Retry-After", async () => {
+  // The dead replica's port stays bound for the whole test (a freed port could be taken by a
+  // server of a test running in parallel): every connection to it is closed unanswered.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const deadPort = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const refusing = (async () => {
+    for await (const conn of listener) conn.close();
+  })();
   const rig = await startRig({
     replicas: 0,
     models: [{ name: "dead", endpoints: [`http://127.0.0.1:${deadPort}`] }],
@@ -95,6 +111,8 @@ Deno.test("a model with no healthy backend answers 503 with Retry-After", async 
     );
   } finally {
     await rig.close();
+    listener.close();
+    await refusing.catch(() => {});
   }
 });
 

@@ -35,14 +35,22 @@ Deno.test("a chat completion goes through the gateway with its headers and is re
       record.clientPreMs,
       record.status,
     ], ["req-123", "s-1", "t-9", 12.5, 200]);
+    // A whole JSON answer has no time to first token of its own: only its upstream time is kept.
+    assertEquals(record.upstreamTtftMs, undefined);
     assertEquals([record.promptTokens, record.completionTokens, record.usageSource], [
       data.usage?.prompt_tokens,
       data.usage?.completion_tokens,
       "reported",
     ]);
     assert(
-      record.upstreamTtftMs > 0 && record.totalMs >= record.upstreamTtftMs && record.gatewayMs >= 0,
+      record.upstreamMs > 0 && record.totalMs >= record.upstreamMs && record.gatewayMs >= 0,
     );
+    // The backend learns a latency from it, not a time to first token.
+    await waitFor(
+      () => rig.gateway.fleet.report(MODEL, backend ?? "")?.ewmaLatencyMs !== undefined,
+      "the backend's latency sample",
+    );
+    assertEquals(rig.gateway.fleet.report(MODEL, backend ?? "")?.ewmaTtftMs, undefined);
   } finally {
     await rig.close();
   }
@@ -78,6 +86,9 @@ Deno.test("a streamed chat completion arrives chunk by chunk with a generated re
       12,
       "reported",
     ]);
+    assert(
+      (record?.upstreamTtftMs ?? 0) > 0 && (record?.upstreamMs ?? 0) >= record!.upstreamTtftMs!,
+    );
   } finally {
     await rig.close();
   }

@@ -1,4 +1,5 @@
 /** The in-memory, bounded store of per-request records (session headers plus the gateway's timing). */
+import type { HeadersConfig } from "../config/schema.ts";
 
 /** One request as the gateway saw it. */
 export interface RequestRecord {
@@ -27,8 +28,10 @@ export interface RequestRecord {
   startedAtMs: number;
   /** Time spent in the gateway itself (before the upstream call and relaying after it), in ms. */
   gatewayMs: number;
-  /** Time from sending upstream to the first body byte, in ms. */
+  /** Time from sending upstream to the first body byte of a streamed answer, in ms (undefined when not streamed). */
   upstreamTtftMs: number | undefined;
+  /** Time from sending upstream to the answer's last byte, in ms (undefined when no backend answered). */
+  upstreamMs: number | undefined;
   /** Whole request time in the gateway, in ms. */
   totalMs: number;
   /** Prompt and completion tokens: from the replica's usage when it sent one, else counted from the stream. */
@@ -38,6 +41,53 @@ export interface RequestRecord {
   usageSource: "reported" | "counted" | "none";
   /** Why it failed, if it did. */
   error: string | undefined;
+}
+
+/** What the gateway knows of a request when it arrives. */
+export interface RecordStart {
+  /** The X-Request-ID. */
+  requestId: string;
+  /** The OpenAI route. */
+  endpoint: string;
+  /** When it arrived, in ms since the epoch. */
+  startedAtMs: number;
+  /** The configured session header names. */
+  names: HeadersConfig;
+}
+
+/** A record for `request` with its session headers read and nothing measured yet. */
+export function startRecord(request: Request, start: RecordStart): RequestRecord {
+  const { names } = start;
+  const headers = request.headers;
+  return {
+    requestId: start.requestId,
+    model: "",
+    endpoint: start.endpoint,
+    stream: false,
+    status: 0,
+    backendId: undefined,
+    attempts: 0,
+    sessionId: headers.get(names.session) ?? undefined,
+    taskId: headers.get(names.task) ?? undefined,
+    clientId: headers.get(names.client) ?? undefined,
+    clientPreMs: numberHeader(headers.get(names.timing_pre)),
+    clientPostMs: numberHeader(headers.get(names.timing_post)),
+    startedAtMs: start.startedAtMs,
+    gatewayMs: 0,
+    upstreamTtftMs: undefined,
+    upstreamMs: undefined,
+    totalMs: 0,
+    promptTokens: undefined,
+    completionTokens: undefined,
+    usageSource: "none",
+    error: undefined,
+  };
+}
+
+function numberHeader(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
 }
 
 /** Options of {@linkcode RecordStore}. */

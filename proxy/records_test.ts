@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { percentiles, RecordStore, type RequestRecord } from "./records.ts";
+import { percentiles, RecordStore, type RequestRecord, startRecord } from "./records.ts";
 
 function record(i: number, overrides: Partial<RequestRecord> = {}): RequestRecord {
   return {
@@ -18,6 +18,7 @@ function record(i: number, overrides: Partial<RequestRecord> = {}): RequestRecor
     startedAtMs: i,
     gatewayMs: i,
     upstreamTtftMs: 1,
+    upstreamMs: 5,
     totalMs: 10 + i,
     promptTokens: 2,
     completionTokens: 3,
@@ -56,4 +57,34 @@ Deno.test("percentiles takes the nearest rank and is empty for no values", () =>
   assertEquals(percentiles([]), { p50: undefined, p95: undefined, p99: undefined });
   const values = Array.from({ length: 100 }, (_, i) => 100 - i);
   assertEquals(percentiles(values), { p50: 50, p95: 95, p99: 99 });
+});
+
+Deno.test("startRecord reads the configured session and timing headers of a request", () => {
+  const request = new Request("http://x/v1/chat/completions", {
+    headers: { "x-sess": "s-1", "x-task": "t-1", "x-pre": "12.5", "x-post": "soon" },
+  });
+  const names = {
+    session: "x-sess",
+    task: "x-task",
+    client: "x-client",
+    timing_pre: "x-pre",
+    timing_post: "x-post",
+  };
+  const started = startRecord(request, {
+    requestId: "r",
+    endpoint: "/v1/chat/completions",
+    startedAtMs: 7,
+    names,
+  });
+  assertEquals(
+    [
+      started.sessionId,
+      started.taskId,
+      started.clientId,
+      started.clientPreMs,
+      started.clientPostMs,
+    ],
+    ["s-1", "t-1", undefined, 12.5, undefined],
+  );
+  assertEquals([started.status, started.attempts, started.startedAtMs], [0, 0, 7]);
 });

@@ -74,7 +74,7 @@ export interface BackendReport {
 export interface RequestOutcome {
   /** False for a connection error, a 5xx, a timeout or a broken stream. */
   ok: boolean;
-  /** Time to first byte of the body, in ms, when there was one. */
+  /** Time to the first byte of a streamed body, in ms; left out for a non-streamed answer, whose time is a latency. */
   ttftMs?: number;
   /** Whole request time, in ms. */
   totalMs?: number;

@@ -33,8 +33,8 @@ export class ModelRouter {
     if (known) {
       const changed = known.report.eligible !== report.eligible;
       known.report = report;
-      known.view.ewmaTtftMs = report.ewmaTtftMs;
       known.view.load = report.metrics;
+      this.#refreshTimes();
       // Most reports only move the EWMAs or the load, which the views already show.
       if (!changed) return;
     } else {
@@ -48,8 +48,25 @@ export class ModelRouter {
         },
         report,
       });
+      this.#refreshTimes();
     }
     this.#rebuild();
+  }
+
+  /**
+   * Sets the time the strategies compare (`view.ewmaTtftMs`): the streamed time to first token
+   * when any backend of the model has one, else, for a model served only non-streamed, the
+   * whole-answer latency. One kind of time is compared across backends, never a mix: a whole
+   * answer's time passed off as a TTFT would make a backend look slow beside streamed ones.
+   */
+  #refreshTimes(): void {
+    let streamed = false;
+    for (const backend of this.#backends.values()) {
+      if (backend.report.ewmaTtftMs !== undefined) streamed = true;
+    }
+    for (const backend of this.#backends.values()) {
+      backend.view.ewmaTtftMs = streamed ? backend.report.ewmaTtftMs : backend.report.ewmaLatencyMs;
+    }
   }
 
   /** Drops a backend (retired or expired) and tells the strategies to forget it. */

@@ -71,3 +71,13 @@ Deno.test("a backend that turns ineligible or is removed stops being picked", ()
   assertEquals(r.pick(request), undefined);
   assertEquals(r.list().map((b) => b.view.id), ["a"]);
 });
+
+Deno.test("the views compare streamed TTFTs when any backend has one, else whole-answer latencies", () => {
+  const r = router("round_robin");
+  r.report({ ...report("a", true), ewmaLatencyMs: 900 });
+  r.report({ ...report("b", true), ewmaLatencyMs: 100 });
+  const times = () => r.list().map((b) => [b.view.id, b.view.ewmaTtftMs]);
+  assertEquals(times(), [["a", 900], ["b", 100]]);
+  r.report({ ...report("b", true), ewmaLatencyMs: 100, ewmaTtftMs: 20 });
+  assertEquals(times(), [["a", undefined], ["b", 20]]);
+});

@@ -195,7 +195,20 @@ export function renderSvg(runs: readonly StrategyRun[], options: SvgOptions): st
     `<text x="${bx + bw / 2}" y="${
       by - 10
     }" text-anchor="middle">prefix-cache hit rate (replica counters)</text>`,
-    "</svg>",
   );
+  if (options.reachable !== undefined) {
+    const r = yb(options.reachable).toFixed(1);
+    out.push(
+      `<line x1="${bx}" y1="${r}" x2="${
+        bx + bw
+      }" y2="${r}" stroke="#c00" stroke-dasharray="3 3" stroke-width="1.5"/>`,
+      `<text x="${bx + bw - 4}" y="${
+        Number(r) - 6
+      }" text-anchor="end" fill="#c00">perfect affinity with this KV size ${
+        (options.reachable * 100).toFixed(0)
+      }%</text>`,
+    );
+  }
+  out.push("</svg>");
   return out.join("\n");
 }

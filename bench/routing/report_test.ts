@@ -36,10 +36,12 @@ Deno.test("renderSvg draws a CDF line and a hit-rate bar per strategy, and the c
   const svg = renderSvg([run("round_robin", 100, 10), run("a<b", 50, 30)], {
     subtitle: "t",
     ceiling: 0.6,
+    reachable: 0.2,
   });
   assert(svg.startsWith("<svg"));
   assert(svg.trimEnd().endsWith("</svg>"));
   assert((svg.match(/<polyline/g) ?? []).length === 2);
   assert(svg.includes("ideal ceiling 60%"));
+  assert(svg.includes("perfect affinity with this KV size 20%"));
   assert(svg.includes("a&lt;b") && !svg.includes("a<b"));
 });

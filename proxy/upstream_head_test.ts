@@ -1,0 +1,57 @@
+import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
+import { bodyFraming, headEnd, parseResponseHead } from "./upstream_head.ts";
+
+const encoder = new TextEncoder();
+
+Deno.test("headEnd finds the blank line only once all of it has arrived", () => {
+  const bytes = encoder.encode("HTTP/1.1 200 OK\r\na: b\r\n\r\nbody");
+  assertEquals(headEnd(bytes, 0, bytes.length), 25);
+  assertEquals(headEnd(bytes, 0, 24), -1);
+  assertEquals(headEnd(bytes, 20, bytes.length), 25);
+});
+
+Deno.test("parseResponseHead keeps end-to-end headers and reads the framing ones", () => {
+  const head = parseResponseHead(
+    "HTTP/1.1 201 Created\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n" +
+      "Connection: keep-alive, Upgrade\r\nX-Mine:  v \r\nKeep-Alive: timeout=5",
+  );
+  assertEquals(head, {
+    status: 201,
+    headers: [["content-type", "text/event-stream"], ["x-mine", "v"]],
+    contentType: "text/event-stream",
+    contentLength: undefined,
+    chunked: true,
+    keepAlive: true,
+  });
+});
+
+Deno.test("parseResponseHead keeps HTTP/1.0 connections only when asked, HTTP/1.1 unless closed", () => {
+  assertEquals(parseResponseHead("HTTP/1.0 200 OK").keepAlive, false);
+  assertEquals(parseResponseHead("HTTP/1.0 200 OK\r\nconnection: keep-alive").keepAlive, true);
+  assertEquals(parseResponseHead("HTTP/1.1 200 OK").keepAlive, true);
+  assertEquals(parseResponseHead("HTTP/1.1 200 OK\r\nconnection: Close").keepAlive, false);
+});
+
+Deno.test("parseResponseHead accepts repeated equal lengths and refuses anything else", () => {
+  assertEquals(parseResponseHead("HTTP/1.1 200 OK\r\ncontent-length: 12, 12").contentLength, 12);
+  for (const bad of ["-1", "1e3", "12, 13", "", "0x10"]) {
+    throws(() => parseResponseHead(`HTTP/1.1 200 OK\r\ncontent-length: ${bad}`), /Content-Length/);
+  }
+  for (const bad of ["HTTP/2 200 OK", "HTTP/1.1 20 OK", "HTTP/1.1 2000 OK", "garbage"]) {
+    throws(() => parseResponseHead(bad), /malformed status line/);
+  }
+});
+
+Deno.test("bodyFraming follows RFC 9112: no body for HEAD, 204 and 304, chunked over a length", () => {
+  const head = (text: string) => parseResponseHead(`HTTP/1.1 ${text}`);
+  assertEquals(bodyFraming(head("200 OK\r\ncontent-length: 5"), "HEAD"), "none");
+  assertEquals(bodyFraming(head("204 No Content"), "POST"), "none");
+  assertEquals(bodyFraming(head("304 Not Modified\r\ncontent-length: 5"), "GET"), "none");
+  assertEquals(
+    bodyFraming(head("200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked"), "POST"),
+    "chunked",
+  );
+  assertEquals(bodyFraming(head("200 OK\r\ncontent-length: 5"), "POST"), "length");
+  assertEquals(bodyFraming(head("200 OK\r\ncontent-length: 0"), "POST"), "none");
+  assertEquals(bodyFraming(head("200 OK"), "POST"), "close");
+});
