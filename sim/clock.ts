@@ -121,9 +121,12 @@ export class RealClock implements Clock {
     return (performance.now() - this.#origin) * this.#scale;
   }
 
-  /** Schedules `fn` at simulated time `atMs`. */
+  /**
+   * Schedules `fn` at simulated time `atMs`, never before it: the real delay is rounded up to
+   * whole ms (timers are that coarse, and later by a ms or two on a busy event loop).
+   */
   at(atMs: number, fn: () => void): ClockTimer {
-    const delay = Math.max(0, (atMs - this.now()) / this.#scale);
+    const delay = Math.max(0, Math.ceil((atMs - this.now()) / this.#scale));
     const id = setTimeout(fn, delay);
     return { cancel: () => clearTimeout(id) };
   }

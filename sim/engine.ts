@@ -33,8 +33,14 @@ export interface EngineOptions {
   recordLag?: boolean;
 }
 
-/** Steps applied back to back before the loop yields to I/O. */
-const MAX_BURST_STEPS = 64;
+/**
+ * Real ms of back-to-back work on steps that are already due (a real clock got ahead of the step
+ * loop) before the loop yields to I/O through a timer.
+ */
+const BURST_BUDGET_MS = 4;
+
+/** Most steps applied back to back before the loop yields, however cheap they are. */
+const MAX_BURST_STEPS = 4096;
 
 const NO_TIMER: ClockTimer = { cancel() {} };
 
@@ -59,6 +65,8 @@ export class Engine {
   #running: Sequence[] = [];
   #step: { scheduled: Scheduled[]; endMs: number; timer: ClockTimer } | undefined;
   #kick: ClockTimer | undefined;
+  /** When the last step ended on the simulated time line: the next one never starts before. */
+  #lastEndMs = -Infinity;
   #closed = false;
   /** Extra ms added to every step (a slow-tokens fault). */
   extraStepMs = 0;
@@ -124,7 +132,7 @@ export class Engine {
     const seq = newSequence(request, events, this.#clock.now());
     this.#seqs.set(request.id, seq);
     this.#waiting.push(seq);
-    this.#wake();
+    this.#wake(seq.arrivalMs);
   }
 
   /**
@@ -149,25 +157,35 @@ export class Engine {
     this.#kick = undefined;
   }
 
-  #wake(): void {
+  /**
+   * Starts the idle step loop with a step at simulated time `atMs` (a request's arrival): an idle
+   * engine takes a request the moment it arrives, however late the timer that runs the step fires,
+   * and idle time never becomes steps to catch up.
+   */
+  #wake(atMs: number): void {
     if (this.#step || this.#kick || this.#closed) return;
-    this.#kick = this.#clock.at(this.#clock.now(), () => {
+    this.#kick = this.#clock.at(atMs, () => {
       this.#kick = undefined;
-      this.#startStep(this.#clock.now());
+      this.#startStep(Math.max(atMs, this.#lastEndMs));
     });
   }
 
   /**
-   * Runs steps from `startMs` on the simulated time line. A step already due (the real clock got
-   * ahead while a timer waited) is applied at once, so timer granularity never slows the model;
-   * after a burst of such steps the loop yields to I/O through a timer.
+   * Runs steps from `startMs` on the simulated time line: step i ends at `startMs` plus the
+   * durations of steps 0 to i, whatever the real clock does. A step already due (a timer fired
+   * late, or steps are shorter than timer granularity) is applied at once, so the model is never
+   * slowed by the event loop; after `BURST_BUDGET_MS` of such work the loop yields to I/O through
+   * a timer and goes on catching up.
    */
   #startStep(startMs: number): void {
     let start = startMs;
+    const yieldAt = performance.now() + BURST_BUDGET_MS;
     for (let burst = 0; !this.#closed; burst++) {
       const scheduled = this.#schedule(start);
       if (scheduled.length === 0) {
-        if (this.#waiting.length > 0) this.#wake();
+        // Nothing could run at `start`: the queue head arrives later (or waits for KV).
+        const head = this.#waiting[0];
+        if (head) this.#wake(head.arrivalMs > start ? head.arrivalMs : this.#clock.now());
         return;
       }
       const parts: StepPart[] = scheduled.map(({ seq, tokens }) => ({
@@ -176,7 +194,9 @@ export class Engine {
         prefill: seq.computed < seq.prefillTarget,
       }));
       const endMs = start + stepMs(parts, this.#latency) + this.extraStepMs;
-      if (endMs > this.#clock.now() || burst >= MAX_BURST_STEPS) {
+      if (
+        endMs > this.#clock.now() || burst >= MAX_BURST_STEPS || performance.now() >= yieldAt
+      ) {
         const timer = this.#clock.at(endMs, () => this.#finishStep());
         this.#step = { scheduled, endMs, timer };
         return;
@@ -273,6 +293,7 @@ export class Engine {
     if (lag > this.lag.maxMs) this.lag.maxMs = lag;
     this.lag.samples?.push(lag);
     const atMs = step.endMs;
+    this.#lastEndMs = atMs;
     for (const { seq, tokens } of step.scheduled) {
       if (seq.state !== "running") continue;
       seq.computed += tokens;

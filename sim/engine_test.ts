@@ -1,5 +1,5 @@
 import { assert, assertAlmostEquals, assertEquals, assertGreater, assertLess } from "./_assert.ts";
-import { VirtualClock } from "./clock.ts";
+import { type Clock, type ClockTimer, RealClock, VirtualClock } from "./clock.ts";
 import { Engine, type EngineOptions, type SequenceResult } from "./engine.ts";
 import { BLOCK_TOKENS } from "./kv_cache.ts";
 import { decodeStepMs, stepMs } from "./latency.ts";
@@ -288,4 +288,118 @@ Deno.test("submit rejects a prompt larger than the whole KV cache", () => {
   }
   assert(error instanceof RangeError);
   engine.close();
+});
+
+/** A real clock that counts the timers the engine asks it for. */
+class CountingClock implements Clock {
+  readonly #inner: RealClock;
+  readonly realMsPerSimMs: number;
+  timers = 0;
+
+  constructor(timeScale: number) {
+    this.#inner = new RealClock({ timeScale });
+    this.realMsPerSimMs = this.#inner.realMsPerSimMs;
+  }
+
+  now(): number {
+    return this.#inner.now();
+  }
+
+  at(atMs: number, fn: () => void): ClockTimer {
+    this.timers++;
+    return this.#inner.at(atMs, fn);
+  }
+}
+
+interface RealRun {
+  /** Token times relative to the request's arrival, in simulated ms. */
+  tokens: number[];
+  result: SequenceResult;
+  /** Tokens that fired before their simulated time had come on the clock. */
+  early: number;
+}
+
+/** Runs one request on `engine` and resolves when it ends; the clock is checked at every token. */
+function runOn(engine: Engine, clock: Clock, id: string, promptTokens: number, maxTokens: number) {
+  const times: number[] = [];
+  let early = 0;
+  return new Promise<RealRun>((resolve) => {
+    engine.submit({ id, promptTokens, maxTokens, blockHashes: [] }, {
+      onToken: (_, at) => {
+        times.push(at);
+        if (clock.now() < at) early++;
+      },
+      onFinish: (result) =>
+        resolve({ tokens: times.map((t) => t - result.arrivalMs), result, early }),
+    });
+  });
+}
+
+/** The token times of the same lone request on a virtual clock, relative to its arrival. */
+function modelTokens(promptTokens: number, maxTokens: number): number[] {
+  const { clock, engine, tokens, submit } = setup();
+  clock.advance(1000);
+  submit("model", promptTokens, maxTokens);
+  clock.runUntilIdle();
+  engine.close();
+  return tokens.get("model")!.map((t) => t - 1000);
+}
+
+function assertSameTimes(actual: number[], expected: number[]): void {
+  assertEquals(actual.length, expected.length);
+  for (let i = 0; i < expected.length; i++) assertAlmostEquals(actual[i]!, expected[i]!, 1e-6);
+}
+
+Deno.test("on a real clock a request runs on the model's time line: same token times as on a virtual clock, one step a token, none early", async () => {
+  const scale = 100;
+  const clock = new RealClock({ timeScale: scale });
+  const engine = new Engine(clock, { metricsTimeScale: scale });
+  const run = await runOn(engine, clock, "a", 100, 400);
+  engine.close();
+  // 400 tokens are about 2,150 simulated ms: 21.5 real ms, far more timers than Deno fires.
+  assertSameTimes(run.tokens, modelTokens(100, 400));
+  assertEquals(engine.steps, 400);
+  assertEquals(run.early, 0);
+  assertEquals(engine.metrics.queue.sum, 0);
+  assertAlmostEquals(
+    engine.metrics.e2e.sum,
+    (run.result.finishMs - run.result.arrivalMs) / 1000 / scale,
+    1e-9,
+  );
+  // How late steps end depends on the machine's load; a loop that fell behind by a timer per
+  // step would be over a second of real time late, a catching-up loop a few ms.
+  assertLess(engine.lag.maxMs / scale, 1000);
+});
+
+Deno.test("on a real clock steps shorter than a timer's granularity are caught up in bursts, not one timer each", async () => {
+  // At this scale a decode step is 0.05 real microseconds: every step after the first timer is due.
+  const clock = new CountingClock(100_000);
+  const engine = new Engine(clock);
+  const run = await runOn(engine, clock, "a", 100, 2000);
+  engine.close();
+  assertSameTimes(run.tokens, modelTokens(100, 2000));
+  assertEquals(engine.steps, 2000);
+  assertEquals(run.early, 0);
+  assertLess(clock.timers, 200);
+});
+
+Deno.test("on a real clock an engine that was idle takes the next request at its arrival, with no burst to catch up", async () => {
+  const scale = 100;
+  const clock = new CountingClock(scale);
+  const engine = new Engine(clock, { metricsTimeScale: scale });
+  await runOn(engine, clock, "a", 100, 50);
+  const stepsBefore = engine.steps;
+  // 30 real ms idle are 3,000 simulated ms: about 550 decode steps if idle time were caught up.
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  const run = await runOn(engine, clock, "b", 300, 50);
+  engine.close();
+  assertSameTimes(run.tokens, modelTokens(300, 50));
+  assertAlmostEquals(
+    run.result.firstTokenMs! - run.result.arrivalMs,
+    stepMs([{ contextTokens: 0, newTokens: 300, prefill: true }]),
+    1e-6,
+  );
+  assertEquals(engine.steps - stepsBefore, 50);
+  assertEquals(run.early, 0);
+  assertEquals(engine.metrics.queue.sum, 0);
 });

@@ -115,8 +115,21 @@ export class Generation {
     const head = this.#head;
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     let sent = 0;
-    const send = (obj: unknown) =>
-      controller.enqueue(encoder.encode(`data: ${JSON.stringify(obj)}\n\n`));
+    // The events of one engine burst (steps a real clock had let fall due, applied at once) leave
+    // as one write, as a network stack coalesces them: a microtask flushes after the burst.
+    let pending = "";
+    const flush = () => {
+      if (pending === "") return;
+      const text = pending;
+      pending = "";
+      try {
+        controller.enqueue(encoder.encode(text));
+      } catch { /* the client went away */ }
+    };
+    const send = (obj: unknown) => {
+      if (pending === "") queueMicrotask(flush);
+      pending += `data: ${JSON.stringify(obj)}\n\n`;
+    };
     // A client that goes away cancels the body stream; request.signal is not needed here.
     const cleanup = () => {
       this.#ctx.active.delete(shutdown);
@@ -127,6 +140,7 @@ export class Generation {
     };
     const shutdown = () => {
       gone();
+      flush();
       // End the body without [DONE], as a replica going away does.
       try {
         controller.close();
@@ -136,7 +150,10 @@ export class Generation {
       start: (c) => {
         controller = c;
       },
-      cancel: gone,
+      cancel: () => {
+        pending = "";
+        gone();
+      },
     });
     this.#ctx.active.add(shutdown);
     this.#onPiece = (piece, finish) => {
@@ -145,6 +162,7 @@ export class Generation {
         const cutError = new Error("Connection cut by fault injection");
         // Deno logs a failed response body; one line is enough for an injected fault.
         cutError.stack = `${cutError.name}: ${cutError.message} (${head.id})`;
+        flush();
         controller.error(cutError);
         return;
       }
@@ -157,7 +175,8 @@ export class Generation {
     this.#onEnd = () => {
       cleanup();
       if (includeUsage) send(usageChunk(kind, head, this.usage));
-      controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+      pending += "data: [DONE]\n\n";
+      flush();
       controller.close();
     };
     return new Response(body, {

@@ -1,5 +1,7 @@
-import { assert, assertEquals, assertGreater } from "./_assert.ts";
+import { assert, assertAlmostEquals, assertEquals, assertGreater } from "./_assert.ts";
 import { waitFor, withSim } from "./_testing.ts";
+import { VirtualClock } from "./clock.ts";
+import { Engine } from "./engine.ts";
 
 /** Parses Prometheus text into "name{labels}" -> value. */
 function parseProm(text: string): Map<string, number> {
@@ -71,4 +73,41 @@ Deno.test("/metrics shows running and waiting requests and KV usage while busy",
     assertGreater(m.get('vllm:kv_cache_usage_perc{model_name="m"}')!, 0);
     for (const c of controllers) c.abort();
     for (const s of streams) await s.body?.cancel().catch(() => {});
+  }));
+
+Deno.test("latency histograms hold the engine's simulated times at the time scale, not when the event loop got to them", () =>
+  withSim({ tokenizer: "approx", timeScale: 100, model: "m" }, async (sim) => {
+    const r = await fetch(`${sim.url}/v1/completions`, {
+      method: "POST",
+      body: JSON.stringify({
+        model: "m",
+        prompt: "q".repeat(1000),
+        max_tokens: 300,
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
+    });
+    const events = (await r.text()).split("\n\n").filter((e) => e.startsWith("data: {"));
+    const usage = JSON.parse(events.at(-1)!.slice(6)).usage;
+    assertEquals(usage.completion_tokens, 300);
+    // The same request on a virtual clock: what a replica that never waits on timers reports.
+    const clock = new VirtualClock();
+    const model = new Engine(clock, { metricsTimeScale: 100 });
+    model.submit({ id: "x", promptTokens: usage.prompt_tokens, maxTokens: 300, blockHashes: [] });
+    clock.runUntilIdle();
+    model.close();
+    const m = parseProm(await (await fetch(`${sim.url}/metrics`)).text());
+    const l = '{model_name="m"}';
+    for (
+      const [name, h] of [
+        ["time_to_first_token", model.metrics.ttft],
+        ["inter_token_latency", model.metrics.itl],
+        ["e2e_request_latency", model.metrics.e2e],
+        ["request_queue_time", model.metrics.queue],
+      ] as const
+    ) {
+      assertEquals(m.get(`vllm:${name}_seconds_count${l}`), h.count);
+      assertAlmostEquals(m.get(`vllm:${name}_seconds_sum${l}`)!, h.sum, 1e-9);
+    }
+    assertEquals(m.get(`vllm:request_queue_time_seconds_sum${l}`), 0);
   }));
