@@ -100,3 +100,69 @@ Deno.test("serve with no config runs two simulated replicas that the openai clie
     await Deno.remove(stateDir, { recursive: true });
   }
 });
+
+/** Pids of live processes whose command line contains `needle`. */
+async function processesWith(needle: string): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const cmdline = (await Deno.readTextFile(`/proc/${entry.name}/cmdline`)).replaceAll(
+        "\0",
+        " ",
+      );
+      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
+      // A zombie (state Z) has exited already; only its parent has not reaped it yet.
+      if (cmdline.includes(needle) && !/^\d+ \(.*\) Z/.test(stat)) pids.push(Number(entry.name));
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return pids;
+}
+
+Deno.test("serve stopped while its replicas are still starting leaves no replica running", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "turnpike-serve-stop-test-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "serve", "--port", "0"],
+    env: { TURNPIKE_STATE_DIR: stateDir },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let exited = false;
+  try {
+    await readUntil(reader, /listening on /, 60_000);
+    // Each replica's log is created when it is spawned and is named by its port.
+    let logs: string[] = [];
+    const deadline = Date.now() + 30_000;
+    while (logs.length < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      logs = await Array.fromAsync(Deno.readDir(`${stateDir}/logs`)).then(
+        (entries) => entries.map((e) => e.name),
+        () => [],
+      );
+    }
+    assertEquals(logs.length, 2, `replica logs: ${logs.join(", ")}`);
+    child.kill("SIGINT");
+    const status = await child.status;
+    exited = true;
+    assertEquals(status.code, 0);
+    for (const log of logs) {
+      const port = /-(\d+)\.log$/.exec(log)?.[1];
+      assert(port, log);
+      assertEquals(
+        await processesWith(`sim --port ${port}`),
+        [],
+        `replica on ${port} outlived serve`,
+      );
+    }
+  } finally {
+    if (!exited) {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+    await reader.cancel();
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});

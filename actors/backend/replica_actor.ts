@@ -44,6 +44,11 @@ export interface ReplicaActorOptions {
 /** A ReplicaActor's state. */
 export interface ReplicaActorState {
   process: ReplicaProcess | undefined;
+  /**
+   * The launch under way (or done): a stop awaits it, so a process that is still starting, or
+   * whose `launched` message was never handled, is ended too.
+   */
+  launch: Promise<ReplicaProcess | undefined>;
   starting: AbortController;
   stopping: boolean;
   url: string;
@@ -54,7 +59,7 @@ function tellLater(ctx: ActorContext<ReplicaMessage>, msg: ReplicaMessage): void
   try {
     ctx.tell(ctx.self, msg);
   } catch {
-    // Stopped meanwhile; the stop already ends the process.
+    // Stopped meanwhile; onStop ends the process through `launch`.
   }
 }
 
@@ -70,14 +75,7 @@ export function replicaBehavior(
     init(_id, ctx) {
       starts++;
       const starting = new AbortController();
-      const state: ReplicaActorState = {
-        process: undefined,
-        starting,
-        stopping: false,
-        url,
-        starts,
-      };
-      launchReplica(options.model, {
+      const launch = launchReplica(options.model, {
         index: options.index,
         port: options.port,
         stateDir: options.stateDir,
@@ -85,7 +83,8 @@ export function replicaBehavior(
         ...(options.startupTimeoutMs === undefined
           ? {}
           : { startupTimeoutMs: options.startupTimeoutMs }),
-      }).then(
+      });
+      launch.then(
         (process) => tellLater(ctx, { type: "launched", process }),
         (error) =>
           tellLater(ctx, {
@@ -93,7 +92,15 @@ export function replicaBehavior(
             error: error instanceof Error ? error.message : String(error),
           }),
       );
-      return state;
+      return {
+        process: undefined,
+        // A failed launch has already stopped its process.
+        launch: launch.catch(() => undefined),
+        starting,
+        stopping: false,
+        url,
+        starts,
+      };
     },
     receive(state, msg, ctx) {
       switch (msg.type) {
@@ -138,7 +145,8 @@ export function replicaBehavior(
     async onStop(state) {
       state.stopping = true;
       state.starting.abort();
-      await state.process?.stop({ graceMs: 5_000 });
+      const process = state.process ?? await state.launch;
+      await process?.stop({ graceMs: 5_000 });
     },
   };
 }
