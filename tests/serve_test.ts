@@ -40,7 +40,18 @@ async function waitHealthy(url: string, count: number, timeoutMs: number): Promi
   throw new Error(`serve did not get ${count} healthy replicas in time`);
 }
 
-Deno.test("serve with no config runs two simulated replicas that the openai client can use", async () => {
+/** A `serve` process with the embedded default, as a test drives it. */
+interface ServeRun {
+  /** Its standard output. */
+  reader: ReadableStreamDefaultReader<Uint8Array>;
+  /** Its TURNPIKE_STATE_DIR. */
+  stateDir: string;
+  /** Sends `signal` and waits for the exit. */
+  stop(signal: Deno.Signal): Promise<Deno.CommandStatus>;
+}
+
+/** Runs `fn` with `serve --port 0` started on a fresh state dir; kills and cleans up after. */
+async function withServe(fn: (run: ServeRun) => Promise<void>): Promise<void> {
   const stateDir = await Deno.makeTempDir({ prefix: "turnpike-serve-test-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "serve", "--port", "0"],
@@ -51,6 +62,28 @@ Deno.test("serve with no config runs two simulated replicas that the openai clie
   const reader = child.stdout.getReader();
   let exited = false;
   try {
+    await fn({
+      reader,
+      stateDir,
+      async stop(signal) {
+        child.kill(signal);
+        const status = await child.status;
+        exited = true;
+        return status;
+      },
+    });
+  } finally {
+    if (!exited) {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+    await reader.cancel();
+    await Deno.remove(stateDir, { recursive: true });
+  }
+}
+
+Deno.test("serve with no config runs two simulated replicas that the openai client can use", async () => {
+  await withServe(async ({ reader, stop }) => {
     const text = await readUntil(reader, /Ready: /, 60_000);
     const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1];
     assert(url, text);
@@ -80,9 +113,7 @@ Deno.test("serve with no config runs two simulated replicas that the openai clie
     }[];
     assertEquals(backends.map((b) => b.source), ["launched", "launched"]);
 
-    child.kill("SIGTERM");
-    const status = await child.status;
-    exited = true;
+    const status = await stop("SIGTERM");
     assertEquals(status.code, 0);
     for (const backend of backends) {
       const alive = await fetch(`${backend.url}/health`).then(
@@ -91,14 +122,7 @@ Deno.test("serve with no config runs two simulated replicas that the openai clie
       );
       assertEquals(alive, false, `replica ${backend.url} outlived serve`);
     }
-  } finally {
-    if (!exited) {
-      child.kill("SIGKILL");
-      await child.status;
-    }
-    await reader.cancel();
-    await Deno.remove(stateDir, { recursive: true });
-  }
+  });
 });
 
 /** Pids of live processes whose command line contains `needle`. */
@@ -122,16 +146,7 @@ async function processesWith(needle: string): Promise<number[]> {
 }
 
 Deno.test("serve stopped while its replicas are still starting leaves no replica running", async () => {
-  const stateDir = await Deno.makeTempDir({ prefix: "turnpike-serve-stop-test-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "serve", "--port", "0"],
-    env: { TURNPIKE_STATE_DIR: stateDir },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  let exited = false;
-  try {
+  await withServe(async ({ reader, stateDir, stop }) => {
     await readUntil(reader, /listening on /, 60_000);
     // Each replica's log is created when it is spawned and is named by its port.
     let logs: string[] = [];
@@ -144,9 +159,7 @@ Deno.test("serve stopped while its replicas are still starting leaves no replica
       );
     }
     assertEquals(logs.length, 2, `replica logs: ${logs.join(", ")}`);
-    child.kill("SIGINT");
-    const status = await child.status;
-    exited = true;
+    const status = await stop("SIGINT");
     assertEquals(status.code, 0);
     for (const log of logs) {
       const port = /-(\d+)\.log$/.exec(log)?.[1];
@@ -157,12 +170,5 @@ Deno.test("serve stopped while its replicas are still starting leaves no replica
         `replica on ${port} outlived serve`,
       );
     }
-  } finally {
-    if (!exited) {
-      child.kill("SIGKILL");
-      await child.status;
-    }
-    await reader.cancel();
-    await Deno.remove(stateDir, { recursive: true });
-  }
+  });
 });
