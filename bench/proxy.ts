@@ -18,6 +18,8 @@ const usage = [
   "Measures what the gateway adds: a zero-latency backend reached directly, through turnpike,",
   "through a bare Hono fetch forwarder and through nginx, at each concurrency, JSON and SSE.",
   "Backend and proxies run on CPU 0, the load generator on CPU 1 (taskset, when present).",
+  "At concurrency 1 the targets take turns request by request within one run, so that noise on",
+  "the machine hits them alike and their tail percentiles can be compared.",
   "",
   "Options:",
   "  --duration S        measured seconds per run [2]",
@@ -30,6 +32,8 @@ const usage = [
 ].join("\n");
 
 const TARGETS = ["direct", "turnpike", "hono", "nginx"] as const;
+/** Seconds of load on every target, JSON then SSE, before the first measurement. */
+const JIT_WARMUP_S = 2;
 type Target = typeof TARGETS[number];
 
 /** One measured cell of the matrix. */
@@ -193,19 +197,20 @@ http {
   };
 }
 
+/** One load run from CPU 1; with several URLs each client sends to them in turn. */
 async function load(
-  url: string,
+  urls: string[],
   concurrency: number,
   stream: boolean,
   durationS: number,
   warmupS: number,
-): Promise<LoadResult> {
+): Promise<LoadResult[]> {
   const argv = pinned("1", [
     Deno.execPath(),
     "run",
     "-A",
     join(ROOT, "bench/proxy_load.ts"),
-    `--url=${url}`,
+    ...urls.map((url) => `--url=${url}`),
     `--concurrency=${concurrency}`,
     `--duration=${durationS}`,
     `--warmup=${warmupS}`,
@@ -216,8 +221,8 @@ async function load(
     stdout: "piped",
     stderr: "inherit",
   }).output();
-  if (!out.success) throw new Error(`The load generator failed against ${url}`);
-  return JSON.parse(decoder.decode(out.stdout)) as LoadResult;
+  if (!out.success) throw new Error(`The load generator failed against ${urls.join(", ")}`);
+  return JSON.parse(decoder.decode(out.stdout)) as LoadResult[];
 }
 
 function median(values: number[]): number {
@@ -441,21 +446,41 @@ export const proxyBench: BenchSuite = {
 
       const runs: Run[] = [];
       const order = TARGETS.filter((t) => urls.has(t) && (t === "direct" || wanted.has(t)));
+      const orderUrls = order.map((t) => urls.get(t)!);
+      // Every service runs its hot code until the JIT has compiled it before anything is measured.
+      for (const stream of [false, true]) {
+        await load(orderUrls, 8, stream, JIT_WARMUP_S, 0);
+      }
       for (const mode of ["json", "sse"] as const) {
         for (const concurrency of concurrencies) {
           // Targets take turns, round after round, so a burst of load from elsewhere on the
-          // machine hits them all alike; each figure is the median over the rounds.
+          // machine hits them all alike; each figure is the median over the rounds. At
+          // concurrency 1 they take turns request by request, within one run, which makes the
+          // tail percentiles comparable on a noisy machine.
           const rounds = new Map<Target, LoadResult[]>();
+          const keep = (target: Target, result: LoadResult) =>
+            rounds.set(target, [...(rounds.get(target) ?? []), result]);
           for (let round = 0; round < roundCount; round++) {
+            if (concurrency === 1) {
+              const results = await load(
+                orderUrls,
+                1,
+                mode === "sse",
+                durationS * order.length,
+                warmupS,
+              );
+              order.forEach((target, i) => keep(target, results[i]!));
+              continue;
+            }
             for (const target of order) {
-              const result = await load(
-                urls.get(target)!,
+              const [result] = await load(
+                [urls.get(target)!],
                 concurrency,
                 mode === "sse",
                 durationS,
                 warmupS,
               );
-              rounds.set(target, [...(rounds.get(target) ?? []), result]);
+              keep(target, result!);
             }
           }
           for (const target of order) {

@@ -1,7 +1,11 @@
-/** The proxy benchmark's load generator: closed-loop clients posting chat completions, measuring latency and time to first byte. */
+/**
+ * The proxy benchmark's load generator: closed-loop clients posting chat completions, measuring
+ * latency and time to first byte. Given several URLs, each client sends to them in turn, so every
+ * target is measured over the same seconds and a burst of noise on the machine hits them alike.
+ */
 import { parseArgs } from "node:util";
 
-/** Results of one load run. */
+/** Results of one load run against one URL. */
 export interface LoadResult {
   requests: number;
   errors: number;
@@ -13,6 +17,18 @@ export interface LoadResult {
   ttfbMs: { p50: number; p90: number; p99: number };
 }
 
+/** Settings of {@linkcode runLoad}. */
+export interface LoadOptions {
+  /** Closed-loop clients. */
+  concurrency: number;
+  /** Measured seconds. */
+  durationS: number;
+  /** Seconds of load before measuring. */
+  warmupS: number;
+  /** Ask for SSE answers. */
+  stream: boolean;
+}
+
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[
@@ -20,30 +36,57 @@ function quantile(sorted: number[], q: number): number {
   ] as number;
 }
 
-/** Runs `concurrency` closed-loop clients against `url` for `warmupS` + `durationS` seconds. */
-export async function runLoad(
-  url: string,
-  options: { concurrency: number; durationS: number; warmupS: number; stream: boolean },
-): Promise<LoadResult> {
+interface Samples {
+  latencies: number[];
+  ttfbs: number[];
+  errors: number;
+}
+
+/** `busyS`: the seconds the clients spent on this target's requests (the rate's denominator). */
+function summarize(samples: Samples, durationS: number, busyS: number): LoadResult {
+  const latencies = samples.latencies.sort((a, b) => a - b);
+  const ttfbs = samples.ttfbs.sort((a, b) => a - b);
+  const sum = latencies.reduce((s, x) => s + x, 0);
+  const mean = sum / Math.max(1, latencies.length);
+  return {
+    requests: latencies.length,
+    errors: samples.errors,
+    seconds: durationS,
+    rps: latencies.length / busyS,
+    latencyMs: {
+      p50: quantile(latencies, 0.5),
+      p90: quantile(latencies, 0.9),
+      p99: quantile(latencies, 0.99),
+      mean,
+    },
+    ttfbMs: { p50: quantile(ttfbs, 0.5), p90: quantile(ttfbs, 0.9), p99: quantile(ttfbs, 0.99) },
+  };
+}
+
+/**
+ * Runs `concurrency` closed-loop clients for `warmupS` + `durationS` seconds; each client sends to
+ * `urls` in turn. Returns one result per URL, in order; with several URLs a result's rps is its
+ * requests over the time the clients spent waiting on that URL.
+ */
+export async function runLoad(urls: string[], options: LoadOptions): Promise<LoadResult[]> {
   const body = JSON.stringify({
     model: "bench",
     messages: [{ role: "user", content: "Say ok." }],
     max_tokens: 10,
     stream: options.stream,
   });
-  const latencies: number[] = [];
-  const ttfbs: number[] = [];
-  let errors = 0;
+  const samples: Samples[] = urls.map(() => ({ latencies: [], ttfbs: [], errors: 0 }));
   const start = performance.now();
   const measureFrom = start + options.warmupS * 1000;
   const end = measureFrom + options.durationS * 1000;
-  async function client(): Promise<void> {
-    while (performance.now() < end) {
+  async function client(first: number): Promise<void> {
+    for (let turn = first; performance.now() < end; turn++) {
+      const index = turn % urls.length;
       const t0 = performance.now();
       let ttfb = NaN;
       let ok = false;
       try {
-        const res = await fetch(url, {
+        const res = await fetch(urls[index]!, {
           method: "POST",
           headers: { "content-type": "application/json" },
           body,
@@ -60,50 +103,45 @@ export async function runLoad(
       }
       const t1 = performance.now();
       if (t0 < measureFrom || t1 > end) continue;
+      const target = samples[index]!;
       if (!ok) {
-        errors++;
+        target.errors++;
         continue;
       }
-      latencies.push(t1 - t0);
-      ttfbs.push(ttfb);
+      target.latencies.push(t1 - t0);
+      target.ttfbs.push(ttfb);
     }
   }
-  await Promise.all(Array.from({ length: options.concurrency }, () => client()));
-  latencies.sort((a, b) => a - b);
-  ttfbs.sort((a, b) => a - b);
-  const mean = latencies.reduce((s, x) => s + x, 0) / Math.max(1, latencies.length);
-  return {
-    requests: latencies.length,
-    errors,
-    seconds: options.durationS,
-    rps: latencies.length / options.durationS,
-    latencyMs: {
-      p50: quantile(latencies, 0.5),
-      p90: quantile(latencies, 0.9),
-      p99: quantile(latencies, 0.99),
-      mean,
-    },
-    ttfbMs: { p50: quantile(ttfbs, 0.5), p90: quantile(ttfbs, 0.9), p99: quantile(ttfbs, 0.99) },
-  };
+  await Promise.all(Array.from({ length: options.concurrency }, (_, i) => client(i)));
+  // Sharing a run, a target's rate is its requests over the time spent waiting on it.
+  return samples.map((s) =>
+    summarize(
+      s,
+      options.durationS,
+      urls.length === 1
+        ? options.durationS
+        : s.latencies.reduce((sum, x) => sum + x, 0) / 1000 / options.concurrency,
+    )
+  );
 }
 
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
     options: {
-      url: { type: "string" },
+      url: { type: "string", multiple: true },
       concurrency: { type: "string", default: "1" },
       duration: { type: "string", default: "3" },
       warmup: { type: "string", default: "1" },
       stream: { type: "boolean", default: false },
     },
   });
-  if (!values.url) throw new Error("Pass --url URL");
-  const result = await runLoad(values.url, {
+  if (!values.url?.length) throw new Error("Pass --url URL (once per target)");
+  const results = await runLoad(values.url, {
     concurrency: Number(values.concurrency),
     durationS: Number(values.duration),
     warmupS: Number(values.warmup),
     stream: values.stream ?? false,
   });
-  console.log(JSON.stringify(result));
+  console.log(JSON.stringify(results));
 }
