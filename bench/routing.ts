@@ -6,7 +6,7 @@ import type { BenchSuite } from "./command.ts";
 import { generateMixedTrace } from "./routing/generate.ts";
 import type { StrategyRun } from "./routing/measure.ts";
 import type { ReplayProgress } from "./routing/replay.ts";
-import { formatTable, renderSvg } from "./routing/report.ts";
+import { type CacheSetting, describeCache, formatTable, renderSvg } from "./routing/report.ts";
 import {
   BASELINE,
   parseRunStrategy,
@@ -21,7 +21,8 @@ import {
   promptText,
   type TraceRequest,
 } from "./routing/trace.ts";
-import { ProxySchema } from "../config/schema.ts";
+import { replicaCacheTokens } from "./routing/setup.ts";
+import { DEFAULT_KV_TOKENS, DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S } from "../sim/engine.ts";
 
 const DEFAULT_TRACE =
   new URL("../../shared/traces/mooncake-synthetic.jsonl", import.meta.url).pathname;
@@ -47,6 +48,9 @@ const usage = [
   "  --limit N               replay only the first N requests",
   "  --scale-replicas LIST   replica counts to rerun the best strategy at; empty to skip [2,4,8]",
   "  --kv-tokens T           KV budget of each replica in tokens [the simulator's, 430000]",
+  "  --kv-offload-gib N      host (CPU) KV tier of each replica in GiB, 8192 tokens a GiB",
+  "                          (vLLM's --kv-offloading-size, native backend); the gateway's prefix",
+  "                          index then covers GPU plus host tokens [0: no host tier]",
   "  --seed S                seed of the baseline's random picks [1]",
   "  --out DIR               where the JSON and SVG go [bench/results]",
 ].join("\n");
@@ -59,6 +63,7 @@ const flags = {
   limit: { type: "string" },
   "scale-replicas": { type: "string" },
   "kv-tokens": { type: "string" },
+  "kv-offload-gib": { type: "string" },
   seed: { type: "string" },
   out: { type: "string" },
 } as const;
@@ -79,6 +84,8 @@ export interface RoutingBenchPlan {
   limit: number | undefined;
   scaleReplicas: number[];
   kvTokens: number | undefined;
+  /** GiB of host KV tier per replica; 0 for none. */
+  kvOffloadGib: number;
   seed: number;
   out: string;
 }
@@ -89,6 +96,8 @@ export function parseRoutingArgs(args: string[]): RoutingBenchPlan {
   const num = (name: keyof typeof flags) => numberFlag(values[name], name, usage);
   const timeScale = num("time-scale") ?? 10;
   if (!(timeScale > 0)) throw new UsageError("--time-scale must be positive", usage);
+  const kvOffloadGib = num("kv-offload-gib") ?? 0;
+  if (kvOffloadGib < 0) throw new UsageError("--kv-offload-gib must not be negative", usage);
   const list = (name: keyof typeof flags) =>
     (values[name] as string).split(",").map((s) => s.trim()).filter((s) => s !== "");
   let strategies: RunStrategy[];
@@ -117,6 +126,7 @@ export function parseRoutingArgs(args: string[]): RoutingBenchPlan {
     limit: positiveInt(num("limit"), "limit"),
     scaleReplicas,
     kvTokens: positiveInt(num("kv-tokens"), "kv-tokens"),
+    kvOffloadGib,
     seed: num("seed") ?? 1,
     out: values.out ?? RESULTS,
   };
@@ -248,11 +258,14 @@ export const routingBench: BenchSuite = {
     let trace = await loadTrace(plan);
     if (plan.limit !== undefined) trace = trace.slice(0, plan.limit);
     const ceiling = idealHitRate(trace);
-    // The simulator's KV budget by default is the one the config assumes for a replica.
-    const kvTokens = plan.kvTokens ?? ProxySchema.parse({}).prefix_cache_tokens;
+    const cache: CacheSetting = {
+      kvTokens: plan.kvTokens ?? DEFAULT_KV_TOKENS,
+      kvOffloadGib: plan.kvOffloadGib,
+    };
+    const cacheTokens = replicaCacheTokens(plan.kvTokens, plan.kvOffloadGib);
     const reachable = cappedHitRate(trace, {
       replicas: plan.replicas,
-      blocksPerReplica: Math.floor(kvTokens / 512),
+      blocksPerReplica: Math.floor(cacheTokens / 512),
     });
     const traceSpan = trace.length > 0 ? trace.at(-1)!.timestamp / 1000 : 0;
     console.log(
@@ -264,7 +277,7 @@ export const routingBench: BenchSuite = {
         }%`,
     );
     console.log(
-      `With ${kvTokens} KV tokens per replica, perfect session affinity reaches ${
+      `KV cache per replica: ${describeCache(cache)}; perfect session affinity reaches ${
         (reachable * 100).toFixed(1)
       }% ` +
         "(caches of that size cannot hold every conversation between its turns)",
@@ -278,6 +291,7 @@ export const routingBench: BenchSuite = {
       timeScale: plan.timeScale,
       model: MODEL,
       kvTokens: plan.kvTokens,
+      kvOffloadGib: plan.kvOffloadGib,
       seed: plan.seed,
     };
     const runs: StrategyRun[] = [];
@@ -292,7 +306,7 @@ export const routingBench: BenchSuite = {
       );
     }
     console.log("");
-    console.log(formatTable(runs, ceiling));
+    console.log(formatTable(runs, ceiling, { cache }));
     const candidates = runs.filter((r) => r.strategy !== BASELINE && r.failed === 0);
     const best = (candidates.length > 0 ? candidates : runs).reduce((
       a,
@@ -316,7 +330,7 @@ export const routingBench: BenchSuite = {
       }
       if (scale.length > 0) {
         console.log(`\nBest strategy (${best.strategy}, lowest mean TTFT) by replica count:`);
-        console.log(formatTable(scale.sort((a, b) => a.replicas - b.replicas), ceiling));
+        console.log(formatTable(scale.sort((a, b) => a.replicas - b.replicas), ceiling, { cache }));
       }
     }
     const targets = checkTargets(runs, best, ceiling, reachable);
@@ -335,8 +349,15 @@ export const routingBench: BenchSuite = {
         requests: trace.length,
         span_s: traceSpan,
         ideal_hit_rate: ceiling,
-        kv_tokens_per_replica: kvTokens,
+        kv_tokens_per_replica: cache.kvTokens,
         affinity_hit_rate_with_this_kv: reachable,
+      },
+      cache: {
+        gpu_kv_tokens_per_replica: cache.kvTokens,
+        kv_offload_gib_per_replica: cache.kvOffloadGib,
+        kv_offload_tokens_per_replica: cacheTokens - cache.kvTokens,
+        prefix_cache_tokens_per_replica: cacheTokens,
+        kv_offload_bandwidth_bytes_per_s: DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S,
       },
       options: { ...plan, strategies: plan.strategies.map(strategyLabel) },
       request_features: features,
@@ -355,7 +376,9 @@ export const routingBench: BenchSuite = {
       `${
         plan.trace.split("/").at(-1)
       }, ${trace.length} requests, ${plan.replicas} simulated replicas, ` +
-      `time scale ${plan.timeScale}, ${new Date().toISOString().slice(0, 16)}Z`;
+      `time scale ${plan.timeScale}, ${describeCache(cache)}, ${
+        new Date().toISOString().slice(0, 16)
+      }Z`;
     await Deno.writeTextFile(svgPath, renderSvg(runs, { subtitle, ceiling, reachable }));
     const png = await renderPng(svgPath);
     console.log(

@@ -16,6 +16,13 @@ Deno.test("parseRoutingArgs defaults to every strategy plus the baseline at 4 re
   assertEquals(plan.timeScale, 10);
   assertEquals(plan.scaleReplicas, [2, 4, 8]);
   assertEquals(plan.limit, undefined);
+  assertEquals(plan.kvOffloadGib, 0);
+});
+
+Deno.test("parseRoutingArgs reads the host KV tier in GiB, fractions included", () => {
+  assertEquals(parseRoutingArgs(["--kv-offload-gib", "7.5"]).kvOffloadGib, 7.5);
+  assertThrows(() => parseRoutingArgs(["--kv-offload-gib", "-1"]), UsageError);
+  assertThrows(() => parseRoutingArgs(["--kv-offload-gib", "lots"]), UsageError);
 });
 
 Deno.test("parseRoutingArgs reads lists, limits and weighted strategies", () => {

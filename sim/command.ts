@@ -6,6 +6,7 @@ import {
   type SimulatorOptions,
   startSimulator,
 } from "./server.ts";
+import { kvTokensInGib } from "./host_tier.ts";
 
 const usage = [
   "Usage: deno task sim [options]",
@@ -20,6 +21,10 @@ const usage = [
   `  --model NAME             served model name [${DEFAULT_SIM_MODEL}]`,
   "  --time-scale F           run F times faster than real time [1]",
   "  --kv-tokens T            KV cache budget in tokens [430000]",
+  "  --kv-offloading-size GIB  host (CPU) KV tier, 8192 tokens a GiB: computed blocks are copied",
+  "                           there and loaded back, not recomputed, on a hit [0: no tier]",
+  "  --kv-offloading-backend native  the only offloading backend simulated [native]",
+  "  --kv-offload-bandwidth GBPS  host-to-GPU link for those loads, GB/s (not vLLM's) [32]",
   "  --seed S                 seed of output text and fault draws [0]",
   "  --tokenizer MODE         exact (Llama 3 tokenizer) or approx (4 chars a token) [exact]",
   "  --max-num-seqs N         most sequences in a batch [256]",
@@ -43,6 +48,9 @@ const flags = {
   model: { type: "string" },
   "time-scale": { type: "string" },
   "kv-tokens": { type: "string" },
+  "kv-offloading-size": { type: "string" },
+  "kv-offloading-backend": { type: "string" },
+  "kv-offload-bandwidth": { type: "string" },
   seed: { type: "string" },
   tokenizer: { type: "string" },
   "max-num-seqs": { type: "string" },
@@ -118,11 +126,29 @@ export function parseSimArgs(args: string[]): SimCommandPlan {
   if (tokenizer !== undefined && tokenizer !== "exact" && tokenizer !== "approx") {
     throw new UsageError(`--tokenizer must be exact or approx, got "${tokenizer}"`, usage);
   }
+  const backend = values["kv-offloading-backend"];
+  if (backend !== undefined && backend !== "native") {
+    throw new UsageError(
+      `--kv-offloading-backend must be native (the only one simulated), got "${backend}"`,
+      usage,
+    );
+  }
+  const offloadGib = nonNegative("kv-offloading-size");
+  const bandwidth = num("kv-offload-bandwidth");
+  if (bandwidth !== undefined && !(bandwidth > 0)) {
+    throw new UsageError("--kv-offload-bandwidth must be positive", usage);
+  }
   const options: SimulatorOptions = {};
   setIf(options, "hostname", values.host);
   setIf(options, "model", values.model);
   setIf(options, "timeScale", timeScale);
   setIf(options, "kvTokens", positiveInt("kv-tokens"));
+  setIf(options, "offloadTokens", offloadGib === undefined ? undefined : kvTokensInGib(offloadGib));
+  setIf(
+    options,
+    "offloadBandwidthBytesPerS",
+    bandwidth === undefined ? undefined : bandwidth * 1e9,
+  );
   setIf(options, "seed", num("seed"));
   setIf(options, "tokenizer", tokenizer);
   setIf(options, "maxNumSeqs", positiveInt("max-num-seqs"));

@@ -36,6 +36,19 @@ Deno.test("parseSimArgs() reads every flag into simulator options", () => {
   });
 });
 
+Deno.test("parseSimArgs() reads vLLM's KV offloading flags: GiB of host memory as tokens, the native backend", () => {
+  const plan = parseSimArgs([
+    "--kv-offloading-backend",
+    "native",
+    "--kv-offloading-size",
+    "2.5",
+    "--kv-offload-bandwidth",
+    "64",
+  ]);
+  assertEquals(plan.options, { offloadTokens: 2.5 * 8192, offloadBandwidthBytesPerS: 64e9 });
+  assertEquals(parseSimArgs(["--kv-offloading-size", "0"]).options, { offloadTokens: 0 });
+});
+
 Deno.test("parseSimArgs() gives --replicas consecutive ports from --base-port", () => {
   assertEquals(parseSimArgs(["--replicas", "3", "--base-port", "7000"]).ports, [7000, 7001, 7002]);
   assertEquals(parseSimArgs([]).ports, [5901]);
@@ -43,10 +56,22 @@ Deno.test("parseSimArgs() gives --replicas consecutive ports from --base-port", 
 
 Deno.test("parseSimArgs() rejects bad values with a usage error", () => {
   for (
-    const args of [["--time-scale", "0"], ["--tokenizer", "bpe"], ["--error-rate", "2"], [
-      "--replicas",
-      "1.5",
-    ], ["--bogus"]]
+    const args of [
+      ["--time-scale", "0"],
+      ["--tokenizer", "bpe"],
+      ["--error-rate", "2"],
+      [
+        "--replicas",
+        "1.5",
+      ],
+      ["--bogus"],
+      ["--kv-offloading-size", "-1"],
+      ["--kv-offload-bandwidth", "0"],
+      [
+        "--kv-offloading-backend",
+        "lmcache",
+      ],
+    ]
   ) {
     let error: unknown;
     try {
@@ -72,4 +97,26 @@ Deno.test("startReplicas() starts one server per replica on its own port", async
   } finally {
     await Promise.all(servers.map((s) => s.close()));
   }
+});
+
+Deno.test("sim with an offloading backend other than native exits 2 and says which one it takes", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../main.ts", import.meta.url).pathname,
+      "sim",
+      "--kv-offloading-backend",
+      "lmcache",
+    ],
+    stdin: "null",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assertEquals(output.code, 2, stderr);
+  assert(
+    stderr.startsWith(
+      '--kv-offloading-backend must be native (the only one simulated), got "lmcache"',
+    ),
+    stderr,
+  );
 });

@@ -1,4 +1,7 @@
-/** The replica's engine core: waiting queue, continuous batching, chunked prefill, prefix cache. */
+/**
+ * The replica's engine core: waiting queue, continuous batching, chunked prefill, prefix cache,
+ * and loads from an optional host KV tier.
+ */
 import type { Clock, ClockTimer } from "./clock.ts";
 import {
   type EngineMetrics,
@@ -6,6 +9,7 @@ import {
   type LagStats,
   newEngineMetrics,
 } from "./engine_metrics.ts";
+import { HostLink } from "./host_link.ts";
 import { BLOCK_TOKENS, KvCache } from "./kv_cache.ts";
 import {
   newSequence,
@@ -17,10 +21,24 @@ import { H100_LLAMA_8B, type LatencyModel, stepMs, type StepPart } from "./laten
 export type { EngineMetrics, FinishReason, LagStats } from "./engine_metrics.ts";
 export type { SequenceEvents, SequenceRequest, SequenceResult } from "./sequence.ts";
 
+/** A replica's GPU KV budget in tokens unless told otherwise: an 8B model on an H100. */
+export const DEFAULT_KV_TOKENS = 430_000;
+
+/** Host-to-GPU bandwidth for loading offloaded KV unless told otherwise: 32 GB/s (PCIe 5 x16). */
+export const DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S = 32e9;
+
 /** Settings of an {@linkcode Engine}. */
 export interface EngineOptions {
   /** KV budget in tokens. @default 430_000 */
   kvTokens?: number;
+  /**
+   * Tokens of the host (CPU) KV tier, vLLM's `--kv-offloading-size` in tokens: every computed
+   * block is copied there, and a prompt's blocks found there are loaded, not recomputed.
+   * @default 0 (no tier)
+   */
+  offloadTokens?: number;
+  /** Bandwidth of the link that loads KV from the host tier, in bytes per second. @default 32e9 */
+  offloadBandwidthBytesPerS?: number;
   /** Most sequences running at once (vLLM's max_num_seqs). @default 256 */
   maxNumSeqs?: number;
   /** Most tokens computed in one step (vLLM's max_num_batched_tokens). @default 8192 */
@@ -63,8 +81,10 @@ export class Engine {
   readonly #seqs = new Map<string, Sequence>();
   #waiting: Sequence[] = [];
   #running: Sequence[] = [];
+  readonly #link: HostLink;
   #step: { scheduled: Scheduled[]; endMs: number; timer: ClockTimer } | undefined;
-  #kick: ClockTimer | undefined;
+  /** The pending start of an idle step loop, at simulated time `atMs`. */
+  #kick: { atMs: number; timer: ClockTimer } | undefined;
   /** When the last step ended on the simulated time line: the next one never starts before. */
   #lastEndMs = -Infinity;
   #closed = false;
@@ -80,10 +100,16 @@ export class Engine {
   /** @param clock the time line it runs on, @param options limits and the latency model */
   constructor(clock: Clock, options: EngineOptions = {}) {
     this.#clock = clock;
-    this.#kv = new KvCache(options.kvTokens ?? 430_000);
+    this.#kv = new KvCache(options.kvTokens ?? DEFAULT_KV_TOKENS, {
+      hostTokens: options.offloadTokens ?? 0,
+    });
     this.#maxSeqs = options.maxNumSeqs ?? 256;
     this.#maxBatched = options.maxNumBatchedTokens ?? 8192;
     this.#latency = options.latency ?? H100_LLAMA_8B;
+    this.#link = new HostLink(
+      this.#latency.kvBytesPerToken,
+      options.offloadBandwidthBytesPerS ?? DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S,
+    );
     this.#secondsPerSimMs = 1 / 1000 / (options.metricsTimeScale ?? 1);
     this.lag = { steps: 0, maxMs: 0, sumMs: 0, samples: options.recordLag ? [] : undefined };
   }
@@ -103,9 +129,23 @@ export class Engine {
     return this.#waiting.length;
   }
 
+  /**
+   * Sequences admitted but waiting for their KV to load from the host tier. vLLM counts them
+   * among the waiting; here they hold their blocks and also one of the `maxNumSeqs` places, so a
+   * finished load always finds room in the batch.
+   */
+  get numLoading(): number {
+    return this.#link.size;
+  }
+
   /** Ids of the waiting sequences in queue order. */
   get waitingIds(): string[] {
     return this.#waiting.map((s) => s.request.id);
+  }
+
+  /** Ids of the loading sequences in the order their loads finish. */
+  get loadingIds(): string[] {
+    return this.#link.ids;
   }
 
   /** Ids of the running sequences in admission order. */
@@ -143,6 +183,7 @@ export class Engine {
     const seq = this.#seqs.get(id);
     if (!seq || seq.state === "done") return false;
     if (seq.state === "waiting") this.#waiting = this.#waiting.filter((s) => s !== seq);
+    else if (seq.state === "loading") this.#link.remove(seq);
     else this.#running = this.#running.filter((s) => s !== seq);
     this.#end(seq, reason, false);
     return true;
@@ -152,7 +193,7 @@ export class Engine {
   close(): void {
     this.#closed = true;
     this.#step?.timer.cancel();
-    this.#kick?.cancel();
+    this.#kick?.timer.cancel();
     this.#step = undefined;
     this.#kick = undefined;
   }
@@ -160,14 +201,32 @@ export class Engine {
   /**
    * Starts the idle step loop with a step at simulated time `atMs` (a request's arrival): an idle
    * engine takes a request the moment it arrives, however late the timer that runs the step fires,
-   * and idle time never becomes steps to catch up.
+   * and idle time never becomes steps to catch up. An earlier wake replaces a later one (a
+   * request arriving while the loop sleeps until a host load is done).
    */
   #wake(atMs: number): void {
-    if (this.#step || this.#kick || this.#closed) return;
-    this.#kick = this.#clock.at(atMs, () => {
+    if (this.#step || this.#closed) return;
+    if (this.#kick) {
+      if (this.#kick.atMs <= atMs) return;
+      this.#kick.timer.cancel();
+    }
+    const timer = this.#clock.at(atMs, () => {
       this.#kick = undefined;
       this.#startStep(Math.max(atMs, this.#lastEndMs));
     });
+    this.#kick = { atMs, timer };
+  }
+
+  /**
+   * When an idle loop that could run nothing at `startMs` should look again: the queue head's
+   * arrival or the end of the next host load, whichever is first.
+   */
+  #idleWakeMs(startMs: number): number | undefined {
+    const head = this.#waiting[0];
+    const loadDone = this.#link.nextDoneMs;
+    if (head && head.arrivalMs > startMs) return Math.min(head.arrivalMs, loadDone ?? Infinity);
+    if (loadDone !== undefined) return loadDone;
+    return head ? this.#clock.now() : undefined;
   }
 
   /**
@@ -183,9 +242,9 @@ export class Engine {
     for (let burst = 0; !this.#closed; burst++) {
       const scheduled = this.#schedule(start);
       if (scheduled.length === 0) {
-        // Nothing could run at `start`: the queue head arrives later (or waits for KV).
-        const head = this.#waiting[0];
-        if (head) this.#wake(head.arrivalMs > start ? head.arrivalMs : this.#clock.now());
+        // Nothing could run at `start`: the queue head arrives later, or waits for KV or a load.
+        const wakeMs = this.#idleWakeMs(start);
+        if (wakeMs !== undefined) this.#wake(wakeMs);
         return;
       }
       const parts: StepPart[] = scheduled.map(({ seq, tokens }) => ({
@@ -209,6 +268,12 @@ export class Engine {
   }
 
   #schedule(nowMs: number): Scheduled[] {
+    for (const seq of this.#link.takeDone(nowMs)) {
+      // Its KV is on the GPU now: the loaded blocks join the prefix cache, and it prefills the rest.
+      seq.state = "running";
+      this.#publish(seq);
+      this.#running.push(seq);
+    }
     let budget = this.#maxBatched;
     const scheduled: Scheduled[] = [];
     for (let i = 0; i < this.#running.length && budget > 0; i++) {
@@ -226,7 +291,10 @@ export class Engine {
       budget -= 1;
       scheduled.push({ seq, tokens: 1 });
     }
-    while (this.#waiting.length > 0 && this.#running.length < this.#maxSeqs && budget > 0) {
+    while (
+      this.#waiting.length > 0 && this.#running.length + this.#link.size < this.#maxSeqs &&
+      budget > 0
+    ) {
       const seq = this.#waiting[0]!;
       // A step that starts (on the simulated time line) before a request arrived cannot take it.
       if (seq.arrivalMs > nowMs) break;
@@ -235,16 +303,26 @@ export class Engine {
       const got = this.#kv.allocate(hashes, seq.prefillTarget, maxHit);
       if (!got) break;
       this.#waiting.shift();
-      seq.state = "running";
       seq.hold = got.hold;
-      seq.computed = got.hitBlocks * BLOCK_TOKENS;
+      seq.computed = (got.hitBlocks + got.externalBlocks) * BLOCK_TOKENS;
       if (!seq.admitted) {
         seq.admitted = true;
         seq.cachedTokens = seq.computed;
-        this.#kv.recordQuery(seq.request.promptTokens, seq.computed);
+        this.#kv.recordQuery(
+          seq.request.promptTokens,
+          got.hitBlocks * BLOCK_TOKENS,
+          got.externalBlocks * BLOCK_TOKENS,
+        );
+        // Time to admission: a host load afterwards shows in TTFT only.
         this.metrics.queue.observe((nowMs - seq.arrivalMs) * this.#secondsPerSimMs);
         seq.events.onAdmitted?.(seq.cachedTokens);
       }
+      if (got.externalBlocks > 0) {
+        seq.state = "loading";
+        this.#link.load(seq, got.externalBlocks * BLOCK_TOKENS, nowMs);
+        continue;
+      }
+      seq.state = "running";
       this.#running.push(seq);
       const tokens = Math.min(seq.prefillTarget - seq.computed, budget);
       budget -= tokens;
@@ -307,7 +385,7 @@ export class Engine {
       }
       this.#emit(seq, atMs);
     }
-    if (this.#running.length > 0 || this.#waiting.length > 0) return atMs;
+    if (this.#running.length > 0 || this.#waiting.length > 0 || this.#link.size > 0) return atMs;
     return undefined;
   }
 

@@ -290,6 +290,130 @@ Deno.test("submit rejects a prompt larger than the whole KV cache", () => {
   engine.close();
 });
 
+/**
+ * An engine with a host KV tier of 400 blocks and a GPU pool of `kvBlocks`, on which each of
+ * `prompts` (block hashes, plus 100 tokens) was computed as `first-<i>` and then pushed out of
+ * the GPU by a prompt filling the whole pool: they are left in the host tier only.
+ */
+function hostOnlySetup(kvBlocks: number, prompts: number[][], options: EngineOptions = {}) {
+  const s = setup({
+    kvTokens: kvBlocks * BLOCK_TOKENS,
+    offloadTokens: 400 * BLOCK_TOKENS,
+    ...options,
+  });
+  prompts.forEach((hashes, i) => {
+    s.submit(`first-${i}`, hashes.length * BLOCK_TOKENS + 100, 1, hashes);
+    s.clock.runUntilIdle();
+  });
+  s.submit("flush", kvBlocks * BLOCK_TOKENS - 1, 1, blocks(1000, kvBlocks - 1));
+  s.clock.runUntilIdle();
+  for (const hashes of prompts) assertEquals(s.engine.kv.cachedPrefixBlocks(hashes), 0);
+  return s;
+}
+
+/** Ms to load `tokens` of KV (131,072 bytes each) at `bytesPerS`. */
+function loadMs(tokens: number, bytesPerS = 32e9): number {
+  return tokens * 131_072 / bytesPerS * 1000;
+}
+
+/** The step that prefills the last 100 tokens of a prompt whose first `blocks` are in KV. */
+function restMs(blocks: number): number {
+  return stepMs([{ contextTokens: blocks * BLOCK_TOKENS, newTokens: 100, prefill: true }]);
+}
+
+Deno.test("a prompt pushed out of the GPU but kept in the host tier is loaded, not recomputed: cached tokens and a TTFT of the load plus the rest", () => {
+  const { clock, engine, tokens, results, submit } = hostOnlySetup(40, [blocks(1, 32)]);
+  const coldTtft = tokens.get("first-0")![0]!;
+  const start = clock.now();
+  submit("again", 32 * BLOCK_TOKENS + 100, 1, blocks(1, 32));
+  clock.runUntilIdle();
+  const ttft = tokens.get("again")![0]! - start;
+  assertEquals(results.get("again")!.cachedTokens, 32 * BLOCK_TOKENS);
+  assertAlmostEquals(ttft, loadMs(32 * BLOCK_TOKENS) + restMs(32), 1e-6);
+  assertLess(ttft * 5, coldTtft);
+  assertEquals(engine.kv.stats.hits, 0);
+  assertEquals(engine.kv.stats.externalHits, 32 * BLOCK_TOKENS);
+  assertEquals(engine.kv.stats.externalQueries, engine.kv.stats.queries);
+  // The loaded blocks are GPU prefix-cache blocks again.
+  assertEquals(engine.kv.cachedPrefixBlocks(blocks(1, 32)), 32);
+  engine.close();
+});
+
+Deno.test("two loads from the host tier share the link one after the other", () => {
+  const bandwidth = 8e9;
+  const { clock, engine, tokens, submit } = hostOnlySetup(40, [blocks(1, 8), blocks(100, 8)], {
+    offloadBandwidthBytesPerS: bandwidth,
+  });
+  const start = clock.now();
+  submit("a", 8 * BLOCK_TOKENS + 100, 1, blocks(1, 8));
+  submit("b", 8 * BLOCK_TOKENS + 100, 1, blocks(100, 8));
+  clock.advance(0);
+  assertEquals(engine.loadingIds, ["a", "b"]);
+  assertEquals(engine.numRunning, 0);
+  clock.runUntilIdle();
+  const load = loadMs(8 * BLOCK_TOKENS, bandwidth);
+  assertAlmostEquals(tokens.get("a")![0]! - start, load + restMs(8), 1e-6);
+  assertAlmostEquals(tokens.get("b")![0]! - start, 2 * load + restMs(8), 1e-6);
+  engine.close();
+});
+
+Deno.test("a running decode keeps its pace while another request loads from the host tier", () => {
+  const bandwidth = 2e9;
+  const { clock, engine, tokens, results, submit } = hostOnlySetup(24, [blocks(1, 8)], {
+    offloadBandwidthBytesPerS: bandwidth,
+  });
+  submit("decode", 512, 400);
+  clock.advance(50);
+  const arrival = clock.now();
+  submit("loaded", 8 * BLOCK_TOKENS + 100, 1, blocks(1, 8));
+  const load = loadMs(8 * BLOCK_TOKENS, bandwidth);
+  clock.advance(load / 2);
+  assertEquals(engine.loadingIds, ["loaded"]);
+  assertEquals(engine.runningIds, ["decode"]);
+  clock.runUntilIdle();
+  const decode = tokens.get("decode")!;
+  assertEquals(decode.length, 400);
+  assertGreater(decode.filter((t) => t > arrival && t < arrival + load).length, 40);
+  for (let i = 1; i < decode.length; i++) assertLess(decode[i]! - decode[i - 1]!, restMs(9));
+  assertGreater(tokens.get("loaded")![0]!, arrival + load);
+  assertEquals(results.get("loaded")!.cachedTokens, 8 * BLOCK_TOKENS);
+  engine.close();
+});
+
+Deno.test("a request that arrives while an idle engine waits for a load runs at its arrival", () => {
+  const bandwidth = 2e9;
+  const { clock, engine, tokens, submit } = hostOnlySetup(40, [blocks(1, 8)], {
+    offloadBandwidthBytesPerS: bandwidth,
+  });
+  const start = clock.now();
+  submit("loaded", 8 * BLOCK_TOKENS + 100, 1, blocks(1, 8));
+  clock.advance(10);
+  submit("fresh", 100, 1);
+  clock.runUntilIdle();
+  assertAlmostEquals(tokens.get("fresh")![0]! - start, 10 + restMs(0), 1e-6);
+  assertAlmostEquals(
+    tokens.get("loaded")![0]! - start,
+    loadMs(8 * BLOCK_TOKENS, bandwidth) + restMs(8),
+    1e-6,
+  );
+  engine.close();
+});
+
+Deno.test("aborting a request that loads from the host tier frees its blocks", () => {
+  const { clock, engine, tokens, results, submit } = hostOnlySetup(40, [blocks(1, 8)]);
+  submit("loaded", 8 * BLOCK_TOKENS + 100, 5, blocks(1, 8));
+  clock.advance(0);
+  assertEquals(engine.numLoading, 1);
+  assertEquals(engine.kv.usedBlocks, 9);
+  assert(engine.abort("loaded"));
+  assertEquals(engine.numLoading, 0);
+  assertEquals(engine.kv.usedBlocks, 0);
+  clock.runUntilIdle();
+  assertEquals(tokens.get("loaded"), []);
+  assertEquals(results.has("loaded"), false);
+  engine.close();
+});
+
 /** A real clock that counts the timers the engine asks it for. */
 class CountingClock implements Clock {
   readonly #inner: RealClock;

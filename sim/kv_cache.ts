@@ -1,4 +1,8 @@
-/** KV blocks of a replica: a fixed pool shared by running sequences and an LRU prefix cache. */
+/**
+ * KV blocks of a replica: a fixed GPU pool shared by running sequences and an LRU prefix cache,
+ * with an optional host tier that keeps a copy of every computed block for loading back later.
+ */
+import { HostKvTier } from "./host_tier.ts";
 
 /** Tokens per KV block; prefix-cache hits are whole blocks. */
 export const BLOCK_TOKENS = 512;
@@ -20,10 +24,36 @@ export interface BlockHold {
 export interface PrefixCacheStats {
   /** Prompt tokens looked up. */
   queries: number;
-  /** Prompt tokens found cached. */
+  /** Prompt tokens found cached on the GPU. */
   hits: number;
   /** Cached blocks dropped to make room. */
   evictions: number;
+  /**
+   * Prompt tokens looked up in the host tier (vLLM's external_prefix_cache_queries): the same
+   * count as `queries` with a host tier, so GPU and host hit rates add up; 0 without one.
+   */
+  externalQueries: number;
+  /** Prompt tokens found in the host tier past the GPU hits (external_prefix_cache_hits). */
+  externalHits: number;
+}
+
+/** Options of {@linkcode KvCache}. */
+export interface KvCacheOptions {
+  /** Tokens of the host (CPU) tier; less than a block means no tier. @default 0 */
+  hostTokens?: number;
+}
+
+/** What {@linkcode KvCache.allocate} reserved. */
+export interface Allocation {
+  /** The sequence's blocks. */
+  hold: BlockHold;
+  /** Leading blocks found on the GPU. */
+  hitBlocks: number;
+  /**
+   * Blocks after those found in the host tier: they hold GPU blocks (owned, in `hold`) whose KV
+   * must be loaded from host memory instead of computed.
+   */
+  externalBlocks: number;
 }
 
 /**
@@ -37,13 +67,27 @@ export class KvCache {
   readonly #cached = new Map<number, CachedBlock>();
   /** Cached blocks with no reference, oldest use first (Map keeps insertion order). */
   readonly #idle = new Map<number, CachedBlock>();
+  readonly #host: HostKvTier | undefined;
   /** Prefix cache counters. */
-  readonly stats: PrefixCacheStats = { queries: 0, hits: 0, evictions: 0 };
+  readonly stats: PrefixCacheStats = {
+    queries: 0,
+    hits: 0,
+    evictions: 0,
+    externalQueries: 0,
+    externalHits: 0,
+  };
 
-  /** @param totalTokens the KV budget in tokens */
-  constructor(totalTokens: number) {
+  /** @param totalTokens the GPU KV budget in tokens, @param options the host tier */
+  constructor(totalTokens: number, options: KvCacheOptions = {}) {
     this.totalBlocks = Math.max(1, Math.floor(totalTokens / BLOCK_TOKENS));
     this.#free = this.totalBlocks;
+    const hostBlocks = Math.floor((options.hostTokens ?? 0) / BLOCK_TOKENS);
+    this.#host = hostBlocks >= 1 ? new HostKvTier(hostBlocks) : undefined;
+  }
+
+  /** The host tier, if the replica has one. */
+  get host(): HostKvTier | undefined {
+    return this.#host;
   }
 
   /** Blocks held by running sequences (not free, not idle in the cache). */
@@ -74,16 +118,36 @@ export class KvCache {
   }
 
   /**
+   * How many leading blocks of `hashes` need no computing now: those cached on the GPU, then those
+   * the host tier holds. Touches nothing.
+   */
+  reusablePrefixBlocks(hashes: readonly number[]): number {
+    const gpu = this.cachedPrefixBlocks(hashes);
+    return gpu + this.#hostRun(hashes, gpu, hashes.length);
+  }
+
+  /** How many blocks of `hashes` from `start` on are in the host tier, at most `max`. */
+  #hostRun(hashes: readonly number[], start: number, max: number): number {
+    const host = this.#host;
+    if (!host) return 0;
+    let n = 0;
+    while (n < max && start + n < hashes.length && host.has(hashes[start + n]!)) n++;
+    return n;
+  }
+
+  /**
    * Reserves blocks for a sequence of `tokens` whose full blocks hash to `hashes`, reusing at most
-   * `maxHitBlocks` cached leading blocks. Returns the hold and how many blocks were hits, or
-   * undefined (changing nothing) when the pool cannot fit it.
+   * `maxHitBlocks` leading blocks: first those cached on the GPU, then those the host tier holds
+   * (external hits: they take new GPU blocks, to be loaded, not computed). Returns the hold and
+   * the hits of each kind, or undefined (changing nothing) when the pool cannot fit it.
    */
   allocate(
     hashes: readonly number[],
     tokens: number,
     maxHitBlocks: number,
-  ): { hold: BlockHold; hitBlocks: number } | undefined {
+  ): Allocation | undefined {
     const hitBlocks = Math.min(this.cachedPrefixBlocks(hashes), maxHitBlocks);
+    const externalBlocks = this.#hostRun(hashes, hitBlocks, maxHitBlocks - hitBlocks);
     const needed = Math.ceil(tokens / BLOCK_TOKENS) - hitBlocks;
     let idleHits = 0;
     for (let i = 0; i < hitBlocks; i++) {
@@ -99,13 +163,20 @@ export class KvCache {
       cached.push(hash);
     }
     this.#take(needed);
-    return { hold: { cached, owned: needed }, hitBlocks };
+    this.#host?.touch(hashes.slice(0, hitBlocks + externalBlocks));
+    return { hold: { cached, owned: needed }, hitBlocks, externalBlocks };
   }
 
-  /** Counts a prompt lookup for the hit-rate metrics. */
-  recordQuery(promptTokens: number, hitTokens: number): void {
+  /**
+   * Counts a prompt lookup for the hit-rate metrics: `hitTokens` found on the GPU and
+   * `externalHitTokens` after them in the host tier.
+   */
+  recordQuery(promptTokens: number, hitTokens: number, externalHitTokens = 0): void {
     this.stats.queries += promptTokens;
     this.stats.hits += hitTokens;
+    if (!this.#host) return;
+    this.stats.externalQueries += promptTokens;
+    this.stats.externalHits += externalHitTokens;
   }
 
   /** Adds one owned block to `hold`; false when the pool is full. */
@@ -119,9 +190,11 @@ export class KvCache {
   /**
    * Turns the owned block at position `index` of `hold` (now fully computed) into a cached block
    * under `hash`. When that hash is cached already, the sequence shares it and frees its copy.
+   * The host tier, if any, gets a copy (write-through).
    */
   publish(hold: BlockHold, index: number, hash: number): void {
     if (index !== hold.cached.length || hold.owned === 0) return;
+    this.#host?.store(hash);
     const existing = this.#cached.get(hash);
     hold.owned--;
     if (existing) {

@@ -48,7 +48,8 @@ export function renderMetrics(engine: Engine, model: string, realMsPerSimMs = 1)
     "vllm:num_requests_waiting",
     "gauge",
     "Number of requests waiting to be processed.",
-    String(engine.numWaiting),
+    // As in vLLM, a request loading its KV from the host tier is waiting.
+    String(engine.numWaiting + engine.numLoading),
     l,
   );
   scalar(
@@ -73,6 +74,23 @@ export function renderMetrics(engine: Engine, model: string, realMsPerSimMs = 1)
     "counter",
     "Prefix cache hits, in terms of number of cached tokens.",
     String(kv.stats.hits),
+    l,
+  );
+  // vLLM shows these when a KV connector is configured; here always, 0 without a host tier.
+  scalar(
+    out,
+    "vllm:external_prefix_cache_queries_total",
+    "counter",
+    "External prefix cache queries from the KV connector, in terms of number of queried tokens.",
+    String(kv.stats.externalQueries),
+    l,
+  );
+  scalar(
+    out,
+    "vllm:external_prefix_cache_hits_total",
+    "counter",
+    "External prefix cache hits from the KV connector, in terms of number of cached tokens.",
+    String(kv.stats.externalHits),
     l,
   );
   scalar(

@@ -111,3 +111,41 @@ Deno.test("latency histograms hold the engine's simulated times at the time scal
     }
     assertEquals(m.get(`vllm:request_queue_time_seconds_sum${l}`), 0);
   }));
+
+Deno.test("/metrics counts a prompt loaded from the host tier as external prefix-cache hits", () =>
+  withSim({
+    tokenizer: "approx",
+    timeScale: 50,
+    model: "m",
+    kvTokens: 8 * 512,
+    offloadTokens: 64 * 512,
+  }, async (sim) => {
+    const complete = async (prompt: string) => {
+      const r = await fetch(`${sim.url}/v1/completions`, {
+        method: "POST",
+        body: JSON.stringify({ model: "m", prompt, max_tokens: 1 }),
+      });
+      return (await r.json()).usage;
+    };
+    const first = await complete("q".repeat(6144));
+    // Eight blocks of another prompt push the first one's out of the 8-block GPU cache.
+    const flush = await complete("z".repeat(16_000));
+    const again = await complete("q".repeat(6144));
+    assertEquals(again.prompt_tokens_details.cached_tokens, 3 * 512);
+    const m = parseProm(await (await fetch(`${sim.url}/metrics`)).text());
+    const l = '{model_name="m"}';
+    const queries = m.get(`vllm:prefix_cache_queries_total${l}`)!;
+    assertEquals(queries, 2 * first.prompt_tokens + flush.prompt_tokens);
+    assertEquals(m.get(`vllm:prefix_cache_hits_total${l}`), 0);
+    assertEquals(m.get(`vllm:external_prefix_cache_queries_total${l}`), queries);
+    assertEquals(m.get(`vllm:external_prefix_cache_hits_total${l}`), 3 * 512);
+  }));
+
+Deno.test("/metrics shows the external prefix-cache counters at 0 without a host tier", () =>
+  withSim({ tokenizer: "approx", timeScale: 50, model: "m" }, async (sim) => {
+    const text = await (await fetch(`${sim.url}/metrics`)).text();
+    assert(text.includes("# TYPE vllm:external_prefix_cache_hits_total counter"));
+    const m = parseProm(text);
+    assertEquals(m.get('vllm:external_prefix_cache_queries_total{model_name="m"}'), 0);
+    assertEquals(m.get('vllm:external_prefix_cache_hits_total{model_name="m"}'), 0);
+  }));

@@ -6,6 +6,8 @@ export {
   startSimulator,
 } from "./server.ts";
 export {
+  DEFAULT_KV_TOKENS,
+  DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S,
   Engine,
   type EngineMetrics,
   type EngineOptions,
@@ -20,7 +22,15 @@ export {
   type RealClockOptions,
   VirtualClock,
 } from "./clock.ts";
-export { BLOCK_TOKENS, KvCache } from "./kv_cache.ts";
+export {
+  type Allocation,
+  BLOCK_TOKENS,
+  type BlockHold,
+  KvCache,
+  type KvCacheOptions,
+  type PrefixCacheStats,
+} from "./kv_cache.ts";
+export { HostKvTier, kvTokensInGib } from "./host_tier.ts";
 export {
   decodeStepMs,
   H100_LLAMA_8B,

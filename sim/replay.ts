@@ -53,7 +53,7 @@ export interface ReplayReport {
   arrivalLagMs: Percentiles;
   /** Time to first token, simulated ms. */
   ttftMs: Percentiles;
-  /** Prefix-cache hit rate over prompt tokens. */
+  /** Prefix-cache hit rate over prompt tokens, hits on the GPU and in a host tier together. */
   prefixHitRate: number;
   /** Preemptions, all replicas. */
   preemptions: number;
@@ -74,18 +74,24 @@ export function percentiles(values: number[]): Percentiles {
   };
 }
 
-/** Picks the engine with the longest cached prefix for `hashes`, then the least loaded. */
+/** Sequences an engine has taken: running, queued, or loading KV from its host tier. */
+function loadOf(engine: Engine): number {
+  return engine.numRunning + engine.numWaiting + engine.numLoading;
+}
+
+/**
+ * Picks the engine with the longest cached prefix for `hashes` (on the GPU or in a host tier),
+ * then the least loaded.
+ */
 function pickEngine(engines: readonly Engine[], hashes: readonly number[]): Engine {
   let best = engines[0]!;
   let bestHit = -1;
   let bestLoad = Infinity;
   for (const e of engines) {
-    const load = e.numRunning + e.numWaiting;
-    const hit = e.kv.cachedPrefixBlocks(hashes);
+    const load = loadOf(e);
+    const hit = e.kv.reusablePrefixBlocks(hashes);
     // Prefix affinity only while the replica is not far busier than the least loaded.
-    const score = load > 2 * Math.min(...engines.map((x) => x.numRunning + x.numWaiting)) + 4
-      ? -1
-      : hit;
+    const score = load > 2 * Math.min(...engines.map(loadOf)) + 4 ? -1 : hit;
     if (score > bestHit || (score === bestHit && load < bestLoad)) {
       best = e;
       bestHit = score;
@@ -127,7 +133,7 @@ export function replayTrace(
     let hits = 0;
     for (const e of engines) {
       queries += e.kv.stats.queries;
-      hits += e.kv.stats.hits;
+      hits += e.kv.stats.hits + e.kv.stats.externalHits;
     }
     resolve({
       sent,

@@ -26,7 +26,7 @@ export interface SequenceResult {
   reason: FinishReason;
   /** Prompt tokens. */
   promptTokens: number;
-  /** Prompt tokens served from the prefix cache at its first admission. */
+  /** Prompt tokens served from the prefix cache (GPU and host tier) at its first admission. */
   cachedTokens: number;
   /** Tokens generated. */
   outputTokens: number;
@@ -40,7 +40,10 @@ export interface SequenceResult {
 
 /** Callbacks of one sequence; they run inside the engine's step, so keep them short. */
 export interface SequenceEvents {
-  /** The sequence was first admitted, with `cachedTokens` of its prompt found in the prefix cache. */
+  /**
+   * The sequence was first admitted, with `cachedTokens` of its prompt found in the prefix cache
+   * (on the GPU or in the host tier).
+   */
   onAdmitted?(cachedTokens: number): void;
   /** A token was generated (`index` counts from 0) at simulated time `atMs`. */
   onToken?(index: number, atMs: number): void;
@@ -54,8 +57,8 @@ export interface Sequence {
   request: SequenceRequest;
   /** Whom to tell. */
   events: SequenceEvents;
-  /** Where it is. */
-  state: "waiting" | "running" | "done";
+  /** Where it is: "loading" holds its blocks while its KV comes over from the host tier. */
+  state: "waiting" | "loading" | "running" | "done";
   /** Simulated ms when it arrived. */
   arrivalMs: number;
   /** Its KV blocks while running. */
@@ -66,7 +69,7 @@ export interface Sequence {
   prefillTarget: number;
   /** Tokens generated. */
   generated: number;
-  /** Prompt tokens found in the prefix cache at its first admission. */
+  /** Prompt tokens found in the prefix cache (GPU and host tier) at its first admission. */
   cachedTokens: number;
   /** Whether it was ever admitted (a preempted sequence is re-admitted). */
   admitted: boolean;

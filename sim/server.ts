@@ -1,7 +1,7 @@
 /** `startSimulator`: one simulated vLLM replica behind an OpenAI-compatible HTTP server. */
 import { Hono } from "hono";
 import { type Clock, RealClock } from "./clock.ts";
-import { Engine } from "./engine.ts";
+import { DEFAULT_KV_TOKENS, DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S, Engine } from "./engine.ts";
 import { H100_LLAMA_8B, type LatencyModel } from "./latency.ts";
 import { FaultPatchSchema, Faults } from "./faults.ts";
 import { checkModel, handleGeneration, parseBody, type ReplicaContext } from "./generate.ts";
@@ -27,6 +27,10 @@ export interface SimulatorOptions {
   timeScale?: number;
   /** KV budget in tokens. @default 430_000 */
   kvTokens?: number;
+  /** Tokens of the host KV tier (`--kv-offloading-size` in tokens). @default 0 (no tier) */
+  offloadTokens?: number;
+  /** Bandwidth of loads from the host KV tier, in bytes per second. @default 32e9 */
+  offloadBandwidthBytesPerS?: number;
   /** Seeds output text and fault draws. @default 0 */
   seed?: number;
   /** `exact` (Llama 3 tokenizer) or `approx` (4 characters a token). @default "exact" */
@@ -193,7 +197,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const timeScale = options.timeScale ?? 1;
   const clock = options.clock ?? new RealClock({ timeScale });
   const engine = new Engine(clock, {
-    kvTokens: options.kvTokens ?? 430_000,
+    kvTokens: options.kvTokens ?? DEFAULT_KV_TOKENS,
+    offloadTokens: options.offloadTokens ?? 0,
+    offloadBandwidthBytesPerS: options.offloadBandwidthBytesPerS ??
+      DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S,
     maxNumSeqs: options.maxNumSeqs ?? 256,
     maxNumBatchedTokens: options.maxNumBatchedTokens ?? 8192,
     metricsTimeScale: timeScale,

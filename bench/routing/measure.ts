@@ -36,6 +36,30 @@ function delta(before: ReplicaCounters, after: ReplicaCounters, name: string): n
   return (after[name] ?? 0) - (before[name] ?? 0);
 }
 
+/** Prefix-cache hit rates over a run, 0 to 1, from the replicas' counters. */
+export interface HitRates {
+  /** Prompt tokens found on the GPU (`vllm:prefix_cache_*`). */
+  local: number;
+  /** Prompt tokens loaded from the host tier (`vllm:external_prefix_cache_*`). */
+  external: number;
+  /** Both: the share of prompt tokens not computed. */
+  combined: number;
+}
+
+/**
+ * The hit rates between two scrapes. vLLM counts the prompt tokens of each request as both local
+ * and external queries, and an external hit only past the local ones, so the rates add up.
+ */
+export function hitRates(before: ReplicaCounters, after: ReplicaCounters): HitRates {
+  const rate = (kind: string) => {
+    const queries = delta(before, after, `vllm:${kind}_queries_total`);
+    return queries > 0 ? delta(before, after, `vllm:${kind}_hits_total`) / queries : 0;
+  };
+  const local = rate("prefix_cache");
+  const external = rate("external_prefix_cache");
+  return { local, external, combined: local + external };
+}
+
 /** What the replicas themselves reported over a run. */
 export interface ReplicaView {
   /** Mean time to first token by the replicas' histogram, in ms of its reported seconds. */
@@ -61,8 +85,12 @@ export interface StrategyRun {
   durationS: number;
   requestsPerS: number;
   outputTokensPerS: number;
-  /** Prefix-cache hit rate from the replicas' counters, 0 to 1. */
+  /** Prefix-cache hit rate from the replicas' counters, GPU and host tier together, 0 to 1. */
   hitRate: number;
+  /** The part of `hitRate` found on the GPU. */
+  localHitRate: number;
+  /** The part of `hitRate` loaded from the host tier (0 without one). */
+  externalHitRate: number;
   /** The replicas' own view of the run. */
   replicaView: ReplicaView;
   /** Requests per backend. */
@@ -111,8 +139,7 @@ export function measureRun(replay: ReplayResult, options: MeasureOptions): Strat
   const outputTokens = ok.reduce((sum, r) => sum + r.outputTokens, 0);
   const durationS = replay.durationMs / 1000;
   const { before, after } = options;
-  const queries = delta(before, after, "vllm:prefix_cache_queries_total");
-  const hits = delta(before, after, "vllm:prefix_cache_hits_total");
+  const hits = hitRates(before, after);
   const mean = (name: string) =>
     (delta(before, after, `${name}_sum`) / delta(before, after, `${name}_count`)) * 1000;
   return {
@@ -127,7 +154,9 @@ export function measureRun(replay: ReplayResult, options: MeasureOptions): Strat
     durationS,
     requestsPerS: durationS > 0 ? ok.length / durationS : 0,
     outputTokensPerS: durationS > 0 ? outputTokens / durationS : 0,
-    hitRate: queries > 0 ? hits / queries : 0,
+    hitRate: hits.combined,
+    localHitRate: hits.local,
+    externalHitRate: hits.external,
     replicaView: {
       ttftMeanMs: mean("vllm:time_to_first_token_seconds"),
       queueMeanMs: mean("vllm:request_queue_time_seconds"),

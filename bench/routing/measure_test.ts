@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { measureRun, parseCounters } from "./measure.ts";
+import { hitRates, measureRun, parseCounters } from "./measure.ts";
 import type { RequestResult } from "./replay.ts";
 
 Deno.test("parseCounters sums samples by name over label sets, without buckets", () => {
@@ -77,4 +77,30 @@ Deno.test("measureRun summarises latency, throughput, hits and balance", () => {
   assertEquals(run.replicas, 3);
   assertEquals(Math.round(run.replicaView.ttftMeanMs), 200);
   assertEquals(run.replicaView.preemptions, 2);
+});
+
+Deno.test("hitRates adds the GPU and host-tier hit rates into the combined one", () => {
+  const before = {
+    "vllm:prefix_cache_queries_total": 1000,
+    "vllm:prefix_cache_hits_total": 100,
+    "vllm:external_prefix_cache_queries_total": 1000,
+    "vllm:external_prefix_cache_hits_total": 50,
+  };
+  const after = {
+    "vllm:prefix_cache_queries_total": 3000,
+    "vllm:prefix_cache_hits_total": 600,
+    "vllm:external_prefix_cache_queries_total": 3000,
+    "vllm:external_prefix_cache_hits_total": 850,
+  };
+  assertEquals(hitRates(before, after), { local: 0.25, external: 0.4, combined: 0.65 });
+  // Replicas without a host tier count no external queries: the combined rate is the GPU's.
+  const plain = { "vllm:prefix_cache_queries_total": 200, "vllm:prefix_cache_hits_total": 50 };
+  assertEquals(hitRates({}, plain), { local: 0.25, external: 0, combined: 0.25 });
+  const run = measureRun({ requests: [], itlMs: [], durationMs: 1000 }, {
+    strategy: "x",
+    backends: ["a"],
+    before,
+    after,
+  });
+  assertEquals([run.localHitRate, run.externalHitRate, run.hitRate], [0.25, 0.4, 0.65]);
 });

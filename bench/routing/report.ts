@@ -1,12 +1,43 @@
 /** The routing bench's outputs: the terminal table and the SVG picture (TTFT CDF per strategy, hit rate against the ceiling). */
+import { kvTokensInGib } from "../../sim/host_tier.ts";
 import type { StrategyRun } from "./measure.ts";
 
 function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toFixed(digits) : "-";
 }
 
-/** The terminal table of the runs, one row per strategy, with the ceiling in the hit-rate column. */
-export function formatTable(runs: readonly StrategyRun[], ceiling: number): string {
+/** The KV cache each replica had in a run, so a reader knows which configuration the numbers are of. */
+export interface CacheSetting {
+  /** GPU KV tokens per replica. */
+  kvTokens: number;
+  /** GiB of host KV tier per replica (vLLM's `--kv-offloading-size`); 0 for none. */
+  kvOffloadGib: number;
+}
+
+/** The cache setting in words, e.g. "430000 GPU KV tokens + 4 GiB host tier (32768 tokens, ...)". */
+export function describeCache(cache: CacheSetting): string {
+  const gpu = `${cache.kvTokens} GPU KV tokens`;
+  if (!(cache.kvOffloadGib > 0)) return `${gpu}, no host tier`;
+  return `${gpu} + ${cache.kvOffloadGib} GiB host tier (${
+    kvTokensInGib(cache.kvOffloadGib)
+  } tokens, native offloading)`;
+}
+
+/** Options of {@linkcode formatTable}. */
+export interface TableOptions {
+  /** The replicas' cache, named under the table. */
+  cache?: CacheSetting;
+}
+
+/**
+ * The terminal table of the runs, one row per strategy: hits found on the GPU, loaded from the
+ * host tier, and both, with both as a share of the ceiling.
+ */
+export function formatTable(
+  runs: readonly StrategyRun[],
+  ceiling: number,
+  options: TableOptions = {},
+): string {
   const header = [
     "strategy",
     "repl",
@@ -20,6 +51,8 @@ export function formatTable(runs: readonly StrategyRun[], ceiling: number): stri
     "e2e p50",
     "req/s",
     "tok/s",
+    "gpu hit",
+    "host hit",
     "hit %",
     "of ceil",
     "imbal req",
@@ -40,6 +73,8 @@ export function formatTable(runs: readonly StrategyRun[], ceiling: number): stri
     fmt(r.e2eMs.p50),
     fmt(r.requestsPerS, 2),
     fmt(r.outputTokensPerS),
+    fmt(r.localHitRate * 100, 1),
+    fmt(r.externalHitRate * 100, 1),
     fmt(r.hitRate * 100, 1),
     ceiling > 0 ? `${fmt((r.hitRate / ceiling) * 100)}%` : "-",
     fmt(r.requestImbalance, 2),
@@ -58,6 +93,8 @@ export function formatTable(runs: readonly StrategyRun[], ceiling: number): stri
     `Latencies in ms of wall time (replica TTFT: the mean the replicas report); ideal prefix-hit ceiling of the trace ${
       fmt(ceiling * 100, 1)
     }%.`,
+    "Prefix hits in % of prompt tokens: gpu (cached on the GPU) plus host (loaded from the host tier) is hit %.",
+    ...(options.cache ? [`KV cache per replica: ${describeCache(options.cache)}.`] : []),
   ].join("\n");
 }
 
@@ -155,6 +192,8 @@ export function renderSvg(runs: readonly StrategyRun[], options: SvgOptions): st
   const ceil = options.ceiling;
   const top = Math.max(ceil, ...runs.map((r) => r.hitRate), 0.1) * 1.1;
   const yb = (v: number) => by + bh - (v / top) * bh;
+  const crowded = options.reachable !== undefined &&
+    Math.abs(yb(options.reachable) - yb(ceil)) < 16;
   out.push(`<rect x="${bx}" y="${by}" width="${bw}" height="${bh}" fill="none" stroke="#999"/>`);
   for (let t = 0; t <= top; t += 0.1) {
     out.push(
@@ -171,10 +210,15 @@ export function renderSvg(runs: readonly StrategyRun[], options: SvgOptions): st
     const color = COLORS[i % COLORS.length]!;
     const x0 = bx + i * slot + slot * 0.15;
     const w = slot * 0.7;
+    // The GPU's hits at the bottom, those loaded from the host tier lighter on top.
+    const yLocal = yb(r.localHitRate);
     out.push(
-      `<rect x="${x0.toFixed(1)}" y="${yb(r.hitRate).toFixed(1)}" width="${w.toFixed(1)}" height="${
-        (by + bh - yb(r.hitRate)).toFixed(1)
+      `<rect x="${x0.toFixed(1)}" y="${yLocal.toFixed(1)}" width="${w.toFixed(1)}" height="${
+        (by + bh - yLocal).toFixed(1)
       }" fill="${color}"/>`,
+      `<rect x="${x0.toFixed(1)}" y="${yb(r.hitRate).toFixed(1)}" width="${w.toFixed(1)}" height="${
+        Math.max(0, yLocal - yb(r.hitRate)).toFixed(1)
+      }" fill="${color}" fill-opacity="0.45"/>`,
       `<text x="${(x0 + w / 2).toFixed(1)}" y="${
         (yb(r.hitRate) - 4).toFixed(1)
       }" text-anchor="middle">${(r.hitRate * 100).toFixed(0)}%</text>`,
@@ -189,22 +233,27 @@ export function renderSvg(runs: readonly StrategyRun[], options: SvgOptions): st
     `<line x1="${bx}" y1="${yb(ceil).toFixed(1)}" x2="${bx + bw}" y2="${
       yb(ceil).toFixed(1)
     }" stroke="#000" stroke-dasharray="6 4" stroke-width="1.5"/>`,
-    `<text x="${bx + bw - 4}" y="${(yb(ceil) - 6).toFixed(1)}" text-anchor="end">ideal ceiling ${
-      (ceil * 100).toFixed(0)
-    }%</text>`,
-    `<text x="${bx + bw / 2}" y="${
-      by - 10
-    }" text-anchor="middle">prefix-cache hit rate (replica counters)</text>`,
+    // Close to the perfect-affinity line, the ceiling's label moves to the left end.
+    `<text x="${crowded ? bx + 4 : bx + bw - 4}" y="${(yb(ceil) - 6).toFixed(1)}" text-anchor="${
+      crowded ? "start" : "end"
+    }">ideal ceiling ${(ceil * 100).toFixed(0)}%</text>`,
+    `<text x="${bx + bw / 2}" y="${by - 10}" text-anchor="middle">${
+      runs.some((r) => r.externalHitRate > 0)
+        ? "prefix-cache hit rate (lighter: loaded from the host tier)"
+        : "prefix-cache hit rate (replica counters)"
+    }</text>`,
   );
   if (options.reachable !== undefined) {
     const r = yb(options.reachable).toFixed(1);
+    // Above both lines, at the right end, when the two lines are close.
+    const labelY = crowded ? yb(ceil) - 6 : Number(r) - 6;
     out.push(
       `<line x1="${bx}" y1="${r}" x2="${
         bx + bw
       }" y2="${r}" stroke="#c00" stroke-dasharray="3 3" stroke-width="1.5"/>`,
-      `<text x="${bx + bw - 4}" y="${
-        Number(r) - 6
-      }" text-anchor="end" fill="#c00">perfect affinity with this KV size ${
+      `<text x="${
+        bx + bw - 4
+      }" y="${labelY}" text-anchor="end" fill="#c00">perfect affinity with this KV size ${
         (options.reachable * 100).toFixed(0)
       }%</text>`,
     );

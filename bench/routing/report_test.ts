@@ -1,8 +1,8 @@
 import { ok as assert } from "node:assert/strict";
-import { formatTable, renderSvg } from "./report.ts";
+import { describeCache, formatTable, renderSvg } from "./report.ts";
 import { measureRun } from "./measure.ts";
 
-function run(strategy: string, ttft: number, hits: number) {
+function run(strategy: string, ttft: number, hits: number, externalHits = 0) {
   return measureRun({
     requests: [0, 1, 2].map((i) => ({
       index: i,
@@ -19,7 +19,12 @@ function run(strategy: string, ttft: number, hits: number) {
     strategy,
     backends: ["a", "b"],
     before: {},
-    after: { "vllm:prefix_cache_queries_total": 100, "vllm:prefix_cache_hits_total": hits },
+    after: {
+      "vllm:prefix_cache_queries_total": 100,
+      "vllm:prefix_cache_hits_total": hits,
+      "vllm:external_prefix_cache_queries_total": externalHits > 0 ? 100 : 0,
+      "vllm:external_prefix_cache_hits_total": externalHits,
+    },
   });
 }
 
@@ -44,4 +49,27 @@ Deno.test("renderSvg draws a CDF line and a hit-rate bar per strategy, and the c
   assert(svg.includes("ideal ceiling 60%"));
   assert(svg.includes("perfect affinity with this KV size 20%"));
   assert(svg.includes("a&lt;b") && !svg.includes("a<b"));
+});
+
+Deno.test("formatTable shows GPU, host and combined hits, the combined against the ceiling, and the cache", () => {
+  const table = formatTable([run("prefix_aware", 50, 20, 28)], 0.6, {
+    cache: { kvTokens: 430_000, kvOffloadGib: 4 },
+  });
+  const lines = table.split("\n");
+  const header = lines[0]!.split(/\s{2,}/);
+  const row = lines[2]!.split(/\s{2,}/);
+  const cell = (name: string) => row[header.indexOf(name)];
+  assert(cell("gpu hit") === "20.0" && cell("host hit") === "28.0", lines[2]);
+  assert(cell("hit %") === "48.0" && cell("of ceil") === "80%", lines[2]);
+  assert(
+    table.includes("KV cache per replica: 430000 GPU KV tokens + 4 GiB host tier (32768 tokens"),
+  );
+  assert(describeCache({ kvTokens: 1000, kvOffloadGib: 0 }) === "1000 GPU KV tokens, no host tier");
+});
+
+Deno.test("renderSvg stacks the host tier's hits on the GPU's in each bar", () => {
+  const svg = renderSvg([run("prefix_aware", 50, 20, 28)], { subtitle: "t", ceiling: 0.6 });
+  assert(svg.includes('fill-opacity="0.45"'));
+  assert(svg.includes("lighter: loaded from the host tier"));
+  assert(svg.includes(">48%<"));
 });

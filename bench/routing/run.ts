@@ -48,6 +48,8 @@ export interface RunOptions {
   timeScale: number;
   model: string;
   kvTokens?: number | undefined;
+  /** GiB of host KV tier of each replica; 0 for none. @default 0 */
+  kvOffloadGib?: number | undefined;
   /** Seeds the baseline's random picks. */
   seed: number;
   onProgress?: (progress: ReplayProgress) => void;
@@ -82,6 +84,7 @@ export async function runStrategy(
     timeScale: options.timeScale,
     model: options.model,
     kvTokens: options.kvTokens,
+    kvOffloadGib: options.kvOffloadGib,
   });
   let gateway: GatewayProcess | undefined;
   // Interrupted, the bench must not leave its children running.
@@ -97,6 +100,7 @@ export async function runStrategy(
         model: options.model,
         timeScale: options.timeScale,
         kvTokens: options.kvTokens,
+        kvOffloadGib: options.kvOffloadGib,
         dir,
       });
     }

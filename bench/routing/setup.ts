@@ -1,6 +1,8 @@
 /** The routing bench's own setup: simulated replicas and the gateway, each as a child process of `main.ts`. */
 import { stringify } from "yaml";
 import type { Config } from "../../config/schema.ts";
+import { DEFAULT_KV_TOKENS } from "../../sim/engine.ts";
+import { kvTokensInGib } from "../../sim/host_tier.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
@@ -73,8 +75,18 @@ export interface ReplicaOptions {
   model: string;
   /** KV budget of each replica in tokens; the simulator's default when undefined. */
   kvTokens?: number | undefined;
+  /** GiB of host KV tier of each replica (`--kv-offloading-size`); 0 for none. @default 0 */
+  kvOffloadGib?: number | undefined;
   /** How long to wait for them to listen. @default 60_000 */
   startTimeoutMs?: number;
+}
+
+/**
+ * Tokens of prefix cache one replica holds: its GPU KV budget (the simulator's default when
+ * undefined) plus its host tier. The gateway's per-replica prefix index is sized like it.
+ */
+export function replicaCacheTokens(kvTokens: number | undefined, kvOffloadGib = 0): number {
+  return (kvTokens ?? DEFAULT_KV_TOKENS) + kvTokensInGib(kvOffloadGib);
 }
 
 /**
@@ -89,11 +101,8 @@ export interface Replicas extends ChildProcess {
   urls: string[];
 }
 
-/**
- * Starts `count` simulated replicas (approximate tokenizer) in one child process on free ports
- * and resolves once each has printed its URL.
- */
-export async function startReplicas(count: number, options: ReplicaOptions): Promise<Replicas> {
+/** The `main.ts` arguments that run `count` replicas with `options`. */
+export function replicaArgs(count: number, options: ReplicaOptions): string[] {
   const args = [
     "sim",
     "--replicas",
@@ -110,7 +119,19 @@ export async function startReplicas(count: number, options: ReplicaOptions): Pro
     String(BENCH_MAX_MODEL_LEN),
   ];
   if (options.kvTokens !== undefined) args.push("--kv-tokens", String(options.kvTokens));
-  const child = spawnMain(args);
+  const gib = options.kvOffloadGib ?? 0;
+  if (gib > 0) {
+    args.push("--kv-offloading-backend", "native", "--kv-offloading-size", String(gib));
+  }
+  return args;
+}
+
+/**
+ * Starts `count` simulated replicas (approximate tokenizer) in one child process on free ports
+ * and resolves once each has printed its URL.
+ */
+export async function startReplicas(count: number, options: ReplicaOptions): Promise<Replicas> {
+  const child = spawnMain(replicaArgs(count, options));
   const urls: string[] = [];
   const tail: string[] = [];
   const ready = Promise.withResolvers<void>();
@@ -159,8 +180,10 @@ export interface GatewayOptions {
   model: string;
   /** Simulated ms per real ms: the scrape interval shrinks with it. */
   timeScale: number;
-  /** The replicas' KV budget in tokens (the prefix index is sized like it). */
+  /** The replicas' KV budget in tokens (the prefix index is sized like it, plus the host tier). */
   kvTokens?: number | undefined;
+  /** GiB of host KV tier of each replica; 0 for none. @default 0 */
+  kvOffloadGib?: number | undefined;
   /** Directory for the gateway's config and state. */
   dir: string;
   /** How long to wait until every replica is healthy. @default 60_000 */
@@ -188,7 +211,11 @@ export function gatewayConfig(
     metrics_scrape_interval: Math.max(0.2, 2 / options.timeScale),
     request_timeout: 600,
   };
-  if (options.kvTokens !== undefined) proxy.prefix_cache_tokens = options.kvTokens;
+  // The router's estimate of a replica's prefix cache must cover its host tier as well.
+  const gib = options.kvOffloadGib ?? 0;
+  if (options.kvTokens !== undefined || gib > 0) {
+    proxy.prefix_cache_tokens = replicaCacheTokens(options.kvTokens, gib);
+  }
   return stringify({
     proxy,
     models: [{ name: options.model, endpoints: [...urls] }],
