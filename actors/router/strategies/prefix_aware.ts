@@ -6,6 +6,15 @@ import type { BackendView, RequestFeatures, Strategy, StrategyOptions } from "./
 export const PREFIX_LOAD_SHARE = 0.1;
 
 /**
+ * Least share of the prompt's blocks a replica must hold for its cache to count. A shorter match (a
+ * system prompt shared by unrelated single-turn requests) saves little prefill, and following it
+ * would gather those requests on whichever replica saw the prompt first; below this share, load
+ * decides, and every replica soon holds the shared prompt. A conversation's next turn, which
+ * resends its history, matches far more.
+ */
+export const MIN_PREFIX_SHARE = 0.5;
+
+/**
  * The router's estimate of one replica's prefix cache: the chained block hashes routed to it,
  * least recently used first out once `capacity` is reached (the replica evicts the same way).
  */
@@ -51,7 +60,8 @@ export class PrefixIndex {
 
 /**
  * Scores each candidate by the share of the prompt's blocks its estimated cache already holds
- * (weight 1 - {@linkcode PREFIX_LOAD_SHARE}) plus its least-load score (the rest). A
+ * (weight 1 - {@linkcode PREFIX_LOAD_SHARE}; none below {@linkcode MIN_PREFIX_SHARE}) plus its
+ * least-load score (the rest). A
  * candidate whose load is past the bound gets no credit for its cache, so a hot replica sheds
  * requests to the replica with the next longest prefix, or the least busy one.
  */
@@ -68,7 +78,9 @@ export function prefixAware(options: StrategyOptions): Strategy {
         const loadScore = PREFIX_LOAD_SHARE * loads[i]!;
         const index = indexes.get(c.id);
         if (index === undefined || !within[i]) return loadScore;
-        return (1 - PREFIX_LOAD_SHARE) * index.match(request.prefixHashes) / blocks + loadScore;
+        const share = index.match(request.prefixHashes) / blocks;
+        if (share < MIN_PREFIX_SHARE) return loadScore;
+        return (1 - PREFIX_LOAD_SHARE) * share + loadScore;
       });
     },
     observe(request: RequestFeatures, chosen: BackendView): void {

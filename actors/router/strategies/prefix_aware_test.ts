@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { PREFIX_LOAD_SHARE, prefixAware, PrefixIndex } from "./prefix_aware.ts";
+import { MIN_PREFIX_SHARE, PREFIX_LOAD_SHARE, prefixAware, PrefixIndex } from "./prefix_aware.ts";
 import { options, request, view } from "./_testing.ts";
 
 Deno.test("PrefixIndex matches the leading run of held hashes only", () => {
@@ -31,11 +31,24 @@ Deno.test("PrefixIndex keeps a long prompt's leading blocks when it exceeds the 
 
 Deno.test("prefix_aware prefers the replica holding the longest prefix", () => {
   const s = prefixAware(options());
-  s.observe!(request([1, 2]), view("a"));
+  s.observe!(request([1, 2, 3]), view("a"));
   s.observe!(request([1, 2, 3, 4]), view("b"));
   const scores = s.score(request([1, 2, 3, 4, 5]), [view("a"), view("b"), view("c")]);
   assert(scores[1]! > scores[0]! && scores[0]! > scores[2]!);
   assertEquals(scores[2], PREFIX_LOAD_SHARE);
+});
+
+Deno.test("prefix_aware lets load decide when the held prefix is a small share of the prompt", () => {
+  const s = prefixAware(options());
+  // A shared system prompt: two of five blocks, under the minimum share.
+  s.observe!(request([1, 2]), view("a"));
+  assert(2 / 5 < MIN_PREFIX_SHARE);
+  const scores = s.score(request([1, 2, 7, 8, 9]), [view("a"), view("b")]);
+  assertEquals(scores, [PREFIX_LOAD_SHARE, PREFIX_LOAD_SHARE]);
+  // The same conversation's next turn holds most of its prompt there and sticks.
+  s.observe!(request([1, 2, 7, 8, 9]), view("a"));
+  const next = s.score(request([1, 2, 7, 8, 9, 10]), [view("a"), view("b")]);
+  assert(next[0]! > next[1]!);
 });
 
 Deno.test("prefix_aware sheds a hot replica to the next longest prefix", () => {
