@@ -42,12 +42,16 @@ interface Samples {
   errors: number;
 }
 
-/** `busyS`: the seconds the clients spent on this target's requests (the rate's denominator). */
-function summarize(samples: Samples, durationS: number, busyS: number): LoadResult {
+/**
+ * The figures of one target. `sharedBy`: the clients of a run shared with other targets, whose
+ * rate is then its requests over the seconds those clients spent on it; undefined when alone.
+ */
+function summarize(samples: Samples, durationS: number, sharedBy?: number): LoadResult {
   const latencies = samples.latencies.sort((a, b) => a - b);
   const ttfbs = samples.ttfbs.sort((a, b) => a - b);
   const sum = latencies.reduce((s, x) => s + x, 0);
   const mean = sum / Math.max(1, latencies.length);
+  const busyS = sharedBy === undefined ? durationS : sum / 1000 / sharedBy;
   return {
     requests: latencies.length,
     errors: samples.errors,
@@ -113,16 +117,8 @@ export async function runLoad(urls: string[], options: LoadOptions): Promise<Loa
     }
   }
   await Promise.all(Array.from({ length: options.concurrency }, (_, i) => client(i)));
-  // Sharing a run, a target's rate is its requests over the time spent waiting on it.
-  return samples.map((s) =>
-    summarize(
-      s,
-      options.durationS,
-      urls.length === 1
-        ? options.durationS
-        : s.latencies.reduce((sum, x) => sum + x, 0) / 1000 / options.concurrency,
-    )
-  );
+  const sharedBy = urls.length === 1 ? undefined : options.concurrency;
+  return samples.map((s) => summarize(s, options.durationS, sharedBy));
 }
 
 if (import.meta.main) {
