@@ -2,7 +2,7 @@
 import { type Command, UsageError } from "./config/cli.ts";
 import { configCommand } from "./config/command.ts";
 import { ConfigError } from "./config/loader.ts";
-import { serveCommand } from "./proxy/serve_command.ts";
+import { serveCommand } from "./gateway/serve_command.ts";
 import { simCommand } from "./sim/command.ts";
 import { benchCommand } from "./bench/command.ts";
 

@@ -1,9 +1,9 @@
 /** The gateway's Hono app: the OpenAI routes on the hot path, the operations routes, and OpenAI-shaped 404s and 500s. */
 import { Hono } from "hono";
-import { adminRoutes, type AdminServices } from "./admin_routes.ts";
+import { adminRoutes, type AdminServices } from "./admin/routes.ts";
 import { errorResponse } from "./errors.ts";
-import { type ForwardContext, forwardOpenAI } from "./forward.ts";
-import { ChatCompletionBody, CompletionBody, EmbeddingBody } from "./schemas.ts";
+import { type ForwardContext, forwardOpenAI } from "./openai/forward.ts";
+import { ChatCompletionBody, CompletionBody, EmbeddingBody } from "./openai/schemas.ts";
 
 /** Everything the app's routes use. */
 export interface AppServices extends AdminServices {

@@ -1,7 +1,6 @@
-/** The gateway's HTTP surface: starting it, its app, its error shapes and its per-request records. */
-export { freePort, type Gateway, type GatewayOptions, startGateway } from "./gateway.ts";
+/** The gateway's HTTP surface: its app, its error shapes and its per-request records. */
 export { type AppServices, createApp } from "./app.ts";
-export { type ForwardContext, forwardOpenAI } from "./forward.ts";
+export { type ForwardContext, forwardOpenAI } from "./openai/forward.ts";
 export {
   errorBody,
   errorEvent,
@@ -17,10 +16,5 @@ export {
   type RecordStoreOptions,
   type RequestRecord,
 } from "./records.ts";
-export {
-  ChatCompletionBody,
-  CompletionBody,
-  EmbeddingBody,
-  RegisterBackendBody,
-  type RegisterBackendInput,
-} from "./schemas.ts";
+export { ChatCompletionBody, CompletionBody, EmbeddingBody } from "./openai/schemas.ts";
+export { RegisterBackendBody, type RegisterBackendInput } from "./admin/schemas.ts";

@@ -2,9 +2,9 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import OpenAI from "openai";
 import { ConfigSchema } from "../config/schema.ts";
-import { startGateway } from "../proxy/gateway.ts";
-import type { ReplicaStatus } from "../actors/backend/replica_actor.ts";
-import { waitFor } from "../proxy/_testing.ts";
+import { startGateway } from "../gateway/gateway.ts";
+import type { ReplicaStatus } from "../cluster/replica_actor.ts";
+import { waitFor } from "../gateway/_testing.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 

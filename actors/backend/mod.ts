@@ -4,4 +4,3 @@ export * from "./backend_state.ts";
 export * from "./circuit.ts";
 export * from "./ewma.ts";
 export * from "./vllm_metrics.ts";
-export * from "./replica_actor.ts";

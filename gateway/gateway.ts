@@ -8,12 +8,12 @@ import { requestFeatures } from "../actors/router/features.ts";
 import {
   replicaSupervisorBehavior,
   type ReplicaSupervisorMessage,
-} from "../actors/backend/replica_actor.ts";
-import { createApp } from "./app.ts";
-import type { ForwardContext } from "./forward.ts";
-import { RecordStore } from "./records.ts";
-import { UpstreamClient } from "./upstream_client.ts";
-import { Deadlines } from "./deadlines.ts";
+} from "../cluster/replica_actor.ts";
+import { createApp } from "../proxy/app.ts";
+import type { ForwardContext } from "../proxy/openai/forward.ts";
+import { RecordStore } from "../proxy/records.ts";
+import { UpstreamClient } from "../proxy/upstream/client.ts";
+import { Deadlines } from "../proxy/openai/deadlines.ts";
 
 /** Options of {@linkcode startGateway}. */
 export interface GatewayOptions {

@@ -1,8 +1,8 @@
 /** ReplicaActor: keeps one launched replica process running; a crash or a failed start fails the actor so its supervisor restarts it. */
-import type { ModelConfig } from "../../config/schema.ts";
-import { launchReplica, type ReplicaProcess } from "../../cluster/local_launcher.ts";
-import type { Address } from "../runtime/mod.ts";
-import type { ActorContext, Behavior } from "../runtime/mod.ts";
+import type { ModelConfig } from "../config/schema.ts";
+import { launchReplica, type ReplicaProcess } from "./local_launcher.ts";
+import type { Address } from "../actors/runtime/mod.ts";
+import type { ActorContext, Behavior } from "../actors/runtime/mod.ts";
 
 /** The actor kind of every ReplicaActor. */
 export const REPLICA_KIND = "replica";

@@ -1,7 +1,7 @@
 /** The upstream interface over `fetch`, for `https:` replicas (TLS is left to Deno). */
-import type { UpstreamRequest, UpstreamResponse } from "./upstream_client.ts";
-import { concatBytes } from "./bytes.ts";
-import { HOP_BY_HOP_RESPONSE } from "./upstream_head.ts";
+import type { UpstreamRequest, UpstreamResponse } from "./client.ts";
+import { concatBytes } from "../bytes.ts";
+import { HOP_BY_HOP_RESPONSE } from "./head.ts";
 
 /** Sends `request` with `fetch`; resolves once the status and headers have arrived. */
 export async function fetchUpstream(request: UpstreamRequest): Promise<UpstreamResponse> {

@@ -4,15 +4,15 @@
  * It costs a fraction of `fetch` per request; `https:` upstreams go through `fetch` instead.
  */
 
-import { BodyReader } from "./upstream_body.ts";
+import { BodyReader } from "./body.ts";
 import {
   abortError,
   connectUpstream,
   LINE_LIMIT_BYTES,
   type UpstreamConnection,
-} from "./upstream_connection.ts";
-import { fetchUpstream } from "./upstream_fetch.ts";
-import { bodyFraming, headEnd, parseResponseHead, type ResponseHead } from "./upstream_head.ts";
+} from "./connection.ts";
+import { fetchUpstream } from "./fetch.ts";
+import { bodyFraming, headEnd, parseResponseHead, type ResponseHead } from "./head.ts";
 
 /** One request to an upstream. */
 export interface UpstreamRequest {

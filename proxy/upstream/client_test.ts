@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, rejects } from "node:assert/strict";
-import { UpstreamClient } from "./upstream_client.ts";
+import { UpstreamClient } from "./client.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

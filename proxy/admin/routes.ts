@@ -1,8 +1,8 @@
 /** Operations routes: `/health`, `GET /v1/models`, the backend registration API and `/api/stats`. */
 import { Hono } from "hono";
-import { backendIdFromUrl, type Fleet } from "../actors/router/fleet.ts";
-import { errorResponse } from "./errors.ts";
-import type { RecordStore } from "./records.ts";
+import { backendIdFromUrl, type Fleet } from "../../actors/router/fleet.ts";
+import { errorResponse } from "../errors.ts";
+import type { RecordStore } from "../records.ts";
 import { RegisterBackendBody } from "./schemas.ts";
 
 /** What the operations routes read. */

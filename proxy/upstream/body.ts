@@ -1,7 +1,7 @@
 /** Reads one response body off an upstream connection on demand, de-chunking as it goes. */
-import { concatBytes } from "./bytes.ts";
-import { abortError, LINE_LIMIT_BYTES, type UpstreamConnection } from "./upstream_connection.ts";
-import type { BodyFraming } from "./upstream_head.ts";
+import { concatBytes } from "../bytes.ts";
+import { abortError, LINE_LIMIT_BYTES, type UpstreamConnection } from "./connection.ts";
+import type { BodyFraming } from "./head.ts";
 
 const CR = 13;
 const LF = 10;

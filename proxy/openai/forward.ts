@@ -1,16 +1,16 @@
 /** The hot path: pick a backend, send the request upstream, relay the answer unbuffered, retry before the first byte. */
 import type { z } from "zod";
-import type { HeadersConfig, ProxyConfig } from "../config/schema.ts";
-import type { RequestOutcome } from "../actors/backend/backend_state.ts";
-import type { ModelRouter } from "../actors/router/model_router.ts";
-import type { BackendView, RequestFeatures } from "../actors/router/strategies/types.ts";
-import { type ErrorOptions as OpenAIErrorOptions, errorResponse } from "./errors.ts";
+import type { HeadersConfig, ProxyConfig } from "../../config/schema.ts";
+import type { RequestOutcome } from "../../actors/backend/backend_state.ts";
+import type { ModelRouter } from "../../actors/router/model_router.ts";
+import type { BackendView, RequestFeatures } from "../../actors/router/strategies/types.ts";
+import { type ErrorOptions as OpenAIErrorOptions, errorResponse } from "../errors.ts";
 import { parseClientRequest } from "./client_request.ts";
-import { type RecordStore, startRecord } from "./records.ts";
+import { type RecordStore, startRecord } from "../records.ts";
 import type { RoutedBody } from "./schemas.ts";
 import { UsageTap } from "./usage_tap.ts";
 import { relay } from "./relay.ts";
-import type { UpstreamClient, UpstreamResponse } from "./upstream_client.ts";
+import type { UpstreamClient, UpstreamResponse } from "../upstream/client.ts";
 import type { Deadlines } from "./deadlines.ts";
 
 /** What the hot path needs from the rest of the gateway. */

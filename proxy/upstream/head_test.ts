@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
-import { bodyFraming, headEnd, parseResponseHead } from "./upstream_head.ts";
+import { bodyFraming, headEnd, parseResponseHead } from "./head.ts";
 
 const encoder = new TextEncoder();
 

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { fetchUpstream } from "./upstream_fetch.ts";
+import { fetchUpstream } from "./fetch.ts";
 
 Deno.test("fetchUpstream gives fetch's answer the upstream interface, without hop-by-hop headers", async () => {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
