@@ -4,13 +4,18 @@ import { numberFlag, parseFlags } from "../config/cli.ts";
 import type { BenchSuite } from "./command.ts";
 import type { LoadResult } from "./proxy_load.ts";
 import { ActorSystem } from "../actors/runtime/mod.ts";
-import { ModelRouter } from "../actors/router/model_router.ts";
-import { backendProbed, backendReport, newBackendState } from "../actors/backend/backend_state.ts";
-import { routerBehavior, type RouterMessage } from "../actors/router/router_actor.ts";
-import { createPicker, strategyOptions } from "../actors/router/strategies/mod.ts";
-import { requestFeatures } from "../actors/router/features.ts";
+import { backendProbed, backendReport, newBackendState } from "../actors/backend/mod.ts";
+import {
+  type BackendView,
+  createPicker,
+  ModelRouter,
+  requestFeatures,
+  routerBehavior,
+  type RouterMessage,
+  RoutingTable,
+  strategyOptions,
+} from "../actors/router/mod.ts";
 import { ProxySchema } from "../config/schema.ts";
-import type { BackendView } from "../actors/router/strategies/types.ts";
 
 const usage = [
   "Usage: deno task bench proxy [options]",
@@ -27,11 +32,13 @@ const usage = [
   "  --rounds N          runs per target and setting, taking turns; medians are reported [3]",
   "  --concurrency LIST  comma-separated client counts [1,64,256]",
   "  --targets LIST      comma-separated subset of direct,turnpike,hono,nginx [all]",
+  "  --compare-clients   also measure turnpike-fetch: turnpike on Deno's fetch instead of its",
+  "                      own HTTP/1.1 client (proxy.upstream_client: fetch)",
   "  --strategy NAME     turnpike's proxy.strategy [prefix_aware]",
   "  --no-nginx          skip nginx (it is installed with apt-get when missing)",
 ].join("\n");
 
-const TARGETS = ["direct", "turnpike", "hono", "nginx"] as const;
+const TARGETS = ["direct", "turnpike", "turnpike-fetch", "hono", "nginx"] as const;
 /** Seconds of load on every target, JSON then SSE, before the first measurement. */
 const JIT_WARMUP_S = 2;
 type Target = typeof TARGETS[number];
@@ -269,16 +276,6 @@ interface PickCost {
 async function measurePick(strategy: string, picks = 20_000): Promise<PickCost> {
   const proxy = ProxySchema.parse({ strategy });
   const router = new ModelRouter("bench", createPicker(proxy.strategy, strategyOptions(proxy)));
-  const circuit = { failureThreshold: 3, openMs: 1000 };
-  for (const id of ["a", "b"]) {
-    const state = newBackendState({
-      id,
-      model: "bench",
-      url: `http://127.0.0.1/${id}`,
-      source: "static",
-    });
-    router.report(backendReport(backendProbed(state, true, 0, circuit), 0, circuit));
-  }
   const body = { model: "bench", messages: [{ role: "user", content: "Say ok." }] };
   const features = requestFeatures(body, {
     sessionId: undefined,
@@ -290,7 +287,6 @@ async function measurePick(strategy: string, picks = 20_000): Promise<PickCost> 
       routerBehavior({
         model: "bench",
         router,
-        backendRefs: new Map(),
         healthIntervalMs: 30_000,
         scrapeIntervalMs: 2_000,
         failureThreshold: 3,
@@ -298,6 +294,20 @@ async function measurePick(strategy: string, picks = 20_000): Promise<PickCost> 
       }),
       "bench",
     );
+    // Two healthy backends published straight into the table, with no BackendActors behind them.
+    const circuit = { failureThreshold: 3, openMs: 1000 };
+    let table = RoutingTable.EMPTY;
+    for (const id of ["a", "b"]) {
+      const url = `http://127.0.0.1/${id}`;
+      const state = newBackendState({ id, model: "bench", url, source: "static" });
+      const address = `bench/${id}`;
+      table = table.put(
+        { id, url, source: "static", address, ttlMs: undefined, expiresAtMs: undefined },
+        backendReport(backendProbed(state, true, 0, circuit), 0, circuit),
+        { actor: system.ref(address), inFlight: { value: 0 } },
+      );
+    }
+    router.publish(table);
     const timeDirect = () => {
       const t = performance.now();
       for (let i = 0; i < picks; i++) router.pick(features);
@@ -318,16 +328,16 @@ async function measurePick(strategy: string, picks = 20_000): Promise<PickCost> 
   }
 }
 
-/** The verdicts on the issue's targets, from one run's matrix. */
-function verdicts(runs: Run[]) {
+/** The verdicts on the issue's targets for one turnpike target, from one run's matrix. */
+function verdicts(runs: Run[], turnpike: Target) {
   const find = (target: Target, mode: "json" | "sse", c: number) =>
     runs.find((r) => r.target === target && r.mode === mode && r.concurrency === c);
   const direct1 = find("direct", "json", 1);
-  const tp1 = find("turnpike", "json", 1);
-  const tp64 = find("turnpike", "json", 64);
+  const tp1 = find(turnpike, "json", 1);
+  const tp64 = find(turnpike, "json", 64);
   const hono64 = find("hono", "json", 64);
   const directSse = find("direct", "sse", 1);
-  const tpSse = find("turnpike", "sse", 1);
+  const tpSse = find(turnpike, "sse", 1);
   const addedP50 = direct1 && tp1 ? tp1.latencyMs.p50 - direct1.latencyMs.p50 : undefined;
   const addedP99 = direct1 && tp1 ? tp1.latencyMs.p99 - direct1.latencyMs.p99 : undefined;
   const ratio64 = tp64 && hono64 ? tp64.rps / hono64.rps : undefined;
@@ -358,6 +368,7 @@ export const proxyBench: BenchSuite = {
       targets: { type: "string" },
       strategy: { type: "string" },
       "no-nginx": { type: "boolean" },
+      "compare-clients": { type: "boolean" },
     }, usage);
     const durationS = numberFlag(values.duration, "duration", usage) ?? 2;
     const warmupS = numberFlag(values.warmup, "warmup", usage) ?? 0.5;
@@ -365,8 +376,12 @@ export const proxyBench: BenchSuite = {
     const concurrencies = (values.concurrency ?? "1,64,256").split(",").map((s) =>
       Number(s.trim())
     );
-    const wanted = new Set((values.targets ?? TARGETS.join(",")).split(",").map((s) => s.trim()));
+    const wanted = new Set(
+      (values.targets ?? TARGETS.filter((t) => t !== "turnpike-fetch").join(",")).split(",")
+        .map((s) => s.trim()),
+    );
     if (values["no-nginx"]) wanted.delete("nginx");
+    if (values["compare-clients"]) wanted.add("turnpike-fetch");
     const strategy = values.strategy ?? "prefix_aware";
 
     const dir = await Deno.makeTempDir({ prefix: "turnpike-bench-proxy-" });
@@ -386,15 +401,18 @@ export const proxyBench: BenchSuite = {
       services.push(upstream);
       const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
       urls.set("direct", `${upstreamUrl}/v1/chat/completions`);
-      if (wanted.has("turnpike")) {
+      for (
+        const [target, client] of [["turnpike", "http1"], ["turnpike-fetch", "fetch"]] as const
+      ) {
+        if (!wanted.has(target)) continue;
         const port = freePort();
-        const configPath = join(dir, "turnpike.yaml");
+        const configPath = join(dir, `${target}.yaml`);
         await Deno.writeTextFile(
           configPath,
           [
-            `proxy: {host: 127.0.0.1, port: ${port}, strategy: ${strategy}}`,
+            `proxy: {host: 127.0.0.1, port: ${port}, strategy: ${strategy}, upstream_client: ${client}}`,
             `models: [{name: bench, endpoints: ["${upstreamUrl}"]}]`,
-            `state_dir: ${join(dir, "state")}`,
+            `state_dir: ${join(dir, `state-${target}`)}`,
             "",
           ].join("\n"),
         );
@@ -408,7 +426,7 @@ export const proxyBench: BenchSuite = {
             "--config",
             configPath,
           ]),
-          "turnpike",
+          target,
         );
         services.push(tp);
         await waitHttp(
@@ -416,7 +434,7 @@ export const proxyBench: BenchSuite = {
           (_res, text) => text.includes('"healthy":1'),
           15_000,
         );
-        urls.set("turnpike", `http://127.0.0.1:${tp.port}/v1/chat/completions`);
+        urls.set(target, `http://127.0.0.1:${tp.port}/v1/chat/completions`);
       }
       if (wanted.has("hono")) {
         const hono = await startService(
@@ -515,7 +533,6 @@ export const proxyBench: BenchSuite = {
             `${fmt(added, 3)} | ${fmt(r.ttfbMs.p50, 3)} | ${r.errors} |`,
         );
       }
-      const verdict = verdicts(runs);
       const pick = await measurePick(strategy);
       console.log(lines.join("\n"));
       console.log(
@@ -524,18 +541,22 @@ export const proxyBench: BenchSuite = {
             fmt(pick.askUs, 2)
           } us per pick; the hot path calls the router's view directly.`,
       );
-      console.log(
-        `\nTargets: added p50 at c=1 ${
-          fmt(verdict.addedP50Ms, 3)
-        } ms (<= 0.5: ${verdict.addedP50Met}), ` +
-          `added p99 ${fmt(verdict.addedP99Ms, 3)} ms (<= 2: ${verdict.addedP99Met}), ` +
-          `throughput at c=64 ${
-            fmt((verdict.throughputVsHonoAt64 ?? NaN) * 100, 1)
-          }% of Hono (>= 90%: ${verdict.throughputMet}), ` +
-          `SSE TTFB added p50 ${
-            fmt(verdict.sseTtfbAddedP50Ms, 3)
-          } ms (<= 1: ${verdict.sseTtfbMet})`,
-      );
+      const turnpikes = (["turnpike", "turnpike-fetch"] as const).filter((t) => urls.has(t));
+      const verdictOf = Object.fromEntries(turnpikes.map((t) => [t, verdicts(runs, t)]));
+      for (const [target, verdict] of Object.entries(verdictOf)) {
+        console.log(
+          `\nTargets (${target}): added p50 at c=1 ${
+            fmt(verdict.addedP50Ms, 3)
+          } ms (<= 0.5: ${verdict.addedP50Met}), ` +
+            `added p99 ${fmt(verdict.addedP99Ms, 3)} ms (<= 2: ${verdict.addedP99Met}), ` +
+            `throughput at c=64 ${
+              fmt((verdict.throughputVsHonoAt64 ?? NaN) * 100, 1)
+            }% of Hono (>= 90%: ${verdict.throughputMet}), ` +
+            `SSE TTFB added p50 ${
+              fmt(verdict.sseTtfbAddedP50Ms, 3)
+            } ms (<= 1: ${verdict.sseTtfbMet})`,
+        );
+      }
       const result = {
         suite: "proxy",
         at: new Date().toISOString(),
@@ -547,7 +568,8 @@ export const proxyBench: BenchSuite = {
         settings: { durationS, warmupS, rounds: roundCount, concurrencies, strategy },
         runs,
         pick,
-        targets: verdict,
+        targets: verdictOf["turnpike"],
+        ...(verdictOf["turnpike-fetch"] ? { targetsFetch: verdictOf["turnpike-fetch"] } : {}),
       };
       const resultsDir = join(ROOT, "bench/results");
       await Deno.mkdir(resultsDir, { recursive: true });

@@ -9,19 +9,8 @@ import {
   splitCommand,
 } from "./command_template.ts";
 import { closest } from "./suggest.ts";
-
-/** Names of the routing strategies a config may choose. */
-export const STRATEGY_NAMES = [
-  "round_robin",
-  "least_connections",
-  "least_latency",
-  "least_load",
-  "session_affinity",
-  "prefix_aware",
-] as const;
-
-/** A routing strategy's name. */
-export type StrategyName = typeof STRATEGY_NAMES[number];
+import { UPSTREAM_TRANSPORTS } from "../proxy/upstream/types.ts";
+import { STRATEGY_NAMES } from "../actors/router/strategies/names.ts";
 
 const strategyName = z.enum(STRATEGY_NAMES);
 const positiveInt = z.number().int().positive();
@@ -49,6 +38,24 @@ export const ProxySchema = z.strictObject({
   health_check_interval: seconds.default(30),
   /** Seconds a request may take end to end before the gateway answers 504. */
   request_timeout: seconds.default(300),
+  /**
+   * Seconds a TCP connect to a replica may take; past it the request goes to another replica.
+   * @default 3
+   */
+  connect_timeout: seconds.default(3),
+  /**
+   * Seconds from a request written to its response head; past it the gateway answers 504 without
+   * a retry. vLLM sends a non-streamed answer's head only once generation is done, so this bounds
+   * non-streamed generations too.
+   * @default 120
+   */
+  first_byte_timeout: seconds.default(120),
+  /** Requests in flight per replica; more wait in line, first come first served. @default 512 */
+  max_connections_per_backend: positiveInt.default(512),
+  /** Seconds an idle keep-alive connection to a replica is kept, below uvicorn's 5. @default 4 */
+  pool_idle_timeout: seconds.default(4),
+  /** How the gateway talks to `http:` replicas: its own HTTP/1.1 client or Deno's `fetch`. @default "http1" */
+  upstream_client: z.enum(UPSTREAM_TRANSPORTS).default("http1"),
   /** Largest request body accepted, in bytes (413 above it). */
   max_body_bytes: positiveInt.default(32 * 1024 * 1024),
   /** How many other backends a request may be retried on before its first byte. */

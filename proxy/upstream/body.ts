@@ -1,6 +1,7 @@
 /** Reads one response body off an upstream connection on demand, de-chunking as it goes. */
 import { concatBytes } from "../bytes.ts";
 import { abortError, LINE_LIMIT_BYTES, type UpstreamConnection } from "./connection.ts";
+import { UpstreamError } from "./errors.ts";
 import type { BodyFraming } from "./head.ts";
 
 const CR = 13;
@@ -47,8 +48,12 @@ export class BodyReader {
     if (this.#framing === "none") this.#finish(true);
   }
 
-  /** Stops reading and closes the connection. */
+  /**
+   * Stops reading and closes the connection; a no-op once the body has ended, when the connection
+   * may already carry another request.
+   */
   cancel(): void {
+    if (this.#finished) return;
     this.#c.close();
     this.#finish(false);
   }
@@ -99,6 +104,12 @@ export class BodyReader {
     this.#onDone(reusable && this.#c.buffered === 0);
   }
 
+  /** Closes the connection and returns the error to throw for a body that cannot be framed. */
+  #malformed(message: string): UpstreamError {
+    this.cancel();
+    return new UpstreamError("protocol", message);
+  }
+
   /** Reads more bytes; false at a clean end of a body framed by the connection closing. */
   async #more(): Promise<boolean> {
     let more: boolean;
@@ -107,12 +118,21 @@ export class BodyReader {
     } catch (error) {
       this.#finish(false);
       if (this.#signal.aborted) throw abortError(this.#signal);
-      throw error;
+      throw new UpstreamError(
+        "closed_after_write",
+        `Upstream connection failed mid-body: ${error}`,
+        {
+          cause: error,
+        },
+      );
     }
     if (more) return true;
     this.#finish(false);
     if (this.#framing === "close") return false;
-    throw new Error("Upstream closed the connection in the middle of the response body");
+    throw new UpstreamError(
+      "closed_after_write",
+      "Upstream closed the connection in the middle of the response body",
+    );
   }
 
   /** The index of the next LF in the buffer, or -1 (throwing when a line grows past the limit). */
@@ -120,8 +140,7 @@ export class BodyReader {
     const c = this.#c;
     const lf = c.buf.subarray(c.start, c.end).indexOf(LF);
     if (lf < 0 && c.end - c.start > LINE_LIMIT_BYTES) {
-      this.cancel();
-      throw new Error("Upstream sent a chunk-size or trailer line that is too long");
+      throw this.#malformed("Upstream sent a chunk-size or trailer line that is too long");
     }
     return lf;
   }
@@ -141,8 +160,9 @@ export class BodyReader {
         // A chunk extension (";name=value") is allowed and ignored.
         const digits = (line.split(";")[0] ?? "").trim();
         if (!HEX.test(digits) || digits.length > 12) {
-          this.cancel();
-          throw new Error(`Upstream sent a malformed chunk size "${line.trim().slice(0, 40)}"`);
+          throw this.#malformed(
+            `Upstream sent a malformed chunk size "${line.trim().slice(0, 40)}"`,
+          );
         }
         const size = parseInt(digits, 16);
         if (size === 0) this.#state = "trailers";
@@ -164,8 +184,7 @@ export class BodyReader {
       case "data_crlf": {
         if (c.end - c.start < 2) return "need";
         if (c.buf[c.start] !== CR || c.buf[c.start + 1] !== LF) {
-          this.cancel();
-          throw new Error("Upstream sent a chunk without the CRLF after its data");
+          throw this.#malformed("Upstream sent a chunk without the CRLF after its data");
         }
         c.start += 2;
         this.#state = "size";

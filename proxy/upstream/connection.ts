@@ -1,4 +1,5 @@
 /** One keep-alive TCP connection to a replica, with the bytes read past the current response. */
+import { UpstreamError } from "./errors.ts";
 
 /** Reads larger than this without a line end (headers, chunk-size or trailer lines) are refused, in bytes. */
 export const LINE_LIMIT_BYTES = 64 * 1024;
@@ -13,9 +14,12 @@ export class UpstreamConnection {
   start = 0;
   /** One past the last byte read. */
   end = 0;
-  /** `performance.now()` when it went back to the pool. */
+  /** `performance.now()` when it was last parked in the pool. */
   idleSince = 0;
   #closed = false;
+  #parked = false;
+  /** The read started while parked; the next {@linkcode fill} takes its result. */
+  #pending: Promise<number | null> | undefined;
 
   /** @param conn a connected socket */
   constructor(conn: Deno.TcpConn) {
@@ -32,37 +36,86 @@ export class UpstreamConnection {
     return this.end - this.start;
   }
 
+  /**
+   * Parks an idle connection: a read stays pending, so a byte or a close arriving while idle (a
+   * server's 408, its FIN) closes the connection at once and calls `onLost`, instead of being
+   * taken for the next request's answer or lingering in CLOSE_WAIT.
+   */
+  park(onLost: (connection: UpstreamConnection) => void): void {
+    this.start = 0;
+    this.end = 0;
+    this.idleSince = performance.now();
+    this.#parked = true;
+    const lost = () => {
+      if (!this.#parked) return;
+      this.close();
+      onLost(this);
+    };
+    this.#pending = this.conn.read(this.buf);
+    this.#pending.then(lost, lost);
+  }
+
+  /**
+   * Takes a parked connection for a request; false when it was lost while idle. A server closing
+   * in the very instant it is taken still races the request: that is why the pool's idle timeout
+   * stays below the servers'.
+   */
+  unpark(): boolean {
+    if (!this.#parked) return false;
+    this.#parked = false;
+    return true;
+  }
+
   /** Reads more bytes into the buffer (growing it when full); false at end of stream. */
   async fill(): Promise<boolean> {
-    if (this.start === this.end) {
-      this.start = 0;
-      this.end = 0;
-    }
-    if (this.end === this.buf.length) {
-      if (this.start > 0) {
-        this.buf.copyWithin(0, this.start, this.end);
-        this.end -= this.start;
+    const pending = this.#pending;
+    let n: number | null;
+    if (pending) {
+      this.#pending = undefined;
+      n = await pending;
+    } else {
+      if (this.start === this.end) {
         this.start = 0;
-      } else {
-        const grown = new Uint8Array(this.buf.length * 2);
-        grown.set(this.buf);
-        this.buf = grown;
+        this.end = 0;
       }
+      if (this.end === this.buf.length) {
+        if (this.start > 0) {
+          this.buf.copyWithin(0, this.start, this.end);
+          this.end -= this.start;
+          this.start = 0;
+        } else {
+          const grown = new Uint8Array(this.buf.length * 2);
+          grown.set(this.buf);
+          this.buf = grown;
+        }
+      }
+      n = await this.conn.read(this.buf.subarray(this.end));
     }
-    const n = await this.conn.read(this.buf.subarray(this.end));
     if (n === null) return false;
     this.end += n;
     return true;
   }
 
-  /** Writes all of `bytes` (a socket write may take only part of them). */
+  /**
+   * Writes all of `bytes` (a socket write may take only part of them). A failure rejects with an
+   * UpstreamError: `closed_before_write` when not one byte went out, else `closed_after_write`.
+   */
   async writeAll(bytes: Uint8Array): Promise<void> {
     let at = 0;
-    while (at < bytes.byteLength) at += await this.conn.write(bytes.subarray(at));
+    try {
+      while (at < bytes.byteLength) at += await this.conn.write(bytes.subarray(at));
+    } catch (error) {
+      throw new UpstreamError(
+        at === 0 ? "closed_before_write" : "closed_after_write",
+        `Upstream connection failed while sending the request: ${message(error)}`,
+        { cause: error },
+      );
+    }
   }
 
   /** Closes the socket; safe to call more than once. */
   close(): void {
+    this.#parked = false;
     if (this.#closed) return;
     this.#closed = true;
     try {
@@ -75,11 +128,16 @@ export class UpstreamConnection {
 
 /** Options of {@linkcode connectUpstream}. */
 export interface ConnectOptions {
-  /** Aborting it gives up on the connect at once (a dead host could otherwise hold it for minutes). */
+  /** Aborting it gives up on the connect at once. */
   signal: AbortSignal;
+  /** How long the TCP handshake may take before the replica counts as unreachable, in ms. */
+  timeoutMs: number;
 }
 
-/** Opens a TCP connection with Nagle off; rejects with an AbortError as soon as `signal` aborts. */
+/**
+ * Opens a TCP connection with Nagle off. Rejects with an AbortError as soon as `signal` aborts,
+ * else with an UpstreamError (`connect_refused`, `connect_timeout`, `connect_failed`).
+ */
 export async function connectUpstream(
   hostname: string,
   port: number,
@@ -88,17 +146,31 @@ export async function connectUpstream(
   const { signal } = options;
   if (signal.aborted) throw abortError(signal);
   const connecting = Deno.connect({ hostname, port, transport: "tcp" });
-  const aborted = Promise.withResolvers<never>();
-  const onAbort = () => aborted.reject(abortError(signal));
+  const gaveUp = Promise.withResolvers<never>();
+  const onAbort = () => gaveUp.reject(abortError(signal));
   signal.addEventListener("abort", onAbort, { once: true });
+  const timer = setTimeout(() => {
+    gaveUp.reject(
+      new UpstreamError(
+        "connect_timeout",
+        `Upstream ${hostname}:${port} did not accept a connection within ${options.timeoutMs} ms`,
+      ),
+    );
+  }, options.timeoutMs);
   let conn: Deno.TcpConn;
   try {
-    conn = await Promise.race([connecting, aborted.promise]);
+    conn = await Promise.race([connecting, gaveUp.promise]);
   } catch (error) {
-    // A connect that still succeeds after the abort must not leak its socket.
+    // A connect that still succeeds after giving up must not leak its socket.
     connecting.then((late) => late.close(), () => {});
-    throw error;
+    if (error instanceof UpstreamError || signal.aborted) throw error;
+    throw new UpstreamError(
+      error instanceof Deno.errors.ConnectionRefused ? "connect_refused" : "connect_failed",
+      `Upstream ${hostname}:${port} could not be connected to: ${message(error)}`,
+      { cause: error },
+    );
   } finally {
+    clearTimeout(timer);
     signal.removeEventListener("abort", onAbort);
   }
   conn.setNoDelay(true);
@@ -112,4 +184,8 @@ export function abortError(signal: AbortSignal): Error {
     typeof reason === "string" ? `Aborted: ${reason}` : "Aborted",
     "AbortError",
   );
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

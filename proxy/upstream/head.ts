@@ -1,4 +1,5 @@
 /** Parses an HTTP/1.x response head (status line and header fields) and decides how its body is framed. */
+import { UpstreamError } from "./errors.ts";
 
 /** How a response body is delimited. */
 export type BodyFraming = "none" | "length" | "chunked" | "close";
@@ -7,14 +8,14 @@ export type BodyFraming = "none" | "length" | "chunked" | "close";
 export interface ResponseHead {
   /** The status code. */
   status: number;
-  /** Header pairs (lower-case names), without hop-by-hop ones, Content-Length and Transfer-Encoding. */
+  /** End-to-end header pairs (lower-case names): no hop-by-hop ones, none named in `Connection`. */
   headers: [string, string][];
   /** The Content-Type header's value, if any. */
   contentType: string | undefined;
-  /** The declared Content-Length, if any. */
+  /** The declared Content-Length, if any; undefined whenever a Transfer-Encoding overrides it. */
   contentLength: number | undefined;
-  /** Whether the body is chunked. */
-  chunked: boolean;
+  /** How the body is delimited, before the request method and status are considered. */
+  framing: "length" | "chunked" | "close";
   /** Whether the connection may carry another request after this response. */
   keepAlive: boolean;
 }
@@ -27,6 +28,8 @@ export const HOP_BY_HOP_RESPONSE: ReadonlySet<string> = new Set([
   "content-length",
   "proxy-connection",
   "upgrade",
+  "te",
+  "trailer",
 ]);
 
 const CR = 13;
@@ -41,7 +44,48 @@ export function headEnd(buf: Uint8Array, from: number, to: number): number {
   return -1;
 }
 
-/** Parses `text` (a head without its blank line); throws on a malformed status line or Content-Length. */
+/** The lower-case, non-empty elements of a comma-separated header list (RFC 9110 section 5.6.1). */
+function listElements(value: string): string[] {
+  return value.toLowerCase().split(",").map((t) => t.trim()).filter((t) => t !== "");
+}
+
+/**
+ * The end-to-end pairs of `pairs` (lower-case names): without hop-by-hop headers and without those
+ * the `Connection` header names (RFC 9110 section 7.6.1).
+ */
+export function endToEndHeaders(pairs: Iterable<[string, string]>): [string, string][] {
+  const all = [...pairs];
+  const named = new Set<string>();
+  for (const [name, value] of all) {
+    if (name === "connection") { for (const token of listElements(value)) named.add(token); }
+  }
+  return all.filter(([name]) => !HOP_BY_HOP_RESPONSE.has(name) && !named.has(name));
+}
+
+/** Splits header lines into pairs; an obsolete folded line continues the previous value (RFC 9112 section 5.2). */
+function fields(lines: string[]): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const last = pairs[pairs.length - 1];
+    if (line[0] === " " || line[0] === "\t") {
+      if (!last) throw new UpstreamError("protocol", "Upstream sent a folded first header line");
+      last[1] = `${last[1]} ${line.trim()}`.trim();
+      continue;
+    }
+    const colon = line.indexOf(":");
+    if (colon <= 0) {
+      throw new UpstreamError(
+        "protocol",
+        `Upstream sent a malformed header line "${line.slice(0, 40)}"`,
+      );
+    }
+    pairs.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
+  }
+  return pairs;
+}
+
+/** Parses `text` (a head without its blank line); throws an UpstreamError when it cannot be framed safely. */
 export function parseResponseHead(text: string): ResponseHead {
   const lines = text.split("\r\n");
   const statusLine = lines[0] ?? "";
@@ -50,34 +94,45 @@ export function parseResponseHead(text: string): ResponseHead {
     !statusLine.startsWith("HTTP/1.") || statusLine[12] !== undefined && statusLine[12] !== " " ||
     !(status >= 100 && status < 600)
   ) {
-    throw new Error(`Upstream sent a malformed status line "${statusLine.slice(0, 80)}"`);
+    throw new UpstreamError(
+      "protocol",
+      `Upstream sent a malformed status line "${statusLine.slice(0, 80)}"`,
+    );
   }
-  const headers: [string, string][] = [];
+  const pairs = fields(lines);
   let contentLength: number | undefined;
-  let chunked = false;
+  const codings: string[] = [];
   let keepAlive = statusLine.startsWith("HTTP/1.1");
   let contentType: string | undefined;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(":");
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
+  for (const [name, value] of pairs) {
     if (name === "content-length") contentLength = parseContentLength(value, contentLength);
-    else if (name === "transfer-encoding") chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
+    else if (name === "transfer-encoding") codings.push(...listElements(value));
     else if (name === "connection") keepAlive = connectionKeepsAlive(value, keepAlive);
     else if (name === "content-type") contentType = value;
-    if (!HOP_BY_HOP_RESPONSE.has(name)) headers.push([name, value]);
   }
-  return { status, headers, contentType, contentLength, chunked, keepAlive };
+  let framing: ResponseHead["framing"] = contentLength === undefined ? "close" : "length";
+  if (codings.length > 0) {
+    // Transfer-Encoding overrides Content-Length; unless chunked comes last, the body runs to the
+    // close (RFC 9112 section 6.3), and a connection framed that oddly is not trusted again.
+    framing = codings[codings.length - 1] === "chunked" ? "chunked" : "close";
+    if (contentLength !== undefined || framing === "close") keepAlive = false;
+    contentLength = undefined;
+  }
+  return {
+    status,
+    headers: endToEndHeaders(pairs),
+    contentType,
+    contentLength,
+    framing,
+    keepAlive,
+  };
 }
 
 /** How the body of `head` is framed, given the request's method (RFC 9112 section 6.3). */
 export function bodyFraming(head: ResponseHead, method: string): BodyFraming {
   if (method === "HEAD" || head.status === 204 || head.status === 304) return "none";
-  if (head.chunked) return "chunked";
-  if (head.contentLength !== undefined) return head.contentLength === 0 ? "none" : "length";
-  return "close";
+  if (head.framing === "length" && head.contentLength === 0) return "none";
+  return head.framing;
 }
 
 function parseContentLength(value: string, previous: number | undefined): number {
@@ -88,7 +143,10 @@ function parseContentLength(value: string, previous: number | undefined): number
     const trimmed = part.trim();
     const n = DIGITS.test(trimmed) ? Number(trimmed) : NaN;
     if (!Number.isSafeInteger(n) || (length !== undefined && length !== n)) {
-      throw new Error(`Upstream sent a malformed Content-Length "${value.slice(0, 40)}"`);
+      throw new UpstreamError(
+        "protocol",
+        `Upstream sent a malformed Content-Length "${value.slice(0, 40)}"`,
+      );
     }
     length = n;
   }
@@ -96,10 +154,7 @@ function parseContentLength(value: string, previous: number | undefined): number
 }
 
 function connectionKeepsAlive(value: string, current: boolean): boolean {
-  const lower = value.toLowerCase();
-  if (lower === "keep-alive") return true;
-  if (lower === "close") return false;
-  const tokens = lower.split(",").map((t) => t.trim());
+  const tokens = listElements(value);
   if (tokens.includes("close")) return false;
   if (tokens.includes("keep-alive")) return true;
   return current;

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
-import { bodyFraming, headEnd, parseResponseHead } from "./head.ts";
+import { bodyFraming, endToEndHeaders, headEnd, parseResponseHead } from "./head.ts";
 
 const encoder = new TextEncoder();
 
@@ -20,7 +20,7 @@ Deno.test("parseResponseHead keeps end-to-end headers and reads the framing ones
     headers: [["content-type", "text/event-stream"], ["x-mine", "v"]],
     contentType: "text/event-stream",
     contentLength: undefined,
-    chunked: true,
+    framing: "chunked",
     keepAlive: true,
   });
 });
@@ -34,12 +34,45 @@ Deno.test("parseResponseHead keeps HTTP/1.0 connections only when asked, HTTP/1.
 
 Deno.test("parseResponseHead accepts repeated equal lengths and refuses anything else", () => {
   assertEquals(parseResponseHead("HTTP/1.1 200 OK\r\ncontent-length: 12, 12").contentLength, 12);
-  for (const bad of ["-1", "1e3", "12, 13", "", "0x10"]) {
+  for (const bad of ["-1", "1e3", "12, 13", "", "0x10", "2\r\ncontent-length: 3"]) {
     throws(() => parseResponseHead(`HTTP/1.1 200 OK\r\ncontent-length: ${bad}`), /Content-Length/);
   }
   for (const bad of ["HTTP/2 200 OK", "HTTP/1.1 20 OK", "HTTP/1.1 2000 OK", "garbage"]) {
     throws(() => parseResponseHead(bad), /malformed status line/);
   }
+  throws(() => parseResponseHead("HTTP/1.1 200 OK\r\nno colon here"), /malformed header line/);
+});
+
+Deno.test("parseResponseHead joins an obsolete folded line to the field before it", () => {
+  const head = parseResponseHead(
+    "HTTP/1.1 200 OK\r\nx-a: one\r\n  folded: two\r\n\tthree\r\nx-b: 1",
+  );
+  assertEquals(head.headers, [["x-a", "one folded: two three"], ["x-b", "1"]]);
+  throws(() => parseResponseHead("HTTP/1.1 200 OK\r\n folded"), /folded first header line/);
+});
+
+Deno.test("parseResponseHead reads Transfer-Encoding across lines; chunked must come last, else the body runs to the close", () => {
+  const framing = (fields: string) => parseResponseHead(`HTTP/1.1 200 OK\r\n${fields}`);
+  assertEquals(framing("transfer-encoding: chunked\r\ntransfer-encoding: ").framing, "chunked");
+  assertEquals(framing("transfer-encoding: gzip\r\ntransfer-encoding: chunked").framing, "chunked");
+  const gzip = framing(
+    "transfer-encoding: chunked\r\ncontent-length: 5\r\ntransfer-encoding: gzip",
+  );
+  assertEquals([gzip.framing, gzip.contentLength, gzip.keepAlive], ["close", undefined, false]);
+  const both = framing("content-length: 5\r\ntransfer-encoding: chunked");
+  assertEquals([both.framing, both.contentLength, both.keepAlive], ["chunked", undefined, false]);
+});
+
+Deno.test("endToEndHeaders drops hop-by-hop headers and those the Connection header names", () => {
+  assertEquals(
+    endToEndHeaders([
+      ["connection", "X-Secret, close"],
+      ["x-secret", "1"],
+      ["te", "trailers"],
+      ["x-kept", "2"],
+    ]),
+    [["x-kept", "2"]],
+  );
 });
 
 Deno.test("bodyFraming follows RFC 9112: no body for HEAD, 204 and 304, chunked over a length", () => {

@@ -1,8 +1,10 @@
-/** The HTTP/1.1 client the gateway forwards to replicas with. */
+/** The client the gateway forwards to replicas with. */
 export {
+  UPSTREAM_TRANSPORTS,
   UpstreamClient,
   type UpstreamClientOptions,
   type UpstreamRequest,
   type UpstreamResponse,
+  type UpstreamTransportName,
 } from "./client.ts";
 export { UpstreamError, type UpstreamFailure } from "./errors.ts";
