@@ -15,19 +15,13 @@ export interface AppServices extends AdminServices {
 export function createApp(services: AppServices): Hono {
   const app = new Hono();
   const context = services.forward;
-  app.post(
-    "/v1/chat/completions",
-    (c) =>
-      forwardOpenAI(c.req.raw, "/v1/chat/completions", { context, schema: ChatCompletionBody }),
-  );
-  app.post(
-    "/v1/completions",
-    (c) => forwardOpenAI(c.req.raw, "/v1/completions", { context, schema: CompletionBody }),
-  );
-  app.post(
-    "/v1/embeddings",
-    (c) => forwardOpenAI(c.req.raw, "/v1/embeddings", { context, schema: EmbeddingBody }),
-  );
+  // One options object per route, made here once rather than per request.
+  const chat = { endpoint: "/v1/chat/completions", context, schema: ChatCompletionBody };
+  const completions = { endpoint: "/v1/completions", context, schema: CompletionBody };
+  const embeddings = { endpoint: "/v1/embeddings", context, schema: EmbeddingBody };
+  app.post(chat.endpoint, (c) => forwardOpenAI(c.req.raw, chat));
+  app.post(completions.endpoint, (c) => forwardOpenAI(c.req.raw, completions));
+  app.post(embeddings.endpoint, (c) => forwardOpenAI(c.req.raw, embeddings));
   app.route("/", adminRoutes(services));
   app.notFound((c) =>
     errorResponse(

@@ -1,6 +1,6 @@
 /** The gateway's HTTP surface: its app, its error shapes and its per-request records. */
 export { type AppServices, createApp } from "./app.ts";
-export { type ForwardContext, forwardOpenAI } from "./openai/forward.ts";
+export { type ForwardContext, forwardOpenAI, type ForwardOptions } from "./openai/forward.ts";
 export {
   errorBody,
   errorEvent,

@@ -30,9 +30,10 @@ export interface RelayOptions {
 }
 
 /**
- * Relays `body` chunk by chunk as it arrives (nothing held back), tapping it for usage. A failure
- * after the first byte ends an SSE stream with an OpenAI-shaped error event; a cancel by the
- * client aborts the upstream request.
+ * Relays `upstream`'s body chunk by chunk as it arrives (nothing held back), tapping it for usage.
+ * A failure after the first byte ends an SSE stream with an OpenAI-shaped error event; a cancel by
+ * the client aborts the upstream request. Nothing is read until the client side asks for a chunk,
+ * so a stream that is never sent (its response could not be built) never reads or ends.
  */
 export function relay(
   upstream: UpstreamResponse,
@@ -93,5 +94,5 @@ export function relay(
       upstream.cancel();
       end("client", "client disconnected");
     },
-  });
+  }, { highWaterMark: 0 });
 }

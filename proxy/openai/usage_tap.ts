@@ -1,10 +1,11 @@
 /** Watches relayed response bytes for OpenAI `usage` and counts stream events, without holding any bytes back. */
+import { createParser, type EventSourceParser } from "eventsource-parser";
 
 const PROMPT = /"prompt_tokens"\s*:\s*(\d+)/;
 const COMPLETION = /"completion_tokens"\s*:\s*(\d+)/;
 const TAIL_CHARS = 512;
 // Latin-1 maps each byte to one character and keeps no state between chunks: the patterns sought
-// are ASCII, so multi-byte text elsewhere cannot hide or fake them, and one decoder serves all.
+// in a JSON body are ASCII, so multi-byte text elsewhere cannot hide or fake them.
 const latin1 = new TextDecoder("latin1");
 
 /** Token counts found in a response. */
@@ -16,35 +17,50 @@ export interface TappedUsage {
 }
 
 /**
- * Scans chunks of a JSON or SSE response as they pass. It keeps a short tail between chunks so a
- * `usage` object split across two chunks is still found; the last one seen wins.
+ * Scans chunks of a JSON or SSE response as they pass; the last `usage` seen wins. An SSE stream
+ * goes through `eventsource-parser`, so an event split anywhere across chunks counts once; a JSON
+ * body keeps a short tail between chunks so a `usage` object split across two is still found.
  */
 export class UsageTap {
   #tail = "";
   #events = 0;
   #prompt: number | undefined;
   #completion: number | undefined;
-  #stream: boolean;
+  #sse: { parser: EventSourceParser; decoder: TextDecoder } | undefined;
 
   /** @param stream whether the response is an SSE stream (events are counted) */
   constructor(stream: boolean) {
-    this.#stream = stream;
+    if (!stream) return;
+    const parser = createParser({
+      onEvent: ({ data }) => {
+        if (data === "[DONE]") return;
+        this.#events++;
+        this.#read(data);
+      },
+    });
+    this.#sse = { parser, decoder: new TextDecoder() };
   }
 
   /** Looks at one chunk. */
   push(chunk: Uint8Array): void {
-    const text = latin1.decode(chunk);
-    const window = this.#tail + text;
-    if (this.#stream) this.#events += countEvents(text);
-    const at = window.lastIndexOf('"usage"');
-    if (at >= 0) {
-      const rest = window.slice(at);
-      const prompt = PROMPT.exec(rest);
-      const completion = COMPLETION.exec(rest);
-      if (prompt?.[1] !== undefined) this.#prompt = Number(prompt[1]);
-      if (completion?.[1] !== undefined) this.#completion = Number(completion[1]);
+    if (this.#sse) {
+      this.#sse.parser.feed(this.#sse.decoder.decode(chunk, { stream: true }));
+      return;
     }
+    const window = this.#tail + latin1.decode(chunk);
+    this.#read(window);
     this.#tail = window.length > TAIL_CHARS ? window.slice(-TAIL_CHARS) : window;
+  }
+
+  /** Takes the counts of the last `usage` object in `text`, if it has one. */
+  #read(text: string): void {
+    const at = text.lastIndexOf('"usage"');
+    if (at < 0) return;
+    const rest = text.slice(at);
+    const prompt = PROMPT.exec(rest);
+    const completion = COMPLETION.exec(rest);
+    if (prompt?.[1] !== undefined) this.#prompt = Number(prompt[1]);
+    if (completion?.[1] !== undefined) this.#completion = Number(completion[1]);
   }
 
   /** What was found so far. */
@@ -52,23 +68,9 @@ export class UsageTap {
     if (this.#prompt !== undefined || this.#completion !== undefined) {
       return { promptTokens: this.#prompt, completionTokens: this.#completion, source: "reported" };
     }
-    if (this.#stream && this.#events > 0) {
+    if (this.#sse && this.#events > 0) {
       return { promptTokens: undefined, completionTokens: this.#events, source: "counted" };
     }
     return { promptTokens: undefined, completionTokens: undefined, source: "none" };
   }
-}
-
-/** Counts `data:` events other than `[DONE]` that start in `text`. */
-function countEvents(text: string): number {
-  let count = 0;
-  let at = text.indexOf("data:");
-  while (at >= 0) {
-    if (at === 0 || text.charCodeAt(at - 1) === 10) {
-      const body = text.slice(at + 5, at + 13).trimStart();
-      if (!body.startsWith("[DONE]")) count++;
-    }
-    at = text.indexOf("data:", at + 5);
-  }
-  return count;
 }

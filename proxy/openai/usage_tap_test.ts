@@ -43,3 +43,50 @@ Deno.test("UsageTap reports nothing for a JSON body without usage", () => {
     source: "none",
   });
 });
+
+/** Feeds `text` to a fresh streaming tap in two chunks split at byte `at`. */
+function splitAt(text: Uint8Array, at: number) {
+  const tap = new UsageTap(true);
+  tap.push(text.subarray(0, at));
+  tap.push(text.subarray(at));
+  return tap.result();
+}
+
+Deno.test("UsageTap reads a usage event split across two chunks at every byte offset", () => {
+  const stream = bytes(
+    'data: {"choices":[{"delta":{"content":"né"}}],"usage":null}\n\n' +
+      'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3}}\n\n' +
+      "data: [DONE]\n\n",
+  );
+  for (let at = 0; at <= stream.length; at++) {
+    assertEquals(
+      splitAt(stream, at),
+      { promptTokens: 5, completionTokens: 3, source: "reported" },
+      `split at byte ${at}`,
+    );
+  }
+});
+
+Deno.test("UsageTap counts every stream event once wherever a chunk splits it", () => {
+  const stream = bytes(
+    'data: {"choices":[{"delta":{"content":"€"}}]}\n\n' +
+      'data: {"choices":[{"delta":{"content":"b"}}]}\r\n\r\n' +
+      "data: [DONE]\n\n",
+  );
+  for (let at = 0; at <= stream.length; at++) {
+    assertEquals(
+      splitAt(stream, at),
+      { promptTokens: undefined, completionTokens: 2, source: "counted" },
+      `split at byte ${at}`,
+    );
+  }
+});
+
+Deno.test("UsageTap reads a stream fed one byte at a time", () => {
+  const tap = new UsageTap(true);
+  const stream = bytes(
+    'data: {"choices":[],"usage":{"prompt_tokens":11,"completion_tokens":4}}\n\ndata: [DONE]\n\n',
+  );
+  for (let i = 0; i < stream.length; i++) tap.push(stream.subarray(i, i + 1));
+  assertEquals(tap.result(), { promptTokens: 11, completionTokens: 4, source: "reported" });
+});

@@ -1,0 +1,224 @@
+/** One attempt: a request sent to one backend, and what its answer or failure becomes for the client. */
+import type { RequestOutcome } from "../../actors/backend/mod.ts";
+import type { BackendView } from "../../actors/router/mod.ts";
+import { UpstreamError, type UpstreamResponse } from "../upstream/mod.ts";
+import { bufferedAnswer } from "./buffered.ts";
+import { type Exchange, roundMs } from "./exchange.ts";
+import type { ForwardRouter } from "./forward.ts";
+import { relay, type RelayEnd, type RelayOptions } from "./relay.ts";
+
+/** What every attempt of one request sends. */
+export interface Outgoing {
+  /** The request. */
+  exchange: Exchange;
+  /** The router of its model. */
+  router: ForwardRouter;
+  /** Header pairs for the replica. */
+  headers: [string, string][];
+  /** The client's body bytes, forwarded unchanged. */
+  body: Uint8Array;
+}
+
+/** Non-streamed answers up to this size (with a Content-Length) are read whole and written at once. */
+const BUFFER_LIMIT_BYTES = 1 << 20;
+/** The outcome of an attempt cut short by the client or the request timeout. */
+const ABORTED: RequestOutcome = { ok: false, aborted: true };
+
+/**
+ * Sends a request to one backend and answers the client from what comes back. It holds the
+ * backend's in-flight count and the upstream body until the answer is complete or the relay takes
+ * them over; {@linkcode close} gives them back on every path.
+ */
+export class Attempt implements RelayOptions {
+  /** What is sent. */
+  readonly outgoing: Outgoing;
+  /** Where it is sent. */
+  readonly backend: BackendView;
+  /** `performance.now()` when the request went upstream. */
+  sentAt = 0;
+  /** Whether the answer is an SSE stream. */
+  stream = false;
+  /** What the backend's actor is told when the attempt ends; set by its answer or its failure. */
+  outcome: RequestOutcome = ABORTED;
+  #upstream: UpstreamResponse | undefined;
+  #headersAt = 0;
+  /** Whether the upstream body is unread and this attempt, not the relay, must cancel it. */
+  #ownsBody = false;
+  #relaying = false;
+
+  /**
+   * @param outgoing what the request sends
+   * @param backend the backend to send it to
+   */
+  constructor(outgoing: Outgoing, backend: BackendView) {
+    this.outgoing = outgoing;
+    this.backend = backend;
+  }
+
+  /** The request's abort, which the relay fires when the client cancels. */
+  get abort(): AbortController {
+    return this.outgoing.exchange.abort;
+  }
+
+  /**
+   * Sends the request and answers; undefined when it failed in a way another backend may retry:
+   * the replica cannot have started it, or it answered a 5xx before anything was relayed.
+   */
+  async run(): Promise<Response | undefined> {
+    const { exchange, router } = this.outgoing;
+    const { context, record } = exchange;
+    record.attempts++;
+    record.backendId = this.backend.id;
+    router.acquire(this.backend);
+    context.started(record.model, this.backend);
+    this.sentAt = performance.now();
+    try {
+      const upstream = await context.upstream.request({
+        method: "POST",
+        baseUrl: this.backend.url,
+        path: record.endpoint,
+        headers: this.outgoing.headers,
+        body: this.outgoing.body,
+        signal: exchange.abort.signal,
+      });
+      this.#upstream = upstream;
+      this.#ownsBody = true;
+      this.#headersAt = performance.now();
+      const status = upstream.status;
+      // The replica answered: nothing runs there any more, so another one may take the request.
+      if (status >= 500) return this.#retry(`HTTP ${status}`);
+      this.stream = upstream.contentType?.includes("text/event-stream") ?? record.stream;
+      if (
+        !this.stream && (upstream.contentLength ?? Infinity) <= BUFFER_LIMIT_BYTES ||
+        status === 204 || status === 304
+      ) {
+        const answer = await upstream.bytes();
+        this.#ownsBody = false;
+        return bufferedAnswer(this, answer);
+      }
+      const response = this.respond(relay(upstream, this));
+      this.#ownsBody = false;
+      this.#relaying = true;
+      return response;
+    } catch (error) {
+      return this.#failed(error);
+    } finally {
+      if (!this.#relaying) this.close();
+    }
+  }
+
+  /**
+   * The client's response: the upstream status and headers with the gateway's own. Throws an
+   * `UpstreamError` of kind `protocol` when an upstream header cannot be relayed.
+   */
+  respond(body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null): Response {
+    const upstream = this.#upstream!;
+    const status = upstream.status;
+    const response = new Response(status === 204 || status === 304 ? null : body, { status });
+    // Appending one by one is several times cheaper in Deno than handing the Response
+    // constructor a header list, which matters at thousands of requests a second.
+    const target = response.headers;
+    const pairs = upstream.headers;
+    let i = 0;
+    try {
+      for (; i < pairs.length; i++) target.append(pairs[i]![0], pairs[i]![1]);
+    } catch (error) {
+      const name = JSON.stringify(pairs[i]![0].slice(0, 64));
+      throw new UpstreamError("protocol", `its answer's header ${name} cannot be relayed`, {
+        cause: error,
+      });
+    }
+    const exchange = this.outgoing.exchange;
+    target.append("x-request-id", exchange.record.requestId);
+    target.append("x-turnpike-backend", this.backend.id);
+    target.append(
+      "server-timing",
+      `gateway;dur=${(this.sentAt - exchange.startedAt).toFixed(3)}, upstream;dur=${
+        (this.#headersAt - this.sentAt).toFixed(3)
+      }`,
+    );
+    return response;
+  }
+
+  /** Records how the answer ended (`endAt` is when its last byte came) and finishes the request. */
+  settle(end: RelayEnd, endAt: number): void {
+    const status = this.#upstream!.status;
+    const outcome: RequestOutcome = {
+      ok: end.kind === "done" && status < 500,
+      aborted: end.kind === "client",
+      totalMs: endAt - this.sentAt,
+    };
+    const exchange = this.outgoing.exchange;
+    const record = exchange.record;
+    // Only a stream's first byte is a first token; a JSON body's first byte is not, and a whole
+    // answer's time feeds only the latency EWMA, so least_latency is not misled by long generations.
+    if (this.stream && end.firstByteAt !== undefined) {
+      outcome.ttftMs = end.firstByteAt - this.sentAt;
+      record.upstreamTtftMs = roundMs(outcome.ttftMs);
+    }
+    if (end.kind === "error") outcome.error = end.message;
+    this.outcome = outcome;
+    record.upstreamMs = roundMs(endAt - this.sentAt);
+    record.gatewayMs = roundMs(this.sentAt - exchange.startedAt + end.relayMs);
+    record.promptTokens = end.usage.promptTokens;
+    record.completionTokens = end.usage.completionTokens;
+    record.usageSource = end.usage.source;
+    exchange.finish(
+      end.kind === "client" ? 499 : status,
+      end.kind === "done" ? undefined : end.message,
+    );
+  }
+
+  /** The relay's end: settles the request and closes the attempt. */
+  onEnd(end: RelayEnd): void {
+    this.settle(end, performance.now());
+    this.close();
+  }
+
+  /** Gives back the backend's in-flight count and an unread upstream body, and tells the backend's actor. */
+  close(): void {
+    this.outgoing.router.release(this.backend);
+    if (this.#ownsBody) {
+      this.#ownsBody = false;
+      this.#upstream!.cancel();
+    }
+    const { exchange } = this.outgoing;
+    exchange.context.finished(exchange.record.model, this.backend, this.outcome);
+  }
+
+  /** Notes a failure another backend may retry. */
+  #retry(detail: string): undefined {
+    const reason = `${this.backend.id}: ${detail}`;
+    this.outcome = { ok: false, error: reason };
+    this.outgoing.exchange.lastError = reason;
+    return undefined;
+  }
+
+  /**
+   * The answer to a failure before anything was relayed. Only a request the replica cannot have
+   * started is retried: one that reached it may be running there still, and must not run twice.
+   */
+  #failed(error: unknown): Response | undefined {
+    const exchange = this.outgoing.exchange;
+    if (exchange.abort.signal.aborted) {
+      this.outcome = ABORTED;
+      return exchange.aborted();
+    }
+    const detail = error instanceof Error ? error.message : String(error);
+    if (error instanceof UpstreamError && error.unprocessed) return this.#retry(detail);
+    const reason = `${this.backend.id}: ${detail}`;
+    this.outcome = { ok: false, error: reason };
+    if (error instanceof UpstreamError && error.kind === "first_byte_timeout") {
+      return exchange.refuse(
+        504,
+        `The backend ${this.backend.id} sent no answer in time (${detail}); retry the request`,
+        { code: "upstream_timeout", reason },
+      );
+    }
+    return exchange.refuse(
+      502,
+      `The backend ${this.backend.id} failed on this request (${detail}); it was not retried on another backend because it may have run it; retry the request`,
+      { code: "bad_gateway", reason },
+    );
+  }
+}
