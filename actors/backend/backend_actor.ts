@@ -35,6 +35,8 @@ export type BackendMessage =
 /** What the router actor is told whenever the backend changes. */
 export interface BackendReportMessage {
   type: "report";
+  /** The BackendActor that sent it: a router ignores the last words of one it replaced. */
+  from: Address;
   report: BackendReport;
 }
 
@@ -117,6 +119,7 @@ export function backendBehavior(
     state.reportedAtMs = now();
     const message: BackendReportMessage = {
       type: "report",
+      from: ctx.self,
       report: backendReport(state.backend, now(), options),
     };
     ctx.tell(options.router, message);

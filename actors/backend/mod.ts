@@ -1,6 +1,23 @@
-/** BackendActor (one per replica: health, circuit, EWMAs, vLLM metrics) and ReplicaActor (a launched replica's process). */
-export * from "./backend_actor.ts";
-export * from "./backend_state.ts";
-export * from "./circuit.ts";
-export * from "./ewma.ts";
-export * from "./vllm_metrics.ts";
+/** BackendActor (one per replica: health, circuit, EWMAs, vLLM metrics): what other folders may use of it. */
+export {
+  BACKEND_KIND,
+  type BackendActorOptions,
+  type BackendActorState,
+  backendBehavior,
+  type BackendMessage,
+  type BackendReportMessage,
+} from "./backend_actor.ts";
+export {
+  backendProbed,
+  type BackendReport,
+  backendReport,
+  type BackendSource,
+  type BackendState,
+  type BackendStateOptions,
+  newBackendState,
+  type RequestOutcome,
+} from "./backend_state.ts";
+export type { Circuit, CircuitOptions, CircuitPhase } from "./circuit.ts";
+export type { Ewma, EwmaOptions } from "./ewma.ts";
+export type { ScrapedLoad } from "./scraped_load.ts";
+export type { VllmMetrics } from "./vllm_metrics.ts";

@@ -1,16 +1,10 @@
-/** The gateway's handle on its routers and backends: spawns a RouterActor per model and gives the hot path synchronous access to their views. */
+/** The gateway's handle on its routers and backends: spawns a RouterActor per model and gives the hot path synchronous access to their tables. */
 import type { ProxyConfig } from "../../config/schema.ts";
-import type { ActorSystem } from "../runtime/mod.ts";
-import type { ActorRef } from "../runtime/mod.ts";
-import type { BackendMessage } from "../backend/backend_actor.ts";
-import type { BackendReport, BackendSource, RequestOutcome } from "../backend/backend_state.ts";
+import type { ActorRef, ActorSystem } from "../runtime/mod.ts";
+import type { BackendReport, BackendSource, RequestOutcome } from "../backend/mod.ts";
 import { ModelRouter } from "./model_router.ts";
-import {
-  type AddResult,
-  type MemberStatus,
-  routerBehavior,
-  type RouterMessage,
-} from "./router_actor.ts";
+import { type AddResult, routerBehavior, type RouterMessage } from "./router_actor.ts";
+import { linkOf, type Member } from "./routing_table.ts";
 import { createPicker, strategyOptions } from "./strategies/mod.ts";
 import type { BackendView, Picker } from "./strategies/types.ts";
 
@@ -33,14 +27,14 @@ export interface FleetOptions {
 interface ModelEntry {
   router: ModelRouter;
   ref: ActorRef<RouterMessage>;
-  backendRefs: Map<string, ActorRef<BackendMessage>>;
   /** Listed in the config (kept when its last backend leaves) or created by a registration. */
   configured: boolean;
 }
 
-/** One backend with its model and registration, as `GET /api/backends` lists it. */
-export interface BackendStatus extends MemberStatus {
+/** One backend with its model, registration and last report, as `GET /api/backends` lists it. */
+export interface BackendStatus extends Member {
   model: string;
+  report: BackendReport | undefined;
 }
 
 /** A model with its backends' health, as `GET /v1/models` lists it. */
@@ -78,12 +72,10 @@ export class Fleet {
       return;
     }
     const router = new ModelRouter(model, this.#picker(model));
-    const backendRefs = new Map<string, ActorRef<BackendMessage>>();
     const ref = this.#system.spawn(
       routerBehavior({
         model,
         router,
-        backendRefs,
         healthIntervalMs: this.#proxy.health_check_interval * 1000,
         scrapeIntervalMs: this.#proxy.metrics_scrape_interval * 1000,
         failureThreshold: this.#proxy.circuit_failure_threshold,
@@ -92,13 +84,13 @@ export class Fleet {
       }),
       model,
     );
-    this.#models.set(model, { router, ref, backendRefs, configured });
+    this.#models.set(model, { router, ref, configured });
   }
 
   /** The routing view of `model` (the hot path's synchronous pick), or undefined for an unknown model. */
   router(model: string): ModelRouter | undefined {
     const entry = this.#models.get(model);
-    if (!entry || (!entry.configured && entry.backendRefs.size === 0)) return undefined;
+    if (!entry || (!entry.configured && entry.router.table.size === 0)) return undefined;
     return entry.router;
   }
 
@@ -115,9 +107,9 @@ export class Fleet {
   /** Removes backend `id` from whichever model has it; false when none does. */
   async removeBackend(id: string): Promise<boolean> {
     for (const [model, entry] of this.#models) {
-      if (!entry.backendRefs.has(id)) continue;
+      if (!entry.router.get(id)) continue;
       const removed = await entry.ref.ask<boolean>({ type: "remove", id }, { timeoutMs: ASK_MS });
-      if (removed && !entry.configured && entry.backendRefs.size === 0) this.#dropModel(model);
+      if (removed && !entry.configured && entry.router.table.size === 0) this.#dropModel(model);
       return removed;
     }
     return false;
@@ -126,7 +118,7 @@ export class Fleet {
   /** Refreshes the heartbeat of registered backend `id`; undefined when it is unknown. */
   async heartbeat(id: string): Promise<AddResult | undefined> {
     for (const entry of this.#models.values()) {
-      if (!entry.backendRefs.has(id)) continue;
+      if (!entry.router.get(id)) continue;
       return await entry.ref.ask<AddResult | undefined>({ type: "heartbeat", id }, {
         timeoutMs: ASK_MS,
       });
@@ -134,14 +126,17 @@ export class Fleet {
     return undefined;
   }
 
-  /** Tells the BackendActor that a request started on it. */
-  started(model: string, backend: BackendView): void {
-    this.#models.get(model)?.backendRefs.get(backend.id)?.tell({ type: "acquired" });
+  /** Tells the BackendActor behind `backend` (a view `pick` returned) that a request started on it. */
+  started(backend: BackendView): void {
+    linkOf(backend)?.actor.tell({ type: "acquired" });
   }
 
-  /** Tells the BackendActor how a request on it ended. */
-  finished(model: string, backend: BackendView, outcome: RequestOutcome): void {
-    this.#models.get(model)?.backendRefs.get(backend.id)?.tell({ type: "released", outcome });
+  /**
+   * Tells the BackendActor behind `backend` how a request on it ended: the actor of the view's
+   * own snapshot, so a request that outlived a replacement is not counted on the new replica.
+   */
+  finished(backend: BackendView, outcome: RequestOutcome): void {
+    linkOf(backend)?.actor.tell({ type: "released", outcome });
   }
 
   /** Every model with its backend counts. */
@@ -159,13 +154,10 @@ export class Fleet {
   }
 
   /** Every backend of every model with its last report. */
-  async backends(): Promise<BackendStatus[]> {
+  backends(): BackendStatus[] {
     const all: BackendStatus[] = [];
     for (const [model, entry] of this.#models) {
-      const members = await entry.ref.ask<MemberStatus[]>({ type: "members" }, {
-        timeoutMs: ASK_MS,
-      });
-      for (const member of members) all.push({ ...member, model });
+      for (const { member, report } of entry.router.list()) all.push({ ...member, model, report });
     }
     return all;
   }
@@ -181,9 +173,7 @@ export class Fleet {
     for (;;) {
       const entry = this.#models.get(model);
       if (!entry) return;
-      const reported = [...entry.backendRefs.keys()].every((id) =>
-        entry.router.get(id)?.report.healthy !== undefined
-      );
+      const reported = entry.router.list().every((b) => b.report?.healthy !== undefined);
       if (reported || this.#now() >= deadline) return;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -196,7 +186,7 @@ export class Fleet {
 
   #dropEmptyRegistered(): void {
     for (const [model, entry] of this.#models) {
-      if (!entry.configured && entry.backendRefs.size === 0) this.#dropModel(model);
+      if (!entry.configured && entry.router.table.size === 0) this.#dropModel(model);
     }
   }
 

@@ -1,4 +1,4 @@
-/** RouterActor (one per model), its in-memory routing view, the fleet the gateway drives, request features and strategies. */
+/** RouterActor (one per model), the routing table it publishes, the fleet the gateway drives, request features and strategies: what other folders may use. */
 export {
   backendIdFromUrl,
   type BackendStatus,
@@ -6,13 +6,19 @@ export {
   type FleetOptions,
   type ModelStatus,
 } from "./fleet.ts";
-export { ModelRouter, type RoutedBackend } from "./model_router.ts";
+export { ModelRouter } from "./model_router.ts";
+export {
+  type BackendLink,
+  type InFlightCount,
+  linkOf,
+  type Member,
+  type RoutedBackend,
+  RoutedView,
+  RoutingTable,
+} from "./routing_table.ts";
 export {
   type AddBackend,
   type AddResult,
-  backendAddress,
-  type Member,
-  type MemberStatus,
   ROUTER_KIND,
   type RouterActorOptions,
   type RouterActorState,
@@ -21,4 +27,20 @@ export {
   type RouterMessage,
 } from "./router_actor.ts";
 export { requestFeatures, type RequestFeaturesOptions } from "./features.ts";
-export * from "./strategies/mod.ts";
+export {
+  type BackendView,
+  CHARS_PER_TOKEN,
+  createPicker,
+  type Picker,
+  PrefixIndex,
+  type RequestFeatures,
+  STRATEGIES,
+  type Strategy,
+  STRATEGY_NAMES,
+  type StrategyFactory,
+  strategyFactory,
+  type StrategyName,
+  type StrategyOptions,
+  strategyOptions,
+  type StrategySpec,
+} from "./strategies/mod.ts";

@@ -1,25 +1,19 @@
-/** One model's routing table: the in-memory view of its backends that the hot path picks from synchronously. */
-import type { BackendReport } from "../backend/backend_state.ts";
+/** The hot path's handle on one model: synchronous picks from the routing table its RouterActor last published. */
+import { type RoutedBackend, RoutingTable } from "./routing_table.ts";
 import type { BackendView, Picker, RequestFeatures } from "./strategies/types.ts";
 
-/** One backend as the router holds it: the strategies' view plus the last report. */
-export interface RoutedBackend {
-  /** The view strategies score; `inFlight` is the router's own live count. */
-  readonly view: BackendView;
-  /** The backend actor's last report. */
-  report: BackendReport;
-}
-
 /**
- * The router's state for one model. Load reports and register/retire change it (through the
- * RouterActor); `pick`, `acquire` and `release` are the synchronous hot-path calls.
+ * Routing for one model. The RouterActor is the only writer of its table and swaps in a new
+ * one with `publish` when membership or a report changes; `pick`, `acquire` and `release` are
+ * the synchronous hot-path calls, which alone drive the strategies' state.
  */
 export class ModelRouter {
   /** The model it routes. */
   readonly model: string;
   #picker: Picker;
-  #backends = new Map<string, RoutedBackend>();
-  #eligible: BackendView[] = [];
+  #table: RoutingTable = RoutingTable.EMPTY;
+  /** The table the strategies last caught up with: backends that left it are forgotten on the next pick. */
+  #picked: RoutingTable = RoutingTable.EMPTY;
 
   /** @param model the model name, @param picker the combined strategy */
   constructor(model: string, picker: Picker) {
@@ -27,71 +21,29 @@ export class ModelRouter {
     this.#picker = picker;
   }
 
-  /** Adds or refreshes a backend from its actor's report. */
-  report(report: BackendReport): void {
-    const known = this.#backends.get(report.id);
-    if (known) {
-      const changed = known.report.eligible !== report.eligible;
-      known.report = report;
-      known.view.load = report.metrics;
-      this.#refreshTimes();
-      // Most reports only move the EWMAs or the load, which the views already show.
-      if (!changed) return;
-    } else {
-      this.#backends.set(report.id, {
-        view: {
-          id: report.id,
-          url: report.url,
-          inFlight: 0,
-          ewmaTtftMs: report.ewmaTtftMs,
-          load: report.metrics,
-        },
-        report,
-      });
-      this.#refreshTimes();
-    }
-    this.#rebuild();
+  /** The table last published. */
+  get table(): RoutingTable {
+    return this.#table;
   }
 
-  /**
-   * Sets the time the strategies compare (`view.ewmaTtftMs`): the streamed time to first token
-   * when any backend of the model has one, else, for a model served only non-streamed, the
-   * whole-answer latency. One kind of time is compared across backends, never a mix: a whole
-   * answer's time passed off as a TTFT would make a backend look slow beside streamed ones.
-   */
-  #refreshTimes(): void {
-    let streamed = false;
-    for (const backend of this.#backends.values()) {
-      if (backend.report.ewmaTtftMs !== undefined) streamed = true;
-    }
-    for (const backend of this.#backends.values()) {
-      backend.view.ewmaTtftMs = streamed ? backend.report.ewmaTtftMs : backend.report.ewmaLatencyMs;
-    }
-  }
-
-  /** Drops a backend (retired or expired) and tells the strategies to forget it. */
-  remove(id: string): boolean {
-    const had = this.#backends.delete(id);
-    if (had) {
-      this.#picker.forget(id);
-      this.#rebuild();
-    }
-    return had;
+  /** Swaps in the RouterActor's new table (its only writer); requests in flight keep their views. */
+  publish(table: RoutingTable): void {
+    this.#table = table;
   }
 
   /** The backend `id`, if routed here. */
   get(id: string): RoutedBackend | undefined {
-    return this.#backends.get(id);
+    return this.#table.get(id);
   }
 
   /** Every backend, eligible or not. */
   list(): RoutedBackend[] {
-    return [...this.#backends.values()];
+    return this.#table.list();
   }
 
   /** How many backends may take traffic now. */
   get eligibleCount(): number {
-    return this.#eligible.length;
+    return this.#table.eligible.length;
   }
 
   /**
@@ -99,7 +51,9 @@ export class ModelRouter {
    * retry already failed on). Undefined when none is left.
    */
   pick(request: RequestFeatures, exclude?: ReadonlySet<string>): BackendView | undefined {
-    let candidates = this.#eligible;
+    const table = this.#table;
+    if (table !== this.#picked) this.#forgetDeparted(table);
+    let candidates: readonly BackendView[] = table.eligible;
     if (exclude && exclude.size > 0) candidates = candidates.filter((v) => !exclude.has(v.id));
     if (candidates.length === 0) return undefined;
     return this.#picker.pick(request, candidates);
@@ -115,12 +69,13 @@ export class ModelRouter {
     if (view.inFlight > 0) view.inFlight--;
   }
 
-  #rebuild(): void {
-    const eligible: BackendView[] = [];
-    for (const backend of this.#backends.values()) {
-      if (backend.report.eligible) eligible.push(backend.view);
+  /** Tells the strategies to drop what they knew of backends gone from `table` or moved to another URL. */
+  #forgetDeparted(table: RoutingTable): void {
+    for (const before of this.#picked.list()) {
+      if (table.get(before.member.id)?.member.url !== before.member.url) {
+        this.#picker.forget(before.member.id);
+      }
     }
-    eligible.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    this.#eligible = eligible;
+    this.#picked = table;
   }
 }

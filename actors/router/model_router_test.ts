@@ -1,83 +1,78 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import type { BackendReport } from "../backend/backend_state.ts";
 import { ModelRouter } from "./model_router.ts";
+import { RoutingTable } from "./routing_table.ts";
 import { createPicker, strategyOptions } from "./strategies/mod.ts";
-import type { RequestFeatures } from "./strategies/types.ts";
+import type { Picker } from "./strategies/types.ts";
+import { link, member, report, REQUEST } from "./_testing.ts";
 
 const proxy = { load_bound: 1.5, prefix_block_chars: 2048, prefix_cache_tokens: 430_000 };
-const request: RequestFeatures = {
-  model: "m",
-  sessionId: undefined,
-  prefixHashes: [],
-  promptChars: 10,
-};
 
-function report(id: string, eligible: boolean): BackendReport {
-  return {
-    id,
-    model: "m",
-    url: `http://127.0.0.1/${id}`,
-    source: "static",
-    eligible,
-    healthy: eligible,
-    circuit: "closed",
-    ewmaTtftMs: undefined,
-    ewmaLatencyMs: undefined,
-    metrics: undefined,
-    inFlight: 0,
-    completed: 0,
-    failed: 0,
-    lastError: undefined,
-  };
+function router(strategy: "round_robin" | "least_connections", spy?: (id: string) => void) {
+  const picker: Picker = createPicker(strategy, strategyOptions(proxy));
+  const forget = picker.forget.bind(picker);
+  return new ModelRouter("m", {
+    pick: picker.pick.bind(picker),
+    forget: (id) => {
+      spy?.(id);
+      forget(id);
+    },
+  });
 }
 
-function router(strategy: "round_robin" | "least_connections") {
-  return new ModelRouter("m", createPicker(strategy, strategyOptions(proxy)));
+function table(...backends: [string, boolean][]): RoutingTable {
+  let t = RoutingTable.EMPTY;
+  for (const [id, eligible] of backends) t = t.put(member(id), report(id, eligible), link());
+  return t;
 }
 
 Deno.test("pick() takes only eligible backends and skips excluded ones", () => {
   const r = router("round_robin");
-  r.report(report("a", true));
-  r.report(report("b", false));
-  r.report(report("c", true));
+  r.publish(table(["a", true], ["b", false], ["c", true]));
   assertEquals(r.eligibleCount, 2);
-  const picks = new Set([0, 1, 2, 3].map(() => r.pick(request)?.id));
+  const picks = new Set([0, 1, 2, 3].map(() => r.pick(REQUEST)?.id));
   assertEquals([...picks].sort(), ["a", "c"]);
-  assertEquals(r.pick(request, new Set(["a"]))?.id, "c");
-  assertEquals(r.pick(request, new Set(["a", "c"])), undefined);
+  assertEquals(r.pick(REQUEST, new Set(["a"]))?.id, "c");
+  assertEquals(r.pick(REQUEST, new Set(["a", "c"])), undefined);
 });
 
 Deno.test("acquire() and release() move the in-flight count the strategies see", () => {
   const r = router("least_connections");
-  r.report(report("a", true));
-  r.report(report("b", true));
-  const first = r.pick(request);
+  r.publish(table(["a", true], ["b", true]));
+  const first = r.pick(REQUEST);
   if (!first) throw new Error("expected a backend");
   r.acquire(first);
-  const second = r.pick(request);
+  const second = r.pick(REQUEST);
   assertEquals(second !== undefined && second.id !== first.id, true);
   r.release(first);
   assertEquals(first.inFlight, 0);
 });
 
-Deno.test("a backend that turns ineligible or is removed stops being picked", () => {
-  const r = router("round_robin");
-  r.report(report("a", true));
-  r.report(report("b", true));
-  r.report(report("a", false));
-  assertEquals([r.pick(request)?.id, r.pick(request)?.id], ["b", "b"]);
-  assertEquals(r.remove("b"), true);
-  assertEquals(r.remove("b"), false);
-  assertEquals(r.pick(request), undefined);
-  assertEquals(r.list().map((b) => b.view.id), ["a"]);
+Deno.test("a request acquired on one table is released on the count the next table shows", () => {
+  const r = router("least_connections");
+  const shared = link();
+  r.publish(RoutingTable.EMPTY.put(member("a"), report("a", true), shared));
+  const before = r.pick(REQUEST);
+  if (!before) throw new Error("expected a backend");
+  r.acquire(before);
+  r.publish(r.table.put(member("a"), { ...report("a", true), ewmaLatencyMs: 5 }, shared));
+  const after = r.get("a")?.view;
+  assertEquals([after !== before, after?.inFlight, after?.ewmaTtftMs], [true, 1, 5]);
+  r.release(before);
+  assertEquals([after?.inFlight, before.inFlight], [0, 0]);
 });
 
-Deno.test("the views compare streamed TTFTs when any backend has one, else whole-answer latencies", () => {
-  const r = router("round_robin");
-  r.report({ ...report("a", true), ewmaLatencyMs: 900 });
-  r.report({ ...report("b", true), ewmaLatencyMs: 100 });
-  const times = () => r.list().map((b) => [b.view.id, b.view.ewmaTtftMs]);
-  assertEquals(times(), [["a", 900], ["b", 100]]);
-  r.report({ ...report("b", true), ewmaLatencyMs: 100, ewmaTtftMs: 20 });
-  assertEquals(times(), [["a", undefined], ["b", 20]]);
+Deno.test("the strategies forget a backend once a published table drops it or moves it to another URL", () => {
+  const forgotten: string[] = [];
+  const r = router("round_robin", (id) => forgotten.push(id));
+  r.publish(table(["a", true], ["b", true], ["c", true]));
+  r.pick(REQUEST);
+  const t = r.table.without("b").put(
+    member("c", "http://127.0.0.1/new"),
+    report("c", true),
+    link(),
+  );
+  r.publish(t.put(member("a"), report("a", false), r.get("a")!.view.link));
+  assertEquals(forgotten, []);
+  assertEquals(r.pick(REQUEST)?.id, "c");
+  assertEquals(forgotten, ["b", "c"]);
 });

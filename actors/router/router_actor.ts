@@ -1,18 +1,14 @@
-/** RouterActor: one per model; supervises its BackendActors, holds the routing view they report into, expires registrations. */
-import { address } from "../runtime/mod.ts";
-import type { ActorRef, Behavior, Cancellable } from "../runtime/mod.ts";
+/** RouterActor: one per model; the only writer of the model's routing table, it supervises its BackendActors and expires registrations. */
+import { type Address, address } from "../runtime/mod.ts";
+import type { ActorContext, Behavior, Cancellable } from "../runtime/mod.ts";
 import {
-  BACKEND_KIND,
   backendBehavior,
-  type BackendMessage,
   type BackendReportMessage,
-} from "../backend/backend_actor.ts";
-import type {
-  BackendReport,
-  BackendSource,
-  BackendStateOptions,
-} from "../backend/backend_state.ts";
+  type BackendSource,
+  type BackendStateOptions,
+} from "../backend/mod.ts";
 import type { ModelRouter } from "./model_router.ts";
+import { type BackendLink, type Member, RoutingTable } from "./routing_table.ts";
 import type { BackendView, RequestFeatures } from "./strategies/types.ts";
 
 /** The actor kind of every RouterActor. */
@@ -35,28 +31,12 @@ export type RouterMessage =
   | { type: "heartbeat"; id: string }
   | { type: "remove"; id: string }
   | { type: "sweep" }
-  | { type: "pick"; features: RequestFeatures; exclude?: ReadonlySet<string> }
-  | { type: "members" };
+  | { type: "pick"; features: RequestFeatures; exclude?: ReadonlySet<string> };
 
-/** One backend the router supervises. */
-export interface Member {
-  id: string;
-  url: string;
-  source: BackendSource;
-  address: string;
-  ttlMs: number | undefined;
-  expiresAtMs: number | undefined;
-}
-
-/** A member with its last report, as `members` answers. */
-export interface MemberStatus extends Member {
-  report: BackendReport | undefined;
-}
-
-/** What `add` answers. */
+/** What `add` and `heartbeat` answer. */
 export interface AddResult {
   id: string;
-  /** False when the backend was already there (the add was a heartbeat). */
+  /** False when the backend was already there with this URL (the add was a heartbeat). */
   created: boolean;
   expiresAtMs: number | undefined;
 }
@@ -65,10 +45,11 @@ export interface AddResult {
 export interface RouterActorOptions extends BackendStateOptions {
   /** The model. */
   model: string;
-  /** The routing view, shared with the hot path (which picks from it synchronously). */
+  /**
+   * The hot path's handle, which the actor publishes every new table to. It outlives the
+   * actor's restarts: `init` rebuilds the members of the table last published there.
+   */
   router: ModelRouter;
-  /** The BackendActors' refs by backend id, shared with the hot path (which tells them of requests). */
-  backendRefs: Map<string, ActorRef<BackendMessage>>;
   /** Time between health probes, in ms. */
   healthIntervalMs: number;
   /** Time between `/metrics` scrapes, in ms. */
@@ -77,9 +58,9 @@ export interface RouterActorOptions extends BackendStateOptions {
   now?: () => number;
 }
 
-/** A RouterActor's state. */
+/** A RouterActor's state: the table it last published, and its expiry sweep. */
 export interface RouterActorState {
-  members: Map<string, Member>;
+  table: RoutingTable;
   sweep: Cancellable | undefined;
 }
 
@@ -88,72 +69,109 @@ export function routerAddress(model: string): string {
   return address(ROUTER_KIND, model);
 }
 
+function trimUrl(url: string): string {
+  return url.replace(/\/+$/, "");
+}
+
 /** The behaviour of the RouterActor of one model. */
 export function routerBehavior(
   options: RouterActorOptions,
 ): Behavior<RouterActorState, RouterMessage> {
   const now = options.now ?? Date.now;
   const self = routerAddress(options.model);
+  // Every BackendActor gets a fresh address, so a replacement never waits for the one it
+  // replaces to stop; counted across restarts, as the supervisor re-runs init on this behaviour.
+  let spawned = 0;
+  const spawnBackend = (
+    ctx: ActorContext<RouterMessage>,
+    backend: { id: string; url: string; source: BackendSource },
+  ) =>
+    ctx.spawn(
+      backendBehavior({
+        ...options,
+        backendId: backend.id,
+        url: backend.url,
+        source: backend.source,
+        router: self,
+      }),
+      `${options.model}/${backend.id}@${++spawned}`,
+      { restart: "permanent", backoff: { minMs: 100, maxMs: 5_000 } },
+    );
+  const publish = (state: RouterActorState, table: RoutingTable) => {
+    state.table = table;
+    options.router.publish(table);
+  };
+  const stopMember = (state: RouterActorState, member: Member, stop: (addr: Address) => void) => {
+    stop(member.address);
+    publish(state, state.table.without(member.id));
+  };
   return {
     kind: ROUTER_KIND,
     supervision: { strategy: "one_for_one", intensity: 10, periodMs: 10_000 },
-    init() {
-      return { members: new Map(), sweep: undefined };
+    init(_id, ctx) {
+      // After a crash: the same members under new BackendActors, keeping their last reports
+      // (so traffic flows until the new actors report) and their in-flight counts.
+      const state: RouterActorState = { table: RoutingTable.EMPTY, sweep: undefined };
+      for (const { member, report, view } of options.router.table.list()) {
+        const actor = spawnBackend(ctx, member);
+        const link: BackendLink = { actor, inFlight: view.link.inFlight };
+        state.table = state.table.put({ ...member, address: actor.address }, report, link);
+        if (member.ttlMs !== undefined) scheduleSweep(state, ctx, member.ttlMs);
+      }
+      publish(state, state.table);
+      return state;
     },
     receive(state, msg, ctx) {
       switch (msg.type) {
         case "report": {
-          if (state.members.has(msg.report.id)) options.router.report(msg.report);
+          const known = state.table.get(msg.report.id);
+          // A report from a BackendActor since replaced or stopped is dropped.
+          if (known?.member.address !== msg.from) return state;
+          publish(state, state.table.put(known.member, msg.report, known.view.link));
           return state;
         }
         case "add": {
-          const known = state.members.get(msg.id);
+          const url = trimUrl(msg.url);
+          const known = state.table.get(msg.id);
           const expiresAtMs = msg.ttlMs === undefined ? undefined : now() + msg.ttlMs;
-          if (known && known.url === msg.url.replace(/\/+$/, "")) {
-            known.ttlMs = msg.ttlMs;
-            known.expiresAtMs = expiresAtMs;
+          const ttl = { ttlMs: msg.ttlMs, expiresAtMs };
+          if (known && known.member.url === url) {
+            publish(
+              state,
+              state.table.put({ ...known.member, ...ttl }, known.report, known.view.link),
+            );
             ctx.reply({ id: msg.id, created: false, expiresAtMs } satisfies AddResult);
             return state;
           }
-          if (known) stopMember(state, known, ctx.stop, options);
-          const ref = ctx.spawn(
-            backendBehavior({
-              ...options,
-              backendId: msg.id,
-              url: msg.url,
-              source: msg.source,
-              router: self,
-              ...(options.now ? { now: options.now } : {}),
-            }),
-            `${options.model}/${msg.id}`,
-            { restart: "permanent", backoff: { minMs: 100, maxMs: 5_000 } },
-          );
-          options.backendRefs.set(msg.id, ref);
-          state.members.set(msg.id, {
+          if (known) ctx.stop(known.member.address);
+          const actor = spawnBackend(ctx, { id: msg.id, url, source: msg.source });
+          const member: Member = {
             id: msg.id,
-            url: msg.url.replace(/\/+$/, ""),
+            url,
             source: msg.source,
-            address: ref.address,
-            ttlMs: msg.ttlMs,
-            expiresAtMs,
-          });
-          if (msg.ttlMs !== undefined) scheduleSweep(state, ctx.schedule.bind(ctx), msg.ttlMs);
+            address: actor.address,
+            ...ttl,
+          };
+          publish(state, state.table.put(member, undefined, { actor, inFlight: { value: 0 } }));
+          if (msg.ttlMs !== undefined) scheduleSweep(state, ctx, msg.ttlMs);
           ctx.reply({ id: msg.id, created: true, expiresAtMs } satisfies AddResult);
           return state;
         }
         case "heartbeat": {
-          const known = state.members.get(msg.id);
-          if (known?.ttlMs !== undefined) known.expiresAtMs = now() + known.ttlMs;
-          ctx.reply(
-            known
-              ? { id: known.id, created: false, expiresAtMs: known.expiresAtMs } satisfies AddResult
-              : undefined,
-          );
+          const known = state.table.get(msg.id);
+          if (!known) {
+            ctx.reply(undefined);
+            return state;
+          }
+          const { member, report, view } = known;
+          const expiresAtMs = member.ttlMs === undefined ? undefined : now() + member.ttlMs;
+          publish(state, state.table.put({ ...member, expiresAtMs }, report, view.link));
+          ctx.reply({ id: member.id, created: false, expiresAtMs } satisfies AddResult);
           return state;
         }
         case "remove": {
-          const known = state.members.get(msg.id);
-          if (known) stopMember(state, known, ctx.stop, options);
+          const known = state.table.get(msg.id);
+          if (known) stopMember(state, known.member, ctx.stop);
           ctx.reply(known !== undefined);
           return state;
         }
@@ -161,31 +179,23 @@ export function routerBehavior(
           state.sweep = undefined;
           const t = now();
           let shortestTtl: number | undefined;
-          for (const member of [...state.members.values()]) {
+          for (const { member } of state.table.list()) {
             if (member.expiresAtMs === undefined || member.ttlMs === undefined) continue;
             if (member.expiresAtMs <= t) {
               console.warn(
                 `Backend ${member.id} of model ${options.model} expired: no heartbeat for ${member.ttlMs} ms`,
               );
-              stopMember(state, member, ctx.stop, options);
+              stopMember(state, member, ctx.stop);
             } else {
               shortestTtl = Math.min(shortestTtl ?? Infinity, member.ttlMs);
             }
           }
-          if (shortestTtl !== undefined) scheduleSweep(state, ctx.schedule.bind(ctx), shortestTtl);
+          if (shortestTtl !== undefined) scheduleSweep(state, ctx, shortestTtl);
           return state;
         }
         case "pick": {
           const chosen: BackendView | undefined = options.router.pick(msg.features, msg.exclude);
           ctx.reply(chosen);
-          return state;
-        }
-        case "members": {
-          const list: MemberStatus[] = [...state.members.values()].map((m) => ({
-            ...m,
-            report: options.router.get(m.id)?.report,
-          }));
-          ctx.reply(list);
           return state;
         }
       }
@@ -205,29 +215,12 @@ export function routerBehavior(
   };
 }
 
-function stopMember(
-  state: RouterActorState,
-  member: Member,
-  stop: (addr?: string) => void,
-  options: RouterActorOptions,
-): void {
-  state.members.delete(member.id);
-  options.backendRefs.delete(member.id);
-  options.router.remove(member.id);
-  stop(member.address);
-}
-
 function scheduleSweep(
   state: RouterActorState,
-  schedule: (delayMs: number, msg: RouterMessage) => Cancellable,
+  ctx: ActorContext<RouterMessage>,
   ttlMs: number,
 ): void {
   if (state.sweep) return;
   const every = Math.min(5_000, Math.max(50, Math.floor(ttlMs / 4)));
-  state.sweep = schedule(every, { type: "sweep" });
-}
-
-/** The address of the BackendActor of `backendId` serving `model`. */
-export function backendAddress(model: string, backendId: string): string {
-  return address(BACKEND_KIND, `${model}/${backendId}`);
+  state.sweep = ctx.schedule(every, { type: "sweep" });
 }

@@ -1,6 +1,6 @@
 /** Operations routes: `/health`, `GET /v1/models`, the backend registration API and `/api/stats`. */
 import { Hono } from "hono";
-import { backendIdFromUrl, type Fleet } from "../../actors/router/fleet.ts";
+import { backendIdFromUrl, type Fleet } from "../../actors/router/mod.ts";
 import { errorResponse } from "../errors.ts";
 import type { RecordStore } from "../records.ts";
 import { RegisterBackendBody } from "./schemas.ts";
@@ -61,10 +61,9 @@ export function adminRoutes(services: AdminServices): Hono {
     });
   });
 
-  app.get("/api/backends", async (c) => {
-    const backends = await fleet.backends();
+  app.get("/api/backends", (c) => {
     return c.json({
-      backends: backends.map((b) => ({
+      backends: fleet.backends().map((b) => ({
         id: b.id,
         model: b.model,
         url: b.url,

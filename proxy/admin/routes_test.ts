@@ -31,8 +31,8 @@ Deno.test("a registered replica serves its model, heartbeats keep it, DELETE rem
     const id = res.json.id as string;
     assertEquals(id, new URL(sim.url).host);
     await waitFor(
-      () => (rig.gateway.fleet.router(MODEL)?.eligibleCount ?? 0) === 1,
       "the registered backend to be healthy",
+      () => (rig.gateway.fleet.router(MODEL)?.eligibleCount ?? 0) === 1,
     );
     const answer = await rig.client.chat.completions.create(chat("hello"));
     assertEquals(answer.object, "chat.completion");
@@ -81,14 +81,14 @@ Deno.test("a registration whose heartbeats stop expires", async () => {
     });
     assertEquals(res.status, 201);
     await waitFor(
-      () => (rig.gateway.fleet.router(MODEL)?.eligibleCount ?? 0) === 1,
       "the backend to be healthy",
+      () => (rig.gateway.fleet.router(MODEL)?.eligibleCount ?? 0) === 1,
     );
     await waitFor(
+      "the registration to expire",
       async () =>
         ((await send(`${base}/api/backends`, "GET")).json.backends as unknown[]).length === 0,
-      "the registration to expire",
-      5_000,
+      { timeoutMs: 5_000 },
     );
     const models = await send(`${base}/v1/models`, "GET");
     assertEquals(models.json.data, []);

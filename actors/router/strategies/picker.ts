@@ -1,10 +1,8 @@
 /** The weighted combiner: one or several strategies behind one `pick`, with deterministic tie-breaks. */
-import type { ProxyConfig, StrategyName } from "../../../config/schema.ts";
-import { STRATEGIES } from "./registry.ts";
+import type { ProxyConfig } from "../../../config/schema.ts";
+import type { StrategyName, StrategySpec } from "./names.ts";
+import { strategyFactory } from "./registry.ts";
 import type { BackendView, Picker, RequestFeatures, Strategy, StrategyOptions } from "./types.ts";
-
-/** `proxy.strategy`: one strategy name, or strategy names with positive weights. */
-export type StrategySpec = ProxyConfig["strategy"];
 
 /** Totals closer than this are a tie. */
 const TIE_EPSILON = 1e-9;
@@ -48,14 +46,14 @@ export function strategyOptions(
 export function createPicker(strategy: StrategySpec, options: StrategyOptions): Picker {
   const parts: { strategy: Strategy; weight: number }[] = [];
   if (typeof strategy === "string") {
-    parts.push({ strategy: STRATEGIES[strategy](options), weight: 1 });
+    parts.push({ strategy: strategyFactory(strategy)(options), weight: 1 });
   } else {
     const entries = Object.entries(strategy) as [StrategyName, number | undefined][];
     let sum = 0;
     for (const [, w] of entries) sum += w ?? 0;
     for (const [name, w] of entries) {
       if (w === undefined || w <= 0) continue;
-      parts.push({ strategy: STRATEGIES[name](options), weight: w / sum });
+      parts.push({ strategy: strategyFactory(name)(options), weight: w / sum });
     }
     if (parts.length === 0) {
       throw new Error("Strategy weights must include at least one positive weight");

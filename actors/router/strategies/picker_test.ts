@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
 import { createPicker, strategyOptions } from "./picker.ts";
-import { STRATEGY_NAMES } from "../../../config/schema.ts";
+import { STRATEGY_NAMES } from "./names.ts";
 import { STRATEGIES } from "./registry.ts";
 import { options, request, view } from "./_testing.ts";
 

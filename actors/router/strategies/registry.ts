@@ -1,11 +1,14 @@
-/** The registry of routing strategies: config name to factory. Adding a strategy is one file and one line here. */
-import type { StrategyName } from "../../../config/schema.ts";
+/**
+ * The registry of routing strategies: config name to factory. Adding a strategy is one file, its
+ * name in names.ts and one line here (the compiler rejects a name without a factory).
+ */
 import { leastConnections } from "./least_connections.ts";
 import { leastLatency } from "./least_latency.ts";
 import { leastLoad } from "./least_load.ts";
 import { prefixAware } from "./prefix_aware.ts";
 import { roundRobin } from "./round_robin.ts";
 import { sessionAffinity } from "./session_affinity.ts";
+import type { StrategyName } from "./names.ts";
 import type { StrategyFactory } from "./types.ts";
 
 /** Every strategy a config may name, by its name. */
@@ -17,3 +20,14 @@ export const STRATEGIES: Readonly<Record<StrategyName, StrategyFactory>> = {
   session_affinity: sessionAffinity,
   prefix_aware: prefixAware,
 };
+
+/** The factory of strategy `name`; throws, naming the known ones, for a name no strategy has. */
+export function strategyFactory(name: string): StrategyFactory {
+  const factory = Object.hasOwn(STRATEGIES, name) ? STRATEGIES[name as StrategyName] : undefined;
+  if (!factory) {
+    throw new Error(
+      `Unknown routing strategy "${name}": choose one of ${Object.keys(STRATEGIES).join(", ")}`,
+    );
+  }
+  return factory;
+}

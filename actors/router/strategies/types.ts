@@ -1,17 +1,6 @@
 /** The seam between the router and its strategies: what a strategy sees and what it returns. */
-import type { StrategyName } from "../../../config/schema.ts";
-
-/** Load figures scraped from a replica's vLLM `/metrics`. */
-export interface ScrapedLoad {
-  /** `vllm:num_requests_running`. */
-  running: number;
-  /** `vllm:num_requests_waiting`. */
-  waiting: number;
-  /** `vllm:kv_cache_usage_perc`, 0 to 1. */
-  kvUsage: number;
-  /** When it was scraped, in ms since the epoch. */
-  scrapedAtMs: number;
-}
+import type { ScrapedLoad } from "../../backend/mod.ts";
+import type { StrategyName } from "./names.ts";
 
 /** What the router knows of one candidate backend when it picks. */
 export interface BackendView {

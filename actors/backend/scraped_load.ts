@@ -1,0 +1,13 @@
+/** The load figures a BackendActor scrapes from its replica, as the router's strategies read them. */
+
+/** Load figures scraped from a replica's vLLM `/metrics`. */
+export interface ScrapedLoad {
+  /** `vllm:num_requests_running`. */
+  running: number;
+  /** `vllm:num_requests_waiting`. */
+  waiting: number;
+  /** `vllm:kv_cache_usage_perc`, 0 to 1. */
+  kvUsage: number;
+  /** When it was scraped, in ms since the epoch. */
+  scrapedAtMs: number;
+}
