@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { BenchSuite } from "./command.ts";
 import { numberFlag, parseFlags } from "../config/cli.ts";
 import { ActorSystem, type Behavior } from "../actors/runtime/mod.ts";
+import { summarize } from "../sim/stats.ts";
 
 /** Local-path targets on the 2-core reference machine. */
 export const TARGETS = { localP50Us: 50, localMsgsPerSec: 200_000 } as const;
@@ -53,21 +54,13 @@ export interface ActorsBenchReport {
   durable: { tellToHandle: LatencyUs; msgsPerSecOneActor: number; msgsPerSecTenActors: number };
 }
 
-/** The `q` quantile (0..1) of `values` by nearest rank. */
-export function percentile(values: readonly number[], q: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = values.toSorted((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[rank] as number;
-}
-
-function summarize(samplesMs: readonly number[]): LatencyUs {
-  const us = samplesMs.map((ms) => ms * 1_000);
+function latencyUs(samplesMs: readonly number[]): LatencyUs {
+  const us = summarize(samplesMs.map((ms) => ms * 1_000));
   return {
-    samples: us.length,
-    p50Us: round(percentile(us, 0.5)),
-    p99Us: round(percentile(us, 0.99)),
-    meanUs: round(us.reduce((a, b) => a + b, 0) / Math.max(1, us.length)),
+    samples: us.count,
+    p50Us: round(us.p50),
+    p99Us: round(us.p99),
+    meanUs: round(us.count === 0 ? 0 : us.mean),
   };
 }
 
@@ -110,7 +103,7 @@ async function localLatency(samples: number): Promise<LatencyUs> {
   } finally {
     await system.shutdown();
   }
-  return summarize(latencies.slice(1_000));
+  return latencyUs(latencies.slice(1_000));
 }
 
 async function askLatency(samples: number): Promise<LatencyUs> {
@@ -126,7 +119,7 @@ async function askLatency(samples: number): Promise<LatencyUs> {
   } finally {
     await system.shutdown();
   }
-  return summarize(latencies);
+  return latencyUs(latencies);
 }
 
 async function localThroughput(messages: number, actors: number): Promise<number> {
@@ -196,7 +189,7 @@ async function durable(messages: number): Promise<ActorsBenchReport["durable"]> 
       await system.tellDurable("durable_probe/p0", probe());
       await until(i + 1);
     }
-    const tellToHandle = summarize(latencies.slice(Math.min(10, messages - 1)));
+    const tellToHandle = latencyUs(latencies.slice(Math.min(10, messages - 1)));
     const msgsPerSecOneActor = await burst(1);
     const msgsPerSecTenActors = await burst(10);
     return { tellToHandle, msgsPerSecOneActor, msgsPerSecTenActors };

@@ -1,13 +1,5 @@
 import assert from "node:assert/strict";
-import { percentile, runActorsBench } from "./actors.ts";
-
-Deno.test("percentile() picks by nearest rank", () => {
-  const values = Array.from({ length: 100 }, (_, i) => 100 - i);
-  assert.equal(percentile(values, 0.5), 50);
-  assert.equal(percentile(values, 0.99), 99);
-  assert.equal(percentile([7], 0.99), 7);
-  assert.ok(Number.isNaN(percentile([], 0.5)));
-});
+import { runActorsBench } from "./actors.ts";
 
 Deno.test("runActorsBench() measures every path on a small run", async () => {
   const r = await runActorsBench({ latencySamples: 200, messages: 2_000, durableMessages: 20 });

@@ -4,6 +4,7 @@
  * target is measured over the same seconds and a burst of noise on the machine hits them alike.
  */
 import { parseArgs } from "node:util";
+import { summarize } from "../sim/stats.ts";
 
 /** Results of one load run against one URL. */
 export interface LoadResult {
@@ -29,13 +30,6 @@ export interface LoadOptions {
   stream: boolean;
 }
 
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[
-    Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
-  ] as number;
-}
-
 interface Samples {
   latencies: number[];
   ttfbs: number[];
@@ -46,24 +40,18 @@ interface Samples {
  * The figures of one target. `sharedBy`: the clients of a run shared with other targets, whose
  * rate is then its requests over the seconds those clients spent on it; undefined when alone.
  */
-function summarize(samples: Samples, durationS: number, sharedBy?: number): LoadResult {
-  const latencies = samples.latencies.sort((a, b) => a - b);
-  const ttfbs = samples.ttfbs.sort((a, b) => a - b);
-  const sum = latencies.reduce((s, x) => s + x, 0);
-  const mean = sum / Math.max(1, latencies.length);
-  const busyS = sharedBy === undefined ? durationS : sum / 1000 / sharedBy;
+function resultOf(samples: Samples, durationS: number, sharedBy?: number): LoadResult {
+  const latency = summarize(samples.latencies);
+  const ttfb = summarize(samples.ttfbs);
+  const mean = latency.count === 0 ? 0 : latency.mean;
+  const busyS = sharedBy === undefined ? durationS : mean * latency.count / 1000 / sharedBy;
   return {
-    requests: latencies.length,
+    requests: latency.count,
     errors: samples.errors,
     seconds: durationS,
-    rps: latencies.length / busyS,
-    latencyMs: {
-      p50: quantile(latencies, 0.5),
-      p90: quantile(latencies, 0.9),
-      p99: quantile(latencies, 0.99),
-      mean,
-    },
-    ttfbMs: { p50: quantile(ttfbs, 0.5), p90: quantile(ttfbs, 0.9), p99: quantile(ttfbs, 0.99) },
+    rps: latency.count / busyS,
+    latencyMs: { p50: latency.p50, p90: latency.p90, p99: latency.p99, mean },
+    ttfbMs: { p50: ttfb.p50, p90: ttfb.p90, p99: ttfb.p99 },
   };
 }
 
@@ -118,7 +106,7 @@ export async function runLoad(urls: string[], options: LoadOptions): Promise<Loa
   }
   await Promise.all(Array.from({ length: options.concurrency }, (_, i) => client(i)));
   const sharedBy = urls.length === 1 ? undefined : options.concurrency;
-  return samples.map((s) => summarize(s, options.durationS, sharedBy));
+  return samples.map((s) => resultOf(s, options.durationS, sharedBy));
 }
 
 if (import.meta.main) {

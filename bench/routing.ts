@@ -1,7 +1,6 @@
 /** `deno task bench routing`: replays a multi-turn trace through the gateway once per routing strategy and compares them. */
 import { numberFlag, parseFlags, UsageError } from "../config/cli.ts";
-import { STRATEGY_NAMES } from "../config/schema.ts";
-import { requestFeatures } from "../actors/router/features.ts";
+import { requestFeatures, STRATEGY_NAMES } from "../actors/router/mod.ts";
 import type { BenchSuite } from "./command.ts";
 import { generateMixedTrace } from "./routing/generate.ts";
 import type { StrategyRun } from "./routing/measure.ts";
@@ -14,13 +13,8 @@ import {
   runStrategy,
   strategyLabel,
 } from "./routing/run.ts";
-import {
-  cappedHitRate,
-  idealHitRate,
-  parseTrace,
-  promptText,
-  type TraceRequest,
-} from "./routing/trace.ts";
+import { cappedHitRate, idealHitRate } from "./routing/trace.ts";
+import { parseTrace, promptText, type TraceRequest } from "../sim/trace.ts";
 import { replicaCacheTokens } from "./routing/setup.ts";
 import { DEFAULT_KV_TOKENS, DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S } from "../sim/engine.ts";
 

@@ -4,7 +4,7 @@ import {
   throws as assertThrows,
 } from "node:assert/strict";
 import { UsageError } from "../config/cli.ts";
-import { STRATEGY_NAMES } from "../config/schema.ts";
+import { STRATEGY_NAMES } from "../actors/router/mod.ts";
 import { checkTargets, parseRoutingArgs } from "./routing.ts";
 import { measureRun } from "./routing/measure.ts";
 import { BASELINE } from "./routing/run.ts";

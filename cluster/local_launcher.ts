@@ -2,13 +2,21 @@
 import { join } from "node:path";
 import type { ModelConfig } from "../config/schema.ts";
 import { commandTemplateOf, renderCommand } from "../config/command_template.ts";
+import { freePort, saysAddressInUse } from "./ports.ts";
+import { OutputTail, pump, signalGroup, sleep, writeAll } from "./_process.ts";
 
 /** Options of {@linkcode launchReplica}. */
 export interface LaunchReplicaOptions {
   /** Which replica of the model this is; picks the port `base_port + index`. @default 0 */
   index?: number;
-  /** The port to serve on, instead of `base_port + index`. */
+  /**
+   * The port to serve on, instead of `base_port + index`. `0` takes a free port: the replica is
+   * started on one that {@linkcode freePort} picks, and on another when it exits saying the port
+   * was taken meanwhile (a `vllm serve` cannot report a port it bound itself).
+   */
   port?: number;
+  /** How a port is picked for `port: 0`, for tests. @default freePort */
+  pickPort?: (hostname: string) => number;
   /** Host the replica listens on and is probed at. @default "127.0.0.1" */
   hostname?: string;
   /**
@@ -82,33 +90,6 @@ export class ReplicaStartError extends Error {
   }
 }
 
-const TAIL_BYTES = 4096;
-
-/** Keeps the last few kilobytes a process printed. */
-class OutputTail {
-  #chunks: Uint8Array[] = [];
-  #bytes = 0;
-
-  push(chunk: Uint8Array): void {
-    this.#chunks.push(chunk);
-    this.#bytes += chunk.length;
-    while (this.#bytes - (this.#chunks[0]?.length ?? 0) >= TAIL_BYTES) {
-      this.#bytes -= this.#chunks.shift()!.length;
-    }
-  }
-
-  text(maxLines = 15): string {
-    const all = new Uint8Array(this.#bytes);
-    let at = 0;
-    for (const chunk of this.#chunks) {
-      all.set(chunk, at);
-      at += chunk.length;
-    }
-    const lines = new TextDecoder().decode(all).trimEnd().split("\n");
-    return lines.slice(-maxLines).join("\n");
-  }
-}
-
 /** The argv a model's replica runs, with a leading `deno` replaced by this Deno's executable. */
 export function replicaArgv(model: ModelConfig, port: number): string[] {
   const argv = renderCommand(commandTemplateOf(model), {
@@ -121,27 +102,6 @@ export function replicaArgv(model: ModelConfig, port: number): string[] {
   });
   if (argv[0] === "deno") argv[0] = Deno.execPath();
   return argv;
-}
-
-/**
- * Signals the replica's process group (it leads its own, being spawned detached). Never the bare
- * pid as a fallback: once the leader is reaped its pid may belong to someone else.
- */
-function signalGroup(pid: number, signal: Deno.Signal): void {
-  try {
-    Deno.kill(-pid, signal);
-  } catch {
-    // The whole group is gone: nothing left to signal.
-  }
-}
-
-/** Waits `ms`, or less when `until` settles first; never leaves a timer behind. */
-function sleep(ms: number, until: Promise<unknown>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
-    until.then(() => {}, () => {}),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /** One `GET /health`; true on 200. Bounded by `timeoutMs` so a hung server cannot stall startup. */
@@ -157,29 +117,6 @@ async function healthy(url: string, timeoutMs: number): Promise<boolean> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Copies a child's output stream into the log file (if any) and the tail. */
-async function pump(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  tail: OutputTail,
-  write: (chunk: Uint8Array) => Promise<void>,
-): Promise<void> {
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      tail.push(value);
-      await write(value);
-    }
-  } catch {
-    // The stream was cancelled after the process exited: what was read is kept.
-  }
-}
-
-async function writeAll(file: Deno.FsFile, chunk: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < chunk.length) written += await file.write(chunk.subarray(written));
 }
 
 function logPathFor(model: ModelConfig, port: number, options: LaunchReplicaOptions) {
@@ -207,7 +144,31 @@ export async function launchReplica(
   if (model.endpoints) {
     throw new Error(`Model "${model.name}" lists endpoints, so it is not launched; route to them`);
   }
-  const port = options.port ?? model.base_port + (options.index ?? 0);
+  const hostname = options.hostname ?? "127.0.0.1";
+  if (options.port !== 0) {
+    return await launchOn(model, options.port ?? model.base_port + (options.index ?? 0), options);
+  }
+  const pick = options.pickPort ?? freePort;
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await launchOn(model, pick(hostname), options);
+    } catch (error) {
+      const lostPort = error instanceof ReplicaStartError && error.reason === "exited" &&
+        saysAddressInUse(error.outputTail);
+      if (!lostPort || attempt >= PORT_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/** Tries for a free port before giving up on `port: 0`. */
+const PORT_ATTEMPTS = 5;
+
+/** One launch of `model` on `port`, as {@linkcode launchReplica} describes. */
+async function launchOn(
+  model: ModelConfig,
+  port: number,
+  options: LaunchReplicaOptions,
+): Promise<ReplicaProcess> {
   const hostname = options.hostname ?? "127.0.0.1";
   const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
   const label = `Replica "${model.name}" on port ${port}`;

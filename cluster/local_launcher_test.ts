@@ -2,17 +2,11 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { ModelSchema } from "../config/schema.ts";
 import { launchReplica, replicaArgv, ReplicaStartError } from "./local_launcher.ts";
+import { freePort } from "./ports.ts";
+import { waitFor } from "../actors/runtime/testdata/wait.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const fixture = "deno run -A tests/fixtures/health_server.ts --port {port} --name {name}";
-
-/** A port nothing listens on right now: bind port 0, read it back, let it go. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 function fixtureModel(extra: string, fields: Record<string, unknown> = {}) {
   return ModelSchema.parse({ name: "fixture", command: `${fixture} ${extra}`, ...fields });
@@ -28,14 +22,9 @@ function isRunning(pid: number): boolean {
   }
 }
 
-/** Polls until `pid` is gone: a killed process's reaping is not instantaneous. */
-async function waitGone(pid: number, timeoutMs = 10_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isRunning(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
+/** Waits until `pid` is gone: a killed process's reaping is not instantaneous. */
+function waitGone(pid: number): Promise<boolean> {
+  return waitFor(`process ${pid} to be gone`, () => !isRunning(pid), { everyMs: 50 });
 }
 
 Deno.test("replicaArgv() fills the default vllm template and keeps a spaced value as one argument", () => {
@@ -149,12 +138,10 @@ Deno.test("stop() ends the replica's whole process group, workers included", asy
       pollIntervalMs: 50,
       startupTimeoutMs: 60_000,
     });
-    let workerPid = 0;
-    for (let i = 0; i < 200 && workerPid === 0; i++) {
+    const workerPid = await waitFor("the worker's pid in the log", async () => {
       const log = await Deno.readTextFile(replica.logPath!);
-      workerPid = Number(/fixture worker pid (\d+)/.exec(log)?.[1] ?? 0);
-      if (workerPid === 0) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+      return Number(/fixture worker pid (\d+)/.exec(log)?.[1] ?? 0) || undefined;
+    }, { everyMs: 50 });
     assert.ok(workerPid > 0 && isRunning(workerPid), "the worker runs beside the replica");
     await replica.stop({ graceMs: 10_000 });
     assert.equal(await waitGone(workerPid), true, "the worker was stopped with the replica");
@@ -204,4 +191,51 @@ Deno.test("launchReplica() says which program is missing when it cannot be start
 Deno.test("launchReplica() refuses a model with static endpoints", async () => {
   const model = ModelSchema.parse({ name: "x", endpoints: ["http://127.0.0.1:1"] });
   await assert.rejects(launchReplica(model), /lists endpoints, so it is not launched/);
+});
+
+Deno.test("launchReplica() on port 0 starts again on another port when its pick is taken before it binds", async () => {
+  // The race a pick-then-bind has: another listener takes the picked port first.
+  const squatter = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const taken = (squatter.addr as Deno.NetAddr).port;
+  const picks: number[] = [];
+  try {
+    const replica = await launchReplica(fixtureModel(""), {
+      port: 0,
+      pickPort: () => {
+        picks.push(picks.length === 0 ? taken : freePort());
+        return picks.at(-1)!;
+      },
+      cwd: root,
+      pollIntervalMs: 50,
+      startupTimeoutMs: 60_000,
+    });
+    try {
+      assert.equal(picks.length, 2, "a second port was picked after the first was in use");
+      assert.equal(replica.port, picks[1]);
+      assert.equal(replica.url, `http://127.0.0.1:${picks[1]}`);
+      assert.equal((await fetch(`${replica.url}/name`)).status, 200);
+    } finally {
+      await replica.stop({ graceMs: 5_000 });
+    }
+  } finally {
+    squatter.close();
+  }
+});
+
+Deno.test("launchReplica() on a configured port that is taken fails without trying another", async () => {
+  const squatter = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (squatter.addr as Deno.NetAddr).port;
+    const error = await launchReplica(fixtureModel(""), {
+      port,
+      cwd: root,
+      pollIntervalMs: 50,
+      startupTimeoutMs: 60_000,
+    }).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof ReplicaStartError, String(error));
+    assert.equal(error.reason, "exited");
+    assert.match(error.outputTail, /AddrInUse/);
+  } finally {
+    squatter.close();
+  }
 });

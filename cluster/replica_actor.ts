@@ -29,14 +29,14 @@ export interface ReplicaActorOptions {
   model: ModelConfig;
   /** Which replica of the model. */
   index: number;
-  /** The port it serves on. */
+  /** The port it serves on; `0` takes a free one at the first start and keeps it across restarts. */
   port: number;
   /** Directory for its log under `logs/`. */
   stateDir: string;
   /** The model's RouterActor, told to add the replica as a backend once it is healthy. */
   router: Address;
-  /** The backend id it is routed under. */
-  backendId: string;
+  /** The backend id it is routed under. @default "127.0.0.1:<port>" */
+  backendId?: string;
   /** Overrides of the launcher's timing, for tests. */
   startupTimeoutMs?: number;
 }
@@ -67,9 +67,9 @@ function tellLater(ctx: ActorContext<ReplicaMessage>, msg: ReplicaMessage): void
 export function replicaBehavior(
   options: ReplicaActorOptions,
 ): Behavior<ReplicaActorState, ReplicaMessage> {
-  const url = `http://127.0.0.1:${options.port}`;
-  // Counted across restarts: the supervisor re-runs init on this same behaviour.
+  // Both kept across restarts: the supervisor re-runs init on this same behaviour.
   let starts = 0;
+  let port = options.port;
   return {
     kind: REPLICA_KIND,
     init(_id, ctx) {
@@ -77,7 +77,7 @@ export function replicaBehavior(
       const starting = new AbortController();
       const launch = launchReplica(options.model, {
         index: options.index,
-        port: options.port,
+        port,
         stateDir: options.stateDir,
         signal: starting.signal,
         ...(options.startupTimeoutMs === undefined
@@ -98,7 +98,7 @@ export function replicaBehavior(
         launch: launch.catch(() => undefined),
         starting,
         stopping: false,
-        url,
+        url: `http://127.0.0.1:${port}`,
         starts,
       };
     },
@@ -106,11 +106,13 @@ export function replicaBehavior(
       switch (msg.type) {
         case "launched": {
           state.process = msg.process;
+          state.url = msg.process.url;
+          port = msg.process.port;
           const pid = msg.process.pid;
           msg.process.exited.then((code) => tellLater(ctx, { type: "exited", code, pid }));
           ctx.tell(options.router, {
             type: "add",
-            id: options.backendId,
+            id: options.backendId ?? `127.0.0.1:${port}`,
             url: msg.process.url,
             source: "launched",
           });
@@ -132,7 +134,7 @@ export function replicaBehavior(
         case "status": {
           ctx.reply(
             {
-              url,
+              url: state.url,
               pid: state.process?.pid,
               running: state.process !== undefined,
               starts: state.starts,

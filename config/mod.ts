@@ -5,8 +5,6 @@ export {
   type HeadersConfig,
   type ModelConfig,
   type ProxyConfig,
-  STRATEGY_NAMES,
-  type StrategyName,
 } from "./schema.ts";
 export {
   ConfigError,

@@ -120,19 +120,7 @@ export function startEchoUpstream(): Promise<EchoUpstream> {
   }));
 }
 
-/** Polls `check` until it is true or `timeoutMs` passes (then throws with `what`). */
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
+export { waitFor } from "../actors/runtime/testdata/wait.ts";
 
 /** A chat request body with `content` as the only user message. */
 export function chat(content: string, extra: Record<string, unknown> = {}) {

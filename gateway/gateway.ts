@@ -2,13 +2,8 @@
 import type { Config } from "../config/schema.ts";
 import { kvPath } from "../config/mod.ts";
 import { ActorSystem } from "../actors/runtime/mod.ts";
-import { backendIdFromUrl, Fleet } from "../actors/router/fleet.ts";
-import { routerAddress } from "../actors/router/router_actor.ts";
-import { requestFeatures } from "../actors/router/features.ts";
-import {
-  replicaSupervisorBehavior,
-  type ReplicaSupervisorMessage,
-} from "../cluster/replica_actor.ts";
+import { backendIdFromUrl, Fleet, requestFeatures, routerAddress } from "../actors/router/mod.ts";
+import { replicaSupervisorBehavior, type ReplicaSupervisorMessage } from "../cluster/mod.ts";
 import { createApp } from "../proxy/app.ts";
 import type { ForwardContext } from "../proxy/openai/forward.ts";
 import { RecordStore } from "../proxy/records.ts";
@@ -49,14 +44,6 @@ export interface Gateway {
   close(options?: { deadlineMs?: number }): Promise<void>;
 }
 
-/** Picks a free TCP port on 127.0.0.1 (closed again before it is returned). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 /**
  * Starts the gateway for `config`: a RouterActor per model, a BackendActor per static endpoint,
  * a supervised process per launched replica (`cluster.type: local`), and the HTTP server.
@@ -87,12 +74,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         replicas ??= system.spawn(replicaSupervisorBehavior(), "local").address;
         const ports = options.replicaPorts?.[model.name];
         for (let i = 0; i < model.replicas; i++) {
-          const wanted = ports?.[i];
-          const port = wanted === undefined
-            ? model.base_port + i
-            : wanted === 0
-            ? freePort()
-            : wanted;
+          // A 0 is kept: the launcher picks the port and retries if it is taken before the bind.
+          const port = ports?.[i] ?? model.base_port + i;
           await system.ref<ReplicaSupervisorMessage>(replicas).ask({
             type: "start",
             id: `${model.name}/${i}`,
@@ -102,7 +85,6 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
               port,
               stateDir: config.state_dir,
               router: routerAddress(model.name),
-              backendId: `127.0.0.1:${port}`,
             },
           });
         }
@@ -120,15 +102,21 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   }
 
   const blockChars = config.proxy.prefix_block_chars;
-  const upstream = new UpstreamClient();
+  const upstream = new UpstreamClient({
+    transport: config.proxy.upstream_client,
+    connectTimeoutMs: config.proxy.connect_timeout * 1000,
+    firstByteTimeoutMs: config.proxy.first_byte_timeout * 1000,
+    idleTimeoutMs: config.proxy.pool_idle_timeout * 1000,
+    maxConnectionsPerBackend: config.proxy.max_connections_per_backend,
+  });
   const deadlines = new Deadlines();
   const forward: ForwardContext = {
     proxy: config.proxy,
     headers: config.headers,
     router: (model) => fleet.router(model),
     features: (body, sessionId) => requestFeatures(body, { sessionId, blockChars }),
-    started: (model, backend) => fleet.started(model, backend),
-    finished: (model, backend, outcome) => fleet.finished(model, backend, outcome),
+    started: (_model, backend) => fleet.started(backend),
+    finished: (_model, backend, outcome) => fleet.finished(backend, outcome),
     records,
     upstream,
     deadlines,

@@ -61,9 +61,9 @@ Deno.test("failures open a backend's circuit and a healthy half-open probe close
     bad.faults.apply({ error_rate: 1 });
     for (let i = 0; i < 6; i++) await rig.client.chat.completions.create(chat(`c ${i}`));
     await waitFor(
-      () => rig.gateway.fleet.report(MODEL, badId)?.circuit === "open",
       "the circuit to open",
-      5_000,
+      () => rig.gateway.fleet.report(MODEL, badId)?.circuit === "open",
+      { timeoutMs: 5_000 },
     );
     // While open, nothing is sent to it.
     const sent = rig.gateway.records.recent().filter((r) => r.backendId === badId).length;
@@ -71,9 +71,9 @@ Deno.test("failures open a backend's circuit and a healthy half-open probe close
     assertEquals(rig.gateway.records.recent().filter((r) => r.backendId === badId).length, sent);
     bad.faults.clear();
     await waitFor(
-      () => rig.gateway.fleet.report(MODEL, badId)?.circuit === "closed",
       "the circuit to close",
-      5_000,
+      () => rig.gateway.fleet.report(MODEL, badId)?.circuit === "closed",
+      { timeoutMs: 5_000 },
     );
     const backends = await (await fetch(`${rig.gateway.url}/api/backends`)).json();
     const listed = backends.backends.find((b: { id: string }) => b.id === badId);
@@ -104,11 +104,13 @@ Deno.test("a client disconnect mid-stream aborts the upstream request at once", 
     } catch {
       // The client's own abort.
     }
-    await waitFor(() => sim.engine.numRunning === 0, "the replica's running count to drop", 3_000);
+    await waitFor("the replica's running count to drop", () => sim.engine.numRunning === 0, {
+      timeoutMs: 3_000,
+    });
     await waitFor(
-      () => rig.gateway.records.recent()[0]?.status === 499,
       "the record of the aborted request",
-      3_000,
+      () => rig.gateway.records.recent()[0]?.status === 499,
+      { timeoutMs: 3_000 },
     );
     const backend = rig.gateway.fleet.router(MODEL)?.list()[0];
     assertEquals(backend?.view.inFlight, 0);
@@ -128,10 +130,14 @@ Deno.test("a disconnect before the first byte aborts the upstream request too", 
       body: JSON.stringify(chat("long", { max_tokens: 4000 })),
       signal: abort.signal,
     }).catch(() => undefined);
-    await waitFor(() => sim.engine.numRunning === 1, "the replica to start the request", 3_000);
+    await waitFor("the replica to start the request", () => sim.engine.numRunning === 1, {
+      timeoutMs: 3_000,
+    });
     abort.abort();
     await pending;
-    await waitFor(() => sim.engine.numRunning === 0, "the replica's running count to drop", 3_000);
+    await waitFor("the replica's running count to drop", () => sim.engine.numRunning === 0, {
+      timeoutMs: 3_000,
+    });
   } finally {
     await rig.close();
   }
@@ -152,7 +158,7 @@ Deno.test("a stream that breaks after its first byte ends with an OpenAI-shaped 
     const last = JSON.parse(events.at(-1)!.slice(6));
     assertEquals([last.error.code, last.error.type], ["upstream_error", "api_error"]);
     assert(events.length >= 2, "the tokens before the cut are relayed");
-    await waitFor(() => rig.gateway.records.recent().length === 1, "the record");
+    await waitFor("the record", () => rig.gateway.records.recent().length === 1);
     assert(rig.gateway.records.recent()[0]?.error !== undefined);
   } finally {
     await rig.close();

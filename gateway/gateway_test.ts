@@ -47,8 +47,8 @@ Deno.test("a chat completion goes through the gateway with its headers and is re
     );
     // The backend learns a latency from it, not a time to first token.
     await waitFor(
-      () => rig.gateway.fleet.report(MODEL, backend ?? "")?.ewmaLatencyMs !== undefined,
       "the backend's latency sample",
+      () => rig.gateway.fleet.report(MODEL, backend ?? "")?.ewmaLatencyMs !== undefined,
     );
     assertEquals(rig.gateway.fleet.report(MODEL, backend ?? "")?.ewmaTtftMs, undefined);
   } finally {
@@ -79,7 +79,7 @@ Deno.test("a streamed chat completion arrives chunk by chunk with a generated re
     assert(chunks > 3, `only ${chunks} chunks`);
     assert(text.length > 0);
     assertEquals(usage?.completion_tokens, 12);
-    await waitFor(() => rig.gateway.records.recent().length === 1, "the stream's record");
+    await waitFor("the stream's record", () => rig.gateway.records.recent().length === 1);
     const record = rig.gateway.records.recent()[0];
     assertEquals([record?.stream, record?.completionTokens, record?.usageSource], [
       true,

@@ -1,15 +1,18 @@
 /** `deno task serve [--config FILE]`: runs the gateway, with two simulated replicas when no config is given. */
 import { type Command, numberFlag, parseFlags, UsageError } from "../config/cli.ts";
+import { installShutdownHandlers } from "../actors/runtime/mod.ts";
 import { loadConfig } from "../config/mod.ts";
 import { type Config, ConfigSchema } from "../config/schema.ts";
-import { DEFAULT_SIM_MODEL } from "../sim/mod.ts";
 import { type GatewayOptions, startGateway } from "./gateway.ts";
+
+/** The model the embedded default serves; the simulator is told its name by `--model`. */
+export const EMBEDDED_MODEL = "llama-3.1-8b-sim";
 
 const usage = [
   "Usage: deno task serve [--config FILE] [options]",
   "",
   "Runs the OpenAI-compatible gateway. Without --config it runs the embedded default: two",
-  `simulated replicas of "${DEFAULT_SIM_MODEL}" (deno task sim) as supervised child processes`,
+  `simulated replicas of "${EMBEDDED_MODEL}" (deno task sim) as supervised child processes`,
   "and a KV file under .turnpike/.",
   "",
   "Options:",
@@ -31,26 +34,11 @@ export function embeddedDefault(config: Config): Config {
     ...config,
     cluster: { type: "local" },
     models: [{
-      name: DEFAULT_SIM_MODEL,
+      name: EMBEDDED_MODEL,
       replicas: 2,
       command: `deno run -A ${MAIN_TS} sim --port {port} --model {name}`,
       startup_timeout: 60,
     }],
-  });
-}
-
-/** Resolves on the first SIGINT or SIGTERM, removing its listeners. */
-function stopSignal(): Promise<Deno.Signal> {
-  return new Promise((resolve) => {
-    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-    const handlers = signals.map((signal) => {
-      const handler = () => {
-        for (const [i, s] of signals.entries()) Deno.removeSignalListener(s, handlers[i]!);
-        resolve(signal);
-      };
-      Deno.addSignalListener(signal, handler);
-      return handler;
-    });
   });
 }
 
@@ -76,7 +64,7 @@ export const serveCommand: Command = {
       ...(port === undefined ? {} : { port }),
       ...(values.host === undefined ? {} : { hostname: values.host }),
       // The embedded replicas take free ports, so a second `serve` or a busy 5900 never clashes.
-      ...(embedded ? { replicaPorts: { [DEFAULT_SIM_MODEL]: [0, 0] } } : {}),
+      ...(embedded ? { replicaPorts: { [EMBEDDED_MODEL]: [0, 0] } } : {}),
     };
     const gateway = await startGateway(config, options);
     const model = config.models[0]?.name ?? "MODEL";
@@ -95,14 +83,14 @@ export const serveCommand: Command = {
       `Try: curl -s ${gateway.url}/v1/chat/completions -H 'content-type: application/json' ` +
         `-d '{"model":"${model}","messages":[{"role":"user","content":"Hello"}]}'`,
     );
-    const stop = stopSignal();
-    const stopped = new AbortController();
-    waitReady(gateway, config, stopped.signal);
-    const signal = await stop;
-    stopped.abort();
-    console.log(`Received ${signal}: draining requests in flight and stopping`);
-    await gateway.close({ deadlineMs: 10_000 });
-    return 0;
+    const ready = new AbortController();
+    const handlers = installShutdownHandlers({ shutdown: (o) => gateway.close(o) }, {
+      deadlineMs: 10_000,
+      exit: false,
+      stopIntake: () => ready.abort(),
+    });
+    waitReady(gateway, config, ready.signal);
+    return await handlers.stopped;
   },
 };
 

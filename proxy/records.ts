@@ -1,4 +1,5 @@
 /** The in-memory, bounded store of per-request records (session headers plus the gateway's timing). */
+import { quantileSorted } from "d3-array";
 import type { HeadersConfig } from "../config/schema.ts";
 
 /** One request as the gateway saw it. */
@@ -211,10 +212,12 @@ export class RecordStore {
   }
 }
 
-/** p50, p95, p99 of `values` (nearest rank). */
+/**
+ * p50, p95, p99 of `values`, by the percentile every figure of turnpike uses: d3-array's
+ * `quantileSorted`, interpolating linearly between the two nearest ranks (as `sim/stats.ts`).
+ */
 export function percentiles(values: number[]): Percentiles {
-  if (values.length === 0) return { p50: undefined, p95: undefined, p99: undefined };
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+  const sorted = values.toSorted((a, b) => a - b);
+  const at = (q: number) => quantileSorted(sorted, q);
   return { p50: at(0.5), p95: at(0.95), p99: at(0.99) };
 }

@@ -53,10 +53,13 @@ Deno.test("RecordStore filters by session and tells its listeners", () => {
   assertEquals(stats.sessions, 2);
 });
 
-Deno.test("percentiles takes the nearest rank and is empty for no values", () => {
+Deno.test("percentiles interpolates between the nearest ranks and is empty for no values", () => {
   assertEquals(percentiles([]), { p50: undefined, p95: undefined, p99: undefined });
-  const values = Array.from({ length: 100 }, (_, i) => 100 - i);
+  const values = Array.from({ length: 101 }, (_, i) => 100 - i);
   assertEquals(percentiles(values), { p50: 50, p95: 95, p99: 99 });
+  const even = percentiles([40, 10, 30, 20]);
+  assertEquals([even.p50, even.p95], [25, 38.5]);
+  assertEquals(Math.abs(even.p99! - 39.7) < 1e-9, true);
 });
 
 Deno.test("startRecord reads the configured session and timing headers of a request", () => {

@@ -15,21 +15,7 @@ function clientFor(url: string): OpenAI {
   return new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 60_000 });
 }
 
-/**
- * Polls `condition` every 10 ms until it holds; throws after `timeoutMs`. The deadline is generous
- * because a loaded machine can stall a test for seconds, and it only bounds a test that fails.
- */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export { waitFor } from "../actors/runtime/testdata/wait.ts";
 
 /**
  * Runs `body` against a fresh simulator started with `options` and an OpenAI client for it, and

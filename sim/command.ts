@@ -1,5 +1,6 @@
 /** `deno task sim`: runs one or more simulated vLLM replicas until interrupted. */
 import { type Command, numberFlag, parseFlags, UsageError } from "../config/cli.ts";
+import { installShutdownHandlers } from "../actors/runtime/mod.ts";
 import {
   DEFAULT_SIM_MODEL,
   type SimServer,
@@ -184,14 +185,7 @@ export const simCommand: Command = {
     const plan = parseSimArgs(args);
     const servers = await startReplicas(plan);
     for (const s of servers) console.log(`sim: ${s.model} listening on ${s.url}`);
-    const stopped = Promise.withResolvers<void>();
-    const stop = () => stopped.resolve();
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
-    await stopped.promise;
-    Deno.removeSignalListener("SIGINT", stop);
-    Deno.removeSignalListener("SIGTERM", stop);
-    await Promise.all(servers.map((s) => s.close()));
-    return 0;
+    const close = async () => void await Promise.all(servers.map((s) => s.close()));
+    return await installShutdownHandlers({ shutdown: close }, { exit: false }).stopped;
   },
 };

@@ -32,7 +32,7 @@ Deno.test("during the start-up delay /health and requests answer 503, then 200",
       body: JSON.stringify({ loading_ms: 100 }),
     });
     assertEquals((await patched.json()).loading, true);
-    await waitFor(async () => await status(`${sim.url}/health`) === 200, "the model has loaded");
+    await waitFor("the model has loaded", async () => await status(`${sim.url}/health`) === 200);
     assertEquals(await status(`${sim.url}/v1/chat/completions`, chat()), 200);
   }));
 
@@ -97,7 +97,7 @@ Deno.test("a cut stream breaks off after the configured tokens without [DONE]", 
       broken = true;
     }
     assert(broken || !text.includes("[DONE]"), "the stream must not end cleanly");
-    await waitFor(() => sim.engine.numRunning === 0, "the cut request leaves the batch");
+    await waitFor("the cut request leaves the batch", () => sim.engine.numRunning === 0);
     assertEquals(sim.engine.numRunning, 0);
   }));
 

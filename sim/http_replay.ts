@@ -1,6 +1,7 @@
 /** Replays a trace over HTTP against running replicas, as an agent fleet would, and measures it. */
-import { type Percentiles, percentiles } from "./replay.ts";
-import { traceBlockText, type TraceRecord } from "./trace.ts";
+import { summarize, type Summary } from "./stats.ts";
+import { promptText, type TraceRequest } from "./trace.ts";
+import { BLOCK_TOKENS } from "./kv_cache.ts";
 import { APPROX_CHARS_PER_TOKEN } from "./tokens.ts";
 
 /** Options of {@linkcode replayTraceHttp}. */
@@ -28,48 +29,28 @@ export interface HttpReplayReport {
   /** Real ms from the first send to the last stream's end. */
   realMs: number;
   /** How late requests were sent against the schedule. */
-  sendLagMs: Percentiles;
+  sendLagMs: Summary;
   /** Time to the first content byte. */
-  ttftMs: Percentiles;
-}
-
-/** Builds prompt texts from block texts, keeping recently used blocks. */
-class PromptBuilder {
-  readonly #blocks = new Map<number, string>();
-
-  text(record: TraceRecord): string {
-    const chars = record.input_length * APPROX_CHARS_PER_TOKEN;
-    const parts: string[] = [];
-    let length = 0;
-    for (const id of record.hash_ids) {
-      if (length >= chars) break;
-      let block = this.#blocks.get(id);
-      if (block === undefined) {
-        if (this.#blocks.size > 20_000) this.#blocks.clear();
-        block = traceBlockText(id);
-        this.#blocks.set(id, block);
-      }
-      parts.push(block);
-      length += block.length;
-    }
-    return parts.join("").slice(0, chars);
-  }
+  ttftMs: Summary;
 }
 
 /** Sends `records` on their schedule (scaled) as streaming chats and waits for every answer. */
 export async function replayTraceHttp(
-  records: readonly TraceRecord[],
+  records: readonly TraceRequest[],
   options: HttpReplayOptions,
 ): Promise<HttpReplayReport> {
   const todo = records.filter((r) => r.timestamp <= (options.traceMs ?? Infinity));
-  const builder = new PromptBuilder();
+  const textOptions = {
+    blockChars: BLOCK_TOKENS * APPROX_CHARS_PER_TOKEN,
+    charsPerToken: APPROX_CHARS_PER_TOKEN,
+  };
   const sendLags: number[] = [];
   const ttfts: number[] = [];
   let completed = 0;
   let failed = 0;
   let rejected = 0;
   const start = performance.now();
-  const one = async (record: TraceRecord): Promise<void> => {
+  const one = async (record: TraceRequest): Promise<void> => {
     const due = start + record.timestamp / options.timeScale;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -85,7 +66,7 @@ export async function replayTraceHttp(
           stream: true,
           stream_options: { include_usage: true },
           max_tokens: record.output_length,
-          messages: [{ role: "user", content: builder.text(record) }],
+          messages: [{ role: "user", content: promptText(record, textOptions) }],
         }),
       });
       if (!response.ok || !response.body) {
@@ -117,7 +98,7 @@ export async function replayTraceHttp(
     rejected,
     failed,
     realMs: performance.now() - start,
-    sendLagMs: percentiles(sendLags),
-    ttftMs: percentiles(ttfts),
+    sendLagMs: summarize(sendLags),
+    ttftMs: summarize(ttfts),
   };
 }

@@ -1,7 +1,7 @@
 import { assertEquals, assertGreater } from "./_assert.ts";
 import { replayTraceHttp } from "./http_replay.ts";
 import { startSimulator } from "./server.ts";
-import type { TraceRecord } from "./trace.ts";
+import type { TraceRequest } from "./trace.ts";
 
 Deno.test("replayTraceHttp() sends each record as a streamed chat and shared ids hit the cache", async () => {
   const sims = [
@@ -9,7 +9,7 @@ Deno.test("replayTraceHttp() sends each record as a streamed chat and shared ids
     await startSimulator({ timeScale: 100, tokenizer: "approx" }),
   ];
   try {
-    const records: TraceRecord[] = Array.from({ length: 12 }, (_, i) => ({
+    const records: TraceRequest[] = Array.from({ length: 12 }, (_, i) => ({
       timestamp: i * 100,
       input_length: 3000,
       output_length: 4,

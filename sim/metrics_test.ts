@@ -63,16 +63,18 @@ Deno.test("/metrics shows running and waiting requests and KV usage while busy",
         }),
       })
     ));
-    await waitFor(
-      () => sim.engine.numRunning + sim.engine.numWaiting === 2,
-      "both requests are queued or running",
-    );
+    await waitFor("both requests are queued or running", () =>
+      sim.engine.numRunning + sim.engine.numWaiting === 2);
     const m = parseProm(await (await fetch(`${sim.url}/metrics`)).text());
     assertEquals(m.get('vllm:num_requests_running{model_name="m"}'), 1);
     assertEquals(m.get('vllm:num_requests_waiting{model_name="m"}'), 1);
     assertGreater(m.get('vllm:kv_cache_usage_perc{model_name="m"}')!, 0);
-    for (const c of controllers) c.abort();
-    for (const s of streams) await s.body?.cancel().catch(() => {});
+    for (const c of controllers) {
+      c.abort();
+    }
+    for (const s of streams) {
+      await s.body?.cancel().catch(() => {});
+    }
   }));
 
 Deno.test("latency histograms hold the engine's simulated times at the time scale, not when the event loop got to them", () =>

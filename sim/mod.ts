@@ -49,20 +49,17 @@ export {
 export { type ChatTurn, renderChat, renderCompletion } from "./chat_template.ts";
 export { type FaultPatch, FaultPatchSchema, Faults } from "./faults.ts";
 export {
+  blockText,
   parseTrace,
+  promptText,
+  type PromptTextOptions,
   traceBlockHashes,
-  traceBlockText,
-  tracePromptText,
-  type TraceRecord,
-  TraceRecordSchema,
+  TraceError,
+  type TraceRequest,
+  TraceRequestSchema,
 } from "./trace.ts";
-export {
-  type Percentiles,
-  percentiles,
-  type ReplayOptions,
-  type ReplayReport,
-  replayTrace,
-} from "./replay.ts";
+export { quantile, summarize, type Summary } from "./stats.ts";
+export { type ReplayOptions, type ReplayReport, replayTrace } from "./replay.ts";
 export { type HttpReplayOptions, type HttpReplayReport, replayTraceHttp } from "./http_replay.ts";
 export { type CalibrationRow, calibrationRows } from "./calibration.ts";
 export { parseSimArgs, type SimCommandPlan, startReplicas } from "./command.ts";

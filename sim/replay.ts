@@ -1,7 +1,8 @@
 /** Replays a trace straight into in-process engines on a clock, measuring how far they lag behind it. */
 import { type Clock, RealClock } from "./clock.ts";
+import { summarize, type Summary } from "./stats.ts";
 import { Engine, type EngineOptions } from "./engine.ts";
-import { traceBlockHashes, type TraceRecord } from "./trace.ts";
+import { traceBlockHashes, type TraceRequest } from "./trace.ts";
 
 /** Options of {@linkcode replayTrace}. */
 export interface ReplayOptions {
@@ -21,18 +22,6 @@ export interface ReplayOptions {
   maxModelLen?: number;
 }
 
-/** Percentiles of a sample, in its unit. */
-export interface Percentiles {
-  /** Median. */
-  p50: number;
-  /** 99th percentile. */
-  p99: number;
-  /** Largest. */
-  max: number;
-  /** Mean. */
-  mean: number;
-}
-
 /** What a replay measured. */
 export interface ReplayReport {
   /** Requests sent. */
@@ -48,30 +37,15 @@ export interface ReplayReport {
   /** Engine steps run, all replicas. */
   steps: number;
   /** How late steps ended against the clock, in simulated ms. */
-  stepLagMs: Percentiles;
+  stepLagMs: Summary;
   /** How late arrivals were injected against the clock, in simulated ms. */
-  arrivalLagMs: Percentiles;
+  arrivalLagMs: Summary;
   /** Time to first token, simulated ms. */
-  ttftMs: Percentiles;
+  ttftMs: Summary;
   /** Prefix-cache hit rate over prompt tokens, hits on the GPU and in a host tier together. */
   prefixHitRate: number;
   /** Preemptions, all replicas. */
   preemptions: number;
-}
-
-/** Percentiles of `values` (0s for an empty sample). */
-export function percentiles(values: number[]): Percentiles {
-  if (values.length === 0) return { p50: 0, p99: 0, max: 0, mean: 0 };
-  const sorted = Float64Array.from(values).sort();
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-  let sum = 0;
-  for (const v of sorted) sum += v;
-  return {
-    p50: at(0.5),
-    p99: at(0.99),
-    max: sorted[sorted.length - 1]!,
-    mean: sum / sorted.length,
-  };
 }
 
 /** Sequences an engine has taken: running, queued, or loading KV from its host tier. */
@@ -103,7 +77,7 @@ function pickEngine(engines: readonly Engine[], hashes: readonly number[]): Engi
 
 /** Replays `records` (sorted by timestamp) into fresh engines and reports lag and latency. */
 export function replayTrace(
-  records: readonly TraceRecord[],
+  records: readonly TraceRequest[],
   options: ReplayOptions = {},
 ): Promise<ReplayReport> {
   const clock = options.clock ?? new RealClock({ timeScale: options.timeScale ?? 10 });
@@ -142,9 +116,9 @@ export function replayTrace(
       simulatedMs: clock.now() - origin,
       realMs: performance.now() - realStart,
       steps: engines.reduce((n, e) => n + e.steps, 0),
-      stepLagMs: percentiles(lags),
-      arrivalLagMs: percentiles(arrivalLags),
-      ttftMs: percentiles(ttfts),
+      stepLagMs: summarize(lags),
+      arrivalLagMs: summarize(arrivalLags),
+      ttftMs: summarize(ttfts),
       prefixHitRate: queries === 0 ? 0 : hits / queries,
       preemptions: engines.reduce((n, e) => n + e.metrics.preemptions, 0),
     });

@@ -169,7 +169,7 @@ Deno.test("a client that disconnects mid-stream frees its slot at once", () =>
     assertEquals(sim.engine.numRunning, 1);
     controller.abort();
     await reader.cancel().catch(() => {});
-    await waitFor(() => sim.engine.numRunning === 0, "the engine lets the request go");
+    await waitFor("the engine lets the request go", () => sim.engine.numRunning === 0);
     assertEquals(sim.engine.numRunning, 0);
     assertEquals(sim.engine.kv.usedBlocks, 0);
     assertEquals(sim.engine.metrics.finished.abort, 1);
@@ -183,11 +183,11 @@ Deno.test("a client that disconnects from a non-streaming request frees its slot
       signal: controller.signal,
       body: JSON.stringify({ model: MODEL, max_tokens: 5000, prompt: "go" }),
     }).catch((e) => e);
-    await waitFor(() => sim.engine.numRunning === 1, "the request runs");
+    await waitFor("the request runs", () => sim.engine.numRunning === 1);
     assertEquals(sim.engine.numRunning, 1);
     controller.abort();
     await pending;
-    await waitFor(() => sim.engine.numRunning === 0, "the engine lets the request go");
+    await waitFor("the engine lets the request go", () => sim.engine.numRunning === 0);
     assertEquals(sim.engine.numRunning, 0);
   }));
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../config/loader.ts";
-import { launchReplica } from "../cluster/local_launcher.ts";
+import { launchReplica } from "../cluster/mod.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -9,12 +9,8 @@ Deno.test("config/example.yaml's launched model starts as a real simulator repli
   const config = await loadConfig(`${root}config/example.yaml`, { env: {} });
   const model = config.models.find((m) => m.endpoints === undefined);
   assert.ok(model, "the example has a launched model");
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-
   const replica = await launchReplica(model, {
-    port,
+    port: 0,
     cwd: root,
     pollIntervalMs: 100,
     startupTimeoutMs: 120_000,

@@ -3,7 +3,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import OpenAI from "openai";
 import { ConfigSchema } from "../config/schema.ts";
 import { startGateway } from "../gateway/gateway.ts";
-import type { ReplicaStatus } from "../cluster/replica_actor.ts";
+import type { ReplicaStatus } from "../cluster/mod.ts";
 import { waitFor } from "../gateway/_testing.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -26,9 +26,9 @@ Deno.test("a launched replica that dies is restarted and routed to again", async
     const replica = gateway.system.ref<{ type: "status" }>("replica/m/0");
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "x", maxRetries: 0 });
     await waitFor(
-      () => (gateway.fleet.router("m")?.eligibleCount ?? 0) === 1,
       "the replica to become healthy",
-      60_000,
+      () => (gateway.fleet.router("m")?.eligibleCount ?? 0) === 1,
+      { timeoutMs: 60_000 },
     );
     await client.chat.completions.create({
       model: "m",
@@ -38,18 +38,14 @@ Deno.test("a launched replica that dies is restarted and routed to again", async
     const before = await replica.ask<ReplicaStatus>({ type: "status" });
     assert(before.pid !== undefined && before.running);
     Deno.kill(-before.pid, "SIGKILL");
+    await waitFor("the replica to be restarted", async () => {
+      const now = await replica.ask<ReplicaStatus>({ type: "status" }).catch(() => undefined);
+      return now !== undefined && now.running && now.pid !== before.pid;
+    }, { timeoutMs: 60_000 });
     await waitFor(
-      async () => {
-        const now = await replica.ask<ReplicaStatus>({ type: "status" }).catch(() => undefined);
-        return now !== undefined && now.running && now.pid !== before.pid;
-      },
-      "the replica to be restarted",
-      60_000,
-    );
-    await waitFor(
-      () => (gateway.fleet.router("m")?.eligibleCount ?? 0) === 1,
       "the restarted replica to be healthy",
-      30_000,
+      () => (gateway.fleet.router("m")?.eligibleCount ?? 0) === 1,
+      { timeoutMs: 30_000 },
     );
     const after = await replica.ask<ReplicaStatus>({ type: "status" });
     assertEquals([after.starts, after.url], [2, before.url]);

@@ -90,8 +90,8 @@ Deno.test("least_load avoids the replica whose scraped metrics show it busy", as
       }).then((res) => res.text(), () => {}).catch(() => {});
     }
     await waitFor(
-      () => rig.gateway.fleet.report(MODEL, busyId)?.metrics?.running === 4,
       "the scrape to see the busy replica",
+      () => rig.gateway.fleet.report(MODEL, busyId)?.metrics?.running === 4,
     );
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) ids.push(await backendOf(rig, chat(`ll${i}`, { max_tokens: 2 })));

@@ -1,7 +1,7 @@
 /** Parses a vLLM replica's Prometheus `/metrics` text into the load figures the router reads. */
-import type { ScrapedLoad } from "../router/strategies/types.ts";
+import type { ScrapedLoad } from "./scraped_load.ts";
 
-/** Load figures plus the prefix-cache counters, summed over label sets. */
+/** Load figures plus the prefix-cache counters, summed over engines. */
 export interface VllmMetrics extends ScrapedLoad {
   /** `vllm:prefix_cache_queries_total`, undefined when the replica does not export it. */
   prefixQueries: number | undefined;
@@ -9,9 +9,12 @@ export interface VllmMetrics extends ScrapedLoad {
   prefixHits: number | undefined;
 }
 
-/** Sums of every sample per metric name in Prometheus text format (labels ignored). */
-export function parsePrometheus(text: string): Map<string, number> {
-  const sums = new Map<string, number>();
+/**
+ * The samples of each metric name in Prometheus text format, one value per label set (a vLLM
+ * replica with several engines exports one per `engine="N"`), in the order they appear.
+ */
+export function parsePrometheus(text: string): Map<string, number[]> {
+  const samples = new Map<string, number[]>();
   for (const raw of text.split("\n")) {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
@@ -33,29 +36,42 @@ export function parsePrometheus(text: string): Map<string, number> {
     if (valueText === undefined || valueText === "") continue;
     const value = Number(valueText);
     if (Number.isNaN(value)) continue;
-    sums.set(name, (sums.get(name) ?? 0) + value);
+    const values = samples.get(name);
+    if (values) values.push(value);
+    else samples.set(name, [value]);
   }
-  return sums;
+  return samples;
+}
+
+function sum(values: number[] | undefined): number | undefined {
+  return values?.reduce((total, v) => total + v, 0);
+}
+
+function max(values: number[] | undefined): number | undefined {
+  return values === undefined ? undefined : Math.max(...values);
 }
 
 /**
- * Reads vLLM's names from `/metrics` text: running and waiting requests, and KV usage from
- * `vllm:kv_cache_usage_perc`, falling back to the older `vllm:gpu_cache_usage_perc`.
- * Returns undefined when the text has neither running nor waiting counts (not a vLLM replica).
+ * Reads vLLM's names from `/metrics` text: running and waiting requests and the prefix-cache
+ * counters, summed over engines, and KV usage from `vllm:kv_cache_usage_perc` (falling back to the
+ * older `vllm:gpu_cache_usage_perc`). KV usage is a share per engine, so a replica's is its
+ * fullest engine's (the max over label sets): a request may land on that engine, and routing on
+ * the mean would hide a full one behind an idle one. Returns undefined when the text has neither
+ * running nor waiting counts (not a vLLM replica).
  */
 export function parseVllmMetrics(text: string, scrapedAtMs: number): VllmMetrics | undefined {
-  const sums = parsePrometheus(text);
-  const running = sums.get("vllm:num_requests_running");
-  const waiting = sums.get("vllm:num_requests_waiting");
+  const samples = parsePrometheus(text);
+  const running = sum(samples.get("vllm:num_requests_running"));
+  const waiting = sum(samples.get("vllm:num_requests_waiting"));
   if (running === undefined && waiting === undefined) return undefined;
-  const kvUsage = sums.get("vllm:kv_cache_usage_perc") ?? sums.get("vllm:gpu_cache_usage_perc") ??
-    0;
+  const kvUsage = max(samples.get("vllm:kv_cache_usage_perc")) ??
+    max(samples.get("vllm:gpu_cache_usage_perc")) ?? 0;
   return {
     running: running ?? 0,
     waiting: waiting ?? 0,
     kvUsage: Math.min(1, Math.max(0, kvUsage)),
     scrapedAtMs,
-    prefixQueries: sums.get("vllm:prefix_cache_queries_total"),
-    prefixHits: sums.get("vllm:prefix_cache_hits_total"),
+    prefixQueries: sum(samples.get("vllm:prefix_cache_queries_total")),
+    prefixHits: sum(samples.get("vllm:prefix_cache_hits_total")),
   };
 }

@@ -57,3 +57,25 @@ Deno.test("shutdown() stops an actor whose turn outlives the drain deadline, and
     release();
   }
 });
+
+Deno.test("stopped resolves to the exit code once any target has stopped, and only once", async () => {
+  let shutdowns = 0;
+  const handlers = installShutdownHandlers({
+    shutdown: ({ deadlineMs }) => {
+      shutdowns++;
+      assert.equal(deadlineMs, 250);
+      return Promise.resolve();
+    },
+  }, { exit: false, deadlineMs: 250, log: () => {} });
+  await Promise.all([handlers.stop("first"), handlers.stop("second")]);
+  assert.equal(await handlers.stopped, 0);
+  assert.equal(shutdowns, 1);
+});
+
+Deno.test("stopped resolves to 1 when the target fails to stop", async () => {
+  const handlers = installShutdownHandlers({
+    shutdown: () => Promise.reject(new Error("stuck")),
+  }, { exit: false, log: () => {} });
+  await handlers.stop("test");
+  assert.equal(await handlers.stopped, 1);
+});

@@ -61,6 +61,7 @@ export {
   installShutdownHandlers,
   type ShutdownHandlerOptions,
   type ShutdownHandlers,
+  type Stoppable,
 } from "./graceful.ts";
 export { backoffDelayMs, resolveBackoff, type ResolvedBackoff, RestartWindow } from "./backoff.ts";
 export type { FaultHooks } from "./durable/host.ts";

@@ -1,5 +1,7 @@
 /** A generated Mooncake-format trace of mixed, mostly single-turn traffic: the routing bench's check on a trace it was not tuned on. */
-import type { TraceRequest } from "./trace.ts";
+import type { TraceRequest } from "../../sim/trace.ts";
+import { mulberry32 } from "../../sim/random.ts";
+import { BLOCK_TOKENS } from "../../sim/kv_cache.ts";
 
 /** Options of {@linkcode generateMixedTrace}. */
 export interface MixedTraceOptions {
@@ -15,18 +17,6 @@ export interface MixedTraceOptions {
   systemPrompts?: number;
 }
 
-const BLOCK_TOKENS = 512;
-
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Generates a trace unlike the Mooncake one: most requests single-turn, opened by one of a few
  * shared system prompts (1 to 3 blocks, so some prefix is shared across sessions) and followed
@@ -37,7 +27,7 @@ export function generateMixedTrace(options: MixedTraceOptions = {}): TraceReques
   const total = options.requests ?? 3000;
   const rate = options.ratePerSecond ?? 16;
   const singleShare = options.singleTurnShare ?? 0.7;
-  const random = rng(options.seed ?? 1);
+  const random = mulberry32(options.seed ?? 1);
   let nextId = 0;
   const freshIds = (n: number) => Array.from({ length: n }, () => nextId++);
   const systems = Array.from(

@@ -1,7 +1,9 @@
 /** Trace replay: sends a trace's requests at their (scaled) arrival times as streaming chat requests with the official `openai` client. */
 import OpenAI from "openai";
 import { renderChat } from "../../sim/mod.ts";
-import { conversations, promptText, type TraceRequest } from "./trace.ts";
+import { conversations } from "./trace.ts";
+import { promptText, type TraceRequest } from "../../sim/trace.ts";
+import { mulberry32 } from "../../sim/random.ts";
 
 /** Characters per token of the simulator's approximate tokenizer (and of the trace's blocks). */
 export const CHARS_PER_TOKEN = 4;
@@ -71,14 +73,6 @@ export function chatTemplateChars(): number {
   return renderChat([{ role: "user", content: "\u0000" }]).indexOf("\u0000");
 }
 
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 4294967296;
-  };
-}
-
 function client(baseUrl: string, timeoutMs: number): OpenAI {
   return new OpenAI({
     baseURL: `${baseUrl}/v1`,
@@ -110,7 +104,7 @@ export async function replayTrace(
   const clients = target.kind === "gateway"
     ? [client(target.url, timeoutMs)]
     : target.urls.map((u) => client(u, timeoutMs));
-  const random = seeded(target.kind === "direct" ? target.seed : 0);
+  const random = mulberry32(target.kind === "direct" ? target.seed : 0);
   const progress: ReplayProgress = { total: trace.length, sent: 0, done: 0, failed: 0 };
   const results: RequestResult[] = [];
   const itlMs: number[] = [];

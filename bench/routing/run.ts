@@ -1,10 +1,11 @@
 /** One measured run of the routing bench: fresh replicas, the gateway with one strategy (or none, for the baseline), the replay, the figures. */
-import { STRATEGY_NAMES, type StrategyName } from "../../config/schema.ts";
+import { STRATEGY_NAMES, type StrategyName } from "../../actors/router/mod.ts";
 import type { Config } from "../../config/schema.ts";
+import { installShutdownHandlers } from "../../actors/runtime/mod.ts";
 import { measureRun, scrapeCounters, type StrategyRun } from "./measure.ts";
 import { type ReplayProgress, replayTrace } from "./replay.ts";
 import { cpuSeconds, type GatewayProcess, startGateway, startReplicas } from "./setup.ts";
-import type { TraceRequest } from "./trace.ts";
+import type { TraceRequest } from "../../sim/trace.ts";
 
 /** The baseline's name: no gateway, each request straight to a replica picked at random. */
 export const BASELINE = "baseline";
@@ -88,11 +89,9 @@ export async function runStrategy(
   });
   let gateway: GatewayProcess | undefined;
   // Interrupted, the bench must not leave its children running.
-  const onSignal = () => {
-    Promise.allSettled([gateway?.stop(), replicas.stop()]).then(() => Deno.exit(130));
-  };
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+  const interrupted = installShutdownHandlers({
+    shutdown: async () => void await Promise.all([gateway?.stop(), replicas.stop()]),
+  });
   try {
     if (strategy !== BASELINE) {
       gateway = await startGateway(replicas.urls, {
@@ -136,7 +135,7 @@ export async function runStrategy(
     };
     return run;
   } finally {
-    for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+    interrupted.remove();
     await gateway?.stop();
     await replicas.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});

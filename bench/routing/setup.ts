@@ -1,5 +1,6 @@
 /** The routing bench's own setup: simulated replicas and the gateway, each as a child process of `main.ts`. */
 import { stringify } from "yaml";
+import { freePort } from "../../cluster/ports.ts";
 import type { Config } from "../../config/schema.ts";
 import { DEFAULT_KV_TOKENS } from "../../sim/engine.ts";
 import { kvTokensInGib } from "../../sim/host_tier.ts";
@@ -162,14 +163,6 @@ export async function startReplicas(count: number, options: ReplicaOptions): Pro
     clearTimeout(timer);
   }
   return { urls, stop, pid: child.pid };
-}
-
-/** A free TCP port on 127.0.0.1 (the listener is closed before it returns). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** Options of {@linkcode startGateway}. */

@@ -3,6 +3,7 @@
  * prints progress lines on stdout, and can hang at a commit point so the test can SIGKILL it.
  */
 import { parseArgs } from "node:util";
+import { mulberry32 } from "../../../sim/random.ts";
 import { z } from "zod";
 import { ActorSystem, type Behavior, installShutdownHandlers } from "../mod.ts";
 
@@ -17,6 +18,7 @@ const flags = parseArgs({
     blob: { type: "boolean", default: false },
     append: { type: "string" },
     actors: { type: "string", default: "10" },
+    seed: { type: "string", default: "1" },
     "lease-ttl": { type: "string", default: "30000" },
     "send-adds": { type: "string" },
     "on-usr1": { type: "string" },
@@ -140,10 +142,11 @@ if (flags.values.blob) await system.tellDurable("blob/b", { type: "rewrite" });
 if (flags.values.append !== undefined) {
   const incarnation = flags.values.append as string;
   const actors = Number(flags.values.actors);
+  const random = mulberry32(Number(flags.values.seed));
   void (async () => {
     for (let i = 0;; i++) {
       const value = `${incarnation}:${i}`;
-      const k = Math.floor(Math.random() * actors);
+      const k = Math.floor(random() * actors);
       await system.tellDurable(`set/${k}`, { type: "append", value }, { id: value });
       out(`ACK ${k} ${value}`);
       await new Promise((r) => setTimeout(r, 10));
