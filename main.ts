@@ -1,10 +1,10 @@
 /** Turnpike's command-line entry: parses the subcommand and hands the rest to its module. */
-import { type Command, UsageError } from "./config/cli.ts";
-import { configCommand } from "./config/command.ts";
-import { ConfigError } from "./config/loader.ts";
-import { serveCommand } from "./gateway/serve_command.ts";
-import { simCommand } from "./sim/command.ts";
-import { benchCommand } from "./bench/command.ts";
+import { type Command, UsageError } from "./config/mod.ts";
+import { configCommand } from "./config/mod.ts";
+import { ConfigError } from "./config/mod.ts";
+import { serveCommand } from "./gateway/mod.ts";
+import { simCommand } from "./sim/mod.ts";
+import { benchCommand } from "./bench/mod.ts";
 
 /** A command of a later stage: it says what it will do and exits 2 instead of pretending. */
 function plannedCommand(name: string, summary: string): Command {

@@ -1,9 +1,9 @@
 /** `deno task bench actors`: local and durable tell-to-handle latency and throughput of the runtime. */
 import { z } from "zod";
 import type { BenchSuite } from "./command.ts";
-import { numberFlag, parseFlags } from "../config/cli.ts";
+import { numberFlag, parseFlags } from "../config/mod.ts";
 import { ActorSystem, type Behavior } from "../actors/runtime/mod.ts";
-import { summarize } from "../sim/stats.ts";
+import { summarize } from "../sim/mod.ts";
 
 /** Local-path targets on the 2-core reference machine. */
 export const TARGETS = { localP50Us: 50, localMsgsPerSec: 200_000 } as const;

@@ -1,5 +1,5 @@
 /** `main.ts bench <suite>`: runs one benchmark suite, prints a table and writes JSON under bench/results/. */
-import { type Command, UsageError } from "../config/cli.ts";
+import { type Command, UsageError } from "../config/mod.ts";
 import { actorsBench } from "./actors.ts";
 import { simBench } from "./sim.ts";
 import { proxyBench } from "./proxy.ts";

@@ -1,6 +1,8 @@
 /** `deno task bench proxy`: gateway overhead, direct vs turnpike vs a bare Hono forwarder vs nginx, JSON and SSE, at several concurrencies. */
 import { join } from "node:path";
-import { numberFlag, parseFlags } from "../config/cli.ts";
+import { freePort } from "../cluster/mod.ts";
+import { quantile } from "../sim/mod.ts";
+import { numberFlag, parseFlags } from "../config/mod.ts";
 import type { BenchSuite } from "./command.ts";
 import type { LoadResult } from "./proxy_load.ts";
 import { ActorSystem } from "../actors/runtime/mod.ts";
@@ -15,7 +17,7 @@ import {
   RoutingTable,
   strategyOptions,
 } from "../actors/router/mod.ts";
-import { ProxySchema } from "../config/schema.ts";
+import { ProxySchema } from "../config/mod.ts";
 
 const usage = [
   "Usage: deno task bench proxy [options]",
@@ -117,13 +119,6 @@ async function waitHttp(
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${url} did not become ready within ${timeoutMs} ms`);
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 async function ensureNginx(): Promise<string | undefined> {
@@ -233,10 +228,7 @@ async function load(
 }
 
 function median(values: number[]): number {
-  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return quantile(values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b), 0.5);
 }
 
 /** The median of each figure over several runs of one setting (requests and errors are summed). */

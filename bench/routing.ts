@@ -1,5 +1,5 @@
 /** `deno task bench routing`: replays a multi-turn trace through the gateway once per routing strategy and compares them. */
-import { numberFlag, parseFlags, UsageError } from "../config/cli.ts";
+import { numberFlag, parseFlags, UsageError } from "../config/mod.ts";
 import { requestFeatures, STRATEGY_NAMES } from "../actors/router/mod.ts";
 import type { BenchSuite } from "./command.ts";
 import { generateMixedTrace } from "./routing/generate.ts";
@@ -14,9 +14,9 @@ import {
   strategyLabel,
 } from "./routing/run.ts";
 import { cappedHitRate, idealHitRate } from "./routing/trace.ts";
-import { parseTrace, promptText, type TraceRequest } from "../sim/trace.ts";
+import { parseTrace, promptText, type TraceRequest } from "../sim/mod.ts";
 import { replicaCacheTokens } from "./routing/setup.ts";
-import { DEFAULT_KV_TOKENS, DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S } from "../sim/engine.ts";
+import { DEFAULT_KV_TOKENS, DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S } from "../sim/mod.ts";
 
 const DEFAULT_TRACE =
   new URL("../../shared/traces/mooncake-synthetic.jsonl", import.meta.url).pathname;

@@ -3,7 +3,7 @@ import {
   ok as assert,
   throws as assertThrows,
 } from "node:assert/strict";
-import { UsageError } from "../config/cli.ts";
+import { UsageError } from "../config/mod.ts";
 import { STRATEGY_NAMES } from "../actors/router/mod.ts";
 import { checkTargets, parseRoutingArgs } from "./routing.ts";
 import { measureRun } from "./routing/measure.ts";

@@ -1,13 +1,13 @@
 /** `deno task bench sim`: the simulator against the H100 calibration table, and its lag on a trace replay. */
 import type { BenchSuite } from "./command.ts";
-import { numberFlag, parseFlags, UsageError } from "../config/cli.ts";
-import { type CalibrationRow, calibrationRows, chunkedPrefillRows } from "../sim/calibration.ts";
-import { type ReplayReport, replayTrace } from "../sim/replay.ts";
-import { parseTrace } from "../sim/trace.ts";
-import { measureStreams, type StreamsReport } from "../sim/streams_check.ts";
-import { replayTraceHttp } from "../sim/http_replay.ts";
-import { spawnSim } from "../sim/child.ts";
-import { DEFAULT_SIM_MODEL } from "../sim/server.ts";
+import { numberFlag, parseFlags, UsageError } from "../config/mod.ts";
+import { type CalibrationRow, calibrationRows, chunkedPrefillRows } from "../sim/mod.ts";
+import { type ReplayReport, replayTrace } from "../sim/mod.ts";
+import { parseTrace } from "../sim/mod.ts";
+import { measureStreams, type StreamsReport } from "../sim/mod.ts";
+import { replayTraceHttp } from "../sim/mod.ts";
+import { spawnSim } from "../sim/mod.ts";
+import { DEFAULT_SIM_MODEL } from "../sim/mod.ts";
 
 const DEFAULT_TRACE = new URL("../../shared/traces/mooncake-synthetic.jsonl", import.meta.url);
 const TOLERANCE = 0.1;

@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import OpenAI from "openai";
-import { chat, MODEL, startRig } from "../gateway/_testing.ts";
+import { chat, MODEL, startRig } from "../gateway/testing.ts";
 import { SessionContext } from "./session_context.ts";
 import { runAgent } from "./example_agent.ts";
 

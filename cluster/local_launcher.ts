@@ -1,7 +1,7 @@
 /** Starts one replica of a `cluster.type: local` model as a child process and waits until it is healthy. */
 import { join } from "node:path";
-import type { ModelConfig } from "../config/schema.ts";
-import { commandTemplateOf, renderCommand } from "../config/command_template.ts";
+import type { ModelConfig } from "../config/mod.ts";
+import { commandTemplateOf, renderCommand } from "../config/mod.ts";
 import { freePort, saysAddressInUse } from "./ports.ts";
 import { OutputTail, pump, signalGroup, sleep, writeAll } from "./_process.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { ModelSchema } from "../config/schema.ts";
+import { ModelSchema } from "../config/mod.ts";
 import { launchReplica, replicaArgv, ReplicaStartError } from "./local_launcher.ts";
 import { freePort } from "./ports.ts";
 import { waitFor } from "../actors/runtime/testdata/wait.ts";

@@ -1,5 +1,5 @@
 /** ReplicaActor: keeps one launched replica process running; a crash or a failed start fails the actor so its supervisor restarts it. */
-import type { ModelConfig } from "../config/schema.ts";
+import type { ModelConfig } from "../config/mod.ts";
 import { launchReplica, type ReplicaProcess } from "./local_launcher.ts";
 import type { Address } from "../actors/runtime/mod.ts";
 import type { ActorContext, Behavior } from "../actors/runtime/mod.ts";

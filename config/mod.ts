@@ -5,6 +5,7 @@ export {
   type HeadersConfig,
   type ModelConfig,
   type ProxyConfig,
+  UPSTREAM_TRANSPORTS,
 } from "./schema.ts";
 export {
   ConfigError,
@@ -24,3 +25,6 @@ export {
   renderCommand,
   splitCommand,
 } from "./command_template.ts";
+export { HeadersSchema, ModelSchema, ProxySchema } from "./schema.ts";
+export { type Command, numberFlag, parseFlags, UsageError } from "./cli.ts";
+export { configCommand } from "./command.ts";

@@ -9,10 +9,12 @@ import {
   splitCommand,
 } from "./command_template.ts";
 import { closest } from "./suggest.ts";
-import { UPSTREAM_TRANSPORTS } from "../proxy/upstream/types.ts";
-import { STRATEGY_NAMES } from "../actors/router/strategies/names.ts";
+import { STRATEGY_NAMES } from "../actors/router/strategies/mod.ts";
 
 const strategyName = z.enum(STRATEGY_NAMES);
+
+/** The clients `proxy.upstream_client` may name: turnpike's own HTTP/1.1 client or Deno's `fetch`. */
+export const UPSTREAM_TRANSPORTS = ["http1", "fetch"] as const;
 const positiveInt = z.number().int().positive();
 const port = z.number().int().min(1).max(65535);
 const seconds = z.number().positive();
@@ -44,12 +46,12 @@ export const ProxySchema = z.strictObject({
    */
   connect_timeout: seconds.default(3),
   /**
-   * Seconds from a request written to its response head; past it the gateway answers 504 without
-   * a retry. vLLM sends a non-streamed answer's head only once generation is done, so this bounds
-   * non-streamed generations too.
-   * @default 120
+   * Seconds from a streamed request written to its response head; past it the gateway answers 504
+   * without a retry. vLLM sends a stream's head at once but a non-streamed answer's only when the
+   * generation is done, so non-streamed requests are bounded by `request_timeout` alone.
+   * @default 60
    */
-  first_byte_timeout: seconds.default(120),
+  first_byte_timeout: seconds.default(60),
   /** Requests in flight per replica; more wait in line, first come first served. @default 512 */
   max_connections_per_backend: positiveInt.default(512),
   /** Seconds an idle keep-alive connection to a replica is kept, below uvicorn's 5. @default 4 */

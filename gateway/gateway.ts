@@ -1,14 +1,14 @@
 /** Starts the gateway: the actor system, a router per model with its backends, launched replicas, and the HTTP server. */
-import type { Config } from "../config/schema.ts";
+import type { Config } from "../config/mod.ts";
 import { kvPath } from "../config/mod.ts";
 import { ActorSystem } from "../actors/runtime/mod.ts";
 import { backendIdFromUrl, Fleet, requestFeatures, routerAddress } from "../actors/router/mod.ts";
 import { replicaSupervisorBehavior, type ReplicaSupervisorMessage } from "../cluster/mod.ts";
-import { createApp } from "../proxy/app.ts";
-import type { ForwardContext } from "../proxy/openai/forward.ts";
-import { RecordStore } from "../proxy/records.ts";
-import { UpstreamClient } from "../proxy/upstream/client.ts";
-import { Deadlines } from "../proxy/openai/deadlines.ts";
+import { createApp } from "../proxy/mod.ts";
+import type { ForwardContext } from "../proxy/mod.ts";
+import { RecordStore } from "../proxy/mod.ts";
+import { UpstreamClient } from "../proxy/upstream/mod.ts";
+import { Deadlines } from "../proxy/mod.ts";
 
 /** Options of {@linkcode startGateway}. */
 export interface GatewayOptions {

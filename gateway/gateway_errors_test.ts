@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
 import OpenAI from "openai";
-import { chat, MODEL, startRig } from "./_testing.ts";
+import { chat, MODEL, startRig } from "./testing.ts";
 
 function assertShape(body: unknown, code: string | null, param: string | null = null): void {
   const error = (body as { error: Record<string, unknown> }).error;

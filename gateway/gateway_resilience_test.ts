@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { chat, MODEL, startRig, waitFor } from "./_testing.ts";
+import { chat, MODEL, startRig, waitFor } from "./testing.ts";
 
 Deno.test("a 5xx before the first byte is retried on another backend", async () => {
   const rig = await startRig({

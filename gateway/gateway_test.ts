@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import OpenAI from "openai";
-import { chat, MODEL, startEchoUpstream, startRig, waitFor } from "./_testing.ts";
+import { chat, MODEL, startEchoUpstream, startRig, waitFor } from "./testing.ts";
 
 Deno.test("a chat completion goes through the gateway with its headers and is recorded", async () => {
   const rig = await startRig();

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { chat, MODEL, startEchoUpstream, startRig, waitFor } from "./_testing.ts";
+import { chat, MODEL, startEchoUpstream, startRig, waitFor } from "./testing.ts";
 
 const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
@@ -191,5 +191,56 @@ Deno.test("a connection closed after the request was written is not retried on a
   } finally {
     await rig.close();
     await Promise.all(replicas.map((r) => r.close()));
+  }
+});
+
+Deno.test("a stream whose head does not come within first_byte_timeout gets a 504 and is not retried", async () => {
+  let posts = 0;
+  // Both replicas take the request and then say nothing until the gateway lets go.
+  const replicas = [0, 1].map(() =>
+    scriptedReplica(async (conn) => {
+      posts++;
+      await peerClosed(conn);
+    })
+  );
+  const rig = await startRig({
+    replicas: 0,
+    proxy: { first_byte_timeout: 0.3, request_timeout: 30, circuit_failure_threshold: 100 },
+    models: [{ name: MODEL, endpoints: replicas.map((r) => r.url) }],
+  });
+  try {
+    const startedAt = performance.now();
+    const res = await post(rig.gateway.url, chat("stream me", { stream: true }));
+    assertEquals(res.status, 504);
+    const { error } = await res.json();
+    assertEquals(error.code, "upstream_timeout");
+    assert(performance.now() - startedAt < 10_000, "answered long before request_timeout");
+    assertEquals(posts, 1);
+  } finally {
+    await rig.close();
+    await Promise.all(replicas.map((r) => r.close()));
+  }
+});
+
+Deno.test("a non-streamed answer may take longer than first_byte_timeout", async () => {
+  const replica = scriptedReplica(async (conn) => {
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await write(
+      conn,
+      "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
+    );
+  });
+  const rig = await startRig({
+    replicas: 0,
+    proxy: { first_byte_timeout: 0.2, request_timeout: 30 },
+    models: [{ name: MODEL, endpoints: [replica.url] }],
+  });
+  try {
+    const res = await post(rig.gateway.url, chat("take your time"));
+    assertEquals(res.status, 200);
+    assertEquals(await res.text(), "{}");
+  } finally {
+    await rig.close();
+    await replica.close();
   }
 });

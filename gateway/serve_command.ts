@@ -1,8 +1,8 @@
 /** `deno task serve [--config FILE]`: runs the gateway, with two simulated replicas when no config is given. */
-import { type Command, numberFlag, parseFlags, UsageError } from "../config/cli.ts";
+import { type Command, numberFlag, parseFlags, UsageError } from "../config/mod.ts";
 import { installShutdownHandlers } from "../actors/runtime/mod.ts";
 import { loadConfig } from "../config/mod.ts";
-import { type Config, ConfigSchema } from "../config/schema.ts";
+import { type Config, ConfigSchema } from "../config/mod.ts";
 import { type GatewayOptions, startGateway } from "./gateway.ts";
 
 /** The model the embedded default serves; the simulator is told its name by `--model`. */

@@ -18,3 +18,4 @@ export {
 } from "./records.ts";
 export { ChatCompletionBody, CompletionBody, EmbeddingBody } from "./openai/schemas.ts";
 export { RegisterBackendBody, type RegisterBackendInput } from "./admin/schemas.ts";
+export { Deadlines } from "./openai/deadlines.ts";

@@ -1,6 +1,6 @@
 /** The in-memory, bounded store of per-request records (session headers plus the gateway's timing). */
 import { quantileSorted } from "d3-array";
-import type { HeadersConfig } from "../config/schema.ts";
+import type { HeadersConfig } from "../config/mod.ts";
 
 /** One request as the gateway saw it. */
 export interface RequestRecord {

@@ -1,5 +1,5 @@
 /** `deno task sim`: runs one or more simulated vLLM replicas until interrupted. */
-import { type Command, numberFlag, parseFlags, UsageError } from "../config/cli.ts";
+import { type Command, numberFlag, parseFlags, UsageError } from "../config/mod.ts";
 import { installShutdownHandlers } from "../actors/runtime/mod.ts";
 import {
   DEFAULT_SIM_MODEL,

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "./_assert.ts";
-import { UsageError } from "../config/cli.ts";
+import { UsageError } from "../config/mod.ts";
 import { parseSimArgs, startReplicas } from "./command.ts";
 
 Deno.test("parseSimArgs() reads every flag into simulator options", () => {

@@ -64,3 +64,7 @@ export { type HttpReplayOptions, type HttpReplayReport, replayTraceHttp } from "
 export { type CalibrationRow, calibrationRows } from "./calibration.ts";
 export { parseSimArgs, type SimCommandPlan, startReplicas } from "./command.ts";
 export { type SimChild, spawnSim, type SpawnSimOptions } from "./child.ts";
+export { mulberry32 } from "./random.ts";
+export { chunkedPrefillRows } from "./calibration.ts";
+export { measureStreams, type StreamsReport } from "./streams_check.ts";
+export { simCommand } from "./command.ts";

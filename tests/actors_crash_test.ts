@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readSnapshot } from "../actors/runtime/durable/snapshot.ts";
+import { readSnapshot } from "../actors/runtime/mod.ts";
 import { Worker } from "../actors/runtime/testdata/child.ts";
 import { withKvPath } from "../actors/runtime/testdata/temp_kv.ts";
 import { seeded } from "../actors/runtime/testdata/seed.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { readSnapshot } from "../actors/runtime/durable/snapshot.ts";
-import { leaseKey } from "../actors/runtime/durable/keys.ts";
+import { readSnapshot } from "../actors/runtime/mod.ts";
+import { leaseKey } from "../actors/runtime/mod.ts";
 import { Worker } from "../actors/runtime/testdata/child.ts";
 import { withKvPath } from "../actors/runtime/testdata/temp_kv.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { DEAD_LETTER_PREFIX } from "../actors/runtime/durable/keys.ts";
-import { readSnapshot } from "../actors/runtime/durable/snapshot.ts";
+import { DEAD_LETTER_PREFIX } from "../actors/runtime/mod.ts";
+import { readSnapshot } from "../actors/runtime/mod.ts";
 import { Worker } from "../actors/runtime/testdata/child.ts";
 import { seeded } from "../actors/runtime/testdata/seed.ts";
 import { waitFor } from "../actors/runtime/testdata/wait.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { leaseKey } from "../actors/runtime/durable/keys.ts";
-import { readSnapshot } from "../actors/runtime/durable/snapshot.ts";
+import { leaseKey } from "../actors/runtime/mod.ts";
+import { readSnapshot } from "../actors/runtime/mod.ts";
 import { Worker } from "../actors/runtime/testdata/child.ts";
 import { waitFor } from "../actors/runtime/testdata/wait.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { commands } from "../main.ts";
-import { loadConfig } from "../config/loader.ts";
+import { loadConfig } from "../config/mod.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 

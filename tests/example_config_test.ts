@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { loadConfig } from "../config/loader.ts";
+import { loadConfig } from "../config/mod.ts";
 import { launchReplica } from "../cluster/mod.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));

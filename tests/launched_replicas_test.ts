@@ -1,10 +1,10 @@
 /** Launched replicas (`cluster.type: local`): supervised child processes that are restarted when they die. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import OpenAI from "openai";
-import { ConfigSchema } from "../config/schema.ts";
-import { startGateway } from "../gateway/gateway.ts";
+import { ConfigSchema } from "../config/mod.ts";
+import { startGateway } from "../gateway/mod.ts";
 import type { ReplicaStatus } from "../cluster/mod.ts";
-import { waitFor } from "../gateway/_testing.ts";
+import { waitFor } from "../gateway/testing.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { chat, MODEL, startEchoUpstream, startRig, waitFor } from "../gateway/_testing.ts";
+import { chat, MODEL, startEchoUpstream, startRig, waitFor } from "../gateway/testing.ts";
 import { routerAddress } from "../actors/router/mod.ts";
 
 interface Listed {

@@ -1,6 +1,6 @@
 /** End-to-end distribution checks of each routing strategy through the gateway, with simulated replicas. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { chat, MODEL, startRig, type TestRig, waitFor } from "../gateway/_testing.ts";
+import { chat, MODEL, startRig, type TestRig, waitFor } from "../gateway/testing.ts";
 
 async function backendOf(
   rig: TestRig,

@@ -2,7 +2,7 @@
 import type { ActorRef } from "../runtime/mod.ts";
 import type { BackendMessage, BackendReport } from "../backend/mod.ts";
 import type { BackendLink, Member } from "./routing_table.ts";
-import type { RequestFeatures } from "./strategies/types.ts";
+import type { RequestFeatures } from "./strategies/mod.ts";
 
 /** A request with no session and no prefix. */
 export const REQUEST: RequestFeatures = {

@@ -1,5 +1,5 @@
 /** What the router needs to know of a request, computed once on the hot path: model, session, prefix block hashes. */
-import type { RequestFeatures } from "./strategies/types.ts";
+import type { RequestFeatures } from "./strategies/mod.ts";
 
 /** Options of {@linkcode requestFeatures}. */
 export interface RequestFeaturesOptions {

@@ -1,12 +1,12 @@
 /** The gateway's handle on its routers and backends: spawns a RouterActor per model and gives the hot path synchronous access to their tables. */
-import type { ProxyConfig } from "../../config/schema.ts";
+import type { ProxyConfig } from "../../config/mod.ts";
 import type { ActorRef, ActorSystem } from "../runtime/mod.ts";
 import type { BackendReport, BackendSource, RequestOutcome } from "../backend/mod.ts";
 import { ModelRouter } from "./model_router.ts";
 import { type AddResult, routerBehavior, type RouterMessage } from "./router_actor.ts";
 import { linkOf, type Member } from "./routing_table.ts";
 import { createPicker, strategyOptions } from "./strategies/mod.ts";
-import type { BackendView, Picker } from "./strategies/types.ts";
+import type { BackendView, Picker } from "./strategies/mod.ts";
 
 /** The id a backend gets from its URL when none is given: its host and port (and path, if any). */
 export function backendIdFromUrl(url: string): string {

@@ -1,6 +1,6 @@
 /** The hot path's handle on one model: synchronous picks from the routing table its RouterActor last published. */
 import { type RoutedBackend, RoutingTable } from "./routing_table.ts";
-import type { BackendView, Picker, RequestFeatures } from "./strategies/types.ts";
+import type { BackendView, Picker, RequestFeatures } from "./strategies/mod.ts";
 
 /**
  * Routing for one model. The RouterActor is the only writer of its table and swaps in a new

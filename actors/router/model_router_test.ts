@@ -2,7 +2,7 @@ import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { ModelRouter } from "./model_router.ts";
 import { RoutingTable } from "./routing_table.ts";
 import { createPicker, strategyOptions } from "./strategies/mod.ts";
-import type { Picker } from "./strategies/types.ts";
+import type { Picker } from "./strategies/mod.ts";
 import { link, member, report, REQUEST } from "./_testing.ts";
 
 const proxy = { load_bound: 1.5, prefix_block_chars: 2048, prefix_cache_tokens: 430_000 };

@@ -9,7 +9,7 @@ import {
 } from "../backend/mod.ts";
 import type { ModelRouter } from "./model_router.ts";
 import { type BackendLink, type Member, RoutingTable } from "./routing_table.ts";
-import type { BackendView, RequestFeatures } from "./strategies/types.ts";
+import type { BackendView, RequestFeatures } from "./strategies/mod.ts";
 
 /** The actor kind of every RouterActor. */
 export const ROUTER_KIND = "router";

@@ -1,7 +1,7 @@
 /** One model's routing table: an immutable snapshot of its backends that the RouterActor publishes and the hot path reads. */
 import type { ActorRef } from "../runtime/mod.ts";
 import type { BackendMessage, BackendReport, BackendSource, ScrapedLoad } from "../backend/mod.ts";
-import type { BackendView } from "./strategies/types.ts";
+import type { BackendView } from "./strategies/mod.ts";
 
 /** One backend the router supervises: its registration. */
 export interface Member {

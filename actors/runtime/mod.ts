@@ -67,3 +67,5 @@ export { backoffDelayMs, resolveBackoff, type ResolvedBackoff, RestartWindow } f
 export type { FaultHooks } from "./durable/host.ts";
 export type { DeliverFn, DurableTransport, SendOptions } from "./durable/transport.ts";
 export type { DurableEnvelope } from "./durable/envelope.ts";
+export { readSnapshot } from "./durable/snapshot.ts";
+export { DEAD_LETTER_PREFIX, leaseKey } from "./durable/keys.ts";

@@ -1,7 +1,7 @@
 /** A generated Mooncake-format trace of mixed, mostly single-turn traffic: the routing bench's check on a trace it was not tuned on. */
-import type { TraceRequest } from "../../sim/trace.ts";
-import { mulberry32 } from "../../sim/random.ts";
-import { BLOCK_TOKENS } from "../../sim/kv_cache.ts";
+import type { TraceRequest } from "../../sim/mod.ts";
+import { mulberry32 } from "../../sim/mod.ts";
+import { BLOCK_TOKENS } from "../../sim/mod.ts";
 
 /** Options of {@linkcode generateMixedTrace}. */
 export interface MixedTraceOptions {

@@ -1,7 +1,7 @@
 /** Turns one replay into the figures the routing bench reports: latency summaries, throughput, cache hits, load balance. */
 import type { ReplayResult } from "./replay.ts";
 import { cdf, imbalance } from "./stats.ts";
-import { summarize, type Summary } from "../../sim/stats.ts";
+import { summarize, type Summary } from "../../sim/mod.ts";
 
 /**
  * Counters and histogram sums summed over every replica and label set, by metric name

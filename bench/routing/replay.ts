@@ -2,8 +2,8 @@
 import OpenAI from "openai";
 import { renderChat } from "../../sim/mod.ts";
 import { conversations } from "./trace.ts";
-import { promptText, type TraceRequest } from "../../sim/trace.ts";
-import { mulberry32 } from "../../sim/random.ts";
+import { promptText, type TraceRequest } from "../../sim/mod.ts";
+import { mulberry32 } from "../../sim/mod.ts";
 
 /** Characters per token of the simulator's approximate tokenizer (and of the trace's blocks). */
 export const CHARS_PER_TOKEN = 4;

@@ -1,5 +1,5 @@
 /** The routing bench's outputs: the terminal table and the SVG picture (TTFT CDF per strategy, hit rate against the ceiling). */
-import { kvTokensInGib } from "../../sim/host_tier.ts";
+import { kvTokensInGib } from "../../sim/mod.ts";
 import type { StrategyRun } from "./measure.ts";
 
 function fmt(n: number, digits = 0): string {

@@ -1,11 +1,11 @@
 /** One measured run of the routing bench: fresh replicas, the gateway with one strategy (or none, for the baseline), the replay, the figures. */
 import { STRATEGY_NAMES, type StrategyName } from "../../actors/router/mod.ts";
-import type { Config } from "../../config/schema.ts";
+import type { Config } from "../../config/mod.ts";
 import { installShutdownHandlers } from "../../actors/runtime/mod.ts";
 import { measureRun, scrapeCounters, type StrategyRun } from "./measure.ts";
 import { type ReplayProgress, replayTrace } from "./replay.ts";
 import { cpuSeconds, type GatewayProcess, startGateway, startReplicas } from "./setup.ts";
-import type { TraceRequest } from "../../sim/trace.ts";
+import type { TraceRequest } from "../../sim/mod.ts";
 
 /** The baseline's name: no gateway, each request straight to a replica picked at random. */
 export const BASELINE = "baseline";

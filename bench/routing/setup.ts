@@ -1,9 +1,9 @@
 /** The routing bench's own setup: simulated replicas and the gateway, each as a child process of `main.ts`. */
 import { stringify } from "yaml";
-import { freePort } from "../../cluster/ports.ts";
-import type { Config } from "../../config/schema.ts";
-import { DEFAULT_KV_TOKENS } from "../../sim/engine.ts";
-import { kvTokensInGib } from "../../sim/host_tier.ts";
+import { freePort } from "../../cluster/mod.ts";
+import type { Config } from "../../config/mod.ts";
+import { DEFAULT_KV_TOKENS } from "../../sim/mod.ts";
+import { kvTokensInGib } from "../../sim/mod.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;

@@ -1,5 +1,5 @@
 /** The points of an empirical CDF and the load imbalance, for the routing report. */
-import { quantile } from "../../sim/stats.ts";
+import { quantile } from "../../sim/mod.ts";
 
 /**
  * The empirical CDF of `values` at `points` evenly spaced probabilities: pairs `[value, share]`

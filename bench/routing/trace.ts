@@ -1,5 +1,5 @@
 /** What a Mooncake-format trace allows: its conversations and the ideal and capped prefix-cache hit rates. */
-import type { TraceRequest } from "../../sim/trace.ts";
+import type { TraceRequest } from "../../sim/mod.ts";
 
 interface TrieNode {
   children: Map<number, TrieNode>;

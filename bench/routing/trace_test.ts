@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { cappedHitRate, conversations, idealHitRate } from "./trace.ts";
-import { parseTrace, type TraceRequest } from "../../sim/trace.ts";
+import { parseTrace, type TraceRequest } from "../../sim/mod.ts";
 
 function req(
   timestamp: number,

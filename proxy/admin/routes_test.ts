@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { chat, MODEL, startRig, waitFor } from "../../gateway/_testing.ts";
+import { chat, MODEL, startRig, waitFor } from "../../gateway/testing.ts";
 
 async function send(
   url: string,

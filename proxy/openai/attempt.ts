@@ -80,6 +80,9 @@ export class Attempt implements RelayOptions {
         headers: this.outgoing.headers,
         body: this.outgoing.body,
         signal: exchange.abort.signal,
+        // A stream's head comes at once; a whole answer's only after the generation, which
+        // request_timeout bounds.
+        firstByteTimeoutMs: record.stream ? context.proxy.first_byte_timeout * 1000 : null,
       });
       this.#upstream = upstream;
       this.#ownsBody = true;

@@ -1,6 +1,6 @@
 /** Turns a client's OpenAI request into a routed body: size cap, JSON, then the endpoint's schema. */
 import type { z } from "zod";
-import { concatBytes } from "../bytes.ts";
+import { concatBytes } from "../upstream/mod.ts";
 import type { RoutedBody } from "./schemas.ts";
 
 /** A parsed request, or why it was refused (in OpenAI's error terms). */

@@ -1,6 +1,6 @@
 /** The hot path: validate and route an OpenAI request, then try backends until one answers. */
 import type { z } from "zod";
-import type { HeadersConfig, ProxyConfig } from "../../config/schema.ts";
+import type { HeadersConfig, ProxyConfig } from "../../config/mod.ts";
 import type { RequestOutcome } from "../../actors/backend/mod.ts";
 import type { BackendView, ModelRouter, RequestFeatures } from "../../actors/router/mod.ts";
 import type { RecordStore } from "../records.ts";

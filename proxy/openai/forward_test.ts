@@ -1,7 +1,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import type { RequestOutcome } from "../../actors/backend/mod.ts";
 import type { BackendView } from "../../actors/router/mod.ts";
-import { HeadersSchema, ProxySchema } from "../../config/schema.ts";
+import { HeadersSchema, ProxySchema } from "../../config/mod.ts";
 import { RecordStore } from "../records.ts";
 import { UpstreamError, type UpstreamFailure, type UpstreamResponse } from "../upstream/mod.ts";
 import { Deadlines } from "./deadlines.ts";

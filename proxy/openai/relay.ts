@@ -1,6 +1,6 @@
 /** The streaming relay: passes an upstream body on chunk by chunk, taps it for usage, and turns a late failure into an error event. */
 import { errorEvent } from "../errors.ts";
-import type { UpstreamResponse } from "../upstream/client.ts";
+import type { UpstreamResponse } from "../upstream/mod.ts";
 import { type TappedUsage, UsageTap } from "./usage_tap.ts";
 
 const encoder = new TextEncoder();

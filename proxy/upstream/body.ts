@@ -1,5 +1,5 @@
 /** Reads one response body off an upstream connection on demand, de-chunking as it goes. */
-import { concatBytes } from "../bytes.ts";
+import { concatBytes } from "./bytes.ts";
 import { abortError, LINE_LIMIT_BYTES, type UpstreamConnection } from "./connection.ts";
 import { UpstreamError } from "./errors.ts";
 import type { BodyFraming } from "./head.ts";

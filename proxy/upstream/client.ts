@@ -14,7 +14,6 @@ import type {
 } from "./types.ts";
 
 export {
-  UPSTREAM_TRANSPORTS,
   type UpstreamRequest,
   type UpstreamResponse,
   type UpstreamTransportName,
@@ -26,7 +25,7 @@ export interface UpstreamClientOptions {
   transport?: UpstreamTransportName;
   /** How long a TCP connect may take before the replica counts as unreachable, in ms. @default 3000 */
   connectTimeoutMs?: number;
-  /** How long from the request written to the response head, in ms. @default 120000 */
+  /** How long from the request written to the response head, in ms. @default 60000 */
   firstByteTimeoutMs?: number;
   /** How long an idle keep-alive connection is kept, below uvicorn's 5 s, in ms. @default 4000 */
   idleTimeoutMs?: number;
@@ -46,7 +45,7 @@ export class UpstreamClient {
     const maxConnections = options.maxConnectionsPerBackend ?? 512;
     this.#transportOptions = {
       connectTimeoutMs: options.connectTimeoutMs ?? 3_000,
-      firstByteTimeoutMs: options.firstByteTimeoutMs ?? 120_000,
+      firstByteTimeoutMs: options.firstByteTimeoutMs ?? 60_000,
       idleTimeoutMs: options.idleTimeoutMs ?? 4_000,
       maxIdlePerOrigin: maxConnections,
     };

@@ -2,7 +2,7 @@
  * The upstream transport over Deno's `fetch` on a tuned `Deno.createHttpClient` (HTTP/1.1 only,
  * bounded idle pool); also what `https:` replicas always use, TLS being left to Deno.
  */
-import { concatBytes } from "../bytes.ts";
+import { concatBytes } from "./bytes.ts";
 import { abortError } from "./connection.ts";
 import { UpstreamError, type UpstreamFailure } from "./errors.ts";
 import { endToEndHeaders } from "./head.ts";
@@ -39,10 +39,14 @@ export class FetchTransport implements UpstreamTransport {
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
-    const waitMs = this.#options.connectTimeoutMs +
-      (request.firstByteTimeoutMs ?? this.#options.firstByteTimeoutMs);
+    // fetch cannot time its connect alone: with no first-byte timeout, the caller's deadline
+    // bounds both.
+    const firstByteMs = request.firstByteTimeoutMs === undefined
+      ? this.#options.firstByteTimeoutMs
+      : request.firstByteTimeoutMs;
+    const waitMs = firstByteMs === null ? null : this.#options.connectTimeoutMs + firstByteMs;
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const timer = waitMs === null ? undefined : setTimeout(() => {
       timedOut = true;
       controller.abort("first byte timeout");
     }, waitMs);

@@ -39,7 +39,7 @@ interface Exchange {
   message: Uint8Array;
   method: string;
   signal: AbortSignal;
-  firstByteTimeoutMs: number;
+  firstByteTimeoutMs: number | null;
 }
 
 /** The custom pooled HTTP/1.1 transport; `http:` replicas only. */
@@ -63,7 +63,9 @@ export class Http1Transport implements UpstreamTransport {
       message: requestBytes(request, origin),
       method: request.method,
       signal,
-      firstByteTimeoutMs: request.firstByteTimeoutMs ?? this.#options.firstByteTimeoutMs,
+      firstByteTimeoutMs: request.firstByteTimeoutMs === undefined
+        ? this.#options.firstByteTimeoutMs
+        : request.firstByteTimeoutMs,
     };
     const reused = this.#pool.take(origin.key);
     if (reused) {
@@ -116,10 +118,12 @@ export class Http1Transport implements UpstreamTransport {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await connection.writeAll(exchange.message);
-      timer = setTimeout(() => {
-        timedOut = true;
-        connection.close();
-      }, exchange.firstByteTimeoutMs);
+      if (exchange.firstByteTimeoutMs !== null) {
+        timer = setTimeout(() => {
+          timedOut = true;
+          connection.close();
+        }, exchange.firstByteTimeoutMs);
+      }
       const head = await readFinalHead(connection);
       clearTimeout(timer);
       const reader = new BodyReader(connection, {

@@ -1,6 +1,5 @@
 /** The client the gateway forwards to replicas with. */
 export {
-  UPSTREAM_TRANSPORTS,
   UpstreamClient,
   type UpstreamClientOptions,
   type UpstreamRequest,
@@ -8,3 +7,4 @@ export {
   type UpstreamTransportName,
 } from "./client.ts";
 export { UpstreamError, type UpstreamFailure } from "./errors.ts";
+export { concatBytes } from "./bytes.ts";

@@ -1,9 +1,8 @@
 /** The shapes every upstream transport shares: one request, its answer, and the timeouts and pool limits it obeys. */
 
-/** The transports a client may send `http:` requests with; `https:` ones always go through `fetch`. */
-export const UPSTREAM_TRANSPORTS = ["http1", "fetch"] as const;
+import type { UPSTREAM_TRANSPORTS } from "../../config/mod.ts";
 
-/** The name of a transport. */
+/** The name of a transport `http:` requests go with (`proxy.upstream_client`); `https:` ones always go through `fetch`. */
 export type UpstreamTransportName = typeof UPSTREAM_TRANSPORTS[number];
 
 /** One request to an upstream. */
@@ -21,10 +20,11 @@ export interface UpstreamRequest {
   /** Aborting it closes the connection, which tells the replica to stop. */
   signal: AbortSignal;
   /**
-   * This request's first-byte timeout instead of the client's, in ms: a streamed request's head
-   * comes at once, a non-streamed one's only after the whole generation.
+   * This request's first-byte timeout instead of the client's, in ms, or null for none: a
+   * streamed request's head comes at once, a non-streamed one's only after the whole generation,
+   * which the caller's own deadline bounds.
    */
-  firstByteTimeoutMs?: number;
+  firstByteTimeoutMs?: number | null;
 }
 
 /** An upstream answer whose body is read on demand. */

@@ -1,5 +1,5 @@
 /** The weighted combiner: one or several strategies behind one `pick`, with deterministic tie-breaks. */
-import type { ProxyConfig } from "../../../config/schema.ts";
+import type { ProxyConfig } from "../../../config/mod.ts";
 import type { StrategyName, StrategySpec } from "./names.ts";
 import { strategyFactory } from "./registry.ts";
 import type { BackendView, Picker, RequestFeatures, Strategy, StrategyOptions } from "./types.ts";

@@ -3,7 +3,7 @@
  * prints progress lines on stdout, and can hang at a commit point so the test can SIGKILL it.
  */
 import { parseArgs } from "node:util";
-import { mulberry32 } from "../../../sim/random.ts";
+import { mulberry32 } from "../../../sim/mod.ts";
 import { z } from "zod";
 import { ActorSystem, type Behavior, installShutdownHandlers } from "../mod.ts";
 

@@ -2,7 +2,7 @@
  * Test helper: a seed for a randomized test, from `TURNPIKE_TEST_SEED` or drawn fresh, and a
  * generator on it; a failure prints the seed so the run can be replayed.
  */
-import { mulberry32 } from "../../../sim/random.ts";
+import { mulberry32 } from "../../../sim/mod.ts";
 
 /** What a seeded test body gets. */
 export interface Seeded {

@@ -1,6 +1,6 @@
 /** Test helpers of the gateway: simulated replicas, an echo upstream and a gateway on ephemeral ports. */
 import OpenAI from "openai";
-import { ConfigSchema } from "../config/schema.ts";
+import { ConfigSchema } from "../config/mod.ts";
 import { type SimServer, type SimulatorOptions, startSimulator } from "../sim/mod.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
 

@@ -1,0 +1,2 @@
+/** Benchmarks: `deno task bench actors|sim|proxy|routing`. */
+export { benchCommand } from "./command.ts";
