@@ -108,6 +108,11 @@ Deno.test("an upstream header the gateway cannot relay answers 502 and gives the
     ["a header name with a space, streamed", "x bad: 1", true],
     ["a header value with a NUL, streamed", "x-note: a\0b", true],
     ["a header value with a bare CR, whole JSON", "x-note: a\rb", false],
+    [
+      "a header value with a control character Deno's writer panics on, streamed",
+      "x-note: a\x01b",
+      true,
+    ],
   ];
   for (const [what, line, stream] of cases) {
     let released: Promise<void> | undefined;
@@ -240,6 +245,55 @@ Deno.test("a non-streamed answer may take longer than first_byte_timeout", async
     assertEquals(res.status, 200);
     assertEquals(await res.text(), "{}");
   } finally {
+    await rig.close();
+    await replica.close();
+  }
+});
+
+Deno.test("past request_timeout a stream whose client stopped reading gives its backend back", async () => {
+  let upstreamClosed: Promise<void> | undefined;
+  const replica = scriptedReplica(async (conn) => {
+    await write(
+      conn,
+      "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
+    );
+    const event = `data: {"x":"${"y".repeat(16_000)}"}\n\n`;
+    const chunk = `${event.length.toString(16)}\r\n${event}\r\n`;
+    // Writes until the buffers between it and the idle client are full, then blocks there.
+    upstreamClosed = (async () => {
+      try {
+        for (let i = 0; i < 2_000; i++) await write(conn, chunk);
+      } catch { /* the gateway closed the connection */ }
+    })();
+    await upstreamClosed;
+  });
+  const rig = await startRig({
+    replicas: 0,
+    proxy: { request_timeout: 0.5, circuit_failure_threshold: 100 },
+    models: [{ name: MODEL, endpoints: [replica.url] }],
+  });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: rig.gateway.port });
+  try {
+    const body = JSON.stringify(chat("stream and stall", { stream: true }));
+    await write(
+      client,
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    );
+    // Read the head, then stop reading while staying connected.
+    await client.read(new Uint8Array(4096));
+    await waitFor(
+      "the backend given back while the client still holds the connection",
+      async () => {
+        const [backend] = await listedBackends(rig.gateway.url);
+        return backend?.failed === 1 && backend.in_flight === 0;
+      },
+      { timeoutMs: 5_000 },
+    );
+    await upstreamClosed;
+    const record = rig.gateway.records.recent()[0];
+    assert(record?.error?.includes("timed out"), record?.error);
+  } finally {
+    client.close();
     await rig.close();
     await replica.close();
   }

@@ -41,6 +41,8 @@ export class Attempt implements RelayOptions {
   /** What the backend's actor is told when the attempt ends; set by its answer or its failure. */
   outcome: RequestOutcome = ABORTED;
   #upstream: UpstreamResponse | undefined;
+  /** Whether close() has run: the backend is given back once, however the attempt ends. */
+  #closed = false;
   #headersAt = 0;
   /** Whether the upstream body is unread and this attempt, not the relay, must cancel it. */
   #ownsBody = false;
@@ -172,14 +174,17 @@ export class Attempt implements RelayOptions {
     );
   }
 
-  /** The relay's end: settles the request and closes the attempt. */
+  /** The relay's end: settles the request and closes the attempt, unless it was closed already. */
   onEnd(end: RelayEnd): void {
+    if (this.#closed) return;
     this.settle(end, performance.now());
     this.close();
   }
 
-  /** Gives back the backend's in-flight count and an unread upstream body, and tells the backend's actor. */
+  /** Gives back the backend's in-flight count and an unread upstream body, and tells the backend's actor; once. */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.outgoing.router.release(this.backend);
     if (this.#ownsBody) {
       this.#ownsBody = false;

@@ -4,6 +4,7 @@ import type { UpstreamResponse } from "../upstream/mod.ts";
 import { type TappedUsage, UsageTap } from "./usage_tap.ts";
 
 const encoder = new TextEncoder();
+const TIMED_OUT = "The request timed out while streaming; retry or raise proxy.request_timeout";
 
 /** How a relayed body ended, as the relay tells its owner. */
 export interface RelayEnd {
@@ -43,12 +44,37 @@ export function relay(
   let firstByteAt: number | undefined;
   let relayMs = 0;
   let ended = false;
+  const signal = options.abort.signal;
   const end = (kind: RelayEnd["kind"], message: string) => {
     if (ended) return;
     ended = true;
+    signal.removeEventListener("abort", onAbort);
     options.onEnd({ kind, message, firstByteAt, relayMs, usage: tap.result() });
   };
+  let source: ReadableStreamDefaultController<Uint8Array> | undefined;
+  // A timeout or a disconnect must end the relay even while nothing pulls (a client that stopped
+  // reading): otherwise the backend's in-flight count and connection stay held until it leaves.
+  const onAbort = () => {
+    upstream.cancel();
+    const client = signal.reason === "client";
+    const message = client ? "client disconnected" : TIMED_OUT;
+    end(client ? "client" : "error", message);
+    try {
+      if (client || !options.stream) source?.error(new Error(message));
+      else {
+        // A timed-out stream still ends with an error event, whenever the client reads it.
+        source?.enqueue(encoder.encode(errorEvent(message, { code: "request_timeout" })));
+        source?.close();
+      }
+    } catch {
+      // Already closed.
+    }
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
   return new ReadableStream<Uint8Array>({
+    start(controller) {
+      source = controller;
+    },
     async pull(controller) {
       let chunk: Uint8Array | null;
       try {
@@ -60,7 +86,7 @@ export function relay(
           return;
         }
         const message = reason === "timeout"
-          ? "The request timed out while streaming; retry or raise proxy.request_timeout"
+          ? TIMED_OUT
           : `The backend failed while streaming (${
             error instanceof Error ? error.message : String(error)
           }); retry the request`;

@@ -30,7 +30,7 @@ export class BodyReader {
   #framing: BodyFraming;
   #left: number;
   #chunkLeft = 0;
-  #state: "size" | "data" | "data_crlf" | "trailers" = "size";
+  #state: "size" | "data" | "data_crlf" | "trailers" | "end" = "size";
   #onDone: (reusable: boolean) => void;
   #signal: AbortSignal;
   #finished = false;
@@ -69,11 +69,18 @@ export class BodyReader {
         const pieces: Uint8Array[] = [];
         for (;;) {
           const piece = this.#chunkStep();
-          if (piece === "need" || this.#finished) break;
+          if (piece === "need" || this.#state === "end") break;
           if (piece !== undefined) pieces.push(piece);
         }
-        if (pieces.length === 1) return pieces[0]!.slice();
-        if (pieces.length > 1) return concatBytes(pieces);
+        // The pieces are views into the connection's buffer: copy them before the end of the body
+        // hands the connection back to the pool, whose idle read writes into that buffer.
+        const out = pieces.length === 0
+          ? undefined
+          : pieces.length === 1
+          ? pieces[0]!.slice()
+          : concatBytes(pieces);
+        if (this.#state === "end") this.#finish(true);
+        if (out) return out;
         if (this.#finished) continue;
       } else if (c.end > c.start) {
         const n = this.#framing === "length"
@@ -196,7 +203,10 @@ export class BodyReader {
         if (lf < 0) return "need";
         const blank = lf === 0 || (lf === 1 && c.buf[c.start] === CR);
         c.start += lf + 1;
-        if (blank) this.#finish(true);
+        if (blank) this.#state = "end";
+        return undefined;
+      }
+      case "end": {
         return undefined;
       }
     }

@@ -49,6 +49,26 @@ conformance(
   },
 );
 
+let strayWritten = Promise.withResolvers<void>();
+conformance(
+  "a chunked body's last bytes are the body's, even when the server writes on the connection right after it",
+  () => [
+    "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    () => new Promise((resolve) => setTimeout(resolve, 20)),
+    `HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\n${"Z".repeat(200)}`,
+    () => strayWritten.resolve(),
+  ],
+  async ({ server, client }) => {
+    strayWritten = Promise.withResolvers<void>();
+    const res = await client.request(post(server.url));
+    // The stray bytes sit in the kernel before the body is read, so the idle read that finishing
+    // the body starts finds them at once.
+    await strayWritten.promise;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assertEquals(await text(res), "hello");
+  },
+);
+
 conformance(
   "request() never resends a POST after the connection closed mid-answer",
   (n) => n === 1 ? ["CLOSE"] : ["HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"],

@@ -62,6 +62,13 @@ export function endToEndHeaders(pairs: Iterable<[string, string]>): [string, str
   return all.filter(([name]) => !HOP_BY_HOP_RESPONSE.has(name) && !named.has(name));
 }
 
+/** A header name: an RFC 9110 token. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Control characters other than tab, which no header value may carry. */
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** A status code: three digits. */
+const STATUS_CODE = /^\d{3}$/;
+
 /** Splits header lines into pairs; an obsolete folded line continues the previous value (RFC 9112 section 5.2). */
 function fields(lines: string[]): [string, string][] {
   const pairs: [string, string][] = [];
@@ -74,13 +81,17 @@ function fields(lines: string[]): [string, string][] {
       continue;
     }
     const colon = line.indexOf(":");
-    if (colon <= 0) {
+    const name = colon > 0 ? line.slice(0, colon) : "";
+    const value = line.slice(colon + 1).trim();
+    // A name must be a token with no space before the colon (RFC 9112 section 5.1), and a value
+    // holds no control character but tab: Deno's HTTP writer would refuse, or worse, panic on it.
+    if (!TOKEN.test(name) || CONTROL.test(value)) {
       throw new UpstreamError(
         "protocol",
-        `Upstream sent a malformed header line "${line.slice(0, 40)}"`,
+        `Upstream sent a header line that cannot be relayed: ${JSON.stringify(line.slice(0, 40))}`,
       );
     }
-    pairs.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
+    pairs.push([name.toLowerCase(), value]);
   }
   return pairs;
 }
@@ -89,10 +100,11 @@ function fields(lines: string[]): [string, string][] {
 export function parseResponseHead(text: string): ResponseHead {
   const lines = text.split("\r\n");
   const statusLine = lines[0] ?? "";
-  const status = Number(statusLine.slice(9, 12));
+  const code = statusLine.slice(9, 12);
+  const status = Number(code);
   if (
-    !statusLine.startsWith("HTTP/1.") || statusLine[12] !== undefined && statusLine[12] !== " " ||
-    !(status >= 100 && status < 600)
+    !statusLine.startsWith("HTTP/1.") || statusLine[8] !== " " || !STATUS_CODE.test(code) ||
+    statusLine[12] !== undefined && statusLine[12] !== " " || !(status >= 100 && status < 600)
   ) {
     throw new UpstreamError(
       "protocol",

@@ -37,10 +37,36 @@ Deno.test("parseResponseHead accepts repeated equal lengths and refuses anything
   for (const bad of ["-1", "1e3", "12, 13", "", "0x10", "2\r\ncontent-length: 3"]) {
     throws(() => parseResponseHead(`HTTP/1.1 200 OK\r\ncontent-length: ${bad}`), /Content-Length/);
   }
-  for (const bad of ["HTTP/2 200 OK", "HTTP/1.1 20 OK", "HTTP/1.1 2000 OK", "garbage"]) {
+  for (
+    const bad of [
+      "HTTP/2 200 OK",
+      "HTTP/1.1 20 OK",
+      "HTTP/1.1 2000 OK",
+      "HTTP/1.1 2e2 OK",
+      "garbage",
+    ]
+  ) {
     throws(() => parseResponseHead(bad), /malformed status line/);
   }
-  throws(() => parseResponseHead("HTTP/1.1 200 OK\r\nno colon here"), /malformed header line/);
+});
+
+Deno.test("parseResponseHead refuses a header line Deno could not write back to the client", () => {
+  const lines = [
+    "no colon here",
+    "content-length : 5",
+    "x bad: 1",
+    "x-bad: a\x01b",
+    "x-bad: a\x1fb",
+    "x-bad: a\x7fb",
+    "x-bad: a\0b",
+  ];
+  for (const line of lines) {
+    throws(() => parseResponseHead(`HTTP/1.1 200 OK\r\n${line}`), /cannot be relayed/, line);
+  }
+  assertEquals(parseResponseHead("HTTP/1.1 200 OK\r\nx-ok: a\tb \u00e9").headers, [[
+    "x-ok",
+    "a\tb \u00e9",
+  ]]);
 });
 
 Deno.test("parseResponseHead joins an obsolete folded line to the field before it", () => {

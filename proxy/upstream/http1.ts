@@ -114,6 +114,8 @@ export class Http1Transport implements UpstreamTransport {
     const { signal } = exchange;
     const onAbort = () => connection.close();
     signal.addEventListener("abort", onAbort, { once: true });
+    // An abort while the connection was being made or taken must still stop this request.
+    if (signal.aborted) onAbort();
     let timedOut = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
