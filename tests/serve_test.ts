@@ -1,6 +1,7 @@
 /** `deno task serve` as a real process with the embedded default: two simulated replicas, used with the openai client. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import OpenAI from "openai";
+import { waitFor } from "../actors/runtime/testdata/wait.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -31,13 +32,10 @@ async function readUntil(
 }
 
 async function waitHealthy(url: string, count: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  await waitFor(`serve to get ${count} healthy replicas`, async () => {
     const body = await (await fetch(`${url}/v1/models`)).json();
-    if (body.data[0]?.turnpike?.healthy === count) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`serve did not get ${count} healthy replicas in time`);
+    return body.data[0]?.turnpike?.healthy === count;
+  }, { timeoutMs, everyMs: 100 });
 }
 
 /** A `serve` process with the embedded default, as a test drives it. */
