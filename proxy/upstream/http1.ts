@@ -34,6 +34,9 @@ interface Origin {
   key: string;
 }
 
+/** Parsed base URLs kept, past which the cache starts afresh. */
+const MAX_ORIGINS = 4096;
+
 /** What one exchange on a connection needs. */
 interface Exchange {
   message: Uint8Array;
@@ -100,6 +103,8 @@ export class Http1Transport implements UpstreamTransport {
         prefix: url.pathname.replace(/\/+$/, ""),
         key: `${url.hostname}:${port}`,
       };
+      // A cache, not a registry: replicas registered on ever new ports must not grow it forever.
+      if (this.#origins.size >= MAX_ORIGINS) this.#origins.clear();
       this.#origins.set(baseUrl, origin);
     }
     return origin;

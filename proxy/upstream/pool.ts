@@ -68,7 +68,7 @@ export class IdlePool {
   #sweep(): void {
     const oldest = performance.now() - this.#options.idleTimeoutMs;
     let left = 0;
-    for (const list of this.#idle.values()) {
+    for (const [origin, list] of this.#idle) {
       // Parked in order, so the expired ones are at the front.
       let expired = 0;
       while (expired < list.length && list[expired]!.idleSince <= oldest) {
@@ -76,6 +76,8 @@ export class IdlePool {
       }
       list.splice(0, expired);
       left += list.length;
+      // Replicas come and go (registrations on new ports): an origin with nothing idle is dropped.
+      if (list.length === 0) this.#idle.delete(origin);
     }
     if (left === 0) this.#stopSweeper();
   }
