@@ -4,20 +4,16 @@ import { freePort } from "../cluster/mod.ts";
 import { quantile } from "../sim/mod.ts";
 import { numberFlag, parseFlags } from "../config/mod.ts";
 import type { BenchSuite } from "./command.ts";
-import type { LoadResult } from "./proxy_load.ts";
-import { ActorSystem } from "../actors/runtime/mod.ts";
-import { backendProbed, backendReport, newBackendState } from "../actors/backend/mod.ts";
+import type { LoadResult } from "./proxy/load.ts";
+import { measurePick } from "./proxy/pick_cost.ts";
 import {
-  type BackendView,
-  createPicker,
-  ModelRouter,
-  requestFeatures,
-  routerBehavior,
-  type RouterMessage,
-  RoutingTable,
-  strategyOptions,
-} from "../actors/router/mod.ts";
-import { ProxySchema } from "../config/mod.ts";
+  ensureNginx,
+  pinned,
+  type Service,
+  startNginx,
+  startService,
+  waitHttp,
+} from "./proxy/services.ts";
 
 const usage = [
   "Usage: deno task bench proxy [options]",
@@ -56,150 +52,6 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const ROOT = new URL("..", import.meta.url).pathname;
 
-function pinned(cpu: string, argv: string[]): string[] {
-  try {
-    new Deno.Command("taskset", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync();
-    return ["taskset", "-c", cpu, ...argv];
-  } catch {
-    return argv;
-  }
-}
-
-/** A child process that prints `listening PORT` once it serves. */
-interface Service {
-  port: number;
-  stop(): Promise<void>;
-}
-
-async function startService(argv: string[], label: string): Promise<Service> {
-  const child = new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    stdout: "piped",
-    stderr: "inherit",
-    cwd: ROOT,
-  }).spawn();
-  const reader = child.stdout.getReader();
-  let text = "";
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error(`${label} exited before it listened; its output: ${text}`);
-    text += decoder.decode(value);
-    const match = /listening (\d+)/.exec(text) ?? /http:\/\/127\.0\.0\.1:(\d+)/.exec(text);
-    if (match) {
-      // Keep draining its output so it never blocks on a full pipe.
-      (async () => {
-        while (!(await reader.read().catch(() => ({ done: true }))).done) { /* drain */ }
-      })();
-      return {
-        port: Number(match[1]),
-        async stop() {
-          try {
-            child.kill("SIGTERM");
-          } catch { /* already gone */ }
-          await child.status;
-        },
-      };
-    }
-  }
-}
-
-async function waitHttp(
-  url: string,
-  check: (res: Response, text: string) => boolean,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(url);
-      const text = await res.text();
-      if (check(res, text)) return;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not become ready within ${timeoutMs} ms`);
-}
-
-async function ensureNginx(): Promise<string | undefined> {
-  const which = (name: string) => {
-    for (const dir of ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"]) {
-      try {
-        Deno.statSync(join(dir, name));
-        return join(dir, name);
-      } catch { /* next */ }
-    }
-    return undefined;
-  };
-  const found = which("nginx");
-  if (found) return found;
-  console.error("nginx is missing: installing it with apt-get (Debian package)");
-  for (const args of [["update", "-qq"], ["install", "-y", "-qq", "nginx-light"]]) {
-    const out = await new Deno.Command("apt-get", {
-      args,
-      env: { DEBIAN_FRONTEND: "noninteractive" },
-      stdout: "null",
-      stderr: "piped",
-    }).output().catch(() => undefined);
-    if (!out?.success) {
-      console.error(
-        `apt-get ${args.join(" ")} failed: ${
-          out ? decoder.decode(out.stderr).trim() : "apt-get not found"
-        }`,
-      );
-      return undefined;
-    }
-  }
-  return which("nginx");
-}
-
-async function startNginx(nginx: string, upstreamPort: number, dir: string): Promise<Service> {
-  const port = freePort();
-  const conf = `
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  upstream backend { server 127.0.0.1:${upstreamPort}; keepalive 512; }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-    }
-  }
-}
-`;
-  const confPath = join(dir, "nginx.conf");
-  await Deno.writeTextFile(confPath, conf);
-  const child = new Deno.Command("taskset", {
-    args: ["-c", "0", nginx, "-c", confPath, "-p", dir, "-g", "user root;"],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  await waitHttp(`http://127.0.0.1:${port}/health`, (res) => res.status === 200, 10_000);
-  return {
-    port,
-    async stop() {
-      try {
-        child.kill("SIGQUIT");
-      } catch { /* gone */ }
-      await child.status;
-    },
-  };
-}
-
-/** One load run from CPU 1; with several URLs each client sends to them in turn. */
 async function load(
   urls: string[],
   concurrency: number,
@@ -211,7 +63,7 @@ async function load(
     Deno.execPath(),
     "run",
     "-A",
-    join(ROOT, "bench/proxy_load.ts"),
+    join(ROOT, "bench/proxy/load.ts"),
     ...urls.map((url) => `--url=${url}`),
     `--concurrency=${concurrency}`,
     `--duration=${durationS}`,
@@ -257,70 +109,6 @@ function fmt(n: number | undefined, digits = 2): string {
   return n === undefined || Number.isNaN(n) ? "-" : n.toFixed(digits);
 }
 
-/** Cost of one routing decision on the hot path: a direct call into the router's view vs a local actor ask. */
-interface PickCost {
-  directUs: number;
-  askUs: number;
-  picks: number;
-}
-
-/** Measures a pick both ways, in process, with `strategy` over two backends. */
-async function measurePick(strategy: string, picks = 20_000): Promise<PickCost> {
-  const proxy = ProxySchema.parse({ strategy });
-  const router = new ModelRouter("bench", createPicker(proxy.strategy, strategyOptions(proxy)));
-  const body = { model: "bench", messages: [{ role: "user", content: "Say ok." }] };
-  const features = requestFeatures(body, {
-    sessionId: undefined,
-    blockChars: proxy.prefix_block_chars,
-  });
-  const system = await ActorSystem.start();
-  try {
-    const ref = system.spawn(
-      routerBehavior({
-        model: "bench",
-        router,
-        healthIntervalMs: 30_000,
-        scrapeIntervalMs: 2_000,
-        failureThreshold: 3,
-        openMs: 10_000,
-      }),
-      "bench",
-    );
-    // Two healthy backends published straight into the table, with no BackendActors behind them.
-    const circuit = { failureThreshold: 3, openMs: 1000 };
-    let table = RoutingTable.EMPTY;
-    for (const id of ["a", "b"]) {
-      const url = `http://127.0.0.1/${id}`;
-      const state = newBackendState({ id, model: "bench", url, source: "static" });
-      const address = `bench/${id}`;
-      table = table.put(
-        { id, url, source: "static", address, ttlMs: undefined, expiresAtMs: undefined },
-        backendReport(backendProbed(state, true, 0, circuit), 0, circuit),
-        { actor: system.ref(address), inFlight: { value: 0 } },
-      );
-    }
-    router.publish(table);
-    const timeDirect = () => {
-      const t = performance.now();
-      for (let i = 0; i < picks; i++) router.pick(features);
-      return (performance.now() - t) * 1000 / picks;
-    };
-    const timeAsk = async () => {
-      const t = performance.now();
-      for (let i = 0; i < picks; i++) {
-        await ref.ask<BackendView | undefined>({ type: "pick", features } satisfies RouterMessage);
-      }
-      return (performance.now() - t) * 1000 / picks;
-    };
-    timeDirect();
-    await timeAsk();
-    return { directUs: timeDirect(), askUs: await timeAsk(), picks };
-  } finally {
-    await system.shutdown();
-  }
-}
-
-/** The verdicts on the issue's targets for one turnpike target, from one run's matrix. */
 function verdicts(runs: Run[], turnpike: Target) {
   const find = (target: Target, mode: "json" | "sse", c: number) =>
     runs.find((r) => r.target === target && r.mode === mode && r.concurrency === c);
@@ -385,7 +173,7 @@ export const proxyBench: BenchSuite = {
           Deno.execPath(),
           "run",
           "-A",
-          join(ROOT, "bench/proxy_upstream.ts"),
+          join(ROOT, "bench/proxy/upstream.ts"),
           "--port=0",
         ]),
         "the zero-latency backend",
@@ -434,7 +222,7 @@ export const proxyBench: BenchSuite = {
             Deno.execPath(),
             "run",
             "-A",
-            join(ROOT, "bench/proxy_forwarder.ts"),
+            join(ROOT, "bench/proxy/forwarder.ts"),
             "--port=0",
             `--upstream=${upstreamUrl}`,
           ]),

@@ -4,7 +4,7 @@
  * target is measured over the same seconds and a burst of noise on the machine hits them alike.
  */
 import { parseArgs } from "node:util";
-import { summarize } from "../sim/mod.ts";
+import { summarize } from "../../sim/mod.ts";
 
 /** Results of one load run against one URL. */
 export interface LoadResult {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runLoad } from "./proxy_load.ts";
+import { runLoad } from "./load.ts";
 
 function counter(status: number) {
   let hits = 0;
