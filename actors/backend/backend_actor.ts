@@ -76,11 +76,15 @@ export interface BackendActorState {
 /** While a replica is unhealthy it is probed at least this often, so a starting replica joins quickly. */
 const UNHEALTHY_PROBE_MS = 1_000;
 
-async function probeFetch(
+/**
+ * GETs `url` and hands the answer to `read`, under one timeout for both: a replica that stalls or
+ * drops the connection mid-body rejects the returned promise like one that never answers.
+ */
+async function probeFetch<T>(
   url: string,
-  timeoutMs: number,
-  probes: Set<AbortController>,
-): Promise<Response> {
+  options: { timeoutMs: number; probes: Set<AbortController>; read(res: Response): Promise<T> },
+): Promise<T> {
+  const { timeoutMs, probes } = options;
   const abort = new AbortController();
   probes.add(abort);
   const timer = setTimeout(
@@ -88,7 +92,7 @@ async function probeFetch(
     timeoutMs,
   );
   try {
-    return await fetch(url, { signal: abort.signal });
+    return await options.read(await fetch(url, { signal: abort.signal }));
   } finally {
     clearTimeout(timer);
     probes.delete(abort);
@@ -167,13 +171,17 @@ export function backendBehavior(
         case "probe": {
           state.timers.delete("probe");
           const self = ctx.self;
-          probeFetch(`${before.url}/health`, timeoutMs, state.probes).then(
-            async (res) => {
-              await res.body?.cancel();
+          probeFetch(`${before.url}/health`, {
+            timeoutMs,
+            probes: state.probes,
+            read: async (res) => (await res.body?.cancel(), res.status),
+          }).then(
+            (status) => {
+              const ok = status >= 200 && status < 300;
               tellLater(ctx, self, {
                 type: "probed",
-                ok: res.ok,
-                error: res.ok ? undefined : `health check answered ${res.status}`,
+                ok,
+                error: ok ? undefined : `health check answered ${status}`,
               });
             },
             (error) =>
@@ -207,11 +215,13 @@ export function backendBehavior(
         case "scrape": {
           state.timers.delete("scrape");
           const self = ctx.self;
-          probeFetch(`${before.url}/metrics`, timeoutMs, state.probes).then(
-            async (res) => {
-              const text = res.ok ? await res.text() : (await res.body?.cancel(), "");
-              tellLater(ctx, self, { type: "scraped", metrics: parseVllmMetrics(text, now()) });
-            },
+          probeFetch(`${before.url}/metrics`, {
+            timeoutMs,
+            probes: state.probes,
+            read: async (res) => res.ok ? await res.text() : (await res.body?.cancel(), ""),
+          }).then(
+            (text) =>
+              tellLater(ctx, self, { type: "scraped", metrics: parseVllmMetrics(text, now()) }),
             () => tellLater(ctx, self, { type: "scraped", metrics: undefined }),
           );
           return state;

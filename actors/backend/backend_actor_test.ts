@@ -7,6 +7,7 @@ import {
   type BackendReportMessage,
 } from "./backend_actor.ts";
 import type { BackendReport } from "./backend_state.ts";
+import { waitFor } from "../runtime/testdata/wait.ts";
 
 /** An actor standing in for the router: it keeps every report it is told. */
 function collector(reports: BackendReport[]): Behavior<null, BackendReportMessage> {
@@ -18,14 +19,6 @@ function collector(reports: BackendReport[]): Behavior<null, BackendReportMessag
       return state;
     },
   };
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 Deno.test("a BackendActor probes and scrapes its replica, and its circuit opens on failures and closes on a healthy probe", async () => {
@@ -49,9 +42,9 @@ Deno.test("a BackendActor probes and scrapes its replica, and its circuit opens 
       "m/b1",
     );
     const last = () => reports.at(-1);
-    await until(
-      () => last()?.eligible === true && last()?.metrics !== undefined,
+    await waitFor(
       "a healthy report with metrics",
+      () => last()?.eligible === true && last()?.metrics !== undefined,
     );
     assertEquals([last()?.healthy, last()?.circuit, last()?.metrics?.running], [true, "closed", 0]);
 
@@ -61,12 +54,12 @@ Deno.test("a BackendActor probes and scrapes its replica, and its circuit opens 
         { type: "released", outcome: { ok: false, error: "HTTP 500" } } satisfies BackendMessage,
       );
     }
-    await until(() => last()?.circuit === "open", "the circuit to open");
+    await waitFor("the circuit to open", () => last()?.circuit === "open", { timeoutMs: 10_000 });
     assertEquals([last()?.eligible, last()?.failed, last()?.lastError], [false, 2, "HTTP 500"]);
     // After openMs a half-open probe of the (healthy) replica closes it again.
-    await until(
-      () => last()?.circuit === "closed" && last()?.eligible === true,
+    await waitFor(
       "the circuit to close",
+      () => last()?.circuit === "closed" && last()?.eligible === true,
     );
 
     backend.tell({ type: "acquired" });
@@ -106,11 +99,64 @@ Deno.test("a BackendActor reports an unreachable replica as unhealthy", async ()
       }),
       "m/dead",
     );
-    await until(() => reports.length > 0, "a report");
+    await waitFor("a report", () => reports.length > 0, { timeoutMs: 10_000 });
     const report = reports[0]!;
     assertEquals([report.healthy, report.eligible], [false, false]);
     assert(report.lastError?.startsWith("health check failed"));
   } finally {
     await system.shutdown();
+  }
+});
+
+Deno.test("a /metrics answer cut or stalled mid-body is a failed scrape, and scraping goes on", async () => {
+  const encoder = new TextEncoder();
+  for (const mode of ["cut", "stall"] as const) {
+    let requests = 0;
+    const held = new Set<Deno.Conn>();
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const serving = (async () => {
+      for await (const conn of listener) {
+        (async () => {
+          const n = await conn.read(new Uint8Array(4096));
+          if (n === null) return conn.close();
+          const head = "HTTP/1.1 200 OK\r\nconnection: close\r\n";
+          // Every answer (health probes too) announces 1,000 bytes and sends a few.
+          await conn.write(
+            encoder.encode(`${head}content-length: 1000\r\n\r\nvllm:num_requests_running 1\n`),
+          );
+          requests++;
+          if (mode === "cut") conn.close();
+          else held.add(conn);
+        })().catch(() => {});
+      }
+    })().catch(() => {});
+    const system = await ActorSystem.start();
+    const reports: BackendReport[] = [];
+    try {
+      const router = system.spawn(collector(reports), "r");
+      system.spawn(
+        backendBehavior({
+          model: "m",
+          backendId: "b1",
+          url: `http://127.0.0.1:${listener.addr.port}`,
+          source: "static",
+          router: router.address,
+          healthIntervalMs: 60_000,
+          scrapeIntervalMs: 20,
+          probeTimeoutMs: 200,
+          failureThreshold: 2,
+          openMs: 100,
+        }),
+        "m/b1",
+      );
+      // Each cut or stalled scrape fails, is not taken as metrics, and the next one follows.
+      await waitFor(`${mode}: several scrapes`, () => requests >= 4, { timeoutMs: 10_000 });
+      assert(reports.every((r) => r.metrics === undefined), mode);
+    } finally {
+      await system.shutdown();
+      listener.close();
+      for (const conn of held) conn.close();
+      await serving;
+    }
   }
 });

@@ -62,6 +62,8 @@ export interface RouterActorOptions extends BackendStateOptions {
 export interface RouterActorState {
   table: RoutingTable;
   sweep: Cancellable | undefined;
+  /** The interval the scheduled sweep was set for, in ms. */
+  sweepEveryMs?: number | undefined;
 }
 
 /** The address of the RouterActor of `model`. */
@@ -127,7 +129,14 @@ export function routerBehavior(
           const known = state.table.get(msg.report.id);
           // A report from a BackendActor since replaced or stopped is dropped.
           if (known?.member.address !== msg.from) return state;
-          publish(state, state.table.put(known.member, msg.report, known.view.link));
+          let report = msg.report;
+          // A BackendActor started by a restart may report (a scrape) before its first probe:
+          // until that probe answers, the health carried over from before the restart stands.
+          if (report.healthy === undefined && known.report?.healthy !== undefined) {
+            const healthy = known.report.healthy;
+            report = { ...report, healthy, eligible: healthy && report.circuit === "closed" };
+          }
+          publish(state, state.table.put(known.member, report, known.view.link));
           return state;
         }
         case "add": {
@@ -136,11 +145,16 @@ export function routerBehavior(
           const expiresAtMs = msg.ttlMs === undefined ? undefined : now() + msg.ttlMs;
           const ttl = { ttlMs: msg.ttlMs, expiresAtMs };
           if (known && known.member.url === url) {
-            publish(
-              state,
-              state.table.put({ ...known.member, ...ttl }, known.report, known.view.link),
+            // A registration's re-post refreshes its TTL; a configured or launched backend that
+            // a registration happens to name keeps none.
+            const member = known.member.source === "registered"
+              ? { ...known.member, ...ttl }
+              : known.member;
+            publish(state, state.table.put(member, known.report, known.view.link));
+            if (member.ttlMs !== undefined) scheduleSweep(state, ctx, member.ttlMs);
+            ctx.reply(
+              { id: msg.id, created: false, expiresAtMs: member.expiresAtMs } satisfies AddResult,
             );
-            ctx.reply({ id: msg.id, created: false, expiresAtMs } satisfies AddResult);
             return state;
           }
           if (known) ctx.stop(known.member.address);
@@ -177,6 +191,7 @@ export function routerBehavior(
         }
         case "sweep": {
           state.sweep = undefined;
+          state.sweepEveryMs = undefined;
           const t = now();
           let shortestTtl: number | undefined;
           for (const { member } of state.table.list()) {
@@ -211,6 +226,7 @@ export function routerBehavior(
     onStop(state) {
       state.sweep?.cancel();
       state.sweep = undefined;
+      state.sweepEveryMs = undefined;
     },
   };
 }
@@ -220,7 +236,10 @@ function scheduleSweep(
   ctx: ActorContext<RouterMessage>,
   ttlMs: number,
 ): void {
-  if (state.sweep) return;
   const every = Math.min(5_000, Math.max(50, Math.floor(ttlMs / 4)));
+  // A sweep already due soon enough stands; a shorter TTL than any before brings it forward.
+  if (state.sweep && (state.sweepEveryMs ?? Infinity) <= every) return;
+  state.sweep?.cancel();
   state.sweep = ctx.schedule(every, { type: "sweep" });
+  state.sweepEveryMs = every;
 }

@@ -103,3 +103,68 @@ Deno.test("a crashed RouterActor rebuilds its members under new BackendActors an
     assertEquals((await add("a", url)).created, false);
   });
 });
+
+Deno.test("a restarted RouterActor keeps its backends eligible until their new actors have probed them", async () => {
+  // Health answers take a while and scrapes answer at once, so a new actor's first report is a
+  // scrape that knows nothing of health yet.
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    if (new URL(req.url).pathname !== "/health") {
+      return new Response("vllm:num_requests_running 0\n");
+    }
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    return new Response(null, { status: 200 });
+  });
+  const system = await ActorSystem.start();
+  const router = new ModelRouter("m", createPicker("least_connections", strategyOptions(proxy)));
+  const ref = system.spawn(
+    routerBehavior({
+      model: "m",
+      router,
+      healthIntervalMs: 60_000,
+      scrapeIntervalMs: 20,
+      failureThreshold: 3,
+      openMs: 1_000,
+    }),
+    "m",
+  );
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    await ref.ask<AddResult>({ type: "add", id: "a", url, source: "static" });
+    await waitFor("a healthy backend", () => router.eligibleCount === 1);
+    const before = system.childrenOf("router/m");
+    let ineligible = 0;
+    const sampler = setInterval(() => {
+      if (router.eligibleCount === 0) ineligible++;
+    }, 2);
+    system.ref("router/m").tell({ type: "report" });
+    await waitFor("the new actor's probe", () => {
+      const after = system.childrenOf("router/m");
+      return after.length === 1 && !before.includes(after[0]!) &&
+        router.get("a")?.report?.metrics !== undefined;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    clearInterval(sampler);
+    assertEquals([ineligible, router.eligibleCount], [0, 1]);
+  } finally {
+    await system.shutdown();
+    await server.shutdown();
+  }
+});
+
+Deno.test("a registration naming a configured backend gives it no TTL, and a shorter TTL brings the sweep forward", async () => {
+  await withRouter(async ({ system, router, urls: [one, two], add }) => {
+    const ref = system.ref<RouterMessage>("router/m");
+    await add("s", one);
+    const registered = (id: string, url: string, ttlMs: number) =>
+      ref.ask<AddResult>({ type: "add", id, url, source: "registered", ttlMs });
+    assertEquals((await registered("s", one, 100)).expiresAtMs, undefined);
+    // A long TTL first sets a slow sweep; a short one after it must still expire in time.
+    await registered("long", two, 60_000);
+    await registered("short", two, 100);
+    await waitFor("the short registration to expire", () => router.get("short") === undefined, {
+      timeoutMs: 2_000,
+    });
+    assertEquals(router.list().map((b) => b.member.id).sort(), ["long", "s"]);
+    assertEquals(router.get("s")?.member.ttlMs, undefined);
+  });
+});
