@@ -29,7 +29,10 @@ export interface ReplicaActorOptions {
   model: ModelConfig;
   /** Which replica of the model. */
   index: number;
-  /** The port it serves on; `0` takes a free one at the first start and keeps it across restarts. */
+  /**
+   * The port it serves on; `0` takes a free one at the first start and keeps it across restarts,
+   * unless a restart cannot start on it (another process took it), when it takes a new one.
+   */
   port: number;
   /** Directory for its log under `logs/`. */
   stateDir: string;
@@ -70,6 +73,8 @@ export function replicaBehavior(
   // Both kept across restarts: the supervisor re-runs init on this same behaviour.
   let starts = 0;
   let port = options.port;
+  /** The backend id last added to the router, removed there when a new port changes it. */
+  let routedId: string | undefined;
   return {
     kind: REPLICA_KIND,
     init(_id, ctx) {
@@ -110,16 +115,18 @@ export function replicaBehavior(
           port = msg.process.port;
           const pid = msg.process.pid;
           msg.process.exited.then((code) => tellLater(ctx, { type: "exited", code, pid }));
-          ctx.tell(options.router, {
-            type: "add",
-            id: options.backendId ?? `127.0.0.1:${port}`,
-            url: msg.process.url,
-            source: "launched",
-          });
+          const id = options.backendId ?? `127.0.0.1:${port}`;
+          if (routedId !== undefined && routedId !== id) {
+            ctx.tell(options.router, { type: "remove", id: routedId });
+          }
+          routedId = id;
+          ctx.tell(options.router, { type: "add", id, url: msg.process.url, source: "launched" });
           return state;
         }
         case "start_failed": {
           if (state.stopping) return state;
+          // The kept port may be another process's now: the next start looks for a free one.
+          if (options.port === 0) port = 0;
           throw new Error(
             `Replica ${options.index} of "${options.model.name}" did not start: ${msg.error}`,
           );

@@ -106,24 +106,27 @@ export class Fleet {
 
   /** Removes backend `id` from whichever model has it; false when none does. */
   async removeBackend(id: string): Promise<boolean> {
-    for (const [model, entry] of this.#models) {
+    // One replica may serve several model names (vLLM's --served-model-name): remove it from all.
+    let removedAny = false;
+    for (const [model, entry] of [...this.#models]) {
       if (!entry.router.get(id)) continue;
       const removed = await entry.ref.ask<boolean>({ type: "remove", id }, { timeoutMs: ASK_MS });
       if (removed && !entry.configured && entry.router.table.size === 0) this.#dropModel(model);
-      return removed;
+      removedAny ||= removed;
     }
-    return false;
+    return removedAny;
   }
 
-  /** Refreshes the heartbeat of registered backend `id`; undefined when it is unknown. */
+  /** Refreshes the heartbeat of registered backend `id` in every model it serves; undefined when it is unknown. */
   async heartbeat(id: string): Promise<AddResult | undefined> {
+    let result: AddResult | undefined;
     for (const entry of this.#models.values()) {
       if (!entry.router.get(id)) continue;
-      return await entry.ref.ask<AddResult | undefined>({ type: "heartbeat", id }, {
+      result = await entry.ref.ask<AddResult | undefined>({ type: "heartbeat", id }, {
         timeoutMs: ASK_MS,
-      });
+      }) ?? result;
     }
-    return undefined;
+    return result;
   }
 
   /** Tells the BackendActor behind `backend` (a view `pick` returned) that a request started on it. */

@@ -3,6 +3,8 @@ import { createParser, type EventSourceParser } from "eventsource-parser";
 
 const PROMPT = /"prompt_tokens"\s*:\s*(\d+)/;
 const COMPLETION = /"completion_tokens"\s*:\s*(\d+)/;
+/** A chunk that carries generated text (chat `content` or completions `text`), not just a role or a finish reason. */
+const GENERATED = /"(?:content|text)"\s*:\s*"[^"]/;
 const TAIL_CHARS = 512;
 // Latin-1 maps each byte to one character and keeps no state between chunks: the patterns sought
 // in a JSON body are ASCII, so multi-byte text elsewhere cannot hide or fake them.
@@ -12,7 +14,7 @@ const latin1 = new TextDecoder("latin1");
 export interface TappedUsage {
   promptTokens: number | undefined;
   completionTokens: number | undefined;
-  /** `reported` when the replica sent `usage`, `counted` when only stream events were counted. */
+  /** `reported` when the replica sent `usage`, `counted` when only the stream's text chunks were counted. */
   source: "reported" | "counted" | "none";
 }
 
@@ -33,8 +35,8 @@ export class UsageTap {
     if (!stream) return;
     const parser = createParser({
       onEvent: ({ data }) => {
-        if (data === "[DONE]") return;
-        this.#events++;
+        if (data.trim() === "[DONE]") return;
+        if (GENERATED.test(data)) this.#events++;
         this.#read(data);
       },
     });
@@ -63,8 +65,10 @@ export class UsageTap {
     if (completion?.[1] !== undefined) this.#completion = Number(completion[1]);
   }
 
-  /** What was found so far. */
+  /** What was found so far; a last event the stream left without its blank line counts too. */
   result(): TappedUsage {
+    // Blank lines end an event the stream left open and are nothing after a complete one.
+    this.#sse?.parser.feed("\n\n");
     if (this.#prompt !== undefined || this.#completion !== undefined) {
       return { promptTokens: this.#prompt, completionTokens: this.#completion, source: "reported" };
     }

@@ -23,15 +23,22 @@ Deno.test("UsageTap finds a usage object split across chunks", () => {
   assertEquals(tap.result(), { promptTokens: 5, completionTokens: 3, source: "reported" });
 });
 
-Deno.test("UsageTap counts stream events when the replica sends no usage", () => {
+Deno.test("UsageTap counts the text chunks of a stream when the replica sends no usage", () => {
   const tap = new UsageTap(true);
+  tap.push(bytes('data: {"choices":[{"delta":{"role":"assistant","content":""}}]}\n\n'));
   tap.push(
     bytes(
       'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: {"choices":[{"delta":{"content":"b"}}]}\n\n',
     ),
   );
-  tap.push(bytes("data: [DONE]\n\n"));
+  tap.push(bytes('data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE] \n\n'));
   assertEquals(tap.result(), { promptTokens: undefined, completionTokens: 2, source: "counted" });
+});
+
+Deno.test("UsageTap reads a last usage event the stream ends without its blank line", () => {
+  const tap = new UsageTap(true);
+  tap.push(bytes('data: {"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2}}'));
+  assertEquals(tap.result(), { promptTokens: 7, completionTokens: 2, source: "reported" });
 });
 
 Deno.test("UsageTap reports nothing for a JSON body without usage", () => {
