@@ -58,7 +58,11 @@ export interface BackendActorOptions extends BackendStateOptions {
   scrapeIntervalMs: number;
   /** How long a probe or scrape may take, in ms. @default 5000 */
   probeTimeoutMs?: number;
-  /** Request outcomes move the EWMAs; they are reported to the router at most this often, in ms. @default 50 */
+  /**
+   * Request outcomes move the EWMAs; they are reported to the router at most this often, in ms:
+   * each report is a new routing table, and one every 50 ms made the gateway run 5 full GCs per
+   * 60,000 requests instead of 2. @default 250
+   */
   reportEveryMs?: number;
   /** Clock in ms since the epoch. @default Date.now */
   now?: () => number;
@@ -118,7 +122,7 @@ export function backendBehavior(
 ): Behavior<BackendActorState, BackendMessage> {
   const now = options.now ?? Date.now;
   const timeoutMs = options.probeTimeoutMs ?? 5_000;
-  const reportEveryMs = options.reportEveryMs ?? 50;
+  const reportEveryMs = options.reportEveryMs ?? 250;
   const report = (state: BackendActorState, ctx: ActorContext<BackendMessage>) => {
     state.reportedAtMs = now();
     const message: BackendReportMessage = {
