@@ -9,11 +9,13 @@ import { report, REQUEST } from "./_testing.ts";
 const proxy = { load_bound: 1.5, prefix_block_chars: 2048, prefix_cache_tokens: 430_000 };
 
 /** A replica stand-in that answers `/health` and nothing else. */
-function healthServer(): { url: string; close(): Promise<void> } {
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    (req) => new Response(null, { status: new URL(req.url).pathname === "/health" ? 200 : 404 }),
-  );
+function healthOnly(req: Request): Response {
+  return new Response(null, { status: new URL(req.url).pathname === "/health" ? 200 : 404 });
+}
+
+/** A replica stand-in serving `handler`. */
+function standIn(handler: Deno.ServeHandler): { url: string; close(): Promise<void> } {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
   return { url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
 }
 
@@ -26,8 +28,20 @@ interface Rig {
   add(id: string, url: string): Promise<AddResult>;
 }
 
-async function withRouter(fn: (rig: Rig) => Promise<void>): Promise<void> {
-  const servers = [healthServer(), healthServer()] as const;
+/** Options of {@linkcode withRouter}. */
+interface RigOptions {
+  /** What both stand-ins answer. @default healthOnly */
+  handler?: Deno.ServeHandler;
+  /** @default 60_000 */
+  scrapeIntervalMs?: number;
+}
+
+async function withRouter(
+  fn: (rig: Rig) => Promise<void>,
+  options: RigOptions = {},
+): Promise<void> {
+  const handler = options.handler ?? healthOnly;
+  const servers = [standIn(handler), standIn(handler)] as const;
   const system = await ActorSystem.start();
   const router = new ModelRouter("m", createPicker("least_connections", strategyOptions(proxy)));
   const ref = system.spawn(
@@ -35,7 +49,7 @@ async function withRouter(fn: (rig: Rig) => Promise<void>): Promise<void> {
       model: "m",
       router,
       healthIntervalMs: 60_000,
-      scrapeIntervalMs: 60_000,
+      scrapeIntervalMs: options.scrapeIntervalMs ?? 60_000,
       failureThreshold: 3,
       openMs: 1_000,
     }),
@@ -107,29 +121,15 @@ Deno.test("a crashed RouterActor rebuilds its members under new BackendActors an
 Deno.test("a restarted RouterActor keeps its backends eligible until their new actors have probed them", async () => {
   // Health answers take a while and scrapes answer at once, so a new actor's first report is a
   // scrape that knows nothing of health yet.
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+  async function slowHealth(req: Request): Promise<Response> {
     if (new URL(req.url).pathname !== "/health") {
       return new Response("vllm:num_requests_running 0\n");
     }
     await new Promise((resolve) => setTimeout(resolve, 150));
     return new Response(null, { status: 200 });
-  });
-  const system = await ActorSystem.start();
-  const router = new ModelRouter("m", createPicker("least_connections", strategyOptions(proxy)));
-  const ref = system.spawn(
-    routerBehavior({
-      model: "m",
-      router,
-      healthIntervalMs: 60_000,
-      scrapeIntervalMs: 20,
-      failureThreshold: 3,
-      openMs: 1_000,
-    }),
-    "m",
-  );
-  try {
-    const url = `http://127.0.0.1:${server.addr.port}`;
-    await ref.ask<AddResult>({ type: "add", id: "a", url, source: "static" });
+  }
+  await withRouter(async ({ system, router, urls: [url], add }) => {
+    await add("a", url);
     await waitFor("a healthy backend", () => router.eligibleCount === 1);
     const before = system.childrenOf("router/m");
     let ineligible = 0;
@@ -145,10 +145,7 @@ Deno.test("a restarted RouterActor keeps its backends eligible until their new a
     await new Promise((resolve) => setTimeout(resolve, 250));
     clearInterval(sampler);
     assertEquals([ineligible, router.eligibleCount], [0, 1]);
-  } finally {
-    await system.shutdown();
-    await server.shutdown();
-  }
+  }, { handler: slowHealth, scrapeIntervalMs: 20 });
 });
 
 Deno.test("a registration naming a configured backend gives it no TTL, and a shorter TTL brings the sweep forward", async () => {

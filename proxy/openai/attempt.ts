@@ -72,7 +72,7 @@ export class Attempt implements RelayOptions {
     record.attempts++;
     record.backendId = this.backend.id;
     router.acquire(this.backend);
-    context.started(record.model, this.backend);
+    context.started(this.backend);
     this.sentAt = performance.now();
     try {
       const upstream = await context.upstream.request({
@@ -191,7 +191,7 @@ export class Attempt implements RelayOptions {
       this.#upstream!.cancel();
     }
     const { exchange } = this.outgoing;
-    exchange.context.finished(exchange.record.model, this.backend, this.outcome);
+    exchange.context.finished(this.backend, this.outcome);
   }
 
   /** Notes a failure another backend may retry. */

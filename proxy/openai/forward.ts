@@ -25,9 +25,9 @@ export interface ForwardContext {
   /** Computes the routing features of a body. */
   features(body: unknown, sessionId: string | undefined): RequestFeatures;
   /** Told when a request is sent to a backend. */
-  started(model: string, backend: BackendView): void;
+  started(backend: BackendView): void;
   /** Told when a request on a backend ends. */
-  finished(model: string, backend: BackendView, outcome: RequestOutcome): void;
+  finished(backend: BackendView, outcome: RequestOutcome): void;
   /** Where per-request records go. */
   records: RecordStore;
   /** The pooled HTTP client requests go upstream with. */

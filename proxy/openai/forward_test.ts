@@ -70,8 +70,8 @@ function harness(
         }
         : undefined,
     features: (_body, sessionId) => ({ model: "m", sessionId, prefixHashes: [], promptChars: 0 }),
-    started: (_model, backend) => void started.push(backend.id),
-    finished: (_model, backend, outcome) => void finished.push({ id: backend.id, outcome }),
+    started: (backend) => void started.push(backend.id),
+    finished: (backend, outcome) => void finished.push({ id: backend.id, outcome }),
     records,
     upstream: {
       request(request) {

@@ -21,7 +21,7 @@ export interface ResponseHead {
 }
 
 /** Response headers that describe the connection, not the answer: never relayed. */
-export const HOP_BY_HOP_RESPONSE: ReadonlySet<string> = new Set([
+const HOP_BY_HOP_RESPONSE: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "transfer-encoding",
