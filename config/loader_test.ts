@@ -104,7 +104,7 @@ Deno.test("a missing required key and a wrong container type are named", () => {
     "got a list",
   ]);
   assert.deepEqual(problemsOf("- just\n- a list"), [
-    "(top level): expected a mapping with keys proxy, cluster, models, headers, state_dir, got a list",
+    "(top level): expected a mapping with keys proxy, cluster, models, headers, sessions, state_dir, got a list",
   ]);
 });
 

@@ -26,5 +26,6 @@ export {
   splitCommand,
 } from "./command_template.ts";
 export { HeadersSchema, ModelSchema, ProxySchema } from "./schema.ts";
+export { type SessionsConfig, SessionsSchema } from "./sessions_schema.ts";
 export { type Command, numberFlag, parseFlags, UsageError } from "./cli.ts";
 export { configCommand } from "./command.ts";

@@ -1,5 +1,6 @@
 /** The zod schema of turnpike's YAML config: the users' contract (`proxy`, `cluster`, `models`, `headers`). */
 import { z } from "zod";
+import { SessionsSchema } from "./sessions_schema.ts";
 import {
   CommandTemplateError,
   commandTemplateOf,
@@ -182,6 +183,7 @@ export const ConfigSchema = z.strictObject({
   cluster: ClusterSchema.default(ClusterSchema.parse({})),
   models: z.array(ModelSchema).default([]),
   headers: HeadersSchema.default(HeadersSchema.parse({})),
+  sessions: SessionsSchema.default(SessionsSchema.parse({})),
   /** Directory of the KV file; `TURNPIKE_STATE_DIR` overrides it. */
   state_dir: z.string().min(1).default(".turnpike"),
 }).superRefine((config, ctx) => {

@@ -9,6 +9,9 @@ import type { ForwardContext } from "../proxy/mod.ts";
 import { RecordStore } from "../proxy/mod.ts";
 import { UpstreamClient } from "../proxy/upstream/mod.ts";
 import { Deadlines } from "../proxy/mod.ts";
+import { reaperBehavior, SessionService, SessionStore } from "../actors/session/mod.ts";
+import { loadTokenCounter } from "../actors/session/compression/mod.ts";
+import { gatewaySummarizer } from "./summarizer.ts";
 
 /** Options of {@linkcode startGateway}. */
 export interface GatewayOptions {
@@ -40,6 +43,8 @@ export interface Gateway {
   readonly records: RecordStore;
   /** The actor system it runs in. */
   readonly system: ActorSystem;
+  /** Its durable sessions. */
+  readonly sessions: SessionService;
   /** Stops accepting, lets streams in flight finish up to `deadlineMs`, then stops the actors and replicas. */
   close(options?: { deadlineMs?: number }): Promise<void>;
 }
@@ -121,7 +126,29 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     upstream,
     deadlines,
   };
-  const app = createApp({ fleet, records, startedAtMs, forward });
+  const kv = system.kv;
+  if (!kv) throw new Error("The gateway needs an actor system with a KV store for its sessions");
+  const counter = await loadTokenCounter();
+  const store = new SessionStore(kv);
+  let selfUrl = "";
+  const sessions = new SessionService({
+    system,
+    store,
+    config: config.sessions,
+    budgetOf: (model) => config.models.find((m) => m.name === model)?.max_model_len ?? 131_072,
+    countMessage: (m) => counter.countMessage(m),
+    summarizer: (model) => gatewaySummarizer(() => selfUrl, model),
+    queueTimeoutMs: config.proxy.request_timeout * 1000,
+    now,
+  });
+  system.registerKind(reaperBehavior({
+    store,
+    now,
+    onExpire: config.sessions.on_expire,
+    expired: (id) => sessions.forget(id),
+  }));
+  await sessions.start();
+  const app = createApp({ fleet, records, startedAtMs, forward, sessions });
   const listening = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
     hostname: options.hostname ?? config.proxy.host,
@@ -130,6 +157,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   }, app.fetch);
   const addr = await listening.promise;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  selfUrl = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${addr.port}`;
 
   let closing: Promise<void> | undefined;
   return {
@@ -138,6 +166,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     fleet,
     records,
     system,
+    sessions,
     close({ deadlineMs = 10_000 } = {}) {
       closing ??= (async () => {
         let timer: ReturnType<typeof setTimeout> | undefined;
@@ -146,6 +175,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         });
         await Promise.race([server.shutdown(), deadline]);
         clearTimeout(timer);
+        await sessions.close();
         upstream.close();
         deadlines.clear();
         if (replicas) await system.stop(replicas);

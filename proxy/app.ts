@@ -4,11 +4,16 @@ import { adminRoutes, type AdminServices } from "./admin/routes.ts";
 import { errorResponse } from "./errors.ts";
 import { type ForwardContext, forwardOpenAI } from "./openai/forward.ts";
 import { ChatCompletionBody, CompletionBody, EmbeddingBody } from "./openai/schemas.ts";
+import type { SessionService } from "../actors/session/mod.ts";
+import { sessionRoutes } from "./sessions/routes.ts";
+import { responsesRoutes } from "./openai/responses/routes.ts";
 
 /** Everything the app's routes use. */
 export interface AppServices extends AdminServices {
   /** The hot path's dependencies. */
   forward: ForwardContext;
+  /** Durable sessions. */
+  sessions: SessionService;
 }
 
 /** Builds the gateway's Hono app. */
@@ -22,6 +27,15 @@ export function createApp(services: AppServices): Hono {
   app.post(chat.endpoint, (c) => forwardOpenAI(c.req.raw, chat));
   app.post(completions.endpoint, (c) => forwardOpenAI(c.req.raw, completions));
   app.post(embeddings.endpoint, (c) => forwardOpenAI(c.req.raw, embeddings));
+  app.route("/", sessionRoutes({ forward: context, sessions: services.sessions }));
+  app.route(
+    "/",
+    responsesRoutes({
+      forward: context,
+      sessions: services.sessions,
+      models: () => services.fleet.models().map((m) => m.name),
+    }),
+  );
   app.route("/", adminRoutes(services));
   app.notFound((c) =>
     errorResponse(

@@ -15,6 +15,36 @@ function clientFor(url: string): OpenAI {
   return new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 60_000 });
 }
 
+/** Two tools an agent might offer. */
+export const TOOLS: OpenAI.ChatCompletionFunctionTool[] = [
+  {
+    type: "function",
+    function: {
+      name: "read_file",
+      description: "Reads a file",
+      parameters: {
+        type: "object",
+        properties: { path: { type: "string" }, lines: { type: "integer" } },
+        required: ["path"],
+      },
+    },
+  },
+  {
+    type: "function",
+    function: {
+      name: "get_weather",
+      parameters: {
+        type: "object",
+        properties: {
+          city: { type: "string" },
+          unit: { type: "string", enum: ["celsius", "fahrenheit"] },
+        },
+        required: ["city", "unit"],
+      },
+    },
+  },
+];
+
 export { waitFor } from "../actors/runtime/testdata/wait.ts";
 
 /**

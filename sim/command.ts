@@ -39,6 +39,8 @@ const usage = [
   "  --slow-token-ms MS       extra simulated ms per engine step [0]",
   "",
   'Faults can be changed at run time: POST /admin/faults {"error_rate":0.1,...}, DELETE /admin/faults.',
+  "Chat requests may carry tools, tool_choice and parallel_tool_calls: calls are answered and",
+  "streamed as vLLM's llama3_json tool parser does (--enable-auto-tool-choice).",
 ].join("\n");
 
 const flags = {

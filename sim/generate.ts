@@ -15,6 +15,7 @@ import { Generation } from "./generation.ts";
 import { renderChat, renderCompletion } from "./chat_template.ts";
 import type { PromptTokenizer, PromptTokens } from "./tokens.ts";
 import { mix32, naturalLength, outputPieces } from "./text.ts";
+import { planToolCalls, ToolCallOutput } from "./tools.ts";
 
 /** What a request handler needs from its replica. */
 export interface ReplicaContext {
@@ -62,16 +63,51 @@ function promptOf(
   tokenizer: PromptTokenizer,
 ): PromptTokens {
   if (kind === "chat") {
-    const turns = (body as ChatRequest).messages.map((m) => ({
+    const chat = body as ChatRequest;
+    const turns = chat.messages.map((m) => ({
       role: m.role,
       content: messageText(m),
+      toolCalls: (m.tool_calls ?? []).map((call) => call.function),
     }));
-    return tokenizer.tokenize(renderChat(turns));
+    return tokenizer.tokenize(renderChat(turns, chat.tools?.length ? { tools: chat.tools } : {}));
   }
   const prompt = (body as CompletionRequest).prompt;
   if (typeof prompt === "string") return tokenizer.tokenize(renderCompletion(prompt));
   if (typeof prompt[0] === "string") return tokenizer.tokenize(renderCompletion(prompt[0]));
   return tokenizer.tokenizeIds(prompt as number[]);
+}
+
+/** What a request generates: its tokens' texts, and the calls they write if it calls tools. */
+interface Output {
+  /** The text of every token to generate. */
+  pieces: string[];
+  /** The last token ends the sequence (an end-of-sequence token), not max_tokens. */
+  natural: boolean;
+  /** The calls, when the turn makes some. */
+  toolCalls: ToolCallOutput | undefined;
+}
+
+/**
+ * A chat turn that calls tools writes its calls, cut at max_tokens or the room left; any other
+ * writes seeded words, `requested` of them or a natural length.
+ */
+function outputOf(
+  kind: GenerationKind,
+  body: ChatRequest | CompletionRequest,
+  limits: { seed: number; requested: number | null | undefined; room: number },
+  tokenizer: PromptTokenizer,
+): Output {
+  const { seed, requested, room } = limits;
+  const calls = kind === "chat" ? planToolCalls(body as ChatRequest, seed) : [];
+  if (calls.length > 0) {
+    const toolCalls = new ToolCallOutput(calls, (text) => tokenizer.pieces(text));
+    const maxTokens = Math.min(requested ?? room, toolCalls.pieces.length);
+    const pieces = toolCalls.pieces.slice(0, maxTokens);
+    return { pieces, natural: maxTokens === toolCalls.pieces.length, toolCalls };
+  }
+  const maxTokens = requested ?? Math.min(naturalLength(seed), room);
+  const pieces = outputPieces(seed, maxTokens, { opensAnswer: kind === "chat" });
+  return { pieces, natural: requested === undefined, toolCalls: undefined };
 }
 
 function hang(request: Request, ctx: ReplicaContext): Promise<Response> {
@@ -121,8 +157,13 @@ export async function handleGeneration(
       } in the completion). Please reduce the length of the messages or completion.`,
     );
   }
-  const maxTokens = requested ?? Math.min(naturalLength(seed), room);
-  const natural = requested === undefined;
+  const { pieces, natural, toolCalls } = outputOf(
+    kind,
+    body,
+    { seed, requested, room },
+    ctx.tokenizer,
+  );
+  const maxTokens = pieces.length;
   if (counted.tokens + maxTokens > ctx.engine.maxPromptTokens) {
     return errorResponse(
       400,
@@ -141,8 +182,9 @@ export async function handleGeneration(
     created: Math.floor(Date.now() / 1000),
     model: ctx.model,
   };
-  const pieces = outputPieces(seed, maxTokens, { opensAnswer: kind === "chat" });
-  const run = new Generation({ kind, head, pieces, stops, natural }, ctx);
+  // Stop strings end text; a tool call is written whole (or cut by max_tokens).
+  const plan = { kind, head, pieces, stops: toolCalls ? [] : stops, natural, toolCalls };
+  const run = new Generation(plan, ctx);
   ctx.engine.submit(
     {
       id: head.id,

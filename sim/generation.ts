@@ -10,6 +10,7 @@ import {
   usageChunk,
   type UsageCounts,
 } from "./responses.ts";
+import type { ToolCallOutput } from "./tools.ts";
 
 /** What one request will produce. */
 export interface GenerationPlan {
@@ -21,8 +22,13 @@ export interface GenerationPlan {
   pieces: readonly string[];
   /** Stop strings: the output ends before the first one it contains. */
   stops: string[];
-  /** No max_tokens was asked: the last token ends with "stop" (an end-of-sequence token). */
+  /**
+   * The last token ends with "stop" (an end-of-sequence token): no max_tokens was asked, or the
+   * calls of a tool-calling turn fit in it.
+   */
   natural: boolean;
+  /** The turn's tool calls, when it makes some: the pieces write them. */
+  toolCalls?: ToolCallOutput | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -37,7 +43,7 @@ export class Generation {
   readonly usage: UsageCounts = { promptTokens: 0, cachedTokens: 0, completionTokens: 0 };
   #text = "";
   #done = false;
-  #onPiece: (piece: string, finish: string | null) => void = () => {};
+  #onPiece: (piece: string, finish: string | null, index: number) => void = () => {};
   #onEnd: (reason: string) => void = () => {};
 
   /** @param plan what to produce, @param ctx the replica it runs on */
@@ -59,7 +65,7 @@ export class Generation {
       if (at >= 0) {
         piece = (this.#text + piece).slice(this.#text.length, Math.max(this.#text.length, at));
         this.#text += piece;
-        this.#onPiece(piece, "stop");
+        this.#onPiece(piece, "stop", index);
         this.#ctx.engine.abort(this.#head.id, "stop");
         this.finish("stop");
         return;
@@ -67,7 +73,12 @@ export class Generation {
     }
     this.#text += piece;
     const last = index + 1 >= this.#plan.pieces.length;
-    this.#onPiece(piece, last ? (this.#plan.natural ? "stop" : "length") : null);
+    this.#onPiece(piece, last ? this.#reason(this.#plan.natural ? "stop" : "length") : null, index);
+  }
+
+  /** The finish reason reported: an end of sequence after tool calls is "tool_calls". */
+  #reason(reason: string): string {
+    return reason === "stop" && this.#plan.toolCalls ? "tool_calls" : reason;
   }
 
   /** The sequence ended for `reason`: completes the body or the stream. */
@@ -99,9 +110,16 @@ export class Generation {
       request.signal.addEventListener("abort", gone);
       this.#onEnd = (reason) => {
         cleanup();
-        resolve(
-          Response.json(completeBody(this.#kind, this.#head, this.#text, reason, this.usage)),
+        const calls = this.#plan.toolCalls?.callsAt(this.usage.completionTokens);
+        const body = completeBody(
+          this.#kind,
+          this.#head,
+          this.#text,
+          this.#reason(reason),
+          this.usage,
+          calls,
         );
+        resolve(Response.json(body));
       };
     });
   }
@@ -156,7 +174,7 @@ export class Generation {
       },
     });
     this.#ctx.active.add(shutdown);
-    this.#onPiece = (piece, finish) => {
+    this.#onPiece = (piece, finish, index) => {
       if (cut && sent >= this.#ctx.faults.state.cutAfterTokens) {
         gone();
         const cutError = new Error("Connection cut by fault injection");
@@ -169,7 +187,17 @@ export class Generation {
       if (sent === 0 && kind === "chat") {
         send(chunkBody(kind, head, "", null, { role: true, withUsageField: includeUsage }));
       }
-      send(chunkBody(kind, head, piece, finish, { withUsageField: includeUsage }));
+      if (this.#plan.toolCalls) {
+        const deltas = this.#plan.toolCalls.deltas(index);
+        // The last token's chunk carries the finish reason, with an empty delta if it has none.
+        if (finish !== null && deltas.length === 0) deltas.push({});
+        for (const [i, delta] of deltas.entries()) {
+          const end = i === deltas.length - 1 ? finish : null;
+          send(chunkBody(kind, head, "", end, { delta, withUsageField: includeUsage }));
+        }
+      } else {
+        send(chunkBody(kind, head, piece, finish, { withUsageField: includeUsage }));
+      }
       sent++;
     };
     this.#onEnd = () => {

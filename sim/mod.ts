@@ -46,7 +46,13 @@ export {
   type PromptTokens,
   type TokenizerMode,
 } from "./tokens.ts";
-export { type ChatTurn, renderChat, renderCompletion } from "./chat_template.ts";
+export {
+  type ChatTurn,
+  renderChat,
+  type RenderChatOptions,
+  renderCompletion,
+  type ToolCallText,
+} from "./chat_template.ts";
 export { type FaultPatch, FaultPatchSchema, Faults } from "./faults.ts";
 export {
   blockText,

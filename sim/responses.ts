@@ -50,18 +50,23 @@ export interface ResponseHead {
   model: string;
 }
 
-/** A full (non-streaming) response body. */
+/** A full (non-streaming) response body; a chat turn's `toolCalls`, if any, replace its text. */
 export function completeBody(
   kind: GenerationKind,
   head: ResponseHead,
   text: string,
   finishReason: string,
   usage: UsageCounts,
+  toolCalls?: readonly unknown[],
 ): Record<string, unknown> {
+  // A turn that calls tools has no text, even cut off before its first call reached the client.
+  const message = toolCalls
+    ? { role: "assistant", content: null, reasoning_content: null, tool_calls: toolCalls }
+    : { role: "assistant", content: text, reasoning_content: null, tool_calls: [] };
   const choice = kind === "chat"
     ? {
       index: 0,
-      message: { role: "assistant", content: text, reasoning_content: null, tool_calls: [] },
+      message,
       logprobs: null,
       finish_reason: finishReason,
       stop_reason: null,
@@ -85,18 +90,29 @@ export function completeBody(
   };
 }
 
-/** One SSE chunk carrying `text` (and the role on a chat's first chunk). */
+/** Options of {@linkcode chunkBody}. */
+export interface ChunkOptions {
+  /** A chat's first chunk: the delta carries the role. */
+  role?: boolean;
+  /** The chunk has `usage: null` (a stream with `include_usage`). */
+  withUsageField?: boolean;
+  /** A chat delta other than text (tool calls); `text` is then unused. */
+  delta?: Record<string, unknown>;
+}
+
+/** One SSE chunk carrying `text` (and the role on a chat's first chunk), or another delta. */
 export function chunkBody(
   kind: GenerationKind,
   head: ResponseHead,
   text: string,
   finishReason: string | null,
-  options: { role?: boolean; withUsageField?: boolean } = {},
+  options: ChunkOptions = {},
 ): Record<string, unknown> {
   const choice = kind === "chat"
     ? {
       index: 0,
-      delta: options.role ? { role: "assistant", content: text } : { content: text },
+      delta: options.delta ??
+        (options.role ? { role: "assistant", content: text } : { content: text }),
       logprobs: null,
       finish_reason: finishReason,
       ...(finishReason ? { stop_reason: null } : {}),

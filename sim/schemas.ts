@@ -4,10 +4,19 @@ import { z } from "zod";
 const textPart = z.looseObject({ type: z.literal("text"), text: z.string() });
 const otherPart = z.looseObject({ type: z.string() });
 
+/** A function call in an assistant message sent back; `arguments` is a JSON string. */
+export const MessageToolCallSchema = z.looseObject({
+  id: z.string().optional(),
+  type: z.literal("function").optional(),
+  function: z.looseObject({ name: z.string().min(1), arguments: z.string() }),
+});
+
 /** One chat message; content may be a string, text parts, or null (assistant tool calls). */
 export const ChatMessageSchema = z.looseObject({
   role: z.enum(["system", "developer", "user", "assistant", "tool"]),
   content: z.union([z.string(), z.array(z.union([textPart, otherPart])), z.null()]).optional(),
+  tool_calls: z.array(MessageToolCallSchema).nullable().optional(),
+  tool_call_id: z.string().nullable().optional(),
 });
 
 /** A chat message as parsed. */
@@ -30,11 +39,60 @@ const sampling = {
   ignore_eos: z.boolean().optional(),
 };
 
+/** A function the model may call: its name, description and JSON schema of its arguments. */
+export const FunctionToolSchema = z.looseObject({
+  type: z.literal("function"),
+  function: z.looseObject({
+    name: z.string().min(1),
+    description: z.string().nullable().optional(),
+    parameters: z.record(z.string(), z.unknown()).nullable().optional(),
+  }),
+});
+
+/** A tool as parsed. */
+export type FunctionTool = z.infer<typeof FunctionToolSchema>;
+
+/** `tool_choice`: a mode, or one named function the model must call. */
+export const ToolChoiceSchema = z.union([
+  z.enum(["none", "auto", "required"]),
+  z.looseObject({
+    type: z.literal("function"),
+    function: z.looseObject({ name: z.string().min(1) }),
+  }),
+]);
+
+/** A tool choice as parsed. */
+export type ToolChoice = z.infer<typeof ToolChoiceSchema>;
+
 /** `POST /v1/chat/completions`; unknown fields are accepted and ignored, as vLLM does. */
 export const ChatRequestSchema = z.looseObject({
   ...sampling,
   messages: z.array(ChatMessageSchema).min(1),
   max_completion_tokens: maxTokens,
+  tools: z.array(FunctionToolSchema).nullable().optional(),
+  tool_choice: ToolChoiceSchema.nullable().optional(),
+  parallel_tool_calls: z.boolean().nullable().optional(),
+}).superRefine((body, ctx) => {
+  // vLLM's check_tool_usage: "none" needs nothing, any other choice needs `tools`, and a named
+  // choice must name one of them.
+  const choice = body.tool_choice;
+  if (choice === undefined || choice === null || choice === "none") return;
+  if (body.tools === undefined || body.tools === null) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["tool_choice"],
+      message: "When using `tool_choice`, `tools` must be set.",
+    });
+    return;
+  }
+  if (typeof choice === "string") return;
+  if (!body.tools.some((t) => t.function.name === choice.function.name)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["tool_choice"],
+      message: "The tool specified in `tool_choice` does not match any of the specified `tools`",
+    });
+  }
 });
 
 /** A chat request as parsed. */

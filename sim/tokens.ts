@@ -34,6 +34,11 @@ export interface PromptTokenizer {
   tokenize(text: string): PromptTokens;
   /** Counts a prompt given as token ids (the beginning-of-text token goes first) and hashes its blocks. */
   tokenizeIds(ids: readonly number[]): PromptTokens;
+  /**
+   * Splits `text` into the texts of its tokens, as a model generates it: one piece a token, joined
+   * they are `text`, and `withOutput` of them hashes as a prompt containing `text` does.
+   */
+  pieces(text: string): string[];
 }
 
 const FNV_OFFSET = 0x811c9dc5;
@@ -145,10 +150,18 @@ export const approxTokenizer: PromptTokenizer = {
     // No vocabulary here: a generated token stands for the hash of its text.
     return countIds([BEGIN_OF_TEXT_ID, ...ids], (piece) => [hashText(piece, 0, piece.length)]);
   },
+  pieces(text) {
+    const pieces: string[] = [];
+    for (let i = 0; i < text.length; i += APPROX_CHARS_PER_TOKEN) {
+      pieces.push(text.slice(i, i + APPROX_CHARS_PER_TOKEN));
+    }
+    return pieces;
+  },
 };
 
 interface Llama3Encoder {
   encode(prompt: string, options?: { bos?: boolean; eos?: boolean }): number[];
+  decode(ids: number[]): string;
 }
 
 /** Output pieces come from a small vocabulary; past this many distinct ones they are not cached. */
@@ -173,6 +186,21 @@ function exactTokenizer(encoder: Llama3Encoder): PromptTokenizer {
     },
     tokenizeIds(ids) {
       return countIds([BEGIN_OF_TEXT_ID, ...ids], pieceIds);
+    },
+    pieces(text) {
+      const pieces: string[] = [];
+      let pending: number[] = [];
+      for (const id of encode(text)) {
+        pending.push(id);
+        const piece = encoder.decode(pending);
+        // A token holding part of a character's UTF-8 bytes decodes to U+FFFD: it goes out with
+        // the tokens that complete the character.
+        if (piece.endsWith("\uFFFD") && !text.includes("\uFFFD")) continue;
+        pieces.push(piece);
+        pending = [];
+      }
+      if (pending.length) pieces.push(encoder.decode(pending));
+      return pieces;
     },
   };
 }

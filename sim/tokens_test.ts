@@ -92,3 +92,15 @@ Deno.test("a prompt of token ids counts the beginning-of-text token and hashes b
     assertEquals(counted.withOutput(outputPieces(1, 2000)).length, Math.floor(3101 / 512));
   }
 });
+
+Deno.test("pieces() splits text into its tokens' texts: 4 characters, or one Llama 3 token each", async () => {
+  const text = '{"name": "read_file", "parameters": {"path": "日本語 é 🚀"}}';
+  assertEquals(approxTokenizer.pieces(text).join(""), text);
+  assert(approxTokenizer.pieces(text).every((p) => p.length <= 4));
+  const exact = await createTokenizer("exact");
+  const pieces = exact.pieces(text);
+  assertEquals(pieces.join(""), text);
+  const ascii = exact.pieces(text.slice(0, 40));
+  assertEquals(ascii.length, exact.tokenize(text.slice(0, 40)).tokens);
+  assert(pieces.length <= exact.tokenize(text).tokens);
+});

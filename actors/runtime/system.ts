@@ -141,6 +141,14 @@ export class ActorSystem {
     return system;
   }
 
+  /**
+   * Adds a durable kind after start, for kinds whose behaviour needs services made after the
+   * system. Its messages that arrive before are retried by the transport until it is known.
+   */
+  registerKind(behavior: AnyBehavior): void {
+    this.#kinds.set(behavior.kind, behavior);
+  }
+
   /** This node's name in leases. */
   get nodeId(): string {
     return this.#nodeId;

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { backendIdFromUrl, type Fleet } from "../../actors/router/mod.ts";
 import { errorResponse } from "../errors.ts";
+import { jsonBody } from "../json_body.ts";
 import type { RecordStore } from "../records.ts";
 import { RegisterBackendBody } from "./schemas.ts";
 
@@ -11,21 +12,6 @@ export interface AdminServices {
   records: RecordStore;
   /** When the gateway started, in ms since the epoch. */
   startedAtMs: number;
-}
-
-async function jsonBody(
-  request: Request,
-): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
-  try {
-    return { ok: true, value: await request.json() };
-  } catch {
-    return {
-      ok: false,
-      response: errorResponse(400, "Request body is not valid JSON; send a JSON object", {
-        code: "invalid_json",
-      }),
-    };
-  }
 }
 
 /** The operations routes, mounted at the root of the gateway's app. */

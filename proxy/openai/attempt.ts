@@ -17,6 +17,12 @@ export interface Outgoing {
   headers: [string, string][];
   /** The client's body bytes, forwarded unchanged. */
   body: Uint8Array;
+  /**
+   * Answers the client from a successful (below 500) upstream answer instead of relaying it as
+   * is: a session turn reads the stream itself. It calls {@linkcode Attempt.takeRelay} or
+   * {@linkcode Attempt.answerAsIs}.
+   */
+  answer?: (attempt: Attempt) => Response | Promise<Response>;
 }
 
 /** Non-streamed answers up to this size (with a Content-Length) are read whole and written at once. */
@@ -93,23 +99,63 @@ export class Attempt implements RelayOptions {
       // The replica answered: nothing runs there any more, so another one may take the request.
       if (status >= 500) return this.#retry(`HTTP ${status}`);
       this.stream = upstream.contentType?.includes("text/event-stream") ?? record.stream;
-      if (
-        !this.stream && (upstream.contentLength ?? Infinity) <= BUFFER_LIMIT_BYTES ||
-        status === 204 || status === 304
-      ) {
-        const answer = await upstream.bytes();
-        this.#ownsBody = false;
-        return bufferedAnswer(this, answer);
-      }
-      const response = this.respond(relay(upstream, this));
-      this.#ownsBody = false;
-      this.#relaying = true;
-      return response;
+      const answer = this.outgoing.answer;
+      return answer ? await answer(this) : await this.answerAsIs();
     } catch (error) {
       return this.#failed(error);
     } finally {
       if (!this.#relaying) this.close();
     }
+  }
+
+  /** The upstream answer's status. */
+  get status(): number {
+    return this.#upstream!.status;
+  }
+
+  /** Relays the upstream answer as it came: a small JSON body at once, anything else chunk by chunk. */
+  async answerAsIs(): Promise<Response> {
+    const upstream = this.#upstream!;
+    const status = upstream.status;
+    if (
+      !this.stream && (upstream.contentLength ?? Infinity) <= BUFFER_LIMIT_BYTES ||
+      status === 204 || status === 304
+    ) {
+      const answer = await upstream.bytes();
+      this.#ownsBody = false;
+      return bufferedAnswer(this, answer);
+    }
+    const response = this.respond(relay(upstream, this));
+    this.#ownsBody = false;
+    this.#relaying = true;
+    return response;
+  }
+
+  /**
+   * Hands the upstream body over as the relay's stream, for the caller to read: the relay then
+   * settles and closes this attempt when the body ends, and the caller must read it to its end or
+   * cancel it.
+   */
+  takeRelay(): ReadableStream<Uint8Array> {
+    const body = relay(this.#upstream!, this);
+    this.#ownsBody = false;
+    this.#relaying = true;
+    return body;
+  }
+
+  /** The gateway's own response headers of this attempt (request id, backend, timing). */
+  gatewayHeaders(): [string, string][] {
+    const exchange = this.outgoing.exchange;
+    return [
+      ["x-request-id", exchange.record.requestId],
+      ["x-turnpike-backend", this.backend.id],
+      [
+        "server-timing",
+        `gateway;dur=${(this.sentAt - exchange.startedAt).toFixed(3)}, upstream;dur=${
+          (this.#headersAt - this.sentAt).toFixed(3)
+        }`,
+      ],
+    ];
   }
 
   /**
@@ -133,15 +179,7 @@ export class Attempt implements RelayOptions {
         cause: error,
       });
     }
-    const exchange = this.outgoing.exchange;
-    target.append("x-request-id", exchange.record.requestId);
-    target.append("x-turnpike-backend", this.backend.id);
-    target.append(
-      "server-timing",
-      `gateway;dur=${(this.sentAt - exchange.startedAt).toFixed(3)}, upstream;dur=${
-        (this.#headersAt - this.sentAt).toFixed(3)
-      }`,
-    );
+    for (const [name, value] of this.gatewayHeaders()) target.append(name, value);
     return response;
   }
 

@@ -106,6 +106,12 @@ export class Exchange {
         { code: "request_timeout", reason: "request timeout" },
       );
     }
+    if (this.abort.signal.reason === "cancel") {
+      return this.refuse(499, "The turn was cancelled before the backend answered", {
+        code: "turn_cancelled",
+        reason: "turn cancelled",
+      });
+    }
     return this.refuse(499, "The client closed the request", {
       reason: "client closed the request",
     });

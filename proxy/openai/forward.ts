@@ -72,10 +72,44 @@ export async function forwardOpenAI(request: Request, options: ForwardOptions): 
     schema: options.schema,
   });
   if (!parsed.ok) return exchange.refuse(parsed.status, parsed.message, parsed);
-  const { model } = parsed.body;
+  return sendRouted(request, exchange, {
+    model: parsed.body.model,
+    stream: parsed.body.stream === true,
+    json: parsed.json,
+    bytes: parsed.bytes,
+  });
+}
+
+/** A request body ready to route: what a client sent, or what a session turn built. */
+export interface RoutedRequest {
+  /** The `model` field. */
+  model: string;
+  /** Whether the client asked for a stream. */
+  stream: boolean;
+  /** The parsed body, for the routing features. */
+  json: unknown;
+  /** The bytes sent upstream. */
+  bytes: Uint8Array;
+  /** The replica a session was served by last: preferred while within the load bound. */
+  homeBackend?: string | null | undefined;
+  /** Answers from the upstream answer instead of relaying it as is (see {@linkcode Outgoing.answer}). */
+  answer?: Outgoing["answer"];
+}
+
+/**
+ * Routes `routed` for the client request `request` and tries backends until one answers, up to
+ * `proxy.max_retries` more while a failure is safe to retry.
+ */
+export async function sendRouted(
+  request: Request,
+  exchange: Exchange,
+  routed: RoutedRequest,
+): Promise<Response> {
+  const { context } = exchange;
+  const { model } = routed;
   const record = exchange.record;
   record.model = model;
-  record.stream = parsed.body.stream === true;
+  record.stream = routed.stream;
   const router = context.router(model);
   if (!router) {
     return exchange.refuse(
@@ -84,7 +118,8 @@ export async function forwardOpenAI(request: Request, options: ForwardOptions): 
       { param: "model", code: "model_not_found" },
     );
   }
-  const features = context.features(parsed.json, record.sessionId);
+  const features = context.features(routed.json, record.sessionId);
+  if (routed.homeBackend) features.homeBackend = routed.homeBackend;
   const headers: [string, string][] = [
     ["content-type", "application/json"],
     ["x-request-id", record.requestId],
@@ -92,7 +127,8 @@ export async function forwardOpenAI(request: Request, options: ForwardOptions): 
   for (const pair of request.headers) {
     if (!HOP_BY_HOP.has(pair[0])) headers.push(pair);
   }
-  const outgoing: Outgoing = { exchange, router, headers, body: parsed.bytes };
+  const outgoing: Outgoing = { exchange, router, headers, body: routed.bytes };
+  if (routed.answer) outgoing.answer = routed.answer;
   exchange.arm();
   const tried = new Set<string>();
   for (let attempt = 0; attempt <= context.proxy.max_retries; attempt++) {

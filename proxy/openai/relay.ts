@@ -56,8 +56,13 @@ export function relay(
   // reading): otherwise the backend's in-flight count and connection stay held until it leaves.
   const onAbort = () => {
     upstream.cancel();
-    const client = signal.reason === "client";
-    const message = client ? "client disconnected" : TIMED_OUT;
+    // A cancel (a session turn's POST /cancel) ends the relay as a client's disconnect does.
+    const client = signal.reason === "client" || signal.reason === "cancel";
+    const message = signal.reason === "cancel"
+      ? "turn cancelled"
+      : client
+      ? "client disconnected"
+      : TIMED_OUT;
     end(client ? "client" : "error", message);
     try {
       if (client || !options.stream) source?.error(new Error(message));
@@ -81,8 +86,8 @@ export function relay(
         chunk = await upstream.read();
       } catch (error) {
         const reason = options.abort.signal.reason;
-        if (reason === "client") {
-          end("client", "client disconnected");
+        if (reason === "client" || reason === "cancel") {
+          end("client", reason === "cancel" ? "turn cancelled" : "client disconnected");
           return;
         }
         const message = reason === "timeout"

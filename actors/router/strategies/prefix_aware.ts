@@ -61,8 +61,8 @@ export class PrefixIndex {
 /**
  * Scores each candidate by the share of the prompt's blocks its estimated cache already holds
  * (weight 1 - {@linkcode PREFIX_LOAD_SHARE}; none below {@linkcode MIN_PREFIX_SHARE}) plus its
- * least-load score (the rest). A
- * candidate whose load is past the bound gets no credit for its cache, so a hot replica sheds
+ * least-load score (the rest). A durable session's last replica counts as holding at least that
+ * share. A candidate whose load is past the bound gets no credit for its cache, so a hot replica sheds
  * requests to the replica with the next longest prefix, or the least busy one.
  */
 export function prefixAware(options: StrategyOptions): Strategy {
@@ -76,9 +76,12 @@ export function prefixAware(options: StrategyOptions): Strategy {
       if (blocks === 0) return loads;
       return candidates.map((c, i) => {
         const loadScore = PREFIX_LOAD_SHARE * loads[i]!;
+        if (!within[i]) return loadScore;
         const index = indexes.get(c.id);
-        if (index === undefined || !within[i]) return loadScore;
-        const share = index.match(request.prefixHashes) / blocks;
+        let share = index === undefined ? 0 : index.match(request.prefixHashes) / blocks;
+        // A durable session's last replica most likely still holds its history, even when this
+        // process has not routed it (since a restart, or from another gateway process).
+        if (c.id === request.homeBackend) share = Math.max(share, MIN_PREFIX_SHARE);
         if (share < MIN_PREFIX_SHARE) return loadScore;
         return (1 - PREFIX_LOAD_SHARE) * share + loadScore;
       });

@@ -78,3 +78,12 @@ Deno.test("prefix_aware forgets a retired replica's cache", () => {
   const scores = s.score(request([1, 2]), [view("a"), view("b")]);
   assertEquals(scores[0], scores[1]);
 });
+
+Deno.test("prefix_aware prefers a session's home replica when no index knows the prompt", () => {
+  const strategy = prefixAware(options());
+  const routed = { ...request([1, 2, 3, 4], "s"), homeBackend: "b" };
+  const scores = strategy.score(routed, [view("a"), view("b")]);
+  assert(scores[1]! > scores[0]!, `home replica b should win: ${scores}`);
+  const without = strategy.score(request([1, 2, 3, 4], "s"), [view("a"), view("b")]);
+  assertEquals(without[0], without[1]);
+});

@@ -19,7 +19,9 @@ export function sessionAffinity(options: StrategyOptions): Strategy {
     score(request: RequestFeatures, candidates: readonly BackendView[]): number[] {
       const { costs, within } = boundedLoads(candidates, options.now(), options.loadBound);
       const loads = inverseScores(costs);
-      const home = request.sessionId === undefined ? undefined : homes.get(request.sessionId);
+      const home = request.sessionId === undefined
+        ? undefined
+        : homes.get(request.sessionId) ?? request.homeBackend;
       if (home === undefined) return loads;
       return candidates.map((c, i) => c.id === home && within[i] ? 1 : 0.5 * loads[i]!);
     },

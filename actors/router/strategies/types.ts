@@ -29,6 +29,8 @@ export interface RequestFeatures {
   prefixHashes: readonly number[];
   /** Length of the prompt text in characters. */
   promptChars: number;
+  /** The replica a durable session was served by last (kept in KV, so it survives restarts). */
+  homeBackend?: string;
 }
 
 /** Settings every strategy may read. */

@@ -1,0 +1,99 @@
+/** A session's context as the next turn sends it: the system prompt, the last compaction's messages, and the originals since. */
+import type { ContextMessage, SummarySegment } from "./compression/types.ts";
+import type { ChatMessage } from "./messages.ts";
+import type { CompactionRecord, SessionHead, TurnRecord } from "./records.ts";
+
+/** What a session actor keeps in memory between turns, valid for one head versionstamp. */
+export interface SessionContext {
+  /** The head versionstamp this context matches. */
+  versionstamp: string;
+  /** The compaction the context starts from (0: none). */
+  compaction: number;
+  /** The first turn whose originals follow the compaction's messages. */
+  baseTurn: number;
+  /** The next turn not yet in `items`. */
+  loadedTo: number;
+  /** The system prompt's messages. */
+  system: ContextMessage[];
+  /** The messages after the system prompt. */
+  items: ContextMessage[];
+  /** The summaries the last compaction kept. */
+  summaries: SummarySegment[];
+}
+
+/** The system prompt of `head` as context messages. */
+export function systemMessages(
+  head: SessionHead,
+  countMessage: (m: ChatMessage) => number,
+): ContextMessage[] {
+  if (head.system === null) return [];
+  const message: ChatMessage = { role: "system", content: head.system };
+  return [{
+    message,
+    tokens: countMessage(message),
+    origin: { kind: "original", turn: 0, index: 0 },
+  }];
+}
+
+/** The messages of one turn as context: its input, then its reply, less the deleted ones. */
+export function turnMessages(turn: TurnRecord): ContextMessage[] {
+  const out: ContextMessage[] = [];
+  const deleted = new Set(turn.deleted);
+  turn.input.forEach((message, index) => {
+    if (deleted.has(index)) return;
+    out.push({
+      message,
+      tokens: turn.input_tokens[index] ?? 0,
+      origin: { kind: "original", turn: turn.turn, index },
+    });
+  });
+  turn.output.forEach((message, i) => {
+    if (deleted.has(turn.input.length + i)) return;
+    out.push({
+      message,
+      tokens: turn.output_tokens,
+      origin: { kind: "original", turn: turn.turn, index: turn.input.length + i },
+    });
+  });
+  return out;
+}
+
+/** A fresh context from a compaction (or none) and the turns after it. */
+export function contextFrom(
+  head: SessionHead,
+  versionstamp: string,
+  system: ContextMessage[],
+  compaction: CompactionRecord | undefined,
+  turns: TurnRecord[],
+): SessionContext {
+  const items = compaction ? [...compaction.context] : [];
+  for (const t of turns) items.push(...turnMessages(t));
+  return {
+    versionstamp,
+    compaction: head.compaction,
+    baseTurn: head.base_turn,
+    loadedTo: head.next_turn,
+    system,
+    items,
+    summaries: compaction?.summaries ?? [],
+  };
+}
+
+/** Tokens of a list of context messages. */
+export function tokensOf(items: readonly ContextMessage[]): number {
+  let n = 0;
+  for (const m of items) n += m.tokens;
+  return n;
+}
+
+/** The messages a prompt sends: system, context, then the new input. */
+export function promptMessages(
+  context: SessionContext,
+  input: readonly ContextMessage[],
+): ChatMessage[] {
+  const out: ChatMessage[] = [];
+  for (const m of context.system) out.push(m.message);
+  for (const m of context.items) out.push(m.message);
+  for (const m of input) out.push(m.message);
+  return out;
+}

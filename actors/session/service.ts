@@ -1,0 +1,545 @@
+/**
+ * The sessions of a gateway process: creating, reading, listing, extending and deleting them in
+ * KV, and running their turns through one SessionActor per session in use.
+ */
+import type { SessionsConfig } from "../../config/mod.ts";
+import { type ActorRef, type ActorSystem, address } from "../runtime/mod.ts";
+import { compressorFor } from "./compression/mod.ts";
+import type { ContextMessage, Summarizer } from "./compression/types.ts";
+import type { Refusal } from "./limits.ts";
+import type { ChatMessage } from "./messages.ts";
+import {
+  type CompressionSettings,
+  isSessionId,
+  keys,
+  newSessionId,
+  type SessionHead,
+  type SessionLimits,
+  type TurnRecord,
+} from "./records.ts";
+import { expiryTimerId, MAX_TIMER_DELAY_MS, REAPER_ADDRESS } from "./reaper.ts";
+import {
+  type BeginResult,
+  type CommitResult,
+  SESSION_KIND,
+  sessionBehavior,
+  type SessionDeps,
+  type SessionMessage,
+  type TurnOutcome,
+  type TurnPlan,
+  type TurnRequest,
+} from "./session_actor.ts";
+import type { Page, SessionFilter, SessionStore, VersionedHead } from "./store.ts";
+
+/** What `POST /v1/sessions` asks for, validated. */
+export interface CreateSession {
+  model: string;
+  system?: string | null | undefined;
+  metadata?: Record<string, string> | undefined;
+  task_id?: string | null | undefined;
+  client_id?: string | null | undefined;
+  ttl_seconds?: number | undefined;
+  on_busy?: "reject" | "queue" | undefined;
+  compression?:
+    | { [K in keyof CompressionSettings]?: CompressionSettings[K] | undefined }
+    | undefined;
+  limits?: { [K in keyof SessionLimits]?: SessionLimits[K] | undefined } | undefined;
+  /** A caller-chosen id (a session header's value); a new opaque one when absent. */
+  id?: string | undefined;
+  source?: SessionHead["source"] | undefined;
+}
+
+/** A plain chat call to record into its session. */
+export interface PlainCall {
+  model: string;
+  messages: ChatMessage[];
+  output: TurnOutcome["output"];
+  finishReason: string | null;
+  usage: TurnOutcome["usage"];
+  backend: string | null;
+  requestId: string;
+  taskId?: string | undefined;
+  clientId?: string | undefined;
+}
+
+/** Options of {@linkcode SessionService}. */
+export interface SessionServiceOptions {
+  system: ActorSystem;
+  store: SessionStore;
+  config: SessionsConfig;
+  /** The prompt budget of a model when the session and config set none. */
+  budgetOf(model: string): number;
+  countMessage(message: ChatMessage): number;
+  /** Summaries through the gateway, for the summarize and hierarchical methods. */
+  summarizer?(model: string): Summarizer | undefined;
+  /** Longest wait of a queued turn, in ms. */
+  queueTimeoutMs: number;
+  now?: () => number;
+  /** Heartbeat period of this process's liveness key, in ms. @default 2000 */
+  heartbeatMs?: number;
+}
+
+/** A session or why not. */
+export type Found = { ok: true; found: VersionedHead } | { ok: false; refusal: Refusal };
+
+/** A gateway process's sessions. */
+export class SessionService {
+  readonly store: SessionStore;
+  readonly config: SessionsConfig;
+  readonly #system: ActorSystem;
+  readonly #options: SessionServiceOptions;
+  readonly #now: () => number;
+  readonly #running = new Map<string, TurnPlan>();
+  readonly #behavior;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #cancelPoll: ReturnType<typeof setInterval> | undefined;
+
+  /** @param options the store, config and helpers */
+  constructor(options: SessionServiceOptions) {
+    this.#options = options;
+    this.#system = options.system;
+    this.store = options.store;
+    this.config = options.config;
+    this.#now = options.now ?? Date.now;
+    const deps: SessionDeps = {
+      store: options.store,
+      nodeId: options.system.nodeId,
+      now: this.#now,
+      countMessage: options.countMessage,
+      compress: (head, system, context, targetTokens) =>
+        compressorFor(head.compression.method as Exclude<typeof head.compression.method, "none">)
+          .compress({
+            system,
+            context: context.items,
+            targetTokens,
+            keepRecentTurns: head.compression.keep_recent_turns,
+            countMessage: options.countMessage,
+            summaries: context.summaries,
+            ...withSummarizer(options.summarizer?.(head.model)),
+          }),
+      nodeAlive: (node) => this.#nodeAlive(node),
+      idleMs: options.config.idle_passivate * 1000,
+      queueTimeoutMs: options.queueTimeoutMs,
+      running: this.#running,
+    };
+    this.#behavior = sessionBehavior(deps);
+  }
+
+  /** Starts the liveness heartbeat and the cross-process cancel watch. */
+  async start(): Promise<void> {
+    const period = this.#options.heartbeatMs ?? 2_000;
+    await this.#beat(period);
+    this.#heartbeat = setInterval(() => void this.#beat(period).catch(() => {}), period);
+    this.#cancelPoll = setInterval(() => void this.#pollCancels().catch(() => {}), 250);
+  }
+
+  /** Stops the timers and removes this process's liveness key. */
+  async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    clearInterval(this.#cancelPoll);
+    await this.store.kv.delete(keys.node(this.#system.nodeId)).catch(() => {});
+  }
+
+  /** Creates a session; a refusal when a limit forbids it or the id is taken. */
+  async create(request: CreateSession): Promise<
+    { ok: true; head: SessionHead } | {
+      ok: false;
+      refusal: Refusal;
+    }
+  > {
+    const cfg = this.config;
+    const now = this.#now();
+    const ttl = request.ttl_seconds ?? cfg.default_ttl;
+    if (ttl > cfg.max_ttl) {
+      return refuse(400, "invalid_ttl", `ttl_seconds is at most ${cfg.max_ttl}`, "ttl_seconds");
+    }
+    const clientId = request.client_id ?? null;
+    const base = cfg.compression;
+    const compression: CompressionSettings = {
+      method: request.compression?.method ?? base.method,
+      budget_tokens: request.compression?.budget_tokens ?? base.budget_tokens ??
+        this.#options.budgetOf(request.model),
+      threshold: request.compression?.threshold ?? base.threshold,
+      target: request.compression?.target ?? base.target,
+      keep_recent_turns: request.compression?.keep_recent_turns ?? base.keep_recent_turns,
+    };
+    if (compression.target >= compression.threshold) {
+      return refuse(
+        400,
+        "invalid_compression",
+        "compression.target must be below compression.threshold",
+        "compression.target",
+      );
+    }
+    const limits: SessionLimits = {
+      max_tokens: request.limits?.max_tokens ?? cfg.limits.max_tokens_per_session ?? null,
+      max_tool_calls_per_minute: request.limits?.max_tool_calls_per_minute ??
+        cfg.limits.max_tool_calls_per_minute ?? null,
+      max_duration_seconds: request.limits?.max_duration_seconds ?? cfg.limits.max_duration ??
+        null,
+    };
+    const head: SessionHead = {
+      v: 1,
+      id: request.id ?? newSessionId(),
+      model: request.model,
+      system: request.system ?? null,
+      metadata: request.metadata ?? {},
+      task_id: request.task_id ?? null,
+      client_id: clientId,
+      source: request.source ?? "api",
+      state: "active",
+      created_at_ms: now,
+      updated_at_ms: now,
+      expires_at_ms: now + ttl * 1000,
+      ttl_seconds: ttl,
+      on_busy: request.on_busy ?? "reject",
+      compression,
+      limits,
+      usage: {
+        turns: 0,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        cached_tokens: 0,
+        tool_calls: 0,
+        context_tokens: 0,
+        compactions: 0,
+      },
+      tool_call_times: [],
+      backend: null,
+      next_turn: 1,
+      open_tool_calls: [],
+      compaction: 0,
+      base_turn: 1,
+      inflight: null,
+    };
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const limited = await this.#checkActiveLimits(clientId);
+      if (limited) return { ok: false, refusal: limited };
+      const vs = await this.store.commit(head, null, { active: { delta: 1, clientId } });
+      if (vs !== undefined) {
+        await this.#scheduleExpiry(head);
+        return { ok: true, head };
+      }
+      if (await this.store.get(head.id)) {
+        return refuse(409, "session_exists", `Session ${head.id} already exists`, "id");
+      }
+    }
+    return refuse(503, "session_store_busy", "The session store is busy; retry", null, 1);
+  }
+
+  /** The session `id`, or a 404 refusal for a bad or unknown id. */
+  async get(id: string): Promise<Found> {
+    if (!isSessionId(id)) return { ok: false, refusal: notFound(id) };
+    const found = await this.store.get(id);
+    if (!found) return { ok: false, refusal: notFound(id) };
+    return { ok: true, found };
+  }
+
+  /** A page of sessions. */
+  list(
+    filter: SessionFilter,
+    options: { after?: string; limit: number },
+  ): Promise<Page<SessionHead>> {
+    return this.store.list(filter, options);
+  }
+
+  /** A page of turns of `id` after turn `after`. */
+  history(id: string, after: number, limit: number): Promise<Page<TurnRecord>> {
+    return this.store.turnPage(id, after, limit);
+  }
+
+  /** Pushes the expiry of `id` to now + `ttlSeconds` (the session's TTL when absent). */
+  async extend(id: string, ttlSeconds?: number): Promise<Found> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const found = await this.get(id);
+      if (!found.ok) return found;
+      const { head, versionstamp } = found.found;
+      if (head.state !== "active") {
+        return { ok: false, refusal: notFound(id, `it is ${head.state}`) };
+      }
+      const ttl = ttlSeconds ?? head.ttl_seconds;
+      if (ttl > this.config.max_ttl) {
+        return {
+          ok: false,
+          refusal: refusal(
+            400,
+            "invalid_ttl",
+            `ttl_seconds is at most ${this.config.max_ttl}`,
+            "ttl_seconds",
+          ),
+        };
+      }
+      const now = this.#now();
+      const next = {
+        ...head,
+        expires_at_ms: now + ttl * 1000,
+        ttl_seconds: ttl,
+        updated_at_ms: now,
+      };
+      const vs = await this.store.commit(next, versionstamp);
+      if (vs === undefined) continue;
+      await this.#scheduleExpiry(next);
+      this.#tell(id, { type: "forget" });
+      return { ok: true, found: { head: next, versionstamp: vs } };
+    }
+    return {
+      ok: false,
+      refusal: refusal(503, "session_store_busy", "The session store is busy; retry", null, 1),
+    };
+  }
+
+  /** Deletes `id` and its turns; a turn in flight is cancelled first. */
+  async delete(id: string): Promise<Found> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const found = await this.get(id);
+      if (!found.ok) return found;
+      const { head, versionstamp } = found.found;
+      this.#running.get(id)?.cancel.abort("cancel");
+      if (await this.store.remove(head, versionstamp, head.state === "active")) {
+        this.#tell(id, { type: "forget" });
+        return found;
+      }
+    }
+    return {
+      ok: false,
+      refusal: refusal(503, "session_store_busy", "The session store is busy; retry", null, 1),
+    };
+  }
+
+  /**
+   * Cancels the turn in flight of `id`: here at once, in another gateway process through a KV key
+   * it polls. Returns the turn number, or null when no turn runs.
+   */
+  async cancel(
+    id: string,
+  ): Promise<{ ok: true; turn: number | null } | { ok: false; refusal: Refusal }> {
+    const found = await this.get(id);
+    if (!found.ok) return found;
+    const local = this.#running.get(id);
+    if (local) {
+      local.cancel.abort("cancel");
+      return { ok: true, turn: local.turn };
+    }
+    const inflight = found.found.head.inflight;
+    if (!inflight || !(await this.#nodeAlive(inflight.node))) return { ok: true, turn: null };
+    await this.store.kv.set(keys.cancel(id, inflight.turn), true, { expireIn: 600_000 });
+    return { ok: true, turn: inflight.turn };
+  }
+
+  /** Checks and claims a turn of `id`: the prompt to send, or why not. */
+  begin(id: string, request: TurnRequest): Promise<BeginResult> {
+    if (!isSessionId(id)) return Promise.resolve({ ok: false, refusal: notFound(id) });
+    return this.#ref(id).ask<BeginResult>(
+      { type: "begin", request },
+      { timeoutMs: this.#options.queueTimeoutMs + 30_000 },
+    );
+  }
+
+  /** Appends a claimed turn and frees the session, in one commit. */
+  commit(plan: TurnPlan, outcome: TurnOutcome): Promise<CommitResult> {
+    return this.#ref(plan.sessionId).ask<CommitResult>({ type: "commit", plan, outcome }, {
+      timeoutMs: 30_000,
+    });
+  }
+
+  /**
+   * Appends `messages` as a turn without asking a model (conversation items added by a client):
+   * the same checks, claim and commit as a turn, with no reply.
+   */
+  async append(
+    id: string,
+    request: TurnRequest,
+  ): Promise<CommitResult | { ok: false; refusal: Refusal }> {
+    const begun = await this.begin(id, request);
+    if (!begun.ok) return begun;
+    return await this.commit(begun.plan, {
+      status: "completed",
+      output: null,
+      finishReason: null,
+      usage: { prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0 },
+      backend: null,
+    });
+  }
+
+  /**
+   * Records a plain `/v1/chat/completions` call that carried the session header: the client sent
+   * its whole prompt, so only the messages past what the session holds are new (all of them when
+   * the prompt does not continue the session). The session is made on first use. Best effort: a
+   * call that cannot be recorded (a bad id, a busy session past a few tries) is only logged.
+   */
+  async recordPlain(id: string, call: PlainCall): Promise<boolean> {
+    if (!isSessionId(id)) return false;
+    let found = await this.store.get(id);
+    if (!found) {
+      const made = await this.create({
+        id,
+        model: call.model,
+        source: "header",
+        task_id: call.taskId ?? null,
+        client_id: call.clientId ?? null,
+        compression: { method: "none" },
+      });
+      if (!made.ok && made.refusal.code !== "session_exists") return false;
+      found = await this.store.get(id);
+      if (!found) return false;
+    }
+    const last = found.head.next_turn > 1
+      ? await this.store.turn(id, found.head.next_turn - 1)
+      : undefined;
+    const held = typeof last?.extra?.prompt_messages === "number" ? last.extra.prompt_messages : 0;
+    const continues = held > 0 && call.messages.length > held;
+    const messages = continues ? call.messages.slice(held) : call.messages;
+    const request: TurnRequest = {
+      messages,
+      source: "chat_completions",
+      requestId: call.requestId,
+      recordOnly: true,
+      extra: { prompt_messages: call.messages.length + 1, full_prompt: !continues },
+    };
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const begun = await this.begin(id, request);
+      if (begun.ok) {
+        const done = await this.commit(begun.plan, {
+          status: "completed",
+          output: call.output,
+          finishReason: call.finishReason,
+          usage: call.usage,
+          backend: call.backend,
+        });
+        return done.ok;
+      }
+      if (begun.refusal.code !== "session_busy") return false;
+      await new Promise((r) => setTimeout(r, 25 * (attempt + 1)));
+    }
+    return false;
+  }
+
+  /** Frees a claimed turn that failed before any reply (nothing is appended). */
+  async abandon(plan: TurnPlan): Promise<void> {
+    await this.#ref(plan.sessionId).ask({ type: "abandon", plan }, { timeoutMs: 30_000 });
+  }
+
+  /** Live session actors in this process. */
+  get liveActors(): number {
+    return this.#system.childrenOf(address("system", "root")).length;
+  }
+
+  /** The turn running for `id` in this process, if any. */
+  running(id: string): TurnPlan | undefined {
+    return this.#running.get(id);
+  }
+
+  /** Drops the cache of a session changed elsewhere (expired, deleted). */
+  forget(id: string): void {
+    this.#tell(id, { type: "forget" });
+  }
+
+  #ref(id: string): ActorRef<SessionMessage> {
+    const addr = address(SESSION_KIND, id);
+    if (this.#system.has(addr)) return this.#system.ref(addr);
+    return this.#system.spawn(this.#behavior, id, { restart: "transient" });
+  }
+
+  #tell(id: string, msg: SessionMessage): void {
+    const addr = address(SESSION_KIND, id);
+    if (this.#system.has(addr)) this.#system.ref<SessionMessage>(addr).tell(msg);
+  }
+
+  async #checkActiveLimits(clientId: string | null): Promise<Refusal | undefined> {
+    const { max_sessions, max_sessions_per_client } = this.config.limits;
+    if (max_sessions !== undefined && (await this.store.activeCount()) >= max_sessions) {
+      return refusal(
+        429,
+        "max_sessions_exceeded",
+        `The gateway holds ${max_sessions} active sessions, its sessions.limits.max_sessions; delete one or wait for one to expire`,
+        null,
+        30,
+      );
+    }
+    if (
+      clientId && max_sessions_per_client !== undefined &&
+      (await this.store.activeCount(clientId)) >= max_sessions_per_client
+    ) {
+      return refusal(
+        429,
+        "max_sessions_per_client_exceeded",
+        `Client ${clientId} holds ${max_sessions_per_client} active sessions, its sessions.limits.max_sessions_per_client; delete one or wait for one to expire`,
+        null,
+        30,
+      );
+    }
+    return undefined;
+  }
+
+  async #scheduleExpiry(head: SessionHead): Promise<void> {
+    const delayMs = Math.max(0, Math.min(head.expires_at_ms - this.#now(), MAX_TIMER_DELAY_MS));
+    await this.#system.tellDurable(
+      REAPER_ADDRESS,
+      { type: "expire", session: head.id, at_ms: head.expires_at_ms },
+      { delayMs, id: expiryTimerId(head.id, head.expires_at_ms) },
+    );
+  }
+
+  async #beat(periodMs: number): Promise<void> {
+    await this.store.kv.set(keys.node(this.#system.nodeId), {
+      expires_at_ms: this.#now() + periodMs * 3,
+    }, { expireIn: periodMs * 10 });
+  }
+
+  async #nodeAlive(node: string): Promise<boolean> {
+    const entry = await this.store.kv.get<{ expires_at_ms: number }>(keys.node(node));
+    const value = entry.value;
+    return typeof value?.expires_at_ms === "number" && value.expires_at_ms > this.#now();
+  }
+
+  async #pollCancels(): Promise<void> {
+    if (this.#running.size === 0) return;
+    const plans = [...this.#running.values()];
+    for (let i = 0; i < plans.length; i += 10) {
+      const batch = plans.slice(i, i + 10);
+      const entries = await this.store.kv.getMany(
+        batch.map((p) => keys.cancel(p.sessionId, p.turn)),
+      );
+      entries.forEach((entry, j) => {
+        if (entry.versionstamp !== null) batch[j]!.cancel.abort("cancel");
+      });
+    }
+  }
+}
+
+function withSummarizer(summarize: Summarizer | undefined): { summarize?: Summarizer } {
+  return summarize ? { summarize } : {};
+}
+
+function notFound(id: string, why = "no such session"): Refusal {
+  return {
+    status: 404,
+    code: why === "no such session" ? "session_not_found" : "session_expired",
+    message: `Session ${JSON.stringify(id.slice(0, 140))} not found (${why})`,
+    param: "session_id",
+  };
+}
+
+function refusal(
+  status: number,
+  code: string,
+  message: string,
+  param: string | null = null,
+  retryAfter?: number,
+): Refusal {
+  return retryAfter === undefined
+    ? { status, code, message, param }
+    : { status, code, message, param, retryAfter };
+}
+
+function refuse(
+  status: number,
+  code: string,
+  message: string,
+  param: string | null = null,
+  retryAfter?: number,
+): { ok: false; refusal: Refusal } {
+  return { ok: false, refusal: refusal(status, code, message, param, retryAfter) };
+}
+
+export type { ContextMessage };

@@ -1,0 +1,527 @@
+/**
+ * SessionActor: one per session in use in this process. It runs one turn at a time: `begin`
+ * checks the session, builds the prompt (compacting it when it crosses the threshold) and claims
+ * the session in KV; `commit` appends the turn and frees the claim in one atomic operation. It
+ * keeps the session's context in memory between turns and passivates when idle.
+ */
+import type { ActorContext, Behavior, Cancellable } from "../runtime/mod.ts";
+import type { CompressionResult, ContextMessage } from "./compression/types.ts";
+import {
+  contextFrom,
+  promptMessages,
+  type SessionContext,
+  systemMessages,
+  tokensOf,
+  turnMessages,
+} from "./context.ts";
+import { checkTurnLimits, recentToolCalls, type Refusal } from "./limits.ts";
+import { type AssistantMessage, type ChatMessage, checkToolPairs } from "./messages.ts";
+import type { CompactionRecord, SessionHead, TurnRecord } from "./records.ts";
+import type { SessionStore, VersionedHead } from "./store.ts";
+
+/** The actor kind. */
+export const SESSION_KIND = "session";
+
+/** One turn as a route asks for it. */
+export interface TurnRequest {
+  /** The new messages only. */
+  messages: ChatMessage[];
+  /** Which route took it. */
+  source: TurnRecord["source"];
+  /** The request's id. */
+  requestId: string;
+  /** Kept with the turn (Responses API parameters). */
+  extra?: Record<string, unknown>;
+  /** Max output tokens asked for, kept out of the prompt budget. */
+  maxTokens?: number | undefined;
+  /** Only record the turn (a plain call the client sent whole): no budget check, no compaction. */
+  recordOnly?: boolean;
+}
+
+/** A claimed turn: what to send, and what `commit` needs. */
+export interface TurnPlan {
+  sessionId: string;
+  turn: number;
+  model: string;
+  /** The head as claimed, and its versionstamp (the claim's fencing token). */
+  head: SessionHead;
+  versionstamp: string;
+  /** The whole prompt. */
+  messages: ChatMessage[];
+  promptTokens: number;
+  /** The new messages as context entries (with their token counts). */
+  input: ContextMessage[];
+  request: TurnRequest;
+  /** The replica that served the session last. */
+  backend: string | null;
+  /** Fired by a cancel of this turn. */
+  cancel: AbortController;
+  /** What this turn's prompt was built from. */
+  sent: TurnRecord["sent"];
+  /** Tool call ids the new messages leave open (calls sent in the input without their results). */
+  openAfterInput: string[];
+}
+
+/** How a turn ended, as the route saw it. */
+export interface TurnOutcome {
+  status: TurnRecord["status"];
+  output: AssistantMessage | null;
+  finishReason: string | null;
+  usage: TurnRecord["usage"];
+  backend: string | null;
+}
+
+/** What begin answers. */
+export type BeginResult = { ok: true; plan: TurnPlan } | { ok: false; refusal: Refusal };
+/** What commit answers. */
+export type CommitResult = { ok: true; head: SessionHead; record: TurnRecord } | {
+  ok: false;
+  message: string;
+};
+
+/** Messages a SessionActor takes. */
+export type SessionMessage =
+  | { type: "begin"; request: TurnRequest }
+  | { type: "commit"; plan: TurnPlan; outcome: TurnOutcome }
+  | { type: "abandon"; plan: TurnPlan }
+  | { type: "retry" }
+  | { type: "idle" }
+  | { type: "forget" };
+
+/** What the actors of one process share. */
+export interface SessionDeps {
+  store: SessionStore;
+  nodeId: string;
+  now(): number;
+  /** Token count of a message as sent. */
+  countMessage(message: ChatMessage): number;
+  /** Compacts a session's context by its policy. */
+  compress(
+    head: SessionHead,
+    system: ContextMessage[],
+    context: SessionContext,
+    targetTokens: number,
+  ): Promise<
+    CompressionResult
+  >;
+  /** Whether gateway process `node` is alive (its heartbeat key is fresh). */
+  nodeAlive(node: string): Promise<boolean>;
+  /** Idle time before the actor passivates, in ms. */
+  idleMs: number;
+  /** Longest wait of a queued turn, in ms. */
+  queueTimeoutMs: number;
+  /** Told of the turn a process runs and when it ends (for cancels). */
+  running: Map<string, TurnPlan>;
+}
+
+interface Waiter {
+  request: TurnRequest;
+  reply: (value: unknown) => void;
+  deadline: number;
+}
+
+interface State {
+  id: string;
+  context: SessionContext | undefined;
+  running: TurnPlan | undefined;
+  waiters: Waiter[];
+  idle: Cancellable | undefined;
+  retry: Cancellable | undefined;
+}
+
+const MAX_CLAIM_TRIES = 8;
+
+/** The SessionActor behaviour for sessions served with `deps`. */
+export function sessionBehavior(deps: SessionDeps): Behavior<State, SessionMessage> {
+  return {
+    kind: SESSION_KIND,
+    init: (id) => ({
+      id,
+      context: undefined,
+      running: undefined,
+      waiters: [],
+      idle: undefined,
+      retry: undefined,
+    }),
+    async receive(state, msg, ctx) {
+      state.idle?.cancel();
+      switch (msg.type) {
+        case "begin": {
+          if (state.running || state.waiters.length > 0) {
+            const head = state.running?.head;
+            if (head?.on_busy === "queue" || (!head && state.waiters.length > 0)) {
+              state.waiters.push(waiter(msg.request, ctx.deferReply(), deps));
+            } else ctx.reply(busy(state.id));
+            break;
+          }
+          const result = await begin(state, msg.request, deps);
+          if (result === "remote_busy_queue") {
+            state.waiters.push(waiter(msg.request, ctx.deferReply(), deps));
+            state.retry ??= ctx.schedule(100, { type: "retry" });
+          } else ctx.reply(result);
+          break;
+        }
+        case "commit": {
+          const result = await commit(state, msg.plan, msg.outcome, deps);
+          ctx.reply(result);
+          await drain(state, ctx, deps);
+          break;
+        }
+        case "abandon": {
+          await abandon(state, msg.plan, deps);
+          ctx.reply(undefined);
+          await drain(state, ctx, deps);
+          break;
+        }
+        case "retry":
+          state.retry = undefined;
+          await drain(state, ctx, deps);
+          break;
+        case "forget":
+          state.context = undefined;
+          break;
+        case "idle":
+          if (!state.running && state.waiters.length === 0) ctx.stop();
+          return state;
+      }
+      if (!state.running && state.waiters.length === 0) {
+        state.idle = ctx.schedule(deps.idleMs, { type: "idle" });
+      }
+      return state;
+    },
+    onStop(state) {
+      state.idle?.cancel();
+      state.retry?.cancel();
+      for (const w of state.waiters) w.reply(busy(state.id));
+    },
+  };
+}
+
+function waiter(request: TurnRequest, reply: (v: unknown) => void, deps: SessionDeps): Waiter {
+  return { request, reply, deadline: deps.now() + deps.queueTimeoutMs };
+}
+
+function busy(id: string): BeginResult {
+  return {
+    ok: false,
+    refusal: {
+      status: 409,
+      code: "session_busy",
+      message:
+        `Session ${id} is running a turn; wait for it to finish, cancel it with POST /v1/sessions/${id}/cancel, or create the session with on_busy: "queue"`,
+      retryAfter: 1,
+    },
+  };
+}
+
+/** Starts queued turns while the session is free. */
+async function drain(
+  state: State,
+  ctx: ActorContext<SessionMessage>,
+  deps: SessionDeps,
+): Promise<void> {
+  while (!state.running && state.waiters.length > 0) {
+    const next = state.waiters[0]!;
+    if (deps.now() > next.deadline) {
+      state.waiters.shift();
+      next.reply(
+        {
+          ok: false,
+          refusal: {
+            status: 504,
+            code: "session_queue_timeout",
+            message: `The turn waited ${
+              Math.round(deps.queueTimeoutMs / 1000)
+            } s for session ${state.id} to be free; retry it`,
+          },
+        } satisfies BeginResult,
+      );
+      continue;
+    }
+    const result = await begin(state, next.request, deps);
+    if (result === "remote_busy_queue") {
+      state.retry ??= ctx.schedule(100, { type: "retry" });
+      return;
+    }
+    state.waiters.shift();
+    next.reply(result);
+  }
+}
+
+function notFound(id: string, why = "no such session"): BeginResult {
+  return {
+    ok: false,
+    refusal: {
+      status: 404,
+      code: why === "no such session" ? "session_not_found" : "session_expired",
+      message: `Session ${id} not found (${why}); create one with POST /v1/sessions`,
+      param: "session_id",
+    },
+  };
+}
+
+/** Reads the head and brings the cached context up to it. */
+async function refresh(
+  state: State,
+  found: VersionedHead,
+  deps: SessionDeps,
+): Promise<SessionContext> {
+  const { head, versionstamp } = found;
+  const cached = state.context;
+  if (cached && cached.versionstamp === versionstamp) return cached;
+  if (
+    cached && cached.compaction === head.compaction && cached.baseTurn === head.base_turn &&
+    cached.loadedTo <= head.next_turn
+  ) {
+    const turns = await deps.store.turns(state.id, cached.loadedTo, head.next_turn);
+    for (const t of turns) cached.items.push(...turnMessages(t));
+    cached.loadedTo = head.next_turn;
+    cached.versionstamp = versionstamp;
+    return cached;
+  }
+  const compaction = head.compaction > 0
+    ? await deps.store.compaction(state.id, head.compaction)
+    : undefined;
+  const turns = await deps.store.turns(state.id, head.base_turn, head.next_turn);
+  const context = contextFrom(
+    head,
+    versionstamp,
+    systemMessages(head, deps.countMessage),
+    compaction,
+    turns,
+  );
+  state.context = context;
+  return context;
+}
+
+async function begin(
+  state: State,
+  request: TurnRequest,
+  deps: SessionDeps,
+): Promise<BeginResult | "remote_busy_queue"> {
+  for (let attempt = 0; attempt < MAX_CLAIM_TRIES; attempt++) {
+    const found = await deps.store.get(state.id);
+    if (!found) return notFound(state.id);
+    const { head } = found;
+    const now = deps.now();
+    if (head.state !== "active") return notFound(state.id, `it is ${head.state}`);
+    if (head.expires_at_ms <= now) return notFound(state.id, "its TTL passed");
+    if (head.inflight && head.inflight.node !== deps.nodeId) {
+      if (await deps.nodeAlive(head.inflight.node)) {
+        return head.on_busy === "queue" ? "remote_busy_queue" : busy(state.id);
+      }
+    }
+    const limited = checkTurnLimits(head, now);
+    if (limited) return { ok: false, refusal: limited };
+    const pairs = checkToolPairs(request.messages, head.open_tool_calls);
+    if (!pairs.ok) {
+      return {
+        ok: false,
+        refusal: {
+          status: 400,
+          code: "invalid_tool_pairing",
+          message: pairs.problem.message,
+          param: `tool_call_id:${pairs.problem.toolCallId}`,
+        },
+      };
+    }
+    const openAfterInput = pairs.open;
+    const context = await refresh(state, found, deps);
+    const turn = head.next_turn;
+    const input: ContextMessage[] = request.messages.map((message, index) => ({
+      message,
+      tokens: deps.countMessage(message),
+      origin: { kind: "original", turn, index },
+    }));
+    const planned = request.recordOnly
+      ? { compaction: undefined }
+      : await planPrompt(head, context, input, request, deps);
+    if ("refusal" in planned) return { ok: false, refusal: planned.refusal };
+    const claimed: SessionHead = {
+      ...head,
+      updated_at_ms: now,
+      compaction: planned.compaction?.compaction ?? head.compaction,
+      base_turn: planned.compaction?.base_turn ?? head.base_turn,
+      inflight: { turn, node: deps.nodeId, started_at_ms: now, request_id: request.requestId },
+      usage: planned.compaction
+        ? { ...head.usage, compactions: head.usage.compactions + 1 }
+        : head.usage,
+    };
+    const versionstamp = await deps.store.commit(claimed, found.versionstamp, {
+      ...(planned.compaction ? { compaction: planned.compaction } : {}),
+    });
+    if (versionstamp === undefined) continue;
+    if (planned.compaction) {
+      state.context = {
+        versionstamp,
+        compaction: planned.compaction.compaction,
+        baseTurn: turn,
+        loadedTo: turn,
+        system: context.system,
+        items: [...planned.compaction.context],
+        summaries: planned.compaction.summaries,
+      };
+    } else context.versionstamp = versionstamp;
+    const ctx = state.context!;
+    const plan: TurnPlan = {
+      sessionId: state.id,
+      turn,
+      model: head.model,
+      head: claimed,
+      versionstamp,
+      messages: promptMessages(ctx, input),
+      promptTokens: tokensOf(ctx.system) + tokensOf(ctx.items) + tokensOf(input),
+      input,
+      request,
+      backend: head.backend,
+      cancel: new AbortController(),
+      sent: {
+        compaction: claimed.compaction,
+        base_turn: claimed.base_turn,
+        messages: ctx.system.length + ctx.items.length + input.length,
+        prompt_tokens: tokensOf(ctx.system) + tokensOf(ctx.items) + tokensOf(input),
+      },
+      openAfterInput,
+    };
+    state.running = plan;
+    deps.running.set(state.id, plan);
+    return { ok: true, plan };
+  }
+  return busy(state.id);
+}
+
+/** Decides whether this turn's prompt needs a compaction, and makes it. */
+async function planPrompt(
+  head: SessionHead,
+  context: SessionContext,
+  input: ContextMessage[],
+  request: TurnRequest,
+  deps: SessionDeps,
+): Promise<{ compaction: CompactionRecord | undefined } | { refusal: Refusal }> {
+  const policy = head.compression;
+  const reserve = request.maxTokens ?? 0;
+  const fixed = tokensOf(context.system) + tokensOf(input);
+  const total = fixed + tokensOf(context.items) + reserve;
+  const overflow = (tokens: number): Refusal => ({
+    status: 400,
+    code: "context_length_exceeded",
+    message:
+      `This session's prompt would be ${tokens} tokens, over its budget of ${policy.budget_tokens} tokens${
+        policy.method === "none" ? " and its compression is off" : " even after compression"
+      }; shorten the new messages, lower max_tokens, or create the session with a compression method`,
+    param: "messages",
+  });
+  if (policy.method === "none" || total <= policy.threshold * policy.budget_tokens) {
+    return total > policy.budget_tokens ? { refusal: overflow(total) } : { compaction: undefined };
+  }
+  // The compressor's target includes the system prompt it is given; the new input and the
+  // reply's reserve are not part of what it compresses, so they come off the target here.
+  const target = Math.max(
+    0,
+    Math.floor(policy.target * policy.budget_tokens) - tokensOf(input) - reserve,
+  );
+  const result = await deps.compress(head, context.system, context, target);
+  const after = tokensOf(context.system) + tokensOf(result.context) + tokensOf(input) + reserve;
+  if (after > policy.budget_tokens) return { refusal: overflow(after) };
+  return {
+    compaction: {
+      v: 1,
+      compaction: head.compaction + 1,
+      method: policy.method,
+      created_at_ms: deps.now(),
+      base_turn: head.next_turn,
+      context: result.context,
+      summaries: result.summaries,
+      tokens_before: tokensOf(context.system) + tokensOf(context.items),
+      tokens_after: tokensOf(context.system) + tokensOf(result.context),
+      actions: result.actions,
+    },
+  };
+}
+
+async function commit(
+  state: State,
+  plan: TurnPlan,
+  outcome: TurnOutcome,
+  deps: SessionDeps,
+): Promise<CommitResult> {
+  const now = deps.now();
+  const output = outcome.output ? [outcome.output] : [];
+  const calls = outcome.status === "completed" ? outcome.output?.tool_calls ?? [] : [];
+  const outputTokens = outcome.usage.completion_tokens ||
+    (outcome.output ? deps.countMessage(outcome.output) : 0);
+  const record: TurnRecord = {
+    v: 1,
+    turn: plan.turn,
+    status: outcome.status,
+    source: plan.request.source,
+    created_at_ms: now,
+    request_id: plan.request.requestId,
+    input: plan.request.messages,
+    input_tokens: plan.input.map((m) => m.tokens),
+    output,
+    output_tokens: outputTokens,
+    finish_reason: outcome.finishReason,
+    backend: outcome.backend,
+    usage: outcome.usage,
+    sent: plan.sent,
+    ...(plan.request.extra ? { extra: plan.request.extra } : {}),
+  };
+  const head = plan.head;
+  const next: SessionHead = {
+    ...head,
+    updated_at_ms: now,
+    next_turn: plan.turn + 1,
+    inflight: null,
+    backend: outcome.backend ?? head.backend,
+    open_tool_calls: output.length > 0 ? calls.map((c) => c.id) : plan.openAfterInput,
+    tool_call_times: [...recentToolCalls(head, now), ...calls.map(() => now)],
+    usage: {
+      ...head.usage,
+      turns: head.usage.turns + 1,
+      prompt_tokens: head.usage.prompt_tokens + outcome.usage.prompt_tokens,
+      completion_tokens: head.usage.completion_tokens + outcome.usage.completion_tokens,
+      cached_tokens: head.usage.cached_tokens + outcome.usage.cached_tokens,
+      tool_calls: head.usage.tool_calls + calls.length,
+      context_tokens: plan.promptTokens + outputTokens,
+    },
+  };
+  finishRunning(state, plan, deps);
+  let versionstamp: string | undefined;
+  try {
+    versionstamp = await deps.store.commit(next, plan.versionstamp, { turn: record });
+  } catch (error) {
+    state.context = undefined;
+    return { ok: false, message: error instanceof Error ? error.message : String(error) };
+  }
+  if (versionstamp === undefined) {
+    state.context = undefined;
+    return {
+      ok: false,
+      message:
+        `Session ${plan.sessionId} was taken over by another gateway process during turn ${plan.turn}; the turn was not saved`,
+    };
+  }
+  const context = state.context;
+  if (context && context.versionstamp === plan.versionstamp && context.loadedTo === plan.turn) {
+    context.items.push(...turnMessages(record));
+    context.loadedTo = plan.turn + 1;
+    context.versionstamp = versionstamp;
+  } else state.context = undefined;
+  return { ok: true, head: next, record };
+}
+
+async function abandon(state: State, plan: TurnPlan, deps: SessionDeps): Promise<void> {
+  finishRunning(state, plan, deps);
+  const freed: SessionHead = { ...plan.head, inflight: null, updated_at_ms: deps.now() };
+  const versionstamp = await deps.store.commit(freed, plan.versionstamp).catch(() => undefined);
+  const context = state.context;
+  if (versionstamp && context && context.versionstamp === plan.versionstamp) {
+    context.versionstamp = versionstamp;
+  } else state.context = undefined;
+}
+
+function finishRunning(state: State, plan: TurnPlan, deps: SessionDeps): void {
+  if (state.running === plan) state.running = undefined;
+  if (deps.running.get(plan.sessionId) === plan) deps.running.delete(plan.sessionId);
+}

@@ -1,0 +1,219 @@
+/**
+ * The session store in Deno KV: heads, turns and compactions. Every change to a session is one
+ * `kv.atomic()` checked against the head's versionstamp, so two gateway processes on one KV file
+ * never both write a session: the loser's commit fails and it reads again.
+ */
+import { listChunked, setChunked } from "./chunked.ts";
+import {
+  type CompactionRecord,
+  CompactionRecordSchema,
+  keys,
+  type SessionHead,
+  SessionHeadSchema,
+  type TurnRecord,
+  TurnRecordSchema,
+} from "./records.ts";
+
+/** A head with the versionstamp it was read at. */
+export interface VersionedHead {
+  head: SessionHead;
+  versionstamp: string;
+}
+
+/** Filters of {@linkcode SessionStore.list}. */
+export interface SessionFilter {
+  task_id?: string | undefined;
+  client_id?: string | undefined;
+  model?: string | undefined;
+  state?: string | undefined;
+}
+
+/** One page of a listing: items, and the cursor of the next page when there is one. */
+export interface Page<T> {
+  items: T[];
+  next: string | undefined;
+}
+
+/** What one commit writes besides the head. */
+export interface CommitWrites {
+  /** A turn record to add. */
+  turn?: TurnRecord;
+  /** A compaction record to add. */
+  compaction?: CompactionRecord;
+  /** Mutations on the active-session counters: +1 or -1 for the gateway and the client. */
+  active?: { delta: 1 | -1; clientId: string | null };
+}
+
+/** Reads and writes sessions in one KV store. */
+export class SessionStore {
+  /** The KV store. */
+  readonly kv: Deno.Kv;
+  readonly #onBad: (key: Deno.KvKey, error: string) => void;
+
+  /**
+   * @param kv the store
+   * @param onBad told of a record that does not parse (it is skipped, never a 500)
+   */
+  constructor(kv: Deno.Kv, onBad?: (key: Deno.KvKey, error: string) => void) {
+    this.kv = kv;
+    this.#onBad = onBad ??
+      ((key, error) =>
+        console.error(`Session record ${JSON.stringify(key)} is unreadable: ${error}`));
+  }
+
+  /** The head of session `id`, or undefined when there is none. */
+  async get(id: string): Promise<VersionedHead | undefined> {
+    const entry = await this.kv.get(keys.head(id));
+    if (entry.versionstamp === null) return undefined;
+    const parsed = SessionHeadSchema.safeParse(entry.value);
+    if (!parsed.success) {
+      this.#onBad(entry.key, parsed.error.message);
+      return undefined;
+    }
+    return { head: parsed.data, versionstamp: entry.versionstamp };
+  }
+
+  /**
+   * Writes `head` (and `writes`) if the head is still at `expected` (null: it must not exist).
+   * Returns the new versionstamp, or undefined when another writer got there first.
+   */
+  async commit(
+    head: SessionHead,
+    expected: string | null,
+    writes: CommitWrites = {},
+  ): Promise<string | undefined> {
+    const op = this.kv.atomic().check({ key: keys.head(head.id), versionstamp: expected });
+    op.set(keys.head(head.id), head);
+    if (writes.turn) setChunked(op, keys.turn(head.id, writes.turn.turn), writes.turn);
+    if (writes.compaction) {
+      setChunked(op, keys.compaction(head.id, writes.compaction.compaction), writes.compaction);
+    }
+    if (writes.active) {
+      const ok = await addActive(this.kv, op, writes.active.delta, writes.active.clientId);
+      if (!ok) return undefined;
+    }
+    const res = await op.commit();
+    return res.ok ? res.versionstamp : undefined;
+  }
+
+  /** The turns of `id` numbered from `from` (inclusive) to `to` (exclusive), oldest first. */
+  turns(id: string, from: number, to: number = Number.MAX_SAFE_INTEGER): Promise<TurnRecord[]> {
+    return listChunked(
+      this.kv,
+      keys.turns(id),
+      { start: from, end: to },
+      TurnRecordSchema,
+      this.#onBad,
+    );
+  }
+
+  /** One turn, or undefined. */
+  async turn(id: string, n: number): Promise<TurnRecord | undefined> {
+    return (await this.turns(id, n, n + 1))[0];
+  }
+
+  /** A page of turns after `after` (a turn number), at most `limit`. */
+  async turnPage(id: string, after: number, limit: number): Promise<Page<TurnRecord>> {
+    const items = await listChunked(
+      this.kv,
+      keys.turns(id),
+      { start: after + 1, limit: limit + 1 },
+      TurnRecordSchema,
+      this.#onBad,
+    );
+    const more = items.length > limit;
+    const page = more ? items.slice(0, limit) : items;
+    return { items: page, next: more ? String(page[page.length - 1]!.turn) : undefined };
+  }
+
+  /** Compaction `k` of `id`, or undefined. */
+  async compaction(id: string, k: number): Promise<CompactionRecord | undefined> {
+    const found = await listChunked(
+      this.kv,
+      keys.compactions(id),
+      { start: k, end: k + 1 },
+      CompactionRecordSchema,
+      this.#onBad,
+    );
+    return found[0];
+  }
+
+  /** Every compaction of `id`, oldest first. */
+  compactions(id: string): Promise<CompactionRecord[]> {
+    return listChunked(this.kv, keys.compactions(id), {}, CompactionRecordSchema, this.#onBad);
+  }
+
+  /** A page of heads matching `filter`, in id order, after the cursor `after` (an id). */
+  async list(filter: SessionFilter, options: { after?: string; limit: number }): Promise<
+    Page<SessionHead>
+  > {
+    const selector: Deno.KvListSelector = options.after === undefined
+      ? { prefix: keys.heads }
+      : { prefix: keys.heads, start: [...keys.heads, options.after, ""] };
+    const items: SessionHead[] = [];
+    for await (const entry of this.kv.list(selector)) {
+      const parsed = SessionHeadSchema.safeParse(entry.value);
+      if (!parsed.success) continue;
+      const h = parsed.data;
+      if (options.after !== undefined && h.id <= options.after) continue;
+      if (filter.task_id !== undefined && h.task_id !== filter.task_id) continue;
+      if (filter.client_id !== undefined && h.client_id !== filter.client_id) continue;
+      if (filter.model !== undefined && h.model !== filter.model) continue;
+      if (filter.state !== undefined && h.state !== filter.state) continue;
+      items.push(h);
+      if (items.length > options.limit) break;
+    }
+    const more = items.length > options.limit;
+    const page = more ? items.slice(0, options.limit) : items;
+    return { items: page, next: more ? page[page.length - 1]!.id : undefined };
+  }
+
+  /** Removes every record of `id` if its head is still at `expected`; false when it changed. */
+  async remove(head: SessionHead, expected: string, wasActive: boolean): Promise<boolean> {
+    const op = this.kv.atomic().check({ key: keys.head(head.id), versionstamp: expected });
+    op.delete(keys.head(head.id));
+    if (wasActive && !(await addActive(this.kv, op, -1, head.client_id))) return false;
+    const res = await op.commit();
+    if (!res.ok) return false;
+    // The turns and compactions are unreachable once the head is gone; clear them in batches.
+    for (const prefix of [keys.turns(head.id), keys.compactions(head.id)]) {
+      let batch = this.kv.atomic();
+      let n = 0;
+      for await (const entry of this.kv.list({ prefix })) {
+        batch.delete(entry.key);
+        if (++n % 500 === 0) {
+          await batch.commit();
+          batch = this.kv.atomic();
+        }
+      }
+      await batch.commit();
+    }
+    return true;
+  }
+
+  /** Active sessions, gateway-wide or of one client. */
+  async activeCount(clientId?: string | null): Promise<number> {
+    const key = clientId ? keys.activeOf(clientId) : keys.active;
+    const entry = await this.kv.get<number>(key);
+    return typeof entry.value === "number" ? entry.value : 0;
+  }
+}
+
+/**
+ * Adds a checked change of the active-session counters to `op`. Counters are plain numbers
+ * checked by versionstamp, so a concurrent change makes the whole commit fail and retry.
+ */
+async function addActive(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  delta: 1 | -1,
+  clientId: string | null,
+): Promise<boolean> {
+  const counterKeys = clientId ? [keys.active, keys.activeOf(clientId)] : [keys.active];
+  const entries = await kv.getMany<number[]>(counterKeys);
+  for (const entry of entries) {
+    const value = typeof entry.value === "number" ? entry.value : 0;
+    op.check(entry).set(entry.key, Math.max(0, value + delta));
+  }
+  return true;
+}

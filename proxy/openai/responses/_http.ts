@@ -1,0 +1,50 @@
+/** What the Responses and Conversations routes share: their services and their errors. */
+import type { Refusal, SessionHead, SessionService } from "../../../actors/session/mod.ts";
+import { errorResponse } from "../../errors.ts";
+import { refusalResponse } from "../../sessions/routes.ts";
+import type { ForwardContext } from "../forward.ts";
+
+/** What the Responses and Conversations routes use. */
+export interface ResponsesRouteServices {
+  forward: ForwardContext;
+  sessions: SessionService;
+  /** The served models; a conversation made without a model gets the first. */
+  models(): string[];
+}
+
+/** What a 404 names: `Conversation`, `Response`, `Item`, ... and the request field at fault. */
+export interface Missing {
+  what: string;
+  id: string;
+  param?: string | null;
+}
+
+/** OpenAI's 404 for an unknown or malformed id. */
+export function notFound(missing: Missing): Response {
+  const code = `${missing.what.toLowerCase().replaceAll(" ", "_")}_not_found`;
+  return errorResponse(404, `${missing.what} with id '${missing.id.slice(0, 140)}' not found`, {
+    code,
+    param: missing.param ?? null,
+  });
+}
+
+/** The error for a session refusal; a 404 names the conversation, response or item asked for. */
+export function refused(refusal: Refusal, missing?: Missing): Response {
+  if (refusal.status === 404 && missing) return notFound(missing);
+  return refusalResponse(refusal);
+}
+
+/** The request's id, or a new one. */
+export function requestIdOf(request: Request): string {
+  return request.headers.get("x-request-id") || crypto.randomUUID();
+}
+
+/** A conversation object for a session. */
+export function conversationView(head: SessionHead): Record<string, unknown> {
+  return {
+    id: head.id,
+    object: "conversation",
+    created_at: Math.floor(head.created_at_ms / 1000),
+    metadata: head.metadata,
+  };
+}

@@ -1,0 +1,312 @@
+/**
+ * One session turn over HTTP: claim the session, send the prompt it builds, stream the reply in
+ * chat.completion.chunk events (or answer one chat.completion), and commit both sides to KV
+ * before the final `data: [DONE]` or the JSON body goes out: an acknowledged turn is a committed
+ * turn.
+ */
+import { createParser } from "eventsource-parser";
+import type {
+  SessionService,
+  TurnOutcome,
+  TurnPlan,
+  TurnRequest,
+} from "../../actors/session/mod.ts";
+import { errorEvent } from "../errors.ts";
+import type { Attempt } from "../openai/attempt.ts";
+import { Exchange } from "../openai/exchange.ts";
+import { type ForwardContext, sendRouted } from "../openai/forward.ts";
+import { ChunkAssembler } from "./assemble.ts";
+
+/** What a turn route needs. */
+export interface TurnContext {
+  forward: ForwardContext;
+  sessions: SessionService;
+}
+
+/** A turn as a route parsed it. */
+export interface TurnCall {
+  sessionId: string;
+  request: TurnRequest;
+  /** Request parameters sent on to the replica (`tools`, `max_tokens`, `temperature`, ...). */
+  params: Record<string, unknown>;
+  /** Whether the client wants SSE. */
+  stream: boolean;
+}
+
+const encoder = new TextEncoder();
+const DONE = encoder.encode("data: [DONE]\n\n");
+const CHAT_PATH = "/v1/chat/completions";
+
+/** Runs one turn; every refusal is an OpenAI-shaped error with the right status. */
+export async function runTurn(
+  request: Request,
+  ctx: TurnContext,
+  call: TurnCall,
+): Promise<Response> {
+  const exchange = new Exchange(request, { endpoint: CHAT_PATH, context: ctx.forward });
+  exchange.record.sessionId = call.sessionId;
+  const begun = await ctx.sessions.begin(call.sessionId, call.request);
+  if (!begun.ok) {
+    const r = begun.refusal;
+    return exchange.refuse(r.status, r.message, {
+      code: r.code,
+      param: r.param ?? null,
+      ...(r.retryAfter === undefined ? {} : { retryAfter: String(r.retryAfter) }),
+    });
+  }
+  const plan = begun.plan;
+  const onCancel = () => exchange.abort.abort("cancel");
+  plan.cancel.signal.addEventListener("abort", onCancel, { once: true });
+  const body = {
+    ...call.params,
+    model: plan.model,
+    messages: plan.messages,
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+  let answered = false;
+  let response: Response;
+  try {
+    response = await sendRouted(request, exchange, {
+      model: plan.model,
+      stream: call.stream,
+      json: body,
+      bytes: encoder.encode(JSON.stringify(body)),
+      homeBackend: plan.backend,
+      answer: (attempt) => {
+        answered = true;
+        return answerTurn(attempt, ctx.sessions, plan, call.stream);
+      },
+    });
+  } catch (error) {
+    plan.cancel.signal.removeEventListener("abort", onCancel);
+    await ctx.sessions.abandon(plan);
+    throw error;
+  }
+  if (!answered) {
+    plan.cancel.signal.removeEventListener("abort", onCancel);
+    if (plan.cancel.signal.aborted) {
+      await ctx.sessions.commit(plan, cancelledOutcome(new ChunkAssembler(), null));
+    } else await ctx.sessions.abandon(plan);
+  }
+  return response;
+}
+
+function cancelledOutcome(assembled: ChunkAssembler, backend: string | null): TurnOutcome {
+  return {
+    status: "cancelled",
+    output: assembled.message(false),
+    finishReason: "cancelled",
+    usage: assembled.usage,
+    backend,
+  };
+}
+
+function turnHeaders(attempt: Attempt, plan: TurnPlan, contentType: string): Headers {
+  const headers = new Headers(attempt.gatewayHeaders());
+  headers.set("content-type", contentType);
+  headers.set("x-session-id", plan.sessionId);
+  headers.set("x-session-turn", String(plan.turn));
+  return headers;
+}
+
+/** Reads the replica's stream; the client gets SSE as it comes, or one JSON body after the commit. */
+async function answerTurn(
+  attempt: Attempt,
+  sessions: SessionService,
+  plan: TurnPlan,
+  stream: boolean,
+): Promise<Response> {
+  if (attempt.status !== 200) {
+    // The replica refused the built prompt (a 4xx): nothing happened, the turn is not kept.
+    void sessions.abandon(plan);
+    return attempt.answerAsIs();
+  }
+  const reader = new TurnReader(attempt.takeRelay(), sessions, plan, attempt.backend.id);
+  if (!stream) {
+    const chunks = await reader.drain();
+    if (chunks.kind !== "committed") {
+      return Response.json(chunks.error, {
+        status: chunks.status,
+        headers: turnHeaders(attempt, plan, "application/json"),
+      });
+    }
+    const finish = plan.cancel.signal.aborted ? "cancelled" : undefined;
+    return new Response(JSON.stringify(reader.assembled.completion(finish)), {
+      status: 200,
+      headers: turnHeaders(attempt, plan, "application/json"),
+    });
+  }
+  const headers = turnHeaders(attempt, plan, "text/event-stream; charset=utf-8");
+  headers.set("cache-control", "no-cache");
+  return new Response(reader.sse(), { status: 200, headers });
+}
+
+type Ending =
+  | { kind: "committed" }
+  | { kind: "failed"; status: number; error: unknown };
+
+/** The replica's SSE events of one turn, parsed as they come, ending in a commit. */
+class TurnReader {
+  readonly assembled = new ChunkAssembler();
+  readonly #source: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #sessions: SessionService;
+  readonly #plan: TurnPlan;
+  readonly #backend: string;
+  readonly #decoder = new TextDecoder();
+  #pending: string[] = [];
+  #done = false;
+  readonly #parser = createParser({
+    onEvent: ({ data }) => {
+      if (data.trim() === "[DONE]") {
+        this.#done = true;
+        return;
+      }
+      try {
+        this.assembled.push(JSON.parse(data));
+      } catch {
+        // Not JSON: passed on as it came, as a plain call would.
+      }
+      // A failure event is not passed on: the turn's own error event ends the stream instead.
+      if (this.assembled.error === undefined) this.#pending.push(data);
+    },
+  });
+
+  constructor(
+    source: ReadableStream<Uint8Array>,
+    sessions: SessionService,
+    plan: TurnPlan,
+    backend: string,
+  ) {
+    this.#source = source.getReader();
+    this.#sessions = sessions;
+    this.#plan = plan;
+    this.#backend = backend;
+  }
+
+  /** Reads the whole stream, then ends the turn (for a non-streamed answer). */
+  async drain(): Promise<Ending> {
+    for (;;) {
+      const next = await this.#next();
+      if (next !== undefined) return next;
+      this.#pending = [];
+    }
+  }
+
+  /** The client's SSE body: each event as it came, then the commit, then `[DONE]`. */
+  sse(): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const ending = await this.#next();
+        for (const data of this.#pending) controller.enqueue(encoder.encode(`data: ${data}\n\n`));
+        this.#pending = [];
+        if (ending === undefined) return;
+        if (ending.kind === "committed") {
+          if (this.#plan.cancel.signal.aborted) {
+            controller.enqueue(encoder.encode(`data: ${JSON.stringify(this.#cancelChunk())}\n\n`));
+          }
+          controller.enqueue(DONE);
+        } else {
+          const message = errorMessage(ending.error);
+          controller.enqueue(encoder.encode(errorEvent(message, { code: "turn_not_saved" })));
+        }
+        controller.close();
+      },
+      cancel: async () => {
+        await this.#source.cancel().catch(() => {});
+        await this.#end("client");
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  /** Reads one chunk; an Ending once the turn is over (committed or not). */
+  async #next(): Promise<Ending | undefined> {
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await this.#source.read();
+    } catch {
+      return await this.#end(this.#plan.cancel.signal.aborted ? "cancelled" : "client");
+    }
+    if (!chunk.done) {
+      this.#parser.feed(this.#decoder.decode(chunk.value, { stream: true }));
+      return undefined;
+    }
+    this.#parser.feed("\n\n");
+    if (this.#plan.cancel.signal.aborted) return await this.#end("cancelled");
+    if (
+      this.assembled.error !== undefined || (!this.#done && this.assembled.finishReason === null)
+    ) {
+      return await this.#end("failed");
+    }
+    return await this.#end("completed");
+  }
+
+  #ended: Promise<Ending> | undefined;
+
+  #end(how: "completed" | "cancelled" | "failed" | "client"): Promise<Ending> {
+    this.#ended ??= (async (): Promise<Ending> => {
+      if (how === "failed" || how === "client") {
+        await this.#sessions.abandon(this.#plan);
+        return {
+          kind: "failed",
+          status: 502,
+          error: {
+            error: {
+              message: this.assembled.error ??
+                "The backend's stream ended before the reply was complete; the turn was not saved, send it again",
+              type: "api_error",
+              param: null,
+              code: "upstream_error",
+            },
+          },
+        };
+      }
+      const outcome: TurnOutcome = how === "cancelled"
+        ? cancelledOutcome(this.assembled, this.#backend)
+        : {
+          status: "completed",
+          output: this.assembled.message(true),
+          finishReason: this.assembled.finishReason,
+          usage: this.assembled.usage,
+          backend: this.#backend,
+        };
+      const result = await this.#sessions.commit(this.#plan, outcome).catch((error) => ({
+        ok: false as const,
+        message: errorMessage(error),
+      }));
+      if (result.ok) return { kind: "committed" };
+      return {
+        kind: "failed",
+        status: 500,
+        error: {
+          error: {
+            message: result.message,
+            type: "api_error",
+            param: null,
+            code: "turn_not_saved",
+          },
+        },
+      };
+    })();
+    return this.#ended;
+  }
+
+  #cancelChunk(): Record<string, unknown> {
+    const a = this.assembled;
+    return {
+      id: a.id,
+      object: "chat.completion.chunk",
+      created: a.created,
+      model: a.model,
+      choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "cancelled" }],
+    };
+  }
+}
+
+function errorMessage(error: unknown): string {
+  if (typeof error === "object" && error !== null && "error" in error) {
+    const inner = (error as { error: { message?: unknown } }).error;
+    if (typeof inner?.message === "string") return inner.message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
