@@ -53,6 +53,8 @@ export const SessionsSchema = z.strictObject({
   on_expire: z.enum(["delete", "archive"]).default("delete"),
   /** Seconds an idle session's actor stays in memory before it passivates to KV. */
   idle_passivate: seconds.default(60),
+  /** Whether plain `/v1/chat/completions` calls carrying the session header are recorded into that session. */
+  record_plain_calls: z.boolean().default(true),
   compression: SessionCompressionSchema.default(SessionCompressionSchema.parse({})),
   limits: SessionLimitsConfigSchema.default({}),
   /** Per-request records kept in KV for every gateway process to see. */

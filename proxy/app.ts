@@ -6,6 +6,7 @@ import { type ForwardContext, forwardOpenAI } from "./openai/forward.ts";
 import { ChatCompletionBody, CompletionBody, EmbeddingBody } from "./openai/schemas.ts";
 import type { SessionService } from "../actors/session/mod.ts";
 import { sessionRoutes } from "./sessions/routes.ts";
+import { plainRecorder } from "./sessions/plain.ts";
 import { responsesRoutes } from "./openai/responses/routes.ts";
 
 /** Everything the app's routes use. */
@@ -21,7 +22,14 @@ export function createApp(services: AppServices): Hono {
   const app = new Hono();
   const context = services.forward;
   // One options object per route, made here once rather than per request.
-  const chat = { endpoint: "/v1/chat/completions", context, schema: ChatCompletionBody };
+  const chat = {
+    endpoint: "/v1/chat/completions",
+    context,
+    schema: ChatCompletionBody,
+    ...(services.sessions.config.record_plain_calls
+      ? { observe: plainRecorder(services.sessions) }
+      : {}),
+  };
   const completions = { endpoint: "/v1/completions", context, schema: CompletionBody };
   const embeddings = { endpoint: "/v1/embeddings", context, schema: EmbeddingBody };
   app.post(chat.endpoint, (c) => forwardOpenAI(c.req.raw, chat));

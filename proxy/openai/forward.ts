@@ -3,7 +3,7 @@ import type { z } from "zod";
 import type { HeadersConfig, ProxyConfig } from "../../config/mod.ts";
 import type { RequestOutcome } from "../../actors/backend/mod.ts";
 import type { BackendView, ModelRouter, RequestFeatures } from "../../actors/router/mod.ts";
-import type { RecordStore } from "../records.ts";
+import type { RecordStore, RequestRecord } from "../records.ts";
 import type { UpstreamClient } from "../upstream/mod.ts";
 import { Attempt, type Outgoing } from "./attempt.ts";
 import { parseClientRequest } from "./client_request.ts";
@@ -40,6 +40,11 @@ export interface ForwardContext {
 export interface ForwardOptions extends ExchangeOptions {
   /** The endpoint's body schema. */
   schema: z.ZodType<RoutedBody>;
+  /**
+   * Sees each answer before the client does and returns the one sent (the sessions record plain
+   * chat calls that carry the session header through it). It must not wait on anything.
+   */
+  observe?: (record: RequestRecord, json: unknown, response: Response) => Response;
 }
 
 /** Request headers that are not forwarded: the gateway sets its own, or they describe the hop. */
@@ -72,12 +77,13 @@ export async function forwardOpenAI(request: Request, options: ForwardOptions): 
     schema: options.schema,
   });
   if (!parsed.ok) return exchange.refuse(parsed.status, parsed.message, parsed);
-  return sendRouted(request, exchange, {
+  const response = await sendRouted(request, exchange, {
     model: parsed.body.model,
     stream: parsed.body.stream === true,
     json: parsed.json,
     bytes: parsed.bytes,
   });
+  return options.observe ? options.observe(exchange.record, parsed.json, response) : response;
 }
 
 /** A request body ready to route: what a client sent, or what a session turn built. */

@@ -1,0 +1,132 @@
+/**
+ * Plain `/v1/chat/completions` calls that carry the session header are recorded into that session:
+ * the answer is relayed unchanged while a tap rebuilds it, and once its last byte is sent the call
+ * is appended to the session off the hot path (the client sent its whole prompt; nothing changes
+ * for it).
+ */
+import { createParser } from "eventsource-parser";
+import { z } from "zod";
+import { ChatMessageSchema, type SessionService } from "../../actors/session/mod.ts";
+import type { RequestRecord } from "../records.ts";
+import { concatBytes } from "../upstream/mod.ts";
+import { ChunkAssembler } from "./assemble.ts";
+
+/** The body fields a recorded call needs; anything the session cannot hold is not recorded. */
+const RecordedBody = z.looseObject({
+  model: z.string(),
+  messages: z.array(ChatMessageSchema).min(1),
+});
+
+/** The largest non-streamed answer rebuilt for the session. */
+const MAX_ANSWER_BYTES = 8 << 20;
+
+/** Watches the answers of plain chat calls and records those with a session header. */
+export type PlainObserver = (record: RequestRecord, json: unknown, response: Response) => Response;
+
+/** The observer that records plain chat calls into `sessions`. */
+export function plainRecorder(sessions: SessionService): PlainObserver {
+  // Each session's calls are recorded one after another, in the order their answers ended.
+  const queues = new Map<string, Promise<void>>();
+  const enqueue = (sessionId: string, write: () => Promise<unknown>): void => {
+    const next = (queues.get(sessionId) ?? Promise.resolve()).then(write).then(
+      () => {},
+      (error) => console.error(`Recording a call into session ${sessionId} failed:`, error),
+    );
+    queues.set(sessionId, next);
+    next.then(() => {
+      if (queues.get(sessionId) === next) queues.delete(sessionId);
+    });
+  };
+  return (record, json, response) => {
+    const sessionId = record.sessionId;
+    if (sessionId === undefined || response.status !== 200 || response.body === null) {
+      return response;
+    }
+    const body = RecordedBody.safeParse(json);
+    if (!body.success) return response;
+    const streamed = (response.headers.get("content-type") ?? "").includes("text/event-stream");
+    const tap = streamed ? streamTap() : jsonTap();
+    const backend = response.headers.get("x-turnpike-backend");
+    const piped = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          controller.enqueue(chunk);
+          tap.take(chunk);
+        },
+        flush() {
+          const answer = tap.end();
+          if (!answer || answer.error !== undefined) return;
+          enqueue(sessionId, () =>
+            sessions.recordPlain(sessionId, {
+              model: body.data.model,
+              messages: body.data.messages,
+              output: answer.message(true),
+              finishReason: answer.finishReason,
+              usage: answer.usage,
+              backend,
+              requestId: record.requestId,
+              taskId: record.taskId,
+              clientId: record.clientId,
+            }));
+        },
+      }),
+    );
+    return new Response(piped, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
+}
+
+interface Tap {
+  take(chunk: Uint8Array): void;
+  /** The rebuilt answer, or undefined when it could not be read. */
+  end(): ChunkAssembler | undefined;
+}
+
+/** Rebuilds a streamed answer from its SSE events. */
+function streamTap(): Tap {
+  const assembler = new ChunkAssembler();
+  const decoder = new TextDecoder();
+  let done = false;
+  const parser = createParser({
+    onEvent(event) {
+      if (event.data === "[DONE]") {
+        done = true;
+        return;
+      }
+      try {
+        assembler.push(JSON.parse(event.data));
+      } catch {
+        assembler.error = "an event of the answer is not JSON";
+      }
+    },
+  });
+  return {
+    take: (chunk) => parser.feed(decoder.decode(chunk, { stream: true })),
+    end: () => (done ? assembler : undefined),
+  };
+}
+
+/** Rebuilds a non-streamed answer from its JSON body. */
+function jsonTap(): Tap {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  return {
+    take(chunk) {
+      size += chunk.byteLength;
+      if (size <= MAX_ANSWER_BYTES) chunks.push(chunk);
+    },
+    end() {
+      if (size > MAX_ANSWER_BYTES) return undefined;
+      try {
+        const assembler = new ChunkAssembler();
+        assembler.push(JSON.parse(new TextDecoder().decode(concatBytes(chunks, size))));
+        return assembler;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}

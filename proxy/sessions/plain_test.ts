@@ -1,0 +1,121 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import OpenAI from "openai";
+import type { ChatCompletionMessageParam } from "openai/resources/chat/completions";
+import { MODEL, startRig, type TestRig } from "../../gateway/testing.ts";
+
+interface HistoryTurn {
+  turn: number;
+  input: { role: string; content: unknown }[];
+  output: { role: string; content: string | null }[];
+}
+
+async function historyOf(rig: TestRig, id: string, turns: number): Promise<HistoryTurn[]> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const res = await fetch(`${rig.gateway.url}/v1/sessions/${id}/history`);
+    const body = await res.json();
+    if (res.status === 200 && body.data.length >= turns) return body.data;
+    if (Date.now() > deadline) {
+      throw new Error(`session ${id} holds ${JSON.stringify(body)}, not ${turns} turns`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test("plain chat calls with the session header are recorded into that session, in order", async () => {
+  const rig = await startRig();
+  try {
+    const id = `agent-${crypto.randomUUID()}`;
+    const client = new OpenAI({
+      baseURL: `${rig.gateway.url}/v1`,
+      apiKey: "x",
+      maxRetries: 0,
+      defaultHeaders: { "X-Session-ID": id, "X-Task-ID": "task-7" },
+    });
+    const messages: ChatCompletionMessageParam[] = [{ role: "system", content: "Be brief." }];
+    const replies: string[] = [];
+    for (let turn = 1; turn <= 4; turn++) {
+      messages.push({ role: "user", content: `question ${turn}` });
+      let text = "";
+      if (turn % 2 === 0) {
+        const stream = await client.chat.completions.create({
+          model: MODEL,
+          messages,
+          max_tokens: 6,
+          stream: true,
+        });
+        for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
+      } else {
+        const answer = await client.chat.completions.create({
+          model: MODEL,
+          messages,
+          max_tokens: 6,
+        });
+        text = answer.choices[0]!.message.content ?? "";
+      }
+      assert(text.length > 0);
+      replies.push(text);
+      messages.push({ role: "assistant", content: text });
+      // The client sees nothing of the recording: it goes on at once, as an agent does.
+    }
+    const history = await historyOf(rig, id, 4);
+    assertEquals(history.map((t) => t.turn), [1, 2, 3, 4]);
+    // The first call's whole prompt is its input; later ones add only what is new.
+    assertEquals(history[0]!.input.map((m) => m.role), ["system", "user"]);
+    for (const [i, turn] of history.entries()) {
+      if (i > 0) assertEquals(turn.input, [{ role: "user", content: `question ${i + 1}` }]);
+      assertEquals(turn.output[0]!.content, replies[i]);
+    }
+    const head = await (await fetch(`${rig.gateway.url}/v1/sessions/${id}`)).json();
+    assertEquals(head.turns, 4);
+    assertEquals(head.task_id, "task-7");
+    assert(head.usage.completion_tokens > 0, JSON.stringify(head.usage));
+
+    // The session now takes turns of its own, continuing the recorded conversation.
+    const sessionClient = new OpenAI({
+      baseURL: `${rig.gateway.url}/v1/sessions/${id}`,
+      apiKey: "x",
+      maxRetries: 0,
+    });
+    await sessionClient.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "question 5" }],
+      max_tokens: 3,
+    });
+    const sent = await (await fetch(`${rig.gateway.url}/v1/sessions/${id}/history?include=sent`))
+      .json();
+    const prompt = sent.data[4].sent.prompt as { role: string; content: string }[];
+    assertEquals(prompt.length, 10);
+    assertEquals(prompt[0], { role: "system", content: "Be brief." });
+    assertEquals(prompt[8]!.content, replies[3]);
+    assertEquals(prompt[9], { role: "user", content: "question 5" });
+  } finally {
+    await rig.close();
+  }
+});
+
+Deno.test("a plain call without the session header, or one that failed, records nothing", async () => {
+  const rig = await startRig();
+  try {
+    const plain = await rig.client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "hello" }],
+      max_tokens: 2,
+    });
+    assert(plain.choices.length === 1);
+    const id = `agent-${crypto.randomUUID()}`;
+    const bad = await fetch(`${rig.gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-session-id": id },
+      body: JSON.stringify({ model: "no-such-model", messages: [{ role: "user", content: "x" }] }),
+    });
+    assertEquals(bad.status, 404);
+    await bad.body?.cancel();
+    await new Promise((r) => setTimeout(r, 200));
+    const listed = await (await fetch(`${rig.gateway.url}/v1/sessions`)).json();
+    assertEquals(listed.data, []);
+    assertEquals((await fetch(`${rig.gateway.url}/v1/sessions/${id}`)).status, 404);
+  } finally {
+    await rig.close();
+  }
+});
