@@ -183,6 +183,14 @@ export class ActorSystem {
     return this.#cells.has(addr);
   }
 
+  /** How many actors of `kind` run in this process now. */
+  countOf(kind: string): number {
+    const prefix = `${kind}/`;
+    let count = 0;
+    for (const addr of this.#cells.keys()) if (addr.startsWith(prefix)) count++;
+    return count;
+  }
+
   /** The children of `addr`, in start order. */
   childrenOf(addr: Address): Address[] {
     return this.#cells.get(addr)?.supervision.children ?? [];

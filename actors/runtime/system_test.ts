@@ -208,6 +208,13 @@ Deno.test("ctx.spawn() and ctx.ask() let actors talk to their children", async (
     const ref = system.spawn(parent, "p");
     assert.deepEqual(await ref.ask<number>({ type: "sum", values: [1, 2, 3] }), 6);
     assert.deepEqual(system.childrenOf("parent/p"), ["log/p-child"]);
+    assert.equal(system.countOf("log"), 1);
+    assert.equal(system.countOf("parent"), 1);
+    system.spawn(log, "other");
+    assert.equal(system.countOf("log"), 2);
+    await system.stop("log/other");
+    assert.equal(system.countOf("log"), 1);
+    assert.equal(system.countOf("lo"), 0);
   } finally {
     await system.shutdown();
   }

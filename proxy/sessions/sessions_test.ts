@@ -55,3 +55,35 @@ Deno.test("a session keeps its history: each turn sends only the new message", a
     await rig.close();
   }
 });
+
+Deno.test("a replica's stream cut mid-reply ends the turn with turn_not_saved and appends nothing", async () => {
+  const rig = await startRig({ replicas: 1 });
+  try {
+    const session = await (await post(`${rig.gateway.url}/v1/sessions`, { model: MODEL })).json();
+    rig.sims[0]!.faults.apply({ cut_rate: 1, cut_after_tokens: 2 });
+    const cut = await post(`${rig.gateway.url}/v1/sessions/${session.id}/chat`, {
+      message: "hi",
+      stream: true,
+      max_tokens: 20,
+    });
+    assertEquals(cut.status, 200);
+    const events = (await cut.text()).trim().split("\n\n");
+    const last = JSON.parse(events.at(-1)!.slice("data: ".length));
+    assertEquals(last.error.code, "turn_not_saved");
+    assert(!events.includes("data: [DONE]"));
+    rig.sims[0]!.faults.apply({ cut_rate: 0 });
+    const again = await post(`${rig.gateway.url}/v1/sessions/${session.id}/chat`, {
+      message: "hi again",
+      max_tokens: 3,
+    });
+    assertEquals(again.status, 200);
+    await again.body?.cancel();
+    const history = await (await fetch(`${rig.gateway.url}/v1/sessions/${session.id}/history`))
+      .json();
+    assertEquals(history.data.map((t: { input: { content: string }[] }) => t.input[0]!.content), [
+      "hi again",
+    ]);
+  } finally {
+    await rig.close();
+  }
+});

@@ -11,11 +11,11 @@ import type {
   TurnPlan,
   TurnRequest,
 } from "../../actors/session/mod.ts";
-import { errorEvent } from "../errors.ts";
+import { errorEvent, errorResponse } from "../errors.ts";
 import type { Attempt } from "../openai/attempt.ts";
 import { Exchange } from "../openai/exchange.ts";
 import { type ForwardContext, sendRouted } from "../openai/forward.ts";
-import { ChunkAssembler } from "./assemble.ts";
+import { ChunkAssembler, isRecord } from "./assemble.ts";
 
 /** What a turn route needs. */
 export interface TurnContext {
@@ -120,7 +120,7 @@ async function answerTurn(
   if (attempt.status !== 200) {
     // The replica refused the built prompt (a 4xx): nothing happened, the turn is not kept.
     void sessions.abandon(plan);
-    return attempt.answerAsIs();
+    return openAIShaped(await attempt.answerAsIs());
   }
   const reader = new TurnReader(attempt.takeRelay(), sessions, plan, attempt.backend.id);
   if (!stream) {
@@ -197,7 +197,9 @@ class TurnReader {
   sse(): ReadableStream<Uint8Array> {
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
-        const ending = await this.#next();
+        // Read on until there is something to send: a pull that enqueues nothing is not repeated.
+        let ending = await this.#next();
+        while (ending === undefined && this.#pending.length === 0) ending = await this.#next();
         for (const data of this.#pending) controller.enqueue(encoder.encode(`data: ${data}\n\n`));
         this.#pending = [];
         if (ending === undefined) return;
@@ -301,6 +303,32 @@ class TurnReader {
       choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "cancelled" }],
     };
   }
+}
+
+/**
+ * A replica's refusal in OpenAI's error shape: vLLM answers `{"error": {"type": "BadRequestError",
+ * "code": 400, ...}}`, which an OpenAI client reads, but whose type and code are not OpenAI's.
+ */
+async function openAIShaped(response: Response): Promise<Response> {
+  const text = await response.text();
+  let inner: Record<string, unknown> = {};
+  try {
+    const body: unknown = JSON.parse(text);
+    if (isRecord(body) && isRecord(body.error)) inner = body.error;
+    else if (isRecord(body) && typeof body.message === "string") inner = body;
+  } catch {
+    // Not JSON: its text is the message.
+  }
+  const message = typeof inner.message === "string" && inner.message !== ""
+    ? inner.message
+    : text || `The backend refused the turn with HTTP ${response.status}`;
+  const headers = new Headers(response.headers);
+  headers.delete("content-length");
+  return errorResponse(response.status, message, {
+    param: typeof inner.param === "string" ? inner.param : null,
+    code: typeof inner.code === "string" ? inner.code : "backend_rejected",
+    headers: Object.fromEntries(headers),
+  });
 }
 
 function errorMessage(error: unknown): string {
