@@ -31,6 +31,21 @@ Deno.test("loadConfig() without a path gives the built-in default: every default
   assert.deepEqual(config.models, []);
   assert.equal(config.state_dir, ".turnpike");
   assert.equal(config.headers.session, "X-Session-ID");
+  assert.deepEqual(config.proxy.records, {
+    retention: 10_000,
+    ttl: 86_400,
+    flush_interval: 0.2,
+    flush_records: 200,
+  });
+  assert.equal(config.proxy.registration_sync_interval, 1);
+});
+
+Deno.test("proxy.records is checked key by key, with a hint for a misspelt one", () => {
+  assert.deepEqual(problemsOf("proxy: {records: {retention: 0, flush_records: 501, tll: 5}}"), [
+    "proxy.records.retention: expected a positive integer, got 0",
+    "proxy.records.flush_records: expected an integer from 1 to 500, got 501",
+    'proxy.records.tll: unknown key, did you mean "ttl"?',
+  ]);
 });
 
 Deno.test("parseConfig() fills defaults inside a partly written section", () => {

@@ -27,5 +27,6 @@ export {
 } from "./command_template.ts";
 export { HeadersSchema, ModelSchema, ProxySchema } from "./schema.ts";
 export { type SessionsConfig, SessionsSchema } from "./sessions_schema.ts";
+export { type RecordsConfig, RecordsSchema } from "./records_schema.ts";
 export { type Command, numberFlag, parseFlags, UsageError } from "./cli.ts";
 export { configCommand } from "./command.ts";

@@ -1,6 +1,7 @@
 /** The zod schema of turnpike's YAML config: the users' contract (`proxy`, `cluster`, `models`, `headers`). */
 import { z } from "zod";
 import { SessionsSchema } from "./sessions_schema.ts";
+import { RecordsSchema } from "./records_schema.ts";
 import {
   CommandTemplateError,
   commandTemplateOf,
@@ -78,6 +79,10 @@ export const ProxySchema = z.strictObject({
   prefix_block_chars: positiveInt.default(2048),
   /** Prompt tokens a replica's prefix cache holds, for the router's estimate of it. */
   prefix_cache_tokens: positiveInt.default(430_000),
+  /** Seconds between reads of the backend registrations every gateway process shares in KV. */
+  registration_sync_interval: seconds.default(1),
+  /** The per-request records every gateway process shares in KV. */
+  records: RecordsSchema.default(RecordsSchema.parse({})),
 });
 
 const SshSchema = z.strictObject({

@@ -1,16 +1,10 @@
 /** `sessions:` in config: TTLs, what happens at expiry, default compression and limits. */
 import { z } from "zod";
+import { COMPRESSION_METHODS } from "../actors/session/compression/types.ts";
 
 const positiveInt = z.number().int().positive();
 const seconds = z.number().positive();
-const METHODS = [
-  "none",
-  "sliding_window",
-  "summarize",
-  "importance",
-  "hierarchical",
-  "mask_observations",
-] as const;
+const METHODS = ["none", ...COMPRESSION_METHODS] as const;
 
 /** The default compression of sessions that do not choose one. */
 export const SessionCompressionSchema = z.strictObject({
@@ -57,10 +51,6 @@ export const SessionsSchema = z.strictObject({
   record_plain_calls: z.boolean().default(true),
   compression: SessionCompressionSchema.default(SessionCompressionSchema.parse({})),
   limits: SessionLimitsConfigSchema.default({}),
-  /** Per-request records kept in KV for every gateway process to see. */
-  record_retention: positiveInt.default(10_000),
-  /** Seconds a per-request record is kept in KV. */
-  record_ttl: seconds.default(24 * 3600),
 });
 
 /** The `sessions:` settings. */

@@ -2,11 +2,17 @@
 import type { Config } from "../config/mod.ts";
 import { kvPath } from "../config/mod.ts";
 import { ActorSystem } from "../actors/runtime/mod.ts";
-import { backendIdFromUrl, Fleet, requestFeatures, routerAddress } from "../actors/router/mod.ts";
+import {
+  backendIdFromUrl,
+  Fleet,
+  Registrations,
+  requestFeatures,
+  routerAddress,
+} from "../actors/router/mod.ts";
 import { replicaSupervisorBehavior, type ReplicaSupervisorMessage } from "../cluster/mod.ts";
 import { createApp } from "../proxy/mod.ts";
 import type { ForwardContext } from "../proxy/mod.ts";
-import { RecordStore } from "../proxy/mod.ts";
+import { RecordLog, RecordStore } from "../proxy/mod.ts";
 import { UpstreamClient } from "../proxy/upstream/mod.ts";
 import { Deadlines } from "../proxy/mod.ts";
 import { reaperBehavior, SessionService, SessionStore } from "../actors/session/mod.ts";
@@ -25,7 +31,7 @@ export interface GatewayOptions {
   replicaPorts?: Record<string, number[]>;
   /** How long to wait for the first health probe of the backends before serving, in ms. @default 5000 */
   settleMs?: number;
-  /** Records kept for `/api/stats`. @default 10000 */
+  /** Records kept in memory for this process's `/api/stats` and `/api/requests`. @default proxy.records.retention */
   recordCapacity?: number;
   /** Clock in ms since the epoch, for the actors. @default Date.now */
   now?: () => number;
@@ -41,6 +47,10 @@ export interface Gateway {
   readonly fleet: Fleet;
   /** Its per-request records. */
   readonly records: RecordStore;
+  /** The per-request records of every gateway process on its KV store, which its own feed. */
+  readonly log: RecordLog;
+  /** The backend registrations every gateway process on its KV store shares. */
+  readonly registrations: Registrations;
   /** The actor system it runs in. */
   readonly system: ActorSystem;
   /** Its durable sessions. */
@@ -62,10 +72,14 @@ export interface Gateway {
  */
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const ownSystem = options.system === undefined;
-  const system = options.system ?? await ActorSystem.start({ kvPath: kvPath(config) });
+  // Durable messages wait until the session kinds are registered below.
+  const system = options.system ??
+    await ActorSystem.start({ kvPath: kvPath(config), listen: false });
   const now = options.now ?? Date.now;
   const fleet = new Fleet(system, config.proxy, { now });
-  const records = new RecordStore({ capacity: options.recordCapacity ?? 10_000 });
+  const records = new RecordStore({
+    capacity: options.recordCapacity ?? config.proxy.records.retention,
+  });
   const startedAtMs = Date.now();
   let replicas: string | undefined;
   try {
@@ -147,8 +161,27 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     onExpire: config.sessions.on_expire,
     expired: (id) => sessions.forget(id),
   }));
+  await system.listen();
   await sessions.start();
-  const app = createApp({ fleet, records, startedAtMs, forward, sessions });
+  // Shared through KV with every gateway process on the store: written off the hot path.
+  const log = new RecordLog(kv, { nodeId: system.nodeId, config: config.proxy.records, now });
+  const unfollow = log.follow(records);
+  const registrations = new Registrations(kv, fleet, {
+    nodeId: system.nodeId,
+    syncMs: config.proxy.registration_sync_interval * 1000,
+    now,
+  });
+  await registrations.start();
+  const app = createApp({
+    fleet,
+    records,
+    log,
+    registrations,
+    nodeId: system.nodeId,
+    startedAtMs,
+    forward,
+    sessions,
+  });
   const listening = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
     hostname: options.hostname ?? config.proxy.host,
@@ -165,6 +198,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     port: addr.port,
     fleet,
     records,
+    log,
+    registrations,
     system,
     sessions,
     close({ deadlineMs = 10_000 } = {}) {
@@ -176,6 +211,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         await Promise.race([server.shutdown(), deadline]);
         clearTimeout(timer);
         await sessions.close();
+        await registrations.close();
+        unfollow();
+        await log.close();
         upstream.close();
         deadlines.clear();
         if (replicas) await system.stop(replicas);

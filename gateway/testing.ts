@@ -12,6 +12,11 @@ export interface TestRig {
   gateway: Gateway;
   sims: SimServer[];
   client: OpenAI;
+  /**
+   * Closes the gateway and starts a new one on the same config and KV file, as a restart does;
+   * `gateway` and `client` then point at the new one, which serves `sims` (all by default).
+   */
+  restart(options?: { sims?: SimServer[] }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -29,6 +34,8 @@ export interface RigOptions {
   models?: Record<string, unknown>[];
   /** Whether the simulated replicas are listed as the model's endpoints. @default true */
   listSims?: boolean;
+  /** `sessions:` overrides (limits, compression defaults). */
+  sessions?: Record<string, unknown>;
 }
 
 /** Starts simulated replicas on port 0 and a gateway over them on port 0, with a KV file in a temp dir. */
@@ -53,29 +60,38 @@ export async function startRig(options: RigOptions = {}): Promise<TestRig> {
       endpoints: sims.map((s) => s.url),
     });
   }
-  const config = ConfigSchema.parse({
+  const raw = {
     proxy: { health_check_interval: 30, metrics_scrape_interval: 0.2, ...options.proxy },
     models,
     headers: options.headers ?? {},
+    ...(options.sessions ? { sessions: options.sessions } : {}),
     state_dir: dir,
-  });
+  };
+  const config = ConfigSchema.parse(raw);
+  const clientOf = (gateway: Gateway) =>
+    new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "test", maxRetries: 0, timeout: 20_000 });
   const gateway = await startGateway(config, { port: 0, hostname: "127.0.0.1" });
-  const client = new OpenAI({
-    baseURL: `${gateway.url}/v1`,
-    apiKey: "test",
-    maxRetries: 0,
-    timeout: 20_000,
-  });
-  return {
+  const rig: TestRig = {
     gateway,
     sims,
-    client,
+    client: clientOf(gateway),
+    async restart(restart = {}) {
+      await rig.gateway.close({ deadlineMs: 2_000 });
+      const served = restart.sims;
+      const next = served === undefined ? config : ConfigSchema.parse({
+        ...raw,
+        models: [{ name: MODEL, endpoints: served.map((s) => s.url) }, ...(options.models ?? [])],
+      });
+      rig.gateway = await startGateway(next, { port: 0, hostname: "127.0.0.1" });
+      rig.client = clientOf(rig.gateway);
+    },
     async close() {
-      await gateway.close({ deadlineMs: 2_000 });
+      await rig.gateway.close({ deadlineMs: 2_000 });
       await Promise.all(sims.map((s) => s.close()));
       await Deno.remove(dir, { recursive: true });
     },
   };
+  return rig;
 }
 
 /** What an echo upstream saw of one request. */

@@ -40,7 +40,11 @@ export function parseValue<T>(value: unknown, schema: z.ZodType<T>): JsonBody<T>
   const parsed = schema.safeParse(value);
   if (parsed.success) return { ok: true, value: parsed.data };
   const issue = parsed.error.issues[0];
-  const param = issue && issue.path.length > 0 ? issue.path.join(".") : null;
+  // An unknown field's issue sits on its object: the field itself is the one at fault.
+  const path = issue?.code === "unrecognized_keys" && issue.keys[0] !== undefined
+    ? [...issue.path, issue.keys[0]]
+    : issue?.path ?? [];
+  const param = path.length > 0 ? path.join(".") : null;
   const what = param ? `"${param}": ${issue?.message ?? "invalid"}` : issue?.message ?? "invalid";
   return bad(`Invalid request at ${what}; fix it and retry`, "invalid_request", param);
 }

@@ -11,11 +11,23 @@ export {
 export {
   type Percentiles,
   type RecordListener,
+  type RecordPage,
+  type RecordPageOptions,
   type RecordStats,
+  recordStats,
   RecordStore,
   type RecordStoreOptions,
   type RequestRecord,
 } from "./records.ts";
+export {
+  type LoggedRecord,
+  type LogPage,
+  type LogPageOptions,
+  type LogSnapshot,
+  RecordLog,
+  type RecordLogOptions,
+} from "./record_log.ts";
+export { matchesRecord, type RecordFilter, type StatusClass } from "./record_filter.ts";
 export { ChatCompletionBody, CompletionBody, EmbeddingBody } from "./openai/schemas.ts";
 export { RegisterBackendBody, type RegisterBackendInput } from "./admin/schemas.ts";
 export { Deadlines } from "./openai/deadlines.ts";

@@ -1,6 +1,7 @@
 /** The in-memory, bounded store of per-request records (session headers plus the gateway's timing). */
 import { quantileSorted } from "d3-array";
 import type { HeadersConfig } from "../config/mod.ts";
+import { matchesRecord, type RecordFilter } from "./record_filter.ts";
 
 /** One request as the gateway saw it. */
 export interface RequestRecord {
@@ -125,6 +126,23 @@ export interface Percentiles {
   p99: number | undefined;
 }
 
+/** One page of records, newest first, and where the next (older) page starts. */
+export interface RecordPage {
+  records: RequestRecord[];
+  /** Pass as `before` for the next page; undefined when no older record matches. */
+  next: number | undefined;
+}
+
+/** Options of {@linkcode RecordStore.page}. */
+export interface RecordPageOptions {
+  /** Only records added before the one with this index (a previous page's `next`). */
+  before?: number;
+  /** Records in the page at most. */
+  limit: number;
+  /** Which records to return. */
+  filter?: RecordFilter;
+}
+
 /** A listener told of every record as it is added. */
 export type RecordListener = (record: RequestRecord) => void;
 
@@ -176,40 +194,62 @@ export class RecordStore {
     return ordered;
   }
 
+  /**
+   * A page of the kept records matching `filter`, newest first. Records are indexed in the order
+   * they were added, so a page's `next` stays valid while newer records arrive.
+   */
+  page(options: RecordPageOptions): RecordPage {
+    const records: RequestRecord[] = [];
+    const oldest = this.#total - this.#ring.length;
+    const from = Math.min(options.before ?? this.#total, this.#total) - 1;
+    for (let index = from; index >= oldest; index--) {
+      const record = this.#ring[index % this.#capacity] as RequestRecord;
+      if (options.filter && !matchesRecord(record, options.filter)) continue;
+      if (records.length === options.limit) return { records, next: index + 1 };
+      records.push(record);
+    }
+    return { records, next: undefined };
+  }
+
   /** Summary figures over the kept records. */
   stats(): RecordStats {
-    const byStatus: Record<string, number> = {};
-    const byBackend: Record<string, number> = {};
-    const sessions = new Set<string>();
-    const gateway: number[] = [];
-    const ttft: number[] = [];
-    const total: number[] = [];
-    let promptTokens = 0;
-    let completionTokens = 0;
-    for (const r of this.#ring) {
-      const cls = `${Math.floor(r.status / 100)}xx`;
-      byStatus[cls] = (byStatus[cls] ?? 0) + 1;
-      if (r.backendId !== undefined) byBackend[r.backendId] = (byBackend[r.backendId] ?? 0) + 1;
-      if (r.sessionId !== undefined) sessions.add(r.sessionId);
-      gateway.push(r.gatewayMs);
-      total.push(r.totalMs);
-      if (r.upstreamTtftMs !== undefined) ttft.push(r.upstreamTtftMs);
-      promptTokens += r.promptTokens ?? 0;
-      completionTokens += r.completionTokens ?? 0;
-    }
-    return {
-      total: this.#total,
-      kept: this.#ring.length,
-      byStatus,
-      byBackend,
-      sessions: sessions.size,
-      gatewayMs: percentiles(gateway),
-      upstreamTtftMs: percentiles(ttft),
-      totalMs: percentiles(total),
-      promptTokens,
-      completionTokens,
-    };
+    return recordStats(this.#ring, this.#total);
   }
+}
+
+/** Summary figures over `records`, of `total` requests seen in all. */
+export function recordStats(records: Iterable<RequestRecord>, total: number): RecordStats {
+  const byStatus: Record<string, number> = {};
+  const byBackend: Record<string, number> = {};
+  const sessions = new Set<string>();
+  const gateway: number[] = [];
+  const ttft: number[] = [];
+  const whole: number[] = [];
+  let promptTokens = 0;
+  let completionTokens = 0;
+  for (const r of records) {
+    const cls = `${Math.floor(r.status / 100)}xx`;
+    byStatus[cls] = (byStatus[cls] ?? 0) + 1;
+    if (r.backendId !== undefined) byBackend[r.backendId] = (byBackend[r.backendId] ?? 0) + 1;
+    if (r.sessionId !== undefined) sessions.add(r.sessionId);
+    gateway.push(r.gatewayMs);
+    whole.push(r.totalMs);
+    if (r.upstreamTtftMs !== undefined) ttft.push(r.upstreamTtftMs);
+    promptTokens += r.promptTokens ?? 0;
+    completionTokens += r.completionTokens ?? 0;
+  }
+  return {
+    total,
+    kept: whole.length,
+    byStatus,
+    byBackend,
+    sessions: sessions.size,
+    gatewayMs: percentiles(gateway),
+    upstreamTtftMs: percentiles(ttft),
+    totalMs: percentiles(whole),
+    promptTokens,
+    completionTokens,
+  };
 }
 
 /**

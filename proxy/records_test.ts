@@ -1,32 +1,6 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { percentiles, RecordStore, type RequestRecord, startRecord } from "./records.ts";
-
-function record(i: number, overrides: Partial<RequestRecord> = {}): RequestRecord {
-  return {
-    requestId: `r${i}`,
-    model: "m",
-    endpoint: "/v1/chat/completions",
-    stream: false,
-    status: 200,
-    backendId: "b1",
-    attempts: 1,
-    sessionId: undefined,
-    taskId: undefined,
-    clientId: undefined,
-    clientPreMs: undefined,
-    clientPostMs: undefined,
-    startedAtMs: i,
-    gatewayMs: i,
-    upstreamTtftMs: 1,
-    upstreamMs: 5,
-    totalMs: 10 + i,
-    promptTokens: 2,
-    completionTokens: 3,
-    usageSource: "reported",
-    error: undefined,
-    ...overrides,
-  };
-}
+import { percentiles, RecordStore, startRecord } from "./records.ts";
+import { record } from "./_record_fixture.ts";
 
 Deno.test("RecordStore keeps only its capacity, newest first", () => {
   const store = new RecordStore({ capacity: 3 });
@@ -90,4 +64,21 @@ Deno.test("startRecord reads the configured session and timing headers of a requ
     ["s-1", "t-1", undefined, 12.5, undefined],
   );
   assertEquals([started.status, started.attempts, started.startedAtMs], [0, 0, 7]);
+});
+
+Deno.test("RecordStore.page() walks the kept records by index, across the ring's wrap and new arrivals", () => {
+  const store = new RecordStore({ capacity: 4 });
+  for (let i = 1; i <= 5; i++) store.add(record(i, { sessionId: i % 2 === 0 ? "even" : "odd" }));
+  const first = store.page({ limit: 2 });
+  assertEquals(first.records.map((r) => r.requestId), ["r5", "r4"]);
+  store.add(record(6));
+  const second = store.page({
+    limit: 2,
+    ...(first.next === undefined ? {} : { before: first.next }),
+  });
+  // r6 pushed r2 out of the ring: the page ends at r3.
+  assertEquals([second.records.map((r) => r.requestId), second.next], [["r3"], undefined]);
+  const odd = store.page({ limit: 10, filter: { sessionId: "odd" } });
+  assertEquals(odd.records.map((r) => r.requestId), ["r5", "r3"]);
+  assertEquals(store.page({ limit: 1, filter: { status: "2xx" } }).next, 5);
 });

@@ -104,12 +104,12 @@ export class Fleet {
     return entry.ref.ask<AddResult>({ type: "add", ...backend }, { timeoutMs: ASK_MS });
   }
 
-  /** Removes backend `id` from whichever model has it; false when none does. */
-  async removeBackend(id: string): Promise<boolean> {
+  /** Removes backend `id` from `only` that model, or from whichever model has it; false when none does. */
+  async removeBackend(id: string, only?: string): Promise<boolean> {
     // One replica may serve several model names (vLLM's --served-model-name): remove it from all.
     let removedAny = false;
     for (const [model, entry] of [...this.#models]) {
-      if (!entry.router.get(id)) continue;
+      if ((only !== undefined && model !== only) || !entry.router.get(id)) continue;
       const removed = await entry.ref.ask<boolean>({ type: "remove", id }, { timeoutMs: ASK_MS });
       if (removed && !entry.configured && entry.router.table.size === 0) this.#dropModel(model);
       removedAny ||= removed;

@@ -8,6 +8,14 @@ export {
 } from "./fleet.ts";
 export { ModelRouter } from "./model_router.ts";
 export {
+  type RegisterBackend,
+  type Registration,
+  type RegistrationResult,
+  Registrations,
+  RegistrationSchema,
+  type RegistrationsOptions,
+} from "./registrations.ts";
+export {
   type BackendLink,
   type InFlightCount,
   linkOf,

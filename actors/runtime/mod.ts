@@ -69,3 +69,4 @@ export type { DeliverFn, DurableTransport, SendOptions } from "./durable/transpo
 export type { DurableEnvelope } from "./durable/envelope.ts";
 export { readSnapshot } from "./durable/snapshot.ts";
 export { DEAD_LETTER_PREFIX, leaseKey } from "./durable/keys.ts";
+export { isKvBusy, retryKvBusy, type RetryKvBusyOptions } from "./kv_busy.ts";

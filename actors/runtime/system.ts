@@ -127,18 +127,31 @@ export class ActorSystem {
       if (ownsKv) kv?.close();
       throw error;
     }
-    const inbox = system.#inbox;
-    if (inbox) {
-      if (options.rehydrate ?? true) await inbox.rehydrate();
-      inbox.listen();
-      const path = options.kvPath;
-      if (path !== undefined) {
-        for (const ms of options.recoverySweepsMs ?? [2_500, 5_000, 8_000]) {
-          system.#setTimer(() => void (system.#sweeping = inbox.sweep(path)), ms);
-        }
+    system.#startOptions = options;
+    if (options.listen ?? true) await system.listen();
+    return system;
+  }
+
+  #startOptions: ActorSystemOptions = {};
+  #listening = false;
+
+  /**
+   * Rehydrates the durable actors and starts taking durable messages: done by {@linkcode start}
+   * unless it was given `listen: false`, so that kinds registered after it are known first.
+   */
+  async listen(): Promise<void> {
+    const inbox = this.#inbox;
+    if (!inbox || this.#listening) return;
+    this.#listening = true;
+    const options = this.#startOptions;
+    if (options.rehydrate ?? true) await inbox.rehydrate();
+    inbox.listen();
+    const path = options.kvPath;
+    if (path !== undefined) {
+      for (const ms of options.recoverySweepsMs ?? [2_500, 5_000, 8_000]) {
+        this.#setTimer(() => void (this.#sweeping = inbox.sweep(path)), ms);
       }
     }
-    return system;
   }
 
   /**

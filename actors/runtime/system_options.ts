@@ -14,6 +14,11 @@ export interface ActorSystemOptions {
   behaviors?: AnyBehavior[];
   /** Rehydrate persisted actors of `behaviors` on start. @default true */
   rehydrate?: boolean;
+  /**
+   * Rehydrate and take durable messages on start; `false` leaves it to
+   * {@linkcode ActorSystem.listen}, for kinds registered after start. @default true
+   */
+  listen?: boolean;
   /** This node's name in leases; a restarted process with the same name retakes its leases. */
   nodeId?: string;
   /** Lease length without a commit, in ms. @default 30000 */

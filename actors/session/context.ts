@@ -97,3 +97,23 @@ export function promptMessages(
   for (const m of input) out.push(m.message);
   return out;
 }
+
+/** What Llama 3.1's template writes before the tool definitions it puts in the first user message. */
+const TOOLS_PREAMBLE =
+  "Given the following functions, please respond with a JSON for a function call with its proper " +
+  "arguments that best answers the given prompt.\n\n" +
+  'Respond in the format {"name": function name, "parameters": dictionary of argument name and ' +
+  "its value}.Do not use variables.\n\n";
+
+/**
+ * The tokens a request's `tools` add to its prompt: the chat template writes their definitions
+ * (JSON, indented by 4) into the prompt, so they count against the budget like the messages do.
+ */
+export function toolsTokens(
+  tools: readonly unknown[] | undefined,
+  countMessage: (m: ChatMessage) => number,
+): number {
+  if (!tools?.length) return 0;
+  const text = TOOLS_PREAMBLE + tools.map((t) => `${JSON.stringify(t, null, 4)}\n\n`).join("");
+  return countMessage({ role: "user", content: text });
+}

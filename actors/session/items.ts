@@ -1,11 +1,18 @@
 /**
  * Session edits beyond taking turns, for the Conversations and Responses APIs: a fork of a
- * session up to one of its turns, a change to one turn record (a deleted message, a mark), and
- * new metadata.
+ * session up to one of its turns, a change to one turn record (a deleted message or part of one,
+ * a mark), and new metadata.
  */
+import { z } from "zod";
 import { setChunked } from "./chunked.ts";
 import type { Refusal } from "./limits.ts";
-import { checkToolPairs } from "./messages.ts";
+import {
+  type AssistantMessage,
+  type ChatMessage,
+  ChatMessageSchema,
+  checkToolPairs,
+  contentText,
+} from "./messages.ts";
 import { keys, type SessionHead, type TurnRecord } from "./records.ts";
 import type { SessionService } from "./service.ts";
 
@@ -127,8 +134,9 @@ function afterCopies(head: SessionHead, copies: TurnRecord[]): SessionHead {
 
 /**
  * Rewrites turn `turn` of `id` with `edit` (which answers a refusal when the edit does not
- * apply), checked against the head so it never races a turn's commit. The head is left as it is,
- * so a turn in flight still commits.
+ * apply), checked against the head so it never races a turn's commit. Tool calls the edit takes
+ * out of the history stop waiting for their results; otherwise the head is left as it is, so a
+ * turn in flight still commits.
  */
 export async function editTurn(
   sessions: SessionService,
@@ -139,18 +147,99 @@ export async function editTurn(
   for (let attempt = 0; attempt < 20; attempt++) {
     const found = await sessions.get(id);
     if (!found.ok) return found;
+    const { head, versionstamp } = found.found;
     const record = await sessions.store.turn(id, turn);
     if (!record) return refuse(404, "turn_not_found", `Session ${id} has no turn ${turn}`);
     const edited = edit(record);
     if (!("v" in edited)) return { ok: false, refusal: edited };
-    const op = sessions.store.kv.atomic().check({
-      key: keys.head(id),
-      versionstamp: found.found.versionstamp,
-    });
+    const kept = new Set(callIds(edited));
+    const open = head.open_tool_calls.filter((c) => kept.has(c) || !callIds(record).includes(c));
+    if (open.length < head.open_tool_calls.length && head.inflight === null) {
+      const next: SessionHead = { ...head, open_tool_calls: open, updated_at_ms: Date.now() };
+      const vs = await sessions.store.commit(next, versionstamp, { turn: edited });
+      if (vs !== undefined) return { ok: true, value: edited };
+      continue;
+    }
+    const op = sessions.store.kv.atomic().check({ key: keys.head(id), versionstamp });
     setChunked(op, keys.turn(id, turn), edited);
     if ((await op.commit()).ok) return { ok: true, value: edited };
   }
   return busy();
+}
+
+/** The ids of the tool calls of `record`'s messages that are not deleted. */
+function callIds(record: TurnRecord): string[] {
+  const deleted = new Set(record.deleted);
+  return [...record.input, ...record.output].flatMap((m, index) =>
+    m.role === "assistant" && !deleted.has(index) ? (m.tool_calls ?? []).map((c) => c.id) : []
+  );
+}
+
+/** Where a record keeps messages as first written, by index, once a part of one is deleted. */
+const ORIGINALS = "original_messages";
+const OriginalsSchema = z.record(z.string(), ChatMessageSchema);
+
+/**
+ * The messages of `record` (input first, then output) as they were first written, before any
+ * part of them was deleted: what was said, though later prompts no longer send all of it.
+ */
+export function writtenMessages(record: TurnRecord): ChatMessage[] {
+  const parsed = OriginalsSchema.safeParse(record.extra?.[ORIGINALS] ?? {});
+  const originals = parsed.success ? parsed.data : {};
+  return [...record.input, ...record.output].map((m, index) => originals[index] ?? m);
+}
+
+/** One part of an assistant message: its text, or one of its tool calls. */
+export type MessagePart = { text: true } | { toolCallId: string };
+
+/**
+ * Deletes one part of assistant message `index` (input first, then output) of turn `turn`:
+ * later prompts send the message without it, or leave the message out once nothing is left. The
+ * record keeps the message as first written (see {@linkcode writtenMessages}).
+ */
+export async function deleteMessagePart(
+  sessions: SessionService,
+  id: string,
+  turn: number,
+  index: number,
+  part: MessagePart,
+): Promise<Edited<TurnRecord>> {
+  const edited = await editTurn(sessions, id, turn, (record) => {
+    const inInput = index < record.input.length;
+    const message = inInput ? record.input[index] : record.output[index - record.input.length];
+    const absent = refusal(
+      404,
+      "message_part_not_found",
+      `Turn ${turn} of session ${id} has no such part in message ${index}`,
+    );
+    if (message?.role !== "assistant" || record.deleted?.includes(index)) return absent;
+    const next = withoutPart(message, part);
+    if (next === undefined) return absent;
+    if (contentText(next) === "" && (next.tool_calls ?? []).length === 0) {
+      return { ...record, deleted: [...record.deleted ?? [], index].sort((a, b) => a - b) };
+    }
+    const originals = {
+      [index]: message,
+      ...OriginalsSchema.parse(record.extra?.[ORIGINALS] ?? {}),
+    };
+    const input = inInput ? record.input.with(index, next) : record.input;
+    const output = inInput ? record.output : record.output.with(index - record.input.length, next);
+    return { ...record, input, output, extra: { ...record.extra, [ORIGINALS]: originals } };
+  });
+  if (edited.ok) sessions.forget(id);
+  return edited;
+}
+
+/** `message` without `part`, or undefined when it has no such part. */
+function withoutPart(message: AssistantMessage, part: MessagePart): AssistantMessage | undefined {
+  const calls = message.tool_calls ?? [];
+  if ("text" in part) {
+    return contentText(message) === "" ? undefined : { ...message, content: null };
+  }
+  const rest = calls.filter((c) => c.id !== part.toolCallId);
+  if (rest.length === calls.length) return undefined;
+  const { tool_calls: _calls, ...bare } = message;
+  return rest.length > 0 ? { ...bare, tool_calls: rest } : bare;
 }
 
 /**

@@ -71,6 +71,8 @@ export interface PairingProblem {
   toolCallId: string;
   /** `no_result`: an assistant call no tool message answers; `no_call`: a tool result for no open call. */
   kind: "no_result" | "no_call";
+  /** The position in the new messages of the one at fault (where the missing result belongs). */
+  index: number;
   /** A sentence for a 400. */
   message: string;
 }
@@ -86,12 +88,13 @@ export function checkToolPairs(
   open: readonly string[] = [],
 ): { ok: true; open: string[] } | { ok: false; problem: PairingProblem } {
   const pending = new Set(open);
-  for (const m of messages) {
+  for (const [index, m] of messages.entries()) {
     if (m.role === "tool") {
       if (!pending.delete(m.tool_call_id)) {
         return problem(
           m.tool_call_id,
           "no_call",
+          index,
           `The tool result for tool_call_id "${m.tool_call_id}" answers no open assistant tool call; send it only after the assistant message that made the call`,
         );
       }
@@ -102,6 +105,7 @@ export function checkToolPairs(
       return problem(
         missing.value,
         "no_result",
+        index,
         `The assistant tool call "${missing.value}" has no tool result; send a {"role":"tool","tool_call_id":"${missing.value}"} message before any other message`,
       );
     }
@@ -115,7 +119,8 @@ export function checkToolPairs(
 function problem(
   toolCallId: string,
   kind: PairingProblem["kind"],
+  index: number,
   message: string,
 ): { ok: false; problem: PairingProblem } {
-  return { ok: false, problem: { toolCallId, kind, message } };
+  return { ok: false, problem: { toolCallId, kind, index, message } };
 }

@@ -24,6 +24,7 @@ export { type Page, type SessionFilter, SessionStore } from "./store.ts";
 export {
   type BeginResult,
   type CommitResult,
+  endedRefusal,
   type TurnOutcome,
   type TurnPlan,
   type TurnRequest,
@@ -36,11 +37,14 @@ export {
 } from "./service.ts";
 export {
   deleteMessage,
+  deleteMessagePart,
   type Edited,
   editTurn,
   type ForkOptions,
   forkSession,
+  type MessagePart,
   updateMetadata,
+  writtenMessages,
 } from "./items.ts";
 export { REAPER_KIND, reaperBehavior, type ReaperDeps } from "./reaper.ts";
 export {

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { address, type Behavior } from "../runtime/mod.ts";
-import type { SessionStore } from "./store.ts";
+import type { SessionStore, VersionedHead } from "./store.ts";
 
 /** The reaper's actor kind (one per process, receiving every session's timer). */
 export const REAPER_KIND = "session_reaper";
@@ -43,6 +43,26 @@ export function expiryTimerId(session: string, atMs: number): string {
   return `expire:${session}:${atMs}`;
 }
 
+/**
+ * Ends `found`, a session past its TTL, as `onExpire` says: removes its records, or archives it
+ * read-only; either way it leaves the active counters once. False when its head changed since
+ * it was read.
+ */
+export async function expireSession(
+  store: SessionStore,
+  found: VersionedHead,
+  onExpire: "delete" | "archive",
+  now: number,
+): Promise<boolean> {
+  const { head } = found;
+  if (onExpire === "delete") return await store.remove(head, found.versionstamp, true);
+  const archived = { ...head, state: "expired" as const, inflight: null, updated_at_ms: now };
+  const vs = await store.commit(archived, found.versionstamp, {
+    active: { delta: -1, clientId: head.client_id },
+  });
+  return vs !== undefined;
+}
+
 /** The reaper behaviour. */
 export function reaperBehavior(deps: ReaperDeps): Behavior<null, ExpireMessage> {
   return {
@@ -66,16 +86,8 @@ export function reaperBehavior(deps: ReaperDeps): Behavior<null, ExpireMessage> 
         });
         return state;
       }
-      if (deps.onExpire === "delete") {
-        if (!(await deps.store.remove(head, found.versionstamp, true))) {
-          throw new Error(`Session ${head.id} changed while expiring; the timer retries`);
-        }
-      } else {
-        const archived = { ...head, state: "expired" as const, inflight: null, updated_at_ms: now };
-        const ok = await deps.store.commit(archived, found.versionstamp, {
-          active: { delta: -1, clientId: head.client_id },
-        });
-        if (!ok) throw new Error(`Session ${head.id} changed while expiring; the timer retries`);
+      if (!(await expireSession(deps.store, found, deps.onExpire, now))) {
+        throw new Error(`Session ${head.id} changed while expiring; the timer retries`);
       }
       deps.expired(head.id);
       return state;

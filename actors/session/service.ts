@@ -3,10 +3,10 @@
  * KV, and running their turns through one SessionActor per session in use.
  */
 import type { SessionsConfig } from "../../config/mod.ts";
-import { type ActorRef, type ActorSystem, address } from "../runtime/mod.ts";
+import { type ActorRef, type ActorSystem, address, retryKvBusy } from "../runtime/mod.ts";
 import { compressorFor } from "./compression/mod.ts";
 import type { ContextMessage, Summarizer } from "./compression/types.ts";
-import type { Refusal } from "./limits.ts";
+import { type Refusal, sessionLimits } from "./limits.ts";
 import type { ChatMessage } from "./messages.ts";
 import {
   type CompressionSettings,
@@ -17,10 +17,11 @@ import {
   type SessionLimits,
   type TurnRecord,
 } from "./records.ts";
-import { expiryTimerId, MAX_TIMER_DELAY_MS, REAPER_ADDRESS } from "./reaper.ts";
+import { expireSession, expiryTimerId, MAX_TIMER_DELAY_MS, REAPER_ADDRESS } from "./reaper.ts";
 import {
   type BeginResult,
   type CommitResult,
+  endedRefusal,
   SESSION_KIND,
   sessionBehavior,
   type SessionDeps,
@@ -119,6 +120,7 @@ export class SessionService {
           }),
       nodeAlive: (node) => this.#nodeAlive(node),
       idleMs: options.config.idle_passivate * 1000,
+      onExpire: options.config.on_expire,
       queueTimeoutMs: options.queueTimeoutMs,
       running: this.#running,
     };
@@ -171,13 +173,7 @@ export class SessionService {
         "compression.target",
       );
     }
-    const limits: SessionLimits = {
-      max_tokens: request.limits?.max_tokens ?? cfg.limits.max_tokens_per_session ?? null,
-      max_tool_calls_per_minute: request.limits?.max_tool_calls_per_minute ??
-        cfg.limits.max_tool_calls_per_minute ?? null,
-      max_duration_seconds: request.limits?.max_duration_seconds ?? cfg.limits.max_duration ??
-        null,
-    };
+    const limits = sessionLimits(request.limits, cfg.limits);
     const head: SessionHead = {
       v: 1,
       id: request.id ?? newSessionId(),
@@ -212,14 +208,24 @@ export class SessionService {
       base_turn: 1,
       inflight: null,
     };
+    let scheduled: Promise<void> | undefined;
     for (let attempt = 0; attempt < 20; attempt++) {
       const limited = await this.#checkActiveLimits(clientId);
       if (limited) return { ok: false, refusal: limited };
-      const vs = await this.store.commit(head, null, { active: { delta: 1, clientId } });
-      if (vs !== undefined) {
-        await this.#scheduleExpiry(head);
-        return { ok: true, head };
-      }
+      // The timer goes first: a crash between the two then leaves a timer without a session (it
+      // does nothing when it fires), never a session that no timer expires.
+      scheduled ??= this.#scheduleExpiry(head);
+      await scheduled;
+      // The caps go into the commit too: a concurrent create that took the last place fails it.
+      const vs = await this.store.commit(head, null, {
+        active: {
+          delta: 1,
+          clientId,
+          max: cfg.limits.max_sessions,
+          maxOfClient: cfg.limits.max_sessions_per_client,
+        },
+      });
+      if (vs !== undefined) return { ok: true, head };
       if (await this.store.get(head.id)) {
         return refuse(409, "session_exists", `Session ${head.id} already exists`, "id");
       }
@@ -227,20 +233,57 @@ export class SessionService {
     return refuse(503, "session_store_busy", "The session store is busy; retry", null, 1);
   }
 
-  /** The session `id`, or a 404 refusal for a bad or unknown id. */
+  /**
+   * The session `id`, or a 404 refusal for a bad or unknown id. One past its TTL is expired here
+   * and now when its timer is late (as after a restart), so a read never shows it active: with
+   * `on_expire: delete` it is a 404 `session_expired`, with `archive` the archived session.
+   */
   async get(id: string): Promise<Found> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const found = await this.#read(id);
+      if (!found.ok) return found;
+      const { head } = found.found;
+      if (head.state !== "active" || head.expires_at_ms > this.#now()) return found;
+      // Done here as its timer will do it (which then finds nothing left to do).
+      if (await expireSession(this.store, found.found, this.config.on_expire, this.#now())) {
+        this.forget(id);
+        if (this.config.on_expire === "delete") {
+          return { ok: false, refusal: notFound(id, "its TTL passed") };
+        }
+      }
+    }
+    return {
+      ok: false,
+      refusal: refusal(503, "session_store_busy", "The session store is busy; retry", null, 1),
+    };
+  }
+
+  /** The head of `id` as it is in KV, past its TTL or not. */
+  async #read(id: string): Promise<Found> {
     if (!isSessionId(id)) return { ok: false, refusal: notFound(id) };
     const found = await this.store.get(id);
     if (!found) return { ok: false, refusal: notFound(id) };
     return { ok: true, found };
   }
 
-  /** A page of sessions. */
-  list(
+  /**
+   * A page of sessions. One past its TTL whose timer has not fired yet reads as its timer will
+   * leave it: gone when expired sessions are deleted, else expired.
+   */
+  async list(
     filter: SessionFilter,
     options: { after?: string; limit: number },
   ): Promise<Page<SessionHead>> {
-    return this.store.list(filter, options);
+    const page = await this.store.list(filter, options);
+    const now = this.#now();
+    const items: SessionHead[] = [];
+    for (const head of page.items) {
+      if (head.state !== "active" || head.expires_at_ms > now) items.push(head);
+      else if (this.config.on_expire === "archive" && filter.state !== "active") {
+        items.push({ ...head, state: "expired" });
+      }
+    }
+    return { ...page, items };
   }
 
   /** A page of turns of `id` after turn `after`. */
@@ -254,9 +297,8 @@ export class SessionService {
       const found = await this.get(id);
       if (!found.ok) return found;
       const { head, versionstamp } = found.found;
-      if (head.state !== "active") {
-        return { ok: false, refusal: notFound(id, `it is ${head.state}`) };
-      }
+      const ended = endedRefusal(head, this.#now(), this.config.on_expire);
+      if (ended) return { ok: false, refusal: ended };
       const ttl = ttlSeconds ?? head.ttl_seconds;
       if (ttl > this.config.max_ttl) {
         return {
@@ -276,9 +318,10 @@ export class SessionService {
         ttl_seconds: ttl,
         updated_at_ms: now,
       };
+      // Timer first, as in create: a crash after it leaves the session with a timer either way.
+      await this.#scheduleExpiry(next);
       const vs = await this.store.commit(next, versionstamp);
       if (vs === undefined) continue;
-      await this.#scheduleExpiry(next);
       this.#tell(id, { type: "forget" });
       return { ok: true, found: { head: next, versionstamp: vs } };
     }
@@ -291,7 +334,8 @@ export class SessionService {
   /** Deletes `id` and its turns; a turn in flight is cancelled first. */
   async delete(id: string): Promise<Found> {
     for (let attempt = 0; attempt < 20; attempt++) {
-      const found = await this.get(id);
+      // As it is in KV: one past its TTL is deleted too, and leaves the counters once.
+      const found = await this.#read(id);
       if (!found.ok) return found;
       const { head, versionstamp } = found.found;
       this.#running.get(id)?.cancel.abort("cancel");
@@ -313,7 +357,7 @@ export class SessionService {
   async cancel(
     id: string,
   ): Promise<{ ok: true; turn: number | null } | { ok: false; refusal: Refusal }> {
-    const found = await this.get(id);
+    const found = await this.#read(id);
     if (!found.ok) return found;
     const local = this.#running.get(id);
     if (local) {
@@ -322,7 +366,11 @@ export class SessionService {
     }
     const inflight = found.found.head.inflight;
     if (!inflight || !(await this.#nodeAlive(inflight.node))) return { ok: true, turn: null };
-    await this.store.kv.set(keys.cancel(id, inflight.turn), true, { expireIn: 600_000 });
+    // The key names the claim it is for: a turn that takes this number after that claim is
+    // given up (its process died, or the turn failed unsaved) is not cancelled by it.
+    await retryKvBusy(() =>
+      this.store.kv.set(keys.cancel(id, inflight.turn), claimOf(inflight), { expireIn: 600_000 })
+    );
     return { ok: true, turn: inflight.turn };
   }
 
@@ -421,7 +469,7 @@ export class SessionService {
 
   /** Live session actors in this process. */
   get liveActors(): number {
-    return this.#system.childrenOf(address("system", "root")).length;
+    return this.#system.countOf(SESSION_KIND);
   }
 
   /** The turn running for `id` in this process, if any. */
@@ -481,9 +529,12 @@ export class SessionService {
   }
 
   async #beat(periodMs: number): Promise<void> {
-    await this.store.kv.set(keys.node(this.#system.nodeId), {
-      expires_at_ms: this.#now() + periodMs * 3,
-    }, { expireIn: periodMs * 10 });
+    const expires_at_ms = this.#now() + periodMs * 3;
+    await retryKvBusy(() =>
+      this.store.kv.set(keys.node(this.#system.nodeId), { expires_at_ms }, {
+        expireIn: periodMs * 10,
+      })
+    );
   }
 
   async #nodeAlive(node: string): Promise<boolean> {
@@ -501,10 +552,18 @@ export class SessionService {
         batch.map((p) => keys.cancel(p.sessionId, p.turn)),
       );
       entries.forEach((entry, j) => {
-        if (entry.versionstamp !== null) batch[j]!.cancel.abort("cancel");
+        const plan = batch[j]!;
+        if (plan.head.inflight && entry.value === claimOf(plan.head.inflight)) {
+          plan.cancel.abort("cancel");
+        }
       });
     }
   }
+}
+
+/** Names one claim of a turn: the process that made it and when. */
+function claimOf(inflight: NonNullable<SessionHead["inflight"]>): string {
+  return `${inflight.node}@${inflight.started_at_ms}`;
 }
 
 function withSummarizer(summarize: Summarizer | undefined): { summarize?: Summarizer } {
@@ -515,7 +574,9 @@ function notFound(id: string, why = "no such session"): Refusal {
   return {
     status: 404,
     code: why === "no such session" ? "session_not_found" : "session_expired",
-    message: `Session ${JSON.stringify(id.slice(0, 140))} not found (${why})`,
+    message: `Session ${
+      JSON.stringify(id.slice(0, 140))
+    } not found (${why}); create one with POST /v1/sessions`,
     param: "session_id",
   };
 }

@@ -12,6 +12,7 @@ import {
   type SessionContext,
   systemMessages,
   tokensOf,
+  toolsTokens,
   turnMessages,
 } from "./context.ts";
 import { checkTurnLimits, recentToolCalls, type Refusal } from "./limits.ts";
@@ -34,6 +35,8 @@ export interface TurnRequest {
   extra?: Record<string, unknown>;
   /** Max output tokens asked for, kept out of the prompt budget. */
   maxTokens?: number | undefined;
+  /** The request's tool definitions: the template writes them into the prompt, so they count. */
+  tools?: readonly unknown[] | undefined;
   /** Only record the turn (a plain call the client sent whole): no budget check, no compaction. */
   recordOnly?: boolean;
 }
@@ -108,6 +111,8 @@ export interface SessionDeps {
   nodeAlive(node: string): Promise<boolean>;
   /** Idle time before the actor passivates, in ms. */
   idleMs: number;
+  /** What becomes of a session past its TTL (`sessions.on_expire`). */
+  onExpire: "delete" | "archive";
   /** Longest wait of a queued turn, in ms. */
   queueTimeoutMs: number;
   /** Told of the turn a process runs and when it ends (for cancels). */
@@ -248,15 +253,42 @@ async function drain(
   }
 }
 
-function notFound(id: string, why = "no such session"): BeginResult {
-  return {
-    ok: false,
-    refusal: {
-      status: 404,
-      code: why === "no such session" ? "session_not_found" : "session_expired",
-      message: `Session ${id} not found (${why}); create one with POST /v1/sessions`,
+/**
+ * Why session `head` takes no more turns at `now`, or undefined while it lives. Past its TTL it
+ * is expired whether or not its timer has fired yet (the timer is late after a restart, say): an
+ * archived one stays readable, so it is 410 Gone; one that is deleted, or about to be, is 404.
+ */
+export function endedRefusal(
+  head: SessionHead,
+  now: number,
+  onExpire: "delete" | "archive",
+): Refusal | undefined {
+  const pastTtl = head.state === "active" && head.expires_at_ms <= now;
+  if (head.state === "active" && !pastTtl) return undefined;
+  if (head.state === "expired" || (pastTtl && onExpire === "archive")) {
+    return {
+      status: 410,
+      code: "session_expired",
+      message: `Session ${head.id} expired at ${
+        new Date(head.expires_at_ms).toISOString()
+      } (its ttl_seconds of ${head.ttl_seconds} passed) and is archived read-only; read it with GET /v1/sessions/${head.id}/history, or create a new session with POST /v1/sessions`,
       param: "session_id",
-    },
+    };
+  }
+  const why = pastTtl ? "its TTL passed" : `it is ${head.state}`;
+  return missing(head.id, why);
+}
+
+function notFound(id: string, why = "no such session"): BeginResult {
+  return { ok: false, refusal: missing(id, why) };
+}
+
+function missing(id: string, why: string): Refusal {
+  return {
+    status: 404,
+    code: why === "no such session" ? "session_not_found" : "session_expired",
+    message: `Session ${id} not found (${why}); create one with POST /v1/sessions`,
+    param: "session_id",
   };
 }
 
@@ -304,12 +336,16 @@ async function begin(
     if (!found) return notFound(state.id);
     const { head } = found;
     const now = deps.now();
-    if (head.state !== "active") return notFound(state.id, `it is ${head.state}`);
-    if (head.expires_at_ms <= now) return notFound(state.id, "its TTL passed");
-    if (head.inflight && head.inflight.node !== deps.nodeId) {
-      if (await deps.nodeAlive(head.inflight.node)) {
-        return head.on_busy === "queue" ? "remote_busy_queue" : busy(state.id);
-      }
+    const ended = endedRefusal(head, now, deps.onExpire);
+    if (ended) return { ok: false, refusal: ended };
+    if (head.inflight) {
+      // This process's own claim holds while its turn still runs here (this actor may have
+      // restarted since it began); another process's while that process's heartbeat is fresh.
+      // Any other claim was left by a crash, and is taken over.
+      const held = head.inflight.node === deps.nodeId
+        ? deps.running.get(state.id)?.turn === head.inflight.turn
+        : await deps.nodeAlive(head.inflight.node);
+      if (held) return head.on_busy === "queue" ? "remote_busy_queue" : busy(state.id);
     }
     const limited = checkTurnLimits(head, now);
     if (limited) return { ok: false, refusal: limited };
@@ -321,7 +357,7 @@ async function begin(
           status: 400,
           code: "invalid_tool_pairing",
           message: pairs.problem.message,
-          param: `tool_call_id:${pairs.problem.toolCallId}`,
+          param: `messages.${pairs.problem.index}.tool_call_id`,
         },
       };
     }
@@ -363,6 +399,8 @@ async function begin(
       };
     } else context.versionstamp = versionstamp;
     const ctx = state.context!;
+    const promptTokens = tokensOf(ctx.system) + tokensOf(ctx.items) + tokensOf(input) +
+      toolsTokens(request.tools, deps.countMessage);
     const plan: TurnPlan = {
       sessionId: state.id,
       turn,
@@ -370,7 +408,7 @@ async function begin(
       head: claimed,
       versionstamp,
       messages: promptMessages(ctx, input),
-      promptTokens: tokensOf(ctx.system) + tokensOf(ctx.items) + tokensOf(input),
+      promptTokens,
       input,
       request,
       backend: head.backend,
@@ -379,7 +417,7 @@ async function begin(
         compaction: claimed.compaction,
         base_turn: claimed.base_turn,
         messages: ctx.system.length + ctx.items.length + input.length,
-        prompt_tokens: tokensOf(ctx.system) + tokensOf(ctx.items) + tokensOf(input),
+        prompt_tokens: promptTokens,
       },
       openAfterInput,
     };
@@ -399,7 +437,8 @@ async function planPrompt(
   deps: SessionDeps,
 ): Promise<{ compaction: CompactionRecord | undefined } | { refusal: Refusal }> {
   const policy = head.compression;
-  const reserve = request.maxTokens ?? 0;
+  // The tool definitions and the reply's room are part of no message, and no compression shrinks them.
+  const reserve = (request.maxTokens ?? 0) + toolsTokens(request.tools, deps.countMessage);
   const fixed = tokensOf(context.system) + tokensOf(input);
   const total = fixed + tokensOf(context.items) + reserve;
   const overflow = (tokens: number): Refusal => ({
@@ -420,9 +459,27 @@ async function planPrompt(
     0,
     Math.floor(policy.target * policy.budget_tokens) - tokensOf(input) - reserve,
   );
-  const result = await deps.compress(head, context.system, context, target);
-  const after = tokensOf(context.system) + tokensOf(result.context) + tokensOf(input) + reserve;
+  const sizeOf = (r: CompressionResult) =>
+    tokensOf(context.system) + tokensOf(r.context) + tokensOf(input) + reserve;
+  let result = await deps.compress(head, context.system, context, target);
+  if (sizeOf(result) > policy.budget_tokens && policy.keep_recent_turns > 0) {
+    // The newest turns are kept verbatim only while they fit: past the budget they give way too,
+    // rather than the turn being refused.
+    const unprotected = { ...head, compression: { ...policy, keep_recent_turns: 0 } };
+    result = await deps.compress(unprotected, context.system, context, target);
+    result.actions.unshift(
+      `the newest ${policy.keep_recent_turns} turns do not fit in the budget: compacted them too`,
+    );
+  }
+  const after = sizeOf(result);
   if (after > policy.budget_tokens) return { refusal: overflow(after) };
+  const same = result.context.length === context.items.length &&
+    result.context.every((m, i) =>
+      JSON.stringify(m.message) === JSON.stringify(context.items[i]!.message)
+    );
+  // Nothing could go (the newest turns alone pass the target): no compaction to record, and the
+  // prompt keeps its prefix.
+  if (same) return { compaction: undefined };
   return {
     compaction: {
       v: 1,
@@ -491,15 +548,23 @@ async function commit(
   try {
     versionstamp = await deps.store.commit(next, plan.versionstamp, { turn: record });
   } catch (error) {
-    state.context = undefined;
+    // Not saved: free the claim too, or other gateway processes see the session busy for as long
+    // as this one lives.
+    await abandon(state, plan, deps);
     return { ok: false, message: error instanceof Error ? error.message : String(error) };
   }
   if (versionstamp === undefined) {
     state.context = undefined;
+    // Say what beat the commit: an expiry or a delete reads very unlike a takeover.
+    const now = await deps.store.get(plan.sessionId).catch(() => undefined);
+    const what = !now
+      ? "was deleted (or expired)"
+      : now.head.state !== "active"
+      ? `was ${now.head.state}`
+      : "was taken over by another gateway process";
     return {
       ok: false,
-      message:
-        `Session ${plan.sessionId} was taken over by another gateway process during turn ${plan.turn}; the turn was not saved`,
+      message: `Session ${plan.sessionId} ${what} during turn ${plan.turn}; the turn was not saved`,
     };
   }
   const context = state.context;

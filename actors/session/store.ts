@@ -3,6 +3,7 @@
  * `kv.atomic()` checked against the head's versionstamp, so two gateway processes on one KV file
  * never both write a session: the loser's commit fails and it reads again.
  */
+import { retryKvBusy } from "../runtime/mod.ts";
 import { listChunked, setChunked } from "./chunked.ts";
 import {
   type CompactionRecord,
@@ -40,8 +41,16 @@ export interface CommitWrites {
   turn?: TurnRecord;
   /** A compaction record to add. */
   compaction?: CompactionRecord;
-  /** Mutations on the active-session counters: +1 or -1 for the gateway and the client. */
-  active?: { delta: 1 | -1; clientId: string | null };
+  /**
+   * Mutations on the active-session counters: +1 or -1 for the gateway and the client; with a
+   * cap (`max` gateway-wide, `maxOfClient` for the client), a +1 that would pass it fails the commit.
+   */
+  active?: {
+    delta: 1 | -1;
+    clientId: string | null;
+    max?: number | undefined;
+    maxOfClient?: number | undefined;
+  };
 }
 
 /** Reads and writes sessions in one KV store. */
@@ -63,7 +72,7 @@ export class SessionStore {
 
   /** The head of session `id`, or undefined when there is none. */
   async get(id: string): Promise<VersionedHead | undefined> {
-    const entry = await this.kv.get(keys.head(id));
+    const entry = await retryKvBusy(() => this.kv.get(keys.head(id)));
     if (entry.versionstamp === null) return undefined;
     const parsed = SessionHeadSchema.safeParse(entry.value);
     if (!parsed.success) {
@@ -82,18 +91,21 @@ export class SessionStore {
     expected: string | null,
     writes: CommitWrites = {},
   ): Promise<string | undefined> {
-    const op = this.kv.atomic().check({ key: keys.head(head.id), versionstamp: expected });
-    op.set(keys.head(head.id), head);
-    if (writes.turn) setChunked(op, keys.turn(head.id, writes.turn.turn), writes.turn);
-    if (writes.compaction) {
-      setChunked(op, keys.compaction(head.id, writes.compaction.compaction), writes.compaction);
-    }
-    if (writes.active) {
-      const ok = await addActive(this.kv, op, writes.active.delta, writes.active.clientId);
-      if (!ok) return undefined;
-    }
-    const res = await op.commit();
-    return res.ok ? res.versionstamp : undefined;
+    // SQLite refuses a write at once while another gateway process writes the file: try again.
+    return await retryKvBusy(async () => {
+      const op = this.kv.atomic().check({ key: keys.head(head.id), versionstamp: expected });
+      op.set(keys.head(head.id), head);
+      if (writes.turn) setChunked(op, keys.turn(head.id, writes.turn.turn), writes.turn);
+      if (writes.compaction) {
+        setChunked(op, keys.compaction(head.id, writes.compaction.compaction), writes.compaction);
+      }
+      if (writes.active) {
+        const { delta, clientId, max, maxOfClient } = writes.active;
+        if (!(await addActive(this.kv, op, delta, clientId, [max, maxOfClient]))) return undefined;
+      }
+      const res = await op.commit();
+      return res.ok ? res.versionstamp : undefined;
+    });
   }
 
   /** The turns of `id` numbered from `from` (inclusive) to `to` (exclusive), oldest first. */
@@ -170,11 +182,13 @@ export class SessionStore {
 
   /** Removes every record of `id` if its head is still at `expected`; false when it changed. */
   async remove(head: SessionHead, expected: string, wasActive: boolean): Promise<boolean> {
-    const op = this.kv.atomic().check({ key: keys.head(head.id), versionstamp: expected });
-    op.delete(keys.head(head.id));
-    if (wasActive && !(await addActive(this.kv, op, -1, head.client_id))) return false;
-    const res = await op.commit();
-    if (!res.ok) return false;
+    const removed = await retryKvBusy(async () => {
+      const op = this.kv.atomic().check({ key: keys.head(head.id), versionstamp: expected });
+      op.delete(keys.head(head.id));
+      if (wasActive && !(await addActive(this.kv, op, -1, head.client_id))) return false;
+      return (await op.commit()).ok;
+    });
+    if (!removed) return false;
     // The turns and compactions are unreachable once the head is gone; clear them in batches.
     for (const prefix of [keys.turns(head.id), keys.compactions(head.id)]) {
       let batch = this.kv.atomic();
@@ -182,11 +196,11 @@ export class SessionStore {
       for await (const entry of this.kv.list({ prefix })) {
         batch.delete(entry.key);
         if (++n % 500 === 0) {
-          await batch.commit();
+          await retryKvBusy(() => batch.commit());
           batch = this.kv.atomic();
         }
       }
-      await batch.commit();
+      await retryKvBusy(() => batch.commit());
     }
     return true;
   }
@@ -201,18 +215,22 @@ export class SessionStore {
 
 /**
  * Adds a checked change of the active-session counters to `op`. Counters are plain numbers
- * checked by versionstamp, so a concurrent change makes the whole commit fail and retry.
+ * checked by versionstamp, so a concurrent change makes the whole commit fail and retry. False
+ * when a +1 would pass its counter's cap (gateway-wide first, then the client's).
  */
 async function addActive(
   kv: Deno.Kv,
   op: Deno.AtomicOperation,
   delta: 1 | -1,
   clientId: string | null,
+  caps: (number | undefined)[] = [],
 ): Promise<boolean> {
   const counterKeys = clientId ? [keys.active, keys.activeOf(clientId)] : [keys.active];
   const entries = await kv.getMany<number[]>(counterKeys);
-  for (const entry of entries) {
+  for (const [i, entry] of entries.entries()) {
     const value = typeof entry.value === "number" ? entry.value : 0;
+    const cap = caps[i];
+    if (delta > 0 && cap !== undefined && value + delta > cap) return false;
     op.check(entry).set(entry.key, Math.max(0, value + delta));
   }
   return true;

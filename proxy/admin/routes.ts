@@ -1,23 +1,93 @@
-/** Operations routes: `/health`, `GET /v1/models`, the backend registration API and `/api/stats`. */
+/** Operations routes: `/health`, `GET /v1/models`, the backend registration API, `/api/requests` and `/api/stats`. */
 import { Hono } from "hono";
-import { backendIdFromUrl, type Fleet } from "../../actors/router/mod.ts";
+import type { z } from "zod";
+import { backendIdFromUrl, type Fleet, type Registrations } from "../../actors/router/mod.ts";
 import { errorResponse } from "../errors.ts";
 import { jsonBody } from "../json_body.ts";
-import type { RecordStore } from "../records.ts";
-import { RegisterBackendBody } from "./schemas.ts";
+import type { RecordFilter, StatusClass } from "../record_filter.ts";
+import type { LoggedRecord, RecordLog } from "../record_log.ts";
+import { recordStats, type RecordStore, type RequestRecord } from "../records.ts";
+import {
+  RegisterBackendBody,
+  RequestsQuery,
+  type RequestsQueryInput,
+  StatsQuery,
+} from "./schemas.ts";
 
 /** What the operations routes read. */
 export interface AdminServices {
   fleet: Fleet;
   records: RecordStore;
+  /** The records of every gateway process on the KV store. */
+  log: RecordLog;
+  /** The backend registrations every gateway process on the KV store shares. */
+  registrations: Registrations;
+  /** This gateway process (its actor system's node id). */
+  nodeId: string;
   /** When the gateway started, in ms since the epoch. */
   startedAtMs: number;
 }
 
+/** The query's values parsed by `schema`, or an OpenAI-shaped 400 naming the parameter at fault. */
+function parseQuery<T extends z.ZodType>(
+  query: Record<string, string>,
+  schema: T,
+): { ok: true; value: z.infer<T> } | { ok: false; response: Response } {
+  const parsed = schema.safeParse(query);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const issue = parsed.error.issues[0];
+  if (issue?.code === "unrecognized_keys") {
+    const key = issue.keys[0] ?? "";
+    return {
+      ok: false,
+      response: errorResponse(400, `Unknown query parameter "${key}"; remove it`, {
+        param: key,
+        code: "invalid_query",
+      }),
+    };
+  }
+  const param = issue && issue.path.length > 0 ? issue.path.join(".") : null;
+  return {
+    ok: false,
+    response: errorResponse(
+      400,
+      `Query ${param ?? "string"} is invalid: ${issue?.message ?? "invalid"}`,
+      { param, code: "invalid_query" },
+    ),
+  };
+}
+
+function filterOf(query: RequestsQueryInput): RecordFilter {
+  const status = query.status === undefined
+    ? undefined
+    : query.status.endsWith("xx")
+    ? query.status as StatusClass
+    : Number(query.status);
+  return {
+    ...(query.session === undefined ? {} : { sessionId: query.session }),
+    ...(query.task === undefined ? {} : { taskId: query.task }),
+    ...(query.client === undefined ? {} : { clientId: query.client }),
+    ...(query.model === undefined ? {} : { model: query.model }),
+    ...(query.backend === undefined ? {} : { backendId: query.backend }),
+    ...(query.endpoint === undefined ? {} : { endpoint: query.endpoint }),
+    ...(status === undefined ? {} : { status }),
+  };
+}
+
+function countByNode(records: LoggedRecord[]): Record<string, number> {
+  const nodes: Record<string, number> = {};
+  for (const r of records) nodes[r.node] = (nodes[r.node] ?? 0) + 1;
+  return nodes;
+}
+
 /** The operations routes, mounted at the root of the gateway's app. */
 export function adminRoutes(services: AdminServices): Hono {
-  const { fleet, records } = services;
+  const { fleet, records, log, registrations, nodeId } = services;
   const app = new Hono();
+  const local = (record: RequestRecord): LoggedRecord => ({
+    ...record,
+    node: nodeId,
+  });
 
   app.get("/health", (c) => {
     const models = fleet.models();
@@ -56,6 +126,7 @@ export function adminRoutes(services: AdminServices): Hono {
         source: b.source,
         ttl_seconds: b.ttlMs === undefined ? null : b.ttlMs / 1000,
         expires_at: b.expiresAtMs === undefined ? null : new Date(b.expiresAtMs).toISOString(),
+        registered_by: registrations.of(b.id, b.model)?.node ?? null,
         healthy: b.report?.healthy ?? null,
         eligible: b.report?.eligible ?? false,
         circuit: b.report?.circuit ?? "closed",
@@ -90,10 +161,9 @@ export function adminRoutes(services: AdminServices): Hono {
     }
     const input = parsed.data;
     const id = input.id ?? backendIdFromUrl(input.url);
-    const result = await fleet.addBackend(input.model, {
+    const result = await registrations.register(input.model, {
       id,
       url: input.url,
-      source: "registered",
       ttlMs: input.ttl_seconds * 1000,
     });
     return c.json({
@@ -110,7 +180,7 @@ export function adminRoutes(services: AdminServices): Hono {
 
   app.post("/api/backends/:id/heartbeat", async (c) => {
     const id = c.req.param("id");
-    const result = await fleet.heartbeat(id);
+    const result = await registrations.heartbeat(id);
     if (!result) {
       return errorResponse(
         404,
@@ -128,7 +198,7 @@ export function adminRoutes(services: AdminServices): Hono {
 
   app.delete("/api/backends/:id", async (c) => {
     const id = c.req.param("id");
-    if (!(await fleet.removeBackend(id))) {
+    if (!(await registrations.deregister(id))) {
       return errorResponse(404, `No backend "${id}" exists; GET /api/backends lists them`, {
         code: "backend_not_found",
       });
@@ -136,17 +206,66 @@ export function adminRoutes(services: AdminServices): Hono {
     return c.json({ id, deleted: true });
   });
 
-  app.get("/api/stats", (c) => {
-    const limitText = c.req.query("limit");
-    const limit = limitText === undefined ? 100 : Number(limitText);
-    if (!Number.isInteger(limit) || limit < 0) {
-      return errorResponse(400, "Query limit must be a non-negative integer", { param: "limit" });
+  app.get("/api/requests", async (c) => {
+    const query = parseQuery(c.req.query(), RequestsQuery);
+    if (!query.ok) return query.response;
+    const { scope, limit, cursor } = query.value;
+    const filter = filterOf(query.value);
+    const before = cursor === undefined ? undefined : cursor.slice(1);
+    let data: LoggedRecord[];
+    let next: string | undefined;
+    if (scope === "cluster") {
+      const page = await log.page({
+        limit,
+        filter,
+        ...(before === undefined ? {} : { before: BigInt(before) }),
+      });
+      data = page.records;
+      next = page.next === undefined ? undefined : `c${page.next}`;
+    } else {
+      const page = records.page({
+        limit,
+        filter,
+        ...(before === undefined ? {} : { before: Number(before) }),
+      });
+      data = page.records.map(local);
+      next = page.next === undefined ? undefined : `l${page.next}`;
     }
-    const session = c.req.query("session");
     return c.json({
+      object: "list",
+      scope,
+      data,
+      has_more: next !== undefined,
+      next_cursor: next ?? null,
+    });
+  });
+
+  app.get("/api/stats", async (c) => {
+    const query = parseQuery(c.req.query(), StatsQuery);
+    if (!query.ok) return query.response;
+    const { scope, limit, session } = query.value;
+    const mine = (r: { sessionId: string | undefined }) =>
+      session === undefined || r.sessionId === session;
+    if (scope === "cluster") {
+      const { records: all, total } = await log.snapshot();
+      return c.json({
+        scope,
+        node: nodeId,
+        summary: recordStats(all, total),
+        nodes: countByNode(all),
+        log: { dropped: log.dropped },
+        models: fleet.models(),
+        recent: all.filter(mine).slice(0, limit),
+      });
+    }
+    return c.json({
+      scope,
+      node: nodeId,
       summary: records.stats(),
+      log: { dropped: log.dropped },
       models: fleet.models(),
-      recent: records.recent({ limit, ...(session === undefined ? {} : { sessionId: session }) }),
+      recent: records.recent({ limit, ...(session === undefined ? {} : { sessionId: session }) })
+        .map(local),
     });
   });
 

@@ -126,3 +126,79 @@ Deno.test("bad registrations are refused with the field at fault", async () => {
     await rig.close();
   }
 });
+
+Deno.test("GET /api/requests pages this process's records newest first, with filters", async () => {
+  const rig = await startRig({ replicas: 1 });
+  const base = rig.gateway.url;
+  try {
+    for (const [i, session] of ["s1", "s2", "s1", "s2", "s1"].entries()) {
+      const res = await fetch(`${base}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-session-id": session },
+        body: JSON.stringify(chat(`turn ${i}`)),
+      });
+      assertEquals(res.status, 200);
+      await res.body?.cancel();
+    }
+    const missing = await send(`${base}/v1/chat/completions`, "POST", {
+      ...chat("x"),
+      model: "nope",
+    });
+    assertEquals(missing.status, 404);
+
+    let res = await send(`${base}/api/requests?session=s1&limit=2`, "GET");
+    const data = res.json.data as Record<string, unknown>[];
+    assertEquals([res.json.object, res.json.scope, res.json.has_more], ["list", "local", true]);
+    assertEquals(data.map((r) => r.sessionId), ["s1", "s1"]);
+    assertEquals(data[0]?.node, rig.gateway.system.nodeId);
+    const next = res.json.next_cursor as string;
+    // A newer record arriving between pages does not shift the next one.
+    await send(`${base}/v1/chat/completions`, "POST", chat("y"));
+    res = await send(`${base}/api/requests?session=s1&limit=2&cursor=${next}`, "GET");
+    assertEquals([(res.json.data as unknown[]).length, res.json.has_more, res.json.next_cursor], [
+      1,
+      false,
+      null,
+    ]);
+    res = await send(`${base}/api/requests?status=4xx`, "GET");
+    assertEquals((res.json.data as Record<string, unknown>[]).map((r) => r.model), ["nope"]);
+    res = await send(`${base}/api/requests?status=200&model=${MODEL}&limit=1000`, "GET");
+    assertEquals((res.json.data as unknown[]).length, 6);
+
+    await rig.gateway.log.flush();
+    res = await send(`${base}/api/requests?scope=cluster&session=s2`, "GET");
+    assertEquals([res.json.scope, (res.json.data as unknown[]).length], ["cluster", 2]);
+    res = await send(`${base}/api/stats?scope=cluster`, "GET");
+    assertEquals((res.json.summary as Record<string, unknown>).total, 7);
+    assertEquals(res.json.nodes, { [rig.gateway.system.nodeId]: 7 });
+  } finally {
+    await rig.close();
+  }
+});
+
+Deno.test("GET /api/requests and /api/stats refuse a bad query with a 400 naming the parameter", async () => {
+  const rig = await startRig({ replicas: 0 });
+  const base = rig.gateway.url;
+  try {
+    for (
+      const [query, param] of [
+        ["scope=everywhere", "scope"],
+        ["limit=0", "limit"],
+        ["limit=1001", "limit"],
+        ["limit=ten", "limit"],
+        ["status=600", "status"],
+        ["cursor=zz", "cursor"],
+        ["scope=cluster&cursor=l5", "cursor"],
+        ["sesion=s1", "sesion"],
+      ]
+    ) {
+      const res = await send(`${base}/api/requests?${query}`, "GET");
+      const error = res.json.error as Record<string, unknown>;
+      assertEquals([res.status, error.param, error.type], [400, param, "invalid_request_error"]);
+    }
+    const res = await send(`${base}/api/stats?scope=all`, "GET");
+    assertEquals([res.status, (res.json.error as Record<string, unknown>).param], [400, "scope"]);
+  } finally {
+    await rig.close();
+  }
+});

@@ -26,6 +26,8 @@ export class ChunkAssembler {
   usage: AssembledUsage = { prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0 };
   /** Whether an error event came in the stream. */
   error: string | undefined;
+  /** Chunks of choice 0 that wrote text or tool calls: about one a token, as vLLM streams. */
+  deltas = 0;
   #text = "";
   #sawText = false;
   #calls: PartialCall[] = [];
@@ -51,6 +53,9 @@ export class ChunkAssembler {
         ? choice.message
         : undefined;
       if (!delta) continue;
+      if (delta.content || (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0)) {
+        this.deltas++;
+      }
       if (typeof delta.content === "string") {
         this.#text += delta.content;
         this.#sawText ||= delta.content.length > 0;
@@ -129,6 +134,7 @@ function count(value: unknown): number {
   return typeof value === "number" && Number.isFinite(value) && value >= 0 ? Math.floor(value) : 0;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+/** Whether `value` is a JSON object. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -57,6 +57,7 @@ export function turnCall(
       source,
       requestId,
       maxTokens: body.max_tokens ?? body.max_completion_tokens ?? undefined,
+      ...(Array.isArray(params.tools) ? { tools: params.tools } : {}),
       ...(body.model === undefined ? {} : { extra: { model: body.model } }),
     },
   };
@@ -84,9 +85,6 @@ export function sessionRoutes(services: SessionRouteServices): Hono {
       );
     }
     const headers = services.forward.headers;
-    const compression = typeof b.compression === "string"
-      ? { method: b.compression }
-      : b.compression;
     const created = await sessions.create({
       model: b.model,
       system: b.system,
@@ -95,7 +93,7 @@ export function sessionRoutes(services: SessionRouteServices): Hono {
       client_id: b.client_id ?? c.req.header(headers.client) ?? null,
       ttl_seconds: b.ttl_seconds,
       on_busy: b.on_busy,
-      compression,
+      compression: b.compression,
       limits: b.limits,
     });
     if (!created.ok) return refusalResponse(created.refusal);
@@ -142,7 +140,7 @@ export function sessionRoutes(services: SessionRouteServices): Hono {
     if (!query.ok) return query.response;
     const head = found.found.head;
     const page = await sessions.history(head.id, query.value.after, query.value.limit);
-    const withSent = c.req.query("include") === "sent";
+    const withSent = query.value.include === "sent";
     const prompts = withSent ? await sentPrompts(sessions.store, head, page.items) : [];
     const compactions = await sessions.store.compactions(head.id);
     return c.json({

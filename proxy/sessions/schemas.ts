@@ -12,17 +12,27 @@ const metadata = z.record(z.string().max(64), z.string().max(512)).refine(
 );
 const label = z.string().min(1).max(128);
 
+/** The longest system prompt a session holds, in UTF-8 bytes. */
+export const MAX_SYSTEM_BYTES = 48 * 1024;
+
 /** `POST /v1/sessions`. */
 export const CreateSessionBody = z.strictObject({
   model: z.string().min(1),
-  system: z.string().max(200_000).nullish(),
+  // The system prompt lives in the session's head, one KV value (64 KiB) with the rest of it.
+  system: z.string().refine(
+    (text) => new TextEncoder().encode(text).byteLength <= MAX_SYSTEM_BYTES,
+    `the system prompt may be at most ${
+      MAX_SYSTEM_BYTES / 1024
+    } KiB of UTF-8; send the rest as the first turn's messages`,
+  ).nullish(),
   metadata: metadata.optional(),
   task_id: label.nullish(),
   client_id: label.nullish(),
   ttl_seconds: z.number().positive().optional(),
   on_busy: z.enum(["reject", "queue"]).optional(),
-  compression: z.union([
-    z.enum([...COMPRESSION_METHODS, "none"]),
+  // A method's name alone stands for `{method}`: an error then names the field inside.
+  compression: z.preprocess(
+    (v) => typeof v === "string" ? { method: v } : v,
     z.strictObject({
       method: z.enum([...COMPRESSION_METHODS, "none"]).optional(),
       budget_tokens: z.number().int().positive().optional(),
@@ -30,7 +40,7 @@ export const CreateSessionBody = z.strictObject({
       target: z.number().gt(0).max(1).optional(),
       keep_recent_turns: z.number().int().min(0).optional(),
     }),
-  ]).optional(),
+  ).optional(),
   limits: z.strictObject({
     max_tokens: z.number().int().positive().optional(),
     max_tool_calls_per_minute: z.number().int().positive().optional(),
@@ -80,4 +90,6 @@ export const ListQuery = z.object({
 export const HistoryQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   after: z.coerce.number().int().min(0).default(0),
+  /** `sent`: each turn also shows the whole prompt it sent. */
+  include: z.literal("sent").optional(),
 });

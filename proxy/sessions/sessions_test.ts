@@ -87,3 +87,73 @@ Deno.test("a replica's stream cut mid-reply ends the turn with turn_not_saved an
     await rig.close();
   }
 });
+
+Deno.test("a system prompt up to 48 KiB is kept; a longer one is a 400 naming system", async () => {
+  const rig = await startRig({ replicas: 1 });
+  try {
+    const kept = await post(`${rig.gateway.url}/v1/sessions`, {
+      model: MODEL,
+      system: "é".repeat(24 * 1024),
+    });
+    assertEquals(kept.status, 201);
+    const session = await kept.json();
+    assertEquals(session.system.length, 24 * 1024);
+    const long = await post(`${rig.gateway.url}/v1/sessions`, {
+      model: MODEL,
+      system: "é".repeat(24 * 1024 + 1),
+    });
+    assertEquals(long.status, 400);
+    const body = await long.json();
+    assertEquals(body.error.param, "system");
+    assert(body.error.message.includes("48 KiB"), body.error.message);
+  } finally {
+    await rig.close();
+  }
+});
+
+Deno.test("a session's turns stay on the replica that served it, which the session remembers", async () => {
+  const rig = await startRig({ replicas: 2 });
+  try {
+    const session = await (await post(`${rig.gateway.url}/v1/sessions`, { model: MODEL })).json();
+    const served: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await post(`${rig.gateway.url}/v1/sessions/${session.id}/chat`, {
+        message: `short turn ${i}`,
+        max_tokens: 3,
+      });
+      assertEquals(res.status, 200);
+      await res.body?.cancel();
+      served.push(res.headers.get("x-turnpike-backend")!);
+    }
+    assertEquals(new Set(served).size, 1, served.join(", "));
+    const history = await (await fetch(`${rig.gateway.url}/v1/sessions/${session.id}/history`))
+      .json();
+    assertEquals(history.data.map((t: { backend: string }) => t.backend), served);
+  } finally {
+    await rig.close();
+  }
+});
+
+Deno.test("an archived session lists as expired, and its turns and socket get 410", async () => {
+  const rig = await startRig({ replicas: 1, sessions: { on_expire: "archive" } });
+  try {
+    const session = await (await post(`${rig.gateway.url}/v1/sessions`, {
+      model: MODEL,
+      ttl_seconds: 0.3,
+    })).json();
+    await new Promise((r) => setTimeout(r, 500));
+    const listed = await (await fetch(`${rig.gateway.url}/v1/sessions`)).json();
+    assertEquals(listed.data.map((s: { state: string }) => s.state), ["expired"]);
+    const active = await (await fetch(`${rig.gateway.url}/v1/sessions?state=active`)).json();
+    assertEquals(active.data, []);
+    const turn = await post(`${rig.gateway.url}/v1/sessions/${session.id}/chat`, { message: "hi" });
+    assertEquals(turn.status, 410);
+    assertEquals((await turn.json()).error.code, "session_expired");
+    const socket = await fetch(`${rig.gateway.url}/v1/sessions/${session.id}/ws`);
+    assertEquals(socket.status, 410);
+    await socket.body?.cancel();
+    assertEquals((await fetch(`${rig.gateway.url}/v1/sessions/${session.id}/history`)).status, 200);
+  } finally {
+    await rig.close();
+  }
+});

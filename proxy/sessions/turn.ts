@@ -92,12 +92,26 @@ export async function runTurn(
   return response;
 }
 
-function cancelledOutcome(assembled: ChunkAssembler, backend: string | null): TurnOutcome {
+/**
+ * A cancelled turn as it is kept. A stream cut short has no usage chunk, yet the replica read the
+ * prompt and wrote what was streamed: without counts the session's max_tokens could be dodged by
+ * cancelling, so they are the prompt as counted here and one token per streamed delta.
+ */
+function cancelledOutcome(
+  assembled: ChunkAssembler,
+  backend: string | null,
+  plan?: TurnPlan,
+): TurnOutcome {
+  const usage = assembled.usage.prompt_tokens > 0 || plan === undefined ? assembled.usage : {
+    prompt_tokens: plan.promptTokens,
+    completion_tokens: assembled.deltas,
+    cached_tokens: 0,
+  };
   return {
     status: "cancelled",
     output: assembled.message(false),
     finishReason: "cancelled",
-    usage: assembled.usage,
+    usage,
     backend,
   };
 }
@@ -264,7 +278,7 @@ class TurnReader {
         };
       }
       const outcome: TurnOutcome = how === "cancelled"
-        ? cancelledOutcome(this.assembled, this.#backend)
+        ? cancelledOutcome(this.assembled, this.#backend, this.#plan)
         : {
           status: "completed",
           output: this.assembled.message(true),

@@ -5,7 +5,7 @@
  */
 import { createParser } from "eventsource-parser";
 import { z } from "zod";
-import type { SessionHead } from "../../actors/session/mod.ts";
+import { endedRefusal, type SessionHead } from "../../actors/session/mod.ts";
 import { errorBody, errorResponse, type OpenAIErrorBody } from "../errors.ts";
 import { parseValue } from "../json_body.ts";
 import { ChunkAssembler } from "./assemble.ts";
@@ -42,12 +42,8 @@ export async function sessionSocket(
   const found = await options.sessions.get(options.sessionId);
   if (!found.ok) return refusalResponse(found.refusal);
   const head = found.found.head;
-  if (head.state !== "active") {
-    return errorResponse(404, `Session ${head.id} is ${head.state}; create a new one`, {
-      code: "session_expired",
-      param: "session_id",
-    });
-  }
+  const ended = endedRefusal(head, Date.now(), options.sessions.config.on_expire);
+  if (ended) return refusalResponse(ended);
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return errorResponse(400, "This route takes a WebSocket; send the upgrade headers", {
       code: "websocket_required",
@@ -102,14 +98,29 @@ class SessionSocket {
     if (this.#socket.readyState === WebSocket.OPEN) this.#socket.send(JSON.stringify(message));
   }
 
-  #error(turn: number | null, body: OpenAIErrorBody, id?: string): void {
-    this.#send({ type: "error", turn, ...(id === undefined ? {} : { id }), error: body.error });
+  /** An error frame: the HTTP status the same refusal would have, and its Retry-After if any. */
+  #error(
+    turn: number | null,
+    status: number,
+    body: OpenAIErrorBody,
+    id?: string,
+    retryAfter?: number,
+  ): void {
+    this.#send({
+      type: "error",
+      turn,
+      ...(id === undefined ? {} : { id }),
+      status,
+      ...(retryAfter === undefined ? {} : { retry_after: retryAfter }),
+      error: body.error,
+    });
   }
 
   async #receive(data: unknown): Promise<void> {
     if (typeof data !== "string") {
       return this.#error(
         null,
+        400,
         errorBody(400, "Send JSON text frames", { code: "invalid_message" }),
       );
     }
@@ -118,10 +129,10 @@ class SessionSocket {
       raw = JSON.parse(data);
     } catch {
       const message = "The frame is not valid JSON; send a JSON object with a `type`";
-      return this.#error(null, errorBody(400, message, { code: "invalid_json" }));
+      return this.#error(null, 400, errorBody(400, message, { code: "invalid_json" }));
     }
     const parsed = parseValue(raw, SocketMessage);
-    if (!parsed.ok) return this.#error(null, await parsed.response.json());
+    if (!parsed.ok) return this.#error(null, 400, await parsed.response.json());
     const message = parsed.value;
     if (message.type === "ping") return this.#send({ type: "pong" });
     if (message.type === "cancel") return await this.#cancel();
@@ -131,16 +142,18 @@ class SessionSocket {
     } catch (error) {
       console.error("WebSocket turn failed:", error);
       const text = "The gateway failed on this turn; retry, and report it if it persists";
-      this.#error(null, errorBody(500, text, { code: "internal_error" }), id);
+      this.#error(null, 500, errorBody(500, text, { code: "internal_error" }), id);
     }
   }
 
   async #cancel(): Promise<void> {
     const result = await this.#options.sessions.cancel(this.#head.id);
-    if (!result.ok) return this.#error(null, await refusalResponse(result.refusal).json());
+    if (!result.ok) {
+      return this.#error(null, result.refusal.status, await refusalResponse(result.refusal).json());
+    }
     if (result.turn === null) {
       const message = "No turn of this session is running; there is nothing to cancel";
-      this.#error(null, errorBody(409, message, { code: "no_turn_in_flight" }));
+      this.#error(null, 409, errorBody(409, message, { code: "no_turn_in_flight" }));
     }
   }
 
@@ -148,11 +161,11 @@ class SessionSocket {
     if (this.#inFlight > 0 && this.#head.on_busy !== "queue") {
       const message =
         `A turn of session ${this.#head.id} is running on this socket; wait for its end, send {"type":"cancel"}, or create the session with on_busy: "queue"`;
-      return this.#error(null, errorBody(409, message, { code: "session_busy" }), id);
+      return this.#error(null, 409, errorBody(409, message, { code: "session_busy" }), id, 1);
     }
     const requestId = crypto.randomUUID();
     const call = turnCall(this.#head.id, body, "session", requestId);
-    if (call instanceof Response) return this.#error(null, await call.json(), id);
+    if (call instanceof Response) return this.#error(null, call.status, await call.json(), id);
     call.stream = true;
     this.#inFlight++;
     try {
@@ -180,7 +193,15 @@ class SessionSocket {
   async #relay(response: Response, id: string | undefined): Promise<void> {
     const tag = id === undefined ? {} : { id };
     if (response.status !== 200 || response.body === null) {
-      return this.#error(null, await errorOf(response), id);
+      // The HTTP status and Retry-After a refusal would carry (a 429's wait) go in the frame.
+      const retryAfter = Number(response.headers.get("retry-after") ?? NaN);
+      return this.#error(
+        null,
+        response.status,
+        await errorOf(response),
+        id,
+        Number.isFinite(retryAfter) ? retryAfter : undefined,
+      );
     }
     const turn = Number(response.headers.get("x-session-turn"));
     // The socket may have closed while the turn waited for its claim: nobody reads this one.
@@ -204,7 +225,7 @@ class SessionSocket {
         assembled.push(event);
         if (isErrorBody(event)) {
           failed = true;
-          return this.#error(turn, event, id);
+          return this.#error(turn, 502, event, id);
         }
         this.#send({ type: "chunk", turn, chunk: event });
       },
@@ -231,7 +252,7 @@ class SessionSocket {
     }
     if (!done) {
       const message = "The turn's stream ended before its end; it was not saved, send it again";
-      return this.#error(turn, errorBody(502, message, { code: "upstream_error" }), id);
+      return this.#error(turn, 502, errorBody(502, message, { code: "upstream_error" }), id);
     }
     this.#send({
       type: "turn.completed",

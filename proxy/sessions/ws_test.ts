@@ -1,82 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { MODEL, startRig, type TestRig, waitFor } from "../../gateway/testing.ts";
-
-interface ServerMessage {
-  type: string;
-  turn?: number | null;
-  id?: string;
-  chunk?: { choices: { delta?: { content?: string }; finish_reason: string | null }[] };
-  message?: { role: string; content: string | null } | null;
-  finish_reason?: string | null;
-  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
-  error?: { message: string; type: string; param: string | null; code: string | null };
-}
-
-/** A test's end of a session socket: what the gateway sent, in order, awaited one by one. */
-class TestSocket {
-  readonly ws: WebSocket;
-  readonly #inbox: ServerMessage[] = [];
-  #wake: (() => void) | undefined;
-  readonly closed: Promise<void>;
-
-  private constructor(ws: WebSocket) {
-    this.ws = ws;
-    ws.onmessage = (event) => {
-      this.#inbox.push(JSON.parse(event.data));
-      this.#wake?.();
-    };
-    this.closed = new Promise((resolve) => ws.addEventListener("close", () => resolve()));
-  }
-
-  static async open(rig: TestRig, sessionId: string): Promise<TestSocket> {
-    const ws = new WebSocket(
-      `${rig.gateway.url.replace("http", "ws")}/v1/sessions/${sessionId}/ws`,
-    );
-    const socket = new TestSocket(ws);
-    await new Promise((resolve, reject) => {
-      ws.onopen = resolve;
-      ws.onerror = () => reject(new Error("the socket did not open"));
-    });
-    return socket;
-  }
-
-  send(message: unknown): void {
-    this.ws.send(typeof message === "string" ? message : JSON.stringify(message));
-  }
-
-  /** The next message, waiting up to `timeoutMs`. */
-  async next(timeoutMs = 15_000): Promise<ServerMessage> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      while (this.#inbox.length === 0) {
-        await new Promise<void>((resolve, reject) => {
-          this.#wake = resolve;
-          timer = setTimeout(() => reject(new Error("no message came in time")), timeoutMs);
-        });
-        clearTimeout(timer);
-      }
-      return this.#inbox.shift()!;
-    } finally {
-      clearTimeout(timer);
-      this.#wake = undefined;
-    }
-  }
-
-  /** The messages up to and including the first whose type is one of `types`. */
-  async until(...types: string[]): Promise<ServerMessage[]> {
-    const seen: ServerMessage[] = [];
-    for (;;) {
-      const message = await this.next();
-      seen.push(message);
-      if (types.includes(message.type)) return seen;
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.ws.readyState !== WebSocket.CLOSED) this.ws.close();
-    await this.closed;
-  }
-}
+import { firstText, type ServerMessage, TestSocket, textOf } from "./_testing.ts";
 
 async function createSession(rig: TestRig, extra: Record<string, unknown> = {}): Promise<string> {
   const created = await fetch(`${rig.gateway.url}/v1/sessions`, {
@@ -96,17 +20,6 @@ async function history(rig: TestRig, id: string) {
     status: string;
     output: { content: string | null }[];
   }[];
-}
-
-function textOf(messages: ServerMessage[]): string {
-  return messages.map((m) => m.chunk?.choices[0]?.delta?.content ?? "").join("");
-}
-
-/** The first chunk with text: the stream is under way. */
-async function firstText(socket: TestSocket): Promise<ServerMessage[]> {
-  const seen: ServerMessage[] = [];
-  while (textOf(seen) === "") seen.push(await socket.next());
-  return seen;
 }
 
 Deno.test("a session socket carries a multi-turn conversation that the history keeps", async () => {

@@ -73,11 +73,11 @@ export function prefixAware(options: StrategyOptions): Strategy {
       const { costs, within } = boundedLoads(candidates, options.now(), options.loadBound);
       const loads = inverseScores(costs);
       const blocks = request.prefixHashes.length;
-      if (blocks === 0) return loads;
+      if (blocks === 0 && request.homeBackend === undefined) return loads;
       return candidates.map((c, i) => {
         const loadScore = PREFIX_LOAD_SHARE * loads[i]!;
         if (!within[i]) return loadScore;
-        const index = indexes.get(c.id);
+        const index = blocks === 0 ? undefined : indexes.get(c.id);
         let share = index === undefined ? 0 : index.match(request.prefixHashes) / blocks;
         // A durable session's last replica most likely still holds its history, even when this
         // process has not routed it (since a restart, or from another gateway process).

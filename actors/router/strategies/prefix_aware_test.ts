@@ -87,3 +87,13 @@ Deno.test("prefix_aware prefers a session's home replica when no index knows the
   const without = strategy.score(request([1, 2, 3, 4], "s"), [view("a"), view("b")]);
   assertEquals(without[0], without[1]);
 });
+
+Deno.test("prefix_aware keeps a session on its home replica while its prompt is under one block", () => {
+  const strategy = prefixAware(options());
+  const short = { ...request([], "s"), homeBackend: "b" };
+  const scores = strategy.score(short, [view("a"), view("b")]);
+  assert(scores[1]! > scores[0]!, `home replica b should win: ${scores}`);
+  // Past the load bound the home gets no credit, and load decides.
+  const busy = strategy.score(short, [view("a"), view("b", { inFlight: 9 })]);
+  assert(busy[0]! > busy[1]!, `idle replica a should win over a busy home: ${busy}`);
+});

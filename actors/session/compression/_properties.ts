@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { checkToolPairs } from "../messages.ts";
 import { firstProtected, inputSpec, makeInput, protectedTokens } from "./_testing.ts";
+import { MIN_SUMMARY_TOKENS } from "./summary.ts";
 import { approxTokenCounter } from "./tokens.ts";
 import type { CompressionInput, CompressionResult, Compressor } from "./types.ts";
 import { sumTokens } from "./units.ts";
@@ -28,10 +29,12 @@ export async function checkResult(
   const kept = input.context.filter((m) => m.origin.kind !== "summary" && m.origin.turn >= first);
   assert.deepEqual(result.context.slice(result.context.length - kept.length), kept);
   // Past the target only what is protected may be left: the units of the newest turns, and at
-  // most the whole turns they reach into.
+  // most the whole turns they reach into, and summaries in their floor's room.
   if (result.tokens > input.targetTokens) {
     const needed = protectedTokens(input);
-    assert.ok(result.tokens >= needed.units && result.tokens <= needed.turns);
+    const summaries = sumTokens(result.context.filter((m) => m.origin.kind === "summary"));
+    assert.ok(result.tokens >= needed.units);
+    assert.ok(result.tokens - Math.min(summaries, MIN_SUMMARY_TOKENS) <= needed.turns);
   }
 
   for (const m of result.context) {

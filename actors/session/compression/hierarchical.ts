@@ -3,7 +3,13 @@
  * and, when those summaries overflow, summaries of summaries (level 2, 3, ...): two neighbours of
  * the lowest levels are merged at a time, so old history grows coarser as a balanced tree.
  */
-import { summarizeItems, summaryAllowance, type SummaryWork, withSummarizer } from "./summary.ts";
+import {
+  summarizeItems,
+  summaryAllowance,
+  summaryRoom,
+  type SummaryWork,
+  withSummarizer,
+} from "./summary.ts";
 import type { Compressor, ContextMessage } from "./types.ts";
 import {
   finish,
@@ -128,7 +134,8 @@ export const hierarchical: Compressor = {
       );
       const verbatim = messagesOf(kept);
       const items = await summarizeChunks(work, older, allowance);
-      await fold(work, items, input.targetTokens - systemTokens - sumTokens(verbatim), allowance);
+      const room = input.targetTokens - systemTokens - sumTokens(verbatim);
+      await fold(work, items, Math.max(room, summaryRoom(room, allowance)), allowance);
       return finish(input, [...items, ...verbatim], work.made, work.actions);
     });
   },

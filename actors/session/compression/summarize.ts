@@ -3,7 +3,7 @@
  * summary and the next-oldest turns are summarised together into a new one, so a single summary
  * always stands for everything before the turns kept verbatim.
  */
-import { summarizeItems, summaryAllowance, withSummarizer } from "./summary.ts";
+import { summarizeItems, summaryAllowance, summaryRoom, withSummarizer } from "./summary.ts";
 import type { Compressor } from "./types.ts";
 import {
   finish,
@@ -32,7 +32,12 @@ export const summarize: Compressor = {
       const room = input.targetTokens - systemTokens - sumTokens(kept);
       const context = messagesOf(kept);
       if (older.length > 0) {
-        const summary = await summarizeItems(work, messagesOf(older), 1, Math.min(allowance, room));
+        const summary = await summarizeItems(
+          work,
+          messagesOf(older),
+          1,
+          summaryRoom(room, allowance),
+        );
         if (summary !== null) context.unshift(summary);
       }
       return finish(input, context, work.made, work.actions);

@@ -27,6 +27,18 @@ export const SUMMARY_TOKENS = 512;
 /** A summary with less room than this for its text is not made: its turns are dropped. */
 export const MIN_SUMMARY_TEXT_TOKENS = 16;
 
+/**
+ * A summary gets at least this many tokens (or its allowance, if less) even when the newest turns
+ * kept verbatim leave no room under the target: its turns would otherwise be dropped outright, and
+ * the method would be a sliding window. The prompt then passes the target by that much.
+ */
+export const MIN_SUMMARY_TOKENS = 64;
+
+/** The tokens a summary may take with `roomTokens` left under the target. */
+export function summaryRoom(roomTokens: number, allowance: number): number {
+  return Math.min(allowance, Math.max(roomTokens, MIN_SUMMARY_TOKENS));
+}
+
 /** The tokens of a summary message that `input`'s target leaves room for. */
 export function summaryAllowance(input: CompressionInput): number {
   return Math.min(

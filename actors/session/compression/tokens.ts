@@ -62,12 +62,44 @@ export const approxTokenCounter: TokenCounter = counterOf((text) =>
 
 let exact: Promise<TokenCounter> | undefined;
 
+/** Text is encoded in pieces of at most this many characters, cut after a whitespace where one is near. */
+export const ENCODE_CHUNK_CHARS = 16_384;
+
+/**
+ * Past this many characters a text is counted by the estimate: it is far past any model's context
+ * (so the exact count changes no decision), and encoding it would hold the session's actor for
+ * seconds.
+ */
+export const EXACT_MAX_CHARS = 1_048_576;
+
+/**
+ * Counts `text` with `encode` piece by piece: the tokenizer recurses over one pre-token, so a long
+ * run without a space (a minified file, base64) overflows the stack when encoded whole.
+ */
+export function countInPieces(text: string, encode: (piece: string) => number): number {
+  if (text.length > EXACT_MAX_CHARS) return approxTokenCounter.countText(text);
+  let tokens = 0;
+  let start = 0;
+  while (start < text.length) {
+    let end = Math.min(text.length, start + ENCODE_CHUNK_CHARS);
+    if (end < text.length) {
+      const space = text.lastIndexOf(" ", end);
+      if (space > start + ENCODE_CHUNK_CHARS / 2) end = space;
+    }
+    tokens += encode(text.slice(start, end));
+    start = end;
+  }
+  return tokens;
+}
+
 /** The Llama 3 tokenizer's counter; its vocabulary loads once (a few hundred ms) and is shared. */
 export function loadTokenCounter(): Promise<TokenCounter> {
   exact ??= import("llama3-tokenizer-js").then(
     (module) => {
       const encoder = module.default;
-      return counterOf((text) => encoder.encode(text, { bos: false, eos: false }).length);
+      return counterOf((text) =>
+        countInPieces(text, (piece) => encoder.encode(piece, { bos: false, eos: false }).length)
+      );
     },
     (error) => {
       exact = undefined; // a failed load is retried by the next caller

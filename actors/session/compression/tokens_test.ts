@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { approxTokenCounter, loadTokenCounter, MESSAGE_TEMPLATE_TOKENS } from "./tokens.ts";
+import {
+  approxTokenCounter,
+  ENCODE_CHUNK_CHARS,
+  EXACT_MAX_CHARS,
+  loadTokenCounter,
+  MESSAGE_TEMPLATE_TOKENS,
+} from "./tokens.ts";
 
 Deno.test("loadTokenCounter() counts a known string with the real Llama 3 tokenizer", async () => {
   const counter = await loadTokenCounter();
@@ -35,5 +41,18 @@ Deno.test("approxTokenCounter counts 4 characters a token plus the template", ()
   assert.equal(
     approxTokenCounter.countMessage({ role: "user", content: "x".repeat(8) }),
     MESSAGE_TEMPLATE_TOKENS + 1 + 2,
+  );
+});
+
+Deno.test("loadTokenCounter() counts a long text without spaces, and prose the same in pieces", async () => {
+  const counter = await loadTokenCounter();
+  // One pre-token of 200k characters overflowed the tokenizer's stack when encoded whole.
+  assert.ok(counter.countText("x".repeat(200_000)) > 10_000);
+  const prose = "The quick brown fox jumps over the lazy dog. ".repeat(1_000).trimEnd();
+  assert.ok(prose.length > 2 * ENCODE_CHUNK_CHARS);
+  assert.equal(counter.countText(prose), 10 * 1_000);
+  assert.equal(
+    counter.countText("y".repeat(EXACT_MAX_CHARS + 4)),
+    approxTokenCounter.countText("y".repeat(EXACT_MAX_CHARS + 4)),
   );
 });

@@ -22,7 +22,9 @@ export interface Unit {
 
 /**
  * Whole turns: consecutive units that share a turn. A tool call at the end of one turn whose
- * results open the next joins both turns into one group.
+ * results open the next joins both turns into one group, but a turn that itself calls tools starts
+ * a new one: an agent loop, where every turn answers the calls before it and makes its own, is a
+ * chain of steps that can be dropped one by one, not one group that never can.
  */
 export interface TurnGroup {
   /** Its units, in context order. */
@@ -86,10 +88,16 @@ export function groupTurns(units: readonly Unit[]): TurnGroup[] {
   const groups: Unit[][] = [];
   for (const unit of units) {
     const last = groups.at(-1);
-    if (last !== undefined && unit.from <= last.at(-1)!.to) last.push(unit);
+    const sameTurn = last !== undefined && unit.from <= last.at(-1)!.to;
+    if (sameTurn && (unit.from === last[0]!.from || !callsTools(unit))) last.push(unit);
     else groups.push([unit]);
   }
   return groups.map((g) => ({ units: g, ...spanOf(g) }));
+}
+
+function callsTools(unit: Unit): boolean {
+  const first = unit.messages[0]!.message;
+  return first.role === "assistant" && (first.tool_calls?.length ?? 0) > 0;
 }
 
 /** The messages of `groups`, in order. */

@@ -46,3 +46,24 @@ Deno.test("keepNewest() keeps protected groups even past the room", () => {
   assert.equal(keepNewest(groups, 1e6, 3).kept.length, 2);
   assert.equal(keepNewest(groups, 0, 2).kept.length, 2);
 });
+
+Deno.test("groupTurns() parts an agent loop into steps: each turn that calls tools starts one", () => {
+  const calls = (turn: number) => ({
+    role: "assistant" as const,
+    content: null,
+    tool_calls: [call(`c${turn}`)],
+  });
+  const loop = [
+    item(user("go"), 1, 0),
+    item(calls(1), 1, 1),
+    item(result("c1"), 2, 0),
+    item(calls(2), 2, 1),
+    item(result("c2"), 3, 0),
+    item(calls(3), 3, 1),
+    item(result("c3"), 4, 0),
+    item({ role: "assistant", content: "fixed" }, 4, 1),
+  ];
+  const groups = groupTurns(groupUnits(loop));
+  assert.deepEqual(groups.map((g) => [g.from, g.to]), [[1, 2], [2, 3], [3, 4]]);
+  assert.deepEqual(groups.map((g) => g.units.length), [2, 1, 2]);
+});

@@ -34,6 +34,25 @@ export function refused(refusal: Refusal, missing?: Missing): Response {
   return refusalResponse(refusal);
 }
 
+/**
+ * Bytes of JSON that one request may add to a turn: a turn record, its reply included, must fit
+ * one KV commit (600 KiB), and a record that does not fit is lost with its turn.
+ */
+export const MAX_TURN_INPUT_BYTES = 384 * 1024;
+
+const encoder = new TextEncoder();
+
+/** The 400 for new items (and what their turn keeps of the request) too big for one turn. */
+export function tooLarge(kept: unknown, param: string): Response | undefined {
+  const bytes = encoder.encode(JSON.stringify(kept)).length;
+  if (bytes <= MAX_TURN_INPUT_BYTES) return undefined;
+  return errorResponse(
+    400,
+    `The request's \`${param}\` is ${bytes} bytes as JSON, over the ${MAX_TURN_INPUT_BYTES} one turn can keep; split it over several requests`,
+    { param, code: "input_too_large" },
+  );
+}
+
 /** The request's id, or a new one. */
 export function requestIdOf(request: Request): string {
   return request.headers.get("x-request-id") || crypto.randomUUID();

@@ -21,7 +21,7 @@ export interface Target {
   created: boolean;
   /** Made for this one answer: deleted once it is given. */
   temporary: boolean;
-  /** A new session whose system prompt is the request's instructions. */
+  /** A new session whose system prompt is the request's instructions (if any). */
   fresh: boolean;
   /** The instructions in effect before this turn. */
   instructions: string | null;
@@ -70,10 +70,12 @@ export async function resolveTarget(
     }
     return await forkAt(sessions, head.id, ref.turn, instructions, !body.store);
   }
+  // Instructions too long for the session's head go first in the turn instead.
+  const system = fitsHead(body.instructions) ? body.instructions ?? null : null;
   const created = await sessions.create({
     id: newConversationId(),
     model: body.model,
-    system: body.instructions ?? null,
+    system,
     source: "conversation",
     task_id: options.taskId,
     client_id: options.clientId,
@@ -84,10 +86,18 @@ export async function resolveTarget(
     head: created.head,
     created: true,
     temporary: !body.store,
-    fresh: true,
-    instructions: body.instructions ?? null,
+    fresh: system !== null || body.instructions == null,
+    instructions: system,
     inPlace: undefined,
   };
+}
+
+/** Bytes of instructions a session's head holds as its system prompt (one KV value: 64 KiB). */
+const HEAD_SYSTEM_BYTES = 32 * 1024;
+const encoder = new TextEncoder();
+
+function fitsHead(instructions: string | null | undefined): boolean {
+  return instructions == null || encoder.encode(instructions).length <= HEAD_SYSTEM_BYTES;
 }
 
 function existing(

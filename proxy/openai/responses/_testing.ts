@@ -1,5 +1,7 @@
 /** Test fixtures of the Responses translation: vLLM-shaped completions and a one-route server for the SDK. */
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import OpenAI from "openai";
+import { parseResponseId } from "./ids.ts";
 import { type ResponseCreateBody, ResponseCreateBodySchema } from "./schemas.ts";
 
 /** The model every fixture names. */
@@ -108,4 +110,93 @@ export async function withResponsesServer(
   } finally {
     await server.shutdown();
   }
+}
+
+/** The fields of every OpenAI error. */
+const ERROR_FIELDS = ["code", "message", "param", "type"];
+
+/** An OpenAI error as the wire carries it inside `{"error": ...}`. */
+export interface WireError {
+  message: string;
+  type: string;
+  param: string | null;
+  code: string | null;
+}
+
+function checkError(error: unknown, code: string): WireError {
+  assert(typeof error === "object" && error !== null, `no error object: ${error}`);
+  assertEquals(Object.keys(error).sort(), ERROR_FIELDS);
+  const wire = error as WireError;
+  assertEquals(wire.code, code, wire.message);
+  assert(typeof wire.message === "string" && wire.message.length > 0);
+  return wire;
+}
+
+/** Awaits `call`, which must fail through the SDK with a `status` OpenAI error of `code`. */
+export async function apiError(
+  call: Promise<unknown>,
+  status: number,
+  code: string,
+): Promise<WireError> {
+  try {
+    await call;
+  } catch (error) {
+    assert(error instanceof OpenAI.APIError, `not an API error: ${error}`);
+    assertEquals(error.status, status, error.message);
+    return checkError(error.error, code);
+  }
+  throw new Error(`The call succeeded; a ${status} ${code} was expected`);
+}
+
+/** Checks that `response` is exactly `{"error": {message, type, param, code}}` with `status`. */
+export async function errorBody(
+  response: Response,
+  status: number,
+  code: string,
+): Promise<WireError> {
+  const body = await response.json();
+  assertEquals(response.status, status, JSON.stringify(body));
+  assertEquals(Object.keys(body), ["error"]);
+  return checkError(body.error, code);
+}
+
+/** A JSON request to the gateway at `url`. */
+export async function send(
+  url: string,
+  method: string,
+  body?: unknown,
+): Promise<Response> {
+  const init: RequestInit = { method, headers: { "content-type": "application/json" } };
+  if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
+  return await fetch(url, init);
+}
+
+/** The session a Response id names. */
+export function sessionOf(responseId: string): string {
+  const ref = parseResponseId(responseId);
+  assert(ref, `not a Response id: ${responseId}`);
+  return ref.sessionId;
+}
+
+/** One turn of `GET /v1/sessions/:id/history?include=sent`. */
+export interface HistoryTurn {
+  turn: number;
+  input: Record<string, unknown>[];
+  output: Record<string, unknown>[];
+  backend: string | null;
+  sent: { prompt: { role: string; content: unknown; tool_calls?: unknown }[] };
+}
+
+/** Every turn of session `id` on the gateway at `url`, with the prompts they sent. */
+export async function history(url: string, id: string): Promise<HistoryTurn[]> {
+  const response = await fetch(`${url}/v1/sessions/${id}/history?include=sent&limit=100`);
+  assertEquals(response.status, 200);
+  return (await response.json()).data;
+}
+
+/** The ids of every session on the gateway at `url`. */
+export async function sessionIds(url: string): Promise<string[]> {
+  const response = await fetch(`${url}/v1/sessions?limit=100`);
+  assertEquals(response.status, 200);
+  return (await response.json()).data.map((s: { id: string }) => s.id);
 }

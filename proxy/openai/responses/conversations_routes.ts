@@ -1,6 +1,12 @@
 /** `/v1/conversations` on durable sessions: a conversation is a session, its items are its turns' messages. */
 import { Hono } from "hono";
-import { deleteMessage, type SessionService, updateMetadata } from "../../../actors/session/mod.ts";
+import {
+  deleteMessage,
+  deleteMessagePart,
+  type MessagePart,
+  type SessionService,
+  updateMetadata,
+} from "../../../actors/session/mod.ts";
 import { errorResponse } from "../../errors.ts";
 import { parseJsonBody, parseValue } from "../../json_body.ts";
 import {
@@ -9,6 +15,7 @@ import {
   refused,
   requestIdOf,
   type ResponsesRouteServices,
+  tooLarge,
 } from "./_http.ts";
 import { itemList } from "./from_chat.ts";
 import { newConversationId } from "./ids.ts";
@@ -114,9 +121,15 @@ export function conversationRoutes(services: ResponsesRouteServices): Hono {
 
   app.delete("/v1/conversations/:id/items/:item", async (c) => {
     const id = c.req.param("id");
-    const found = await findItem(sessions, id, c.req.param("item"));
-    if (found instanceof Response) return found;
-    const deleted = await deleteMessage(sessions, id, found.turn, found.message);
+    const items = await allItems(sessions, id);
+    if (items instanceof Response) return items;
+    const found = items.find((t) => "id" in t.item && t.item.id === c.req.param("item"));
+    if (!found) return notFound({ what: "Item", id: c.req.param("item") });
+    // An assistant message shows its text and each tool call as items of their own.
+    const siblings = items.filter((t) => t.turn === found.turn && t.message === found.message);
+    const deleted = siblings.length > 1
+      ? await deleteMessagePart(sessions, id, found.turn, found.message, partOf(found.item))
+      : await deleteMessage(sessions, id, found.turn, found.message);
     if (!deleted.ok) return refused(deleted.refusal, { what: "Item", id: c.req.param("item") });
     const head = await sessions.get(id);
     if (!head.ok) return refused(head.refusal, missing(id));
@@ -133,6 +146,8 @@ async function append(
   items: InputItem[],
   requestId: string,
 ): Promise<TurnItem[] | Response> {
+  const large = tooLarge(items, "items");
+  if (large) return large;
   const result = await sessions.append(id, {
     messages: itemsToMessages(items),
     source: "conversation",
@@ -154,6 +169,11 @@ async function allItems(sessions: SessionService, id: string): Promise<TurnItem[
   if (!found.ok) return refused(found.refusal, { what: "Conversation", id });
   const turns = await sessions.store.turns(id, 1);
   return turns.flatMap((t) => turnItems(id, t));
+}
+
+/** The part of its assistant message an item shows. */
+function partOf(item: TurnItem["item"]): MessagePart {
+  return item.type === "function_call" ? { toolCallId: item.call_id } : { text: true };
 }
 
 async function findItem(

@@ -150,12 +150,12 @@ export function outputItems(
   message: AssistantMessage,
   status: ResponseOutcome["status"],
   ids: ItemIdFn,
-): OutputItem[] {
+): (OutputMessage | OutputFunctionCall)[] {
   const text = textOf(message.content);
   const calls = message.tool_calls ?? [];
   const hasMessage = text !== "" || calls.length === 0;
   const count = calls.length + (hasMessage ? 1 : 0);
-  const items: OutputItem[] = [];
+  const items: (OutputMessage | OutputFunctionCall)[] = [];
   if (hasMessage) items.push(messageItem(ids("msg", 0), itemStatus(count === 1, status), text));
   for (const call of calls) {
     const index = items.length;

@@ -3,6 +3,7 @@
  * `runTurn` and translated from its chat answer; a stored Response is rebuilt from its turn record.
  */
 import { Hono } from "hono";
+import { z } from "zod";
 import {
   type ChatMessage,
   editTurn,
@@ -13,7 +14,7 @@ import { loadTokenCounter } from "../../../actors/session/compression/mod.ts";
 import { errorResponse } from "../../errors.ts";
 import { jsonBody, parseValue } from "../../json_body.ts";
 import { runTurn, type TurnCall } from "../../sessions/turn.ts";
-import { notFound, refused, requestIdOf, type ResponsesRouteServices } from "./_http.ts";
+import { notFound, refused, requestIdOf, type ResponsesRouteServices, tooLarge } from "./_http.ts";
 import { forkAt, resolveTarget, type Target } from "./_target.ts";
 import { itemList } from "./from_chat.ts";
 import { parseResponseId, responseId } from "./ids.ts";
@@ -22,6 +23,7 @@ import {
   exclusiveParamsError,
   type ResponseCreateBody,
   ResponseCreateBodySchema,
+  toolChoiceError,
 } from "./schemas.ts";
 import { ResponseStreamTranslator } from "./stream.ts";
 import { chatRequest, inputItems, itemsToMessages } from "./to_chat.ts";
@@ -45,8 +47,11 @@ export function responsesApiRoutes(services: ResponsesRouteServices): Hono {
     const parsed = parseValue(raw.value, ResponseCreateBodySchema);
     if (!parsed.ok) return parsed.response;
     const body = parsed.value;
-    const clash = exclusiveParamsError(body);
+    const clash = exclusiveParamsError(body) ?? toolChoiceError(body);
     if (clash) return errorResponse(400, clash.message, { param: clash.param, code: clash.code });
+    // Instructions that change are kept twice: as a message and as those in effect.
+    const large = tooLarge({ body, instructions: body.instructions }, "input");
+    if (large) return large;
     if (!services.forward.router(body.model)) {
       return errorResponse(
         404,
@@ -154,6 +159,7 @@ async function respond(
           ? body.instructions!
           : target.instructions,
         instructions_message: changed,
+        instructions_given: body.instructions != null,
       },
     },
   });
@@ -181,7 +187,7 @@ async function respond(
   const turn = Number(answer.headers.get("x-session-turn"));
   if (answer.status !== 200 || !answer.body || !Number.isInteger(turn) || turn < 1) {
     await dispose(target, false);
-    return answer;
+    return answer.status === 400 ? await inResponsesTerms(answer, body) : answer;
   }
   const headers = new Headers(answer.headers);
   headers.delete("content-length");
@@ -224,7 +230,7 @@ async function refuseEarly(
   target: Target,
   messages: ChatMessage[],
 ): Promise<Response | undefined> {
-  if (target.fresh && messages.length === 0) {
+  if (target.head.next_turn === 1 && inputItems(body.input).length === 0) {
     return errorResponse(
       400,
       "A new response needs input; send `input` as a string or a list of items",
@@ -250,6 +256,36 @@ async function refuseEarly(
     { param: "input", code: "context_length_exceeded" },
   );
 }
+
+/**
+ * A session's refusal of an overflowing prompt, in the Responses API's terms: the field at fault
+ * is `input`, and the way out is `truncation` or a shorter input, not the session's settings.
+ */
+async function inResponsesTerms(answer: Response, body: ResponseCreateBody): Promise<Response> {
+  const text = await answer.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const parsed = OverflowSchema.safeParse(json);
+  if (!parsed.success) {
+    return new Response(text, { status: answer.status, headers: answer.headers });
+  }
+  const [why] = parsed.data.error.message.split(";");
+  const advice = body.truncation === "auto"
+    ? "shorten the input or lower max_output_tokens"
+    : 'shorten the input, lower max_output_tokens, or begin the conversation with truncation: "auto" to let it be compacted';
+  return errorResponse(400, `${why}; ${advice}`, {
+    param: "input",
+    code: "context_length_exceeded",
+  });
+}
+
+const OverflowSchema = z.object({
+  error: z.object({ message: z.string(), code: z.literal("context_length_exceeded") }),
+});
 
 /** The chat request parameters of `body`, less what the session turn sets itself. */
 function chatParams(body: ResponseCreateBody): Record<string, unknown> {

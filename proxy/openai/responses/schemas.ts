@@ -126,6 +126,29 @@ export function exclusiveParamsError(
   };
 }
 
+/**
+ * The 400 for a `tool_choice` that no tool of the request can satisfy (`required` or a named
+ * function without tools, a name not among them), or `undefined` when it can be satisfied.
+ */
+export function toolChoiceError(
+  body: Pick<ResponseCreateBody, "tools" | "tool_choice">,
+): ParamError | undefined {
+  const choice = body.tool_choice;
+  if (choice === undefined || choice === "auto" || choice === "none") return undefined;
+  const names = (body.tools ?? []).map((t) => t.name);
+  const wanted = typeof choice === "string" ? undefined : choice.name;
+  if (names.length > 0 && (wanted === undefined || names.includes(wanted))) return undefined;
+  const what = wanted === undefined ? `'${choice}'` : `function '${wanted}'`;
+  const fix = names.length === 0
+    ? "send the function in `tools`"
+    : `name one of ${names.map((n) => `'${n}'`).join(", ")}`;
+  return {
+    message: `Tool choice ${what} needs a matching function in 'tools'; ${fix}`,
+    param: "tool_choice",
+    code: "invalid_tool_choice",
+  };
+}
+
 /** The conversation id a request names, from either spelling (`"conv_1"` or `{"id": "conv_1"}`). */
 export function conversationId(body: Pick<ResponseCreateBody, "conversation">): string | undefined {
   const c = body.conversation;

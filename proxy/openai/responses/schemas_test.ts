@@ -8,6 +8,7 @@ import {
   ConversationUpdateBodySchema,
   exclusiveParamsError,
   ResponseCreateBodySchema,
+  toolChoiceError,
 } from "./schemas.ts";
 
 Deno.test("ResponseCreateBodySchema fills OpenAI's defaults and keeps unknown fields", () => {
@@ -88,6 +89,31 @@ Deno.test("exclusiveParamsError answers OpenAI's 400 only when both are given", 
   assertEquals(
     exclusiveParamsError({ conversation: "conv_1", previous_response_id: null }),
     undefined,
+  );
+});
+
+Deno.test("toolChoiceError refuses a tool choice that no tool of the request satisfies", () => {
+  const tools = [WEATHER_TOOL];
+  const named = (name: string) => ({ type: "function" as const, name });
+  for (const choice of [undefined, "auto", "none"] as const) {
+    assertEquals(toolChoiceError({ tool_choice: choice }), undefined);
+  }
+  assertEquals(toolChoiceError({ tools, tool_choice: "required" }), undefined);
+  assertEquals(toolChoiceError({ tools, tool_choice: named("get_weather") }), undefined);
+  for (
+    const body of [
+      { tool_choice: "required" as const },
+      { tools: [], tool_choice: "required" as const },
+      { tool_choice: named("get_weather") },
+      { tools, tool_choice: named("get_time") },
+    ]
+  ) {
+    const error = toolChoiceError(body);
+    assertEquals(error?.param, "tool_choice");
+    assertEquals(error?.code, "invalid_tool_choice");
+  }
+  assert(
+    toolChoiceError({ tools, tool_choice: named("get_time") })!.message.includes("'get_weather'"),
   );
 });
 

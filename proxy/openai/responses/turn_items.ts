@@ -3,7 +3,12 @@
  * in its record's `extra`, the stable ids of a turn's items, and the Response a record rebuilds.
  */
 import { z } from "zod";
-import type { ChatMessage, TurnRecord } from "../../../actors/session/mod.ts";
+import {
+  type ChatMessage,
+  contentText,
+  type TurnRecord,
+  writtenMessages,
+} from "../../../actors/session/mod.ts";
 import {
   buildResponse,
   type ConversationItem,
@@ -13,6 +18,7 @@ import {
   itemsFromChat,
   outputItems,
   type ResponseObject,
+  type ResponseOutcome,
   responseUsage,
 } from "./from_chat.ts";
 import { responseId } from "./ids.ts";
@@ -31,6 +37,8 @@ export const ResponseExtraSchema = z.looseObject({
   instructions: z.string().nullable(),
   /** Whether the turn's first input message is those instructions (hidden from item lists). */
   instructions_message: z.boolean(),
+  /** Whether the request sent those instructions (kept once, here, not in `request`). */
+  instructions_given: z.boolean().optional(),
   /** Set on the copies of a fork: the turn it copies (a copy is not a Response of its own). */
   copied_from: z.unknown().optional(),
   /** Set by `DELETE /v1/responses/:id`. */
@@ -40,9 +48,12 @@ export const ResponseExtraSchema = z.looseObject({
 /** What a Responses turn keeps. */
 export type ResponseExtra = z.infer<typeof ResponseExtraSchema>;
 
-/** The request fields a Responses turn keeps (all but its input and stream flag). */
+/**
+ * The request fields a Responses turn keeps: all but its input, its stream flag and its
+ * instructions, which the turn keeps once as those in effect (they can be long).
+ */
 export function requestFields(body: ResponseCreateBody): Record<string, unknown> {
-  const { input: _input, stream: _stream, ...rest } = body;
+  const { input: _input, stream: _stream, instructions: _instructions, ...rest } = body;
   return JSON.parse(JSON.stringify(rest));
 }
 
@@ -81,21 +92,50 @@ export function outputIds(
 
 /**
  * The items of one turn record (only its input when `inputOnly`), with ids that never change;
- * deleted messages and the hidden instructions message are left out.
+ * deleted messages, deleted parts of messages and the hidden instructions message are left out.
  */
 export function turnItems(sessionId: string, record: TurnRecord, inputOnly = false): TurnItem[] {
   const deleted = new Set(record.deleted);
   if (responseExtra(record)?.instructions_message) deleted.add(0);
-  const messages = inputOnly ? record.input : [...record.input, ...record.output];
+  const current = [...record.input, ...record.output];
+  const written = writtenMessages(record).slice(0, inputOnly ? record.input.length : undefined);
   const out: TurnItem[] = [];
   let position = 0;
-  messages.forEach((message, index) => {
-    const items = itemsFromChat([message], turnIds(sessionId, record.turn, position));
+  written.forEach((message, index) => {
+    // Ids count the items as first written, so deleting a part moves no other item's id.
+    const items = writtenItems(record, index, message, turnIds(sessionId, record.turn, position));
     position += items.length;
     if (deleted.has(index)) return;
-    for (const item of items) out.push({ item, turn: record.turn, message: index });
+    const now = current[index]!;
+    for (const item of items) {
+      if (now === message || shows(now, item)) {
+        out.push({ item, turn: record.turn, message: index });
+      }
+    }
   });
   return out;
+}
+
+/** The items of message `index` of `record`; the reply's are the Response's output items. */
+function writtenItems(
+  record: TurnRecord,
+  index: number,
+  message: ChatMessage,
+  ids: ItemIdFn,
+): ConversationItem[] {
+  if (index === record.input.length && message.role === "assistant") {
+    return outputItems(message, replyOutcome(record).status, ids);
+  }
+  return itemsFromChat([message], ids);
+}
+
+/** Whether `message`, less any deleted parts, still shows `item` of the message as written. */
+function shows(message: ChatMessage, item: ConversationItem): boolean {
+  if (message.role !== "assistant") return true;
+  if (item.type === "function_call") {
+    return (message.tool_calls ?? []).some((c) => c.id === item.call_id);
+  }
+  return contentText(message) !== "" || (message.tool_calls ?? []).length === 0;
 }
 
 /**
@@ -107,12 +147,14 @@ export function responseOfTurn(sessionId: string, record: TurnRecord): ResponseO
   if (!extra || extra.copied_from !== undefined || extra.response_deleted) return undefined;
   const request = ResponseCreateBodySchema.safeParse(extra.request);
   if (!request.success) return undefined;
-  const { status, incompleteReason } = record.status === "cancelled"
-    ? { status: "cancelled" as const, incompleteReason: undefined }
-    : finishOutcome(record.finish_reason);
-  const reply = record.output[0];
-  const ids = outputIds(sessionId, record.turn, record.input);
-  return buildResponse(request.data, {
+  const instructions = request.data.instructions ??
+    (extra.instructions_given ? extra.instructions : null);
+  const { status, incompleteReason } = replyOutcome(record);
+  // The Response as answered, whatever parts of it were deleted from the conversation since.
+  const written = writtenMessages(record);
+  const reply = written[record.input.length];
+  const ids = outputIds(sessionId, record.turn, written.slice(0, record.input.length));
+  return buildResponse({ ...request.data, instructions }, {
     id: responseId(sessionId, record.turn),
     createdAt: extra.created_at,
     completedAt: Math.floor(record.created_at_ms / 1000),
@@ -126,6 +168,13 @@ export function responseOfTurn(sessionId: string, record: TurnRecord): ResponseO
       prompt_tokens_details: { cached_tokens: record.usage.cached_tokens },
     }),
   });
+}
+
+/** How the reply of `record` ended. */
+function replyOutcome(record: TurnRecord): Pick<ResponseOutcome, "status" | "incompleteReason"> {
+  return record.status === "cancelled"
+    ? { status: "cancelled", incompleteReason: undefined }
+    : finishOutcome(record.finish_reason);
 }
 
 /** A list page query: `limit`, `after` (an item id), `order` (newest first by default, as OpenAI). */
