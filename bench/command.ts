@@ -4,6 +4,7 @@ import { actorsBench } from "./actors.ts";
 import { simBench } from "./sim.ts";
 import { proxyBench } from "./proxy.ts";
 import { routingBench } from "./routing.ts";
+import { sessionsBench } from "./sessions.ts";
 
 /** One benchmark suite. */
 export interface BenchSuite {
@@ -13,7 +14,13 @@ export interface BenchSuite {
   run(args: string[]): Promise<number>;
 }
 
-const suites: readonly BenchSuite[] = [actorsBench, simBench, proxyBench, routingBench];
+const suites: readonly BenchSuite[] = [
+  actorsBench,
+  simBench,
+  proxyBench,
+  routingBench,
+  sessionsBench,
+];
 
 const usage = [
   "Usage: deno task bench <suite> [options]",
@@ -28,7 +35,7 @@ const usage = [
 /** The `bench` subcommand. */
 export const benchCommand: Command = {
   name: "bench",
-  summary: "run a benchmark suite (actors, sim, proxy, routing)",
+  summary: "run a benchmark suite (actors, sim, proxy, routing, sessions)",
   usage,
   handlesHelp: true,
   run(args) {

@@ -1,2 +1,2 @@
-/** Benchmarks: `deno task bench actors|sim|proxy|routing`. */
+/** Benchmarks: `deno task bench actors|sim|proxy|routing|sessions`. */
 export { benchCommand } from "./command.ts";

@@ -23,15 +23,25 @@ export class RecordTooLargeError extends Error {
   }
 }
 
-/** Adds the writes of `value`, as JSON chunks `[...key, 0]`, `[...key, 1]`, ..., to `op`. */
-export function setChunked(op: Deno.AtomicOperation, key: Deno.KvKey, value: unknown): number {
+/** `value` as the JSON bytes a chunked record holds; throws {@linkcode RecordTooLargeError}. */
+export function encodeRecord(value: unknown): Uint8Array {
   const bytes = encoder.encode(JSON.stringify(value));
   if (bytes.length > MAX_RECORD_BYTES) throw new RecordTooLargeError(bytes.length);
+  return bytes;
+}
+
+/** Adds the writes of encoded `bytes`, as chunks `[...key, 0]`, `[...key, 1]`, ..., to `op`. */
+export function setBytes(op: Deno.AtomicOperation, key: Deno.KvKey, bytes: Uint8Array): number {
   const chunks = Math.max(1, Math.ceil(bytes.length / CHUNK_BYTES));
   for (let i = 0; i < chunks; i++) {
     op.set([...key, i], bytes.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
   }
   return bytes.length;
+}
+
+/** Adds the writes of `value`, as JSON chunks `[...key, 0]`, `[...key, 1]`, ..., to `op`. */
+export function setChunked(op: Deno.AtomicOperation, key: Deno.KvKey, value: unknown): number {
+  return setBytes(op, key, encodeRecord(value));
 }
 
 /**

@@ -186,6 +186,7 @@ export const keys = {
   compaction: (id: string, k: number): Deno.KvKey => ["session_compaction", id, k],
   cancel: (id: string, turn: number): Deno.KvKey => ["session_cancel", id, turn],
   node: (nodeId: string): Deno.KvKey => ["gateway_node", nodeId],
+  nodes: ["gateway_node"] as Deno.KvKey,
   active: ["session_active"] as Deno.KvKey,
   activeOf: (clientId: string): Deno.KvKey => ["session_active_client", clientId],
 };

@@ -93,6 +93,8 @@ export class SessionService {
   readonly #running = new Map<string, TurnPlan>();
   readonly #behavior;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** Whether another gateway process's heartbeat was fresh at the last beat (until then, assumed). */
+  #othersAlive = true;
   #cancelPoll: ReturnType<typeof setInterval> | undefined;
 
   /** @param options the store, config and helpers */
@@ -119,6 +121,7 @@ export class SessionService {
             ...withSummarizer(options.summarizer?.(head.model)),
           }),
       nodeAlive: (node) => this.#nodeAlive(node),
+      othersAlive: () => this.#othersAlive,
       idleMs: options.config.idle_passivate * 1000,
       onExpire: options.config.on_expire,
       queueTimeoutMs: options.queueTimeoutMs,
@@ -131,6 +134,9 @@ export class SessionService {
   async start(): Promise<void> {
     const period = this.#options.heartbeatMs ?? 2_000;
     await this.#beat(period);
+    // Processes already on the store run their turns unclaimed while they are alone: before this
+    // one serves, each must have seen its heartbeat (at their next beat) and claim from then on.
+    if (this.#othersAlive) await new Promise((r) => setTimeout(r, period + 250));
     this.#heartbeat = setInterval(() => void this.#beat(period).catch(() => {}), period);
     this.#cancelPoll = setInterval(() => void this.#pollCancels().catch(() => {}), 250);
   }
@@ -529,12 +535,22 @@ export class SessionService {
   }
 
   async #beat(periodMs: number): Promise<void> {
-    const expires_at_ms = this.#now() + periodMs * 3;
+    const now = this.#now();
+    const expires_at_ms = now + periodMs * 3;
     await retryKvBusy(() =>
       this.store.kv.set(keys.node(this.#system.nodeId), { expires_at_ms }, {
         expireIn: periodMs * 10,
       })
     );
+    let others = false;
+    for await (
+      const entry of this.store.kv.list<{ expires_at_ms?: unknown }>({ prefix: keys.nodes })
+    ) {
+      const alive = typeof entry.value?.expires_at_ms === "number" &&
+        entry.value.expires_at_ms > now;
+      if (alive && entry.key.at(-1) !== this.#system.nodeId) others = true;
+    }
+    this.#othersAlive = others;
   }
 
   async #nodeAlive(node: string): Promise<boolean> {

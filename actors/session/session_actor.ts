@@ -63,6 +63,10 @@ export interface TurnPlan {
   sent: TurnRecord["sent"];
   /** Tool call ids the new messages leave open (calls sent in the input without their results). */
   openAfterInput: string[];
+  /** Whether the turn was claimed in KV when it began (`head` and `versionstamp` are the claim's). */
+  claimed: boolean;
+  /** A compaction made for this turn and not written yet: an unclaimed turn writes it with itself. */
+  pendingCompaction: CompactionRecord | undefined;
 }
 
 /** How a turn ended, as the route saw it. */
@@ -109,6 +113,12 @@ export interface SessionDeps {
   >;
   /** Whether gateway process `node` is alive (its heartbeat key is fresh). */
   nodeAlive(node: string): Promise<boolean>;
+  /**
+   * Whether another gateway process may share the store (as of this process's last heartbeat).
+   * Only then is a turn claimed in KV when it begins; alone, this process's actors are the only
+   * writers, and a turn costs one commit.
+   */
+  othersAlive(): boolean;
   /** Idle time before the actor passivates, in ms. */
   idleMs: number;
   /** What becomes of a session past its TTL (`sessions.on_expire`). */
@@ -332,6 +342,8 @@ async function begin(
   deps: SessionDeps,
 ): Promise<BeginResult | "remote_busy_queue"> {
   for (let attempt = 0; attempt < MAX_CLAIM_TRIES; attempt++) {
+    // A turn of this session still runs in this process (this actor restarted since it began).
+    if (deps.running.has(state.id)) return busy(state.id);
     const found = await deps.store.get(state.id);
     if (!found) return notFound(state.id);
     const { head } = found;
@@ -383,10 +395,17 @@ async function begin(
         ? { ...head.usage, compactions: head.usage.compactions + 1 }
         : head.usage,
     };
-    const versionstamp = await deps.store.commit(claimed, found.versionstamp, {
-      ...(planned.compaction ? { compaction: planned.compaction } : {}),
-    });
-    if (versionstamp === undefined) continue;
+    // Claimed in KV only while another process may run turns too: alone, the final commit's
+    // versionstamp check is the one fence needed, and a crash mid-turn leaves nothing to clear.
+    const claim = deps.othersAlive();
+    let versionstamp = found.versionstamp;
+    if (claim) {
+      const written = await deps.store.commit(claimed, found.versionstamp, {
+        ...(planned.compaction ? { compaction: planned.compaction } : {}),
+      });
+      if (written === undefined) continue;
+      versionstamp = written;
+    }
     if (planned.compaction) {
       state.context = {
         versionstamp,
@@ -405,7 +424,7 @@ async function begin(
       sessionId: state.id,
       turn,
       model: head.model,
-      head: claimed,
+      head: claim ? claimed : { ...claimed, inflight: null },
       versionstamp,
       messages: promptMessages(ctx, input),
       promptTokens,
@@ -420,6 +439,8 @@ async function begin(
         prompt_tokens: promptTokens,
       },
       openAfterInput,
+      claimed: claim,
+      pendingCompaction: claim ? undefined : planned.compaction,
     };
     state.running = plan;
     deps.running.set(state.id, plan);
@@ -525,7 +546,7 @@ async function commit(
     ...(plan.request.extra ? { extra: plan.request.extra } : {}),
   };
   const head = plan.head;
-  const next: SessionHead = {
+  let next: SessionHead = {
     ...head,
     updated_at_ms: now,
     next_turn: plan.turn + 1,
@@ -545,8 +566,25 @@ async function commit(
   };
   finishRunning(state, plan, deps);
   let versionstamp: string | undefined;
+  const writes = {
+    turn: record,
+    ...(plan.pendingCompaction ? { compaction: plan.pendingCompaction } : {}),
+  };
   try {
-    versionstamp = await deps.store.commit(next, plan.versionstamp, { turn: record });
+    versionstamp = await deps.store.commit(next, plan.versionstamp, writes);
+    // An extend or a metadata update during the turn changed the head: keep theirs and ours.
+    for (let retry = 0; versionstamp === undefined && retry < 3; retry++) {
+      const current = await deps.store.get(plan.sessionId);
+      if (!current || !onlyAsideChanged(current.head, plan, deps.nodeId)) break;
+      const merged: SessionHead = {
+        ...next,
+        expires_at_ms: current.head.expires_at_ms,
+        ttl_seconds: current.head.ttl_seconds,
+        metadata: current.head.metadata,
+      };
+      versionstamp = await deps.store.commit(merged, current.versionstamp, writes);
+      if (versionstamp !== undefined) next = merged;
+    }
   } catch (error) {
     // Not saved: free the claim too, or other gateway processes see the session busy for as long
     // as this one lives.
@@ -576,8 +614,30 @@ async function commit(
   return { ok: true, head: next, record };
 }
 
+/**
+ * Whether `current` differs from what turn `plan` began on only in what other routes change
+ * beside a turn (expiry, TTL, metadata), so the turn may commit over it.
+ */
+function onlyAsideChanged(current: SessionHead, plan: TurnPlan, nodeId: string): boolean {
+  const began = plan.head;
+  const compaction = plan.pendingCompaction
+    ? plan.pendingCompaction.compaction - 1
+    : began.compaction;
+  const claimHolds = plan.claimed
+    ? current.inflight?.node === nodeId && current.inflight.turn === plan.turn
+    : current.inflight === null;
+  return current.state === "active" && current.next_turn === plan.turn &&
+    current.compaction === compaction && claimHolds &&
+    JSON.stringify(current.open_tool_calls) === JSON.stringify(began.open_tool_calls);
+}
+
 async function abandon(state: State, plan: TurnPlan, deps: SessionDeps): Promise<void> {
   finishRunning(state, plan, deps);
+  if (!plan.claimed) {
+    // Nothing was written; a compaction made for the turn is dropped with it.
+    if (plan.pendingCompaction) state.context = undefined;
+    return;
+  }
   const freed: SessionHead = { ...plan.head, inflight: null, updated_at_ms: deps.now() };
   const versionstamp = await deps.store.commit(freed, plan.versionstamp).catch(() => undefined);
   const context = state.context;

@@ -4,6 +4,7 @@
  * never both write a session: the loser's commit fails and it reads again.
  */
 import { retryKvBusy } from "../runtime/mod.ts";
+import { GroupCommitter, type GroupWrite } from "./group_commit.ts";
 import { listChunked, setChunked } from "./chunked.ts";
 import {
   type CompactionRecord,
@@ -63,8 +64,11 @@ export class SessionStore {
    * @param kv the store
    * @param onBad told of a record that does not parse (it is skipped, never a 500)
    */
+  readonly #group: GroupCommitter;
+
   constructor(kv: Deno.Kv, onBad?: (key: Deno.KvKey, error: string) => void) {
     this.kv = kv;
+    this.#group = new GroupCommitter(kv);
     this.#onBad = onBad ??
       ((key, error) =>
         console.error(`Session record ${JSON.stringify(key)} is unreadable: ${error}`));
@@ -91,6 +95,18 @@ export class SessionStore {
     expected: string | null,
     writes: CommitWrites = {},
   ): Promise<string | undefined> {
+    if (!writes.active) {
+      // A turn's commit: grouped with those of other sessions that wait meanwhile.
+      const records: GroupWrite["records"] = [];
+      if (writes.turn) {
+        records.push({ key: keys.turn(head.id, writes.turn.turn), value: writes.turn });
+      }
+      if (writes.compaction) {
+        const key = keys.compaction(head.id, writes.compaction.compaction);
+        records.push({ key, value: writes.compaction });
+      }
+      return await this.#group.commit({ key: keys.head(head.id), expected, head, records });
+    }
     // SQLite refuses a write at once while another gateway process writes the file: try again.
     return await retryKvBusy(async () => {
       const op = this.kv.atomic().check({ key: keys.head(head.id), versionstamp: expected });
@@ -208,14 +224,23 @@ export class SessionStore {
   /** Active sessions, gateway-wide or of one client. */
   async activeCount(clientId?: string | null): Promise<number> {
     const key = clientId ? keys.activeOf(clientId) : keys.active;
-    const entry = await this.kv.get<number>(key);
-    return typeof entry.value === "number" ? entry.value : 0;
+    const entry = await this.kv.get(key);
+    return counterValue(entry.value);
   }
 }
 
+/** A counter's value: a `Deno.KvU64`, or nothing yet. */
+function counterValue(value: unknown): number {
+  return value instanceof Deno.KvU64 ? Number(value.value) : 0;
+}
+
+/** Minus one, as a wrapping 64-bit sum adds it. */
+const MINUS_ONE = new Deno.KvU64((1n << 64n) - 1n);
+
 /**
- * Adds a checked change of the active-session counters to `op`. Counters are plain numbers
- * checked by versionstamp, so a concurrent change makes the whole commit fail and retry. False
+ * Adds a change of the active-session counters to `op`. An uncapped counter is changed with
+ * KV's atomic `sum`, so concurrent creates never conflict on it; a capped one is read and
+ * checked by versionstamp, so a concurrent change fails the whole commit, which is retried. False
  * when a +1 would pass its counter's cap (gateway-wide first, then the client's).
  */
 async function addActive(
@@ -226,12 +251,24 @@ async function addActive(
   caps: (number | undefined)[] = [],
 ): Promise<boolean> {
   const counterKeys = clientId ? [keys.active, keys.activeOf(clientId)] : [keys.active];
-  const entries = await kv.getMany<number[]>(counterKeys);
-  for (const [i, entry] of entries.entries()) {
-    const value = typeof entry.value === "number" ? entry.value : 0;
+  // An uncapped +1 needs no read; a -1 reads, so that a counter never goes below zero.
+  const read = counterKeys.map((_, i) => caps[i] !== undefined || delta < 0);
+  const wanted = counterKeys.filter((_, i) => read[i]);
+  const entries = wanted.length > 0 ? await kv.getMany<unknown[]>(wanted) : [];
+  let next = 0;
+  for (const [i, key] of counterKeys.entries()) {
+    if (!read[i]) {
+      op.sum(key, 1n);
+      continue;
+    }
+    const entry = entries[next++]!;
+    const value = counterValue(entry.value);
     const cap = caps[i];
     if (delta > 0 && cap !== undefined && value + delta > cap) return false;
-    op.check(entry).set(entry.key, Math.max(0, value + delta));
+    if (delta < 0 && value === 0) continue;
+    // A -1 is a wrapping sum too, so concurrent uncapped creates summing +1 do not conflict with it.
+    op.sum(key, delta > 0 ? 1n : MINUS_ONE.value);
+    if (delta > 0) op.check(entry);
   }
   return true;
 }

@@ -107,7 +107,7 @@ export function sessionRoutes(services: SessionRouteServices): Hono {
     const page = await sessions.list(filter, after === undefined ? { limit } : { limit, after });
     return c.json({
       object: "list",
-      data: page.items.map((h) => sessionView(h, now())),
+      data: page.items.map((h) => sessionView(h, now(), sessions.running(h.id)?.turn)),
       has_more: page.next !== undefined,
       next_cursor: page.next ?? null,
     });
@@ -116,7 +116,8 @@ export function sessionRoutes(services: SessionRouteServices): Hono {
   app.get("/v1/sessions/:id", async (c) => {
     const found = await sessions.get(c.req.param("id"));
     if (!found.ok) return refusalResponse(found.refusal);
-    return c.json(sessionView(found.found.head, now()));
+    const head = found.found.head;
+    return c.json(sessionView(head, now(), sessions.running(head.id)?.turn));
   });
 
   app.delete("/v1/sessions/:id", async (c) => {
@@ -130,7 +131,8 @@ export function sessionRoutes(services: SessionRouteServices): Hono {
     if (!body.ok) return body.response;
     const found = await sessions.extend(c.req.param("id"), body.value.ttl_seconds);
     if (!found.ok) return refusalResponse(found.refusal);
-    return c.json(sessionView(found.found.head, now()));
+    const head = found.found.head;
+    return c.json(sessionView(head, now(), sessions.running(head.id)?.turn));
   });
 
   app.get("/v1/sessions/:id/history", async (c) => {

@@ -157,3 +157,34 @@ Deno.test("an archived session lists as expired, and its turns and socket get 41
     await rig.close();
   }
 });
+
+Deno.test("an extend while a turn runs keeps both: the turn commits and the new expiry holds", async () => {
+  const rig = await startRig({ replicas: 1, sim: { timeScale: 1 } });
+  try {
+    const session = await (await post(`${rig.gateway.url}/v1/sessions`, {
+      model: MODEL,
+      ttl_seconds: 600,
+    })).json();
+    const running = post(`${rig.gateway.url}/v1/sessions/${session.id}/chat`, {
+      message: "tell me a story",
+      max_tokens: 60,
+    });
+    for (;;) {
+      const view = await (await fetch(`${rig.gateway.url}/v1/sessions/${session.id}`)).json();
+      if (view.turn_in_flight === 1) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const extended = await post(`${rig.gateway.url}/v1/sessions/${session.id}/extend`, {
+      ttl_seconds: 7200,
+    });
+    assertEquals(extended.status, 200);
+    const expiresAt = (await extended.json()).expires_at;
+    const answer = await running;
+    assertEquals(answer.status, 200);
+    assertEquals((await answer.json()).choices[0].finish_reason, "length");
+    const view = await (await fetch(`${rig.gateway.url}/v1/sessions/${session.id}`)).json();
+    assertEquals([view.turns, view.turn_in_flight, view.expires_at], [1, null, expiresAt]);
+  } finally {
+    await rig.close();
+  }
+});

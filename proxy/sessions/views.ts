@@ -9,8 +9,15 @@ import type {
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
-/** A session as `GET /v1/sessions/:id` answers it. */
-export function sessionView(head: SessionHead, now: number): Record<string, unknown> {
+/**
+ * A session as `GET /v1/sessions/:id` answers it. `running` is the turn this process runs for
+ * it, if any: a turn is claimed in KV only while other gateway processes share the store.
+ */
+export function sessionView(
+  head: SessionHead,
+  now: number,
+  running?: number,
+): Record<string, unknown> {
   const recentCalls = head.tool_call_times.filter((t) => t > now - 60_000).length;
   const used = head.usage.prompt_tokens + head.usage.completion_tokens;
   return {
@@ -40,7 +47,7 @@ export function sessionView(head: SessionHead, now: number): Record<string, unkn
     },
     backend: head.backend,
     turns: head.next_turn - 1,
-    turn_in_flight: head.inflight?.turn ?? null,
+    turn_in_flight: head.inflight?.turn ?? running ?? null,
     open_tool_calls: head.open_tool_calls,
   };
 }

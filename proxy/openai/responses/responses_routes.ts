@@ -139,15 +139,18 @@ async function respond(
     await dispose(target, false);
     return early;
   }
+  const params = chatParams(body);
   const call = (sessionId: string): TurnCall => ({
     sessionId,
     stream: body.stream === true,
-    params: chatParams(body),
+    params,
     request: {
       messages,
       source: "responses",
       requestId: requestIdOf(request),
       maxTokens: body.max_output_tokens ?? undefined,
+      // The tool definitions are part of the prompt the budget counts.
+      ...(Array.isArray(params.tools) ? { tools: params.tools } : {}),
       extra: {
         api: "responses",
         model: body.model,
