@@ -12,6 +12,7 @@ import {
   type Service,
   startNginx,
   startService,
+  startZeroLatencyBackend,
   waitHttp,
 } from "./proxy/services.ts";
 
@@ -168,16 +169,7 @@ export const proxyBench: BenchSuite = {
     const services: Service[] = [];
     const urls = new Map<Target, string>();
     try {
-      const upstream = await startService(
-        pinned("0", [
-          Deno.execPath(),
-          "run",
-          "-A",
-          join(ROOT, "bench/proxy/upstream.ts"),
-          "--port=0",
-        ]),
-        "the zero-latency backend",
-      );
+      const upstream = await startZeroLatencyBackend();
       services.push(upstream);
       const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
       urls.set("direct", `${upstreamUrl}/v1/chat/completions`);

@@ -1,6 +1,6 @@
 /** Test helpers of the gateway: simulated replicas, an echo upstream and a gateway on ephemeral ports. */
 import OpenAI from "openai";
-import { ConfigSchema } from "../config/mod.ts";
+import { type Config, ConfigSchema } from "../config/mod.ts";
 import { type SimServer, type SimulatorOptions, startSimulator } from "../sim/mod.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
 
@@ -10,6 +10,8 @@ export const MODEL = "llama-3.1-8b-sim";
 /** A gateway over simulated replicas, with an openai client pointed at it. */
 export interface TestRig {
   gateway: Gateway;
+  /** The gateway's config: another gateway started with it shares the KV file. */
+  config: Config;
   sims: SimServer[];
   client: OpenAI;
   /**
@@ -73,6 +75,7 @@ export async function startRig(options: RigOptions = {}): Promise<TestRig> {
   const gateway = await startGateway(config, { port: 0, hostname: "127.0.0.1" });
   const rig: TestRig = {
     gateway,
+    config,
     sims,
     client: clientOf(gateway),
     async restart(restart = {}) {

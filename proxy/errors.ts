@@ -65,3 +65,16 @@ export function errorResponse(
 export function errorEvent(message: string, options: ErrorOptions = {}): string {
   return `data: ${JSON.stringify(errorBody(502, message, { type: "api_error", ...options }))}\n\n`;
 }
+
+/** The message of a 404 `model_not_found`. */
+export function modelNotFoundMessage(model: string): string {
+  return `The model "${model}" does not exist; GET /v1/models lists the served ones`;
+}
+
+/** The 404 `model_not_found` answer to a request for `model`. */
+export function modelNotFound(model: string): Response {
+  return errorResponse(404, modelNotFoundMessage(model), {
+    param: "model",
+    code: "model_not_found",
+  });
+}

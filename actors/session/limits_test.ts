@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { checkTurnLimits, sessionLimits, TOOL_CALL_WINDOW_MS } from "./limits.ts";
-import type { SessionHead, SessionLimits } from "./records.ts";
+import { type SessionHead, type SessionLimits, unturnedHead } from "./records.ts";
 
 const NOW = 1_800_000_000_000;
 
@@ -33,22 +33,7 @@ function head(limits: Partial<SessionLimits>, over: Partial<SessionHead> = {}): 
       max_duration_seconds: null,
       ...limits,
     },
-    usage: {
-      turns: 0,
-      prompt_tokens: 0,
-      completion_tokens: 0,
-      cached_tokens: 0,
-      tool_calls: 0,
-      context_tokens: 0,
-      compactions: 0,
-    },
-    tool_call_times: [],
-    backend: null,
-    next_turn: 1,
-    open_tool_calls: [],
-    compaction: 0,
-    base_turn: 1,
-    inflight: null,
+    ...unturnedHead(),
     ...over,
   };
 }

@@ -190,3 +190,35 @@ export const keys = {
   active: ["session_active"] as Deno.KvKey,
   activeOf: (clientId: string): Deno.KvKey => ["session_active_client", clientId],
 };
+
+/** The parts of a new session's head that no turn has changed yet. */
+export function unturnedHead(): Pick<
+  SessionHead,
+  | "usage"
+  | "tool_call_times"
+  | "backend"
+  | "next_turn"
+  | "open_tool_calls"
+  | "compaction"
+  | "base_turn"
+  | "inflight"
+> {
+  return {
+    usage: {
+      turns: 0,
+      prompt_tokens: 0,
+      completion_tokens: 0,
+      cached_tokens: 0,
+      tool_calls: 0,
+      context_tokens: 0,
+      compactions: 0,
+    },
+    tool_call_times: [],
+    backend: null,
+    next_turn: 1,
+    open_tool_calls: [],
+    compaction: 0,
+    base_turn: 1,
+    inflight: null,
+  };
+}

@@ -16,6 +16,7 @@ import {
   type SessionHead,
   type SessionLimits,
   type TurnRecord,
+  unturnedHead,
 } from "./records.ts";
 import { expireSession, expiryTimerId, MAX_TIMER_DELAY_MS, REAPER_ADDRESS } from "./reaper.ts";
 import {
@@ -93,8 +94,11 @@ export class SessionService {
   readonly #running = new Map<string, TurnPlan>();
   readonly #behavior;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
-  /** Whether another gateway process's heartbeat was fresh at the last beat (until then, assumed). */
-  #othersAlive = true;
+  /**
+   * Since when no other gateway process's heartbeat was fresh at this one's beats; undefined while
+   * one was (and until the first beat).
+   */
+  #aloneSince: number | undefined;
   #cancelPoll: ReturnType<typeof setInterval> | undefined;
 
   /** @param options the store, config and helpers */
@@ -121,7 +125,7 @@ export class SessionService {
             ...withSummarizer(options.summarizer?.(head.model)),
           }),
       nodeAlive: (node) => this.#nodeAlive(node),
-      othersAlive: () => this.#othersAlive,
+      aloneSince: () => this.#aloneSince,
       idleMs: options.config.idle_passivate * 1000,
       onExpire: options.config.on_expire,
       queueTimeoutMs: options.queueTimeoutMs,
@@ -136,7 +140,7 @@ export class SessionService {
     await this.#beat(period);
     // Processes already on the store run their turns unclaimed while they are alone: before this
     // one serves, each must have seen its heartbeat (at their next beat) and claim from then on.
-    if (this.#othersAlive) await new Promise((r) => setTimeout(r, period + 250));
+    if (this.#aloneSince === undefined) await new Promise((r) => setTimeout(r, period + 250));
     this.#heartbeat = setInterval(() => void this.#beat(period).catch(() => {}), period);
     this.#cancelPoll = setInterval(() => void this.#pollCancels().catch(() => {}), 250);
   }
@@ -197,22 +201,7 @@ export class SessionService {
       on_busy: request.on_busy ?? "reject",
       compression,
       limits,
-      usage: {
-        turns: 0,
-        prompt_tokens: 0,
-        completion_tokens: 0,
-        cached_tokens: 0,
-        tool_calls: 0,
-        context_tokens: 0,
-        compactions: 0,
-      },
-      tool_call_times: [],
-      backend: null,
-      next_turn: 1,
-      open_tool_calls: [],
-      compaction: 0,
-      base_turn: 1,
-      inflight: null,
+      ...unturnedHead(),
     };
     let scheduled: Promise<void> | undefined;
     for (let attempt = 0; attempt < 20; attempt++) {
@@ -550,7 +539,8 @@ export class SessionService {
         entry.value.expires_at_ms > now;
       if (alive && entry.key.at(-1) !== this.#system.nodeId) others = true;
     }
-    this.#othersAlive = others;
+    if (others) this.#aloneSince = undefined;
+    else this.#aloneSince ??= now;
   }
 
   async #nodeAlive(node: string): Promise<boolean> {

@@ -39,6 +39,11 @@ export interface TurnRequest {
   tools?: readonly unknown[] | undefined;
   /** Only record the turn (a plain call the client sent whole): no budget check, no compaction. */
   recordOnly?: boolean;
+  /**
+   * The turn number this one must get: a turn that continues a given one is refused as busy
+   * when another turn took the session since (the Responses API then branches instead).
+   */
+  expectTurn?: number;
 }
 
 /** A claimed turn: what to send, and what `commit` needs. */
@@ -114,11 +119,11 @@ export interface SessionDeps {
   /** Whether gateway process `node` is alive (its heartbeat key is fresh). */
   nodeAlive(node: string): Promise<boolean>;
   /**
-   * Whether another gateway process may share the store (as of this process's last heartbeat).
-   * Only then is a turn claimed in KV when it begins; alone, this process's actors are the only
-   * writers, and a turn costs one commit.
+   * Since when this process has been alone on the store (no other process's heartbeat fresh at
+   * its beats), or undefined while another may share it. Only then is a turn claimed in KV when it
+   * begins; alone, this process's actors are the only writers, and a turn costs one commit.
    */
-  othersAlive(): boolean;
+  aloneSince(): number | undefined;
   /** Idle time before the actor passivates, in ms. */
   idleMs: number;
   /** What becomes of a session past its TTL (`sessions.on_expire`). */
@@ -138,6 +143,11 @@ interface Waiter {
 interface State {
   id: string;
   context: SessionContext | undefined;
+  /**
+   * The head as this actor last wrote or read it: while this process is alone on the store, only
+   * this actor writes turns, and a change from elsewhere in it (extend, delete) tells it to forget.
+   */
+  head: (VersionedHead & { at: number }) | undefined;
   running: TurnPlan | undefined;
   waiters: Waiter[];
   idle: Cancellable | undefined;
@@ -153,6 +163,7 @@ export function sessionBehavior(deps: SessionDeps): Behavior<State, SessionMessa
     init: (id) => ({
       id,
       context: undefined,
+      head: undefined,
       running: undefined,
       waiters: [],
       idle: undefined,
@@ -194,6 +205,7 @@ export function sessionBehavior(deps: SessionDeps): Behavior<State, SessionMessa
           break;
         case "forget":
           state.context = undefined;
+          state.head = undefined;
           break;
         case "idle":
           if (!state.running && state.waiters.length === 0) ctx.stop();
@@ -344,12 +356,23 @@ async function begin(
   for (let attempt = 0; attempt < MAX_CLAIM_TRIES; attempt++) {
     // A turn of this session still runs in this process (this actor restarted since it began).
     if (deps.running.has(state.id)) return busy(state.id);
-    const found = await deps.store.get(state.id);
+    // Alone on the store, the head this actor wrote last is the head: no read. Past its TTL it
+    // is read anyway, as an extend may have pushed that out.
+    // Only a head cached since this process is alone: one from before may miss others' turns.
+    const cached = state.head;
+    const aloneSince = deps.aloneSince();
+    const fresh = cached !== undefined && aloneSince !== undefined && cached.at >= aloneSince &&
+      attempt === 0 && cached.head.expires_at_ms > deps.now();
+    const found = fresh ? cached : await deps.store.get(state.id);
+    state.head = found && { ...found, at: deps.now() };
     if (!found) return notFound(state.id);
     const { head } = found;
     const now = deps.now();
     const ended = endedRefusal(head, now, deps.onExpire);
     if (ended) return { ok: false, refusal: ended };
+    if (request.expectTurn !== undefined && head.next_turn !== request.expectTurn) {
+      return busy(state.id);
+    }
     if (head.inflight) {
       // This process's own claim holds while its turn still runs here (this actor may have
       // restarted since it began); another process's while that process's heartbeat is fresh.
@@ -397,14 +420,18 @@ async function begin(
     };
     // Claimed in KV only while another process may run turns too: alone, the final commit's
     // versionstamp check is the one fence needed, and a crash mid-turn leaves nothing to clear.
-    const claim = deps.othersAlive();
+    const claim = aloneSince === undefined;
     let versionstamp = found.versionstamp;
     if (claim) {
       const written = await deps.store.commit(claimed, found.versionstamp, {
         ...(planned.compaction ? { compaction: planned.compaction } : {}),
       });
-      if (written === undefined) continue;
+      if (written === undefined) {
+        state.head = undefined;
+        continue;
+      }
       versionstamp = written;
+      state.head = { head: claimed, versionstamp, at: deps.now() };
     }
     if (planned.compaction) {
       state.context = {
@@ -593,6 +620,7 @@ async function commit(
   }
   if (versionstamp === undefined) {
     state.context = undefined;
+    state.head = undefined;
     // Say what beat the commit: an expiry or a delete reads very unlike a takeover.
     const now = await deps.store.get(plan.sessionId).catch(() => undefined);
     const what = !now
@@ -611,6 +639,7 @@ async function commit(
     context.loadedTo = plan.turn + 1;
     context.versionstamp = versionstamp;
   } else state.context = undefined;
+  state.head = { head: next, versionstamp, at: deps.now() };
   return { ok: true, head: next, record };
 }
 

@@ -22,6 +22,12 @@ export interface Service {
   stop(): Promise<void>;
 }
 
+/** Starts the zero-latency OpenAI backend (`bench/proxy/upstream.ts`) pinned to CPU `cpu`. */
+export function startZeroLatencyBackend(cpu = "0"): Promise<Service> {
+  const argv = [Deno.execPath(), "run", "-A", join(ROOT, "bench/proxy/upstream.ts"), "--port=0"];
+  return startService(pinned(cpu, argv), "the zero-latency backend");
+}
+
 /** Starts `argv` and resolves once it prints the port it listens on. */
 export async function startService(argv: string[], label: string): Promise<Service> {
   const child = new Deno.Command(argv[0]!, {

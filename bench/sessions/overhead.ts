@@ -4,7 +4,13 @@
  */
 import { join } from "node:path";
 import { freePort } from "../../cluster/mod.ts";
-import { pinned, type Service, startService, waitHttp } from "../proxy/services.ts";
+import {
+  pinned,
+  type Service,
+  startService,
+  startZeroLatencyBackend,
+  waitHttp,
+} from "../proxy/services.ts";
 import { medianOf } from "./verdicts.ts";
 import type { PathResult, TurnLoadResult } from "./turn_load.ts";
 
@@ -95,16 +101,7 @@ export async function measureOverhead(options: OverheadOptions): Promise<Overhea
     : await Deno.makeTempDir({ dir: options.stateDir, prefix: "turnpike-bench-sessions-" });
   const services: Service[] = [];
   try {
-    const upstream = await startService(
-      pinned("0", [
-        Deno.execPath(),
-        "run",
-        "-A",
-        join(ROOT, "bench/proxy/upstream.ts"),
-        "--port=0",
-      ]),
-      "the zero-latency backend",
-    );
+    const upstream = await startZeroLatencyBackend();
     services.push(upstream);
     const port = freePort();
     const configPath = join(dir, "turnpike.yaml");

@@ -5,6 +5,7 @@ import type { RequestOutcome } from "../../actors/backend/mod.ts";
 import type { BackendView, ModelRouter, RequestFeatures } from "../../actors/router/mod.ts";
 import type { RecordStore, RequestRecord } from "../records.ts";
 import type { UpstreamClient } from "../upstream/mod.ts";
+import { modelNotFoundMessage } from "../errors.ts";
 import { Attempt, type Outgoing } from "./attempt.ts";
 import { parseClientRequest } from "./client_request.ts";
 import type { Deadlines } from "./deadlines.ts";
@@ -120,7 +121,7 @@ export async function sendRouted(
   if (!router) {
     return exchange.refuse(
       404,
-      `The model "${model}" does not exist; GET /v1/models lists the served ones`,
+      modelNotFoundMessage(model),
       { param: "model", code: "model_not_found" },
     );
   }

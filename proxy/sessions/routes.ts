@@ -1,7 +1,7 @@
 /** The /v1/sessions routes: create, read, list, extend, delete, history, turns and cancel. */
 import { Hono } from "hono";
 import type { ChatMessage, Refusal, SessionService } from "../../actors/session/mod.ts";
-import { errorResponse } from "../errors.ts";
+import { errorResponse, modelNotFound } from "../errors.ts";
 import type { ForwardContext } from "../openai/forward.ts";
 import { jsonBody, parseJsonBody, parseValue } from "../json_body.ts";
 import {
@@ -75,14 +75,7 @@ export function sessionRoutes(services: SessionRouteServices): Hono {
     if (!body.ok) return body.response;
     const b = body.value;
     if (!services.forward.router(b.model)) {
-      return errorResponse(
-        404,
-        `The model "${b.model}" does not exist; GET /v1/models lists the served ones`,
-        {
-          param: "model",
-          code: "model_not_found",
-        },
-      );
+      return modelNotFound(b.model);
     }
     const headers = services.forward.headers;
     const created = await sessions.create({

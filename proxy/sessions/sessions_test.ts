@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import OpenAI from "openai";
+import { startGateway } from "../../gateway/gateway.ts";
 import { MODEL, startRig } from "../../gateway/testing.ts";
 
 async function post(url: string, body: unknown): Promise<Response> {
@@ -184,6 +185,38 @@ Deno.test("an extend while a turn runs keeps both: the turn commits and the new 
     assertEquals((await answer.json()).choices[0].finish_reason, "length");
     const view = await (await fetch(`${rig.gateway.url}/v1/sessions/${session.id}`)).json();
     assertEquals([view.turns, view.turn_in_flight, view.expires_at], [1, null, expiresAt]);
+  } finally {
+    await rig.close();
+  }
+});
+
+Deno.test("a gateway alone again after another took turns builds on those turns", async () => {
+  const rig = await startRig({ replicas: 1 });
+  try {
+    const a = rig.gateway.url;
+    const session = await (await post(`${a}/v1/sessions`, { model: MODEL })).json();
+    const turn = async (url: string, message: string) => {
+      const res = await post(`${url}/v1/sessions/${session.id}/chat`, { message, max_tokens: 3 });
+      assertEquals(res.status, 200, await res.clone().text());
+      await res.body?.cancel();
+    };
+    await turn(a, "on A, alone");
+    // B shares the KV file: it waits until A has seen its heartbeat, and takes a turn.
+    const b = await startGateway(rig.config, { port: 0, hostname: "127.0.0.1" });
+    try {
+      await turn(b.url, "on B");
+    } finally {
+      await b.close({ deadlineMs: 2_000 });
+    }
+    // Once A is alone again (its next heartbeat), its turns read B's, not what A cached before.
+    await new Promise((r) => setTimeout(r, 2_500));
+    await turn(a, "on A again");
+    const history = await (await fetch(`${a}/v1/sessions/${session.id}/history?include=sent`))
+      .json();
+    const inputs = history.data.map((t: { input: { content: string }[] }) => t.input[0]!.content);
+    assertEquals(inputs, ["on A, alone", "on B", "on A again"]);
+    const prompt = history.data[2].sent.prompt.map((m: { content: string }) => m.content);
+    assertEquals(prompt.filter((c: string) => c.startsWith("on ")), inputs);
   } finally {
     await rig.close();
   }

@@ -11,7 +11,7 @@ import {
   type TurnRecord,
 } from "../../../actors/session/mod.ts";
 import { loadTokenCounter } from "../../../actors/session/compression/mod.ts";
-import { errorResponse } from "../../errors.ts";
+import { errorResponse, modelNotFound } from "../../errors.ts";
 import { jsonBody, parseValue } from "../../json_body.ts";
 import { runTurn, type TurnCall } from "../../sessions/turn.ts";
 import { notFound, refused, requestIdOf, type ResponsesRouteServices, tooLarge } from "./_http.ts";
@@ -53,14 +53,7 @@ export function responsesApiRoutes(services: ResponsesRouteServices): Hono {
     const large = tooLarge({ body, instructions: body.instructions }, "input");
     if (large) return large;
     if (!services.forward.router(body.model)) {
-      return errorResponse(
-        404,
-        `The model "${body.model}" does not exist; GET /v1/models lists the served ones`,
-        {
-          param: "model",
-          code: "model_not_found",
-        },
-      );
+      return modelNotFound(body.model);
     }
     const names = services.forward.headers;
     const target = await resolveTarget(body, services, {
@@ -151,6 +144,10 @@ async function respond(
       maxTokens: body.max_output_tokens ?? undefined,
       // The tool definitions are part of the prompt the budget counts.
       ...(Array.isArray(params.tools) ? { tools: params.tools } : {}),
+      // In place only while the previous response is still the latest turn.
+      ...(target.inPlace && sessionId === target.head.id
+        ? { expectTurn: target.inPlace.turn + 1 }
+        : {}),
       extra: {
         api: "responses",
         model: body.model,
