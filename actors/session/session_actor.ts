@@ -5,6 +5,7 @@
  * keeps the session's context in memory between turns and passivates when idle.
  */
 import type { ActorContext, Behavior, Cancellable } from "../runtime/mod.ts";
+import { approxTokenCounter } from "./compression/tokens.ts";
 import type { CompressionResult, ContextMessage } from "./compression/types.ts";
 import {
   contextFrom,
@@ -401,7 +402,11 @@ async function begin(
     const turn = head.next_turn;
     const input: ContextMessage[] = request.messages.map((message, index) => ({
       message,
-      tokens: deps.countMessage(message),
+      // A recorded plain call is not budgeted: the estimate spares the tokenizer a whole prompt
+      // per call (the replica's usage has the exact count).
+      tokens: request.recordOnly
+        ? approxTokenCounter.countMessage(message)
+        : deps.countMessage(message),
       origin: { kind: "original", turn, index },
     }));
     const planned = request.recordOnly
