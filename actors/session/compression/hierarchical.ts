@@ -4,23 +4,14 @@
  * the lowest levels are merged at a time, so old history grows coarser as a balanced tree.
  */
 import {
+  splitForSummary,
   summarizeItems,
-  summaryAllowance,
   summaryRoom,
   type SummaryWork,
   withSummarizer,
 } from "./summary.ts";
 import type { Compressor, ContextMessage } from "./types.ts";
-import {
-  finish,
-  firstProtectedTurn,
-  groupTurns,
-  groupUnits,
-  keepNewest,
-  messagesOf,
-  sumTokens,
-  type TurnGroup,
-} from "./units.ts";
+import { finish, messagesOf, sumTokens, type TurnGroup } from "./units.ts";
 
 /** The turns a level-1 summary covers (fewer when a tool call joins turns into a longer group). */
 export const CHUNK_TURNS = 4;
@@ -119,18 +110,10 @@ export const hierarchical: Compressor = {
   name: "hierarchical",
   compress(input) {
     return withSummarizer(input, async (work) => {
-      const groups = groupTurns(groupUnits(input.context));
-      const first = firstProtectedTurn(input.context, input.keepRecentTurns);
-      const systemTokens = sumTokens(input.system);
-      const allowance = summaryAllowance(input);
-      const reserve = Math.max(
-        allowance,
-        Math.floor((input.targetTokens - systemTokens) * SUMMARY_SHARE),
-      );
-      const { kept, older } = keepNewest(
-        groups,
-        input.targetTokens - systemTokens - reserve,
-        first,
+      const { kept, older, systemTokens, allowance } = splitForSummary(
+        input,
+        (allowance, systemTokens) =>
+          Math.max(allowance, Math.floor((input.targetTokens - systemTokens) * SUMMARY_SHARE)),
       );
       const verbatim = messagesOf(kept);
       const items = await summarizeChunks(work, older, allowance);

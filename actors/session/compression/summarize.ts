@@ -3,32 +3,16 @@
  * summary and the next-oldest turns are summarised together into a new one, so a single summary
  * always stands for everything before the turns kept verbatim.
  */
-import { summarizeItems, summaryAllowance, summaryRoom, withSummarizer } from "./summary.ts";
+import { splitForSummary, summarizeItems, summaryRoom, withSummarizer } from "./summary.ts";
 import type { Compressor } from "./types.ts";
-import {
-  finish,
-  firstProtectedTurn,
-  groupTurns,
-  groupUnits,
-  keepNewest,
-  messagesOf,
-  sumTokens,
-} from "./units.ts";
+import { finish, messagesOf, sumTokens } from "./units.ts";
 
 /** The summarize method. */
 export const summarize: Compressor = {
   name: "summarize",
   compress(input) {
     return withSummarizer(input, async (work) => {
-      const groups = groupTurns(groupUnits(input.context));
-      const first = firstProtectedTurn(input.context, input.keepRecentTurns);
-      const systemTokens = sumTokens(input.system);
-      const allowance = summaryAllowance(input);
-      const { kept, older } = keepNewest(
-        groups,
-        input.targetTokens - systemTokens - allowance,
-        first,
-      );
+      const { kept, older, systemTokens, allowance } = splitForSummary(input);
       const room = input.targetTokens - systemTokens - sumTokens(kept);
       const context = messagesOf(kept);
       if (older.length > 0) {

@@ -19,7 +19,19 @@ import type {
   Summarizer,
   SummarySegment,
 } from "./types.ts";
-import { describeDropped, finish, inputTokens, sumTokens, turnLabel, turnsOf } from "./units.ts";
+import {
+  describeDropped,
+  finish,
+  firstProtectedTurn,
+  groupTurns,
+  groupUnits,
+  inputTokens,
+  keepNewest,
+  sumTokens,
+  type TurnGroup,
+  turnLabel,
+  turnsOf,
+} from "./units.ts";
 
 /** The most tokens a summary message takes, and at most a quarter of what the target leaves. */
 export const SUMMARY_TOKENS = 512;
@@ -45,6 +57,23 @@ export function summaryAllowance(input: CompressionInput): number {
     SUMMARY_TOKENS,
     Math.floor((input.targetTokens - sumTokens(input.system)) / 4),
   );
+}
+
+/**
+ * The split a summarising method starts from: the newest whole turns that fit the target less the
+ * system prompt and `reserve(allowance, systemTokens)` (the newest protected turns always), and
+ * the older ones to summarise.
+ */
+export function splitForSummary(
+  input: CompressionInput,
+  reserve: (allowance: number, systemTokens: number) => number = (allowance) => allowance,
+): { kept: TurnGroup[]; older: TurnGroup[]; systemTokens: number; allowance: number } {
+  const groups = groupTurns(groupUnits(input.context));
+  const first = firstProtectedTurn(input.context, input.keepRecentTurns);
+  const systemTokens = sumTokens(input.system);
+  const allowance = summaryAllowance(input);
+  const room = input.targetTokens - systemTokens - reserve(allowance, systemTokens);
+  return { ...keepNewest(groups, room, first), systemTokens, allowance };
 }
 
 /** What a method that summarises works with: the summarizer, the summaries made, its actions. */
