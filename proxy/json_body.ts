@@ -35,17 +35,27 @@ export async function parseJsonBody<T>(
   return parseValue(body.value, schema);
 }
 
+/** The first issue of a failed parse: the field at fault (dotted), its message, and whether it is unknown. */
+export function firstIssue(
+  error: z.ZodError,
+): { param: string | null; message: string; unknown: boolean } {
+  const issue = error.issues[0];
+  // An unknown field's issue sits on its object: the field itself is the one at fault.
+  const unknown = issue?.code === "unrecognized_keys" && issue.keys[0] !== undefined;
+  const path = unknown ? [...issue.path, issue.keys[0]!] : issue?.path ?? [];
+  return {
+    param: path.length > 0 ? path.join(".") : null,
+    message: issue?.message ?? "invalid",
+    unknown,
+  };
+}
+
 /** `value` parsed with `schema`, or a 400 naming the first field at fault. */
 export function parseValue<T>(value: unknown, schema: z.ZodType<T>): JsonBody<T> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return { ok: true, value: parsed.data };
-  const issue = parsed.error.issues[0];
-  // An unknown field's issue sits on its object: the field itself is the one at fault.
-  const path = issue?.code === "unrecognized_keys" && issue.keys[0] !== undefined
-    ? [...issue.path, issue.keys[0]]
-    : issue?.path ?? [];
-  const param = path.length > 0 ? path.join(".") : null;
-  const what = param ? `"${param}": ${issue?.message ?? "invalid"}` : issue?.message ?? "invalid";
+  const { param, message } = firstIssue(parsed.error);
+  const what = param ? `"${param}": ${message}` : message;
   return bad(`Invalid request at ${what}; fix it and retry`, "invalid_request", param);
 }
 

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { retryKvBusy } from "../runtime/mod.ts";
 import type { Fleet } from "./fleet.ts";
+import { trimUrl } from "./router_actor.ts";
 
 const PREFIX = ["registration"] as const;
 
@@ -53,10 +54,6 @@ export interface RegistrationsOptions {
 
 function keyOf(id: string, model: string): Deno.KvKey {
   return [...PREFIX, id, model];
-}
-
-function trimUrl(url: string): string {
-  return url.replace(/\/+$/, "");
 }
 
 /**

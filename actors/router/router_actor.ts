@@ -71,7 +71,8 @@ export function routerAddress(model: string): string {
   return address(ROUTER_KIND, model);
 }
 
-function trimUrl(url: string): string {
+/** `url` without trailing slashes: one replica's URL written two ways is one backend. */
+export function trimUrl(url: string): string {
   return url.replace(/\/+$/, "");
 }
 

@@ -357,9 +357,9 @@ async function begin(
   for (let attempt = 0; attempt < MAX_CLAIM_TRIES; attempt++) {
     // A turn of this session still runs in this process (this actor restarted since it began).
     if (deps.running.has(state.id)) return busy(state.id);
-    // Alone on the store, the head this actor wrote last is the head: no read. Past its TTL it
-    // is read anyway, as an extend may have pushed that out.
-    // Only a head cached since this process is alone: one from before may miss others' turns.
+    // Alone on the store, the head this actor wrote or read last is the head: no read. Only one
+    // cached since this process is alone, though (one from before may miss others' turns), and
+    // not past its TTL (an extend may have pushed that out).
     const cached = state.head;
     const aloneSince = deps.aloneSince();
     const fresh = cached !== undefined && aloneSince !== undefined && cached.at >= aloneSince &&
@@ -375,12 +375,10 @@ async function begin(
       return busy(state.id);
     }
     if (head.inflight) {
-      // This process's own claim holds while its turn still runs here (this actor may have
-      // restarted since it began); another process's while that process's heartbeat is fresh.
-      // Any other claim was left by a crash, and is taken over.
-      const held = head.inflight.node === deps.nodeId
-        ? deps.running.get(state.id)?.turn === head.inflight.turn
-        : await deps.nodeAlive(head.inflight.node);
+      // Another process's claim holds while that process's heartbeat is fresh. This process's own
+      // turns are in `deps.running` (checked above), so a claim of its own was left by a crash of
+      // an earlier run of it, as is one of a dead process: either is taken over.
+      const held = head.inflight.node !== deps.nodeId && await deps.nodeAlive(head.inflight.node);
       if (held) return head.on_busy === "queue" ? "remote_busy_queue" : busy(state.id);
     }
     const limited = checkTurnLimits(head, now);

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import type { z } from "zod";
 import { backendIdFromUrl, type Fleet, type Registrations } from "../../actors/router/mod.ts";
 import { errorResponse } from "../errors.ts";
-import { jsonBody } from "../json_body.ts";
+import { firstIssue, jsonBody } from "../json_body.ts";
 import type { RecordFilter, StatusClass } from "../record_filter.ts";
 import type { LoggedRecord, RecordLog } from "../record_log.ts";
 import { recordStats, type RecordStore, type RequestRecord } from "../records.ts";
@@ -35,26 +35,11 @@ function parseQuery<T extends z.ZodType>(
 ): { ok: true; value: z.infer<T> } | { ok: false; response: Response } {
   const parsed = schema.safeParse(query);
   if (parsed.success) return { ok: true, value: parsed.data };
-  const issue = parsed.error.issues[0];
-  if (issue?.code === "unrecognized_keys") {
-    const key = issue.keys[0] ?? "";
-    return {
-      ok: false,
-      response: errorResponse(400, `Unknown query parameter "${key}"; remove it`, {
-        param: key,
-        code: "invalid_query",
-      }),
-    };
-  }
-  const param = issue && issue.path.length > 0 ? issue.path.join(".") : null;
-  return {
-    ok: false,
-    response: errorResponse(
-      400,
-      `Query ${param ?? "string"} is invalid: ${issue?.message ?? "invalid"}`,
-      { param, code: "invalid_query" },
-    ),
-  };
+  const { param, message, unknown } = firstIssue(parsed.error);
+  const text = unknown
+    ? `Unknown query parameter "${param}"; remove it`
+    : `Query ${param ?? "string"} is invalid: ${message}`;
+  return { ok: false, response: errorResponse(400, text, { param, code: "invalid_query" }) };
 }
 
 function filterOf(query: RequestsQueryInput): RecordFilter {
