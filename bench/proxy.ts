@@ -9,6 +9,7 @@ import { measurePick } from "./proxy/pick_cost.ts";
 import {
   ensureNginx,
   pinned,
+  runJsonScript,
   type Service,
   startNginx,
   startService,
@@ -50,7 +51,6 @@ interface Run extends LoadResult {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const ROOT = new URL("..", import.meta.url).pathname;
 
 async function load(
@@ -60,24 +60,13 @@ async function load(
   durationS: number,
   warmupS: number,
 ): Promise<LoadResult[]> {
-  const argv = pinned("1", [
-    Deno.execPath(),
-    "run",
-    "-A",
-    join(ROOT, "bench/proxy/load.ts"),
+  return await runJsonScript<LoadResult[]>("1", "bench/proxy/load.ts", [
     ...urls.map((url) => `--url=${url}`),
     `--concurrency=${concurrency}`,
     `--duration=${durationS}`,
     `--warmup=${warmupS}`,
     ...(stream ? ["--stream"] : []),
-  ]);
-  const out = await new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  if (!out.success) throw new Error(`The load generator failed against ${urls.join(", ")}`);
-  return JSON.parse(decoder.decode(out.stdout)) as LoadResult[];
+  ], `The load generator against ${urls.join(", ")}`);
 }
 
 function median(values: number[]): number {

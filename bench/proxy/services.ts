@@ -28,6 +28,26 @@ export function startZeroLatencyBackend(cpu = "0"): Promise<Service> {
   return startService(pinned(cpu, argv), "the zero-latency backend");
 }
 
+/**
+ * Runs the Deno script `script` (a path from the repository root) with `args`, pinned to CPU
+ * `cpu`, and answers the JSON it prints; throws with `label` when it fails.
+ */
+export async function runJsonScript<T>(
+  cpu: string,
+  script: string,
+  args: string[],
+  label: string,
+): Promise<T> {
+  const argv = pinned(cpu, [Deno.execPath(), "run", "-A", join(ROOT, script), ...args]);
+  const out = await new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`${label} failed`);
+  return JSON.parse(decoder.decode(out.stdout)) as T;
+}
+
 /** Starts `argv` and resolves once it prints the port it listens on. */
 export async function startService(argv: string[], label: string): Promise<Service> {
   const child = new Deno.Command(argv[0]!, {

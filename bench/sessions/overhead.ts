@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { freePort } from "../../cluster/mod.ts";
 import {
   pinned,
+  runJsonScript,
   type Service,
   startService,
   startZeroLatencyBackend,
@@ -14,7 +15,6 @@ import {
 import { medianOf } from "./verdicts.ts";
 import type { PathResult, TurnLoadResult } from "./turn_load.ts";
 
-const decoder = new TextDecoder();
 const ROOT = new URL("../..", import.meta.url).pathname;
 
 /** Settings of {@linkcode measureOverhead}. */
@@ -58,11 +58,7 @@ async function load(
   durationS: number,
   thinkMs: number,
 ): Promise<TurnLoadResult> {
-  const argv = pinned("1", [
-    Deno.execPath(),
-    "run",
-    "-A",
-    join(ROOT, "bench/sessions/turn_load.ts"),
+  const result = await runJsonScript<TurnLoadResult>("1", "bench/sessions/turn_load.ts", [
     `--url=${base}`,
     `--concurrency=${options.concurrency}`,
     `--duration=${durationS}`,
@@ -71,14 +67,7 @@ async function load(
     `--user-chars=${options.userChars}`,
     `--think=${thinkMs}`,
     ...(stream ? ["--stream"] : []),
-  ]);
-  const out = await new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  if (!out.success) throw new Error("The turn load generator failed");
-  const result = JSON.parse(decoder.decode(out.stdout)) as TurnLoadResult;
+  ], "The turn load generator");
   if (result.firstError) console.error(`turn load: first error: ${result.firstError}`);
   return result;
 }
