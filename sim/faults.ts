@@ -1,4 +1,4 @@
-/** Faults a simulated replica can be told to show: loading, errors, hangs, cut streams, slow tokens. */
+/** Faults a simulated replica can be told to show: loading, errors, hangs, cut streams, slow tokens, a frozen process, garbage answers. */
 import { z } from "zod";
 import { mix32 } from "./text.ts";
 
@@ -18,7 +18,22 @@ export const FaultPatchSchema = z.strictObject({
   slow_token_ms: z.number().min(0).optional(),
   /** Start loading again for this many ms (real): `/health` answers 503 meanwhile. */
   loading_ms: z.number().min(0).optional(),
+  /**
+   * A hung process: every request but `/admin/*` (health probes and `/metrics` scrapes too) gets
+   * no byte at all until the fault is cleared or the client gives up.
+   */
+  freeze: z.boolean().optional(),
+  /** What a generation request gets back instead of a real answer (see {@linkcode GarbageMode}). */
+  garbage: z.enum(["none", "non_json", "truncated_sse", "html"]).optional(),
 });
+
+/**
+ * A broken answer with status 200: `non_json` a body that is not JSON under
+ * `content-type: application/json`; `truncated_sse` an event stream whose second event is cut
+ * mid-JSON, then a clean end of body without `data: [DONE]`; `html` an HTML page under
+ * `content-type: text/html`, whatever was asked.
+ */
+export type GarbageMode = "none" | "non_json" | "truncated_sse" | "html";
 
 /** A partial update of the faults. */
 export type FaultPatch = z.infer<typeof FaultPatchSchema>;
@@ -37,6 +52,10 @@ export interface FaultState {
   slowTokenMs: number;
   /** `performance.now()` until which the replica is loading. */
   loadingUntil: number;
+  /** Whether every request but `/admin/*` hangs. */
+  frozen: boolean;
+  /** The broken answer generation requests get. */
+  garbage: GarbageMode;
 }
 
 /** What happens to one request. */
@@ -48,6 +67,7 @@ export class Faults {
   readonly state: FaultState;
   #draws = 0;
   readonly #seed: number;
+  #thawed = Promise.withResolvers<void>();
 
   /** @param initial the start-up settings, @param seed seeds the draws */
   constructor(initial: Partial<FaultState>, seed: number) {
@@ -58,6 +78,8 @@ export class Faults {
       cutAfterTokens: 1,
       slowTokenMs: 0,
       loadingUntil: 0,
+      frozen: false,
+      garbage: "none",
       ...initial,
     };
     this.#seed = seed;
@@ -77,6 +99,32 @@ export class Faults {
     if (patch.cut_after_tokens !== undefined) s.cutAfterTokens = patch.cut_after_tokens;
     if (patch.slow_token_ms !== undefined) s.slowTokenMs = patch.slow_token_ms;
     if (patch.loading_ms !== undefined) s.loadingUntil = performance.now() + patch.loading_ms;
+    if (patch.garbage !== undefined) s.garbage = patch.garbage;
+    if (patch.freeze !== undefined) this.#setFrozen(patch.freeze);
+  }
+
+  /**
+   * Resolves when the replica is not frozen (at once when it is not), or when `signal` aborts:
+   * a frozen replica holds each request here without sending a byte.
+   */
+  thawed(signal: AbortSignal): Promise<void> {
+    if (!this.state.frozen || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      signal.addEventListener("abort", done, { once: true });
+      void this.#thawed.promise.then(done);
+    });
+  }
+
+  #setFrozen(frozen: boolean): void {
+    if (this.state.frozen && !frozen) {
+      this.#thawed.resolve();
+      this.#thawed = Promise.withResolvers<void>();
+    }
+    this.state.frozen = frozen;
   }
 
   /** Clears every fault. */
@@ -87,11 +135,13 @@ export class Faults {
       cutRate: 0,
       slowTokenMs: 0,
       loadingUntil: 0,
+      garbage: "none",
     });
+    this.#setFrozen(false);
   }
 
   /** The settings as the admin endpoint shows them. */
-  toJSON(): Record<string, number | boolean> {
+  toJSON(): Record<string, number | boolean | string> {
     const s = this.state;
     return {
       error_rate: s.errorRate,
@@ -100,6 +150,8 @@ export class Faults {
       cut_after_tokens: s.cutAfterTokens,
       slow_token_ms: s.slowTokenMs,
       loading: this.loading,
+      freeze: s.frozen,
+      garbage: s.garbage,
     };
   }
 

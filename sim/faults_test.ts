@@ -135,3 +135,52 @@ Deno.test("slow tokens stretch the inter-token latency reported on /metrics", ()
     // 500 simulated ms extra per step, reported at time scale 50: at least 10 ms a token.
     assertGreater(itl.sum / itl.count, 0.01);
   }));
+
+Deno.test("a frozen replica sends no byte on /health, /metrics or requests until the fault is cleared", () =>
+  withSim({ tokenizer: "approx" }, async (sim) => {
+    const post = (body: unknown) =>
+      fetch(`${sim.url}/admin/faults`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      }).then((r) => r.json());
+    assertEquals((await post({ freeze: true })).freeze, true);
+    for (const path of ["/health", "/metrics"]) {
+      const got = await fetch(`${sim.url}${path}`, { signal: AbortSignal.timeout(300) }).then(
+        (r) => r.body?.cancel().then(() => "answered"),
+        (error: Error) => error.name,
+      );
+      assertEquals(got, "TimeoutError", `${path} hangs`);
+    }
+    // A request held by the freeze is answered once the fault is cleared.
+    const held = status(`${sim.url}/v1/chat/completions`, chat());
+    assertEquals((await fetch(`${sim.url}/admin/faults`).then((r) => r.json())).freeze, true);
+    await fetch(`${sim.url}/admin/faults`, { method: "DELETE" }).then((r) => r.body?.cancel());
+    assertEquals(await held, 200);
+    assertEquals(await status(`${sim.url}/health`), 200);
+  }));
+
+Deno.test("garbage answers come with status 200: a non-JSON body, a cut event stream, an HTML page", () =>
+  withSim({ tokenizer: "approx" }, async (sim) => {
+    const set = (garbage: string) =>
+      fetch(`${sim.url}/admin/faults`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ garbage }),
+      }).then((r) => r.body?.cancel());
+    await set("non_json");
+    let res = await fetch(`${sim.url}/v1/chat/completions`, chat());
+    assertEquals([res.status, res.headers.get("content-type")], [200, "application/json"]);
+    await assertRejects(() => res.json());
+    await set("truncated_sse");
+    res = await fetch(`${sim.url}/v1/chat/completions`, chat(3, true));
+    assertEquals(res.headers.get("content-type"), "text/event-stream");
+    const text = await res.text();
+    assert(text.startsWith("data: {") && !text.includes("[DONE]") && !text.endsWith("\n\n"), text);
+    await set("html");
+    res = await fetch(`${sim.url}/v1/chat/completions`, chat(3, true));
+    assertEquals(res.headers.get("content-type"), "text/html; charset=utf-8");
+    assert((await res.text()).startsWith("<html>"));
+    await set("none");
+    assertEquals(await status(`${sim.url}/v1/chat/completions`, chat()), 200);
+  }));

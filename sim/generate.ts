@@ -2,6 +2,7 @@
 import type { z } from "zod";
 import type { Engine } from "./engine.ts";
 import type { Faults } from "./faults.ts";
+import { garbageResponse } from "./garbage.ts";
 import {
   type ChatRequest,
   ChatRequestSchema,
@@ -136,6 +137,8 @@ export async function handleGeneration(
   if (body instanceof Response) return body;
   const wrongModel = checkModel(body.model, ctx);
   if (wrongModel) return wrongModel;
+  const garbage = ctx.faults.state.garbage;
+  if (garbage !== "none") return garbageResponse(garbage, ctx.model);
   const fate = ctx.faults.decide();
   if (fate === "error") {
     return errorResponse(500, "Internal server error injected by fault: retry the request");

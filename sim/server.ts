@@ -96,6 +96,11 @@ function embedding(text: string, seed: number): number[] {
 
 function buildApp(ctx: ReplicaContext, created: number, timeScale: number): Hono {
   const app = new Hono();
+  // A frozen replica holds everything but its admin endpoints (which must clear the fault).
+  app.use(async (c, next) => {
+    if (!c.req.path.startsWith("/admin/")) await ctx.faults.thawed(c.req.raw.signal);
+    await next();
+  });
   app.get(
     "/health",
     () =>
