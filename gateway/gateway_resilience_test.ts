@@ -45,7 +45,9 @@ Deno.test("a connection error before the first byte fails over, and max_retries 
     for (let i = 0; i < 6; i++) await rig.client.chat.completions.create(chat(`again ${i}`));
     const after = rig.gateway.records.recent({ limit: 6 });
     assert(after.every((r) => r.status === 200 && r.backendId !== deadId));
-    assert(after.some((r) => r.attempts === 2), "some requests tried the dead replica first");
+    // The first failure brings a health probe forward, which marks the dead replica down: a
+    // request tries it at most once before that (tests/faults/ covers the kill of a process).
+    assert(after.every((r) => r.attempts <= 2), "no request tried more than the dead replica");
   } finally {
     await rig.close();
   }
@@ -155,9 +157,10 @@ Deno.test("a stream that breaks after its first byte ends with an OpenAI-shaped 
     assertEquals(res.status, 200);
     const text = await res.text();
     const events = text.split("\n\n").filter((e) => e.startsWith("data: "));
-    const last = JSON.parse(events.at(-1)!.slice(6));
+    assertEquals(events.at(-1), "data: [DONE]", "the broken stream still ends with [DONE]");
+    const last = JSON.parse(events.at(-2)!.slice(6));
     assertEquals([last.error.code, last.error.type], ["upstream_error", "api_error"]);
-    assert(events.length >= 2, "the tokens before the cut are relayed");
+    assert(events.length >= 3, "the tokens before the cut are relayed");
     await waitFor("the record", () => rig.gateway.records.recent().length === 1);
     assert(rig.gateway.records.recent()[0]?.error !== undefined);
   } finally {

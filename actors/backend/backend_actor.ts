@@ -75,6 +75,8 @@ export interface BackendActorState {
   probes: Set<AbortController>;
   /** When the router was last told, in ms since the epoch. */
   reportedAtMs: number;
+  /** When a failed request last brought a health probe forward, in ms since the epoch. */
+  failureProbedAtMs: number;
 }
 
 /** While a replica is unhealthy it is probed at least this often, so a starting replica joins quickly. */
@@ -164,6 +166,7 @@ export function backendBehavior(
         timers: new Map(),
         probes: new Set(),
         reportedAtMs: 0,
+        failureProbedAtMs: 0,
       };
       schedule(state, ctx, 0, { type: "probe" });
       schedule(state, ctx, 0, { type: "scrape" });
@@ -247,6 +250,15 @@ export function backendBehavior(
           state.backend = backendReleased(before, msg.outcome, t, options);
           afterChange(before, state, ctx);
           if (state.backend.circuit.phase === "open") state.timers.get("probe")?.cancel();
+          else if (
+            !msg.outcome.ok && !msg.outcome.aborted && state.backend.healthy &&
+            t - state.failureProbedAtMs >= UNHEALTHY_PROBE_MS
+          ) {
+            // A failed request may be a dead replica (a refused connection, a hang): probe now
+            // rather than routing to it until the next interval; at most once a second.
+            state.failureProbedAtMs = t;
+            schedule(state, ctx, 0, { type: "probe" });
+          }
           // A change of circuit is reported at once; new EWMA samples at most every
           // reportEveryMs, so a busy replica does not cost its router a report per request.
           if (

@@ -31,6 +31,31 @@ const BUFFER_LIMIT_BYTES = 1 << 20;
 const ABORTED: RequestOutcome = { ok: false, aborted: true };
 
 /**
+ * Why a successful answer's content type is one no client of this request could read ("" when it
+ * is fine): a stream must be `text/event-stream`, a whole answer JSON (or a stream, which is
+ * relayed as one). An answer without a content type is let through.
+ */
+function unreadableType(stream: boolean, contentType: string | undefined): string {
+  if (contentType === undefined) return "";
+  const sse = contentType.includes("text/event-stream");
+  if (stream ? sse : sse || contentType.includes("json")) return "";
+  return `its answer to a ${stream ? "stream" : "request"} came as ${
+    JSON.stringify(contentType.slice(0, 64))
+  }`;
+}
+
+/** Whether a JSON answer's body is at least framed as JSON: a `{` or `[` first and its match last. */
+function looksLikeJson(body: Uint8Array): boolean {
+  let start = 0;
+  let end = body.length - 1;
+  while (start <= end && body[start]! <= 32) start++;
+  while (end >= start && body[end]! <= 32) end--;
+  if (start > end) return body.length === 0;
+  const first = body[start];
+  return (first === 123 && body[end] === 125) || (first === 91 && body[end] === 93);
+}
+
+/**
  * Sends a request to one backend and answers the client from what comes back. It holds the
  * backend's in-flight count and the upstream body until the answer is complete or the relay takes
  * them over; {@linkcode close} gives them back on every path.
@@ -98,6 +123,9 @@ export class Attempt implements RelayOptions {
       const status = upstream.status;
       // The replica answered: nothing runs there any more, so another one may take the request.
       if (status >= 500) return this.#retry(`HTTP ${status}`);
+      // A 200 no client could read (an HTML error page, JSON for a stream) is a failure too.
+      const unreadable = status < 300 ? unreadableType(record.stream, upstream.contentType) : "";
+      if (unreadable) return this.#retry(unreadable);
       this.stream = upstream.contentType?.includes("text/event-stream") ?? record.stream;
       const answer = this.outgoing.answer;
       return answer ? await answer(this) : await this.answerAsIs();
@@ -123,6 +151,15 @@ export class Attempt implements RelayOptions {
     ) {
       const answer = await upstream.bytes();
       this.#ownsBody = false;
+      if (status < 300 && !this.stream && !looksLikeJson(answer)) {
+        const reason = `${this.backend.id}: its answer is not JSON`;
+        this.outcome = { ok: false, error: reason };
+        return this.outgoing.exchange.refuse(
+          502,
+          `The backend ${this.backend.id} answered with a body that is not JSON; retry the request`,
+          { code: "upstream_invalid_response", reason },
+        );
+      }
       return bufferedAnswer(this, answer);
     }
     const response = this.respond(relay(upstream, this));

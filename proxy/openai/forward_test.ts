@@ -20,7 +20,7 @@ function fakeAnswer(
   status: number,
   options: { headers?: [string, string][]; stream?: boolean; body?: string } = {},
 ): FakeAnswer {
-  const body = encoder.encode(options.body ?? (options.stream ? "data: {}\n\n" : "{}"));
+  const body = encoder.encode(options.body ?? (options.stream ? "data: {}\n\ndata: [DONE]\n\n" : "{}"));
   let left: Uint8Array | null = body;
   const answer: FakeAnswer = {
     status,
@@ -200,7 +200,7 @@ Deno.test("a streamed answer keeps its backend until the relay ends, then record
   try {
     const response = await h.post({ stream: true });
     assertEquals(h.inFlight(), [1]);
-    assertEquals(await response.text(), "data: {}\n\n");
+    assertEquals(await response.text(), "data: {}\n\ndata: [DONE]\n\n");
     assertEquals(h.inFlight(), [0]);
     assertEquals(h.finished.length, 1);
     assert(h.finished[0]!.outcome.ok && h.finished[0]!.outcome.ttftMs !== undefined);

@@ -1,10 +1,17 @@
 /** The streaming relay: passes an upstream body on chunk by chunk, taps it for usage, and turns a late failure into an error event. */
 import { errorEvent } from "../errors.ts";
 import type { UpstreamResponse } from "../upstream/mod.ts";
+import { SseFramer } from "./sse_frames.ts";
 import { type TappedUsage, UsageTap } from "./usage_tap.ts";
 
 const encoder = new TextEncoder();
 const TIMED_OUT = "The request timed out while streaming; retry or raise proxy.request_timeout";
+const NO_DONE = "The backend's stream ended before data: [DONE]; retry the request";
+
+/** The end of a broken stream: an OpenAI-shaped error event, then `data: [DONE]`, as clients expect. */
+function brokenEnd(message: string, code: string): Uint8Array {
+  return encoder.encode(`${errorEvent(message, { code })}data: [DONE]\n\n`);
+}
 
 /** How a relayed body ended, as the relay tells its owner. */
 export interface RelayEnd {
@@ -31,9 +38,11 @@ export interface RelayOptions {
 }
 
 /**
- * Relays `upstream`'s body chunk by chunk as it arrives (nothing held back), tapping it for usage.
- * A failure after the first byte ends an SSE stream with an OpenAI-shaped error event; a cancel by
- * the client aborts the upstream request. Nothing is read until the client side asks for a chunk,
+ * Relays `upstream`'s body chunk by chunk as it arrives, tapping it for usage. A failure after the
+ * first byte, or an SSE stream that ends without `data: [DONE]`, ends the stream with an
+ * OpenAI-shaped error event and `data: [DONE]`; of an SSE stream only half an event is ever held
+ * back (see {@linkcode SseFramer}), so that error event is never glued onto one. A cancel by the
+ * client aborts the upstream request. Nothing is read until the client side asks for a chunk,
  * so a stream that is never sent (its response could not be built) never reads or ends.
  */
 export function relay(
@@ -41,6 +50,7 @@ export function relay(
   options: RelayOptions,
 ): ReadableStream<Uint8Array> {
   const tap = new UsageTap(options.stream);
+  const framer = options.stream ? new SseFramer() : undefined;
   let firstByteAt: number | undefined;
   let relayMs = 0;
   let ended = false;
@@ -68,7 +78,7 @@ export function relay(
       if (client || !options.stream) source?.error(new Error(message));
       else {
         // A timed-out stream still ends with an error event, whenever the client reads it.
-        source?.enqueue(encoder.encode(errorEvent(message, { code: "request_timeout" })));
+        source?.enqueue(brokenEnd(message, "request_timeout"));
         source?.close();
       }
     } catch {
@@ -99,7 +109,7 @@ export function relay(
         try {
           if (options.stream) {
             const code = reason === "timeout" ? "request_timeout" : "upstream_error";
-            controller.enqueue(encoder.encode(errorEvent(message, { code })));
+            controller.enqueue(brokenEnd(message, code));
             controller.close();
           } else {
             controller.error(new Error(message));
@@ -111,13 +121,23 @@ export function relay(
       }
       const t = performance.now();
       if (chunk === null) {
+        const rest = framer?.rest();
+        if (rest) tap.push(rest);
+        // result() ends an event the stream left open, so its [DONE] counts.
+        if (framer && (tap.result(), !tap.done)) {
+          end("error", NO_DONE);
+          controller.enqueue(brokenEnd(NO_DONE, "upstream_error"));
+        } else if (rest) controller.enqueue(rest);
         controller.close();
         end("done", "");
         return;
       }
       firstByteAt ??= t;
-      controller.enqueue(chunk);
-      tap.push(chunk);
+      const whole = framer ? framer.take(chunk) : chunk;
+      if (whole) {
+        controller.enqueue(whole);
+        tap.push(whole);
+      }
       relayMs += performance.now() - t;
     },
     cancel() {

@@ -28,6 +28,7 @@ export class UsageTap {
   #events = 0;
   #prompt: number | undefined;
   #completion: number | undefined;
+  #done = false;
   #sse: { parser: EventSourceParser; decoder: TextDecoder } | undefined;
 
   /** @param stream whether the response is an SSE stream (events are counted) */
@@ -35,7 +36,10 @@ export class UsageTap {
     if (!stream) return;
     const parser = createParser({
       onEvent: ({ data }) => {
-        if (data.trim() === "[DONE]") return;
+        if (data.trim() === "[DONE]") {
+          this.#done = true;
+          return;
+        }
         if (GENERATED.test(data)) this.#events++;
         this.#read(data);
       },
@@ -52,6 +56,11 @@ export class UsageTap {
     const window = this.#tail + latin1.decode(chunk);
     this.#read(window);
     this.#tail = window.length > TAIL_CHARS ? window.slice(-TAIL_CHARS) : window;
+  }
+
+  /** Whether an SSE stream's `data: [DONE]` has been seen (an event left open counts after {@linkcode result}). */
+  get done(): boolean {
+    return this.#done;
   }
 
   /** Takes the counts of the last `usage` object in `text`, if it has one. */
