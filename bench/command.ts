@@ -5,6 +5,7 @@ import { simBench } from "./sim.ts";
 import { proxyBench } from "./proxy.ts";
 import { routingBench } from "./routing.ts";
 import { sessionsBench } from "./sessions.ts";
+import { soakBench } from "./soak.ts";
 
 /** One benchmark suite. */
 export interface BenchSuite {
@@ -20,6 +21,7 @@ const suites: readonly BenchSuite[] = [
   proxyBench,
   routingBench,
   sessionsBench,
+  soakBench,
 ];
 
 const usage = [
