@@ -14,6 +14,7 @@ import { createApp } from "../proxy/mod.ts";
 import type { ForwardContext } from "../proxy/mod.ts";
 import { RecordLog, RecordStore } from "../proxy/mod.ts";
 import { UpstreamClient } from "../proxy/upstream/mod.ts";
+import { RateLimits } from "../proxy/limits/mod.ts";
 import { Deadlines } from "../proxy/mod.ts";
 import { reaperBehavior, SessionService, SessionStore } from "../actors/session/mod.ts";
 import { loadTokenCounter } from "../actors/session/compression/mod.ts";
@@ -172,6 +173,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     now,
   });
   await registrations.start();
+  // Counted on the hot path, shared through KV by a timer.
+  const limits = new RateLimits(config.limits, { kv, nodeId: system.nodeId, now });
+  await limits.start();
+  forward.limits = limits;
   const app = createApp({
     fleet,
     records,
@@ -212,6 +217,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         clearTimeout(timer);
         await sessions.close();
         await registrations.close();
+        await limits.close();
         unfollow();
         await log.close();
         upstream.close();

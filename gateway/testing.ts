@@ -38,6 +38,8 @@ export interface RigOptions {
   listSims?: boolean;
   /** `sessions:` overrides (limits, compression defaults). */
   sessions?: Record<string, unknown>;
+  /** `limits:` (rate, token and concurrency limits). */
+  limits?: Record<string, unknown>;
 }
 
 /** Starts simulated replicas on port 0 and a gateway over them on port 0, with a KV file in a temp dir. */
@@ -67,6 +69,7 @@ export async function startRig(options: RigOptions = {}): Promise<TestRig> {
     models,
     headers: options.headers ?? {},
     ...(options.sessions ? { sessions: options.sessions } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
     state_dir: dir,
   };
   const config = ConfigSchema.parse(raw);

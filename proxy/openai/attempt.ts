@@ -180,10 +180,10 @@ export class Attempt implements RelayOptions {
     return body;
   }
 
-  /** The gateway's own response headers of this attempt (request id, backend, timing). */
+  /** The gateway's own response headers of this attempt (request id, backend, timing, rate limits). */
   gatewayHeaders(): [string, string][] {
     const exchange = this.outgoing.exchange;
-    return [
+    const headers: [string, string][] = [
       ["x-request-id", exchange.record.requestId],
       ["x-turnpike-backend", this.backend.id],
       [
@@ -193,6 +193,8 @@ export class Attempt implements RelayOptions {
         }`,
       ],
     ];
+    if (exchange.extraHeaders !== undefined) headers.push(...exchange.extraHeaders);
+    return headers;
   }
 
   /**

@@ -40,6 +40,10 @@ export class Exchange {
   readonly abort: AbortController = new AbortController();
   /** The failure the last retried attempt met, for the answer when no backend is left. */
   lastError = "";
+  /** Headers every answer to this request carries besides the gateway's own (the rate limits'). */
+  extraHeaders: [string, string][] | undefined;
+  /** Called with the record each time the request finishes, after it is written (once but for a bug). */
+  onFinish: ((record: RequestRecord) => void)[] | undefined;
   #signal: AbortSignal;
   #deadline: Deadline | undefined;
   #onClientAbort = () => this.abort.abort("client");
@@ -82,18 +86,24 @@ export class Exchange {
     record.totalMs = roundMs(performance.now() - this.startedAt);
     if (record.gatewayMs === 0) record.gatewayMs = record.totalMs;
     this.context.records.add(record);
+    if (this.onFinish !== undefined) {
+      for (const hook of this.onFinish) hook(record);
+    }
   }
 
   /** Ends the request with an OpenAI-shaped error answer; every error is recorded, those before routing too. */
   refuse(status: number, message: string, options: RefuseOptions = {}): Response {
     this.finish(status, options.reason ?? message);
-    const requestId = this.record.requestId;
+    const headers: Record<string, string> = { "x-request-id": this.record.requestId };
+    if (options.retryAfter !== undefined) headers["retry-after"] = options.retryAfter;
+    if (this.extraHeaders !== undefined) {
+      for (const [name, value] of this.extraHeaders) headers[name] = value;
+    }
     return errorResponse(status, message, {
+      ...(options.type === undefined ? {} : { type: options.type }),
       param: options.param ?? null,
       code: options.code ?? null,
-      headers: options.retryAfter === undefined
-        ? { "x-request-id": requestId }
-        : { "x-request-id": requestId, "retry-after": options.retryAfter },
+      headers,
     });
   }
 

@@ -11,6 +11,7 @@ import { parseClientRequest } from "./client_request.ts";
 import type { Deadlines } from "./deadlines.ts";
 import { Exchange, type ExchangeOptions } from "./exchange.ts";
 import type { RoutedBody } from "./schemas.ts";
+import type { RateLimits } from "../limits/mod.ts";
 
 /** The calls the hot path makes on a model's router. */
 export type ForwardRouter = Pick<ModelRouter, "pick" | "acquire" | "release">;
@@ -35,6 +36,8 @@ export interface ForwardContext {
   upstream: Pick<UpstreamClient, "request">;
   /** Request timeouts. */
   deadlines: Deadlines;
+  /** The rate limits (`limits:`); none are checked without it. */
+  limits?: Pick<RateLimits, "limit">;
 }
 
 /** Options of {@linkcode forwardOpenAI}: one per route, made once. */
@@ -125,6 +128,8 @@ export async function sendRouted(
       { param: "model", code: "model_not_found" },
     );
   }
+  const limited = context.limits?.limit(request, exchange, routed);
+  if (limited !== undefined) return limited;
   const features = context.features(routed.json, record.sessionId);
   if (routed.homeBackend) features.homeBackend = routed.homeBackend;
   const headers: [string, string][] = [
