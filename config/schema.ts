@@ -44,6 +44,11 @@ export const ProxySchema = z.strictObject({
   /** Seconds a request may take end to end before the gateway answers 504. */
   request_timeout: seconds.default(300),
   /**
+   * Seconds a stopping gateway (SIGTERM, SIGINT) lets the requests in flight finish while it
+   * answers new ones 503; then it stops anyway. @default 30
+   */
+  drain_timeout: seconds.default(30),
+  /**
    * Seconds a TCP connect to a replica may take; past it the request goes to another replica.
    * @default 3
    */

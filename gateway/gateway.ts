@@ -19,6 +19,7 @@ import { Deadlines } from "../proxy/mod.ts";
 import { reaperBehavior, SessionService, SessionStore } from "../actors/session/mod.ts";
 import { loadTokenCounter } from "../actors/session/compression/mod.ts";
 import { gatewaySummarizer } from "./summarizer.ts";
+import { drained, drainingRefusal, inFlightOf } from "./drain.ts";
 
 /** Options of {@linkcode startGateway}. */
 export interface GatewayOptions {
@@ -56,7 +57,10 @@ export interface Gateway {
   readonly system: ActorSystem;
   /** Its durable sessions. */
   readonly sessions: SessionService;
-  /** Stops accepting, lets streams in flight finish up to `deadlineMs`, then stops the actors and replicas. */
+  /**
+   * Drains: answers new requests 503 (`connection: close`) while the requests in flight finish, up
+   * to `deadlineMs`; then stops listening, and stops the actors and replicas.
+   */
   close(options?: { deadlineMs?: number }): Promise<void>;
 }
 
@@ -188,11 +192,13 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     sessions,
   });
   const listening = Promise.withResolvers<Deno.NetAddr>();
+  // Set by close(): new requests, also on kept-alive connections, get a 503 while streams drain.
+  let draining = false;
   const server = Deno.serve({
     hostname: options.hostname ?? config.proxy.host,
     port: options.port ?? config.proxy.port,
     onListen: (addr) => listening.resolve(addr),
-  }, app.fetch);
+  }, (request, info) => draining ? drainingRefusal() : app.fetch(request, info));
   const addr = await listening.promise;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   selfUrl = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${addr.port}`;
@@ -213,6 +219,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         const deadline = new Promise<void>((resolve) => {
           timer = setTimeout(resolve, deadlineMs);
         });
+        draining = true;
+        await drained(() => inFlightOf(fleet), deadlineMs);
         await Promise.race([server.shutdown(), deadline]);
         clearTimeout(timer);
         await sessions.close();

@@ -85,7 +85,7 @@ export const serveCommand: Command = {
     );
     const ready = new AbortController();
     const handlers = installShutdownHandlers({ shutdown: (o) => gateway.close(o) }, {
-      deadlineMs: 10_000,
+      deadlineMs: config.proxy.drain_timeout * 1000,
       exit: false,
       stopIntake: () => ready.abort(),
     });

@@ -99,6 +99,11 @@ export class GatewayProcess {
     return this.#child.pid;
   }
 
+  /** Resolves to its exit status once it has exited. */
+  get status(): Promise<Deno.CommandStatus> {
+    return this.#child.status;
+  }
+
   /** An OpenAI client whose base URL is the session's, so `chat.completions` takes its turns. */
   client(sessionId: string): OpenAI {
     return new OpenAI({
