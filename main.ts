@@ -5,6 +5,7 @@ import { ConfigError } from "./config/mod.ts";
 import { serveCommand } from "./gateway/mod.ts";
 import { simCommand } from "./sim/mod.ts";
 import { benchCommand } from "./bench/mod.ts";
+import { keysCommand } from "./proxy/auth/keys_command.ts";
 
 /** A command of a later stage: it says what it will do and exits 2 instead of pretending. */
 function plannedCommand(name: string, summary: string): Command {
@@ -26,6 +27,7 @@ export const commands: readonly Command[] = [
   simCommand,
   benchCommand,
   configCommand,
+  keysCommand,
   plannedCommand("jobs", "submit, watch, scale and stop vLLM jobs on SLURM"),
   plannedCommand("dash", "terminal dashboard of the gateway"),
 ];

@@ -28,6 +28,7 @@ export {
 export { HeadersSchema, ModelSchema, ProxySchema } from "./schema.ts";
 export { type SessionsConfig, SessionsSchema } from "./sessions_schema.ts";
 export { type RecordsConfig, RecordsSchema } from "./records_schema.ts";
+export { type AuthConfig, AuthSchema, type JwtConfig } from "./auth_schema.ts";
 export {
   type LimitsConfig,
   LimitsSchema,

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { SessionsSchema } from "./sessions_schema.ts";
 import { RecordsSchema } from "./records_schema.ts";
+import { AuthSchema } from "./auth_schema.ts";
 import { LimitsSchema } from "./limits_schema.ts";
 import {
   CommandTemplateError,
@@ -195,6 +196,7 @@ export const ConfigSchema = z.strictObject({
   models: z.array(ModelSchema).default([]),
   headers: HeadersSchema.default(HeadersSchema.parse({})),
   sessions: SessionsSchema.default(SessionsSchema.parse({})),
+  auth: AuthSchema.default(AuthSchema.parse({})),
   /** Rate, token and concurrency limits per client and per model. */
   limits: LimitsSchema.default(LimitsSchema.parse({})),
   /** Directory of the KV file; `TURNPIKE_STATE_DIR` overrides it. */

@@ -19,6 +19,7 @@ import { Deadlines } from "../proxy/mod.ts";
 import { reaperBehavior, SessionService, SessionStore } from "../actors/session/mod.ts";
 import { loadTokenCounter } from "../actors/session/compression/mod.ts";
 import { gatewaySummarizer } from "./summarizer.ts";
+import { Authenticator } from "../proxy/auth/authenticator.ts";
 import { drained, drainingRefusal, inFlightOf } from "./drain.ts";
 
 /** Options of {@linkcode startGateway}. */
@@ -57,6 +58,8 @@ export interface Gateway {
   readonly system: ActorSystem;
   /** Its durable sessions. */
   readonly sessions: SessionService;
+  /** Checks credentials and holds the API keys (`auth:`). */
+  readonly auth: Authenticator;
   /**
    * Drains: answers new requests 503 (`connection: close`) while the requests in flight finish, up
    * to `deadlineMs`; then stops listening, and stops the actors and replicas.
@@ -147,6 +150,12 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   };
   const kv = system.kv;
   if (!kv) throw new Error("The gateway needs an actor system with a KV store for its sessions");
+  const auth = await Authenticator.start(config.auth, kv).catch(async (error) => {
+    await fleet.close();
+    if (ownSystem) await system.shutdown();
+    throw error;
+  });
+  const selfAuth = auth.enabled ? { authorization: auth.internalAuthorization } : {};
   const counter = await loadTokenCounter();
   const store = new SessionStore(kv);
   let selfUrl = "";
@@ -156,7 +165,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     config: config.sessions,
     budgetOf: (model) => config.models.find((m) => m.name === model)?.max_model_len ?? 131_072,
     countMessage: (m) => counter.countMessage(m),
-    summarizer: (model) => gatewaySummarizer(() => selfUrl, model),
+    summarizer: (model) => gatewaySummarizer(() => selfUrl, model, selfAuth),
     queueTimeoutMs: config.proxy.request_timeout * 1000,
     now,
   });
@@ -190,6 +199,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     startedAtMs,
     forward,
     sessions,
+    auth,
   });
   const listening = Promise.withResolvers<Deno.NetAddr>();
   // Set by close(): new requests, also on kept-alive connections, get a 503 while streams drain.
@@ -213,6 +223,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     registrations,
     system,
     sessions,
+    auth,
     close({ deadlineMs = 10_000 } = {}) {
       closing ??= (async () => {
         let timer: ReturnType<typeof setTimeout> | undefined;
@@ -225,6 +236,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         clearTimeout(timer);
         await sessions.close();
         await registrations.close();
+        await auth.close();
         await limits.close();
         unfollow();
         await log.close();

@@ -4,6 +4,8 @@ import { installShutdownHandlers } from "../actors/runtime/mod.ts";
 import { loadConfig } from "../config/mod.ts";
 import { type Config, ConfigSchema } from "../config/mod.ts";
 import { type GatewayOptions, startGateway } from "./gateway.ts";
+import { authSummary, exposureOf } from "../proxy/auth/exposure.ts";
+import { AuthSetupError } from "../proxy/auth/jwt.ts";
 
 /** The model the embedded default serves; the simulator is told its name by `--model`. */
 export const EMBEDDED_MODEL = "llama-3.1-8b-sim";
@@ -19,6 +21,7 @@ const usage = [
   "  --config FILE   YAML config (proxy, cluster, models, headers)",
   "  --port P        port to listen on, instead of proxy.port or TURNPIKE_PORT (0 = any free port)",
   "  --host H        interface to listen on, instead of proxy.host",
+  "  --insecure      listen on a non-loopback interface with auth off (refused without it)",
   "",
   "Environment: TURNPIKE_PORT overrides proxy.port, TURNPIKE_STATE_DIR overrides state_dir.",
 ].join("\n");
@@ -52,6 +55,7 @@ export const serveCommand: Command = {
       config: { type: "string" },
       port: { type: "string" },
       host: { type: "string" },
+      insecure: { type: "boolean" },
     }, usage);
     const port = numberFlag(values.port, "port", usage);
     if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
@@ -60,13 +64,30 @@ export const serveCommand: Command = {
     const loaded = await loadConfig(values.config);
     const embedded = values.config === undefined;
     const config = embedded ? embeddedDefault(loaded) : loaded;
+    const exposure = exposureOf({
+      authEnabled: config.auth.enabled,
+      host: values.host ?? config.proxy.host,
+      insecure: values.insecure === true,
+    });
+    if (!exposure.ok) {
+      console.error(exposure.message);
+      return 2;
+    }
     const options: GatewayOptions = {
       ...(port === undefined ? {} : { port }),
       ...(values.host === undefined ? {} : { hostname: values.host }),
       // The embedded replicas take free ports, so a second `serve` or a busy 5900 never clashes.
       ...(embedded ? { replicaPorts: { [EMBEDDED_MODEL]: [0, 0] } } : {}),
     };
-    const gateway = await startGateway(config, options);
+    const gateway = await startGateway(config, options).catch((error) => {
+      if (error instanceof AuthSetupError) return error;
+      throw error;
+    });
+    if (gateway instanceof AuthSetupError) {
+      console.error(`Cannot start the gateway: ${gateway.message}`);
+      return 2;
+    }
+    console.log(exposure.notice ?? authSummary(gateway.auth));
     const model = config.models[0]?.name ?? "MODEL";
     console.log(
       `Turnpike gateway listening on ${gateway.url} (strategy: ${

@@ -18,12 +18,27 @@ export function transcript(messages: readonly ChatMessage[]): string {
   }).join("\n\n");
 }
 
+/** Options of {@linkcode gatewaySummarizer}. */
+export interface GatewaySummarizerOptions {
+  /** The `Authorization` header the gateway accepts from itself, once auth is on. */
+  authorization?: string;
+}
+
 /** A summarizer that posts to `baseUrl`'s `/v1/chat/completions` with `model`. */
-export function gatewaySummarizer(baseUrl: () => string, model: string): Summarizer {
+export function gatewaySummarizer(
+  baseUrl: () => string,
+  model: string,
+  options: GatewaySummarizerOptions = {},
+): Summarizer {
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "x-turnpike-purpose": "session-summary",
+    ...(options.authorization === undefined ? {} : { authorization: options.authorization }),
+  };
   return async (messages, { maxTokens }) => {
     const response = await fetch(`${baseUrl()}/v1/chat/completions`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-turnpike-purpose": "session-summary" },
+      headers,
       body: JSON.stringify({
         model,
         max_tokens: maxTokens,

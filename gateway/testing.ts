@@ -38,6 +38,8 @@ export interface RigOptions {
   listSims?: boolean;
   /** `sessions:` overrides (limits, compression defaults). */
   sessions?: Record<string, unknown>;
+  /** `auth:` settings (off by default). */
+  auth?: Record<string, unknown>;
   /** `limits:` (rate, token and concurrency limits). */
   limits?: Record<string, unknown>;
 }
@@ -69,6 +71,7 @@ export async function startRig(options: RigOptions = {}): Promise<TestRig> {
     models,
     headers: options.headers ?? {},
     ...(options.sessions ? { sessions: options.sessions } : {}),
+    ...(options.auth ? { auth: options.auth } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     state_dir: dir,
   };

@@ -8,6 +8,9 @@ import type { SessionService } from "../actors/session/mod.ts";
 import { sessionRoutes } from "./sessions/routes.ts";
 import { plainRecorder } from "./sessions/plain.ts";
 import { responsesRoutes } from "./openai/responses/routes.ts";
+import type { Authenticator } from "./auth/authenticator.ts";
+import { authMiddleware } from "./auth/middleware.ts";
+import { keyRoutes } from "./auth/routes.ts";
 
 /** Everything the app's routes use. */
 export interface AppServices extends AdminServices {
@@ -15,11 +18,14 @@ export interface AppServices extends AdminServices {
   forward: ForwardContext;
   /** Durable sessions. */
   sessions: SessionService;
+  /** Checks credentials (`auth:`) and serves the key admin API; without it every route is open. */
+  auth?: Authenticator;
 }
 
 /** Builds the gateway's Hono app. */
 export function createApp(services: AppServices): Hono {
   const app = new Hono();
+  app.use(authMiddleware(services.auth));
   const context = services.forward;
   // One options object per route, made here once rather than per request.
   const chat = {
@@ -45,6 +51,7 @@ export function createApp(services: AppServices): Hono {
     }),
   );
   app.route("/", adminRoutes(services));
+  if (services.auth) app.route("/", keyRoutes(services.auth));
   app.notFound((c) =>
     errorResponse(
       404,

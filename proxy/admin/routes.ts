@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import type { z } from "zod";
 import { backendIdFromUrl, type Fleet, type Registrations } from "../../actors/router/mod.ts";
 import { errorResponse } from "../errors.ts";
+import { allowsModel, principalOf } from "../auth/principal.ts";
 import { firstIssue, jsonBody } from "../json_body.ts";
 import type { RecordFilter, StatusClass } from "../record_filter.ts";
 import type { LoggedRecord, RecordLog } from "../record_log.ts";
@@ -86,9 +87,10 @@ export function adminRoutes(services: AdminServices): Hono {
 
   app.get("/v1/models", (c) => {
     const created = Math.floor(services.startedAtMs / 1000);
+    const principal = principalOf(c.req.raw);
     return c.json({
       object: "list",
-      data: fleet.models().map((m) => ({
+      data: fleet.models().filter((m) => allowsModel(principal, m.name)).map((m) => ({
         id: m.name,
         object: "model",
         created,

@@ -11,6 +11,9 @@ import { parseClientRequest } from "./client_request.ts";
 import type { Deadlines } from "./deadlines.ts";
 import { Exchange, type ExchangeOptions } from "./exchange.ts";
 import type { RoutedBody } from "./schemas.ts";
+import { allowsModel, principalOf } from "../auth/principal.ts";
+import { CREDENTIAL_HEADERS } from "../auth/credentials.ts";
+import { modelNotAllowedMessage } from "../auth/refusals.ts";
 import type { RateLimits } from "../limits/mod.ts";
 
 /** The calls the hot path makes on a model's router. */
@@ -67,6 +70,9 @@ const HOP_BY_HOP = new Set([
   "content-length",
   "accept-encoding",
 ]);
+
+/** Not forwarded once auth is on either: the caller's credentials are the gateway's, not the replica's. */
+const HOP_BY_HOP_AND_CREDENTIALS = new Set([...HOP_BY_HOP, ...CREDENTIAL_HEADERS]);
 
 /**
  * Handles one OpenAI POST to `options.endpoint`: validates the body with `options.schema`, routes
@@ -128,6 +134,13 @@ export async function sendRouted(
       { param: "model", code: "model_not_found" },
     );
   }
+  const principal = principalOf(request);
+  if (!allowsModel(principal, model)) {
+    return exchange.refuse(403, modelNotAllowedMessage(model), {
+      param: "model",
+      code: "model_not_allowed",
+    });
+  }
   const limited = context.limits?.limit(request, exchange, routed);
   if (limited !== undefined) return limited;
   const features = context.features(routed.json, record.sessionId);
@@ -136,8 +149,9 @@ export async function sendRouted(
     ["content-type", "application/json"],
     ["x-request-id", record.requestId],
   ];
+  const dropped = principal === undefined ? HOP_BY_HOP : HOP_BY_HOP_AND_CREDENTIALS;
   for (const pair of request.headers) {
-    if (!HOP_BY_HOP.has(pair[0])) headers.push(pair);
+    if (!dropped.has(pair[0])) headers.push(pair);
   }
   const outgoing: Outgoing = { exchange, router, headers, body: routed.bytes };
   if (routed.answer) outgoing.answer = routed.answer;

@@ -15,6 +15,8 @@ import {
 import { runTurn, type TurnCall } from "./turn.ts";
 import { compactionView, sentPrompts, sessionView, turnView } from "./views.ts";
 import { sessionSocket } from "./ws.ts";
+import { allowsModel, principalOf } from "../auth/principal.ts";
+import { modelNotAllowed } from "../auth/refusals.ts";
 
 /** What the session routes use. */
 export interface SessionRouteServices {
@@ -77,6 +79,7 @@ export function sessionRoutes(services: SessionRouteServices): Hono {
     if (!services.forward.router(b.model)) {
       return modelNotFound(b.model);
     }
+    if (!allowsModel(principalOf(c.req.raw), b.model)) return modelNotAllowed(b.model);
     const headers = services.forward.headers;
     const created = await sessions.create({
       model: b.model,

@@ -8,6 +8,7 @@ import {
   updateMetadata,
 } from "../../../actors/session/mod.ts";
 import { errorResponse } from "../../errors.ts";
+import { allowsModel, principalOf } from "../../auth/principal.ts";
 import { parseJsonBody, parseValue } from "../../json_body.ts";
 import {
   conversationView,
@@ -39,7 +40,18 @@ export function conversationRoutes(services: ResponsesRouteServices): Hono {
       emptyIsObject: true,
     });
     if (!body.ok) return body.response;
-    const model = services.models()[0];
+    const served = services.models();
+    // A conversation holds the first served model its caller may call.
+    const model = served.find((m) => allowsModel(principalOf(c.req.raw), m));
+    if (model === undefined && served.length > 0) {
+      return errorResponse(
+        403,
+        "This key may call none of the served models; ask for one that may",
+        {
+          code: "model_not_allowed",
+        },
+      );
+    }
     if (model === undefined) {
       return errorResponse(
         503,

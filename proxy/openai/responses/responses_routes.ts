@@ -12,6 +12,8 @@ import {
 } from "../../../actors/session/mod.ts";
 import { loadTokenCounter } from "../../../actors/session/compression/mod.ts";
 import { errorResponse, modelNotFound } from "../../errors.ts";
+import { allowsModel, principalOf } from "../../auth/principal.ts";
+import { modelNotAllowed } from "../../auth/refusals.ts";
 import { jsonBody, parseValue } from "../../json_body.ts";
 import { runTurn, type TurnCall } from "../../sessions/turn.ts";
 import { notFound, refused, requestIdOf, type ResponsesRouteServices, tooLarge } from "./_http.ts";
@@ -55,6 +57,7 @@ export function responsesApiRoutes(services: ResponsesRouteServices): Hono {
     if (!services.forward.router(body.model)) {
       return modelNotFound(body.model);
     }
+    if (!allowsModel(principalOf(c.req.raw), body.model)) return modelNotAllowed(body.model);
     const names = services.forward.headers;
     const target = await resolveTarget(body, services, {
       taskId: c.req.header(names.task) ?? null,

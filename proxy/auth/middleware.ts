@@ -1,0 +1,37 @@
+/**
+ * The Hono middleware that authenticates every request but the public ones once `auth.enabled`,
+ * attaches its principal, and keeps the admin routes to the admin key.
+ */
+import type { MiddlewareHandler } from "hono";
+import type { Authenticator } from "./authenticator.ts";
+import { setPrincipal } from "./principal.ts";
+import { adminRequired, authRefusal } from "./refusals.ts";
+
+/** Paths any caller may `GET` without credentials. */
+export const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/health", "/metrics"]);
+
+/**
+ * Whether `method path` is an admin route: every write under `/api/` (backend registration
+ * included), and everything under `/api/keys`.
+ */
+export function isAdminRoute(method: string, path: string): boolean {
+  if (path === "/api/keys" || path.startsWith("/api/keys/")) return true;
+  return path.startsWith("/api/") && method !== "GET" && method !== "HEAD";
+}
+
+/** The auth middleware: a pass-through when `auth` is absent or off. */
+export function authMiddleware(auth: Authenticator | undefined): MiddlewareHandler {
+  return async function authenticate(c, next) {
+    if (!auth?.enabled) return await next();
+    const request = c.req.raw;
+    const path = c.req.path;
+    const method = request.method;
+    if ((method === "GET" || method === "HEAD") && PUBLIC_PATHS.has(path)) return await next();
+    let outcome = auth.authenticate(request);
+    if (outcome instanceof Promise) outcome = await outcome;
+    if (!outcome.ok) return authRefusal(outcome);
+    if (!outcome.principal.admin && isAdminRoute(method, path)) return adminRequired(method, path);
+    setPrincipal(request, outcome.principal);
+    await next();
+  };
+}
