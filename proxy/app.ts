@@ -1,4 +1,5 @@
 /** The gateway's Hono app: the OpenAI routes on the hot path, the operations routes, and OpenAI-shaped 404s and 500s. */
+import { isStorageFailure, storageUnavailable } from "./storage_errors.ts";
 import { Hono } from "hono";
 import { adminRoutes, type AdminServices } from "./admin/routes.ts";
 import { errorResponse } from "./errors.ts";
@@ -62,6 +63,8 @@ export function createApp(services: AppServices): Hono {
     )
   );
   app.onError((error) => {
+    // A full or read-only disk under the KV file refuses writes: the gateway is fine, reads work.
+    if (isStorageFailure(error)) return storageUnavailable();
     console.error("Unhandled gateway error:", error);
     return errorResponse(
       500,

@@ -1,0 +1,98 @@
+/**
+ * The KV file's disk full under a real `main.ts serve`: its state dir on a 1 MiB tmpfs, filled by
+ * another file. Writes get 503 `storage_unavailable`, reads and plain completions are served, and
+ * once space returns the data is intact and writes succeed again, without a restart. Needs root
+ * (mount); without it the test fails and says so.
+ */
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { startSimulator } from "../../sim/mod.ts";
+import { GatewayProcess, MODEL } from "../sessions_testing.ts";
+
+function run(cmd: string, args: string[]): void {
+  const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+  if (!out.success) {
+    throw new Error(
+      `\`${cmd} ${args.join(" ")}\` failed (${new TextDecoder().decode(out.stderr).trim()}): ` +
+        "this test needs root and a kernel that lets it mount a tmpfs",
+    );
+  }
+}
+
+/** Fills the file system of `dir` with `dir/filler` until it is full. */
+async function fill(dir: string): Promise<void> {
+  const file = await Deno.open(`${dir}/filler`, { write: true, create: true, append: true });
+  try {
+    for (;;) await file.write(new Uint8Array(16 * 1024));
+  } catch (error) {
+    assert(/No space left/.test(String(error)), String(error));
+  } finally {
+    file.close();
+  }
+}
+
+Deno.test("a full disk under the KV file: writes get 503 storage_unavailable, reads still work, and writes work again once space returns", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "turnpike-storage-" });
+  const stateDir = `${dir}/state`;
+  await Deno.mkdir(stateDir);
+  run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", stateDir]);
+  const sim = await startSimulator({ timeScale: 20, tokenizer: "approx", model: MODEL });
+  let gateway: GatewayProcess | undefined;
+  try {
+    const configPath = `${dir}/turnpike.json`;
+    await Deno.writeTextFile(
+      configPath,
+      JSON.stringify({
+        proxy: { health_check_interval: 0.5 },
+        models: [{ name: MODEL, endpoints: [sim.url] }],
+        state_dir: stateDir,
+      }),
+    );
+    gateway = await GatewayProcess.start({ configPath, stateDir, label: "gateway on a tmpfs" });
+    const id = await gateway.createSession();
+    const first = await gateway.client(id).chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "before the disk filled" }],
+      max_tokens: 8,
+    });
+    const before = await gateway.history(id);
+    assertEquals(before.length, 1);
+
+    await fill(stateDir);
+    const refused = await gateway.call("POST", "/v1/sessions", { model: MODEL, system: "x" });
+    assertEquals(
+      [refused.status, refused.code],
+      [503, "storage_unavailable"],
+      JSON.stringify(refused.body),
+    );
+    assertEquals((refused.body.error as { type: string }).type, "server_error");
+    // Reads are served: the session, its history, and plain completions that write nothing.
+    const view = await gateway.call("GET", `/v1/sessions/${id}`);
+    assertEquals([view.status, view.body.turns], [200, 1]);
+    assertEquals(await gateway.history(id), before);
+    const plain = await gateway.call("POST", "/v1/chat/completions", {
+      model: MODEL,
+      messages: [{ role: "user", content: "no session" }],
+      max_tokens: 4,
+    });
+    assertEquals(plain.status, 200);
+
+    await Deno.remove(`${stateDir}/filler`);
+    const again = await gateway.call("POST", "/v1/sessions", { model: MODEL, system: "x" });
+    assertEquals(again.status, 201, JSON.stringify(again.body));
+    const turn = await gateway.client(id).chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "after the space came back" }],
+      max_tokens: 8,
+    });
+    const after = await gateway.history(id);
+    assertEquals(after.length, 2);
+    assertEquals(after[0], before[0]);
+    assertEquals(after[1]!.output[0]?.content, turn.choices[0]?.message.content);
+    assert(first.choices.length === 1);
+  } finally {
+    await gateway?.kill();
+    await sim.close();
+    run("umount", [stateDir]);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
