@@ -6,6 +6,7 @@ import { proxyBench } from "./proxy.ts";
 import { routingBench } from "./routing.ts";
 import { sessionsBench } from "./sessions.ts";
 import { soakBench } from "./soak.ts";
+import { overloadBench } from "./overload.ts";
 
 /** One benchmark suite. */
 export interface BenchSuite {
@@ -22,6 +23,7 @@ const suites: readonly BenchSuite[] = [
   routingBench,
   sessionsBench,
   soakBench,
+  overloadBench,
 ];
 
 const usage = [
