@@ -75,7 +75,10 @@ export const AuthSchema = z.strictObject({
   /** Whether every route but the public ones needs an API key, a JWT or the admin key. @default false */
   enabled: z.boolean().default(false),
   /** The admin key, for the admin routes; prefer `admin_key_env` to keep it out of the file. */
-  admin_key: z.string().min(16, "must be at least 16 characters").optional(),
+  admin_key: z.string().refine(
+    (key) => key.length >= 16,
+    "must be at least 16 characters; a long random string (openssl rand -base64 32)",
+  ).optional(),
   /** The environment variable holding the admin key; when set it wins over `admin_key`. */
   admin_key_env: z.string().regex(
     /^[A-Za-z_][A-Za-z0-9_]*$/,
