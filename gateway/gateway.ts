@@ -58,6 +58,8 @@ export interface Gateway {
   readonly system: ActorSystem;
   /** Its durable sessions. */
   readonly sessions: SessionService;
+  /** Its rate limits (`limits:`), counted here and shared through KV. */
+  readonly limits: RateLimits;
   /** Checks credentials and holds the API keys (`auth:`). */
   readonly auth: Authenticator;
   /**
@@ -224,6 +226,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     system,
     sessions,
     auth,
+    limits,
     close({ deadlineMs = 10_000 } = {}) {
       closing ??= (async () => {
         let timer: ReturnType<typeof setTimeout> | undefined;

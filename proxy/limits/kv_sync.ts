@@ -5,7 +5,8 @@
  */
 import { z } from "zod";
 import { retryKvBusy } from "../../actors/runtime/mod.ts";
-import type { RateLimiter, Scope, ScopeKind } from "./limiter.ts";
+import type { RateLimiter } from "./limiter.ts";
+import type { Scope, ScopeKind } from "./scope.ts";
 import { bucketOf, BUCKETS } from "./window.ts";
 
 /** `["limits", "used", bucket, kind, id, metric]`: a KvU64 sum over every process. */

@@ -7,10 +7,9 @@ export {
   RateLimiter,
   type RateLimiterOptions,
   type RefusalKind,
-  Scope,
-  type ScopeKind,
   Ticket,
 } from "./limiter.ts";
+export { Scope, type ScopeKind } from "./scope.ts";
 export { CounterSync, type CounterSyncOptions } from "./kv_sync.ts";
 export { type EstimateOptions, estimateTokens } from "./estimate.ts";
 export {
