@@ -1,27 +1,30 @@
 /** Reads a JSON request body and validates it, answering a client's mistake with an OpenAI-shaped 400. */
 import type { z } from "zod";
 import { errorResponse } from "./errors.ts";
+import { bodyLimitsOf, readJsonBody } from "./guards/body.ts";
 
-/** A parsed body, or the 400 to send. */
+/** A parsed body, or the error response to send. */
 export type JsonBody<T> = { ok: true; value: T } | { ok: false; response: Response };
 
-/** The body of `request` as JSON (an empty body is `{}` when `emptyIsObject`). */
+/**
+ * The body of `request` as JSON (an empty body is `{}` when `emptyIsObject`), within the size cap
+ * and deadline the guards middleware attached to it: 413 when larger, 408 when it trickles, 400
+ * when it is not UTF-8 JSON or nests too deep.
+ */
 export async function jsonBody(
   request: Request,
   options: { emptyIsObject?: boolean } = {},
 ): Promise<JsonBody<unknown>> {
-  let text: string;
-  try {
-    text = await request.text();
-  } catch {
-    return bad("Could not read the request body; send it again", "unreadable_body", null);
-  }
-  if (text.trim() === "" && options.emptyIsObject) return { ok: true, value: {} };
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    return bad("Request body is not valid JSON; send a JSON object", "invalid_json", null);
-  }
+  const read = await readJsonBody(request, bodyLimitsOf(request), options);
+  if (read.ok) return { ok: true, value: read.json };
+  return {
+    ok: false,
+    response: errorResponse(read.status, read.message, {
+      code: read.code,
+      param: read.param,
+      ...(read.status === 408 ? { headers: { connection: "close" } } : {}),
+    }),
+  };
 }
 
 /** The body of `request` parsed with `schema`; the first issue names its field in the 400. */
@@ -56,9 +59,11 @@ export function parseValue<T>(value: unknown, schema: z.ZodType<T>): JsonBody<T>
   if (parsed.success) return { ok: true, value: parsed.data };
   const { param, message } = firstIssue(parsed.error);
   const what = param ? `"${param}": ${message}` : message;
-  return bad(`Invalid request at ${what}; fix it and retry`, "invalid_request", param);
-}
-
-function bad(message: string, code: string, param: string | null): JsonBody<never> {
-  return { ok: false, response: errorResponse(400, message, { code, param }) };
+  return {
+    ok: false,
+    response: errorResponse(400, `Invalid request at ${what}; fix it and retry`, {
+      code: "invalid_request",
+      param,
+    }),
+  };
 }
