@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { SessionsSchema } from "./sessions_schema.ts";
 import { RecordsSchema } from "./records_schema.ts";
+import { HttpLimitsFields } from "./http_limits_schema.ts";
 import { AuthSchema } from "./auth_schema.ts";
 import { LimitsSchema } from "./limits_schema.ts";
 import {
@@ -90,6 +91,7 @@ export const ProxySchema = z.strictObject({
   registration_sync_interval: seconds.default(1),
   /** The per-request records every gateway process shares in KV. */
   records: RecordsSchema.default(RecordsSchema.parse({})),
+  ...HttpLimitsFields,
 });
 
 const SshSchema = z.strictObject({

@@ -3,6 +3,7 @@ import { isStorageFailure, storageUnavailable } from "./storage_errors.ts";
 import { Hono } from "hono";
 import { adminRoutes, type AdminServices } from "./admin/routes.ts";
 import { errorResponse } from "./errors.ts";
+import { requestGuards } from "./guards/mod.ts";
 import { type ForwardContext, forwardOpenAI } from "./openai/forward.ts";
 import { ChatCompletionBody, CompletionBody, EmbeddingBody } from "./openai/schemas.ts";
 import type { SessionService } from "../actors/session/mod.ts";
@@ -26,6 +27,8 @@ export interface AppServices extends AdminServices {
 /** Builds the gateway's Hono app. */
 export function createApp(services: AppServices): Hono {
   const app = new Hono();
+  // Before auth: a hostile head or body size is refused before any credential is looked at.
+  app.use(requestGuards(services.forward.proxy));
   app.use(authMiddleware(services.auth));
   const context = services.forward;
   // One options object per route, made here once rather than per request.
