@@ -24,6 +24,9 @@ export const DEFAULT_COMMAND_TEMPLATE = "vllm serve {model_path} --port {port} "
 /** What the default template gets appended when the model sets `max_model_len`. */
 export const MAX_MODEL_LEN_SUFFIX = " --max-model-len {max_model_len}";
 
+/** What the default template gets appended when the model sets `scheduling_policy: priority`. */
+export const PRIORITY_POLICY_SUFFIX = " --scheduling-policy priority";
+
 /** A command template that cannot be split or filled in. */
 export class CommandTemplateError extends Error {
   /** @param message what is wrong with the template */
@@ -121,10 +124,15 @@ export function renderCommand(template: string, values: PlaceholderValues): stri
 
 /** The template a model runs: its `command`, or `vllm serve` with `--max-model-len` when it sets one. */
 export function commandTemplateOf(
-  model: { command?: string | undefined; max_model_len?: number | undefined },
+  model: {
+    command?: string | undefined;
+    max_model_len?: number | undefined;
+    scheduling_policy?: string | undefined;
+  },
 ): string {
   if (model.command !== undefined) return model.command;
-  return model.max_model_len === undefined
+  const template = model.max_model_len === undefined
     ? DEFAULT_COMMAND_TEMPLATE
     : DEFAULT_COMMAND_TEMPLATE + MAX_MODEL_LEN_SUFFIX;
+  return model.scheduling_policy === "priority" ? template + PRIORITY_POLICY_SUFFIX : template;
 }

@@ -99,7 +99,8 @@ headers: {sesion: X-S, zzzzzz: 1}
     'models[0].replicsa: unknown key, did you mean "replicas"?',
     'models[0].GPU-memory-utilization: unknown key, did you mean "gpu_memory_utilization"?',
     'headers.sesion: unknown key, did you mean "session"?',
-    "headers.zzzzzz: unknown key; allowed keys here are session, task, client, timing_pre, timing_post",
+    "headers.zzzzzz: unknown key; allowed keys here are session, task, client, timing_pre, " +
+    "timing_post, priority",
   ]);
 });
 
@@ -116,10 +117,11 @@ Deno.test("a missing required key and a wrong container type are named", () => {
   assert.deepEqual(problemsOf("models:\n  - model_path: org/a\nheaders: [X-Session-ID]"), [
     "models[0].name: required, expected a non-empty string",
     "headers: expected a mapping with keys session, task, client, timing_pre, timing_post, " +
-    "got a list",
+    "priority, got a list",
   ]);
   assert.deepEqual(problemsOf("- just\n- a list"), [
-    "(top level): expected a mapping with keys proxy, cluster, models, headers, sessions, state_dir, got a list",
+    "(top level): expected a mapping with keys proxy, cluster, models, headers, sessions, " +
+    "admission, limits, auth, state_dir, got a list",
   ]);
 });
 

@@ -28,12 +28,13 @@ export {
 export { HeadersSchema, ModelSchema, ProxySchema } from "./schema.ts";
 export { type SessionsConfig, SessionsSchema } from "./sessions_schema.ts";
 export { type RecordsConfig, RecordsSchema } from "./records_schema.ts";
-export { type AuthConfig, AuthSchema, type JwtConfig } from "./auth_schema.ts";
+export { type AdmissionConfig, AdmissionSchema } from "./admission_schema.ts";
 export {
   type LimitsConfig,
   LimitsSchema,
   type RateLimitConfig,
   RateLimitSchema,
 } from "./limits_schema.ts";
+export { type AuthConfig, AuthSchema, type JwtConfig } from "./auth_schema.ts";
 export { type Command, numberFlag, parseFlags, UsageError } from "./cli.ts";
 export { configCommand } from "./command.ts";

@@ -2,9 +2,10 @@
 import { z } from "zod";
 import { SessionsSchema } from "./sessions_schema.ts";
 import { RecordsSchema } from "./records_schema.ts";
+import { AdmissionSchema } from "./admission_schema.ts";
 import { HttpLimitsFields } from "./http_limits_schema.ts";
-import { AuthSchema } from "./auth_schema.ts";
 import { LimitsSchema } from "./limits_schema.ts";
+import { AuthSchema } from "./auth_schema.ts";
 import {
   CommandTemplateError,
   commandTemplateOf,
@@ -140,6 +141,11 @@ export const ModelSchema = z.strictObject({
   endpoints: z.array(z.url({ protocol: /^https?$/ })).min(1).optional(),
   /** Seconds a launched replica may take to become healthy. */
   startup_timeout: seconds.default(900),
+  /**
+   * vLLM's `--scheduling-policy` of its replicas: with `priority` each request carries vLLM's
+   * `priority` field from its class (`admission.vllm_priority`), and launched replicas get the flag.
+   */
+  scheduling_policy: z.enum(["fcfs", "priority"]).default("fcfs"),
 }).superRefine((model, ctx) => {
   if (model.endpoints) {
     if (model.command !== undefined) {
@@ -189,6 +195,8 @@ export const HeadersSchema = z.strictObject({
   client: z.string().min(1).default("X-Client-ID"),
   timing_pre: z.string().min(1).default("X-Timing-Pre-Ms"),
   timing_post: z.string().min(1).default("X-Timing-Post-Ms"),
+  /** The priority class a request asks for (`high`, `medium`, `low`) when its key lets it choose or auth is off. */
+  priority: z.string().min(1).default("X-Priority"),
 });
 
 /** The whole config file. */
@@ -198,9 +206,11 @@ export const ConfigSchema = z.strictObject({
   models: z.array(ModelSchema).default([]),
   headers: HeadersSchema.default(HeadersSchema.parse({})),
   sessions: SessionsSchema.default(SessionsSchema.parse({})),
-  auth: AuthSchema.default(AuthSchema.parse({})),
+  /** In-flight caps per replica, the queue per model, priority classes and early shedding. */
+  admission: AdmissionSchema.default(AdmissionSchema.parse({})),
   /** Rate, token and concurrency limits per client and per model. */
   limits: LimitsSchema.default(LimitsSchema.parse({})),
+  auth: AuthSchema.default(AuthSchema.parse({})),
   /** Directory of the KV file; `TURNPIKE_STATE_DIR` overrides it. */
   state_dir: z.string().min(1).default(".turnpike"),
 }).superRefine((config, ctx) => {

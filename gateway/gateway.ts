@@ -19,8 +19,9 @@ import { Deadlines } from "../proxy/mod.ts";
 import { reaperBehavior, SessionService, SessionStore } from "../actors/session/mod.ts";
 import { loadTokenCounter } from "../actors/session/compression/mod.ts";
 import { gatewaySummarizer } from "./summarizer.ts";
-import { Authenticator } from "../proxy/auth/authenticator.ts";
+import { Admission } from "../actors/admission/mod.ts";
 import { drained, drainingRefusal, inFlightOf } from "./drain.ts";
+import { Authenticator } from "../proxy/auth/authenticator.ts";
 
 /** Options of {@linkcode startGateway}. */
 export interface GatewayOptions {
@@ -60,6 +61,8 @@ export interface Gateway {
   readonly sessions: SessionService;
   /** Its rate limits (`limits:`), counted here and shared through KV. */
   readonly limits: RateLimits;
+  /** Admission control: in-flight caps per replica and the queue per model (`admission:`). */
+  readonly admission: Admission;
   /** Checks credentials and holds the API keys (`auth:`). */
   readonly auth: Authenticator;
   /**
@@ -139,6 +142,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     maxConnectionsPerBackend: config.proxy.max_connections_per_backend,
   });
   const deadlines = new Deadlines();
+  const admission = new Admission(config.admission, {
+    priorityModels: config.models.filter((m) => m.scheduling_policy === "priority").map((m) =>
+      m.name
+    ),
+  });
   const forward: ForwardContext = {
     proxy: config.proxy,
     headers: config.headers,
@@ -149,6 +157,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     records,
     upstream,
     deadlines,
+    admission,
   };
   const kv = system.kv;
   if (!kv) throw new Error("The gateway needs an actor system with a KV store for its sessions");
@@ -226,6 +235,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     system,
     sessions,
     auth,
+    admission,
     limits,
     close({ deadlineMs = 10_000 } = {}) {
       closing ??= (async () => {
@@ -235,12 +245,14 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         });
         draining = true;
         await drained(() => inFlightOf(fleet), deadlineMs);
+        // Whoever still waits for a slot is refused (503) rather than held past the drain.
+        admission.close();
         await Promise.race([server.shutdown(), deadline]);
         clearTimeout(timer);
         await sessions.close();
         await registrations.close();
-        await auth.close();
         await limits.close();
+        await auth.close();
         unfollow();
         await log.close();
         upstream.close();

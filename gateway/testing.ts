@@ -38,6 +38,10 @@ export interface RigOptions {
   listSims?: boolean;
   /** `sessions:` overrides (limits, compression defaults). */
   sessions?: Record<string, unknown>;
+  /** `admission:` overrides (caps, queue, weights, shedding). */
+  admission?: Record<string, unknown>;
+  /** Settings of the simulated model's `models:` entry (e.g. `scheduling_policy`). */
+  model?: Record<string, unknown>;
   /** `auth:` settings (off by default). */
   auth?: Record<string, unknown>;
   /** `limits:` (rate, token and concurrency limits). */
@@ -64,6 +68,7 @@ export async function startRig(options: RigOptions = {}): Promise<TestRig> {
     models.unshift({
       name: MODEL,
       endpoints: sims.map((s) => s.url),
+      ...options.model,
     });
   }
   const raw = {
@@ -71,6 +76,7 @@ export async function startRig(options: RigOptions = {}): Promise<TestRig> {
     models,
     headers: options.headers ?? {},
     ...(options.sessions ? { sessions: options.sessions } : {}),
+    ...(options.admission ? { admission: options.admission } : {}),
     ...(options.auth ? { auth: options.auth } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     state_dir: dir,

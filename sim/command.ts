@@ -31,6 +31,8 @@ const usage = [
   "  --max-num-seqs N         most sequences in a batch [256]",
   "  --max-num-batched-tokens N  most tokens per engine step [8192]",
   "  --max-model-len N        longest prompt plus output [131072]",
+  "  --scheduling-policy P    fcfs, or priority: waiting requests by their priority field",
+  "                           (lower first), then arrival; fcfs rejects a priority other than 0 [fcfs]",
   "  --startup-delay-ms MS    answer 503 (model loading) for this long after start [0]",
   "  --error-rate R           fraction of requests answered 500 [0]",
   "  --hang-rate R            fraction of requests that never answer [0]",
@@ -59,6 +61,7 @@ const flags = {
   "max-num-seqs": { type: "string" },
   "max-num-batched-tokens": { type: "string" },
   "max-model-len": { type: "string" },
+  "scheduling-policy": { type: "string" },
   "startup-delay-ms": { type: "string" },
   "error-rate": { type: "string" },
   "hang-rate": { type: "string" },
@@ -129,6 +132,10 @@ export function parseSimArgs(args: string[]): SimCommandPlan {
   if (tokenizer !== undefined && tokenizer !== "exact" && tokenizer !== "approx") {
     throw new UsageError(`--tokenizer must be exact or approx, got "${tokenizer}"`, usage);
   }
+  const policy = values["scheduling-policy"];
+  if (policy !== undefined && policy !== "fcfs" && policy !== "priority") {
+    throw new UsageError(`--scheduling-policy must be fcfs or priority, got "${policy}"`, usage);
+  }
   const backend = values["kv-offloading-backend"];
   if (backend !== undefined && backend !== "native") {
     throw new UsageError(
@@ -157,6 +164,7 @@ export function parseSimArgs(args: string[]): SimCommandPlan {
   setIf(options, "maxNumSeqs", positiveInt("max-num-seqs"));
   setIf(options, "maxNumBatchedTokens", positiveInt("max-num-batched-tokens"));
   setIf(options, "maxModelLen", positiveInt("max-model-len"));
+  setIf(options, "schedulingPolicy", policy);
   setIf(options, "startupDelayMs", nonNegative("startup-delay-ms"));
   setIf(options, "errorRate", rate("error-rate"));
   setIf(options, "hangRate", rate("hang-rate"));

@@ -120,3 +120,18 @@ Deno.test("sim with an offloading backend other than native exits 2 and says whi
     stderr,
   );
 });
+
+Deno.test("parseSimArgs() reads --scheduling-policy and rejects an unknown one", () => {
+  assertEquals(
+    parseSimArgs(["--scheduling-policy", "priority"]).options.schedulingPolicy,
+    "priority",
+  );
+  assertEquals(parseSimArgs([]).options.schedulingPolicy, undefined);
+  let error: unknown;
+  try {
+    parseSimArgs(["--scheduling-policy", "lifo"]);
+  } catch (e) {
+    error = e;
+  }
+  assert(error instanceof UsageError && error.message.includes("fcfs or priority"));
+});

@@ -27,6 +27,9 @@ export const DEFAULT_KV_TOKENS = 430_000;
 /** Host-to-GPU bandwidth for loading offloaded KV unless told otherwise: 32 GB/s (PCIe 5 x16). */
 export const DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S = 32e9;
 
+/** How the waiting queue is ordered: by arrival (vLLM's default), or by `priority` then arrival. */
+export type SchedulingPolicy = "fcfs" | "priority";
+
 /** Settings of an {@linkcode Engine}. */
 export interface EngineOptions {
   /** KV budget in tokens. @default 430_000 */
@@ -43,6 +46,12 @@ export interface EngineOptions {
   maxNumSeqs?: number;
   /** Most tokens computed in one step (vLLM's max_num_batched_tokens). @default 8192 */
   maxNumBatchedTokens?: number;
+  /**
+   * vLLM's `--scheduling-policy`: `priority` serves the waiting queue by the requests' `priority`
+   * (lower first), then arrival, and preempts the running sequence of the worst priority.
+   * @default "fcfs"
+   */
+  schedulingPolicy?: SchedulingPolicy;
   /** Step-time constants. @default H100_LLAMA_8B */
   latency?: LatencyModel;
   /** Simulated ms per reported second is 1000 times this (the time scale). @default 1 */
@@ -62,6 +71,13 @@ const MAX_BURST_STEPS = 4096;
 
 const NO_TIMER: ClockTimer = { cancel() {} };
 
+/** Whether `a` is scheduled after `b` under the priority policy: a higher priority value, then a later arrival. */
+function worse(a: Sequence, b: Sequence): boolean {
+  const pa = a.request.priority ?? 0;
+  const pb = b.request.priority ?? 0;
+  return pa > pb || (pa === pb && a.arrivalMs > b.arrivalMs);
+}
+
 interface Scheduled {
   seq: Sequence;
   tokens: number;
@@ -77,6 +93,7 @@ export class Engine {
   readonly #maxSeqs: number;
   readonly #maxBatched: number;
   readonly #latency: LatencyModel;
+  readonly #byPriority: boolean;
   readonly #secondsPerSimMs: number;
   readonly #seqs = new Map<string, Sequence>();
   #waiting: Sequence[] = [];
@@ -106,6 +123,7 @@ export class Engine {
     this.#maxSeqs = options.maxNumSeqs ?? 256;
     this.#maxBatched = options.maxNumBatchedTokens ?? 8192;
     this.#latency = options.latency ?? H100_LLAMA_8B;
+    this.#byPriority = options.schedulingPolicy === "priority";
     this.#link = new HostLink(
       this.#latency.kvBytesPerToken,
       options.offloadBandwidthBytesPerS ?? DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S,
@@ -171,7 +189,7 @@ export class Engine {
     }
     const seq = newSequence(request, events, this.#clock.now());
     this.#seqs.set(request.id, seq);
-    this.#waiting.push(seq);
+    this.#enqueue(seq);
     this.#wake(seq.arrivalMs);
   }
 
@@ -336,11 +354,41 @@ export class Engine {
     const hold = seq.hold!;
     while ((hold.cached.length + hold.owned) * BLOCK_TOKENS < tokens) {
       if (this.#kv.grow(hold)) continue;
-      const victim = this.#running.length - 1 > index ? this.#running.at(-1)! : seq;
+      const victim = this.#victim(seq, index);
       this.#preempt(victim);
       if (victim === seq) return false;
     }
     return true;
+  }
+
+  /**
+   * Adds `seq` to the waiting queue: at the end (first come, first served), or under the priority
+   * policy after every sequence of a better or equal (priority, arrival).
+   */
+  #enqueue(seq: Sequence): void {
+    if (!this.#byPriority) {
+      this.#waiting.push(seq);
+      return;
+    }
+    let at = this.#waiting.length;
+    while (at > 0 && worse(this.#waiting[at - 1]!, seq)) at--;
+    this.#waiting.splice(at, 0, seq);
+  }
+
+  /**
+   * Which sequence gives up its blocks so that `seq` (at `index` of the running list) can grow:
+   * the newest one after it; under the priority policy the worst (priority, arrival) after it,
+   * or `seq` itself when it is worse than all of them (vLLM preempts the worst running request).
+   */
+  #victim(seq: Sequence, index: number): Sequence {
+    const running = this.#running;
+    if (running.length - 1 <= index) return seq;
+    if (!this.#byPriority) return running.at(-1)!;
+    let victim = seq;
+    for (let i = index + 1; i < running.length; i++) {
+      if (worse(running[i]!, victim)) victim = running[i]!;
+    }
+    return victim;
   }
 
   #preempt(seq: Sequence): void {
@@ -350,7 +398,8 @@ export class Engine {
     seq.state = "waiting";
     seq.computed = 0;
     seq.prefillTarget = seq.request.promptTokens + seq.generated;
-    this.#waiting.unshift(seq);
+    if (this.#byPriority) this.#enqueue(seq);
+    else this.#waiting.unshift(seq);
     this.metrics.preemptions++;
   }
 

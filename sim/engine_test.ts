@@ -527,3 +527,32 @@ Deno.test("on a real clock an engine that was idle takes the next request at its
   assertEquals(run.early, 0);
   assertEquals(engine.metrics.queue.sum, 0);
 });
+
+Deno.test("under the priority policy the waiting queue is served by priority, then arrival", () => {
+  const clock = new VirtualClock();
+  const engine = new Engine(clock, { maxNumSeqs: 1, schedulingPolicy: "priority" });
+  const order: string[] = [];
+  const submit = (id: string, priority: number) =>
+    engine.submit({ id, promptTokens: 512, maxTokens: 2, blockHashes: [], priority }, {
+      onFinish: () => order.push(id),
+    });
+  submit("worst", 5);
+  submit("low-1", 2);
+  submit("low-2", 2);
+  submit("high", 0);
+  submit("medium", 1);
+  assertEquals(engine.waitingIds, ["high", "medium", "low-1", "low-2", "worst"]);
+  clock.runUntilIdle();
+  assertEquals(order, ["high", "medium", "low-1", "low-2", "worst"]);
+  engine.close();
+});
+
+Deno.test("under fcfs the priority field does not reorder the waiting queue", () => {
+  const clock = new VirtualClock();
+  const engine = new Engine(clock, { maxNumSeqs: 1 });
+  for (const [id, priority] of [["a", 0], ["b", 2], ["c", 0]] as const) {
+    engine.submit({ id, promptTokens: 512, maxTokens: 2, blockHashes: [], priority });
+  }
+  assertEquals(engine.waitingIds, ["a", "b", "c"]);
+  engine.close();
+});

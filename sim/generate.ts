@@ -1,6 +1,6 @@
 /** One generation request end to end: parse, tokenize, queue in the engine, answer or stream. */
 import type { z } from "zod";
-import type { Engine } from "./engine.ts";
+import type { Engine, SchedulingPolicy } from "./engine.ts";
 import type { Faults } from "./faults.ts";
 import { garbageResponse } from "./garbage.ts";
 import {
@@ -32,6 +32,8 @@ export interface ReplicaContext {
   seed: number;
   /** Longest prompt plus output accepted. */
   maxModelLen: number;
+  /** vLLM's `--scheduling-policy`: a request's `priority` other than 0 needs `priority`. */
+  schedulingPolicy: SchedulingPolicy;
   /** Cleanups of requests in flight, run when the server closes. */
   active: Set<() => void>;
   /** A fresh request id. */
@@ -137,6 +139,11 @@ export async function handleGeneration(
   if (body instanceof Response) return body;
   const wrongModel = checkModel(body.model, ctx);
   if (wrongModel) return wrongModel;
+  const priority = body.priority ?? 0;
+  if (priority !== 0 && ctx.schedulingPolicy !== "priority") {
+    // vLLM's own words (its processor raises a ValueError, answered as a 400).
+    return errorResponse(400, `Got priority ${priority} but Priority scheduling is not enabled.`);
+  }
   const garbage = ctx.faults.state.garbage;
   if (garbage !== "none") return garbageResponse(garbage, ctx.model);
   const fate = ctx.faults.decide();
@@ -195,6 +202,7 @@ export async function handleGeneration(
       blockHashes: counted.withOutput(pieces),
       maxTokens,
       endReason: natural ? "stop" : "length",
+      priority,
     },
     {
       onAdmitted: (cachedTokens) => {

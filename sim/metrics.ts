@@ -1,6 +1,7 @@
 /** Renders a replica's state as vLLM's Prometheus metrics. */
 import type { Engine } from "./engine.ts";
 import type { Histogram } from "./histogram.ts";
+import { BLOCK_TOKENS } from "./kv_cache.ts";
 
 function labels(model: string, extra = ""): string {
   const name = model.replaceAll("\\", "\\\\").replaceAll('"', '\\"');
@@ -75,6 +76,16 @@ export function renderMetrics(engine: Engine, model: string, realMsPerSimMs = 1)
     "Prefix cache hits, in terms of number of cached tokens.",
     String(kv.stats.hits),
     l,
+  );
+  // vLLM's CacheConfig as an info gauge (its fields as labels, one series per engine): a gateway
+  // reads the KV capacity from num_gpu_blocks x block_size. The simulator's blocks are its
+  // prefix-cache blocks of 512 tokens.
+  out.push(
+    "# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig",
+    "# TYPE vllm:cache_config_info gauge",
+    `vllm:cache_config_info{block_size="${BLOCK_TOKENS}",cache_dtype="auto",enable_prefix_caching="True",engine="0",num_cpu_blocks="${
+      kv.host?.capacityBlocks ?? 0
+    }",num_gpu_blocks="${kv.totalBlocks}"} 1`,
   );
   // vLLM shows these when a KV connector is configured; here always, 0 without a host tier.
   scalar(

@@ -2,6 +2,7 @@ import { assert, assertAlmostEquals, assertEquals, assertGreater } from "./_asse
 import { waitFor, withSim } from "./_testing.ts";
 import { VirtualClock } from "./clock.ts";
 import { Engine } from "./engine.ts";
+import { parseKvCapacity } from "../actors/backend/vllm_metrics.ts";
 
 /** Parses Prometheus text into "name{labels}" -> value. */
 function parseProm(text: string): Map<string, number> {
@@ -150,4 +151,15 @@ Deno.test("/metrics shows the external prefix-cache counters at 0 without a host
     const m = parseProm(text);
     assertEquals(m.get('vllm:external_prefix_cache_queries_total{model_name="m"}'), 0);
     assertEquals(m.get('vllm:external_prefix_cache_hits_total{model_name="m"}'), 0);
+  }));
+
+Deno.test("/metrics exports vLLM's cache_config_info, whose blocks give the replica's KV capacity", () =>
+  withSim({ tokenizer: "approx", timeScale: 50, model: "m", kvTokens: 51_200 }, async (sim) => {
+    const text = await (await fetch(`${sim.url}/metrics`)).text();
+    const line = text.split("\n").find((l) => l.startsWith("vllm:cache_config_info{"));
+    assert(line !== undefined);
+    assert(line.includes('num_gpu_blocks="100"'), line);
+    assert(line.includes('block_size="512"'), line);
+    assert(line.endsWith("} 1"), line);
+    assertEquals(parseKvCapacity(text), 51_200);
   }));

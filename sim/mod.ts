@@ -13,6 +13,7 @@ export {
   type EngineOptions,
   type FinishReason,
   type LagStats,
+  type SchedulingPolicy,
 } from "./engine.ts";
 export type { SequenceEvents, SequenceRequest, SequenceResult } from "./sequence.ts";
 export {

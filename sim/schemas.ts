@@ -37,6 +37,8 @@ const sampling = {
   stream_options: z.looseObject({ include_usage: z.boolean().nullable().optional() }).nullable()
     .optional(),
   ignore_eos: z.boolean().optional(),
+  /** vLLM's scheduling priority (lower first); anything but 0 needs `--scheduling-policy priority`. */
+  priority: z.number().int().optional(),
 };
 
 /** A function the model may call: its name, description and JSON schema of its arguments. */

@@ -16,6 +16,8 @@ export interface SequenceRequest {
   blockHashes: readonly number[];
   /** Tokens to generate; 0 computes the prompt only (embeddings). */
   maxTokens: number;
+  /** vLLM's `priority`: under the priority policy lower values are scheduled first. @default 0 */
+  priority?: number;
   /** Reason reported when `maxTokens` is reached: "stop" models an end-of-sequence token. @default "length" */
   endReason?: "length" | "stop";
 }

@@ -1,7 +1,12 @@
 /** `startSimulator`: one simulated vLLM replica behind an OpenAI-compatible HTTP server. */
 import { Hono } from "hono";
 import { type Clock, RealClock } from "./clock.ts";
-import { DEFAULT_KV_TOKENS, DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S, Engine } from "./engine.ts";
+import {
+  DEFAULT_KV_TOKENS,
+  DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S,
+  Engine,
+  type SchedulingPolicy,
+} from "./engine.ts";
 import { H100_LLAMA_8B, type LatencyModel } from "./latency.ts";
 import { FaultPatchSchema, Faults } from "./faults.ts";
 import { checkModel, handleGeneration, parseBody, type ReplicaContext } from "./generate.ts";
@@ -41,6 +46,12 @@ export interface SimulatorOptions {
   maxNumBatchedTokens?: number;
   /** Longest prompt plus output. @default 131072 */
   maxModelLen?: number;
+  /**
+   * vLLM's `--scheduling-policy`: `priority` serves waiting requests by their `priority` field
+   * (lower first), `fcfs` by arrival and answers 400 to a request with a priority other than 0.
+   * @default "fcfs"
+   */
+  schedulingPolicy?: SchedulingPolicy;
   /** Real ms during which `/health` and requests answer 503 (model loading). @default 0 */
   startupDelayMs?: number;
   /** Fraction of generation requests answered 500. @default 0 */
@@ -208,6 +219,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S,
     maxNumSeqs: options.maxNumSeqs ?? 256,
     maxNumBatchedTokens: options.maxNumBatchedTokens ?? 8192,
+    schedulingPolicy: options.schedulingPolicy ?? "fcfs",
     metricsTimeScale: timeScale,
     latency: { ...H100_LLAMA_8B, ...options.latency },
   });
@@ -230,6 +242,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     model: options.model ?? DEFAULT_SIM_MODEL,
     seed,
     maxModelLen: options.maxModelLen ?? 131_072,
+    schedulingPolicy: options.schedulingPolicy ?? "fcfs",
     active: new Set(),
     nextId: () => `${prefix}${(counter++).toString(16).padStart(8, "0")}`,
   };

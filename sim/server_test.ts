@@ -270,3 +270,28 @@ for (const mode of ["exact", "approx"] as const) {
       assertGreater(cached[2]!, prompts[1]!);
     }));
 }
+
+Deno.test("a priority other than 0 is refused with vLLM's 400 unless the replica runs --scheduling-policy priority", async () => {
+  const body = (priority: number) =>
+    JSON.stringify({ model: MODEL, prompt: "hi", max_tokens: 1, priority });
+  await withSim({ tokenizer: "approx", timeScale: 50 }, async (sim) => {
+    const refused = await fetch(`${sim.url}/v1/completions`, { method: "POST", body: body(1) });
+    assertEquals(refused.status, 400);
+    const error = await refused.json();
+    assertEquals(
+      JSON.stringify(error).includes("Got priority 1 but Priority scheduling is not enabled."),
+      true,
+    );
+    const zero = await fetch(`${sim.url}/v1/completions`, { method: "POST", body: body(0) });
+    assertEquals(zero.status, 200);
+    await zero.body?.cancel();
+  });
+  await withSim(
+    { tokenizer: "approx", timeScale: 50, schedulingPolicy: "priority" },
+    async (sim) => {
+      const served = await fetch(`${sim.url}/v1/completions`, { method: "POST", body: body(2) });
+      assertEquals(served.status, 200);
+      await served.body?.cancel();
+    },
+  );
+});

@@ -4,6 +4,7 @@ import type { ActorContext, Behavior, Cancellable } from "../runtime/mod.ts";
 import {
   backendAcquired,
   backendProbed,
+  backendProbeTimedOut,
   backendReleased,
   type BackendReport,
   backendReport,
@@ -23,7 +24,7 @@ export const BACKEND_KIND = "backend";
 /** Messages a BackendActor handles. */
 export type BackendMessage =
   | { type: "probe" }
-  | { type: "probed"; ok: boolean; error: string | undefined }
+  | { type: "probed"; ok: boolean; error: string | undefined; timedOut?: boolean }
   | { type: "scrape" }
   | { type: "scraped"; metrics: VllmMetrics | undefined }
   | { type: "half_open" }
@@ -82,9 +83,15 @@ export interface BackendActorState {
 /** While a replica is unhealthy it is probed at least this often, so a starting replica joins quickly. */
 const UNHEALTHY_PROBE_MS = 1_000;
 
+/** A probe or scrape that got no (whole) answer within its timeout. */
+class ProbeTimeoutError extends Error {
+  override readonly name = "ProbeTimeoutError";
+}
+
 /**
  * GETs `url` and hands the answer to `read`, under one timeout for both: a replica that stalls or
- * drops the connection mid-body rejects the returned promise like one that never answers.
+ * drops the connection mid-body rejects the returned promise like one that never answers, with a
+ * {@linkcode ProbeTimeoutError}.
  */
 async function probeFetch<T>(
   url: string,
@@ -93,12 +100,15 @@ async function probeFetch<T>(
   const { timeoutMs, probes } = options;
   const abort = new AbortController();
   probes.add(abort);
-  const timer = setTimeout(
-    () => abort.abort(new Error(`no answer within ${timeoutMs} ms`)),
-    timeoutMs,
-  );
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    abort.abort(new ProbeTimeoutError(`no answer within ${timeoutMs} ms`));
+  }, timeoutMs);
   try {
     return await options.read(await fetch(url, { signal: abort.signal }));
+  } catch (error) {
+    throw timedOut ? new ProbeTimeoutError(`no answer within ${timeoutMs} ms`) : error;
   } finally {
     clearTimeout(timer);
     probes.delete(abort);
@@ -125,6 +135,11 @@ export function backendBehavior(
   const now = options.now ?? Date.now;
   const timeoutMs = options.probeTimeoutMs ?? 5_000;
   const reportEveryMs = options.reportEveryMs ?? 250;
+  // A scrape is "recent" for the busy check over a few scrape intervals.
+  const busyOptions: BackendStateOptions = {
+    ...options,
+    busyWindowMs: options.busyWindowMs ?? Math.max(3 * options.scrapeIntervalMs, 10_000),
+  };
   const report = (state: BackendActorState, ctx: ActorContext<BackendMessage>) => {
     state.reportedAtMs = now();
     const message: BackendReportMessage = {
@@ -196,12 +211,21 @@ export function backendBehavior(
                 type: "probed",
                 ok: false,
                 error: `health check failed: ${describe(error)}`,
+                timedOut: error instanceof ProbeTimeoutError,
               }),
           );
           return state;
         }
         case "probed": {
-          state.backend = backendProbed(before, msg.ok, now(), options, msg.error);
+          // A probe a busy replica was too slow to answer does not mark it down.
+          state.backend = msg.timedOut
+            ? backendProbeTimedOut(
+              before,
+              now(),
+              busyOptions,
+              msg.error ?? "health check timed out",
+            )
+            : backendProbed(before, msg.ok, now(), options, msg.error);
           afterChange(before, state, ctx);
           const next = state.backend.healthy
             ? options.healthIntervalMs
@@ -247,7 +271,7 @@ export function backendBehavior(
         }
         case "released": {
           const t = now();
-          state.backend = backendReleased(before, msg.outcome, t, options);
+          state.backend = backendReleased(before, msg.outcome, t, busyOptions);
           afterChange(before, state, ctx);
           if (state.backend.circuit.phase === "open") state.timers.get("probe")?.cancel();
           else if (

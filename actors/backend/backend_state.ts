@@ -82,12 +82,42 @@ export interface RequestOutcome {
   error?: string;
   /** Whether the request was cut short by the client or the gateway (neither a success nor the replica's fault). */
   aborted?: boolean;
+  /**
+   * Whether it failed by a timeout (the request timeout, or no first byte in time): the replica's
+   * fault only when it was not busy (see {@linkcode replicaBusy}).
+   */
+  timedOut?: boolean;
 }
 
 /** Settings of the state transitions. */
 export interface BackendStateOptions extends CircuitOptions {
   /** EWMA settings. */
   ewma?: EwmaOptions;
+  /**
+   * How recent a scrape must be for its load to count as the replica being busy, in ms.
+   * @default 10_000
+   */
+  busyWindowMs?: number;
+}
+
+/** KV usage from which a replica counts as busy, whatever its request counts. */
+const BUSY_KV_USAGE = 0.9;
+
+/**
+ * Whether the replica's last scrape, taken within `busyWindowMs`, shows it busy: requests running
+ * or waiting, or its KV cache nearly full. A timeout on a busy replica is load, not a fault:
+ * opening its circuit would only push its load onto the others.
+ */
+export function replicaBusy(
+  state: BackendState,
+  nowMs: number,
+  options: BackendStateOptions,
+): boolean {
+  const metrics = state.metrics;
+  if (metrics === undefined || nowMs - metrics.scrapedAtMs > (options.busyWindowMs ?? 10_000)) {
+    return false;
+  }
+  return metrics.running > 0 || metrics.waiting > 0 || metrics.kvUsage >= BUSY_KV_USAGE;
 }
 
 /** A new backend: health unknown, circuit closed. */
@@ -126,6 +156,20 @@ export function backendProbed(
   };
 }
 
+/**
+ * Applies a health probe that got no answer in time: a busy replica (see {@linkcode replicaBusy})
+ * is slow, not down, and keeps its health and circuit; any other counts as a failed probe.
+ */
+export function backendProbeTimedOut(
+  state: BackendState,
+  nowMs: number,
+  options: BackendStateOptions,
+  error: string,
+): BackendState {
+  if (replicaBusy(state, nowMs, options)) return { ...state, lastError: `${error} (busy)` };
+  return backendProbed(state, false, nowMs, options, error);
+}
+
 /** Moves an open circuit to half-open once its wait is over. */
 export function backendTick(
   state: BackendState,
@@ -156,6 +200,9 @@ export function backendReleased(
   const ewma = options.ewma ?? DEFAULT_EWMA_OPTIONS;
   const inFlight = Math.max(0, state.inFlight - 1);
   if (outcome.aborted) return { ...state, inFlight };
+  if (outcome.timedOut && replicaBusy(state, nowMs, options)) {
+    return { ...state, inFlight, lastError: `${outcome.error ?? "request timed out"} (busy)` };
+  }
   if (!outcome.ok) {
     return {
       ...state,

@@ -2,11 +2,13 @@ import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import {
   backendAcquired,
   backendProbed,
+  backendProbeTimedOut,
   backendReleased,
   backendReport,
   backendScraped,
   backendTick,
   newBackendState,
+  replicaBusy,
 } from "./backend_state.ts";
 
 const options = { failureThreshold: 2, openMs: 500, ewma: { alpha: 0.5, halfLifeMs: 60_000 } };
@@ -75,4 +77,64 @@ Deno.test("a scrape is reported as the backend's load", () => {
   };
   const s = backendScraped(fresh(), metrics);
   assertEquals(backendReport(s, 9, options).metrics, metrics);
+});
+
+/** A healthy backend whose last scrape, at `scrapedAtMs`, showed `running` and `waiting` requests. */
+function scrapedBusy(running: number, waiting: number, scrapedAtMs: number) {
+  const s = backendProbed(fresh(), true, 0, options);
+  return backendScraped(s, {
+    running,
+    waiting,
+    kvUsage: 0.2,
+    scrapedAtMs,
+    prefixQueries: 0,
+    prefixHits: 0,
+  });
+}
+
+Deno.test("timeouts on a replica its metrics show busy do not count against its circuit", () => {
+  let s = scrapedBusy(28, 40, 1_000);
+  for (let i = 0; i < 5; i++) {
+    s = backendReleased(s, { ok: false, timedOut: true, error: "request timeout" }, 2_000, options);
+  }
+  const r = backendReport(s, 2_000, options);
+  assertEquals([r.circuit, r.eligible, r.failed, r.lastError], [
+    "closed",
+    true,
+    0,
+    "request timeout (busy)",
+  ]);
+  assertEquals(replicaBusy(s, 2_000, options), true);
+});
+
+Deno.test("timeouts on an idle replica, or with stale metrics, still open its circuit", () => {
+  let idle = scrapedBusy(0, 0, 1_000);
+  let stale = scrapedBusy(28, 40, 1_000);
+  for (let i = 0; i < 2; i++) {
+    idle = backendReleased(idle, { ok: false, timedOut: true }, 2_000, options);
+    stale = backendReleased(stale, { ok: false, timedOut: true }, 60_000, options);
+  }
+  assertEquals(backendReport(idle, 2_000, options).circuit, "open");
+  assertEquals(backendReport(stale, 60_000, options).circuit, "open");
+  // Connection failures and 5xx count whatever the load.
+  let busy = scrapedBusy(28, 40, 1_000);
+  busy = backendReleased(busy, { ok: false, error: "HTTP 500" }, 2_000, options);
+  busy = backendReleased(busy, { ok: false, error: "connect refused" }, 2_000, options);
+  assertEquals(backendReport(busy, 2_000, options).circuit, "open");
+});
+
+Deno.test("a health probe that times out while the replica is busy does not mark it down", () => {
+  const busy = backendProbeTimedOut(scrapedBusy(3, 0, 1_000), 2_000, options, "no answer");
+  assertEquals([busy.healthy, busy.circuit.consecutiveFailures], [true, 0]);
+  const idle = backendProbeTimedOut(scrapedBusy(0, 0, 1_000), 2_000, options, "no answer");
+  assertEquals([idle.healthy, idle.circuit.consecutiveFailures], [false, 1]);
+  const fullKv = backendScraped(backendProbed(fresh(), true, 0, options), {
+    running: 0,
+    waiting: 0,
+    kvUsage: 0.95,
+    scrapedAtMs: 1_000,
+    prefixQueries: 0,
+    prefixHits: 0,
+  });
+  assertEquals(backendProbeTimedOut(fullKv, 2_000, options, "no answer").healthy, true);
 });

@@ -9,12 +9,14 @@ export {
 } from "./backend_actor.ts";
 export {
   backendProbed,
+  backendProbeTimedOut,
   type BackendReport,
   backendReport,
   type BackendSource,
   type BackendState,
   type BackendStateOptions,
   newBackendState,
+  replicaBusy,
   type RequestOutcome,
 } from "./backend_state.ts";
 export type { Circuit, CircuitOptions, CircuitPhase } from "./circuit.ts";

@@ -8,6 +8,11 @@ export interface ScrapedLoad {
   waiting: number;
   /** `vllm:kv_cache_usage_perc`, 0 to 1. */
   kvUsage: number;
+  /**
+   * KV cache capacity in tokens, `num_gpu_blocks` x `block_size` from the labels of
+   * `vllm:cache_config_info`, summed over engines; undefined when the replica does not export it.
+   */
+  kvCapacityTokens?: number;
   /** When it was scraped, in ms since the epoch. */
   scrapedAtMs: number;
 }

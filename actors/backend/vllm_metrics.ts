@@ -43,6 +43,32 @@ export function parsePrometheus(text: string): Map<string, number[]> {
   return samples;
 }
 
+/** The value of label `name` in a Prometheus label set such as `{a="1",b="x"}`. */
+function labelValue(labels: string, name: string): string | undefined {
+  const match = new RegExp(`(?:^|[{,])\\s*${name}="([^"]*)"`).exec(labels);
+  return match?.[1];
+}
+
+/**
+ * The KV capacity in tokens that the labels of `vllm:cache_config_info` give (`num_gpu_blocks`
+ * times `block_size`; vLLM exports the cache config as an info gauge, one series per engine),
+ * summed over engines; undefined when the text has no such series.
+ */
+export function parseKvCapacity(text: string): number | undefined {
+  const name = "vllm:cache_config_info{";
+  let total: number | undefined;
+  for (let at = text.indexOf(name); at >= 0; at = text.indexOf(name, at + name.length)) {
+    if (at > 0 && text[at - 1] !== "\n") continue;
+    const close = text.indexOf("}", at);
+    if (close < 0) break;
+    const labels = text.slice(at + name.length - 1, close + 1);
+    const blocks = Number(labelValue(labels, "num_gpu_blocks"));
+    const blockSize = Number(labelValue(labels, "block_size"));
+    if (blocks > 0 && blockSize > 0) total = (total ?? 0) + blocks * blockSize;
+  }
+  return total;
+}
+
 function sum(values: number[] | undefined): number | undefined {
   return values?.reduce((total, v) => total + v, 0);
 }
@@ -56,7 +82,8 @@ function max(values: number[] | undefined): number | undefined {
  * counters, summed over engines, and KV usage from `vllm:kv_cache_usage_perc` (falling back to the
  * older `vllm:gpu_cache_usage_perc`). KV usage is a share per engine, so a replica's is its
  * fullest engine's (the max over label sets): a request may land on that engine, and routing on
- * the mean would hide a full one behind an idle one. Returns undefined when the text has neither
+ * the mean would hide a full one behind an idle one; KV capacity from `vllm:cache_config_info`
+ * (see {@linkcode parseKvCapacity}). Returns undefined when the text has neither
  * running nor waiting counts (not a vLLM replica).
  */
 export function parseVllmMetrics(text: string, scrapedAtMs: number): VllmMetrics | undefined {
@@ -66,7 +93,7 @@ export function parseVllmMetrics(text: string, scrapedAtMs: number): VllmMetrics
   if (running === undefined && waiting === undefined) return undefined;
   const kvUsage = max(samples.get("vllm:kv_cache_usage_perc")) ??
     max(samples.get("vllm:gpu_cache_usage_perc")) ?? 0;
-  return {
+  const metrics: VllmMetrics = {
     running: running ?? 0,
     waiting: waiting ?? 0,
     kvUsage: Math.min(1, Math.max(0, kvUsage)),
@@ -74,4 +101,7 @@ export function parseVllmMetrics(text: string, scrapedAtMs: number): VllmMetrics
     prefixQueries: sum(samples.get("vllm:prefix_cache_queries_total")),
     prefixHits: sum(samples.get("vllm:prefix_cache_hits_total")),
   };
+  const kvCapacityTokens = parseKvCapacity(text);
+  if (kvCapacityTokens !== undefined) metrics.kvCapacityTokens = kvCapacityTokens;
+  return metrics;
 }

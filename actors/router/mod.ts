@@ -6,7 +6,7 @@ export {
   type FleetOptions,
   type ModelStatus,
 } from "./fleet.ts";
-export { ModelRouter } from "./model_router.ts";
+export { ModelRouter, type RouterLimits } from "./model_router.ts";
 export {
   type RegisterBackend,
   type Registration,

@@ -2,6 +2,14 @@
 import { type RoutedBackend, RoutingTable } from "./routing_table.ts";
 import type { BackendView, Picker, RequestFeatures } from "./strategies/mod.ts";
 
+/** What admission control tells a router: which backends have room for a request, and when one frees a slot. */
+export interface RouterLimits {
+  /** Whether `view` may take `request` now (it is under its caps). */
+  hasRoom(view: BackendView, request: RequestFeatures): boolean;
+  /** Told once a request on `view` was counted as finished, so a waiting request can take its place. */
+  released(view: BackendView): void;
+}
+
 /**
  * Routing for one model. The RouterActor is the only writer of its table and swaps in a new
  * one with `publish` when membership or a report changes; `pick`, `acquire` and `release` are
@@ -11,6 +19,7 @@ export class ModelRouter {
   /** The model it routes. */
   readonly model: string;
   #picker: Picker;
+  #limits: RouterLimits | undefined;
   #table: RoutingTable = RoutingTable.EMPTY;
   /** The table the strategies last caught up with: backends that left it are forgotten on the next pick. */
   #picked: RoutingTable = RoutingTable.EMPTY;
@@ -19,6 +28,11 @@ export class ModelRouter {
   constructor(model: string, picker: Picker) {
     this.model = model;
     this.#picker = picker;
+  }
+
+  /** Makes `pick` consider only backends `limits` says have room, and tells it of every release. */
+  limit(limits: RouterLimits | undefined): void {
+    this.#limits = limits;
   }
 
   /** The table last published. */
@@ -47,14 +61,16 @@ export class ModelRouter {
   }
 
   /**
-   * Picks the best eligible backend for `request`, skipping the ids in `exclude` (backends a
-   * retry already failed on). Undefined when none is left.
+   * Picks the best eligible backend for `request` among those with room under the limits,
+   * skipping the ids in `exclude` (backends a retry already failed on). Undefined when none is left.
    */
   pick(request: RequestFeatures, exclude?: ReadonlySet<string>): BackendView | undefined {
     const table = this.#table;
     if (table !== this.#picked) this.#forgetDeparted(table);
     let candidates: readonly BackendView[] = table.eligible;
     if (exclude && exclude.size > 0) candidates = candidates.filter((v) => !exclude.has(v.id));
+    const limits = this.#limits;
+    if (limits) candidates = candidates.filter((v) => limits.hasRoom(v, request));
     if (candidates.length === 0) return undefined;
     return this.#picker.pick(request, candidates);
   }
@@ -67,6 +83,7 @@ export class ModelRouter {
   /** Counts a request on `view` as finished. */
   release(view: BackendView): void {
     if (view.inFlight > 0) view.inFlight--;
+    this.#limits?.released(view);
   }
 
   /** Tells the strategies to drop what they knew of backends gone from `table` or moved to another URL. */

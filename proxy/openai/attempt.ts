@@ -239,6 +239,8 @@ export class Attempt implements RelayOptions {
       record.upstreamTtftMs = roundMs(outcome.ttftMs);
     }
     if (end.kind === "error") outcome.error = end.message;
+    // Cut by the request timeout: the replica's fault only if it was idle (see replicaBusy).
+    if (end.kind === "error" && this.abort.signal.reason === "timeout") outcome.timedOut = true;
     this.outcome = outcome;
     record.upstreamMs = roundMs(endAt - this.sentAt);
     record.gatewayMs = roundMs(this.sentAt - exchange.startedAt + end.relayMs);
@@ -294,6 +296,7 @@ export class Attempt implements RelayOptions {
     const reason = `${this.backend.id}: ${detail}`;
     this.outcome = { ok: false, error: reason };
     if (error instanceof UpstreamError && error.kind === "first_byte_timeout") {
+      this.outcome.timedOut = true;
       return exchange.refuse(
         504,
         `The backend ${this.backend.id} sent no answer in time (${detail}); retry the request`,

@@ -11,6 +11,8 @@ import { parseClientRequest } from "./client_request.ts";
 import type { Deadlines } from "./deadlines.ts";
 import { Exchange, type ExchangeOptions } from "./exchange.ts";
 import type { RoutedBody } from "./schemas.ts";
+import type { Admission } from "../../actors/admission/mod.ts";
+import { admitRequest } from "./admission.ts";
 import { allowsModel, principalOf } from "../auth/principal.ts";
 import { CREDENTIAL_HEADERS } from "../auth/credentials.ts";
 import { modelNotAllowedMessage } from "../auth/refusals.ts";
@@ -39,6 +41,8 @@ export interface ForwardContext {
   upstream: Pick<UpstreamClient, "request">;
   /** Request timeouts. */
   deadlines: Deadlines;
+  /** Admission control (`admission:`): in-flight caps, the queue per model; none without it. */
+  admission?: Admission;
   /** The rate limits (`limits:`); none are checked without it. */
   limits?: Pick<RateLimits, "limit">;
 }
@@ -155,10 +159,23 @@ export async function sendRouted(
   }
   const outgoing: Outgoing = { exchange, router, headers, body: routed.bytes };
   if (routed.answer) outgoing.answer = routed.answer;
+  const admitted = context.admission &&
+    admitRequest(request, exchange, routed, { admission: context.admission, router, features });
+  if (admitted instanceof Response) return admitted;
+  if (admitted) {
+    outgoing.router = admitted.router;
+    outgoing.body = admitted.body;
+  }
   exchange.arm();
   const tried = new Set<string>();
   for (let attempt = 0; attempt <= context.proxy.max_retries; attempt++) {
-    const backend = router.pick(features, tried);
+    let backend = outgoing.router.pick(features, tried);
+    if (!backend && admitted) {
+      // Every backend it may use is at its cap: wait in the model's queue (or be refused now).
+      const waited = await admitted.wait(tried);
+      if (waited instanceof Response) return waited;
+      backend = waited;
+    }
     if (!backend) break;
     tried.add(backend.id);
     const answer = await new Attempt(outgoing, backend).run();

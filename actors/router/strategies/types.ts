@@ -31,6 +31,8 @@ export interface RequestFeatures {
   promptChars: number;
   /** The replica a durable session was served by last (kept in KV, so it survives restarts). */
   homeBackend?: string;
+  /** KV tokens the request is expected to hold (prompt plus output), set by admission control. */
+  kvTokens?: number;
 }
 
 /** Settings every strategy may read. */
