@@ -82,7 +82,7 @@ Deno.test("soakFigures() splits memory in thirds and counts errors by path", () 
 
 Deno.test("parseSoakArgs() has the full run's defaults and rejects bad sizes", () => {
   const plan = parseSoakArgs([]);
-  assertEquals([plan.concurrency, plan.durationS, plan.replicas], [1_000, 60, 2]);
+  assertEquals([plan.concurrency, plan.durationS, plan.replicas], [1_000, 60, 4]);
   assert(plan.out.endsWith("bench/results/soak-latest.json"));
   assertEquals(parseSoakArgs(["--concurrency", "20", "--duration", "1.5"]).durationS, 1.5);
   throws(() => parseSoakArgs(["--concurrency", "0"]), UsageError);
