@@ -47,6 +47,12 @@ export const AdmissionSchema = z.strictObject({
    * rather than waiting to time out.
    */
   shed_early: z.boolean().default(true),
+  /**
+   * Seconds a request may be expected to wait in the queue; one expected to wait longer is
+   * answered 503 at once. It bounds the time to first token of admitted requests under overload;
+   * when absent only `proxy.request_timeout` bounds the wait.
+   */
+  max_queue_wait: z.number().positive().optional(),
   /** Seconds over which a session's attained service (the GPU time it got) halves. */
   attained_half_life: z.number().positive().default(60),
   /** The `priority` field sent to replicas of a model with `scheduling_policy: priority`. */

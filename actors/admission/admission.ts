@@ -67,6 +67,7 @@ export class Admission {
         maxQueue: this.config.max_queue,
         weights: this.config.weights,
         shedEarly: this.config.shed_early,
+        maxWaitMs: (this.config.max_queue_wait ?? Infinity) * 1000,
         now: this.#now,
         ...(this.#sweepMs === undefined ? {} : { sweepMs: this.#sweepMs }),
       });

@@ -14,6 +14,8 @@ export interface AdmissionGateOptions {
   weights: ClassWeights;
   /** Whether a request that could not be served before its deadline is refused at once (503). */
   shedEarly: boolean;
+  /** Longest expected wait in the queue before a request is refused (503), in ms. @default Infinity */
+  maxWaitMs?: number;
   /** How often waiting requests are looked over (new backends, shedding), in ms. @default 200 */
   sweepMs?: number;
   /** Clock in ms, the one deadlines are on. @default performance.now */
@@ -30,6 +32,8 @@ export interface WaitRequest {
   priority: PriorityClass;
   /** Its rank within the class (its session's attained service): lower goes first. */
   rank: number;
+  /** When it arrived, on the gate's clock. */
+  arrivedAt: number;
   /** When it times out, on the gate's clock. */
   deadlineAt: number;
   /** Aborts the wait (client gone, timeout, cancel). */
@@ -259,14 +263,18 @@ export class AdmissionGate implements RouterLimits {
   /**
    * The 503 for `request` if, with `ahead` requests of its class before it, its expected wait
    * passes what is left before its deadline once its own service time is taken off (but never
-   * counting that as more than half of what is left); undefined while it may still make it or
-   * nothing is known yet of the model's service time.
+   * counting that as more than half of what is left), or what is left of `maxWaitMs` since it
+   * arrived; undefined while it may still make it or nothing is known yet of the model's
+   * service time.
    */
   #shedding(request: WaitRequest, ahead: number): Refusal | undefined {
     const waitMs = this.#expectedWaitMs(this.#queue.servedBefore(request.priority, ahead) + 1);
     if (waitMs === undefined) return undefined;
     const leftMs = request.deadlineAt - this.#now();
-    const budgetMs = leftMs - Math.min(this.#serviceMs ?? 0, leftMs / 2);
+    const budgetMs = Math.min(
+      leftMs - Math.min(this.#serviceMs ?? 0, leftMs / 2),
+      (this.#options.maxWaitMs ?? Infinity) - (this.#now() - request.arrivedAt),
+    );
     if (waitMs <= budgetMs) return undefined;
     this.stats.shed++;
     return this.#refusal(503, "overloaded", waitMs - Math.max(0, budgetMs));

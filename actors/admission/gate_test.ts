@@ -29,7 +29,13 @@ function setup(router: ModelRouter, options: Partial<AdmissionGateOptions> = {})
 function waitFor(
   gate: AdmissionGate,
   ticket: AdmissionTicket,
-  options: { priority?: PriorityClass; rank?: number; deadlineAt?: number; signal?: AbortSignal },
+  options: {
+    priority?: PriorityClass;
+    rank?: number;
+    arrivedAt?: number;
+    deadlineAt?: number;
+    signal?: AbortSignal;
+  },
 ): Promise<WaitResult> | WaitResult {
   const features = request();
   features.kvTokens = ticket.tokens;
@@ -38,6 +44,7 @@ function waitFor(
     exclude: new Set(),
     priority: options.priority ?? "medium",
     rank: options.rank ?? 0,
+    arrivedAt: options.arrivedAt ?? 0,
     deadlineAt: options.deadlineAt ?? 1e9,
     signal: options.signal ?? new AbortController().signal,
     reserve: (backend) => ticket.reserve(backend),
@@ -278,4 +285,23 @@ Deno.test("the sweep sheds waiters that can no longer make their deadline, and c
   const closed = await patient;
   assert.equal(closed.kind, "refused");
   if (closed.kind === "refused") assert.equal(closed.status, 503);
+});
+
+Deno.test("with maxWaitMs a request expected to wait longer is shed even though its deadline is far", () => {
+  const router = routerOver(["a"]);
+  const { gate, ticket, clock } = setup(router, { maxWaitMs: 2_500 });
+  const warm = ticket();
+  const a = take(warm)!;
+  clock.now += 1000;
+  warm.release(a);
+  take(ticket());
+  // One slot at 1 s: the 1st and 2nd waiters expect 1 s and 2 s, the 3rd 3 s.
+  const far = clock.now + 100_000;
+  for (let i = 0; i < 2; i++) {
+    const queued = waitFor(gate, ticket(), { arrivedAt: clock.now, deadlineAt: far });
+    assert.ok(queued instanceof Promise);
+  }
+  const shed = waitFor(gate, ticket(), { arrivedAt: clock.now, deadlineAt: far });
+  assert.ok(!(shed instanceof Promise) && shed.kind === "refused" && shed.status === 503);
+  gate.close();
 });

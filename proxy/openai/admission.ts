@@ -89,6 +89,7 @@ export function admitRequest(
         exclude: tried,
         priority,
         rank: serviceKey === undefined ? 0 : admission.attained.of(serviceKey),
+        arrivedAt: exchange.startedAt,
         deadlineAt,
         signal: exchange.abort.signal,
         reserve: (backend) => ticket.reserve(backend),
