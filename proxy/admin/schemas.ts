@@ -3,11 +3,12 @@ import { z } from "zod";
 
 /** `POST /api/backends`: a replica started elsewhere registers (and re-posts as its heartbeat). */
 export const RegisterBackendBody = z.strictObject({
-  url: z.url().refine(
+  // Both end up in KV keys (at most 2 KiB): bounded, so a long one is a 400 and not a failed write.
+  url: z.url().max(1024).refine(
     (u) => u.startsWith("http://") || u.startsWith("https://"),
     "expected an http(s) URL",
   ),
-  model: z.string().min(1),
+  model: z.string().min(1).max(256),
   /** Seconds without a heartbeat after which the registration expires. */
   ttl_seconds: z.number().positive().max(86_400).default(30),
   /** A stable id; derived from the URL when absent. */
