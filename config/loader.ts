@@ -198,8 +198,52 @@ export async function loadConfig(
   return parseConfig(text, path, options);
 }
 
-/** The KV file's path inside `config.state_dir`, creating the directory when it is missing. */
+/** A `state_dir` the KV file cannot be created or written in (a read-only or missing file system). */
+export class StateDirError extends ConfigError {
+  /** @param dir the state directory; @param problem why it cannot be used */
+  constructor(dir: string, problem: string) {
+    super(undefined, [`state_dir: ${problem}`]);
+    this.name = "StateDirError";
+    this.message = `Cannot use the state directory "${dir}":\n  state_dir: ${problem}`;
+  }
+}
+
+/**
+ * The KV file's path inside `config.state_dir`, creating the directory when it is missing. Throws
+ * a {@linkcode StateDirError} naming `state_dir` when the directory cannot be created or the file
+ * cannot be written (Deno KV cannot open a file it may not write).
+ */
 export function kvPath(config: Pick<Config, "state_dir">): string {
-  mkdirSync(config.state_dir, { recursive: true });
-  return join(config.state_dir, KV_FILE_NAME);
+  const dir = config.state_dir;
+  const path = join(dir, KV_FILE_NAME);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new StateDirError(
+      dir,
+      `cannot create it (${
+        reasonOf(error)
+      }); set state_dir or TURNPIKE_STATE_DIR to a writable directory`,
+    );
+  }
+  try {
+    Deno.openSync(path, { write: true, create: true }).close();
+  } catch (error) {
+    throw new StateDirError(
+      dir,
+      `the KV file "${path}" cannot be written (${
+        reasonOf(error)
+      }); turnpike keeps sessions, keys and records there: ` +
+        "make it writable, or set state_dir or TURNPIKE_STATE_DIR to a writable directory",
+    );
+  }
+  return path;
+}
+
+function reasonOf(error: unknown): string {
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof Error && /read-only file system|EROFS/i.test(error.message)) {
+    return "read-only file system";
+  }
+  return error instanceof Error ? error.message : String(error);
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigError, kvPath, loadConfig, parseConfig } from "./loader.ts";
+import { ConfigError, kvPath, loadConfig, parseConfig, StateDirError } from "./loader.ts";
 
 const noEnv = { env: {} };
 
@@ -261,4 +261,18 @@ Deno.test("a bad weight inside a weighted strategy is named by its strategy", ()
     "proxy.strategy.prefix_aware: expected a positive number, got -1",
     'proxy.strategy.least_load: expected a positive number, got "x"',
   ]);
+});
+
+Deno.test("kvPath names state_dir when the directory cannot be created", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/plain-file`, "");
+    assert.throws(() => kvPath({ state_dir: `${dir}/plain-file/state` }), (error: unknown) => {
+      assert(error instanceof StateDirError && error instanceof ConfigError);
+      assert.match(error.message, /state_dir: cannot create it/);
+      return true;
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

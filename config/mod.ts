@@ -14,6 +14,7 @@ export {
   loadConfig,
   type LoadConfigOptions,
   parseConfig,
+  StateDirError,
 } from "./loader.ts";
 export {
   CommandTemplateError,

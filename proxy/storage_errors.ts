@@ -6,7 +6,7 @@ const STORAGE_FAILURE =
   /database or disk is full|disk I\/O error|readonly database|read-only file system|no space left on device/i;
 
 /** Seconds a client is told to wait before retrying a write the store refused. */
-const RETRY_AFTER_SECONDS = "5";
+export const STORAGE_RETRY_AFTER_SECONDS = "5";
 
 /** The message of a `storage_unavailable` answer. */
 const MESSAGE =
@@ -24,6 +24,6 @@ export function storageUnavailable(): Response {
   return errorResponse(503, MESSAGE, {
     type: "server_error",
     code: "storage_unavailable",
-    headers: { "retry-after": RETRY_AFTER_SECONDS },
+    headers: { "retry-after": STORAGE_RETRY_AFTER_SECONDS },
   });
 }

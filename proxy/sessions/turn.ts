@@ -12,6 +12,7 @@ import type {
   TurnRequest,
 } from "../../actors/session/mod.ts";
 import { errorEvent, errorResponse } from "../errors.ts";
+import { isStorageFailure, STORAGE_RETRY_AFTER_SECONDS } from "../storage_errors.ts";
 import type { Attempt } from "../openai/attempt.ts";
 import { Exchange } from "../openai/exchange.ts";
 import { type ForwardContext, sendRouted } from "../openai/forward.ts";
@@ -140,10 +141,9 @@ async function answerTurn(
   if (!stream) {
     const chunks = await reader.drain();
     if (chunks.kind !== "committed") {
-      return Response.json(chunks.error, {
-        status: chunks.status,
-        headers: turnHeaders(attempt, plan, "application/json"),
-      });
+      const headers = turnHeaders(attempt, plan, "application/json");
+      if (chunks.status === 503) headers.set("retry-after", STORAGE_RETRY_AFTER_SECONDS);
+      return Response.json(chunks.error, { status: chunks.status, headers });
     }
     const finish = plan.cancel.signal.aborted ? "cancelled" : undefined;
     return new Response(JSON.stringify(reader.assembled.completion(finish)), {
@@ -224,7 +224,8 @@ class TurnReader {
           controller.enqueue(DONE);
         } else {
           const message = errorMessage(ending.error);
-          controller.enqueue(encoder.encode(errorEvent(message, { code: "turn_not_saved" })));
+          const code = ending.status === 503 ? "storage_unavailable" : "turn_not_saved";
+          controller.enqueue(encoder.encode(errorEvent(message, { code })));
         }
         controller.close();
       },
@@ -291,15 +292,19 @@ class TurnReader {
         message: errorMessage(error),
       }));
       if (result.ok) return { kind: "committed" };
+      // A store that refuses writes (disk full, read-only) is the server's state, not a bug.
+      const storage = isStorageFailure(result.message);
       return {
         kind: "failed",
-        status: 500,
+        status: storage ? 503 : 500,
         error: {
           error: {
-            message: result.message,
-            type: "api_error",
+            message: storage
+              ? `The turn was not saved: the gateway's state store cannot take writes right now (${result.message}); send the turn again later`
+              : result.message,
+            type: storage ? "server_error" : "api_error",
             param: null,
-            code: "turn_not_saved",
+            code: storage ? "storage_unavailable" : "turn_not_saved",
           },
         },
       };

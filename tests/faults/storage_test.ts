@@ -65,6 +65,16 @@ Deno.test("a full disk under the KV file: writes get 503 storage_unavailable, re
       JSON.stringify(refused.body),
     );
     assertEquals((refused.body.error as { type: string }).type, "server_error");
+    // A session turn whose commit the full disk refuses: 503 too, and nothing half-kept.
+    const turnRefused = await gateway.call("POST", `/v1/sessions/${id}/chat`, {
+      messages: [{ role: "user", content: "while the disk is full" }],
+      max_tokens: 8,
+    });
+    assertEquals(
+      [turnRefused.status, turnRefused.code],
+      [503, "storage_unavailable"],
+      JSON.stringify(turnRefused.body),
+    );
     // Reads are served: the session, its history, and plain completions that write nothing.
     const view = await gateway.call("GET", `/v1/sessions/${id}`);
     assertEquals([view.status, view.body.turns], [200, 1]);
@@ -92,6 +102,37 @@ Deno.test("a full disk under the KV file: writes get 503 storage_unavailable, re
   } finally {
     await gateway?.kill();
     await sim.close();
+    run("umount", [stateDir]);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a state_dir on a read-only file system: serve exits 2 with an error naming state_dir, no stack trace", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "turnpike-readonly-" });
+  const stateDir = `${dir}/state`;
+  await Deno.mkdir(stateDir);
+  run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", stateDir]);
+  try {
+    run("mount", ["-o", "remount,ro", stateDir]);
+    const configPath = `${dir}/turnpike.json`;
+    await Deno.writeTextFile(configPath, JSON.stringify({ models: [], state_dir: stateDir }));
+    const main = new URL("../../main.ts", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", main, "serve", "--config", configPath, "--port", "0"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 2, stderr);
+    assert(
+      stderr.includes(`state_dir: the KV file "${stateDir}/turnpike.kv" cannot be written`),
+      stderr,
+    );
+    assert(stderr.includes("read-only file system"), stderr);
+    assert(!/\n\s+at /.test(stderr), `a stack trace: ${stderr}`);
+  } finally {
     run("umount", [stateDir]);
     await Deno.remove(dir, { recursive: true });
   }
