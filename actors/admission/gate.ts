@@ -191,7 +191,7 @@ export class AdmissionGate implements RouterLimits {
       for (const entry of this.#queue.entries()) {
         if (entry.priority === request.priority && entry.rank <= request.rank) ahead++;
       }
-      const shed = this.#shedding(request, ahead);
+      const shed = this.#shedding(request, ahead, true);
       if (shed) return shed;
     }
     const { promise, resolve } = Promise.withResolvers<WaitResult>();
@@ -253,7 +253,7 @@ export class AdmissionGate implements RouterLimits {
         const ending = !this.#anyEligible(request.exclude)
           ? { kind: "none" as const }
           : this.#options.shedEarly
-          ? this.#shedding(request, ahead)
+          ? this.#shedding(request, ahead, false)
           : undefined;
         if (ending && this.#queue.remove(entry)) done(ending);
       });
@@ -263,17 +263,20 @@ export class AdmissionGate implements RouterLimits {
   /**
    * The 503 for `request` if, with `ahead` requests of its class before it, its expected wait
    * passes what is left before its deadline once its own service time is taken off (but never
-   * counting that as more than half of what is left), or what is left of `maxWaitMs` since it
-   * arrived; undefined while it may still make it or nothing is known yet of the model's
-   * service time.
+   * counting that as more than half of what is left), or, when it `arrives`, `maxWaitMs`;
+   * undefined while it may still make it or nothing is known yet of the model's service time.
+   * Once queued, a request is shed only for its deadline: refusals come at arrival, and one that
+   * waits a little longer than expected is still served.
    */
-  #shedding(request: WaitRequest, ahead: number): Refusal | undefined {
+  #shedding(request: WaitRequest, ahead: number, arrives: boolean): Refusal | undefined {
     const waitMs = this.#expectedWaitMs(this.#queue.servedBefore(request.priority, ahead) + 1);
     if (waitMs === undefined) return undefined;
     const leftMs = request.deadlineAt - this.#now();
     const budgetMs = Math.min(
       leftMs - Math.min(this.#serviceMs ?? 0, leftMs / 2),
-      (this.#options.maxWaitMs ?? Infinity) - (this.#now() - request.arrivedAt),
+      arrives
+        ? (this.#options.maxWaitMs ?? Infinity) - (this.#now() - request.arrivedAt)
+        : Infinity,
     );
     if (waitMs <= budgetMs) return undefined;
     this.stats.shed++;
