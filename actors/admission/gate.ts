@@ -1,7 +1,7 @@
 /** The admission gate of one model: in-flight caps per replica, the bounded fair queue of requests waiting for a slot, hand-off on release, and early shedding. */
 import type { PriorityClass } from "../../proxy/auth/principal.ts";
 import type { BackendView, ModelRouter, RequestFeatures, RouterLimits } from "../router/mod.ts";
-import { type CapacityOptions, replicaCapacity } from "./capacity.ts";
+import { type CapacityOptions, DEFAULT_MAX_NUM_SEQS } from "./capacity.ts";
 import { type ClassWeights, FairQueue, type QueueEntry } from "./fair_queue.ts";
 
 /** Settings of an {@linkcode AdmissionGate}. */
@@ -148,10 +148,13 @@ export class AdmissionGate implements RouterLimits {
    */
   hasRoom(view: BackendView, request: RequestFeatures): boolean {
     if (this.#queue.size > 0 && !this.#serving) return false;
-    const capacity = replicaCapacity(view, this.#options.capacity);
-    if (view.inFlight >= capacity.requests) return false;
+    // replicaCapacity() inlined: this runs for every candidate of every pick.
+    const options = this.#options.capacity;
+    if (view.inFlight >= (options.maxInFlight ?? DEFAULT_MAX_NUM_SEQS)) return false;
+    const kvTokens = view.load?.kvCapacityTokens;
+    if (kvTokens === undefined) return true;
     const held = this.#tokens.get(view.id) ?? 0;
-    return held === 0 || held + (request.kvTokens ?? 0) <= capacity.tokens;
+    return held === 0 || held + (request.kvTokens ?? 0) <= kvTokens * options.kvFraction;
   }
 
   /** Counts `tokens` of KV on `view` (a request was sent there). */

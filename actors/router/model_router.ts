@@ -70,7 +70,10 @@ export class ModelRouter {
     let candidates: readonly BackendView[] = table.eligible;
     if (exclude && exclude.size > 0) candidates = candidates.filter((v) => !exclude.has(v.id));
     const limits = this.#limits;
-    if (limits) candidates = candidates.filter((v) => limits.hasRoom(v, request));
+    // Most picks find room everywhere: then no array is made.
+    if (limits && !candidates.every((v) => limits.hasRoom(v, request))) {
+      candidates = candidates.filter((v) => limits.hasRoom(v, request));
+    }
     if (candidates.length === 0) return undefined;
     return this.#picker.pick(request, candidates);
   }
