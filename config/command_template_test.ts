@@ -72,3 +72,15 @@ Deno.test("commandTemplateOf() adds --max-model-len to the default template only
   assert.match(commandTemplateOf({ max_model_len: 8192 }), / --max-model-len \{max_model_len\}$/);
   assert.equal(commandTemplateOf({ command: "x {port}", max_model_len: 8192 }), "x {port}");
 });
+
+Deno.test("commandTemplateOf() adds --scheduling-policy priority to the default template for a priority model", () => {
+  assert.match(
+    commandTemplateOf({ scheduling_policy: "priority" }),
+    / --scheduling-policy priority$/,
+  );
+  assert.equal(commandTemplateOf({ scheduling_policy: "fcfs" }), DEFAULT_COMMAND_TEMPLATE);
+  assert.equal(
+    commandTemplateOf({ command: "x {port}", scheduling_policy: "priority" }),
+    "x {port}",
+  );
+});

@@ -76,3 +76,24 @@ Deno.test("the strategies forget a backend once a published table drops it or mo
   assertEquals(r.pick(REQUEST)?.id, "c");
   assertEquals(forgotten, ["b", "c"]);
 });
+
+Deno.test("pick() offers only backends its limits give room, and release() tells the limits", () => {
+  const r = router("round_robin");
+  r.publish(table(["a", true], ["b", true]));
+  const released: string[] = [];
+  r.limit({
+    hasRoom: (view) => view.inFlight < 1,
+    released: (view) => void released.push(view.id),
+  });
+  const first = r.pick(REQUEST)!;
+  r.acquire(first);
+  const second = r.pick(REQUEST)!;
+  r.acquire(second);
+  assertEquals([first.id, second.id].sort(), ["a", "b"]);
+  assertEquals(r.pick(REQUEST), undefined);
+  r.release(first);
+  assertEquals(released, [first.id]);
+  assertEquals(r.pick(REQUEST)?.id, first.id);
+  r.limit(undefined);
+  assertEquals(r.pick(REQUEST) !== undefined, true);
+});
