@@ -20,6 +20,7 @@ export {
   type TurnRecord,
 } from "./records.ts";
 export { type Refusal } from "./limits.ts";
+export { asOwner, currentOwner } from "./owner.ts";
 export { type Page, type SessionFilter, SessionStore } from "./store.ts";
 export {
   type BeginResult,

@@ -32,6 +32,26 @@ import {
   type TurnRequest,
 } from "./session_actor.ts";
 import type { Page, SessionFilter, SessionStore, VersionedHead } from "./store.ts";
+import { currentOwner, visibleToOwner } from "./owner.ts";
+
+/** Sessions whose client the owner check remembers. */
+const OWNERS_KEPT = 50_000;
+
+/** A Map that forgets its oldest entry past `capacity`. */
+class BoundedMap<K, V> extends Map<K, V> {
+  readonly #capacity: number;
+  /** @param capacity the most entries kept */
+  constructor(capacity: number) {
+    super();
+    this.#capacity = capacity;
+  }
+  override set(key: K, value: V): this {
+    if (!this.has(key) && this.size >= this.#capacity) {
+      this.delete(this.keys().next().value as K);
+    }
+    return super.set(key, value);
+  }
+}
 
 /** What `POST /v1/sessions` asks for, validated. */
 export interface CreateSession {
@@ -92,6 +112,8 @@ export class SessionService {
   readonly #options: SessionServiceOptions;
   readonly #now: () => number;
   readonly #running = new Map<string, TurnPlan>();
+  /** The client of each session read lately, for the owner check of a turn (a client never changes). */
+  readonly #owners = new BoundedMap<string, string | null>(OWNERS_KEPT);
   readonly #behavior;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   /**
@@ -165,7 +187,16 @@ export class SessionService {
     if (ttl > cfg.max_ttl) {
       return refuse(400, "invalid_ttl", `ttl_seconds is at most ${cfg.max_ttl}`, "ttl_seconds");
     }
-    const clientId = request.client_id ?? null;
+    const owner = currentOwner();
+    if (owner !== undefined && request.client_id != null && request.client_id !== owner) {
+      return refuse(
+        403,
+        "client_id_not_allowed",
+        `client_id must be your own ("${owner}"): sessions belong to the client that makes them`,
+        "client_id",
+      );
+    }
+    const clientId = owner ?? request.client_id ?? null;
     const base = cfg.compression;
     const compression: CompressionSettings = {
       method: request.compression?.method ?? base.method,
@@ -257,7 +288,10 @@ export class SessionService {
   async #read(id: string): Promise<Found> {
     if (!isSessionId(id)) return { ok: false, refusal: notFound(id) };
     const found = await this.store.get(id);
-    if (!found) return { ok: false, refusal: notFound(id) };
+    if (!found || !visibleToOwner(found.head.client_id)) {
+      return { ok: false, refusal: notFound(id) };
+    }
+    this.#owners.set(id, found.head.client_id);
     return { ok: true, found };
   }
 
@@ -269,6 +303,14 @@ export class SessionService {
     filter: SessionFilter,
     options: { after?: string; limit: number },
   ): Promise<Page<SessionHead>> {
+    const owner = currentOwner();
+    if (owner !== undefined) {
+      // Another client's sessions are not listed, whatever the filter asks.
+      if (filter.client_id !== undefined && filter.client_id !== owner) {
+        return { items: [], next: undefined };
+      }
+      filter = { ...filter, client_id: owner };
+    }
     const page = await this.store.list(filter, options);
     const now = this.#now();
     const items: SessionHead[] = [];
@@ -335,7 +377,7 @@ export class SessionService {
       const { head, versionstamp } = found.found;
       this.#running.get(id)?.cancel.abort("cancel");
       if (await this.store.remove(head, versionstamp, head.state === "active")) {
-        this.#tell(id, { type: "forget" });
+        this.forget(id);
         return found;
       }
     }
@@ -370,9 +412,17 @@ export class SessionService {
   }
 
   /** Checks and claims a turn of `id`: the prompt to send, or why not. */
-  begin(id: string, request: TurnRequest): Promise<BeginResult> {
-    if (!isSessionId(id)) return Promise.resolve({ ok: false, refusal: notFound(id) });
-    return this.#ref(id).ask<BeginResult>(
+  async begin(id: string, request: TurnRequest): Promise<BeginResult> {
+    if (!isSessionId(id)) return { ok: false, refusal: notFound(id) };
+    if (currentOwner() !== undefined) {
+      // A session's client never changes: its owner is read once, then known.
+      const known = this.#owners.get(id);
+      if (known === undefined) {
+        const found = await this.#read(id);
+        if (!found.ok) return found;
+      } else if (!visibleToOwner(known)) return { ok: false, refusal: notFound(id) };
+    }
+    return await this.#ref(id).ask<BeginResult>(
       { type: "begin", request },
       { timeoutMs: this.#options.queueTimeoutMs + 30_000 },
     );
@@ -413,6 +463,8 @@ export class SessionService {
   async recordPlain(id: string, call: PlainCall): Promise<boolean> {
     if (!isSessionId(id)) return false;
     let found = await this.store.get(id);
+    // Another client's session is not written into (the call itself was served).
+    if (found && !visibleToOwner(found.head.client_id)) return false;
     if (!found) {
       const made = await this.create({
         id,
@@ -474,6 +526,7 @@ export class SessionService {
 
   /** Drops the cache of a session changed elsewhere (expired, deleted). */
   forget(id: string): void {
+    this.#owners.delete(id);
     this.#tell(id, { type: "forget" });
   }
 

@@ -194,7 +194,10 @@ Deno.test("admin routes: 401 without a key, 403 with a plain key, 200 with the a
       (await call(rig, "DELETE", `/api/backends/${admitted.json.id}`, { key: ADMIN_KEY })).status,
       200,
     );
-    assertEquals((await call(rig, "GET", "/api/backends", { key })).status, 200);
+    // Reads too: they show every client's requests and the replicas' addresses.
+    assertEquals((await call(rig, "GET", "/api/backends", { key })).status, 403);
+    assertEquals((await call(rig, "GET", "/api/requests", { key })).status, 403);
+    assertEquals((await call(rig, "GET", "/api/backends", { key: ADMIN_KEY })).status, 200);
     assertEquals((await call(rig, "GET", "/api/backends")).status, 401);
     assertEquals((await call(rig, "GET", "/health")).status, 200);
     const badBody = await call(rig, "POST", "/api/keys", { key: ADMIN_KEY, body: { name: "x" } });

@@ -5,18 +5,19 @@
 import type { MiddlewareHandler } from "hono";
 import type { Authenticator } from "./authenticator.ts";
 import { setPrincipal } from "./principal.ts";
+import { asOwner } from "../../actors/session/mod.ts";
 import { adminRequired, authRefusal } from "./refusals.ts";
 
 /** Paths any caller may `GET` without credentials. */
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/health", "/metrics"]);
 
 /**
- * Whether `method path` is an admin route: every write under `/api/` (backend registration
- * included), and everything under `/api/keys`.
+ * Whether `path` is an admin route: everything under `/api/`. Writes register backends and
+ * manage keys; reads show every client's requests and the replicas' addresses, so a client's key
+ * may not read them either.
  */
-export function isAdminRoute(method: string, path: string): boolean {
-  if (path === "/api/keys" || path.startsWith("/api/keys/")) return true;
-  return path.startsWith("/api/") && method !== "GET" && method !== "HEAD";
+export function isAdminRoute(_method: string, path: string): boolean {
+  return path.startsWith("/api/");
 }
 
 /** The auth middleware: a pass-through when `auth` is absent or off. */
@@ -31,7 +32,10 @@ export function authMiddleware(auth: Authenticator | undefined): MiddlewareHandl
     if (outcome instanceof Promise) outcome = await outcome;
     if (!outcome.ok) return authRefusal(outcome);
     if (!outcome.principal.admin && isAdminRoute(method, path)) return adminRequired(method, path);
-    setPrincipal(request, outcome.principal);
-    await next();
+    const principal = outcome.principal;
+    setPrincipal(request, principal);
+    // A client's sessions are its own: the session service checks every one it reaches.
+    if (principal.admin) await next();
+    else await asOwner(principal.clientId, next);
   };
 }

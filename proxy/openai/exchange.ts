@@ -3,6 +3,7 @@ import { type ErrorOptions, errorResponse } from "../errors.ts";
 import { type RequestRecord, startRecord } from "../records.ts";
 import type { Deadline } from "./deadlines.ts";
 import type { ForwardContext } from "./forward.ts";
+import { principalOf } from "../auth/principal.ts";
 
 /** Options of {@linkcode Exchange}. */
 export interface ExchangeOptions {
@@ -62,6 +63,9 @@ export class Exchange {
       startedAtMs: Date.now(),
       names: options.context.headers,
     });
+    // Once auth is on, the client is who the credentials say, not what a header claims.
+    const principal = principalOf(request);
+    if (principal !== undefined && !principal.admin) this.record.clientId = principal.clientId;
   }
 
   /** Starts the request timeout and the client-disconnect watch; call once, when the request is routed. */

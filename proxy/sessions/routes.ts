@@ -1,6 +1,11 @@
 /** The /v1/sessions routes: create, read, list, extend, delete, history, turns and cancel. */
 import { Hono } from "hono";
-import type { ChatMessage, Refusal, SessionService } from "../../actors/session/mod.ts";
+import {
+  type ChatMessage,
+  currentOwner,
+  type Refusal,
+  type SessionService,
+} from "../../actors/session/mod.ts";
 import { errorResponse, modelNotFound } from "../errors.ts";
 import type { ForwardContext } from "../openai/forward.ts";
 import { jsonBody, parseJsonBody, parseValue } from "../json_body.ts";
@@ -86,7 +91,7 @@ export function sessionRoutes(services: SessionRouteServices): Hono {
       system: b.system,
       metadata: b.metadata,
       task_id: b.task_id ?? c.req.header(headers.task) ?? null,
-      client_id: b.client_id ?? c.req.header(headers.client) ?? null,
+      client_id: b.client_id ?? currentOwner() ?? c.req.header(headers.client) ?? null,
       ttl_seconds: b.ttl_seconds,
       on_busy: b.on_busy,
       compression: b.compression,

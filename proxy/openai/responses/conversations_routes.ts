@@ -1,6 +1,7 @@
 /** `/v1/conversations` on durable sessions: a conversation is a session, its items are its turns' messages. */
 import { Hono } from "hono";
 import {
+  currentOwner,
   deleteMessage,
   deleteMessagePart,
   type MessagePart,
@@ -68,7 +69,7 @@ export function conversationRoutes(services: ResponsesRouteServices): Hono {
       metadata: body.value.metadata ?? {},
       source: "conversation",
       task_id: c.req.header(names.task) ?? null,
-      client_id: c.req.header(names.client) ?? null,
+      client_id: currentOwner() ?? c.req.header(names.client) ?? null,
     });
     if (!created.ok) return refused(created.refusal);
     const head = created.head;

@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import {
   type ChatMessage,
+  currentOwner,
   editTurn,
   type SessionService,
   type TurnRecord,
@@ -61,7 +62,7 @@ export function responsesApiRoutes(services: ResponsesRouteServices): Hono {
     const names = services.forward.headers;
     const target = await resolveTarget(body, services, {
       taskId: c.req.header(names.task) ?? null,
-      clientId: c.req.header(names.client) ?? null,
+      clientId: currentOwner() ?? c.req.header(names.client) ?? null,
     });
     if (target instanceof Response) return target;
     return await respond(c.req.raw, services, body, target);
