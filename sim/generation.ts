@@ -98,7 +98,7 @@ export class Generation {
   jsonResponse(request: Request): Promise<Response> {
     return new Promise((resolve) => {
       const cleanup = () => {
-        this.#ctx.active.delete(cleanup);
+        this.#ctx.active.delete(gone);
         request.signal.removeEventListener("abort", gone);
       };
       const gone = () => {

@@ -85,6 +85,8 @@ export interface SimServer {
   readonly engine: Engine;
   /** Its faults (change them in-process or by `POST /admin/faults`). */
   readonly faults: Faults;
+  /** Responses still open (a body being generated, a stream, a hang): 0 once all have ended. */
+  readonly openResponses: number;
   /** Stops serving: ends streams in flight, stops the engine, closes the listener. */
   close(): Promise<void>;
 }
@@ -263,6 +265,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     model: ctx.model,
     engine,
     faults,
+    get openResponses() {
+      return ctx.active.size;
+    },
     close() {
       closed ??= (async () => {
         engine.close();

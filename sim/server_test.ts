@@ -191,6 +191,36 @@ Deno.test("a client that disconnects from a non-streaming request frees its slot
     assertEquals(sim.engine.numRunning, 0);
   }));
 
+Deno.test("a response that ended, answered whole, streamed, stopped or abandoned, stays open nowhere", () =>
+  withSim({ timeScale: 100, tokenizer: "approx" }, async (sim, client) => {
+    await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 3,
+    });
+    await client.completions.create({ model: MODEL, prompt: "hi", max_tokens: 3 });
+    await client.completions.create({ model: MODEL, prompt: "hi", max_tokens: 20, stop: ["e"] });
+    const stream = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 3,
+      stream: true,
+    });
+    for await (const _ of stream) { /* read to the end */ }
+    const controller = new AbortController();
+    const abandoned = fetch(`${sim.url}/v1/completions`, {
+      method: "POST",
+      signal: controller.signal,
+      body: JSON.stringify({ model: MODEL, max_tokens: 5000, prompt: "go" }),
+    }).catch((e) => e);
+    await waitFor("the request runs", () => sim.engine.numRunning === 1);
+    assertEquals(sim.openResponses, 1);
+    controller.abort();
+    await abandoned;
+    await waitFor("the engine lets the request go", () => sim.engine.numRunning === 0);
+    assertEquals(sim.openResponses, 0);
+  }));
+
 Deno.test("close() ends streams in flight without [DONE]", async () => {
   const sim = await startSimulator({ timeScale: 1, tokenizer: "approx" });
   const response = await longChatStream(sim.url);
