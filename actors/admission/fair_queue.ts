@@ -139,11 +139,6 @@ export class FairQueue<T> {
     return entry;
   }
 
-  /** Puts back an entry taken by {@linkcode shift} that could not be served, in its old place. */
-  restore(entry: QueueEntry<T>): void {
-    if (entry.index < 0) this.#insert(entry);
-  }
-
   /** Takes `entry` out of the line (it was cancelled); false if it had left already. */
   remove(entry: QueueEntry<T>): boolean {
     if (entry.index < 0) return false;
