@@ -211,6 +211,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     forward,
     sessions,
     auth,
+    admission,
   });
   const listening = Promise.withResolvers<Deno.NetAddr>();
   // Set by close(): new requests, also on kept-alive connections, get a 503 while streams drain.

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import type { z } from "zod";
 import { backendIdFromUrl, type Fleet, type Registrations } from "../../actors/router/mod.ts";
+import type { Admission } from "../../actors/admission/mod.ts";
 import { errorResponse } from "../errors.ts";
 import { allowsModel, principalOf } from "../auth/principal.ts";
 import { firstIssue, jsonBody } from "../json_body.ts";
@@ -27,6 +28,8 @@ export interface AdminServices {
   nodeId: string;
   /** When the gateway started, in ms since the epoch. */
   startedAtMs: number;
+  /** Admission control, whose per-model counters `/api/stats` shows (this process's). */
+  admission?: Pick<Admission, "stats">;
 }
 
 /** The query's values parsed by `schema`, or an OpenAI-shaped 400 naming the parameter at fault. */
@@ -242,6 +245,7 @@ export function adminRoutes(services: AdminServices): Hono {
         nodes: countByNode(all),
         log: { dropped: log.dropped },
         models: fleet.models(),
+        admission: services.admission?.stats() ?? {},
         recent: all.filter(mine).slice(0, limit),
       });
     }
@@ -251,6 +255,7 @@ export function adminRoutes(services: AdminServices): Hono {
       summary: records.stats(),
       log: { dropped: log.dropped },
       models: fleet.models(),
+      admission: services.admission?.stats() ?? {},
       recent: records.recent({ limit, ...(session === undefined ? {} : { sessionId: session }) })
         .map(local),
     });

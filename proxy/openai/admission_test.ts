@@ -62,6 +62,8 @@ Deno.test("a burst far above capacity is refused at once with Retry-After, the a
     const stats = rig.gateway.admission.stats()[MODEL]!;
     assert.equal(stats.waiting, 0);
     assert.equal(stats.queueFull + stats.shed, refused.length);
+    const api = await (await fetch(`${rig.gateway.url}/api/stats`)).json();
+    assert.deepEqual(api.admission[MODEL], stats, "operators see the same counters");
     assert.equal((await ending(rig.client, body)).status, 200);
   } finally {
     await rig.close();
