@@ -4,12 +4,24 @@ import { UpstreamError } from "./errors.ts";
 /** Reads larger than this without a line end (headers, chunk-size or trailer lines) are refused, in bytes. */
 export const LINE_LIMIT_BYTES = 64 * 1024;
 
+/**
+ * A connection's first read buffer, in bytes: a stream's SSE events (a few hundred bytes a token)
+ * fit it, and with a thousand streams open a larger one costs megabytes that hold nothing.
+ */
+export const INITIAL_READ_BYTES = 4 * 1024;
+
+/** A read that fills the whole buffer doubles it for the next one up to this, in bytes. */
+export const MAX_READ_BYTES = 64 * 1024;
+
 /** A TCP connection and its read buffer; `start..end` are the bytes read but not consumed yet. */
 export class UpstreamConnection {
   /** The socket. */
   readonly conn: Deno.TcpConn;
-  /** Read buffer; grows only while one line is longer than it. */
-  buf: Uint8Array = new Uint8Array(16 * 1024);
+  /**
+   * Read buffer: grows while one line is longer than it, or (up to MAX_READ_BYTES) after a read
+   * filled it, and goes back to INITIAL_READ_BYTES when the connection is parked.
+   */
+  buf: Uint8Array = new Uint8Array(INITIAL_READ_BYTES);
   /** First unconsumed byte. */
   start = 0;
   /** One past the last byte read. */
@@ -18,6 +30,8 @@ export class UpstreamConnection {
   idleSince = 0;
   #closed = false;
   #parked = false;
+  /** The last read filled the buffer: a body is arriving faster than one buffer a read. */
+  #filled = false;
   /** The read started while parked; the next {@linkcode fill} takes its result. */
   #pending: Promise<number | null> | undefined;
 
@@ -44,6 +58,9 @@ export class UpstreamConnection {
   park(onLost: (connection: UpstreamConnection) => void): void {
     this.start = 0;
     this.end = 0;
+    // A buffer grown for a large body would sit idle at its size: a parked one is empty anyway.
+    if (this.buf.length > INITIAL_READ_BYTES) this.buf = new Uint8Array(INITIAL_READ_BYTES);
+    this.#filled = false;
     this.idleSince = performance.now();
     this.#parked = true;
     const lost = () => {
@@ -77,6 +94,10 @@ export class UpstreamConnection {
       if (this.start === this.end) {
         this.start = 0;
         this.end = 0;
+        // Empty, so a larger buffer takes nothing to copy.
+        if (this.#filled && this.buf.length < MAX_READ_BYTES) {
+          this.buf = new Uint8Array(this.buf.length * 2);
+        }
       }
       if (this.end === this.buf.length) {
         if (this.start > 0) {
@@ -89,7 +110,9 @@ export class UpstreamConnection {
           this.buf = grown;
         }
       }
+      const room = this.buf.length - this.end;
       n = await this.conn.read(this.buf.subarray(this.end));
+      this.#filled = n === room;
     }
     if (n === null) return false;
     this.end += n;
