@@ -1,4 +1,4 @@
-/** The first middleware of the gateway's app: refuses oversized heads and oversized declared bodies, and bounds every body's read. */
+/** The first middleware of the gateway's app: refuses oversized heads, and bounds every body's read. */
 import type { MiddlewareHandler } from "hono";
 import type { ProxyConfig } from "../../config/mod.ts";
 import { errorResponse } from "../errors.ts";
@@ -18,10 +18,10 @@ export type GuardsConfig = Pick<
 >;
 
 /**
- * Answers 431 to a head past `proxy.max_header_count` or `proxy.max_header_bytes`, 413 to a
- * declared body past `proxy.max_body_bytes`, 404 to an `/api/` id longer than
- * {@linkcode MAX_ADMIN_ID_CHARS}; every other request carries its body bounds (size,
- * `proxy.body_timeout`) on to the routes' readers.
+ * Answers 431 to a head past `proxy.max_header_count` or `proxy.max_header_bytes` and 404 to an
+ * `/api/` id longer than {@linkcode MAX_ADMIN_ID_CHARS}; every other request carries its body
+ * bounds (size, `proxy.body_timeout`) on to the routes' readers, which answer 413 to a body
+ * declared or counted past `proxy.max_body_bytes` (the hot path records it like any refusal).
  */
 export function requestGuards(config: GuardsConfig): MiddlewareHandler {
   const head: HeadLimits = {
@@ -40,14 +40,6 @@ export function requestGuards(config: GuardsConfig): MiddlewareHandler {
         code: "request_header_fields_too_large",
         headers: { connection: "close" },
       });
-    }
-    const declared = request.headers.get("content-length");
-    if (declared !== null && Number(declared) > body.maxBytes) {
-      return errorResponse(
-        413,
-        `Request body is larger than ${body.maxBytes} bytes; send a smaller one`,
-        { code: "request_too_large", headers: { connection: "close" } },
-      );
     }
     const path = c.req.path;
     if (
