@@ -46,6 +46,7 @@ Deno.test("startRecord reads the configured session and timing headers of a requ
     client: "x-client",
     timing_pre: "x-pre",
     timing_post: "x-post",
+    priority: "x-priority",
   };
   const started = startRecord(request, {
     requestId: "r",
