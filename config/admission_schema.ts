@@ -24,10 +24,29 @@ export const AdmissionSchema = z.strictObject({
   /** Whether requests over the replicas' caps wait in the gateway's queue (off: sent on at once, as before). */
   enabled: z.boolean().default(true),
   /**
-   * Requests in flight per replica. When absent, vLLM's default `max_num_seqs` (256); vLLM does
-   * not export its `max_num_seqs`, so set this to the replicas' `--max-num-seqs` if it differs.
+   * Requests in flight per replica (the ceiling of the adaptive limit). When absent, vLLM's
+   * default `max_num_seqs` (256); vLLM does not export its `max_num_seqs`, so set this to the
+   * replicas' `--max-num-seqs` if it differs.
    */
   max_in_flight_per_replica: positiveInt.optional(),
+  /**
+   * Whether each replica's in-flight limit adapts to its latency: it goes down while the recent
+   * time to first token is past `latency_tolerance` times the replica's no-load one (requests
+   * queue inside vLLM, where the gateway can neither reorder nor shed them) and up while it is
+   * within, between `min_in_flight_per_replica` and `max_in_flight_per_replica`. Without
+   * `max_queue_wait` it also bounds the wait in the queue (see `queue_wait_factor`).
+   */
+  adaptive: z.boolean().default(true),
+  /** The least in flight per replica the adaptive limit goes down to. */
+  min_in_flight_per_replica: positiveInt.default(2),
+  /** Recent over no-load time to first token past which the adaptive limit goes down. */
+  latency_tolerance: z.number().gt(1).max(100).default(2),
+  /**
+   * With `adaptive` and no `max_queue_wait`: a request expected to wait in the queue longer than
+   * this many times the replicas' no-load time to first token is answered 503 at once (a cold
+   * gateway, with no latency seen yet, sheds none for it).
+   */
+  queue_wait_factor: z.number().positive().default(4),
   /**
    * Share of a replica's KV cache (scraped from `vllm:cache_config_info`: num_gpu_blocks x
    * block_size) the gateway fills with the estimated tokens of the requests it has in flight there.
@@ -50,7 +69,8 @@ export const AdmissionSchema = z.strictObject({
   /**
    * Seconds a request may be expected to wait in the queue; one expected to wait longer is
    * answered 503 at once. It bounds the time to first token of admitted requests under overload;
-   * when absent only `proxy.request_timeout` bounds the wait.
+   * when absent, `queue_wait_factor` bounds the wait (with `adaptive`), else only
+   * `proxy.request_timeout`.
    */
   max_queue_wait: z.number().positive().optional(),
   /** Seconds over which a session's attained service (the GPU time it got) halves. */

@@ -11,10 +11,14 @@ function problemsOf(text: string): readonly string[] {
   assert.fail("expected a ConfigError");
 }
 
-Deno.test("admission: defaults keep caps derived, a queue of 1024 and weights 8/4/1", () => {
+Deno.test("admission: defaults keep caps derived and adaptive, a queue of 1024 and weights 8/4/1", () => {
   const config = parseConfig("models: []", "test.yaml", { env: {} });
   assert.deepEqual(config.admission, {
     enabled: true,
+    adaptive: true,
+    min_in_flight_per_replica: 2,
+    latency_tolerance: 2,
+    queue_wait_factor: 4,
     kv_fraction: 1,
     output_tokens_estimate: 256,
     max_queue: 1024,
@@ -29,7 +33,8 @@ Deno.test("admission: defaults keep caps derived, a queue of 1024 and weights 8/
 
 Deno.test("admission: problems name their YAML path", () => {
   const problems = problemsOf(
-    "admission: {max_in_flight_per_replica: 0, weights: {low: -1}, default_priority: urgent}\n" +
+    "admission: {max_in_flight_per_replica: 0, weights: {low: -1}, default_priority: urgent,\n" +
+      "  latency_tolerance: 1, min_in_flight_per_replica: 0, queue_wait_factor: 0}\n" +
       "models: [{name: m, endpoints: ['http://127.0.0.1:1'], scheduling_policy: lifo}]",
   );
   assert.ok(
@@ -37,6 +42,9 @@ Deno.test("admission: problems name their YAML path", () => {
     problems.join("\n"),
   );
   assert.ok(problems.some((p) => p.startsWith("admission.weights.low:")), problems.join("\n"));
+  for (const key of ["latency_tolerance", "min_in_flight_per_replica", "queue_wait_factor"]) {
+    assert.ok(problems.some((p) => p.startsWith(`admission.${key}:`)), problems.join("\n"));
+  }
   assert.ok(problems.some((p) => p.startsWith("admission.default_priority:")), problems.join("\n"));
   assert.ok(
     problems.some((p) => p.startsWith("models[0].scheduling_policy:")),

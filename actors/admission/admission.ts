@@ -1,6 +1,7 @@
 /** The gateway's admission control: one gate per model router, the attained service of every session, and the settings they share. */
 import type { AdmissionConfig } from "../../config/admission_schema.ts";
 import type { ModelRouter } from "../router/mod.ts";
+import { PRIORITY_CLASSES, type PriorityClass } from "../../proxy/auth/principal.ts";
 import { AttainedService } from "./attained.ts";
 import type { CapacityOptions } from "./capacity.ts";
 import { AdmissionGate, type AdmissionStats } from "./gate.ts";
@@ -68,6 +69,15 @@ export class Admission {
         weights: this.config.weights,
         shedEarly: this.config.shed_early,
         maxWaitMs: (this.config.max_queue_wait ?? Infinity) * 1000,
+        ...(this.config.adaptive
+          ? {
+            adaptive: {
+              floor: this.config.min_in_flight_per_replica,
+              tolerance: this.config.latency_tolerance,
+              queueWaitFactor: this.config.queue_wait_factor,
+            },
+          }
+          : {}),
         now: this.#now,
         ...(this.#sweepMs === undefined ? {} : { sweepMs: this.#sweepMs }),
       });
@@ -76,11 +86,28 @@ export class Admission {
     return gate;
   }
 
-  /** What each model's gate did, and how many requests wait there now. */
-  stats(): Record<string, AdmissionStats & { waiting: number }> {
-    const out: Record<string, AdmissionStats & { waiting: number }> = {};
+  /**
+   * What each model's gate did, how many requests wait there now, and each replica's adaptive
+   * in-flight limit (empty when not adaptive).
+   */
+  stats(): Record<string, AdmissionStats & { waiting: number; limits: Record<string, number> }> {
+    const out: Record<
+      string,
+      AdmissionStats & { waiting: number; limits: Record<string, number> }
+    > = {};
     for (const [router, gate] of this.#gates) {
-      out[router.model] = { ...gate.stats, waiting: gate.waiting };
+      out[router.model] = { ...gate.stats, waiting: gate.waiting, limits: gate.limits() };
+    }
+    return out;
+  }
+
+  /** How many requests wait in each model's queue, by priority class (for `/metrics`). */
+  waitingByClass(): { model: string; priority: PriorityClass; waiting: number }[] {
+    const out: { model: string; priority: PriorityClass; waiting: number }[] = [];
+    for (const [router, gate] of this.#gates) {
+      for (const priority of PRIORITY_CLASSES) {
+        out.push({ model: router.model, priority, waiting: gate.waitingOf(priority) });
+      }
     }
     return out;
   }

@@ -3,6 +3,20 @@ import type { PriorityClass } from "../../proxy/auth/principal.ts";
 import type { BackendView, ModelRouter, RequestFeatures, RouterLimits } from "../router/mod.ts";
 import { type CapacityOptions, DEFAULT_MAX_NUM_SEQS } from "./capacity.ts";
 import { type ClassWeights, FairQueue, type QueueEntry } from "./fair_queue.ts";
+import { ConcurrencyLimiter, type LatencySample } from "./limiter.ts";
+
+/** Settings of the adaptive in-flight limit of each replica. */
+export interface AdaptiveOptions {
+  /** The least in flight per replica the limit goes down to. */
+  floor: number;
+  /** Recent over no-load latency past which a replica counts as queueing. */
+  tolerance: number;
+  /**
+   * Without `maxWaitMs`, the longest expected wait in the queue as a multiple of the replicas'
+   * no-load time to first token.
+   */
+  queueWaitFactor: number;
+}
 
 /** Settings of an {@linkcode AdmissionGate}. */
 export interface AdmissionGateOptions {
@@ -14,8 +28,14 @@ export interface AdmissionGateOptions {
   weights: ClassWeights;
   /** Whether a request that could not be served before its deadline is refused at once (503). */
   shedEarly: boolean;
-  /** Longest expected wait in the queue before a request is refused (503), in ms. @default Infinity */
+  /**
+   * Longest expected wait in the queue before a request is refused (503), in ms; without it, and
+   * with `adaptive`, `queueWaitFactor` times the replicas' no-load time to first token once known.
+   * @default Infinity
+   */
   maxWaitMs?: number;
+  /** Adapts each replica's in-flight limit to its latency, under `capacity.maxInFlight`; off when absent. */
+  adaptive?: AdaptiveOptions;
   /** How often waiting requests are looked over (new backends, shedding), in ms. @default 200 */
   sweepMs?: number;
   /** Clock in ms, the one deadlines are on. @default performance.now */
@@ -107,6 +127,10 @@ export class AdmissionGate implements RouterLimits {
   readonly #queue: FairQueue<Waiter>;
   /** Estimated KV tokens in flight per backend id. */
   readonly #tokens = new Map<string, number>();
+  /** The adaptive in-flight limit per backend id. */
+  readonly #limiters = new Map<string, ConcurrencyLimiter>();
+  /** The request cap per replica: the configured one, else vLLM's default. */
+  readonly #ceiling: number;
   /** EWMA of a request's time on a replica, in ms; undefined before the first release. */
   #serviceMs: number | undefined;
   /** True while a released slot is handed to a waiter: then `hasRoom` lets it take the slot. */
@@ -119,6 +143,7 @@ export class AdmissionGate implements RouterLimits {
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
     this.#queue = new FairQueue(options.weights);
+    this.#ceiling = options.capacity.maxInFlight ?? DEFAULT_MAX_NUM_SEQS;
     router.limit(this);
   }
 
@@ -143,18 +168,71 @@ export class AdmissionGate implements RouterLimits {
   }
 
   /**
-   * Whether `view` may take `request`: under its request cap and its KV-token cap (a request
+   * Whether `view` may take `request`: under its request cap (its adaptive limit when adaptive)
+   * and its KV-token cap (a request
    * bigger than the whole cap may run alone), and nobody waits ahead of it.
    */
   hasRoom(view: BackendView, request: RequestFeatures): boolean {
     if (this.#queue.size > 0 && !this.#serving) return false;
     // replicaCapacity() inlined: this runs for every candidate of every pick.
     const options = this.#options.capacity;
-    if (view.inFlight >= (options.maxInFlight ?? DEFAULT_MAX_NUM_SEQS)) return false;
+    if (view.inFlight >= this.limitOf(view)) return false;
     const kvTokens = view.load?.kvCapacityTokens;
     if (kvTokens === undefined) return true;
     const held = this.#tokens.get(view.id) ?? 0;
     return held === 0 || held + (request.kvTokens ?? 0) <= kvTokens * options.kvFraction;
+  }
+
+  /** The requests `view` may have in flight now: its adaptive limit, else the cap. */
+  limitOf(view: BackendView): number {
+    const adaptive = this.#options.adaptive;
+    if (adaptive === undefined) return this.#ceiling;
+    let limiter = this.#limiters.get(view.id);
+    if (limiter === undefined) {
+      limiter = new ConcurrencyLimiter({
+        floor: Math.min(adaptive.floor, this.#ceiling),
+        ceiling: this.#ceiling,
+        tolerance: adaptive.tolerance,
+      });
+      this.#limiters.set(view.id, limiter);
+    }
+    return limiter.limit;
+  }
+
+  /** The adaptive limit of each replica that has one, by backend id. */
+  limits(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [id, limiter] of this.#limiters) out[id] = limiter.limit;
+    return out;
+  }
+
+  /** Feeds a finished request's latency on `view` to its adaptive limit (a no-op when not adaptive). */
+  observe(view: BackendView, sample: LatencySample): void {
+    if (this.#options.adaptive === undefined) return;
+    this.limitOf(view);
+    this.#limiters.get(view.id)!.observe(sample);
+  }
+
+  /**
+   * The longest expected wait a request may arrive to, in ms: `maxWaitMs`, else (adaptive)
+   * `queueWaitFactor` times the mean no-load time to first token of the eligible replicas, or
+   * Infinity while none has a sample (a cold gateway never sheds for it).
+   */
+  maxWaitMs(): number {
+    const fixed = this.#options.maxWaitMs;
+    const adaptive = this.#options.adaptive;
+    if ((fixed !== undefined && fixed !== Infinity) || adaptive === undefined) {
+      return fixed ?? Infinity;
+    }
+    let sum = 0;
+    let known = 0;
+    for (const view of this.#router.table.eligible) {
+      const noLoadMs = this.#limiters.get(view.id)?.noLoadMs;
+      if (noLoadMs === undefined) continue;
+      sum += noLoadMs;
+      known++;
+    }
+    return known === 0 ? Infinity : adaptive.queueWaitFactor * sum / known;
   }
 
   /** Counts `tokens` of KV on `view` (a request was sent there). */
@@ -277,9 +355,7 @@ export class AdmissionGate implements RouterLimits {
     const leftMs = request.deadlineAt - this.#now();
     const budgetMs = Math.min(
       leftMs - Math.min(this.#serviceMs ?? 0, leftMs / 2),
-      arrives
-        ? (this.#options.maxWaitMs ?? Infinity) - (this.#now() - request.arrivedAt)
-        : Infinity,
+      arrives ? this.maxWaitMs() - (this.#now() - request.arrivedAt) : Infinity,
     );
     if (waitMs <= budgetMs) return undefined;
     this.stats.shed++;

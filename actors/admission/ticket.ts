@@ -1,12 +1,18 @@
 /** One request's pass through admission: the router calls it makes, with its KV tokens counted and its session charged for the time it held a slot. */
+import type { RequestOutcome } from "../backend/mod.ts";
 import type { BackendView, ModelRouter, RequestFeatures } from "../router/mod.ts";
 import type { AttainedService } from "./attained.ts";
 import type { AdmissionGate } from "./gate.ts";
+import { workTokens } from "./limiter.ts";
 
 /** Options of {@linkcode AdmissionTicket}. */
 export interface AdmissionTicketOptions {
   /** The KV tokens the request is expected to hold. */
   tokens: number;
+  /** Its prompt's estimated tokens, which its latency is measured against. @default 0 */
+  promptTokens?: number;
+  /** The tokens its answer generated, once it ended (a whole answer's latency includes them). */
+  generatedTokens?: () => number | undefined;
   /** Whom its service is charged to (its session, else its client); undefined charges no one. */
   serviceKey: string | undefined;
   /** Where attained service is kept. */
@@ -29,6 +35,8 @@ export class AdmissionTicket {
   readonly #now: () => number;
   #reserved: BackendView | undefined;
   #heldAt = 0;
+  /** Requests in flight on its backend once it was counted there, itself included. */
+  #inFlightAtSend = 0;
 
   /** @param gate the model's gate, @param router the model's router, @param options tokens and service accounting */
   constructor(gate: AdmissionGate, router: ModelRouter, options: AdmissionTicketOptions) {
@@ -63,10 +71,15 @@ export class AdmissionTicket {
     this.#count(view);
   }
 
-  /** Gives back the slot and tokens on `view` and charges the time held; the gate then serves its waiters. */
-  release(view: BackendView): void {
+  /**
+   * Gives back the slot and tokens on `view`, charges the time held, and feeds a successful
+   * `outcome`'s latency (time to first token, else the whole answer's) to the replica's adaptive
+   * limit; the gate then serves its waiters.
+   */
+  release(view: BackendView, outcome?: RequestOutcome): void {
     const heldMs = this.#now() - this.#heldAt;
     this.#gate.free(view, this.#options.tokens, heldMs);
+    if (outcome?.ok) this.#observe(view, outcome);
     const key = this.#options.serviceKey;
     if (key !== undefined) this.#options.attained.charge(key, heldMs);
     this.#router.release(view);
@@ -76,5 +89,27 @@ export class AdmissionTicket {
     this.#router.acquire(view);
     this.#gate.hold(view, this.#options.tokens);
     this.#heldAt = this.#now();
+    this.#inFlightAtSend = view.inFlight;
+  }
+
+  #observe(view: BackendView, outcome: RequestOutcome): void {
+    const prompt = this.#options.promptTokens ?? 0;
+    const inFlight = this.#inFlightAtSend;
+    if (outcome.ttftMs !== undefined) {
+      this.#gate.observe(view, {
+        kind: "ttft",
+        ms: outcome.ttftMs,
+        work: workTokens(prompt),
+        inFlight,
+      });
+    } else if (outcome.totalMs !== undefined) {
+      const generated = this.#options.generatedTokens?.() ?? 0;
+      this.#gate.observe(view, {
+        kind: "total",
+        ms: outcome.totalMs,
+        work: workTokens(prompt, generated),
+        inFlight,
+      });
+    }
   }
 }

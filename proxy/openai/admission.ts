@@ -6,9 +6,14 @@ import {
   requestTokens,
   withVllmPriority,
 } from "../../actors/admission/mod.ts";
-import { type BackendView, ModelRouter, type RequestFeatures } from "../../actors/router/mod.ts";
+import {
+  type BackendView,
+  CHARS_PER_TOKEN,
+  ModelRouter,
+  type RequestFeatures,
+} from "../../actors/router/mod.ts";
 import { principalOf, PRIORITY_CLASSES, type PriorityClass } from "../auth/principal.ts";
-import type { Exchange } from "./exchange.ts";
+import { type Exchange, roundMs } from "./exchange.ts";
 import type { ForwardRouter } from "./forward.ts";
 
 /** One request under admission control, as `sendRouted` drives it. */
@@ -73,6 +78,8 @@ export function admitRequest(
   const gate = admission.gate(router);
   const ticket = new AdmissionTicket(gate, router, {
     tokens,
+    promptTokens: Math.ceil(features.promptChars / CHARS_PER_TOKEN),
+    generatedTokens: () => record.completionTokens,
     serviceKey,
     attained: admission.attained,
   });
@@ -80,10 +87,12 @@ export function admitRequest(
     ? withVllmPriority(routed.bytes, admission.config.vllm_priority[priority])
     : routed.bytes;
   const deadlineAt = exchange.startedAt + context.proxy.request_timeout * 1000;
+  record.priority = priority;
   return {
     router: ticket,
     body,
     async wait(tried) {
+      const queuedAt = performance.now();
       const result = await gate.wait({
         features,
         exclude: tried,
@@ -94,6 +103,7 @@ export function admitRequest(
         signal: exchange.abort.signal,
         reserve: (backend) => ticket.reserve(backend),
       });
+      record.queueMs = roundMs((record.queueMs ?? 0) + performance.now() - queuedAt);
       switch (result.kind) {
         case "admitted":
           return result.backend;

@@ -264,7 +264,7 @@ export class Attempt implements RelayOptions {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.outgoing.router.release(this.backend);
+    this.outgoing.router.release(this.backend, this.outcome);
     if (this.#ownsBody) {
       this.#ownsBody = false;
       this.#upstream!.cancel();

@@ -18,8 +18,13 @@ import { CREDENTIAL_HEADERS } from "../auth/credentials.ts";
 import { modelNotAllowedMessage } from "../auth/refusals.ts";
 import type { RateLimits } from "../limits/mod.ts";
 
-/** The calls the hot path makes on a model's router. */
-export type ForwardRouter = Pick<ModelRouter, "pick" | "acquire" | "release">;
+/**
+ * The calls the hot path makes on a model's router; `release` is told the attempt's outcome (an
+ * admission ticket feeds its latency to the replica's adaptive limit).
+ */
+export type ForwardRouter = Pick<ModelRouter, "pick" | "acquire"> & {
+  release(view: BackendView, outcome?: RequestOutcome): void;
+};
 
 /** What the hot path needs from the rest of the gateway. */
 export interface ForwardContext {
@@ -45,6 +50,8 @@ export interface ForwardContext {
   admission?: Admission;
   /** The rate limits (`limits:`); none are checked without it. */
   limits?: Pick<RateLimits, "limit">;
+  /** Logs a finished request's prompt (`logging.log_prompts: true`); prompts are never logged without it. */
+  logPrompt?: (record: RequestRecord, json: unknown) => void;
 }
 
 /** Options of {@linkcode forwardOpenAI}: one per route, made once. */
@@ -130,6 +137,8 @@ export async function sendRouted(
   const record = exchange.record;
   record.model = model;
   record.stream = routed.stream;
+  const logPrompt = context.logPrompt;
+  if (logPrompt !== undefined) (exchange.onFinish ??= []).push((r) => logPrompt(r, routed.json));
   const router = context.router(model);
   if (!router) {
     return exchange.refuse(
