@@ -53,6 +53,9 @@ Deno.test({
       replicas: 2,
       sim: { timeScale: 1000 },
       proxy: { records: { retention: RETENTION } },
+      // Admission stays on (its per-request state is part of what is measured), but queues
+      // instead of shedding: a loaded box must not turn this into a test of its estimates.
+      admission: { shed_early: false, queue_wait_factor: 1_000 },
     });
     try {
       await load(rig, 4 * RETENTION);
