@@ -6,6 +6,7 @@ import { serveCommand } from "./gateway/mod.ts";
 import { simCommand } from "./sim/mod.ts";
 import { benchCommand } from "./bench/mod.ts";
 import { keysCommand } from "./proxy/auth/keys_command.ts";
+import { logger } from "./actors/runtime/mod.ts";
 
 /** A command of a later stage: it says what it will do and exits 2 instead of pretending. */
 function plannedCommand(name: string, summary: string): Command {
@@ -82,5 +83,8 @@ export async function main(args: string[], all: readonly Command[] = commands): 
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  const code = await main(Deno.args);
+  // Log lines are written asynchronously: the last ones (a stop's) go out before the exit.
+  await logger.flush();
+  Deno.exit(code);
 }

@@ -1,4 +1,5 @@
 /** ReplicaActor: keeps one launched replica process running; a crash or a failed start fails the actor so its supervisor restarts it. */
+import { logger } from "../actors/runtime/log.ts";
 import type { ModelConfig } from "../config/mod.ts";
 import { launchReplica, type ReplicaProcess } from "./local_launcher.ts";
 import type { Address } from "../actors/runtime/mod.ts";
@@ -196,11 +197,11 @@ export function replicaSupervisorBehavior(): Behavior<
       return state;
     },
     onSignal(state, signal) {
-      console.error(
-        `Replica ${signal.child} failed: ${signal.error}${
-          signal.restarting ? " (restarting it)" : ""
-        }`,
-      );
+      logger.error("replica failed", {
+        actor: signal.child,
+        error: signal.error,
+        restarting: signal.restarting,
+      });
       return state;
     },
   };

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import type { Document } from "yaml";
 import { type Config, ConfigSchema, ProxySchema } from "./schema.ts";
+import { LoggingSchema } from "./logging_schema.ts";
 import { describeSchema, describeValue, formatPath, type Problem, problemsOf } from "./problems.ts";
 
 /** A config that cannot be used; `problems` lists every reason, one line each. */
@@ -27,8 +28,8 @@ export class ConfigError extends Error {
 /** Options of {@linkcode loadConfig} and {@linkcode parseConfig}. */
 export interface LoadConfigOptions {
   /**
-   * Environment to read `TURNPIKE_PORT` and `TURNPIKE_STATE_DIR` from; an empty value counts as
-   * unset. @default the process environment
+   * Environment to read `TURNPIKE_PORT`, `TURNPIKE_STATE_DIR` and `TURNPIKE_LOG_LEVEL` from; an
+   * empty value counts as unset. @default the process environment
    */
   env?: Record<string, string | undefined>;
 }
@@ -40,15 +41,16 @@ function processEnv(): Record<string, string | undefined> {
   return {
     TURNPIKE_PORT: Deno.env.get("TURNPIKE_PORT"),
     TURNPIKE_STATE_DIR: Deno.env.get("TURNPIKE_STATE_DIR"),
+    TURNPIKE_LOG_LEVEL: Deno.env.get("TURNPIKE_LOG_LEVEL"),
   };
 }
 
 /** Environment overrides, checked; bad values become problems named by the variable. */
 function envOverrides(
   env: Record<string, string | undefined>,
-): { port?: number; stateDir?: string; problems: string[] } {
+): EnvOverrides {
   const problems: string[] = [];
-  const out: { port?: number; stateDir?: string; problems: string[] } = { problems };
+  const out: EnvOverrides = { problems };
   const port = env["TURNPIKE_PORT"]?.trim();
   if (port) {
     const parsed = /^\d+$/.test(port) ? ProxySchema.shape.port.safeParse(Number(port)) : undefined;
@@ -63,7 +65,27 @@ function envOverrides(
   }
   const stateDir = env["TURNPIKE_STATE_DIR"];
   if (stateDir) out.stateDir = stateDir;
+  const level = env["TURNPIKE_LOG_LEVEL"]?.trim().toLowerCase();
+  if (level) {
+    const parsed = LoggingSchema.shape.level.safeParse(level);
+    if (parsed.success) out.logLevel = parsed.data;
+    else {
+      problems.push(
+        `TURNPIKE_LOG_LEVEL (environment): expected one of ${
+          LoggingSchema.shape.level.removeDefault().options.join(", ")
+        }, got ${describeValue(env["TURNPIKE_LOG_LEVEL"])}; fix or unset it`,
+      );
+    }
+  }
   return out;
+}
+
+/** The environment's overrides of the config, and what was wrong with them. */
+interface EnvOverrides {
+  port?: number;
+  stateDir?: string;
+  logLevel?: string;
+  problems: string[];
 }
 
 function isMapping(value: unknown): value is Record<string, unknown> {
@@ -71,12 +93,9 @@ function isMapping(value: unknown): value is Record<string, unknown> {
 }
 
 /** Puts the overrides into the raw document, so the schema checks them with everything else. */
-function withOverrides(
-  raw: unknown,
-  port: number | undefined,
-  stateDir: string | undefined,
-): unknown {
+function withOverrides(raw: unknown, env: EnvOverrides): unknown {
   if (!isMapping(raw)) return raw;
+  const { port, stateDir, logLevel } = env;
   const out: Record<string, unknown> = { ...raw };
   if (port !== undefined) {
     out["proxy"] = raw["proxy"] === undefined
@@ -86,6 +105,14 @@ function withOverrides(
       : raw["proxy"];
   }
   if (stateDir !== undefined) out["state_dir"] = stateDir;
+  if (logLevel !== undefined) {
+    const logging = raw["logging"];
+    out["logging"] = logging === undefined
+      ? { level: logLevel }
+      : isMapping(logging)
+      ? { ...logging, level: logLevel }
+      : logging;
+  }
   return out;
 }
 
@@ -134,7 +161,7 @@ export function parseConfig(text: string, source: string, options: LoadConfigOpt
       ...env.problems,
     ]);
   }
-  return validate(withOverrides(raw, env.port, env.stateDir), source, {
+  return validate(withOverrides(raw, env), source, {
     envProblems: env.problems,
     offsetOf: (path) => offsetOf(doc, path),
   });
@@ -185,7 +212,7 @@ export async function loadConfig(
 ): Promise<Config> {
   if (path === undefined) {
     const env = envOverrides(options.env ?? processEnv());
-    return validate(withOverrides({}, env.port, env.stateDir), undefined, {
+    return validate(withOverrides({}, env), undefined, {
       envProblems: env.problems,
     });
   }

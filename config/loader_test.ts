@@ -121,7 +121,7 @@ Deno.test("a missing required key and a wrong container type are named", () => {
   ]);
   assert.deepEqual(problemsOf("- just\n- a list"), [
     "(top level): expected a mapping with keys proxy, cluster, models, headers, sessions, " +
-    "admission, limits, auth, state_dir, got a list",
+    "admission, limits, auth, logging, state_dir, got a list",
   ]);
 });
 

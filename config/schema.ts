@@ -6,6 +6,7 @@ import { AdmissionSchema } from "./admission_schema.ts";
 import { HttpLimitsFields } from "./http_limits_schema.ts";
 import { LimitsSchema } from "./limits_schema.ts";
 import { AuthSchema } from "./auth_schema.ts";
+import { LoggingSchema } from "./logging_schema.ts";
 import {
   CommandTemplateError,
   commandTemplateOf,
@@ -211,6 +212,8 @@ export const ConfigSchema = z.strictObject({
   /** Rate, token and concurrency limits per client and per model. */
   limits: LimitsSchema.default(LimitsSchema.parse({})),
   auth: AuthSchema.default(AuthSchema.parse({})),
+  /** JSON log lines on stderr: level, access log, prompts. */
+  logging: LoggingSchema.default(LoggingSchema.parse({})),
   /** Directory of the KV file; `TURNPIKE_STATE_DIR` overrides it. */
   state_dir: z.string().min(1).default(".turnpike"),
 }).superRefine((config, ctx) => {

@@ -22,6 +22,10 @@ import { gatewaySummarizer } from "./summarizer.ts";
 import { Admission } from "../actors/admission/mod.ts";
 import { drained, drainingRefusal, inFlightOf } from "./drain.ts";
 import { Authenticator } from "../proxy/auth/authenticator.ts";
+import { logger } from "../actors/runtime/mod.ts";
+import { GatewayMetrics } from "../proxy/admin/metrics/mod.ts";
+import { configDigest } from "../proxy/admin/health.ts";
+import { followAccessLog, promptLogger } from "../proxy/access_log.ts";
 
 /** Options of {@linkcode startGateway}. */
 export interface GatewayOptions {
@@ -65,6 +69,8 @@ export interface Gateway {
   readonly admission: Admission;
   /** Checks credentials and holds the API keys (`auth:`). */
   readonly auth: Authenticator;
+  /** What `GET /metrics` shows. */
+  readonly metrics: GatewayMetrics;
   /**
    * Drains: answers new requests 503 (`connection: close`) while the requests in flight finish, up
    * to `deadlineMs`; then stops listening, and stops the actors and replicas.
@@ -85,6 +91,7 @@ export interface Gateway {
  */
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const ownSystem = options.system === undefined;
+  logger.configure({ level: config.logging.level });
   // Durable messages wait until the session kinds are registered below.
   const system = options.system ??
     await ActorSystem.start({ kvPath: kvPath(config), listen: false });
@@ -158,6 +165,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     upstream,
     deadlines,
     admission,
+    ...(config.logging.log_prompts ? { logPrompt: promptLogger(logger) } : {}),
   };
   const kv = system.kv;
   if (!kv) throw new Error("The gateway needs an actor system with a KV store for its sessions");
@@ -201,6 +209,22 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const limits = new RateLimits(config.limits, { kv, nodeId: system.nodeId, now });
   await limits.start();
   forward.limits = limits;
+  const metrics = new GatewayMetrics({
+    records,
+    knownModel: (model) => fleet.router(model) !== undefined,
+    strategy: typeof config.proxy.strategy === "string"
+      ? config.proxy.strategy
+      : Object.keys(config.proxy.strategy).sort().join("+"),
+    startedAtMs,
+    fleet,
+    admission,
+    system,
+    sessions: { active: () => store.activeCount(), liveActors: () => sessions.liveActors },
+    logger,
+  });
+  // Formatted when each record is added; written to stderr in batches, after the request.
+  const unlogAccess = config.logging.access_log ? followAccessLog(records, logger) : undefined;
+  const digest = await configDigest(config);
   const app = createApp({
     fleet,
     records,
@@ -212,6 +236,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     sessions,
     auth,
     admission,
+    metrics,
+    health: { fleet, registrations, system, startedAtMs, configDigest: digest },
   });
   const listening = Promise.withResolvers<Deno.NetAddr>();
   // Set by close(): new requests, also on kept-alive connections, get a 503 while streams drain.
@@ -238,6 +264,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     auth,
     admission,
     limits,
+    metrics,
     close({ deadlineMs = 10_000 } = {}) {
       closing ??= (async () => {
         let timer: ReturnType<typeof setTimeout> | undefined;
@@ -261,6 +288,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         if (replicas) await system.stop(replicas);
         await fleet.close();
         if (ownSystem) await system.shutdown({ deadlineMs });
+        metrics.close();
+        unlogAccess?.();
+        await logger.flush();
       })();
       return closing;
     },

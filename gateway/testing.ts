@@ -46,6 +46,8 @@ export interface RigOptions {
   auth?: Record<string, unknown>;
   /** `limits:` (rate, token and concurrency limits). */
   limits?: Record<string, unknown>;
+  /** `logging:` settings; the access log is off unless asked for, so test output stays readable. */
+  logging?: Record<string, unknown>;
 }
 
 /** Starts simulated replicas on port 0 and a gateway over them on port 0, with a KV file in a temp dir. */
@@ -79,6 +81,7 @@ export async function startRig(options: RigOptions = {}): Promise<TestRig> {
     ...(options.admission ? { admission: options.admission } : {}),
     ...(options.auth ? { auth: options.auth } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
+    logging: { access_log: false, ...options.logging },
     state_dir: dir,
   };
   const config = ConfigSchema.parse(raw);

@@ -13,6 +13,9 @@ import { responsesRoutes } from "./openai/responses/routes.ts";
 import type { Authenticator } from "./auth/authenticator.ts";
 import { authMiddleware } from "./auth/middleware.ts";
 import { keyRoutes } from "./auth/routes.ts";
+import { healthRoutes, type HealthServices } from "./admin/health.ts";
+import { type GatewayMetrics, metricsRoutes } from "./admin/metrics/mod.ts";
+import { errorField, logger } from "../actors/runtime/mod.ts";
 
 /** Everything the app's routes use. */
 export interface AppServices extends AdminServices {
@@ -22,6 +25,10 @@ export interface AppServices extends AdminServices {
   sessions: SessionService;
   /** Checks credentials (`auth:`) and serves the key admin API; without it every route is open. */
   auth?: Authenticator;
+  /** What `GET /metrics` renders; no such route without it. */
+  metrics?: Pick<GatewayMetrics, "render" | "contentType">;
+  /** What `GET /health/detailed` reads; no such route without it. */
+  health?: HealthServices;
 }
 
 /** Builds the gateway's Hono app. */
@@ -55,6 +62,8 @@ export function createApp(services: AppServices): Hono {
     }),
   );
   app.route("/", adminRoutes(services));
+  if (services.metrics) app.route("/", metricsRoutes(services.metrics));
+  if (services.health) app.route("/", healthRoutes(services.health));
   if (services.auth) app.route("/", keyRoutes(services.auth));
   app.notFound((c) =>
     errorResponse(
@@ -68,7 +77,10 @@ export function createApp(services: AppServices): Hono {
   app.onError((error) => {
     // A full or read-only disk under the KV file refuses writes: the gateway is fine, reads work.
     if (isStorageFailure(error)) return storageUnavailable();
-    console.error("Unhandled gateway error:", error);
+    logger.error("unhandled gateway error", {
+      error: errorField(error),
+      stack: error instanceof Error ? error.stack : undefined,
+    });
     return errorResponse(
       500,
       "The gateway failed on this request; retry, and report it if it persists",

@@ -2,6 +2,7 @@
  * The per-request records every gateway process on one KV store shares: finished records are
  * written in batches off the hot path, kept for a TTL and a count, and read back across processes.
  */
+import { errorField, logger } from "../actors/runtime/log.ts";
 import { z } from "zod";
 import type { RecordsConfig } from "../config/mod.ts";
 import { retryKvBusy } from "../actors/runtime/mod.ts";
@@ -281,7 +282,6 @@ export class RecordLog {
     const t = this.#now();
     if (t - this.#lastError < 10_000) return;
     this.#lastError = t;
-    if (error === undefined) console.error(what);
-    else console.error(`${what}:`, error instanceof Error ? error.message : error);
+    logger.error(what, error === undefined ? undefined : { error: errorField(error) });
   }
 }

@@ -28,4 +28,7 @@ export const RequestRecordSchema = z.object({
   completionTokens: optionalNumber,
   usageSource: z.enum(["reported", "counted", "none"]),
   error: optionalString,
+  errorCode: z.string().optional(),
+  queueMs: z.number().optional(),
+  priority: z.string().optional(),
 }) satisfies z.ZodType<RequestRecord>;

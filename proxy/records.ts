@@ -1,4 +1,5 @@
 /** The in-memory, bounded store of per-request records (session headers plus the gateway's timing). */
+import { errorField, logger } from "../actors/runtime/log.ts";
 import { quantileSorted } from "d3-array";
 import type { HeadersConfig } from "../config/mod.ts";
 import { matchesRecord, type RecordFilter } from "./record_filter.ts";
@@ -43,6 +44,12 @@ export interface RequestRecord {
   usageSource: "reported" | "counted" | "none";
   /** Why it failed, if it did. */
   error: string | undefined;
+  /** The OpenAI error `code` the client got, when the gateway refused it (bounded: the gateway's own codes). */
+  errorCode?: string | undefined;
+  /** Time it waited in the model's admission queue, in ms (absent when it never waited). */
+  queueMs?: number | undefined;
+  /** Its priority class, when admission control placed it. */
+  priority?: string | undefined;
 }
 
 /** What the gateway knows of a request when it arrives. */
@@ -169,7 +176,7 @@ export class RecordStore {
       try {
         listener(record);
       } catch (error) {
-        console.error("A request record listener failed:", error);
+        logger.error("a request record listener failed", { error: errorField(error) });
       }
     }
   }

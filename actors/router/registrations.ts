@@ -2,6 +2,7 @@
  * Backend registrations made through the admin API, kept in KV so that every gateway process on
  * the store routes to them, and a restart finds them again.
  */
+import { errorField, logger } from "../runtime/log.ts";
 import { z } from "zod";
 import { retryKvBusy } from "../runtime/mod.ts";
 import type { Fleet } from "./fleet.ts";
@@ -251,7 +252,9 @@ export class Registrations {
         const t = this.#now();
         if (t - this.#lastError >= 10_000) {
           this.#lastError = t;
-          console.error("Cannot read the backend registrations in KV:", error);
+          logger.error("cannot read the backend registrations in KV", {
+            error: errorField(error),
+          });
         }
       }
       this.#schedule();

@@ -1,4 +1,5 @@
 /** RouterActor: one per model; the only writer of the model's routing table, it supervises its BackendActors and expires registrations. */
+import { logger } from "../runtime/log.ts";
 import { type Address, address } from "../runtime/mod.ts";
 import type { ActorContext, Behavior, Cancellable } from "../runtime/mod.ts";
 import {
@@ -198,9 +199,11 @@ export function routerBehavior(
           for (const { member } of state.table.list()) {
             if (member.expiresAtMs === undefined || member.ttlMs === undefined) continue;
             if (member.expiresAtMs <= t) {
-              console.warn(
-                `Backend ${member.id} of model ${options.model} expired: no heartbeat for ${member.ttlMs} ms`,
-              );
+              logger.warn("backend expired: no heartbeat within its TTL", {
+                model: options.model,
+                backend: member.id,
+                ttl_ms: member.ttlMs,
+              });
               stopMember(state, member, ctx.stop);
             } else {
               shortestTtl = Math.min(shortestTtl ?? Infinity, member.ttlMs);
@@ -217,11 +220,12 @@ export function routerBehavior(
       }
     },
     onSignal(state, signal) {
-      console.error(
-        `Backend actor ${signal.child} of model ${options.model} failed: ${signal.error}${
-          signal.restarting ? " (restarting)" : ""
-        }`,
-      );
+      logger.error("backend actor failed", {
+        model: options.model,
+        actor: signal.child,
+        error: signal.error,
+        restarting: signal.restarting,
+      });
       return state;
     },
     onStop(state) {

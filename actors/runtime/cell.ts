@@ -12,7 +12,12 @@ import {
   type DurableTurnOutcome,
   runDurableTurn,
 } from "./durable/turn.ts";
-import { type SupervisedChild, Supervision, type SupervisionOwner } from "./supervision.ts";
+import {
+  type SupervisedChild,
+  type SupervisedEntry,
+  Supervision,
+  type SupervisionOwner,
+} from "./supervision.ts";
 import type { ActorContext, Behavior, Message, Signal, TimerId } from "./types.ts";
 
 type Status = "starting" | "running" | "suspended" | "stopping" | "stopped";
@@ -102,9 +107,14 @@ export class Cell implements SupervisedChild, SupervisionOwner, CellParent {
     return this.#state;
   }
 
+  /** Its children with their restart counts (none before its first spawn). */
+  get supervisionEntries(): SupervisedEntry[] {
+    return this.#supervision?.entries ?? [];
+  }
+
   /** Its children's supervision, created on first spawn. */
   get supervision(): Supervision {
-    this.#supervision ??= new Supervision(this, this.behavior.supervision);
+    this.#supervision ??= new Supervision(this, this.behavior.supervision, this.#host.restarts);
     return this.#supervision;
   }
 

@@ -2,7 +2,7 @@
 import type { Address } from "./address.ts";
 import type { Cell } from "./cell.ts";
 import type { DurableDelivery } from "./envelopes.ts";
-import type { Supervision } from "./supervision.ts";
+import type { RestartTally, Supervision } from "./supervision.ts";
 import type {
   ActorRef,
   Behavior,
@@ -83,6 +83,8 @@ export interface CellHost {
   reportError(where: string, error: unknown): void;
   /** Whether shutdown's drain deadline passed, so stopping no longer waits for a running turn. */
   turnsAbandoned(): boolean;
+  /** Where the supervisions count restarts. */
+  readonly restarts: RestartTally;
 }
 
 /** The cell's parent: its supervision and a way to fail upward. */

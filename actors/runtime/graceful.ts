@@ -2,6 +2,7 @@
  * Graceful stop on SIGINT/SIGTERM for every command: stop intake, drain with a deadline, flush,
  * close KV. The one place turnpike listens for a stop signal.
  */
+import { logger } from "./log.ts";
 
 /** What a stop signal shuts down: an `ActorSystem`, or any service given the same method. */
 export interface Stoppable {
@@ -22,7 +23,7 @@ export interface ShutdownHandlerOptions {
    * {@linkcode ShutdownHandlers.stopped}. @default true
    */
   exit?: boolean;
-  /** Where progress lines go. @default console.error */
+  /** Where progress lines go. @default the process logger, at info */
   log?: (line: string) => void;
 }
 
@@ -51,7 +52,7 @@ export function installShutdownHandlers(
   options: ShutdownHandlerOptions = {},
 ): ShutdownHandlers {
   const signals = options.signals ?? ["SIGINT", "SIGTERM"];
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = options.log ?? ((line: string) => logger.info(line));
   const deadlineMs = options.deadlineMs ?? 5_000;
   const stopped = Promise.withResolvers<number>();
   let running: Promise<void> | undefined;
@@ -70,7 +71,10 @@ export function installShutdownHandlers(
         log(`turnpike: stop failed: ${error instanceof Error ? error.message : String(error)}`);
       }
       stopped.resolve(code);
-      if (options.exit ?? true) Deno.exit(code);
+      if (options.exit ?? true) {
+        await logger.flush();
+        Deno.exit(code);
+      }
     })();
     return running;
   };

@@ -48,7 +48,8 @@ export {
   EscalationError,
   LeaseLostError,
 } from "./errors.ts";
-export { ActorSystem } from "./system.ts";
+export { ActorSystem, type SupervisionNode } from "./system.ts";
+export type { RestartTally, SupervisedEntry } from "./supervision.ts";
 export type { ActorSystemOptions, DeadLetter, ShutdownOptions } from "./system_options.ts";
 export {
   type ChildSpec,
@@ -70,3 +71,13 @@ export type { DurableEnvelope } from "./durable/envelope.ts";
 export { readSnapshot } from "./durable/snapshot.ts";
 export { DEAD_LETTER_PREFIX, leaseKey } from "./durable/keys.ts";
 export { isKvBusy, retryKvBusy, type RetryKvBusyOptions } from "./kv_busy.ts";
+export {
+  errorField,
+  isLogLevel,
+  LOG_LEVELS,
+  type LogFields,
+  Logger,
+  logger,
+  type LoggerOptions,
+  type LogLevel,
+} from "./log.ts";

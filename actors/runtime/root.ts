@@ -1,6 +1,6 @@
 /** The root of the supervision tree: top-level actors are its children. */
 import type { CellParent } from "./cell_host.ts";
-import { Supervision, type SupervisionOwner } from "./supervision.ts";
+import { type RestartTally, Supervision, type SupervisionOwner } from "./supervision.ts";
 import type { SupervisionOptions, TimerId } from "./types.ts";
 
 /** Timers that the system clears on shutdown. */
@@ -20,12 +20,17 @@ export class Root implements CellParent, SupervisionOwner {
   /** Creates it. @param options its supervision, @param onFailure what happens when it gives up */
   constructor(
     options: SupervisionOptions,
-    hooks: { isStopping: () => boolean; onFailure: (error: Error) => void; timers: SystemTimers },
+    hooks: {
+      isStopping: () => boolean;
+      onFailure: (error: Error) => void;
+      timers: SystemTimers;
+      tally?: RestartTally;
+    },
   ) {
     this.#isStopping = hooks.isStopping;
     this.#onFailure = hooks.onFailure;
     this.#timers = hooks.timers;
-    this.supervision = new Supervision(this, options);
+    this.supervision = new Supervision(this, options, hooks.tally);
   }
 
   /** Signals to the root have no handler. */

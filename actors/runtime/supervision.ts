@@ -33,6 +33,21 @@ interface Entry {
   restart: RestartType;
   backoff: ResolvedBackoff;
   window: RestartWindow;
+  /** Restarts of this child since it was added. */
+  restarts: number;
+}
+
+/** Restarts counted across every supervision of one actor system (for its metrics). */
+export interface RestartTally {
+  restarts: number;
+}
+
+/** One supervised child as the supervision tree lists it. */
+export interface SupervisedEntry {
+  address: Address;
+  restart: RestartType;
+  /** Restarts since it was started. */
+  restarts: number;
 }
 
 /** Supervision settings with defaults filled in. */
@@ -56,10 +71,19 @@ export class Supervision {
   #pending = new Set<SupervisedChild>();
   #timer: TimerId | undefined;
   #closed = false;
+  readonly #tally: RestartTally | undefined;
 
-  /** Creates it. @param owner the supervising actor, @param options strategy and intensity */
-  constructor(owner: SupervisionOwner, options: SupervisionOptions | undefined) {
+  /**
+   * Creates it. @param owner the supervising actor, @param options strategy and intensity,
+   * @param tally where every restart is also counted
+   */
+  constructor(
+    owner: SupervisionOwner,
+    options: SupervisionOptions | undefined,
+    tally?: RestartTally,
+  ) {
     this.#owner = owner;
+    this.#tally = tally;
     this.#options = resolveSupervision(options);
     this.#window = new RestartWindow(this.#options.intensity, this.#options.periodMs);
   }
@@ -67,6 +91,15 @@ export class Supervision {
   /** The children's addresses in start order. */
   get children(): Address[] {
     return this.#entries.map((e) => e.child.address);
+  }
+
+  /** The children in start order with their restart types and restart counts. */
+  get entries(): SupervisedEntry[] {
+    return this.#entries.map((e) => ({
+      address: e.child.address,
+      restart: e.restart,
+      restarts: e.restarts,
+    }));
   }
 
   /** Adds a child at the end of the start order. */
@@ -77,6 +110,7 @@ export class Supervision {
       restart: options?.restart ?? "permanent",
       backoff,
       window: new RestartWindow(Number.MAX_SAFE_INTEGER, this.#options.periodMs),
+      restarts: 0,
     });
   }
 
@@ -144,6 +178,8 @@ export class Supervision {
   #restart(entry: Entry, error: unknown): void {
     const now = Date.now();
     entry.window.record(now);
+    entry.restarts++;
+    if (this.#tally) this.#tally.restarts++;
     if (this.#window.record(now)) {
       const { intensity, periodMs } = this.#options;
       const detail = `more than ${intensity} restarts within ${periodMs} ms (last: ${

@@ -6,6 +6,9 @@ import { newId } from "./context.ts";
 import { describeError } from "./errors.ts";
 import { LocalRef } from "./refs.ts";
 import { Root } from "./root.ts";
+import { logger } from "./log.ts";
+import type { RestartTally, SupervisedEntry } from "./supervision.ts";
+
 import type {
   ActorRef,
   AnyBehavior,
@@ -28,6 +31,11 @@ import {
   type ShutdownOptions,
 } from "./system_options.ts";
 
+/** One actor in {@linkcode ActorSystem.supervisionTree}. */
+export interface SupervisionNode extends SupervisedEntry {
+  children: SupervisionNode[];
+}
+
 /** An actor system: one per process, optionally backed by a Deno KV store. */
 export class ActorSystem {
   readonly #cells = new Map<Address, Cell>();
@@ -48,6 +56,8 @@ export class ActorSystem {
   #shutdown: Promise<void> | undefined;
   /** Tells to addresses where no actor lives. */
   undelivered = 0;
+  /** Restarts of any actor by its supervisor since the system started. */
+  readonly restarts: RestartTally = { restarts: 0 };
 
   private constructor(kv: Deno.Kv | undefined, ownsKv: boolean, options: ActorSystemOptions) {
     this.#kv = kv;
@@ -62,6 +72,7 @@ export class ActorSystem {
       isStopping: () => this.#stopping,
       onFailure: options.onRootFailure ?? ((error) => void this.#rootFailed(error)),
       timers,
+      tally: this.restarts,
     });
     if (kv) {
       const retries = checkRetrySchedule(options.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS);
@@ -85,7 +96,8 @@ export class ActorSystem {
       }, { owner: this.#nodeId, leaseTtlMs: options.leaseTtlMs ?? 30_000 });
     }
     const onError = options.onError ??
-      ((where: string, error: unknown) => console.error(`${where}: ${describeError(error)}`));
+      ((where: string, error: unknown) =>
+        logger.error("actor error", { where, error: describeError(error) }));
     this.#host = {
       system: this,
       durable: this.#durable,
@@ -111,6 +123,7 @@ export class ActorSystem {
       clearTimer: timers.clear,
       reportError: onError,
       turnsAbandoned: () => this.#turnsAbandoned,
+      restarts: this.restarts,
     };
     for (const b of options.behaviors ?? []) this.#kinds.set(b.kind, b);
   }
@@ -209,6 +222,19 @@ export class ActorSystem {
     return this.#cells.get(addr)?.supervision.children ?? [];
   }
 
+  /**
+   * The supervision tree: the root's children, each with its restart type, restart count and
+   * own children, in start order.
+   */
+  supervisionTree(): SupervisionNode[] {
+    const walk = (entries: SupervisedEntry[]): SupervisionNode[] =>
+      entries.map((e) => ({
+        ...e,
+        children: walk(this.#cells.get(e.address)?.supervisionEntries ?? []),
+      }));
+    return walk(this.#root.supervision.entries);
+  }
+
   /** Stops a top-level actor (it is not restarted). */
   async stop(addr: Address): Promise<void> {
     const cell = this.#cells.get(addr);
@@ -304,8 +330,9 @@ export class ActorSystem {
   }
 
   async #rootFailed(error: Error): Promise<void> {
-    console.error(`turnpike: the root supervisor gave up, stopping: ${describeError(error)}`);
+    logger.error("the root supervisor gave up, stopping", { error: describeError(error) });
     await this.shutdown({ deadlineMs: 1_000 });
+    await logger.flush();
     Deno.exit(1);
   }
 

@@ -3,6 +3,7 @@
  * `kv.atomic()` checked against the head's versionstamp, so two gateway processes on one KV file
  * never both write a session: the loser's commit fails and it reads again.
  */
+import { errorField, logger } from "../runtime/log.ts";
 import { retryKvBusy } from "../runtime/mod.ts";
 import { GroupCommitter, type GroupWrite } from "./group_commit.ts";
 import { listChunked, setChunked } from "./chunked.ts";
@@ -71,7 +72,10 @@ export class SessionStore {
     this.#group = new GroupCommitter(kv);
     this.#onBad = onBad ??
       ((key, error) =>
-        console.error(`Session record ${JSON.stringify(key)} is unreadable: ${error}`));
+        logger.error("session record unreadable", {
+          key: JSON.stringify(key),
+          error: errorField(error),
+        }));
   }
 
   /** The head of session `id`, or undefined when there is none. */

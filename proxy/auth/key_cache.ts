@@ -2,6 +2,7 @@
  * Every API key record held in memory, so checking a key on the hot path reads no KV; reloaded
  * when the keys' version in KV moves, which bounds how long another process's revocation takes.
  */
+import { errorField, logger } from "../../actors/runtime/log.ts";
 import type { ApiKeyRecord, KeyStore } from "./api_keys.ts";
 
 /** Options of {@linkcode KeyCache}. */
@@ -44,7 +45,9 @@ export class KeyCache {
       try {
         await this.refresh();
       } catch (error) {
-        if (!this.#closed) console.error("Cannot refresh the API keys from KV:", error);
+        if (!this.#closed) {
+          logger.error("cannot refresh the API keys from KV", { error: errorField(error) });
+        }
       }
       this.#schedule();
     }, this.#refreshMs);

@@ -12,12 +12,12 @@ import { adminRequired, authRefusal } from "./refusals.ts";
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/health", "/metrics"]);
 
 /**
- * Whether `path` is an admin route: everything under `/api/`. Writes register backends and
- * manage keys; reads show every client's requests and the replicas' addresses, so a client's key
- * may not read them either.
+ * Whether `path` is an admin route: everything under `/api/`, and `/health/detailed`. Writes
+ * register backends and manage keys; reads show every client's requests and the replicas'
+ * addresses, so a client's key may not read them either.
  */
 export function isAdminRoute(_method: string, path: string): boolean {
-  return path.startsWith("/api/");
+  return path.startsWith("/api/") || path === "/health/detailed";
 }
 
 /** The auth middleware: a pass-through when `auth` is absent or off. */

@@ -3,6 +3,7 @@
  * this process's deltas into per-bucket counters with KV's atomic `sum`, writes its in-flight
  * counts, and reads everyone's totals back. Off the hot path: a timer every `intervalMs`.
  */
+import { errorField, logger } from "../../actors/runtime/log.ts";
 import { z } from "zod";
 import { retryKvBusy } from "../../actors/runtime/mod.ts";
 import type { RateLimiter } from "./limiter.ts";
@@ -215,7 +216,9 @@ export class CounterSync {
         const t = this.#now();
         if (t - this.#lastError >= 10_000) {
           this.#lastError = t;
-          console.error("Cannot sync the rate-limit counters with KV:", error);
+          logger.error("cannot sync the rate-limit counters with KV", {
+            error: errorField(error),
+          });
         }
       }
       this.#schedule();

@@ -1,4 +1,5 @@
 /** Request deadlines on one shared timer: cheaper per request than a `setTimeout` each, at a resolution of `tickMs`. */
+import { errorField, logger } from "../../actors/runtime/log.ts";
 
 /** A registered deadline. */
 export interface Deadline {
@@ -57,7 +58,7 @@ export class Deadlines {
       try {
         deadline.fire();
       } catch (error) {
-        console.error("A request deadline failed:", error);
+        logger.error("a request deadline failed", { error: errorField(error) });
       }
     }
     if (this.#pending.size === 0) this.#stop();

@@ -97,6 +97,7 @@ export class Exchange {
 
   /** Ends the request with an OpenAI-shaped error answer; every error is recorded, those before routing too. */
   refuse(status: number, message: string, options: RefuseOptions = {}): Response {
+    if (typeof options.code === "string") this.record.errorCode = options.code;
     this.finish(status, options.reason ?? message);
     const headers: Record<string, string> = { "x-request-id": this.record.requestId };
     if (options.retryAfter !== undefined) headers["retry-after"] = options.retryAfter;

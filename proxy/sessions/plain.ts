@@ -4,6 +4,7 @@
  * is appended to the session off the hot path (the client sent its whole prompt; nothing changes
  * for it).
  */
+import { errorField, logger } from "../../actors/runtime/log.ts";
 import { createParser } from "eventsource-parser";
 import { z } from "zod";
 import { ChatMessageSchema, type SessionService } from "../../actors/session/mod.ts";
@@ -30,7 +31,11 @@ export function plainRecorder(sessions: SessionService): PlainObserver {
   const enqueue = (sessionId: string, write: () => Promise<unknown>): void => {
     const next = (queues.get(sessionId) ?? Promise.resolve()).then(write).then(
       () => {},
-      (error) => console.error(`Recording a call into session ${sessionId} failed:`, error),
+      (error) =>
+        logger.error("recording a call into its session failed", {
+          session_id: sessionId,
+          error: errorField(error),
+        }),
     );
     queues.set(sessionId, next);
     next.then(() => {

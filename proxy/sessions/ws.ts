@@ -3,6 +3,7 @@
  * pings as JSON text frames; the gateway answers with each turn's start, its chunks as SSE would
  * carry them, and its end once committed. Each turn runs through {@linkcode runTurn}, as over HTTP.
  */
+import { errorField, logger } from "../../actors/runtime/log.ts";
 import { createParser } from "eventsource-parser";
 import { z } from "zod";
 import { endedRefusal, type SessionHead } from "../../actors/session/mod.ts";
@@ -140,7 +141,7 @@ class SessionSocket {
     try {
       await this.#turn(body, id);
     } catch (error) {
-      console.error("WebSocket turn failed:", error);
+      logger.error("WebSocket turn failed", { error: errorField(error) });
       const text = "The gateway failed on this turn; retry, and report it if it persists";
       this.#error(null, 500, errorBody(500, text, { code: "internal_error" }), id);
     }
