@@ -40,13 +40,13 @@ export const AdmissionSchema = z.strictObject({
   /** The least in flight per replica the adaptive limit goes down to. */
   min_in_flight_per_replica: positiveInt.default(2),
   /** Recent over no-load time to first token past which the adaptive limit goes down. */
-  latency_tolerance: z.number().gt(1).max(100).default(2),
+  latency_tolerance: z.number().gt(1).max(100).default(2.5),
   /**
    * With `adaptive` and no `max_queue_wait`: a request expected to wait in the queue longer than
    * this many times the replicas' no-load time to first token is answered 503 at once (a cold
    * gateway, with no latency seen yet, sheds none for it).
    */
-  queue_wait_factor: z.number().positive().default(4),
+  queue_wait_factor: z.number().positive().default(2),
   /**
    * Share of a replica's KV cache (scraped from `vllm:cache_config_info`: num_gpu_blocks x
    * block_size) the gateway fills with the estimated tokens of the requests it has in flight there.

@@ -6,7 +6,7 @@ export interface ConcurrencyLimiterOptions {
   floor: number;
   /** The most it goes up to (the configured or vLLM-default request cap). */
   ceiling: number;
-  /** Where it starts, before any sample. @default min(ceiling, 16) */
+  /** Where it starts, before any sample. @default min(ceiling, 8) */
   initial?: number;
   /**
    * How far recent latency may rise over the no-load baseline before it counts as queueing inside
@@ -60,7 +60,7 @@ const DECREASE_RATE = 0.1;
 /** The gradient is never below this: one sample never cuts the limit by more than 5%. */
 const MIN_GRADIENT = 0.5;
 /** The limit before any sample, when the ceiling is higher. */
-const DEFAULT_INITIAL = 16;
+const DEFAULT_INITIAL = 8;
 
 /** The baseline and recent latency per unit of work of one kind of sample. */
 class LatencyTrack {

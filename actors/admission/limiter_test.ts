@@ -23,8 +23,8 @@ function queueingPast4(inFlight: number): number {
   return 60 + 60 * Math.max(0, inFlight - 4);
 }
 
-Deno.test("ConcurrencyLimiter starts at 16 under a higher ceiling, and at the ceiling under a lower one", () => {
-  assert.equal(new ConcurrencyLimiter({ floor: 2, ceiling: 256, tolerance: 2 }).limit, 16);
+Deno.test("ConcurrencyLimiter starts at 8 under a higher ceiling, and at the ceiling under a lower one", () => {
+  assert.equal(new ConcurrencyLimiter({ floor: 2, ceiling: 256, tolerance: 2 }).limit, 8);
   assert.equal(new ConcurrencyLimiter({ floor: 2, ceiling: 6, tolerance: 2 }).limit, 6);
   assert.equal(new ConcurrencyLimiter({ floor: 2, ceiling: 6, tolerance: 2 }).noLoadMs, undefined);
 });
@@ -63,7 +63,7 @@ Deno.test("ConcurrencyLimiter does not grow a limit that is not in use", () => {
   for (let i = 0; i < 500; i++) {
     limiter.observe({ kind: "ttft", ms: 50, work: WORK, inFlight: 3 });
   }
-  assert.equal(limiter.limit, 16);
+  assert.equal(limiter.limit, 8);
 });
 
 Deno.test("ConcurrencyLimiter measures latency per unit of work, so long prompts alone are not queueing", () => {
