@@ -36,9 +36,23 @@ const usage = [
   "                      own HTTP/1.1 client (proxy.upstream_client: fetch)",
   "  --strategy NAME     turnpike's proxy.strategy [prefix_aware]",
   "  --no-nginx          skip nginx (it is installed with apt-get when missing)",
+  "  --scrape-metrics    also measure turnpike-scraped: a second turnpike whose GET /metrics is",
+  "                      scraped every second through the run; prints both added p50s and their",
+  "                      ratio (issue #14: scraping adds < 5%)",
+  "  --access-log        turnpike's access log on (logging.access_log; off here by default so",
+  "                      figures compare with earlier runs; its lines go to stderr)",
 ].join("\n");
 
-const TARGETS = ["direct", "turnpike", "turnpike-fetch", "hono", "nginx"] as const;
+const TARGETS = [
+  "direct",
+  "turnpike",
+  "turnpike-fetch",
+  "turnpike-scraped",
+  "hono",
+  "nginx",
+] as const;
+/** How often `--scrape-metrics` scrapes, in ms: Prometheus's shortest usual interval. */
+const SCRAPE_EVERY_MS = 1_000;
 /** Seconds of load on every target, JSON then SSE, before the first measurement. */
 const JIT_WARMUP_S = 2;
 type Target = typeof TARGETS[number];
@@ -124,6 +138,74 @@ function verdicts(runs: Run[], turnpike: Target) {
   };
 }
 
+/** What the `--scrape-metrics` scraper saw. */
+interface ScrapeStats {
+  count: number;
+  errors: number;
+  /** Mean time of one scrape, request to last byte, in ms. */
+  meanMs: number;
+  meanBytes: number;
+}
+
+/** GETs `url` every {@linkcode SCRAPE_EVERY_MS} until `signal` aborts, as Prometheus would. */
+async function scrapeEvery(url: string, signal: AbortSignal): Promise<ScrapeStats> {
+  let count = 0;
+  let errors = 0;
+  let totalMs = 0;
+  let totalBytes = 0;
+  while (!signal.aborted) {
+    const started = performance.now();
+    try {
+      const response = await fetch(url, { signal });
+      const text = await response.text();
+      if (!response.ok) errors++;
+      totalBytes += text.length;
+      count++;
+      totalMs += performance.now() - started;
+    } catch {
+      if (!signal.aborted) errors++;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(
+        resolve,
+        Math.max(0, SCRAPE_EVERY_MS - (performance.now() - started)),
+      );
+      signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+  }
+  return {
+    count,
+    errors,
+    meanMs: count === 0 ? NaN : totalMs / count,
+    meanBytes: count === 0 ? NaN : totalBytes / count,
+  };
+}
+
+/** The issue's target: scraping every second adds less than 5% to the added p50 at c=1. */
+function scrapeVerdict(
+  addedP50Ms: number | undefined,
+  addedP50ScrapedMs: number | undefined,
+  scrapes: ScrapeStats,
+) {
+  const ratio = addedP50Ms !== undefined && addedP50ScrapedMs !== undefined && addedP50Ms > 0
+    ? addedP50ScrapedMs / addedP50Ms
+    : undefined;
+  return {
+    everyMs: SCRAPE_EVERY_MS,
+    scrapes: scrapes.count,
+    scrapeErrors: scrapes.errors,
+    scrapeMeanMs: scrapes.meanMs,
+    scrapeMeanBytes: scrapes.meanBytes,
+    addedP50Ms,
+    addedP50ScrapedMs,
+    ratio,
+    met: ratio === undefined ? undefined : ratio < 1.05,
+  };
+}
+
 /** `deno task bench proxy`. */
 export const proxyBench: BenchSuite = {
   name: "proxy",
@@ -139,6 +221,8 @@ export const proxyBench: BenchSuite = {
       strategy: { type: "string" },
       "no-nginx": { type: "boolean" },
       "compare-clients": { type: "boolean" },
+      "scrape-metrics": { type: "boolean" },
+      "access-log": { type: "boolean" },
     }, usage);
     const durationS = numberFlag(values.duration, "duration", usage) ?? 2;
     const warmupS = numberFlag(values.warmup, "warmup", usage) ?? 0.5;
@@ -147,23 +231,32 @@ export const proxyBench: BenchSuite = {
       Number(s.trim())
     );
     const wanted = new Set(
-      (values.targets ?? TARGETS.filter((t) => t !== "turnpike-fetch").join(",")).split(",")
+      (values.targets ?? TARGETS.filter((t) => t !== "turnpike-fetch" && t !== "turnpike-scraped")
+        .join(",")).split(",")
         .map((s) => s.trim()),
     );
     if (values["no-nginx"]) wanted.delete("nginx");
     if (values["compare-clients"]) wanted.add("turnpike-fetch");
+    if (values["scrape-metrics"]) wanted.add("turnpike-scraped");
+    const accessLog = values["access-log"] === true;
     const strategy = values.strategy ?? "prefix_aware";
 
     const dir = await Deno.makeTempDir({ prefix: "turnpike-bench-proxy-" });
     const services: Service[] = [];
     const urls = new Map<Target, string>();
+    const scraper = new AbortController();
+    let scraping: Promise<ScrapeStats> | undefined;
     try {
       const upstream = await startZeroLatencyBackend();
       services.push(upstream);
       const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
       urls.set("direct", `${upstreamUrl}/v1/chat/completions`);
       for (
-        const [target, client] of [["turnpike", "http1"], ["turnpike-fetch", "fetch"]] as const
+        const [target, client] of [
+          ["turnpike", "http1"],
+          ["turnpike-fetch", "fetch"],
+          ["turnpike-scraped", "http1"],
+        ] as const
       ) {
         if (!wanted.has(target)) continue;
         const port = freePort();
@@ -173,6 +266,7 @@ export const proxyBench: BenchSuite = {
           [
             `proxy: {host: 127.0.0.1, port: ${port}, strategy: ${strategy}, upstream_client: ${client}}`,
             `models: [{name: bench, endpoints: ["${upstreamUrl}"]}]`,
+            `logging: {access_log: ${accessLog}}`,
             `state_dir: ${join(dir, `state-${target}`)}`,
             "",
           ].join("\n"),
@@ -196,6 +290,9 @@ export const proxyBench: BenchSuite = {
           15_000,
         );
         urls.set(target, `http://127.0.0.1:${tp.port}/v1/chat/completions`);
+        if (target === "turnpike-scraped") {
+          scraping = scrapeEvery(`http://127.0.0.1:${tp.port}/metrics`, scraper.signal);
+        }
       }
       if (wanted.has("hono")) {
         const hono = await startService(
@@ -302,7 +399,9 @@ export const proxyBench: BenchSuite = {
             fmt(pick.askUs, 2)
           } us per pick; the hot path calls the router's view directly.`,
       );
-      const turnpikes = (["turnpike", "turnpike-fetch"] as const).filter((t) => urls.has(t));
+      const turnpikes = (["turnpike", "turnpike-fetch", "turnpike-scraped"] as const).filter((t) =>
+        urls.has(t)
+      );
       const verdictOf = Object.fromEntries(turnpikes.map((t) => [t, verdicts(runs, t)]));
       for (const [target, verdict] of Object.entries(verdictOf)) {
         console.log(
@@ -318,6 +417,24 @@ export const proxyBench: BenchSuite = {
             } ms (<= 1: ${verdict.sseTtfbMet})`,
         );
       }
+      scraper.abort();
+      const scrapes = await scraping;
+      const scrape = scrapes && verdictOf["turnpike"] && verdictOf["turnpike-scraped"]
+        ? scrapeVerdict(
+          verdictOf["turnpike"].addedP50Ms,
+          verdictOf["turnpike-scraped"].addedP50Ms,
+          scrapes,
+        )
+        : undefined;
+      if (scrape) {
+        console.log(
+          `\nScraping /metrics every ${SCRAPE_EVERY_MS / 1000} s (${scrapes!.count} scrapes, ` +
+            `${fmt(scrapes!.meanMs, 2)} ms and ${fmt(scrapes!.meanBytes / 1024, 1)} KiB each): ` +
+            `added p50 at c=1 ${fmt(scrape.addedP50Ms, 3)} ms without, ` +
+            `${fmt(scrape.addedP50ScrapedMs, 3)} ms with; ratio ${fmt(scrape.ratio, 3)} ` +
+            `(< 1.05: ${scrape.met})`,
+        );
+      }
       const result = {
         suite: "proxy",
         at: new Date().toISOString(),
@@ -331,6 +448,8 @@ export const proxyBench: BenchSuite = {
         pick,
         targets: verdictOf["turnpike"],
         ...(verdictOf["turnpike-fetch"] ? { targetsFetch: verdictOf["turnpike-fetch"] } : {}),
+        ...(scrape ? { scrape } : {}),
+        accessLog,
       };
       const resultsDir = join(ROOT, "bench/results");
       await Deno.mkdir(resultsDir, { recursive: true });
@@ -341,6 +460,8 @@ export const proxyBench: BenchSuite = {
       console.log(`\nWrote bench/results/proxy-${stamp}.json and proxy-latest.json`);
       return 0;
     } finally {
+      scraper.abort();
+      await scraping;
       for (const service of services.reverse()) await service.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
