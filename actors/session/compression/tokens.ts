@@ -1,5 +1,6 @@
 /** Token counts of chat messages as a Llama 3 model sees them: the real tokenizer, or a fast estimate. */
 import { type ChatMessage, contentText } from "../messages.ts";
+import { loadLlama3 } from "./llama3.ts";
 
 /**
  * The chat template's tokens around each message besides its role:
@@ -73,8 +74,9 @@ export const ENCODE_CHUNK_CHARS = 16_384;
 export const EXACT_MAX_CHARS = 1_048_576;
 
 /**
- * Counts `text` with `encode` piece by piece: the tokenizer recurses over one pre-token, so a long
- * run without a space (a minified file, base64) overflows the stack when encoded whole.
+ * Counts `text` with `encode` piece by piece: llama3-tokenizer-js's `encode` recursed over one
+ * pre-token, so a long run without a space (a minified file, base64) overflowed its stack; the
+ * pieces keep the counts it gave and bound the counter's scratch arrays.
  */
 export function countInPieces(text: string, encode: (piece: string) => number): number {
   if (text.length > EXACT_MAX_CHARS) return approxTokenCounter.countText(text);
@@ -92,15 +94,13 @@ export function countInPieces(text: string, encode: (piece: string) => number): 
   return tokens;
 }
 
-/** The Llama 3 tokenizer's counter; its vocabulary loads once (a few hundred ms) and is shared. */
+/**
+ * The Llama 3 tokenizer's counter; its vocabulary loads once (a few hundred ms) into compact
+ * tables (llama3.ts, ~8 MB off the heap) and is shared.
+ */
 export function loadTokenCounter(): Promise<TokenCounter> {
-  exact ??= import("llama3-tokenizer-js").then(
-    (module) => {
-      const encoder = module.default;
-      return counterOf((text) =>
-        countInPieces(text, (piece) => encoder.encode(piece, { bos: false, eos: false }).length)
-      );
-    },
+  exact ??= loadLlama3().then(
+    (llama3) => counterOf((text) => countInPieces(text, (piece) => llama3.count(piece))),
     (error) => {
       exact = undefined; // a failed load is retried by the next caller
       throw error;

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import library from "llama3-tokenizer-js";
+import { loadLlama3 } from "./llama3.ts";
+
+const counter = await loadLlama3();
+
+/** The reference: the library's own encoder, which the compact tables replace. */
+function libraryCount(text: string): number {
+  return library.encode(text, { bos: false, eos: false }).length;
+}
+
+Deno.test("Llama3Counter counts known strings as the Llama 3 tokenizer does", () => {
+  assert.equal(counter.count("Hello world"), 2);
+  assert.equal(counter.count("The quick brown fox jumps over the lazy dog."), 10);
+  assert.equal(counter.count(""), 0);
+  // A special token in the text is one token, as the library encodes it.
+  assert.equal(counter.count("<|eot_id|>"), 1);
+});
+
+Deno.test("Llama3Counter matches the library on prose, code, scripts, emoji and specials", async () => {
+  const texts = [
+    "日本語のテキストです。東京タワーは高い。",
+    "emoji 🎉🎉 and a flag 🇫🇮, ok",
+    "def f(x):\n    return x**2  # squared\n\n\n\tpass",
+    "<|eot_id|>hi<|start_header_id|>user<|end_header_id|>\n\n<|reserved_special_token_248|>",
+    "a\u0301e\u0301 naïve café, Ünïcödé ΑΒΓ абв",
+    "\ud800 a lone surrogate",
+    " ".repeat(30) + "tab\t\tx\r\n\r\n",
+    "1234567890 3.14159 I'll we're they've it's",
+    "x".repeat(5_000),
+    "ab".repeat(2_000),
+    "漢".repeat(1_000),
+    await Deno.readTextFile(new URL(import.meta.url)),
+    await Deno.readTextFile(new URL("./llama3.ts", import.meta.url)),
+  ];
+  for (const text of texts) {
+    assert.equal(counter.count(text), libraryCount(text), JSON.stringify(text.slice(0, 40)));
+  }
+});
+
+Deno.test("Llama3Counter matches the library on random text", () => {
+  const pieces = [
+    "a",
+    "b",
+    "z",
+    " ",
+    "  ",
+    "\n",
+    "\t",
+    ".",
+    ",",
+    "'s",
+    "'ll",
+    "0",
+    "12",
+    "Ä",
+    "ö",
+    "日本",
+    "語",
+    "🎉",
+    "<|",
+    "|>",
+    "eot_id",
+    "<|eot_id|>",
+    "_",
+    "-",
+    "\r\n",
+    "ß",
+    "ﬁ",
+    "\u0301",
+  ];
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 80 }), (parts) => {
+      const text = parts.join("");
+      assert.equal(counter.count(text), libraryCount(text), JSON.stringify(text));
+    }),
+    { numRuns: 2_000 },
+  );
+  fc.assert(
+    fc.property(fc.string({ unit: "binary", maxLength: 60 }), (text) => {
+      assert.equal(counter.count(text), libraryCount(text), JSON.stringify(text));
+    }),
+    { numRuns: 1_000 },
+  );
+});
+
+Deno.test("Llama3Counter holds its tables in typed arrays of under 10 MB", () => {
+  assert.ok(counter.byteLength > 5_000_000, `${counter.byteLength}`);
+  assert.ok(counter.byteLength < 10_000_000, `${counter.byteLength}`);
+});
