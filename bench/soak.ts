@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import { numberFlag, parseFlags, UsageError } from "../config/mod.ts";
 import type { BenchSuite } from "./command.ts";
 import { runSoak, type SoakOptions, type SoakRun } from "./soak/run.ts";
+import type { IdleRss } from "./soak/settle.ts";
 import { SOAK_TARGETS, type SoakFigures, soakFigures, soakVerdicts } from "./soak/summary.ts";
 import { passFail } from "./sessions/verdicts.ts";
 
@@ -31,6 +32,8 @@ const usage = [
   "  --max-tokens N    tokens per stream; a stream lasts about max-tokens x token-ms [40]",
   "  --direct-every N  every N-th stream goes straight to a replica, 0 for none [20]",
   "  --sample S        seconds between memory samples [1]",
+  "  --idle-settle S   most seconds the idle gateway's RSS is watched before the load, until it",
+  "                    holds within 1% for 5 s (V8 frees start-up garbage late); 0 for none [45]",
   "  --out FILE        where the JSON goes [bench/results/soak-latest.json]",
 ].join("\n");
 
@@ -43,6 +46,7 @@ const flags = {
   "max-tokens": { type: "string" },
   "direct-every": { type: "string" },
   sample: { type: "string" },
+  "idle-settle": { type: "string" },
   out: { type: "string" },
 } as const;
 
@@ -81,6 +85,7 @@ export function parseSoakArgs(args: string[]): SoakPlan {
     maxTokens: number("max-tokens", 40, "int"),
     directEvery: number("direct-every", 20, "nonneg"),
     sampleS: number("sample", 1, "pos"),
+    idleSettleS: number("idle-settle", 45, "nonneg"),
     out: values.out ?? DEFAULT_OUT,
   };
 }
@@ -93,7 +98,7 @@ function fmt(n: number | undefined, digits = 1): string {
 export function soakTable(
   f: SoakFigures,
   plan: SoakOptions,
-  idleRssBytes: number | undefined,
+  idle: IdleRss,
 ): string {
   const v = soakVerdicts(f);
   const rows: [string, string, string][] = [
@@ -123,8 +128,19 @@ export function soakTable(
     ],
     ["TTFT direct p50 / p99 ms", `${fmt(f.ttftMs.direct.p50)} / ${fmt(f.ttftMs.direct.p99)}`, ""],
     [
-      "gateway RSS idle before the load MB",
-      idleRssBytes === undefined ? "-" : fmt(idleRssBytes / 1e6),
+      "gateway RSS idle, the moment it is healthy MB",
+      idle.atHealthyBytes === undefined ? "-" : fmt(idle.atHealthyBytes / 1e6),
+      "",
+    ],
+    [
+      plan.idleSettleS === 0
+        ? "gateway RSS idle, settled MB (not watched: --idle-settle 0)"
+        : idle.settledBytes === undefined
+        ? `gateway RSS idle, settled MB (did not settle in ${fmt(idle.settledAfterS, 0)} s)`
+        : `gateway RSS idle, settled MB (held within 1% for 5 s, ${
+          fmt(idle.settledAfterS, 0)
+        } s after healthy)`,
+      idle.settledBytes === undefined ? "-" : fmt(idle.settledBytes / 1e6),
       "",
     ],
     [`gateway RSS max MB (< ${SOAK_TARGETS.maxRssMb})`, fmt(f.rss.maxMb), passFail(v.rss)],
@@ -169,7 +185,7 @@ export const soakBench: BenchSuite = {
     );
     const run = await runSoak(plan);
     const { figures, verdicts } = soakReport(run, plan);
-    console.log(soakTable(figures, plan, run.idleRssBytes));
+    console.log(soakTable(figures, plan, run.idle));
     const result = {
       suite: "soak",
       at: new Date().toISOString(),
@@ -178,7 +194,11 @@ export const soakBench: BenchSuite = {
       targets: SOAK_TARGETS,
       figures,
       verdicts,
-      idleRssBytes: run.idleRssBytes ?? null,
+      idleRssBytes: run.idle.atHealthyBytes ?? null,
+      idleSettled: {
+        rssBytes: run.idle.settledBytes ?? null,
+        afterS: run.idle.settledAfterS,
+      },
       raisedNofile: run.raisedNofile ?? null,
       cpuS: run.cpuS,
       gatewaySamples: run.gateway,

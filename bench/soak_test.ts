@@ -77,7 +77,17 @@ Deno.test("soakFigures() splits memory in thirds and counts errors by path", () 
   assert(Math.abs(f.rss.growth - 0.15) < 1e-9);
   const v = soakVerdicts(f);
   assertEquals(v, { errors: false, rss: false, rssFlat: false });
-  assert(soakTable(f, parseSoakArgs([]), 90e6).includes("FAIL"));
+  const table = soakTable(f, parseSoakArgs([]), {
+    atHealthyBytes: 90e6,
+    settledBytes: 60e6,
+    settledAfterS: 7,
+  });
+  assert(table.includes("FAIL"));
+  assert(/idle, the moment it is healthy MB\s+90\.0/.test(table), table);
+  assert(
+    /idle, settled MB \(held within 1% for 5 s, 7 s after healthy\)\s+60\.0/.test(table),
+    table,
+  );
 });
 
 Deno.test("parseSoakArgs() has the full run's defaults and rejects bad sizes", () => {
@@ -87,6 +97,8 @@ Deno.test("parseSoakArgs() has the full run's defaults and rejects bad sizes", (
   assertEquals(parseSoakArgs(["--concurrency", "20", "--duration", "1.5"]).durationS, 1.5);
   throws(() => parseSoakArgs(["--concurrency", "0"]), UsageError);
   throws(() => parseSoakArgs(["--direct-every", "-1"]), UsageError);
+  assertEquals([plan.idleSettleS, parseSoakArgs(["--idle-settle", "0"]).idleSettleS], [45, 0]);
+  throws(() => parseSoakArgs(["--idle-settle", "-5"]), UsageError);
 });
 
 Deno.test("bench soak at a tiny size holds its streams through a gateway process without errors", async () => {
@@ -101,6 +113,7 @@ Deno.test("bench soak at a tiny size holds its streams through a gateway process
       "--max-tokens=8",
       "--direct-every=4",
       "--sample=0.25",
+      "--idle-settle=0",
       `--out=${out}`,
     ]);
     assertEquals(code, 0);
@@ -113,6 +126,8 @@ Deno.test("bench soak at a tiny size holds its streams through a gateway process
     assert(result.figures.addedHeadMs.count > 0);
     assert(result.figures.rss.maxMb > 10, "the gateway's RSS was sampled");
     assert(result.gatewaySamples.length >= 4);
+    assert(result.idleRssBytes > 10e6, "the idle gateway's RSS was read");
+    assertEquals(result.idleSettled, { rssBytes: null, afterS: 0 });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -9,6 +9,7 @@ import {
   softLimitFor,
   spawnMain,
 } from "./processes.ts";
+import { type IdleRss, idleRss } from "./settle.ts";
 import type { StreamsResult } from "./streams.ts";
 import type { GatewaySample } from "./summary.ts";
 
@@ -33,14 +34,16 @@ export interface SoakOptions {
   directEvery: number;
   /** Seconds between samples of the gateway's memory. */
   sampleS: number;
+  /** Most seconds to wait, before the load, for the idle gateway's RSS to settle; 0 for none. */
+  idleSettleS: number;
 }
 
 /** What {@linkcode runSoak} measured. */
 export interface SoakRun {
   streams: StreamsResult;
   gateway: GatewaySample[];
-  /** The gateway's RSS in bytes before any load (healthy, idle). */
-  idleRssBytes: number | undefined;
+  /** The gateway's RSS before any load: once healthy, and once settled. */
+  idle: IdleRss;
   /** The open-files soft limit the children got, when it had to be raised. */
   raisedNofile: number | undefined;
   /** CPU seconds each process used. */
@@ -141,7 +144,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakRun> {
     const gatewayUrl =
       (await gateway.waitForLine(/listening on (http:\/\/[\d.]+:\d+)/, 60_000))[1]!;
     await waitHealthy(gatewayUrl, options.replicas, 30_000);
-    const idleRssBytes = rssBytes(gateway.pid);
+    const idle = await idleRss(gateway.pid, options.idleSettleS, options.sampleS);
 
     const samples: GatewaySample[] = [];
     const t0 = performance.now();
@@ -185,7 +188,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakRun> {
     return {
       streams,
       gateway: samples,
-      idleRssBytes,
+      idle,
       raisedNofile: nofile,
       cpuS: {
         gateway: cpuSeconds(gateway.pid),
