@@ -132,6 +132,36 @@ export async function probeKv(kv: Deno.Kv, nodeId: string, timeoutMs = 2_000): P
   }
 }
 
+/** A level of the supervision tree as `/health/detailed` shows it: at most `cap` actors, the rest counted. */
+export interface BoundedTree {
+  actors: (Omit<SupervisionNode, "children"> & { children: BoundedTree })[];
+  /** Actors left out at this level (thousands of session actors would make the answer huge). */
+  omitted: number;
+  /** Restarts of the actors left out, and of their descendants. */
+  omitted_restarts: number;
+}
+
+function restartsIn(node: SupervisionNode): number {
+  return node.children.reduce((sum, child) => sum + restartsIn(child), node.restarts);
+}
+
+/** `nodes` with at most `cap` actors per level: those that restarted first, then in start order. */
+export function boundedTree(nodes: SupervisionNode[], cap = 50): BoundedTree {
+  const restarted = nodes.filter((n) => restartsIn(n) > 0);
+  const calm = nodes.filter((n) => restartsIn(n) === 0);
+  const shown = [...restarted, ...calm].slice(0, cap);
+  const kept = new Set(shown);
+  const left = nodes.filter((n) => !kept.has(n));
+  return {
+    actors: nodes.filter((n) => kept.has(n)).map((n) => ({
+      ...n,
+      children: boundedTree(n.children, cap),
+    })),
+    omitted: left.length,
+    omitted_restarts: left.reduce((sum, n) => sum + restartsIn(n), 0),
+  };
+}
+
 /** What `/health/detailed` reads. */
 export interface HealthServices {
   fleet: Fleet;
@@ -183,7 +213,7 @@ export function healthRoutes(services: HealthServices): Hono {
       ? await probeKv(system.kv, system.nodeId)
       : { reachable: false, latency_ms: null, error: "the gateway runs without a KV store" };
     const status = healthStatus({ models, backends, kv });
-    const tree: SupervisionNode[] = system.supervisionTree();
+    const tree = boundedTree(system.supervisionTree());
     return c.json({
       status,
       version: TURNPIKE_VERSION,

@@ -4,7 +4,7 @@ import {
   ok as assert,
 } from "node:assert/strict";
 import { ConfigSchema } from "../../config/mod.ts";
-import { configDigest, healthStatus, probeKv } from "./health.ts";
+import { boundedTree, configDigest, healthStatus, probeKv } from "./health.ts";
 
 const fine = { healthy: true, circuit: "closed" };
 
@@ -92,4 +92,28 @@ Deno.test("probeKv() writes and reads back on a real KV file, and reports a clos
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("boundedTree() keeps at most cap actors per level, those that restarted first, and counts the rest", () => {
+  const leaf = (address: string, restarts = 0) => ({
+    address,
+    restart: "permanent" as const,
+    restarts,
+    children: [],
+  });
+  const nodes = [
+    leaf("session/a"),
+    leaf("session/b"),
+    { ...leaf("router/m"), children: [leaf("backend/x", 2)] },
+    leaf("session/c", 1),
+    leaf("session/d"),
+  ];
+  const tree = boundedTree(nodes, 3);
+  assertEquals(tree.actors.map((a) => a.address), ["session/a", "router/m", "session/c"]);
+  assertEquals(tree.omitted, 2);
+  assertEquals(tree.omitted_restarts, 0);
+  assertEquals(tree.actors[1]!.children.actors.map((a) => a.restarts), [2]);
+  const one = boundedTree(nodes, 1);
+  assertEquals(one.actors.map((a) => a.address), ["router/m"]);
+  assertEquals(one.omitted_restarts, 1);
 });
