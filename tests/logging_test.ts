@@ -187,6 +187,9 @@ Deno.test("serve logs JSON lines with an access line per request, and never a ke
     assert(typeof line["total_ms"] === "number");
   }
   assert(lines.some((l) => /received SIGTERM, stopping/.test(String(l["msg"]))), stderr);
+  const refusal = lines.find((l) => l["msg"] === "request refused by auth");
+  assertEquals(refusal?.["reason"], "invalid", stderr);
+  assertEquals(refusal?.["path"], "/v1/chat/completions");
   const secret = apiKey.split("-").slice(2).join("-");
   for (const leaked of [ADMIN_KEY, apiKey, secret, WRONG_KEY, "wrongsecret9f3a", "b51f0e2d"]) {
     assert(!stderr.includes(leaked), `stderr holds ${leaked}:\n${stderr}`);

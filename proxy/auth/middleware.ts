@@ -7,6 +7,7 @@ import type { Authenticator } from "./authenticator.ts";
 import { setPrincipal } from "./principal.ts";
 import { asOwner } from "../../actors/session/mod.ts";
 import { adminRequired, authRefusal } from "./refusals.ts";
+import { logger } from "../../actors/runtime/log.ts";
 
 /** Paths any caller may `GET` without credentials. */
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/health", "/metrics"]);
@@ -20,6 +21,17 @@ export function isAdminRoute(_method: string, path: string): boolean {
   return path.startsWith("/api/") || path === "/health/detailed";
 }
 
+/** Logs a refusal (these requests have no record, so no access line): why, never the credential. */
+function refused(method: string, path: string, reason: string, clientId?: string): void {
+  if (!logger.enabled("info")) return;
+  logger.info("request refused by auth", {
+    method,
+    path: path.length > 200 ? `${path.slice(0, 200)}...` : path,
+    reason,
+    ...(clientId === undefined ? {} : { client_id: clientId }),
+  });
+}
+
 /** The auth middleware: a pass-through when `auth` is absent or off. */
 export function authMiddleware(auth: Authenticator | undefined): MiddlewareHandler {
   return async function authenticate(c, next) {
@@ -30,8 +42,14 @@ export function authMiddleware(auth: Authenticator | undefined): MiddlewareHandl
     if ((method === "GET" || method === "HEAD") && PUBLIC_PATHS.has(path)) return await next();
     let outcome = auth.authenticate(request);
     if (outcome instanceof Promise) outcome = await outcome;
-    if (!outcome.ok) return authRefusal(outcome);
-    if (!outcome.principal.admin && isAdminRoute(method, path)) return adminRequired(method, path);
+    if (!outcome.ok) {
+      refused(method, path, outcome.reason);
+      return authRefusal(outcome);
+    }
+    if (!outcome.principal.admin && isAdminRoute(method, path)) {
+      refused(method, path, "admin_key_required", outcome.principal.clientId);
+      return adminRequired(method, path);
+    }
     const principal = outcome.principal;
     setPrincipal(request, principal);
     // A client's sessions are its own: the session service checks every one it reaches.
