@@ -94,6 +94,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakRun> {
   const children: GroupChild[] = [];
   try {
     const perReplica = Math.ceil(options.concurrency / options.replicas);
+    // Every stream runs at once: no waiting queue at the replica.
+    const maxNumSeqs = Math.max(256, 2 * perReplica);
     const replicaUrls: string[] = [];
     for (let i = 0; i < options.replicas; i++) {
       const sim = spawnMain(
@@ -107,9 +109,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakRun> {
           SOAK_MODEL,
           "--seed",
           String(i),
-          // Every stream runs at once: no waiting queue at the replica.
           "--max-num-seqs",
-          String(Math.max(256, 2 * perReplica)),
+          String(maxNumSeqs),
           // A decode step of this batch takes a few simulated ms; the fault stretches it to tokenMs.
           "--slow-token-ms",
           String(Math.max(0, options.tokenMs - 10)),
@@ -131,6 +132,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakRun> {
           // Enough pooled connections that no stream waits for one: this is no overload test.
           max_connections_per_backend: Math.max(512, 2 * perReplica),
         },
+        // The replicas' slow tokens are the load's shape, not overload: admission caps each at
+        // its max_num_seqs and neither adapts that cap to the slow TTFT nor sheds.
+        admission: { max_in_flight_per_replica: maxNumSeqs, adaptive: false, shed_early: false },
         models: [{ name: SOAK_MODEL, endpoints: replicaUrls }],
         state_dir: join(dir, "state"),
       }),
