@@ -136,7 +136,8 @@ Deno.test("/metrics after SDK traffic passes promtool, moves the counters and hi
       0,
     );
     assertEquals(sample(text, "turnpike_actor_restarts_total"), 0);
-    assert(sample(text, "turnpike_sessions_active") >= 0, text);
+    assert(sample(text, "turnpike_sessions_active") >= 0, "no sessions gauge");
+    assert(sample(text, "turnpike_process_resident_memory_bytes") > 1_000_000, text);
 
     const values = labelValues(text);
     for (const secret of [SESSION, TASK, CLIENT, "sk-observability-secret-key", unknownModel]) {
@@ -152,6 +153,16 @@ Deno.test("/health/detailed lists every backend, probes the KV store, shows the 
   const rig = await startRig();
   try {
     await rig.client.chat.completions.create(chat("warm up"));
+    const session = await fetch(`${rig.gateway.url}/v1/sessions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: MODEL, ttl_seconds: 60 }),
+    });
+    assertEquals(session.status, 201, await session.clone().text());
+    const sessionId: string = (await session.json()).id;
+    const metrics = await (await fetch(`${rig.gateway.url}/metrics`)).text();
+    assertEquals(sample(metrics, "turnpike_sessions_active"), 1);
+    assert(!metrics.includes(sessionId), "a session id is in /metrics");
     const response = await fetch(`${rig.gateway.url}/health/detailed`);
     assertEquals(response.status, 200);
     const body = await response.json();

@@ -43,6 +43,24 @@ export class GatewayMetrics {
       registers: [this.registry],
     });
     started.set(options.startedAtMs / 1000);
+    // prom-client's collectDefaultMetrics runs under Deno too, but starts an event-loop monitor
+    // and a GC observer that nothing can stop; these two are read only when scraped.
+    new Gauge({
+      name: "turnpike_process_resident_memory_bytes",
+      help: "Resident set size of this gateway process",
+      registers: [this.registry],
+      collect() {
+        this.set(Deno.memoryUsage().rss);
+      },
+    });
+    new Gauge({
+      name: "turnpike_process_heap_used_bytes",
+      help: "V8 heap in use by this gateway process",
+      registers: [this.registry],
+      collect() {
+        this.set(Deno.memoryUsage().heapUsed);
+      },
+    });
   }
 
   /** The Prometheus text exposition of every metric. */
