@@ -37,7 +37,8 @@ Deno.test("a burst far above capacity is refused at once with Retry-After, the a
   const rig = await startRig({
     sim: SLOW,
     proxy: { request_timeout: 8 },
-    admission: { max_in_flight_per_replica: 2, max_queue: 12 },
+    // The wait bound is the deadline here, so the 12-deep queue fills and answers 429 too.
+    admission: { max_in_flight_per_replica: 2, max_queue: 12, queue_wait_factor: 1000 },
   });
   try {
     const body = chat("burst", { max_tokens: 20 });
