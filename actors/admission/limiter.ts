@@ -89,8 +89,9 @@ class LatencyTrack {
  * baseline is the replica's no-load latency, a low percentile that comes down with any faster
  * sample and rises slowly, only with samples sent while few requests were in flight (so queueing
  * under sustained load cannot raise it). While recent latency stays within `tolerance` of the
- * baseline and the limit is in use, the limit grows by `1/sqrt(limit)` a sample (about
- * `sqrt(limit)` per round of requests); once it passes tolerance the replica queues requests
+ * baseline and the limit is in use, the limit grows: by one a sample until latency first passes
+ * tolerance (slow start: it doubles per round of requests), then by `1/sqrt(limit)` a sample
+ * (about `sqrt(limit)` per round); once it passes tolerance the replica queues requests
  * itself, and the limit moves toward `limit * tolerance * baseline / recent` (at most 5% a
  * sample). It stays within `[floor, ceiling]`. O(1) a sample, no timers: time enters only
  * through the samples, so it is deterministic.
@@ -100,6 +101,13 @@ export class ConcurrencyLimiter {
   readonly #ttft = new LatencyTrack();
   readonly #total = new LatencyTrack();
   #limit: number;
+  /**
+   * Whether latency has passed tolerance yet. Until it has, the limit grows by one a sample (it
+   * doubles per round of requests, as TCP's slow start), so a gateway that starts or restarts
+   * under heavy load reaches its replicas' capacity in a few rounds rather than shedding
+   * meanwhile; after, it grows by `1/sqrt(limit)` a sample.
+   */
+  #congested = false;
   /** `#limit` rounded down, what `hasRoom` compares with. */
   #slots: number;
 
@@ -137,8 +145,9 @@ export class ConcurrencyLimiter {
     if (ratio <= tolerance) {
       // A limit that is not in use says nothing about a larger one.
       if (sample.inFlight < limit / 2) return;
-      limit += 1 / Math.sqrt(limit);
+      limit += this.#congested ? 1 / Math.sqrt(limit) : 1;
     } else {
+      this.#congested = true;
       const gradient = Math.max(MIN_GRADIENT, tolerance / ratio);
       limit -= DECREASE_RATE * limit * (1 - gradient);
     }

@@ -127,3 +127,18 @@ Deno.test("ConcurrencyLimiter is deterministic: the same samples give the same l
   };
   assert.deepEqual(run(), run());
 });
+
+Deno.test("ConcurrencyLimiter slow-starts: with latency at its baseline it grows by one a sample until latency first passes tolerance, then by 1/sqrt(limit)", () => {
+  const limiter = new ConcurrencyLimiter({ floor: 2, ceiling: 256, tolerance: 2 });
+  limiter.observe({ kind: "ttft", ms: 60, work: WORK, inFlight: 1 });
+  // A gateway (re)started under heavy load: 8 -> 256 within some 250 samples, not thousands.
+  feed(limiter, 248, () => 60);
+  assert.equal(limiter.limit, 256);
+  const congested = new ConcurrencyLimiter({ floor: 2, ceiling: 256, tolerance: 2 });
+  congested.observe({ kind: "ttft", ms: 60, work: WORK, inFlight: 1 });
+  feed(congested, 400, queueingPast4);
+  const low = congested.limit;
+  // Once it has seen queueing, the same 248 good samples raise it far less.
+  feed(congested, 248, () => 60);
+  assert.ok(congested.limit < low + 100 && congested.limit > low, `${low} -> ${congested.limit}`);
+});
