@@ -2,7 +2,7 @@
  * Backend registrations made through the admin API, kept in KV so that every gateway process on
  * the store routes to them, and a restart finds them again.
  */
-import { errorField, logger } from "../runtime/log.ts";
+import { Repeating } from "../runtime/repeating.ts";
 import { z } from "zod";
 import { retryKvBusy } from "../runtime/mod.ts";
 import type { Fleet } from "./fleet.ts";
@@ -73,9 +73,7 @@ export class Registrations {
   #known = new Map<string, Registration>();
   /** Every KV read-modify-write and sync, one at a time, so a sync never undoes a registration it did not see. */
   #queue: Promise<unknown> = Promise.resolve();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #closed = false;
-  #lastError = 0;
+  readonly #repeat: Repeating;
 
   /** @param kv the store every gateway process opens, @param fleet this process's routers */
   constructor(kv: Deno.Kv, fleet: Fleet, options: RegistrationsOptions) {
@@ -84,18 +82,22 @@ export class Registrations {
     this.#node = options.nodeId;
     this.#syncMs = options.syncMs ?? 1_000;
     this.#now = options.now ?? Date.now;
+    this.#repeat = new Repeating(() => this.sync(), {
+      intervalMs: this.#syncMs,
+      what: "read the backend registrations in KV",
+      now: this.#now,
+    });
   }
 
   /** Routes to the registrations already in KV, then keeps in step every `syncMs`. */
   async start(): Promise<void> {
     await this.sync();
-    this.#schedule();
+    this.#repeat.start();
   }
 
   /** Stops the timer, after the operation under way. */
   async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#repeat.stop();
     await this.#queue.catch(() => {});
   }
 
@@ -240,24 +242,5 @@ export class Registrations {
     const run = this.#queue.then(retried, retried);
     this.#queue = run.catch(() => {});
     return run;
-  }
-
-  #schedule(): void {
-    if (this.#closed) return;
-    this.#timer = setTimeout(async () => {
-      try {
-        await this.sync();
-      } catch (error) {
-        // At most one line every 10 s while KV is unreadable; the next sync retries.
-        const t = this.#now();
-        if (t - this.#lastError >= 10_000) {
-          this.#lastError = t;
-          logger.error("cannot read the backend registrations in KV", {
-            error: errorField(error),
-          });
-        }
-      }
-      this.#schedule();
-    }, this.#syncMs);
   }
 }

@@ -71,6 +71,7 @@ export type { DurableEnvelope } from "./durable/envelope.ts";
 export { readSnapshot } from "./durable/snapshot.ts";
 export { DEAD_LETTER_PREFIX, leaseKey } from "./durable/keys.ts";
 export { isKvBusy, retryKvBusy, type RetryKvBusyOptions } from "./kv_busy.ts";
+export { Repeating, type RepeatingOptions } from "./repeating.ts";
 export {
   errorField,
   isLogLevel,

@@ -2,7 +2,7 @@
  * Every API key record held in memory, so checking a key on the hot path reads no KV; reloaded
  * when the keys' version in KV moves, which bounds how long another process's revocation takes.
  */
-import { errorField, logger } from "../../actors/runtime/log.ts";
+import { Repeating } from "../../actors/runtime/repeating.ts";
 import type { ApiKeyRecord, KeyStore } from "./api_keys.ts";
 
 /** Options of {@linkcode KeyCache}. */
@@ -22,38 +22,26 @@ export class KeyCache {
   #missing = new Set<string>();
   readonly #lookups = new Map<string, Promise<ApiKeyRecord | undefined>>();
   #version: string | null | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #repeat: Repeating;
   #refreshing: Promise<void> | undefined;
-  #closed = false;
 
   /** @param store the keys in KV; @param options refresh period and the absent-id bound */
   constructor(store: KeyStore, options: KeyCacheOptions = {}) {
     this.#store = store;
     this.#refreshMs = options.refreshMs ?? 2000;
     this.#maxMissing = options.maxMissing ?? 10_000;
+    // The refresh alone never keeps a process alive.
+    this.#repeat = new Repeating(() => this.refresh(), {
+      intervalMs: this.#refreshMs,
+      what: "refresh the API keys from KV",
+      keepsAlive: false,
+    });
   }
 
   /** Loads every record, then checks the version every `refreshMs`. */
   async start(): Promise<void> {
     await this.refresh();
-    this.#schedule();
-  }
-
-  #schedule(): void {
-    if (this.#closed) return;
-    const timer = setTimeout(async () => {
-      try {
-        await this.refresh();
-      } catch (error) {
-        if (!this.#closed) {
-          logger.error("cannot refresh the API keys from KV", { error: errorField(error) });
-        }
-      }
-      this.#schedule();
-    }, this.#refreshMs);
-    // The refresh alone never keeps a process alive.
-    Deno.unrefTimer(timer);
-    this.#timer = timer;
+    this.#repeat.start();
   }
 
   /** Reloads every record when the keys' version in KV moved since the last load. */
@@ -115,8 +103,7 @@ export class KeyCache {
 
   /** Stops the refreshes, after the one in progress. */
   async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#repeat.stop();
     await this.#refreshing?.catch(() => {});
     await Promise.allSettled(this.#lookups.values());
   }

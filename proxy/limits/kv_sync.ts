@@ -3,7 +3,7 @@
  * this process's deltas into per-bucket counters with KV's atomic `sum`, writes its in-flight
  * counts, and reads everyone's totals back. Off the hot path: a timer every `intervalMs`.
  */
-import { errorField, logger } from "../../actors/runtime/log.ts";
+import { Repeating } from "../../actors/runtime/repeating.ts";
 import { z } from "zod";
 import { retryKvBusy } from "../../actors/runtime/mod.ts";
 import type { RateLimiter } from "./limiter.ts";
@@ -43,11 +43,9 @@ export class CounterSync {
   readonly #node: string;
   readonly #intervalMs: number;
   readonly #now: () => number;
-  #timer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<void> = Promise.resolve();
-  #closed = false;
+  readonly #repeat: Repeating;
   #sweptBefore = 0;
-  #lastError = 0;
 
   /**
    * @param kv the store every gateway process opens
@@ -60,18 +58,22 @@ export class CounterSync {
     this.#node = options.nodeId;
     this.#intervalMs = options.intervalMs ?? 1_000;
     this.#now = options.now ?? Date.now;
+    this.#repeat = new Repeating(() => this.sync(), {
+      intervalMs: this.#intervalMs,
+      what: "sync the rate-limit counters with KV",
+      now: this.#now,
+    });
   }
 
   /** Reads the totals already in KV, then syncs every interval. */
   async start(): Promise<void> {
     await this.sync();
-    this.#schedule();
+    this.#repeat.start();
   }
 
   /** Stops the timer and writes what is left, so the other processes count it. */
   async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#repeat.stop();
     await this.#running;
     await this.#write(this.#now()).catch(() => {});
   }
@@ -204,25 +206,6 @@ export class CounterSync {
   /** How old an in-flight count may be before it is taken for a dead process's. */
   #staleMs(): number {
     return Math.max(5_000, 5 * this.#intervalMs);
-  }
-
-  #schedule(): void {
-    if (this.#closed) return;
-    this.#timer = setTimeout(async () => {
-      try {
-        await this.sync();
-      } catch (error) {
-        // At most one line every 10 s while KV fails; the next sync retries.
-        const t = this.#now();
-        if (t - this.#lastError >= 10_000) {
-          this.#lastError = t;
-          logger.error("cannot sync the rate-limit counters with KV", {
-            error: errorField(error),
-          });
-        }
-      }
-      this.#schedule();
-    }, this.#intervalMs);
   }
 }
 
