@@ -32,8 +32,10 @@ const usage = [
   "  --max-tokens N    tokens per stream; a stream lasts about max-tokens x token-ms [40]",
   "  --direct-every N  every N-th stream goes straight to a replica, 0 for none [20]",
   "  --sample S        seconds between memory samples [1]",
-  "  --idle-settle S   most seconds the idle gateway's RSS is watched before the load, until it",
-  "                    holds within 1% for 5 s (V8 frees start-up garbage late); 0 for none [45]",
+  "  --idle-settle S   seconds the idle gateway's RSS is watched before the load: V8's memory",
+  "                    reducer frees start-up garbage ~30 s after start; 0 for none [40]",
+  "  --gateway-v8-flags F  V8 flags of the gateway process alone, comma-separated (as",
+  '                    `deno run --v8-flags=F`); "" for none [the serve task\'s]',
   "  --out FILE        where the JSON goes [bench/results/soak-latest.json]",
 ].join("\n");
 
@@ -47,6 +49,7 @@ const flags = {
   "direct-every": { type: "string" },
   sample: { type: "string" },
   "idle-settle": { type: "string" },
+  "gateway-v8-flags": { type: "string" },
   out: { type: "string" },
 } as const;
 
@@ -85,7 +88,8 @@ export function parseSoakArgs(args: string[]): SoakPlan {
     maxTokens: number("max-tokens", 40, "int"),
     directEvery: number("direct-every", 20, "nonneg"),
     sampleS: number("sample", 1, "pos"),
-    idleSettleS: number("idle-settle", 45, "nonneg"),
+    idleSettleS: number("idle-settle", 40, "nonneg"),
+    gatewayV8Flags: values["gateway-v8-flags"] ?? "",
     out: values.out ?? DEFAULT_OUT,
   };
 }
@@ -134,12 +138,10 @@ export function soakTable(
     ],
     [
       plan.idleSettleS === 0
-        ? "gateway RSS idle, settled MB (not watched: --idle-settle 0)"
-        : idle.settledBytes === undefined
-        ? `gateway RSS idle, settled MB (did not settle in ${fmt(idle.settledAfterS, 0)} s)`
-        : `gateway RSS idle, settled MB (held within 1% for 5 s, ${
-          fmt(idle.settledAfterS, 0)
-        } s after healthy)`,
+        ? "gateway RSS idle after a wait MB (no wait: --idle-settle 0)"
+        : `gateway RSS idle after a ${fmt(idle.waitedS, 0)} s wait MB (mean of its last 5 s${
+          idle.still ? "" : ", still moving"
+        })`,
       idle.settledBytes === undefined ? "-" : fmt(idle.settledBytes / 1e6),
       "",
     ],
@@ -158,6 +160,7 @@ export function soakTable(
   return [
     `Soak: ${plan.concurrency} streams for ${plan.durationS} s (after a ${plan.rampS} s ramp), ` +
     `${plan.replicas} replicas, a token every ${plan.tokenMs} ms, ${plan.maxTokens} tokens a stream`,
+    `Gateway V8 flags: ${plan.gatewayV8Flags === "" ? "none" : plan.gatewayV8Flags}`,
     "",
     ...lines,
     ...(f.errors.examples.length > 0 ? ["", "Errors seen:", ...f.errors.examples] : []),
@@ -197,7 +200,8 @@ export const soakBench: BenchSuite = {
       idleRssBytes: run.idle.atHealthyBytes ?? null,
       idleSettled: {
         rssBytes: run.idle.settledBytes ?? null,
-        afterS: run.idle.settledAfterS,
+        afterS: run.idle.waitedS,
+        still: run.idle.still,
       },
       raisedNofile: run.raisedNofile ?? null,
       cpuS: run.cpuS,

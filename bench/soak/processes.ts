@@ -204,9 +204,16 @@ export class GroupChild {
 export function spawnMain(
   args: readonly string[],
   label: string,
-  options: SpawnGroupOptions = {},
+  options: SpawnMainOptions = {},
 ): GroupChild {
-  return new GroupChild([Deno.execPath(), "run", "-A", MAIN, ...args], label, options);
+  const runFlags = options.runFlags ?? [];
+  return new GroupChild([Deno.execPath(), "run", "-A", ...runFlags, MAIN, ...args], label, options);
+}
+
+/** Settings of {@linkcode spawnMain}. */
+export interface SpawnMainOptions extends SpawnGroupOptions {
+  /** Flags of `deno run` before main.ts, e.g. `--v8-flags=...` for this process alone. */
+  runFlags?: readonly string[];
 }
 
 /**

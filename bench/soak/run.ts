@@ -36,6 +36,8 @@ export interface SoakOptions {
   sampleS: number;
   /** Most seconds to wait, before the load, for the idle gateway's RSS to settle; 0 for none. */
   idleSettleS: number;
+  /** V8 flags of the gateway process alone (`deno run --v8-flags=...`); empty for none. */
+  gatewayV8Flags: string;
 }
 
 /** What {@linkcode runSoak} measured. */
@@ -142,7 +144,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakRun> {
     const gateway = spawnMain(
       ["serve", "--config", configPath, "--port", "0"],
       "the gateway",
-      { nofile },
+      {
+        nofile,
+        runFlags: options.gatewayV8Flags === "" ? [] : [`--v8-flags=${options.gatewayV8Flags}`],
+      },
     );
     children.push(gateway);
     const gatewayUrl =

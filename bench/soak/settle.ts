@@ -1,16 +1,11 @@
-/** The gateway's idle memory once it has settled: V8 frees start-up garbage some seconds after start, so one sample at start-up overstates what an idle gateway holds. */
+/** The gateway's idle memory after a wait: V8's memory reducer frees start-up garbage some 30 s after start, so one sample at start-up overstates what an idle gateway holds. */
 import { rssBytes } from "./processes.ts";
 
-/** When idle RSS counts as settled: how long it must hold still, and how still. */
-export interface SettleOptions {
-  /** Seconds the samples must stay within `tolerance` of each other. */
-  windowS: number;
-  /** The most relative spread (max / min - 1) over the window. */
-  tolerance: number;
-}
+/** Seconds at the end of the wait whose samples make the settled figure. */
+export const SETTLED_WINDOW_S = 5;
 
-/** Defaults of {@linkcode SettleOptions}. */
-export const SETTLE_DEFAULTS: SettleOptions = { windowS: 5, tolerance: 0.01 };
+/** The most relative spread (max / min - 1) of that window for the memory to count as still. */
+export const SETTLED_TOLERANCE = 0.01;
 
 /** One idle reading. */
 export interface IdleSample {
@@ -19,63 +14,53 @@ export interface IdleSample {
   rssBytes: number;
 }
 
-/** The idle RSS a soak reports: right when the gateway is healthy, and after it settles. */
+/** The idle RSS a soak reports: right when the gateway is healthy, and after a wait. */
 export interface IdleRss {
   /** The gateway's RSS the moment it reported its replicas healthy. */
   atHealthyBytes: number | undefined;
-  /** The mean RSS over the first window that held still; undefined when none did in time. */
+  /** The mean RSS over the wait's last {@linkcode SETTLED_WINDOW_S}; undefined without a wait. */
   settledBytes: number | undefined;
-  /** Seconds after healthy at which the settled window ended (or the wait gave up). */
-  settledAfterS: number;
+  /** Whether that window held within {@linkcode SETTLED_TOLERANCE}. */
+  still: boolean;
+  /** Seconds waited after healthy. */
+  waitedS: number;
 }
 
-/**
- * The end of the first window of `samples` (in time order) that spans `windowS` and whose spread
- * is within `tolerance`, with its mean; undefined when there is none.
- */
-export function settledWindow(
+/** The mean and spread (max / min - 1) of the samples in the last `windowS` of `samples`. */
+export function lastWindow(
   samples: readonly IdleSample[],
-  options: SettleOptions = SETTLE_DEFAULTS,
-): { atS: number; rssBytes: number } | undefined {
-  let start = 0;
-  for (let end = 0; end < samples.length; end++) {
-    const last = samples[end]!;
-    while (start < end && last.atS - samples[start + 1]!.atS >= options.windowS) start++;
-    if (last.atS - samples[start]!.atS < options.windowS) continue;
-    const window = samples.slice(start, end + 1).map((s) => s.rssBytes);
-    const min = Math.min(...window);
-    if (Math.max(...window) / min - 1 <= options.tolerance) {
-      return { atS: last.atS, rssBytes: window.reduce((a, b) => a + b, 0) / window.length };
-    }
-  }
-  return undefined;
+  windowS: number = SETTLED_WINDOW_S,
+): { meanBytes: number; spread: number } | undefined {
+  const end = samples.at(-1);
+  if (end === undefined) return undefined;
+  const rss = samples.filter((s) => s.atS >= end.atS - windowS).map((s) => s.rssBytes);
+  return {
+    meanBytes: rss.reduce((a, b) => a + b, 0) / rss.length,
+    spread: Math.max(...rss) / Math.min(...rss) - 1,
+  };
 }
 
 /**
- * Samples process `pid`'s RSS every `sampleS` until it settles ({@linkcode settledWindow}) or
- * `maxS` pass; `maxS` 0 takes the start-up sample alone.
+ * Samples process `pid`'s RSS every `sampleS` for `waitS` seconds after it is healthy; `waitS`
+ * 0 takes the start-up sample alone.
  */
-export async function idleRss(
-  pid: number,
-  maxS: number,
-  sampleS: number,
-  options: SettleOptions = SETTLE_DEFAULTS,
-): Promise<IdleRss> {
+export async function idleRss(pid: number, waitS: number, sampleS: number): Promise<IdleRss> {
   const atHealthyBytes = rssBytes(pid);
   const samples: IdleSample[] = [];
-  if (atHealthyBytes !== undefined) samples.push({ atS: 0, rssBytes: atHealthyBytes });
   const t0 = performance.now();
-  let elapsedS = 0;
-  while (maxS > 0 && elapsedS < maxS) {
-    await new Promise((r) => setTimeout(r, sampleS * 1000));
-    elapsedS = (performance.now() - t0) / 1000;
+  let waitedS = 0;
+  while (waitedS < waitS) {
+    await new Promise((r) => setTimeout(r, Math.min(sampleS, waitS - waitedS) * 1000));
+    waitedS = (performance.now() - t0) / 1000;
     const rss = rssBytes(pid);
     if (rss === undefined) break;
-    samples.push({ atS: elapsedS, rssBytes: rss });
-    const settled = settledWindow(samples, options);
-    if (settled) {
-      return { atHealthyBytes, settledBytes: settled.rssBytes, settledAfterS: settled.atS };
-    }
+    samples.push({ atS: waitedS, rssBytes: rss });
   }
-  return { atHealthyBytes, settledBytes: undefined, settledAfterS: elapsedS };
+  const last = lastWindow(samples);
+  return {
+    atHealthyBytes,
+    settledBytes: last?.meanBytes,
+    still: last !== undefined && last.spread <= SETTLED_TOLERANCE,
+    waitedS,
+  };
 }
