@@ -2,6 +2,7 @@
 import { dirname } from "node:path";
 import { numberFlag, parseFlags, UsageError } from "../config/mod.ts";
 import type { BenchSuite } from "./command.ts";
+import { serveTaskV8Flags } from "./soak/processes.ts";
 import { runSoak, type SoakOptions, type SoakRun } from "./soak/run.ts";
 import type { IdleRss } from "./soak/settle.ts";
 import { SOAK_TARGETS, type SoakFigures, soakFigures, soakVerdicts } from "./soak/summary.ts";
@@ -89,7 +90,7 @@ export function parseSoakArgs(args: string[]): SoakPlan {
     directEvery: number("direct-every", 20, "nonneg"),
     sampleS: number("sample", 1, "pos"),
     idleSettleS: number("idle-settle", 40, "nonneg"),
-    gatewayV8Flags: values["gateway-v8-flags"] ?? "",
+    gatewayV8Flags: values["gateway-v8-flags"] ?? serveTaskV8Flags(),
     out: values.out ?? DEFAULT_OUT,
   };
 }

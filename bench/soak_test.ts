@@ -2,7 +2,7 @@ import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:asse
 import { join } from "node:path";
 import { UsageError } from "../config/mod.ts";
 import { parseSoakArgs, soakBench, soakTable } from "./soak.ts";
-import { parseFileLimits, softLimitFor } from "./soak/processes.ts";
+import { parseFileLimits, serveTaskV8Flags, softLimitFor } from "./soak/processes.ts";
 import { type StreamSample, upstreamDurMs } from "./soak/streams.ts";
 import { meanOpen, soakFigures, soakVerdicts } from "./soak/summary.ts";
 
@@ -132,4 +132,25 @@ Deno.test("bench soak at a tiny size holds its streams through a gateway process
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("serveTaskV8Flags() reads the serve task's --v8-flags, and the soak's gateway gets them", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "turnpike-soak-flags-" });
+  try {
+    const file = join(dir, "deno.json");
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({ tasks: { serve: "deno run -A --v8-flags=--a=1,--b main.ts serve" } }),
+    );
+    assertEquals(serveTaskV8Flags(file), "--a=1,--b");
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({ tasks: { serve: "deno run -A main.ts serve" } }),
+    );
+    assertEquals(serveTaskV8Flags(file), "");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  assertEquals(parseSoakArgs([]).gatewayV8Flags, serveTaskV8Flags());
+  assertEquals(parseSoakArgs(["--gateway-v8-flags="]).gatewayV8Flags, "");
 });

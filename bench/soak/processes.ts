@@ -266,3 +266,12 @@ export function openFiles(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * The V8 flags `deno task serve` runs the gateway with (`--v8-flags=...` in deno.json's `serve`
+ * task), so that a benchmark's gateway process runs as a deployed one does; "" when it has none.
+ */
+export function serveTaskV8Flags(denoJson: string = `${ROOT}deno.json`): string {
+  const config = JSON.parse(Deno.readTextFileSync(denoJson)) as { tasks?: { serve?: string } };
+  return /(?:^|\s)--v8-flags=(\S+)/.exec(config.tasks?.serve ?? "")?.[1] ?? "";
+}
