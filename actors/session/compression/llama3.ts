@@ -99,7 +99,13 @@ function literalOf(source: Uint8Array, name: string): Uint8Array {
   return decodeBase64(source, at, end);
 }
 
-/** Scratch space of one BPE run, grown to the longest pre-token seen. */
+/**
+ * Bytes of the longest pre-token whose scratch arrays the counter keeps (~360 KB); a longer one
+ * (a run without spaces, up to a 16k-character piece) gets arrays freed after it.
+ */
+const KEPT_SCRATCH_BYTES = 4096;
+
+/** Scratch space of one BPE run. */
 interface Scratch {
   token: Int32Array;
   next: Int32Array;
@@ -144,8 +150,9 @@ export class Llama3Counter {
   readonly #mergeResult: Int32Array;
   /** Merge index + 1 by the hash of its pair; 0 is an empty slot. */
   readonly #mergeSlots: Int32Array;
-  #utf8 = new Uint8Array(1024);
-  #scratch = scratchFor(1024);
+  /** Kept for pre-tokens of up to {@linkcode KEPT_SCRATCH_BYTES}; a longer one gets its own. */
+  readonly #utf8 = new Uint8Array(3 * KEPT_SCRATCH_BYTES);
+  readonly #scratch = scratchFor(KEPT_SCRATCH_BYTES);
 
   /**
    * Builds the tables from the library's data: `vocab`, the tokens' characters in UTF-8 one per
@@ -262,12 +269,12 @@ export class Llama3Counter {
 
   /** Tokens of one pre-token: one when the vocabulary holds it whole, else what BPE leaves. */
   #countPretoken(pretoken: string, promptLength: number): number {
-    if (this.#utf8.length < 3 * pretoken.length) this.#utf8 = new Uint8Array(3 * pretoken.length);
-    const bytes = this.#utf8;
+    const bytes = 3 * pretoken.length <= this.#utf8.length
+      ? this.#utf8
+      : new Uint8Array(3 * pretoken.length);
     const length = new TextEncoder().encodeInto(pretoken, bytes).written;
     if (this.#lookup(bytes, 0, length) >= 0) return 1;
-    if (this.#scratch.token.length < length) this.#scratch = scratchFor(length);
-    const s = this.#scratch;
+    const s = length <= KEPT_SCRATCH_BYTES ? this.#scratch : scratchFor(length);
     for (let i = 0; i < length; i++) {
       s.token[i] = this.#byteToken[bytes[i]!]!;
       s.prev[i] = i - 1;
