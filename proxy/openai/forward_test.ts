@@ -20,7 +20,9 @@ function fakeAnswer(
   status: number,
   options: { headers?: [string, string][]; stream?: boolean; body?: string } = {},
 ): FakeAnswer {
-  const body = encoder.encode(options.body ?? (options.stream ? "data: {}\n\ndata: [DONE]\n\n" : "{}"));
+  const body = encoder.encode(
+    options.body ?? (options.stream ? "data: {}\n\ndata: [DONE]\n\n" : "{}"),
+  );
   let left: Uint8Array | null = body;
   const answer: FakeAnswer = {
     status,
