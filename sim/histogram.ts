@@ -27,76 +27,11 @@ export class Histogram {
   }
 }
 
-/** vLLM's buckets for time to first token, in seconds. */
-export const TTFT_BUCKETS = [
-  0.001,
-  0.005,
-  0.01,
-  0.02,
-  0.04,
-  0.06,
-  0.08,
-  0.1,
-  0.25,
-  0.5,
-  0.75,
-  1,
-  2.5,
-  5,
-  7.5,
-  10,
-  20,
-  40,
-  80,
-  160,
-  640,
-  2560,
-] as const;
-
-/** vLLM's buckets for inter-token latency, in seconds. */
-export const ITL_BUCKETS = [
-  0.01,
-  0.025,
-  0.05,
-  0.075,
-  0.1,
-  0.15,
-  0.2,
-  0.3,
-  0.4,
-  0.5,
-  0.75,
-  1,
-  2.5,
-  5,
-  7.5,
-  10,
-  20,
-  40,
-  80,
-] as const;
-
-/** vLLM's buckets for request latencies (end to end, queue), in seconds. */
-export const REQUEST_BUCKETS = [
-  0.3,
-  0.5,
-  0.8,
-  1,
-  1.5,
-  2,
-  2.5,
-  5,
-  10,
-  15,
-  20,
-  30,
-  40,
-  50,
-  60,
-  120,
-  240,
-  480,
-  960,
-  1920,
-  7680,
-] as const;
+export {
+  /** vLLM's buckets for inter-token latency, in seconds. */
+  INTER_TOKEN_BUCKETS_S as ITL_BUCKETS,
+  /** vLLM's buckets for request latencies (end to end, queue), in seconds. */
+  REQUEST_LATENCY_BUCKETS_S as REQUEST_BUCKETS,
+  /** vLLM's buckets for time to first token, in seconds. */
+  TTFT_BUCKETS_S as TTFT_BUCKETS,
+} from "../actors/backend/vllm_buckets.ts";

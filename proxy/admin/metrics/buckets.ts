@@ -1,78 +1,10 @@
 /** Histogram bucket boundaries, in seconds: vLLM's own, so the gateway's histograms line up with its replicas'. */
 
-/** `vllm:time_to_first_token_seconds`. */
-export const TTFT_BUCKETS_S: readonly number[] = [
-  0.001,
-  0.005,
-  0.01,
-  0.02,
-  0.04,
-  0.06,
-  0.08,
-  0.1,
-  0.25,
-  0.5,
-  0.75,
-  1.0,
-  2.5,
-  5.0,
-  7.5,
-  10.0,
-  20.0,
-  40.0,
-  80.0,
-  160.0,
-  640.0,
-  2560.0,
-];
-
-/** `vllm:inter_token_latency_seconds` and `vllm:time_per_output_token_seconds`. */
-export const INTER_TOKEN_BUCKETS_S: readonly number[] = [
-  0.01,
-  0.025,
-  0.05,
-  0.075,
-  0.1,
-  0.15,
-  0.2,
-  0.3,
-  0.4,
-  0.5,
-  0.75,
-  1.0,
-  2.5,
-  5.0,
-  7.5,
-  10.0,
-  20.0,
-  40.0,
-  80.0,
-];
-
-/** `vllm:e2e_request_latency_seconds` and `vllm:request_queue_time_seconds`. */
-export const REQUEST_LATENCY_BUCKETS_S: readonly number[] = [
-  0.3,
-  0.5,
-  0.8,
-  1.0,
-  1.5,
-  2.0,
-  2.5,
-  5.0,
-  10.0,
-  15.0,
-  20.0,
-  30.0,
-  40.0,
-  50.0,
-  60.0,
-  120.0,
-  240.0,
-  480.0,
-  960.0,
-  1920.0,
-  7680.0,
-];
+export {
+  INTER_TOKEN_BUCKETS_S,
+  REQUEST_LATENCY_BUCKETS_S,
+  TTFT_BUCKETS_S,
+} from "../../../actors/backend/vllm_buckets.ts";
 
 /** The gateway's own added time per request: vLLM has no counterpart, so these resolve sub-millisecond overhead. */
 export const GATEWAY_OVERHEAD_BUCKETS_S: readonly number[] = [
