@@ -4,6 +4,8 @@ import type { ModelConfig } from "../config/mod.ts";
 import { commandTemplateOf, renderCommand } from "../config/mod.ts";
 import { freePort, saysAddressInUse } from "./ports.ts";
 import { OutputTail, pump, signalGroup, sleep, writeAll } from "./_process.ts";
+import { pidFilePath, reapOrphan, removePidFile, writePidFile } from "./pidfile.ts";
+import { logger } from "../actors/runtime/log.ts";
 
 /** Options of {@linkcode launchReplica}. */
 export interface LaunchReplicaOptions {
@@ -191,6 +193,21 @@ async function launchOn(
     await writeAll(log, new TextEncoder().encode(header));
   }
 
+  // One this replica's earlier gateway left running when it was killed (-9) goes first.
+  const pidPath = options.stateDir === undefined
+    ? undefined
+    : pidFilePath(options.stateDir, model.name, options.index ?? 0);
+  if (pidPath !== undefined) {
+    const orphan = await reapOrphan(pidPath);
+    if (orphan !== undefined) {
+      logger.warn("ended a replica an earlier gateway left running", {
+        model: model.name,
+        index: options.index ?? 0,
+        pid: orphan,
+      });
+    }
+  }
+
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(argv[0]!, {
@@ -212,6 +229,7 @@ async function launchOn(
     throw new ReplicaStartError(`Cannot start ${label}: ${why}`, { reason: "spawn" });
   }
 
+  if (pidPath !== undefined) await writePidFile(pidPath, child.pid, argv).catch(() => {});
   const tail = new OutputTail();
   let writes = Promise.resolve();
   const write = (chunk: Uint8Array) => {
@@ -231,6 +249,7 @@ async function launchOn(
     await pumps;
     await writes;
     log?.close();
+    if (pidPath !== undefined) await removePidFile(pidPath, child.pid);
     return status.code;
   });
 
