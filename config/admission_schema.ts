@@ -42,6 +42,12 @@ export const AdmissionSchema = z.strictObject({
   /** Recent over no-load time to first token past which the adaptive limit goes down. */
   latency_tolerance: z.number().gt(1).max(100).default(2.5),
   /**
+   * Milliseconds the recent time to first token must also exceed the no-load one by before it
+   * counts as queueing: a gateway or client slowed by its own CPU adds a few ms to a very fast
+   * replica's latency, many times its no-load one, without any request waiting in vLLM.
+   */
+  min_queueing_ms: z.number().min(0).default(20),
+  /**
    * With `adaptive` and no `max_queue_wait`: a request expected to wait in the queue longer than
    * this many times the replicas' no-load time to first token is answered 503 at once (a cold
    * gateway, with no latency seen yet, sheds none for it).

@@ -18,6 +18,7 @@ Deno.test("admission: defaults keep caps derived and adaptive, a queue of 1024 a
     adaptive: true,
     min_in_flight_per_replica: 2,
     latency_tolerance: 2.5,
+    min_queueing_ms: 20,
     queue_wait_factor: 2,
     kv_fraction: 1,
     output_tokens_estimate: 256,

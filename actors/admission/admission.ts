@@ -74,6 +74,7 @@ export class Admission {
             adaptive: {
               floor: this.config.min_in_flight_per_replica,
               tolerance: this.config.latency_tolerance,
+              minQueueingMs: this.config.min_queueing_ms,
               queueWaitFactor: this.config.queue_wait_factor,
             },
           }

@@ -11,6 +11,8 @@ export interface AdaptiveOptions {
   floor: number;
   /** Recent over no-load latency past which a replica counts as queueing. */
   tolerance: number;
+  /** Ms recent latency must also exceed no-load latency by to count as queueing. @default 0 */
+  minQueueingMs?: number;
   /**
    * Without `maxWaitMs`, the longest expected wait in the queue as a multiple of the replicas'
    * no-load time to first token.
@@ -193,6 +195,7 @@ export class AdmissionGate implements RouterLimits {
         floor: Math.min(adaptive.floor, this.#ceiling),
         ceiling: this.#ceiling,
         tolerance: adaptive.tolerance,
+        ...(adaptive.minQueueingMs === undefined ? {} : { minQueueingMs: adaptive.minQueueingMs }),
       });
       this.#limiters.set(view.id, limiter);
     }

@@ -13,6 +13,12 @@ export interface ConcurrencyLimiterOptions {
    * the replica and the limit goes down.
    */
   tolerance: number;
+  /**
+   * Ms a typical request's recent latency must also exceed its no-load latency by to count as
+   * queueing (a few ms over a sub-millisecond baseline is the host's CPU, not vLLM's queue).
+   * @default 0
+   */
+  minQueueingMs?: number;
 }
 
 /** What a request's answer shows of its replica: one latency sample. */
@@ -141,8 +147,9 @@ export class ConcurrencyLimiter {
     track.add(sample, low);
     const ratio = track.recent! / track.baseline!;
     const tolerance = this.#options.tolerance;
+    const excessMs = (track.recent! - track.baseline!) * track.work;
     let limit = this.#limit;
-    if (ratio <= tolerance) {
+    if (ratio <= tolerance || excessMs < (this.#options.minQueueingMs ?? 0)) {
       // A limit that is not in use says nothing about a larger one.
       if (sample.inFlight < limit / 2) return;
       limit += this.#congested ? 1 / Math.sqrt(limit) : 1;

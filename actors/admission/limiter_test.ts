@@ -142,3 +142,23 @@ Deno.test("ConcurrencyLimiter slow-starts: with latency at its baseline it grows
   feed(congested, 248, () => 60);
   assert.ok(congested.limit < low + 100 && congested.limit > low, `${low} -> ${congested.limit}`);
 });
+
+Deno.test("ConcurrencyLimiter takes a few ms over a sub-millisecond baseline for the host's CPU, not queueing, when minQueueingMs says so", () => {
+  const strict = new ConcurrencyLimiter({ floor: 2, ceiling: 256, tolerance: 2.5 });
+  const floored = new ConcurrencyLimiter({
+    floor: 2,
+    ceiling: 256,
+    tolerance: 2.5,
+    minQueueingMs: 20,
+  });
+  for (const limiter of [strict, floored]) {
+    limiter.observe({ kind: "ttft", ms: 0.3, work: WORK, inFlight: 1 });
+    // A zero-latency backend behind a busy 2-core host: 5 ms, 16 times the baseline.
+    feed(limiter, 300, () => 5);
+  }
+  assert.equal(strict.limit, 2);
+  assert.equal(floored.limit, 256);
+  // Real queueing (60 ms and more past the baseline) still brings it down.
+  feed(floored, 600, (inFlight) => 0.3 + 60 * Math.max(0, inFlight - 4));
+  assert.ok(floored.limit <= 8, `limit ${floored.limit}`);
+});
