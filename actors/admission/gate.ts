@@ -5,6 +5,9 @@ import { type CapacityOptions, DEFAULT_MAX_NUM_SEQS } from "./capacity.ts";
 import { type ClassWeights, FairQueue, type QueueEntry } from "./fair_queue.ts";
 import { ConcurrencyLimiter, type LatencySample } from "./limiter.ts";
 
+/** How old a replica's scrape may be to say whether it queues requests itself, in ms. */
+const SCRAPE_EVIDENCE_MS = 10_000;
+
 /** Settings of the adaptive in-flight limit of each replica. */
 export interface AdaptiveOptions {
   /** The least in flight per replica the limit goes down to. */
@@ -213,7 +216,12 @@ export class AdmissionGate implements RouterLimits {
   observe(view: BackendView, sample: LatencySample): void {
     if (this.#options.adaptive === undefined) return;
     this.limitOf(view);
-    this.#limiters.get(view.id)!.observe(sample);
+    const load = view.load;
+    // Only a recent scrape speaks for the replica's own queue.
+    const recent = load !== undefined && Date.now() - load.scrapedAtMs <= SCRAPE_EVIDENCE_MS;
+    this.#limiters.get(view.id)!.observe(
+      recent ? { ...sample, replicaQueueing: load.waiting > 0 || load.kvUsage >= 0.9 } : sample,
+    );
   }
 
   /**

@@ -34,6 +34,13 @@ export interface LatencySample {
   work: number;
   /** Requests in flight on the replica when it was sent, itself included. */
   inFlight: number;
+  /**
+   * What the replica's last recent scrape says: `true` when it has requests waiting (or its KV
+   * cache nearly full), `false` when none wait, undefined when unknown. Latency that rises while
+   * the replica reports nothing waiting is the gateway's or the network's, not vLLM's queue, and
+   * does not bring the limit down.
+   */
+  replicaQueueing?: boolean;
 }
 
 /**
@@ -149,7 +156,9 @@ export class ConcurrencyLimiter {
     const tolerance = this.#options.tolerance;
     const excessMs = (track.recent! - track.baseline!) * track.work;
     let limit = this.#limit;
-    if (ratio <= tolerance || excessMs < (this.#options.minQueueingMs ?? 0)) {
+    const queueing = ratio > tolerance && excessMs >= (this.#options.minQueueingMs ?? 0) &&
+      sample.replicaQueueing !== false;
+    if (!queueing) {
       // A limit that is not in use says nothing about a larger one.
       if (sample.inFlight < limit / 2) return;
       limit += this.#congested ? 1 / Math.sqrt(limit) : 1;

@@ -162,3 +162,31 @@ Deno.test("ConcurrencyLimiter takes a few ms over a sub-millisecond baseline for
   feed(floored, 600, (inFlight) => 0.3 + 60 * Math.max(0, inFlight - 4));
   assert.ok(floored.limit <= 8, `limit ${floored.limit}`);
 });
+
+Deno.test("ConcurrencyLimiter does not come down while the replica's scrape shows nothing waiting", () => {
+  const idle = new ConcurrencyLimiter({ floor: 2, ceiling: 256, tolerance: 2 });
+  idle.observe({ kind: "ttft", ms: 60, work: WORK, inFlight: 1 });
+  for (let i = 0; i < 400; i++) {
+    const inFlight = idle.limit;
+    idle.observe({
+      kind: "ttft",
+      ms: queueingPast4(inFlight),
+      work: WORK,
+      inFlight,
+      replicaQueueing: false,
+    });
+  }
+  assert.ok(idle.limit > 100, `limit ${idle.limit}`);
+  // The same latency while the replica reports requests waiting: it comes down.
+  for (let i = 0; i < 400; i++) {
+    const inFlight = idle.limit;
+    idle.observe({
+      kind: "ttft",
+      ms: queueingPast4(inFlight),
+      work: WORK,
+      inFlight,
+      replicaQueueing: true,
+    });
+  }
+  assert.ok(idle.limit <= 8, `limit ${idle.limit}`);
+});
