@@ -1,7 +1,13 @@
 /** One overload run: two simulated replicas and a gateway in their own processes, a closed-loop capacity run, then open-loop Poisson load at each level. */
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { type GroupChild, runJsonChild, softLimitFor, spawnMain } from "../soak/processes.ts";
+import {
+  type GroupChild,
+  runJsonChild,
+  softLimitFor,
+  spawnMain,
+  startSims,
+} from "../soak/processes.ts";
 import type { LoadRun, RequestSample } from "./load.ts";
 import type { CircuitWatch } from "./summary.ts";
 
@@ -142,28 +148,12 @@ export async function runOverload(
   // At three times capacity the backlog of an ungated gateway can reach thousands of streams.
   const nofile = softLimitFor(8_192);
   try {
-    const urls: string[] = [];
-    for (let i = 0; i < options.replicas; i++) {
-      const sim = spawnMain(
-        [
-          "sim",
-          "--base-port",
-          "0",
-          "--tokenizer",
-          "approx",
-          "--model",
-          OVERLOAD_MODEL,
-          "--seed",
-          String(i),
-          "--time-scale",
-          String(options.timeScale),
-        ],
-        `simulated replica ${i}`,
-        { nofile },
-      );
-      children.push(sim);
-      urls.push((await sim.waitForLine(/listening on (http:\/\/\S+)/, 60_000))[1]!);
-    }
+    const urls = await startSims(options.replicas, {
+      model: OVERLOAD_MODEL,
+      children,
+      extraArgs: () => ["--time-scale", String(options.timeScale)],
+      nofile,
+    });
     const extra = options.gatewayConfig === undefined
       ? {}
       : parse(await Deno.readTextFile(options.gatewayConfig)) as Record<string, unknown>;

@@ -210,6 +210,45 @@ export function spawnMain(
   return new GroupChild([Deno.execPath(), "run", "-A", ...runFlags, MAIN, ...args], label, options);
 }
 
+/**
+ * Starts `count` simulated replicas of `model` (`deno task sim` on a free port, the approximate
+ * tokenizer, seed `i` for replica `i`, then `extraArgs(i)`), each its own process group pushed to
+ * `children` at once (so a caller's cleanup stops it even if a later one fails), and answers
+ * their URLs once each printed it.
+ */
+export async function startSims(
+  count: number,
+  options: {
+    model: string;
+    children: GroupChild[];
+    extraArgs?: (i: number) => readonly string[];
+    nofile?: number | undefined;
+  },
+): Promise<string[]> {
+  const urls: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const sim = spawnMain(
+      [
+        "sim",
+        "--base-port",
+        "0",
+        "--tokenizer",
+        "approx",
+        "--model",
+        options.model,
+        "--seed",
+        String(i),
+        ...(options.extraArgs?.(i) ?? []),
+      ],
+      `simulated replica ${i}`,
+      options.nofile === undefined ? {} : { nofile: options.nofile },
+    );
+    options.children.push(sim);
+    urls.push((await sim.waitForLine(/listening on (http:\/\/\S+)/, 60_000))[1]!);
+  }
+  return urls;
+}
+
 /** Settings of {@linkcode spawnMain}. */
 export interface SpawnMainOptions extends SpawnGroupOptions {
   /** Flags of `deno run` before main.ts, e.g. `--v8-flags=...` for this process alone. */

@@ -8,6 +8,7 @@ import {
   runJsonChild,
   softLimitFor,
   spawnMain,
+  startSims,
 } from "./processes.ts";
 import { type IdleRss, idleRss } from "./settle.ts";
 import type { StreamsResult } from "./streams.ts";
@@ -98,31 +99,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakRun> {
     const perReplica = Math.ceil(options.concurrency / options.replicas);
     // Every stream runs at once: no waiting queue at the replica.
     const maxNumSeqs = Math.max(256, 2 * perReplica);
-    const replicaUrls: string[] = [];
-    for (let i = 0; i < options.replicas; i++) {
-      const sim = spawnMain(
-        [
-          "sim",
-          "--base-port",
-          "0",
-          "--tokenizer",
-          "approx",
-          "--model",
-          SOAK_MODEL,
-          "--seed",
-          String(i),
-          "--max-num-seqs",
-          String(maxNumSeqs),
-          // A decode step of this batch takes a few simulated ms; the fault stretches it to tokenMs.
-          "--slow-token-ms",
-          String(Math.max(0, options.tokenMs - 10)),
-        ],
-        `simulated replica ${i}`,
-        { nofile },
-      );
-      children.push(sim);
-      replicaUrls.push((await sim.waitForLine(/listening on (http:\/\/\S+)/, 60_000))[1]!);
-    }
+    const replicaUrls = await startSims(options.replicas, {
+      model: SOAK_MODEL,
+      children,
+      extraArgs: () => [
+        "--max-num-seqs",
+        String(maxNumSeqs),
+        // A decode step of this batch takes a few simulated ms; the fault stretches it to tokenMs.
+        "--slow-token-ms",
+        String(Math.max(0, options.tokenMs - 10)),
+      ],
+      nofile,
+    });
     const configPath = join(dir, "turnpike.yaml");
     await Deno.writeTextFile(
       configPath,
