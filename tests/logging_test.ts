@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { MODEL } from "../gateway/testing.ts";
 import { startSimulator } from "../sim/mod.ts";
+import { readUntil } from "./process_output.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const ADMIN_KEY = "admin-secret-7c1e5b90d4a2f388";
@@ -15,29 +16,6 @@ interface ServeLog {
   stderr: string;
   requestIds: string[];
   apiKey: string;
-}
-
-async function readUntil(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  pattern: RegExp,
-  timeoutMs: number,
-): Promise<string> {
-  const decoder = new TextDecoder();
-  let text = "";
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`serve printed only:\n${text}`)), timeoutMs);
-  });
-  try {
-    while (!pattern.test(text)) {
-      const { done, value } = await Promise.race([reader.read(), timeout]);
-      if (done) throw new Error(`serve exited; it printed:\n${text}`);
-      text += decoder.decode(value);
-    }
-    return text;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

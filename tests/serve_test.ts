@@ -2,34 +2,9 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import OpenAI from "openai";
 import { waitFor } from "../actors/runtime/testdata/wait.ts";
+import { readUntil } from "./process_output.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-async function readUntil(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  pattern: RegExp,
-  timeoutMs: number,
-): Promise<string> {
-  const decoder = new TextDecoder();
-  let text = "";
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`serve did not print ${pattern} in time; it printed:\n${text}`)),
-      timeoutMs,
-    );
-  });
-  try {
-    while (!pattern.test(text)) {
-      const { done, value } = await Promise.race([reader.read(), timeout]);
-      if (done) throw new Error(`serve exited; it printed:\n${text}`);
-      text += decoder.decode(value);
-    }
-    return text;
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 async function waitHealthy(url: string, count: number, timeoutMs: number): Promise<void> {
   await waitFor(`serve to get ${count} healthy replicas`, async () => {
