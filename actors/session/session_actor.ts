@@ -602,8 +602,10 @@ async function commit(
   };
   try {
     versionstamp = await deps.store.commit(next, plan.versionstamp, writes);
-    // An extend or a metadata update during the turn changed the head: keep theirs and ours.
-    for (let retry = 0; versionstamp === undefined && retry < 3; retry++) {
+    // An extend or a metadata update during the turn changed the head: keep theirs and ours. Each
+    // retry follows another such write that committed, so a burst of extends (a client that
+    // extends while it turns) is met by retrying as often as the other session loops do.
+    for (let retry = 0; versionstamp === undefined && retry < MERGE_RETRIES; retry++) {
       const current = await deps.store.get(plan.sessionId);
       if (!current || !onlyAsideChanged(current.head, plan, deps.nodeId)) break;
       const merged: SessionHead = {
@@ -645,6 +647,9 @@ async function commit(
   state.head = { head: next, versionstamp, at: deps.now() };
   return { ok: true, head: next, record };
 }
+
+/** Times a turn's commit is merged again with heads that changed only aside (TTL, metadata). */
+const MERGE_RETRIES = 20;
 
 /**
  * Whether `current` differs from what turn `plan` began on only in what other routes change
