@@ -2,6 +2,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import OpenAI from "openai";
 import { chat, MODEL, startRig } from "../gateway/testing.ts";
+import { waitFor } from "../actors/runtime/testdata/wait.ts";
 
 const SESSION = "sess-4f0c9e2a-observability";
 const TASK = "task-77aa-observability";
@@ -81,6 +82,11 @@ Deno.test("/metrics after SDK traffic passes promtool, moves the counters and hi
       (error) => assertEquals(error.status, 404),
     );
 
+    // A backend's in-flight count reaches its actor's report by message, after the answer ended.
+    await waitFor(
+      "the backends' reports to show nothing in flight",
+      () => rig.gateway.fleet.backends().every((b) => (b.report?.inFlight ?? 0) === 0),
+    );
     const response = await fetch(`${rig.gateway.url}/metrics`);
     assertEquals(response.status, 200);
     assert(response.headers.get("content-type")?.startsWith("text/plain"));
