@@ -7,6 +7,8 @@ import { HttpLimitsFields } from "./http_limits_schema.ts";
 import { LimitsSchema } from "./limits_schema.ts";
 import { AuthSchema } from "./auth_schema.ts";
 import { LoggingSchema } from "./logging_schema.ts";
+import { checkCluster, checkModelSlurm, ClusterSchema, ModelSlurmFields } from "./slurm_schema.ts";
+export { ClusterSchema } from "./slurm_schema.ts";
 import {
   CommandTemplateError,
   commandTemplateOf,
@@ -96,31 +98,6 @@ export const ProxySchema = z.strictObject({
   ...HttpLimitsFields,
 });
 
-const SshSchema = z.strictObject({
-  host: z.string().min(1),
-  port: port.default(22),
-  user: z.string().min(1),
-  key: z.string().min(1).optional(),
-  known_hosts: z.string().min(1).optional(),
-});
-
-const PartitionSchema = z.strictObject({
-  name: z.string().min(1),
-  qos: z.string().min(1).optional(),
-  account: z.string().min(1).optional(),
-  gpus_per_node: positiveInt.default(1),
-  priority: z.number().int().default(1),
-});
-
-/** `cluster:` where launched replicas run. */
-export const ClusterSchema = z.strictObject({
-  type: z.enum(["local", "slurm"]).default("local"),
-  slurm: z.strictObject({
-    partitions: z.array(PartitionSchema).min(1),
-    ssh: SshSchema,
-  }).optional(),
-});
-
 /** One entry of `models:`; either launched (`replicas`, `command`) or static (`endpoints`). */
 export const ModelSchema = z.strictObject({
   name: z.string().min(1),
@@ -147,7 +124,9 @@ export const ModelSchema = z.strictObject({
    * `priority` field from its class (`admission.vllm_priority`), and launched replicas get the flag.
    */
   scheduling_policy: z.enum(["fcfs", "priority"]).default("fcfs"),
+  ...ModelSlurmFields,
 }).superRefine((model, ctx) => {
+  checkModelSlurm(model, ctx);
   if (model.endpoints) {
     if (model.command !== undefined) {
       ctx.addIssue({
@@ -229,6 +208,7 @@ export const ConfigSchema = z.strictObject({
     seen.add(model.name);
   });
   if (config.cluster.type === "local") checkLocalPorts(config, ctx);
+  checkCluster(config, ctx);
   if (config.cluster.type === "slurm" && !config.cluster.slurm) {
     ctx.addIssue({
       code: "custom",
