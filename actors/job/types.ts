@@ -42,6 +42,13 @@ export interface JobStatusRow {
   sinceMs: number;
   /** The backend URL the router uses (a tunnel's local end over SSH). */
   endpoint: string | undefined;
+  /**
+   * The replica's port on `node` (`base_port + replica`, moved on when it was taken), which
+   * `jobs connect` forwards a local port to; optional: absent, `endpoint`'s port is used.
+   */
+  port?: number | undefined;
+  /** The job's output file on the cluster (`%x-%j.out` under `job_dir`), for `jobs logs`. */
+  outputPath?: string | undefined;
   /** `healthy`, `starting`, `unhealthy`, `unknown`. */
   health: "healthy" | "starting" | "unhealthy" | "unknown";
   /** Submit attempts so far. */
