@@ -5,6 +5,7 @@ import { ActorSystem } from "../actors/runtime/mod.ts";
 import {
   backendIdFromUrl,
   Fleet,
+  needsPromptText,
   Registrations,
   requestFeatures,
   routerAddress,
@@ -141,6 +142,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   }
 
   const blockChars = config.proxy.prefix_block_chars;
+  // The prompt's text is copied out only for strategies that read it (sglang_cache_aware, llmd_default).
+  const promptText = needsPromptText(config.proxy.strategy);
   const upstream = new UpstreamClient({
     transport: config.proxy.upstream_client,
     connectTimeoutMs: config.proxy.connect_timeout * 1000,
@@ -158,7 +161,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     proxy: config.proxy,
     headers: config.headers,
     router: (model) => fleet.router(model),
-    features: (body, sessionId) => requestFeatures(body, { sessionId, blockChars }),
+    features: (body, sessionId) => requestFeatures(body, { sessionId, blockChars, promptText }),
     started: (backend) => fleet.started(backend),
     finished: (backend, outcome) => fleet.finished(backend, outcome),
     records,

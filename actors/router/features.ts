@@ -7,6 +7,11 @@ export interface RequestFeaturesOptions {
   sessionId: string | undefined;
   /** Characters per prefix block; only whole blocks are hashed. */
   blockChars: number;
+  /**
+   * Also return the prompt's text as hashed ({@linkcode RequestFeatures.promptText}), for the
+   * strategies that read it (`needsPromptText`). Off by default: the prompt is then never copied.
+   */
+  promptText?: boolean;
 }
 
 // Separators fed into the hash between a message's role and content and after each message, so
@@ -27,17 +32,21 @@ const TWO_POW_32 = 0x1_0000_0000;
  */
 class BlockHasher {
   readonly hashes: number[] = [];
+  /** The pieces of the stream in order, when the prompt text is asked for. */
+  readonly parts: string[] | undefined;
   chars = 0;
   #h1 = FNV_OFFSET;
   #h2 = LANE2_OFFSET;
   #inBlock = 0;
   readonly #blockChars: number;
 
-  constructor(blockChars: number) {
+  constructor(blockChars: number, keepText: boolean) {
     this.#blockChars = blockChars;
+    this.parts = keepText ? [] : undefined;
   }
 
   feedString(text: string): void {
+    this.parts?.push(text);
     const n = text.length;
     let h1 = this.#h1;
     let h2 = this.#h2;
@@ -59,6 +68,7 @@ class BlockHasher {
   }
 
   feedCode(c: number): void {
+    this.parts?.push(String.fromCharCode(c));
     this.#h1 = Math.imul(this.#h1 ^ c, FNV_PRIME);
     this.#h2 = Math.imul(this.#h2 ^ c, LANE2_PRIME);
     this.chars += 1;
@@ -125,7 +135,8 @@ function feedPrompt(hasher: BlockHasher, prompt: unknown): void {
  * Reads the routing features of an OpenAI request body: its model, the session, and chained
  * hashes of the prompt's leading whole blocks of `blockChars` characters. The prompt is the chat
  * `messages` (roles and string or content-part contents) or the completion `prompt`. It never
- * tokenises and never copies the prompt; a body of another shape yields no hashes.
+ * tokenises, and copies the prompt only when `promptText` asks for it; a body of another shape
+ * yields no hashes.
  *
  * @example
  * ```ts
@@ -134,7 +145,7 @@ function feedPrompt(hasher: BlockHasher, prompt: unknown): void {
  */
 export function requestFeatures(body: unknown, options: RequestFeaturesOptions): RequestFeatures {
   const blockChars = Math.max(1, Math.floor(options.blockChars));
-  const hasher = new BlockHasher(blockChars);
+  const hasher = new BlockHasher(blockChars, options.promptText === true);
   let model = "";
   if (typeof body === "object" && body !== null) {
     const b = body as Record<string, unknown>;
@@ -152,10 +163,12 @@ export function requestFeatures(body: unknown, options: RequestFeaturesOptions):
       feedPrompt(hasher, b.prompt);
     }
   }
-  return {
+  const features: RequestFeatures = {
     model,
     sessionId: options.sessionId,
     prefixHashes: hasher.hashes,
     promptChars: hasher.chars,
   };
+  if (hasher.parts !== undefined) features.promptText = hasher.parts.join("");
+  return features;
 }

@@ -39,6 +39,7 @@ export {
   type BackendView,
   CHARS_PER_TOKEN,
   createPicker,
+  needsPromptText,
   type Picker,
   PrefixIndex,
   type RequestFeatures,

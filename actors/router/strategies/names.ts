@@ -12,6 +12,7 @@ export const STRATEGY_NAMES = [
   "least_load",
   "session_affinity",
   "prefix_aware",
+  "sglang_cache_aware",
 ] as const;
 
 /** A routing strategy's name. */

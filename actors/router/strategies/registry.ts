@@ -8,7 +8,8 @@ import { leastLoad } from "./least_load.ts";
 import { prefixAware } from "./prefix_aware.ts";
 import { roundRobin } from "./round_robin.ts";
 import { sessionAffinity } from "./session_affinity.ts";
-import type { StrategyName } from "./names.ts";
+import { sglangCacheAware } from "./sglang_cache_aware.ts";
+import type { StrategyName, StrategySpec } from "./names.ts";
 import type { StrategyFactory } from "./types.ts";
 
 /** Every strategy a config may name, by its name. */
@@ -19,7 +20,24 @@ export const STRATEGIES: Readonly<Record<StrategyName, StrategyFactory>> = {
   least_load: leastLoad,
   session_affinity: sessionAffinity,
   prefix_aware: prefixAware,
+  sglang_cache_aware: (options) => sglangCacheAware(options),
 };
+
+/**
+ * The strategies that read the prompt's text (`RequestFeatures.promptText`) rather than only its
+ * block hashes: the hot path builds the text only when a configured strategy is one of them.
+ */
+export const NEEDS_PROMPT_TEXT: ReadonlySet<StrategyName> = new Set<StrategyName>([
+  "sglang_cache_aware",
+]);
+
+/** Whether `spec` names a strategy (with a positive weight) that reads the prompt's text. */
+export function needsPromptText(spec: StrategySpec): boolean {
+  if (typeof spec === "string") return NEEDS_PROMPT_TEXT.has(spec);
+  return Object.entries(spec).some(([name, weight]) =>
+    (weight ?? 0) > 0 && NEEDS_PROMPT_TEXT.has(name as StrategyName)
+  );
+}
 
 /** The factory of strategy `name`; throws, naming the known ones, for a name no strategy has. */
 export function strategyFactory(name: string): StrategyFactory {

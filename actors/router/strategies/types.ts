@@ -29,6 +29,12 @@ export interface RequestFeatures {
   prefixHashes: readonly number[];
   /** Length of the prompt text in characters. */
   promptChars: number;
+  /**
+   * The prompt's text as the prefix hashes see it (each message's role, a separator, its text
+   * and another separator). Computed only when a configured strategy reads it (`needsPromptText`):
+   * the text-keyed peers, `sglang_cache_aware` and `llmd_default`.
+   */
+  promptText?: string;
   /** The replica a durable session was served by last (kept in KV, so it survives restarts). */
   homeBackend?: string;
   /** KV tokens the request is expected to hold (prompt plus output), set by admission control. */
