@@ -10,3 +10,4 @@ export {
   parseKnownHosts,
 } from "./known_hosts.ts";
 export { commandLine, expandHome, parseProxyJump, shellQuote, type SshConfig } from "./options.ts";
+export { type ChannelSource, NoTunnels, SshTunnels } from "./tunnels.ts";
