@@ -13,6 +13,7 @@ export const STRATEGY_NAMES = [
   "session_affinity",
   "prefix_aware",
   "sglang_cache_aware",
+  "llmd_default",
 ] as const;
 
 /** A routing strategy's name. */

@@ -3,6 +3,7 @@
  * name in names.ts and one line here (the compiler rejects a name without a factory).
  */
 import { leastConnections } from "./least_connections.ts";
+import { llmdDefault } from "./llmd_default.ts";
 import { leastLatency } from "./least_latency.ts";
 import { leastLoad } from "./least_load.ts";
 import { prefixAware } from "./prefix_aware.ts";
@@ -21,6 +22,7 @@ export const STRATEGIES: Readonly<Record<StrategyName, StrategyFactory>> = {
   session_affinity: sessionAffinity,
   prefix_aware: prefixAware,
   sglang_cache_aware: (options) => sglangCacheAware(options),
+  llmd_default: llmdDefault,
 };
 
 /**
@@ -29,6 +31,7 @@ export const STRATEGIES: Readonly<Record<StrategyName, StrategyFactory>> = {
  */
 export const NEEDS_PROMPT_TEXT: ReadonlySet<StrategyName> = new Set<StrategyName>([
   "sglang_cache_aware",
+  "llmd_default",
 ]);
 
 /** Whether `spec` names a strategy (with a positive weight) that reads the prompt's text. */
