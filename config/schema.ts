@@ -91,6 +91,11 @@ export const ProxySchema = z.strictObject({
   prefix_block_chars: positiveInt.default(2048),
   /** Prompt tokens a replica's prefix cache holds, for the router's estimate of it. */
   prefix_cache_tokens: positiveInt.default(430_000),
+  /**
+   * Whether the router corrects its estimate of each replica's prefix cache from the replica's
+   * reports (`usage.prompt_tokens_details.cached_tokens`); false keeps it open loop. @default true
+   */
+  prefix_feedback: z.boolean().default(true),
   /** Seconds between reads of the backend registrations every gateway process shares in KV. */
   registration_sync_interval: seconds.default(1),
   /** The per-request records every gateway process shares in KV. */

@@ -164,6 +164,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     features: (body, sessionId) => requestFeatures(body, { sessionId, blockChars, promptText }),
     started: (backend) => fleet.started(backend),
     finished: (backend, outcome) => fleet.finished(backend, outcome),
+    ...(config.proxy.prefix_feedback
+      ? {
+        cacheReport: (backend, features, report) => fleet.cacheReport(backend, features, report),
+      }
+      : {}),
     records,
     upstream,
     deadlines,

@@ -6,7 +6,7 @@ import { ModelRouter } from "./model_router.ts";
 import { type AddResult, routerBehavior, type RouterMessage } from "./router_actor.ts";
 import { linkOf, type Member } from "./routing_table.ts";
 import { createPicker, strategyOptions } from "./strategies/mod.ts";
-import type { BackendView, Picker } from "./strategies/mod.ts";
+import type { BackendView, CacheReport, Picker, RequestFeatures } from "./strategies/mod.ts";
 
 /** The id a backend gets from its URL when none is given: its host and port (and path, if any). */
 export function backendIdFromUrl(url: string): string {
@@ -140,6 +140,19 @@ export class Fleet {
    */
   finished(backend: BackendView, outcome: RequestOutcome): void {
     linkOf(backend)?.actor.tell({ type: "released", outcome });
+  }
+
+  /**
+   * Tells the RouterActor of `features.model` what `backend` reported of the request's cached
+   * prefix (a message: the strategies learn after the answer, off the hot path).
+   */
+  cacheReport(backend: BackendView, features: RequestFeatures, report: CacheReport): void {
+    this.#models.get(features.model)?.ref.tell({
+      type: "cache_report",
+      backendId: backend.id,
+      features,
+      report,
+    });
   }
 
   /** Every model with its backend counts. */

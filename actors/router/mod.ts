@@ -27,6 +27,7 @@ export {
 export {
   type AddBackend,
   type AddResult,
+  type CacheReportMessage,
   ROUTER_KIND,
   type RouterActorOptions,
   type RouterActorState,
@@ -37,6 +38,7 @@ export {
 export { requestFeatures, type RequestFeaturesOptions } from "./features.ts";
 export {
   type BackendView,
+  type CacheReport,
   CHARS_PER_TOKEN,
   createPicker,
   needsPromptText,

@@ -1,6 +1,6 @@
 /** The hot path's handle on one model: synchronous picks from the routing table its RouterActor last published. */
 import { type RoutedBackend, RoutingTable } from "./routing_table.ts";
-import type { BackendView, Picker, RequestFeatures } from "./strategies/mod.ts";
+import type { BackendView, CacheReport, Picker, RequestFeatures } from "./strategies/mod.ts";
 
 /** What admission control tells a router: which backends have room for a request, and when one frees a slot. */
 export interface RouterLimits {
@@ -87,6 +87,14 @@ export class ModelRouter {
   release(view: BackendView): void {
     if (view.inFlight > 0) view.inFlight--;
     this.#limits?.released(view);
+  }
+
+  /**
+   * Tells the strategies what backend `backendId` reported of `request`'s cached prefix once it
+   * answered; the RouterActor calls it for a `cache_report` message, off the hot path.
+   */
+  learn(request: RequestFeatures, backendId: string, report: CacheReport): void {
+    this.#picker.learn?.(request, backendId, report);
   }
 
   /** Tells the strategies to drop what they knew of backends gone from `table` or moved to another URL. */

@@ -10,7 +10,7 @@ import {
 } from "../backend/mod.ts";
 import type { ModelRouter } from "./model_router.ts";
 import { type BackendLink, type Member, RoutingTable } from "./routing_table.ts";
-import type { BackendView, RequestFeatures } from "./strategies/mod.ts";
+import type { BackendView, CacheReport, RequestFeatures } from "./strategies/mod.ts";
 
 /** The actor kind of every RouterActor. */
 export const ROUTER_KIND = "router";
@@ -32,7 +32,17 @@ export type RouterMessage =
   | { type: "heartbeat"; id: string }
   | { type: "remove"; id: string }
   | { type: "sweep" }
-  | { type: "pick"; features: RequestFeatures; exclude?: ReadonlySet<string> };
+  | { type: "pick"; features: RequestFeatures; exclude?: ReadonlySet<string> }
+  | CacheReportMessage;
+
+/** What a replica reported of a request it answered, for the strategies' estimates (told, never asked). */
+export interface CacheReportMessage {
+  type: "cache_report";
+  backendId: string;
+  /** The request's features, as the pick saw them. */
+  features: RequestFeatures;
+  report: CacheReport;
+}
 
 /** What `add` and `heartbeat` answer. */
 export interface AddResult {
@@ -210,6 +220,10 @@ export function routerBehavior(
             }
           }
           if (shortestTtl !== undefined) scheduleSweep(state, ctx, shortestTtl);
+          return state;
+        }
+        case "cache_report": {
+          options.router.learn(msg.features, msg.backendId, msg.report);
           return state;
         }
         case "pick": {

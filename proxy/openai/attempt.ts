@@ -1,7 +1,12 @@
 /** One attempt: a request sent to one backend, and what its answer or failure becomes for the client. */
 import type { RequestOutcome } from "../../actors/backend/mod.ts";
-import type { BackendView } from "../../actors/router/mod.ts";
+import {
+  type BackendView,
+  CHARS_PER_TOKEN,
+  type RequestFeatures,
+} from "../../actors/router/mod.ts";
 import { UpstreamError, type UpstreamResponse } from "../upstream/mod.ts";
+import { noteReplicaLoad } from "../records.ts";
 import { bufferedAnswer } from "./buffered.ts";
 import { type Exchange, roundMs } from "./exchange.ts";
 import type { ForwardRouter } from "./forward.ts";
@@ -17,6 +22,8 @@ export interface Outgoing {
   headers: [string, string][];
   /** The client's body bytes, forwarded unchanged. */
   body: Uint8Array;
+  /** The request's routing features: the replica's cache report on it goes back to the router. */
+  features?: RequestFeatures;
   /**
    * Answers the client from a successful (below 500) upstream answer instead of relaying it as
    * is: a session turn reads the stream itself. It calls {@linkcode Attempt.takeRelay} or
@@ -193,6 +200,13 @@ export class Attempt implements RelayOptions {
         }`,
       ],
     ];
+    // The router's estimate of the replica's cached prefix, in tokens, to set beside the
+    // answer's usage.prompt_tokens_details.cached_tokens.
+    const predicted = this.outgoing.features?.predictedPrefixBlocks;
+    if (predicted !== undefined) {
+      const chars = predicted * exchange.context.proxy.prefix_block_chars;
+      headers.push(["x-turnpike-cached-estimate", String(Math.round(chars / CHARS_PER_TOKEN))]);
+    }
     if (exchange.extraHeaders !== undefined) headers.push(...exchange.extraHeaders);
     return headers;
   }
@@ -243,10 +257,20 @@ export class Attempt implements RelayOptions {
     if (end.kind === "error" && this.abort.signal.reason === "timeout") outcome.timedOut = true;
     this.outcome = outcome;
     record.upstreamMs = roundMs(endAt - this.sentAt);
+    if (this.stream) record.upstreamHeadMs = roundMs(this.#headersAt - this.sentAt);
+    noteReplicaLoad(record, this.backend.load);
     record.gatewayMs = roundMs(this.sentAt - exchange.startedAt + end.relayMs);
     record.promptTokens = end.usage.promptTokens;
     record.completionTokens = end.usage.completionTokens;
     record.usageSource = end.usage.source;
+    const { promptTokens, cachedTokens } = end.usage;
+    const features = this.outgoing.features;
+    if (
+      outcome.ok && features !== undefined && promptTokens !== undefined &&
+      cachedTokens !== undefined
+    ) {
+      exchange.context.cacheReport?.(this.backend, features, { promptTokens, cachedTokens });
+    }
     exchange.finish(
       end.kind === "client" ? 499 : status,
       end.kind === "done" ? undefined : end.message,

@@ -2,7 +2,12 @@
 import type { z } from "zod";
 import type { HeadersConfig, ProxyConfig } from "../../config/mod.ts";
 import type { RequestOutcome } from "../../actors/backend/mod.ts";
-import type { BackendView, ModelRouter, RequestFeatures } from "../../actors/router/mod.ts";
+import type {
+  BackendView,
+  CacheReport,
+  ModelRouter,
+  RequestFeatures,
+} from "../../actors/router/mod.ts";
 import type { RecordStore, RequestRecord } from "../records.ts";
 import type { UpstreamClient } from "../upstream/mod.ts";
 import { modelNotFoundMessage } from "../errors.ts";
@@ -40,6 +45,11 @@ export interface ForwardContext {
   started(backend: BackendView): void;
   /** Told when a request on a backend ends. */
   finished(backend: BackendView, outcome: RequestOutcome): void;
+  /**
+   * Told what a backend reported of a successful request's cached prefix (its usage), for the
+   * router's estimate of its cache; unset (`proxy.prefix_feedback: false`), the estimate is open loop.
+   */
+  cacheReport?(backend: BackendView, features: RequestFeatures, report: CacheReport): void;
   /** Where per-request records go. */
   records: RecordStore;
   /** The pooled HTTP client requests go upstream with. */
@@ -166,7 +176,7 @@ export async function sendRouted(
   for (const pair of request.headers) {
     if (!dropped.has(pair[0])) headers.push(pair);
   }
-  const outgoing: Outgoing = { exchange, router, headers, body: routed.bytes };
+  const outgoing: Outgoing = { exchange, router, headers, body: routed.bytes, features };
   if (routed.answer) outgoing.answer = routed.answer;
   const admitted = context.admission &&
     admitRequest(request, exchange, routed, { admission: context.admission, router, features });

@@ -3,6 +3,8 @@ import { createParser, type EventSourceParser } from "eventsource-parser";
 
 const PROMPT = /"prompt_tokens"\s*:\s*(\d+)/;
 const COMPLETION = /"completion_tokens"\s*:\s*(\d+)/;
+/** `usage.prompt_tokens_details.cached_tokens` (vLLM with `--enable-prompt-tokens-details`; null or absent without). */
+const CACHED = /"cached_tokens"\s*:\s*(\d+)/;
 /** A chunk that carries generated text (chat `content` or completions `text`), not just a role or a finish reason. */
 const GENERATED = /"(?:content|text)"\s*:\s*"[^"]/;
 const TAIL_CHARS = 512;
@@ -14,6 +16,8 @@ const latin1 = new TextDecoder("latin1");
 export interface TappedUsage {
   promptTokens: number | undefined;
   completionTokens: number | undefined;
+  /** Prompt tokens the replica found in its prefix cache, when its `usage` says. */
+  cachedTokens?: number;
   /** `reported` when the replica sent `usage`, `counted` when only the stream's text chunks were counted. */
   source: "reported" | "counted" | "none";
 }
@@ -28,6 +32,7 @@ export class UsageTap {
   #events = 0;
   #prompt: number | undefined;
   #completion: number | undefined;
+  #cached: number | undefined;
   #done = false;
   #sse: { parser: EventSourceParser; decoder: TextDecoder } | undefined;
 
@@ -72,6 +77,8 @@ export class UsageTap {
     const completion = COMPLETION.exec(rest);
     if (prompt?.[1] !== undefined) this.#prompt = Number(prompt[1]);
     if (completion?.[1] !== undefined) this.#completion = Number(completion[1]);
+    const cached = CACHED.exec(rest);
+    if (cached?.[1] !== undefined) this.#cached = Number(cached[1]);
   }
 
   /** What was found so far; a last event the stream left without its blank line counts too. */
@@ -79,7 +86,13 @@ export class UsageTap {
     // Blank lines end an event the stream left open and are nothing after a complete one.
     this.#sse?.parser.feed("\n\n");
     if (this.#prompt !== undefined || this.#completion !== undefined) {
-      return { promptTokens: this.#prompt, completionTokens: this.#completion, source: "reported" };
+      const reported: TappedUsage = {
+        promptTokens: this.#prompt,
+        completionTokens: this.#completion,
+        source: "reported",
+      };
+      if (this.#cached !== undefined) reported.cachedTokens = this.#cached;
+      return reported;
     }
     if (this.#sse && this.#events > 0) {
       return { promptTokens: undefined, completionTokens: this.#events, source: "counted" };

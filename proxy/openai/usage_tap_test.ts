@@ -97,3 +97,23 @@ Deno.test("UsageTap reads a stream fed one byte at a time", () => {
   for (let i = 0; i < stream.length; i++) tap.push(stream.subarray(i, i + 1));
   assertEquals(tap.result(), { promptTokens: 11, completionTokens: 4, source: "reported" });
 });
+
+Deno.test("UsageTap reads the cached prompt tokens of a stream's usage and of a JSON body", () => {
+  const stream = new UsageTap(true);
+  stream.push(
+    bytes(
+      'data: {"choices":[],"usage":{"prompt_tokens":1200,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":1024}}}\n\ndata: [DONE]\n\n',
+    ),
+  );
+  assertEquals(stream.result(), {
+    promptTokens: 1200,
+    completionTokens: 3,
+    cachedTokens: 1024,
+    source: "reported",
+  });
+  const json = new UsageTap(false);
+  json.push(
+    bytes('{"usage":{"prompt_tokens":9,"completion_tokens":1,"prompt_tokens_details":null}}'),
+  );
+  assertEquals(json.result(), { promptTokens: 9, completionTokens: 1, source: "reported" });
+});

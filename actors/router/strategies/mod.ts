@@ -5,6 +5,7 @@ export { needsPromptText, STRATEGIES, strategyFactory } from "./registry.ts";
 export { PrefixIndex } from "./prefix_aware.ts";
 export type {
   BackendView,
+  CacheReport,
   Picker,
   RequestFeatures,
   Strategy,

@@ -2,7 +2,14 @@
 import type { ProxyConfig } from "../../../config/mod.ts";
 import type { StrategyName, StrategySpec } from "./names.ts";
 import { strategyFactory } from "./registry.ts";
-import type { BackendView, Picker, RequestFeatures, Strategy, StrategyOptions } from "./types.ts";
+import type {
+  BackendView,
+  CacheReport,
+  Picker,
+  RequestFeatures,
+  Strategy,
+  StrategyOptions,
+} from "./types.ts";
 
 /** Totals closer than this are a tie. */
 const TIE_EPSILON = 1e-9;
@@ -91,6 +98,9 @@ export function createPicker(strategy: StrategySpec, options: StrategyOptions): 
     },
     forget(backendId: string): void {
       for (const { strategy } of parts) strategy.forget?.(backendId);
+    },
+    learn(request: RequestFeatures, backendId: string, report: CacheReport): void {
+      for (const { strategy } of parts) strategy.learn?.(request, backendId, report);
     },
   };
 }

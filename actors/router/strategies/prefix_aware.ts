@@ -1,6 +1,12 @@
 /** `prefix_aware`: the replica that most likely holds the longest cached prefix of the prompt, within a load bound. */
 import { boundedLoads, inverseScores } from "./_scores.ts";
-import type { BackendView, RequestFeatures, Strategy, StrategyOptions } from "./types.ts";
+import type {
+  BackendView,
+  CacheReport,
+  RequestFeatures,
+  Strategy,
+  StrategyOptions,
+} from "./types.ts";
 
 /** Share of the score given to load, so requests without a cached prefix spread over the replicas. */
 export const PREFIX_LOAD_SHARE = 0.1;
@@ -14,18 +20,41 @@ export const PREFIX_LOAD_SHARE = 0.1;
  */
 export const MIN_PREFIX_SHARE = 0.5;
 
+/** Bounds of a {@linkcode PrefixIndex}'s capacity as the replica's reports move it. */
+export interface PrefixIndexBounds {
+  /** Fewest blocks. @default 1 */
+  min?: number;
+  /** Most blocks. @default the starting capacity */
+  max?: number;
+}
+
 /**
  * The router's estimate of one replica's prefix cache: the chained block hashes routed to it,
  * least recently used first out once `capacity` is reached (the replica evicts the same way).
+ *
+ * The replica's own reports correct it (see {@linkcode prefixAware}'s `learn`): a block the
+ * replica no longer held takes every block held at least as long with it ({@linkcode dropThrough},
+ * which also brings the capacity towards what is left), and a block the index had pushed out
+ * for room that the replica still held makes room for more ({@linkcode grow}).
  */
 export class PrefixIndex {
-  // A Map iterates in insertion order: re-inserting a hash makes it the most recent.
-  readonly #blocks = new Map<number, true>();
-  readonly #capacity: number;
+  // Hash to stamp. Every (re)insert takes a new, larger stamp at the end of the Map, which
+  // iterates in insertion order: oldest stamp first.
+  readonly #blocks = new Map<number, number>();
+  /** Hashes this index pushed out for room, oldest first, at most as many as it started with room for. */
+  readonly #ghosts = new Map<number, true>();
+  #capacity: number;
+  readonly #ghostCapacity: number;
+  readonly #min: number;
+  readonly #max: number;
+  #stamp = 0;
 
-  /** @param capacity blocks the replica's cache holds */
-  constructor(capacity: number) {
+  /** @param capacity blocks the replica's cache holds, @param bounds how far reports may move it */
+  constructor(capacity: number, bounds: PrefixIndexBounds = {}) {
     this.#capacity = Math.max(1, Math.floor(capacity));
+    this.#ghostCapacity = this.#capacity;
+    this.#min = Math.max(1, Math.floor(bounds.min ?? 1));
+    this.#max = Math.max(this.#capacity, Math.floor(bounds.max ?? this.#capacity));
   }
 
   /** Blocks held. */
@@ -33,11 +62,32 @@ export class PrefixIndex {
     return this.#blocks.size;
   }
 
+  /** Blocks it holds at most now. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
   /** How many leading hashes of `hashes` are held (chained hashes: a hit at i implies 0..i). */
   match(hashes: readonly number[]): number {
     let n = 0;
     while (n < hashes.length && this.#blocks.has(hashes[n]!)) n++;
     return n;
+  }
+
+  /** The stamps of the leading held hashes of `hashes` (as many as {@linkcode match} counts). */
+  stamps(hashes: readonly number[]): number[] {
+    const stamps: number[] = [];
+    for (const h of hashes) {
+      const stamp = this.#blocks.get(h);
+      if (stamp === undefined) break;
+      stamps.push(stamp);
+    }
+    return stamps;
+  }
+
+  /** Whether this index pushed `hash` out for room (and has not held it since). */
+  pushedOut(hash: number): boolean {
+    return this.#ghosts.has(hash);
   }
 
   /** Records that the replica now holds `hashes`, most recent last, evicting the oldest beyond capacity. */
@@ -48,14 +98,86 @@ export class PrefixIndex {
     for (let i = end - 1; i >= 0; i--) {
       const h = hashes[i]!;
       this.#blocks.delete(h);
-      this.#blocks.set(h, true);
+      this.#ghosts.delete(h);
+      this.#blocks.set(h, ++this.#stamp);
     }
+    this.#trim();
+  }
+
+  /** The stamp the last insert gave; a block's age is how far the clock moved since its own. */
+  get clock(): number {
+    return this.#stamp;
+  }
+
+  /**
+   * The replica no longer held a block this index gave `stamp`, when the clock read `atClock`.
+   * Under LRU every block held at least as long went before it, so they are dropped; and the
+   * replica made room with fewer blocks than were inserted after it, so the capacity comes down
+   * to that many at most (blocks this index never saw, another gateway's, took the rest).
+   * Returns how many blocks were dropped.
+   */
+  dropThrough(stamp: number, atClock: number = this.#stamp): number {
+    let dropped = 0;
+    for (const [hash, s] of this.#blocks) {
+      if (s > stamp) break;
+      this.#blocks.delete(hash);
+      dropped++;
+    }
+    const newer = Math.max(0, atClock - stamp);
+    this.#capacity = Math.min(this.#max, Math.max(this.#min, Math.min(this.#capacity, newer)));
+    this.#trim();
+    return dropped;
+  }
+
+  /** The replica held `blocks` more than this index had room for: the capacity grows by as many. */
+  grow(blocks: number): void {
+    this.#capacity = Math.min(this.#max, this.#capacity + Math.max(0, Math.floor(blocks)));
+  }
+
+  #trim(): void {
     while (this.#blocks.size > this.#capacity) {
       const oldest = this.#blocks.keys().next().value;
       if (oldest === undefined) break;
       this.#blocks.delete(oldest);
+      this.#ghosts.set(oldest, true);
+    }
+    while (this.#ghosts.size > this.#ghostCapacity) {
+      const oldest = this.#ghosts.keys().next().value;
+      if (oldest === undefined) break;
+      this.#ghosts.delete(oldest);
     }
   }
+}
+
+/**
+ * Leading prefix blocks of `request` that a replica reporting `report` found cached, and the most
+ * it could have: the replica counts tokens, the index blocks of characters, and the request's own
+ * ratio converts. A replica always computes the prompt's last token (vLLM never serves a whole
+ * prompt from its cache), so the block holding it never counts as a hit.
+ */
+export function reportedBlocks(
+  request: RequestFeatures,
+  report: CacheReport,
+  blockChars: number,
+): { reported: number; reusable: number } {
+  if (report.promptTokens <= 0) return { reported: 0, reusable: 0 };
+  const charsPerToken = request.promptChars / report.promptTokens;
+  return {
+    reported: Math.round((report.cachedTokens * charsPerToken) / blockChars),
+    reusable: Math.floor(((report.promptTokens - 1) * charsPerToken) / blockChars),
+  };
+}
+
+/** What prefix_aware expected of the replica it chose for one request, kept until the replica reports. */
+interface Prediction {
+  backendId: string;
+  index: PrefixIndex;
+  /** Stamps of the leading blocks the index held, before the request's own insert. */
+  stamps: number[];
+  /** The index's clock then. */
+  clock: number;
+  /** Whether the index had pushed the first block past those out for room. */
+  nextPushedOut: boolean;
 }
 
 /**
@@ -67,6 +189,9 @@ export class PrefixIndex {
  */
 export function prefixAware(options: StrategyOptions): Strategy {
   const indexes = new Map<string, PrefixIndex>();
+  // Keyed by the request's features (one object per request), so nothing outlives the request.
+  const predictions = new WeakMap<RequestFeatures, Prediction>();
+  const blockChars = options.prefixBlockChars;
   return {
     name: "prefix_aware",
     score(request: RequestFeatures, candidates: readonly BackendView[]): number[] {
@@ -90,13 +215,40 @@ export function prefixAware(options: StrategyOptions): Strategy {
       if (request.prefixHashes.length === 0) return;
       let index = indexes.get(chosen.id);
       if (index === undefined) {
-        index = new PrefixIndex(options.prefixCacheBlocks);
+        index = new PrefixIndex(options.prefixCacheBlocks, { max: options.prefixCacheBlocks * 4 });
         indexes.set(chosen.id, index);
       }
+      const stamps = index.stamps(request.prefixHashes);
+      const next = request.prefixHashes[stamps.length];
+      predictions.set(request, {
+        backendId: chosen.id,
+        index,
+        stamps,
+        clock: index.clock,
+        nextPushedOut: next !== undefined && index.pushedOut(next),
+      });
+      request.predictedPrefixBlocks = stamps.length;
       index.insert(request.prefixHashes);
     },
     forget(backendId: string): void {
       indexes.delete(backendId);
+    },
+    learn(request: RequestFeatures, backendId: string, report: CacheReport): void {
+      const prediction = predictions.get(request);
+      if (prediction === undefined || prediction.backendId !== backendId) return;
+      predictions.delete(request);
+      const index = prediction.index;
+      // The backend left (or came back under a new index) since: its report is of no use.
+      if (indexes.get(backendId) !== index) return;
+      const { reported, reusable } = reportedBlocks(request, report, blockChars);
+      const predicted = Math.min(prediction.stamps.length, reusable);
+      if (reported < predicted) {
+        index.dropThrough(prediction.stamps[reported]!, prediction.clock);
+      } else if (reported > predicted && prediction.nextPushedOut) {
+        index.grow(reported - predicted);
+      }
+      // Held more than predicted otherwise: routed there by another gateway process, or before a
+      // restart; the request's own insert has learned those blocks already.
     },
   };
 }

@@ -1,5 +1,11 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { MIN_PREFIX_SHARE, PREFIX_LOAD_SHARE, prefixAware, PrefixIndex } from "./prefix_aware.ts";
+import {
+  MIN_PREFIX_SHARE,
+  PREFIX_LOAD_SHARE,
+  prefixAware,
+  PrefixIndex,
+  reportedBlocks,
+} from "./prefix_aware.ts";
 import { options, request, view } from "./_testing.ts";
 
 Deno.test("PrefixIndex matches the leading run of held hashes only", () => {
@@ -96,4 +102,122 @@ Deno.test("prefix_aware keeps a session on its home replica while its prompt is 
   // Past the load bound the home gets no credit, and load decides.
   const busy = strategy.score(short, [view("a"), view("b", { inFlight: 9 })]);
   assert(busy[0]! > busy[1]!, `idle replica a should win over a busy home: ${busy}`);
+});
+
+Deno.test("PrefixIndex.dropThrough drops every block held at least as long and bounds the capacity by the blocks newer", () => {
+  const index = new PrefixIndex(10);
+  index.insert([1, 2, 3]); // stamps: 3 -> 1, 2 -> 2, 1 -> 3
+  index.insert([7, 8]); // 8 -> 4, 7 -> 5
+  const stamps = index.stamps([1, 2, 3]);
+  assertEquals(stamps, [3, 2, 1]);
+  // The replica no longer held block 2 (stamp 2): 3 went before it, and 1 (stamp 3) survives.
+  assertEquals(index.clock, 5);
+  assertEquals(index.dropThrough(stamps[1]!, index.clock), 2);
+  assertEquals(index.match([1, 2, 3]), 1);
+  assertEquals(index.match([7, 8]), 2);
+  // Three blocks were inserted after block 2: the replica holds no more than that.
+  assertEquals(index.capacity, 3);
+  index.insert([20]);
+  assertEquals(index.match([7, 8]) + index.match([1]) + index.match([20]), 3);
+});
+
+Deno.test("PrefixIndex remembers what it pushed out for room, and grow() makes room for more", () => {
+  const index = new PrefixIndex(2, { max: 4 });
+  index.insert([1, 2]);
+  index.insert([5, 6]);
+  assert(index.pushedOut(1) && index.pushedOut(2));
+  assert(!index.pushedOut(5));
+  index.grow(5);
+  assertEquals(index.capacity, 4);
+  index.insert([1, 2]);
+  assert(!index.pushedOut(1));
+  assertEquals(index.match([5, 6]) + index.match([1, 2]), 4);
+});
+
+Deno.test("reportedBlocks converts the replica's tokens with the request's own characters per token", () => {
+  const req = { ...request([1, 2, 3, 4]), promptChars: 8192 };
+  // 2048 tokens for 8192 chars: 4 chars a token; 1024 cached tokens are two 2048-char blocks.
+  assertEquals(reportedBlocks(req, { promptTokens: 2048, cachedTokens: 1024 }, 2048), {
+    reported: 2,
+    reusable: 3,
+  });
+  assertEquals(reportedBlocks(req, { promptTokens: 0, cachedTokens: 0 }, 2048), {
+    reported: 0,
+    reusable: 0,
+  });
+});
+
+/** Features of a prompt of `blocks` whole 100-char blocks (the test options' block size), 25 tokens a block. */
+function prompt(hashes: number[]) {
+  return { ...request(hashes), promptChars: hashes.length * 100 + 50 };
+}
+
+function report(blocks: number, of: number[]) {
+  return { promptTokens: of.length * 25 + 13, cachedTokens: blocks * 25 };
+}
+
+Deno.test("prefix_aware sets its prediction on the request and learns a replica's evictions", () => {
+  const s = prefixAware(options({ prefixCacheBlocks: 100 }));
+  const a = view("a");
+  s.observe!(prompt([1, 2, 3]), a);
+  s.observe!(prompt([50, 51]), a);
+  const turn = prompt([1, 2, 3, 4]);
+  s.score(turn, [a]);
+  s.observe!(turn, a);
+  assertEquals(turn.predictedPrefixBlocks, 3);
+  // The replica held only block 1: it lost block 2 with three blocks newer (1, 50, 51), so it
+  // holds no more than three; the turn's own blocks, computed again, are the newest.
+  s.learn!(turn, "a", report(1, [1, 2, 3, 4]));
+  const next = prompt([1, 2, 3, 4, 5]);
+  s.observe!(next, a);
+  assertEquals(next.predictedPrefixBlocks, 3);
+  const other = prompt([50, 51]);
+  s.observe!(other, a);
+  assertEquals(other.predictedPrefixBlocks, 0);
+});
+
+Deno.test("prefix_aware drops blocks the replica evicted but the index still held", () => {
+  const s = prefixAware(options({ prefixCacheBlocks: 100 }));
+  const a = view("a");
+  s.observe!(prompt([1, 2, 3]), a);
+  s.observe!(prompt([9, 10]), a);
+  const turn = prompt([9, 10, 11]);
+  s.observe!(turn, a);
+  assertEquals(turn.predictedPrefixBlocks, 2);
+  // The replica had lost block 10: blocks 1-3, older still, are gone too.
+  s.learn!(turn, "a", report(1, [9, 10, 11]));
+  const old = prompt([1, 2, 3]);
+  s.observe!(old, a);
+  assertEquals(old.predictedPrefixBlocks, 0);
+});
+
+Deno.test("prefix_aware leaves its index alone when the replica reports what it predicted, or for another backend", () => {
+  const s = prefixAware(options({ prefixCacheBlocks: 100 }));
+  const a = view("a");
+  s.observe!(prompt([1, 2]), a);
+  s.observe!(prompt([5, 6]), a);
+  const turn = prompt([5, 6, 7]);
+  s.observe!(turn, a);
+  s.learn!(turn, "b", report(0, [5, 6, 7]));
+  s.learn!(turn, "a", report(2, [5, 6, 7]));
+  const old = prompt([1, 2]);
+  s.observe!(old, a);
+  assertEquals(old.predictedPrefixBlocks, 2);
+});
+
+Deno.test("prefix_aware grows a replica's index when the replica held blocks it had pushed out", () => {
+  const s = prefixAware(options({ prefixCacheBlocks: 4 }));
+  const a = view("a");
+  s.observe!(prompt([1, 2, 3, 4]), a);
+  s.observe!(prompt([7, 8]), a); // pushes 3 and 4 out of the 4-block index
+  const turn = prompt([1, 2, 3, 4, 5]);
+  s.observe!(turn, a);
+  assertEquals(turn.predictedPrefixBlocks, 2);
+  // The replica still held all four: the index was too small by two blocks.
+  s.learn!(turn, "a", report(4, [1, 2, 3, 4, 5]));
+  // With room for six, both prompts fit side by side now (with four, 7 and 8 would push 3 and 4 out).
+  s.observe!(prompt([7, 8]), a);
+  const after = prompt([1, 2, 3, 4, 9]);
+  s.observe!(after, a);
+  assertEquals(after.predictedPrefixBlocks, 4);
 });

@@ -39,6 +39,20 @@ export interface RequestFeatures {
   homeBackend?: string;
   /** KV tokens the request is expected to hold (prompt plus output), set by admission control. */
   kvTokens?: number;
+  /**
+   * Set by a strategy that estimates replicas' caches, when told its choice: how many leading
+   * prefix blocks it expected the chosen replica to hold. The gateway compares it with what the
+   * replica reports (`x-turnpike-cached-estimate`, `bench routing`'s estimate error).
+   */
+  predictedPrefixBlocks?: number;
+}
+
+/** What a replica reported of one answered request: its `usage`, for strategies that learn from it. */
+export interface CacheReport {
+  /** `usage.prompt_tokens`. */
+  promptTokens: number;
+  /** `usage.prompt_tokens_details.cached_tokens`: prompt tokens the replica found in its prefix cache. */
+  cachedTokens: number;
 }
 
 /** Settings every strategy may read. */
@@ -66,6 +80,11 @@ export interface Strategy {
   observe?(request: RequestFeatures, chosen: BackendView): void;
   /** Told that a backend left (retired, expired), so it can drop what it knew of it. */
   forget?(backendId: string): void;
+  /**
+   * Told, after the answer and off the hot path, what backend `backendId` reported of the
+   * request's cached prefix, so an estimate of its cache can be corrected.
+   */
+  learn?(request: RequestFeatures, backendId: string, report: CacheReport): void;
 }
 
 /** Builds a strategy from the shared options. */
@@ -77,4 +96,6 @@ export interface Picker {
   pick(request: RequestFeatures, candidates: readonly BackendView[]): BackendView | undefined;
   /** Drops what every strategy knew of a backend. */
   forget(backendId: string): void;
+  /** Passes a backend's report on a request it answered to every strategy that learns. */
+  learn?(request: RequestFeatures, backendId: string, report: CacheReport): void;
 }
