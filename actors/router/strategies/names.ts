@@ -14,6 +14,7 @@ export const STRATEGY_NAMES = [
   "prefix_aware",
   "sglang_cache_aware",
   "llmd_default",
+  "consistent_hash",
 ] as const;
 
 /** A routing strategy's name. */

@@ -2,6 +2,7 @@
  * The registry of routing strategies: config name to factory. Adding a strategy is one file, its
  * name in names.ts and one line here (the compiler rejects a name without a factory).
  */
+import { consistentHash } from "./consistent_hash.ts";
 import { leastConnections } from "./least_connections.ts";
 import { llmdDefault } from "./llmd_default.ts";
 import { leastLatency } from "./least_latency.ts";
@@ -23,6 +24,7 @@ export const STRATEGIES: Readonly<Record<StrategyName, StrategyFactory>> = {
   prefix_aware: prefixAware,
   sglang_cache_aware: (options) => sglangCacheAware(options),
   llmd_default: llmdDefault,
+  consistent_hash: consistentHash,
 };
 
 /**
