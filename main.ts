@@ -6,6 +6,7 @@ import { serveCommand } from "./gateway/mod.ts";
 import { simCommand } from "./sim/mod.ts";
 import { benchCommand } from "./bench/mod.ts";
 import { keysCommand } from "./proxy/auth/keys_command.ts";
+import { dashCommand } from "./dash/command.ts";
 import { logger } from "./actors/runtime/mod.ts";
 
 /** A command of a later stage: it says what it will do and exits 2 instead of pretending. */
@@ -30,7 +31,7 @@ export const commands: readonly Command[] = [
   configCommand,
   keysCommand,
   plannedCommand("jobs", "submit, watch, scale and stop vLLM jobs on SLURM"),
-  plannedCommand("dash", "terminal dashboard of the gateway"),
+  dashCommand,
 ];
 
 function topUsage(all: readonly Command[]): string {

@@ -1,55 +1,117 @@
 /**
- * The analysis endpoints the dashboards show (`/api/sessions`, `/api/bottlenecks`, `/api/slo`,
- * `/api/routing`): read as lists of flat records, so a panel shows whatever fields they carry.
+ * The analysis endpoints the dashboards show, as proxy/admin/api_types.ts defines them:
+ * `/api/bottlenecks`, `/api/sessions`, `/api/slo` and `/api/routing`.
  */
 import { z } from "zod";
 
-/** A scalar a panel can print. */
-export type Scalar = string | number | boolean | null;
+const nullableNumber = z.number().nullable().catch(null);
 
-/** One item of a list endpoint: its scalar fields, and its nested values as JSON text. */
-export type Item = Record<string, Scalar>;
+/** One component's share of the turns' time. */
+export const ComponentShare = z.object({
+  component: z.string(),
+  share: z.number(),
+  total_ms: z.number().catch(0),
+  p50_ms: nullableNumber,
+  p95_ms: nullableNumber,
+  turns: z.number().catch(0),
+});
 
-function flatten(value: unknown): Item {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    return { value: show(value) };
-  }
-  const out: Item = {};
-  for (const [key, field] of Object.entries(value)) out[key] = show(field);
-  return out;
-}
+/** One finding: its cause and what to change. */
+export const Finding = z.object({
+  rule: z.string(),
+  severity: z.string().catch("info"),
+  model: z.string().nullable().catch(null),
+  cause: z.string(),
+  recommendation: z.string(),
+  evidence: z.record(z.string(), z.number()).catch({}),
+});
 
-function show(value: unknown): Scalar {
-  if (value === null || value === undefined) return null;
-  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
-    return value;
-  }
-  return JSON.stringify(value);
-}
-
-/** The first array among `keys` in an object body, or the body when it is itself an array. */
-function listUnder(keys: readonly string[]) {
-  return z.unknown().transform((body, ctx): Item[] => {
-    if (Array.isArray(body)) return body.map(flatten);
-    if (body !== null && typeof body === "object") {
-      for (const key of keys) {
-        const list = (body as Record<string, unknown>)[key];
-        if (Array.isArray(list)) return list.map(flatten);
-      }
-    }
-    ctx.addIssue({ code: "custom", message: `expected a list under ${keys.join(" or ")}` });
-    return z.NEVER;
-  });
-}
-
-/** `GET /api/sessions`. */
-export const SessionsBody = listUnder(["sessions", "data"]);
+/** A finding as the dashboards read it. */
+export type Finding = z.infer<typeof Finding>;
 
 /** `GET /api/bottlenecks`. */
-export const BottlenecksBody = listUnder(["bottlenecks", "findings", "ranking", "data"]);
+export const BottlenecksBody = z.object({
+  window_s: z.number().catch(0),
+  turns: z.number().catch(0),
+  wall_ms: z.number().catch(0),
+  components: z.array(ComponentShare),
+  findings: z.array(Finding),
+});
+
+/** `GET /api/bottlenecks`'s body. */
+export type BottlenecksBody = z.infer<typeof BottlenecksBody>;
+
+/** One session of `GET /api/sessions`. */
+export const SessionRow = z.object({
+  session_id: z.string(),
+  task_id: z.string().nullable().catch(null),
+  client_id: z.string().nullable().catch(null),
+  model: z.string().catch("?"),
+  turns: z.number().catch(0),
+  first_turn_at: z.string().catch(""),
+  last_turn_at: z.string().catch(""),
+  last_turn_ms: z.number().catch(0),
+  prompt_tokens: z.number().catch(0),
+  completion_tokens: z.number().catch(0),
+  backend: z.string().nullable().catch(null),
+  errors: z.number().catch(0),
+});
+
+/** A session as the dashboards read it. */
+export type SessionRow = z.infer<typeof SessionRow>;
+
+/** `GET /api/sessions`. */
+export const SessionsBody = z.object({ total: z.number().catch(0), data: z.array(SessionRow) });
+
+/** One objective of one model's SLO. */
+export const SloObjective = z.object({
+  objective: z.string(),
+  target: z.number(),
+  value: nullableNumber,
+  burn: nullableNumber,
+  violated: z.boolean().catch(false),
+  samples: z.number().catch(0),
+  violations_total: z.number().catch(0),
+});
 
 /** `GET /api/slo`. */
-export const SloBody = listUnder(["slos", "slo", "objectives", "models", "data"]);
+export const SloBody = z.object({
+  models: z.array(z.object({
+    model: z.string(),
+    window_s: z.number().catch(0),
+    burn: nullableNumber,
+    objectives: z.array(SloObjective),
+  })),
+});
 
-/** `GET /api/routing`: the strategy in force and its canary, shown as one record. */
-export const RoutingBody = z.unknown().transform((body) => flatten(body));
+/** `GET /api/slo`'s body. */
+export type SloBody = z.infer<typeof SloBody>;
+
+/** A strategy as `/api/routing` names it: a name, or an object with its name (and weights). */
+const Strategy = z.unknown().transform((s): string => {
+  if (typeof s === "string") return s;
+  if (s !== null && typeof s === "object") {
+    const o = s as Record<string, unknown>;
+    const name = o.name ?? o.strategy ?? o.type;
+    if (typeof name === "string") return name;
+  }
+  return JSON.stringify(s);
+});
+
+/** `GET /api/routing`. */
+export const RoutingBody = z.object({
+  models: z.array(z.object({
+    model: z.string(),
+    strategy: Strategy,
+    canary: z.object({
+      strategy: Strategy,
+      share: z.number(),
+      ends_at: z.string().catch(""),
+      canary_burn: nullableNumber,
+      incumbent_burn: nullableNumber,
+    }).nullable().catch(null),
+  })),
+});
+
+/** `GET /api/routing`'s body. */
+export type RoutingBody = z.infer<typeof RoutingBody>;

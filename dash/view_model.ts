@@ -5,7 +5,13 @@
 import type { EndpointName, EndpointResult, Snapshot } from "./feed.ts";
 import { ENDPOINTS } from "./feed.ts";
 import type { AdmissionRow, BackendRow, JobRow, StatsBody } from "./feed_schemas.ts";
-import type { Item, Scalar } from "./feed_schemas_analysis.ts";
+import type {
+  BottlenecksBody,
+  Finding,
+  RoutingBody,
+  SessionRow,
+  SloBody,
+} from "./feed_schemas_analysis.ts";
 import { formatCount, formatDuration, formatMs, formatPercent } from "./format.ts";
 import { type History, loadKey, ttftKey } from "./history.ts";
 import type { Connection, FeedState } from "./poller.ts";
@@ -37,6 +43,8 @@ export interface Panel {
   title: string;
   /** Why there are no rows, when there are none: the endpoint is absent, failed, or has nothing. */
   note: string | null;
+  /** Lines shown above the table (the bottlenecks' time shares). */
+  summary: string[];
   columns: string[];
   rows: Row[];
 }
@@ -99,7 +107,7 @@ function headerLines(snapshot: Snapshot | undefined): string[] {
   const s = snapshot.stats;
   if (s.state === "ok") lines.push(statsLine(s.data.summary));
   const r = snapshot.routing;
-  if (r.state === "ok") lines.push(`routing ${itemText(r.data, 6)}`);
+  if (r.state === "ok") lines.push(...routingLines(r.data));
   return lines;
 }
 
@@ -149,6 +157,7 @@ function backendsPanel(snapshot: Snapshot | undefined, history: History): Panel 
       id: "backends",
       title: "Backends",
       note: noteOf("backends", result),
+      summary: [],
       columns,
       rows: [],
     };
@@ -183,6 +192,7 @@ function backendsPanel(snapshot: Snapshot | undefined, history: History): Panel 
     id: "backends",
     title: "Backends",
     note: rows.length === 0 ? "no backends" : null,
+    summary: [],
     columns,
     rows,
   };
@@ -224,6 +234,7 @@ function queuePanel(snapshot: Snapshot | undefined): Panel {
       id: "queue",
       title: "Request queue",
       note: noteOf("stats", result),
+      summary: [],
       columns,
       rows: [],
     };
@@ -234,49 +245,175 @@ function queuePanel(snapshot: Snapshot | undefined): Panel {
     id: "queue",
     title: "Request queue",
     note: rows.length === 0 ? "admission control reports no model" : null,
+    summary: [],
     columns,
     rows,
   };
 }
 
-function scalarText(value: Scalar): string {
-  if (value === null) return "-";
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toFixed(3);
-  return String(value);
+function sessionsPanel(snapshot: Snapshot | undefined, nowMs: number): Panel {
+  const result = snapshot?.sessions;
+  const columns = [
+    "session",
+    "task",
+    "model",
+    "turns",
+    "last turn",
+    "last active",
+    "tokens in/out",
+    "errors",
+    "backend",
+  ];
+  const base = { id: "sessions" as const, title: "Sessions", summary: [], columns };
+  if (result?.state !== "ok") return { ...base, note: noteOf("sessions", result), rows: [] };
+  const recent = snapshot?.stats.state === "ok" ? snapshot.stats.data.recent : [];
+  const rows = result.data.data.map((s: SessionRow): Row => {
+    const lastMs = Date.parse(s.last_turn_at);
+    const turns = recent.filter((r) => r.sessionId === s.session_id);
+    return {
+      key: s.session_id,
+      cells: [
+        s.session_id,
+        s.task_id ?? "-",
+        s.model,
+        String(s.turns),
+        formatMs(s.last_turn_ms),
+        Number.isFinite(lastMs) ? `${formatDuration((nowMs - lastMs) / 1000)} ago` : "-",
+        `${formatCount(s.prompt_tokens)}/${formatCount(s.completion_tokens)}`,
+        String(s.errors),
+        s.backend ?? "-",
+      ],
+      tone: s.errors > 0 ? "warn" : "plain",
+      detail: [
+        `client ${s.client_id ?? "-"}  first turn ${s.first_turn_at}  last turn ${s.last_turn_at}`,
+        ...(turns.length === 0
+          ? ["no turn among the gateway's 50 latest records"]
+          : turns.map((r) =>
+            `turn ${
+              r.startedAtMs === undefined
+                ? "?"
+                : new Date(r.startedAtMs).toISOString().slice(11, 23)
+            }  status ${r.status ?? "?"}  ${formatMs(r.totalMs)}  ttft ${
+              formatMs(r.upstreamTtftMs)
+            }  on ${r.backendId ?? "-"}`
+          )),
+      ],
+    };
+  });
+  const more = result.data.total > rows.length
+    ? ` (${rows.length} of ${result.data.total} shown)`
+    : "";
+  return {
+    ...base,
+    note: rows.length === 0 ? "no session active in the last minutes" : null,
+    summary: more ? [`sessions${more}`] : [],
+    rows,
+  };
 }
 
-function itemText(item: Item, fields: number): string {
-  return Object.entries(item).slice(0, fields).map(([k, v]) => `${k} ${scalarText(v)}`).join("  ");
+const SEVERITY_TONE: Record<string, Tone> = { critical: "bad", warning: "warn", info: "plain" };
+
+function findingRow(f: Finding, i: number): Row {
+  const evidence = Object.entries(f.evidence).map(([k, v]) =>
+    `${k} ${Number.isInteger(v) ? v : v.toFixed(3)}`
+  );
+  return {
+    key: `${f.rule}/${f.model ?? "*"}/${i}`,
+    cells: [f.severity, f.rule, f.model ?? "all", f.cause, f.recommendation],
+    tone: SEVERITY_TONE[f.severity] ?? "plain",
+    detail: [
+      `cause: ${f.cause}`,
+      `recommendation: ${f.recommendation}`,
+      ...(evidence.length ? [`evidence: ${evidence.join("  ")}`] : []),
+    ],
+  };
 }
 
-/** The key of a listed item: its id-like field, else its position. */
-function itemKey(item: Item, index: number): string {
-  for (const field of ["id", "session_id", "sessionId", "key", "name", "model", "cause"]) {
-    const v = item[field];
-    if (typeof v === "string" || typeof v === "number") return String(v);
-  }
-  return `#${index}`;
+/** The components' shares, the largest first, as one line (those with no time left out). */
+function sharesLine(body: BottlenecksBody): string {
+  const parts = body.components.filter((c) => c.share > 0).map((c) =>
+    `${c.component} ${formatPercent(c.share)} (p95 ${formatMs(c.p95_ms)})`
+  );
+  return `where ${body.turns} turns' ${formatMs(body.wall_ms)} went over ${
+    formatDuration(body.window_s)
+  }: ${parts.length ? parts.join("  ") : "nothing measured"}`;
 }
 
-function listPanel(
-  id: PanelId,
-  title: string,
-  name: EndpointName,
-  result: EndpointResult<Item[]> | undefined,
-  maxColumns: number,
-): Panel {
+function bottlenecksPanel(snapshot: Snapshot | undefined): Panel {
+  const result = snapshot?.bottlenecks;
+  const columns = ["severity", "rule", "model", "cause", "recommendation"];
+  const base = { id: "bottlenecks" as const, title: "Bottlenecks", columns };
   if (result?.state !== "ok") {
-    return { id, title, note: noteOf(name, result), columns: [], rows: [] };
+    return { ...base, summary: [], note: noteOf("bottlenecks", result), rows: [] };
   }
-  const items = result.data;
-  const columns = [...new Set(items.flatMap((item) => Object.keys(item)))].slice(0, maxColumns);
-  const rows = items.map((item, i): Row => ({
-    key: itemKey(item, i),
-    cells: columns.map((c) => scalarText(item[c] ?? null)),
-    tone: "plain",
-    detail: Object.entries(item).map(([k, v]) => `${k}: ${scalarText(v)}`),
-  }));
-  return { id, title, note: rows.length === 0 ? "none" : null, columns, rows };
+  const rows = result.data.findings.map(findingRow);
+  return {
+    ...base,
+    summary: [sharesLine(result.data)],
+    note: rows.length === 0 ? "no bottleneck stands out" : null,
+    rows,
+  };
+}
+
+function objectiveValue(objective: string, value: number | null): string {
+  return objective === "error_rate" ? formatPercent(value) : formatMs(value);
+}
+
+function sloPanel(snapshot: Snapshot | undefined): Panel {
+  const result = snapshot?.slo;
+  const columns = [
+    "model",
+    "objective",
+    "target",
+    "value",
+    "burn",
+    "state",
+    "samples",
+    "violations",
+  ];
+  const base = { id: "slo" as const, title: "SLOs", summary: [], columns };
+  if (result?.state !== "ok") return { ...base, note: noteOf("slo", result), rows: [] };
+  const rows = result.data.models.flatMap((m: SloBody["models"][number]) =>
+    m.objectives.map((o): Row => ({
+      key: `${m.model}/${o.objective}`,
+      cells: [
+        m.model,
+        o.objective,
+        objectiveValue(o.objective, o.target),
+        objectiveValue(o.objective, o.value),
+        o.burn === null ? "-" : o.burn.toFixed(2),
+        o.violated ? "VIOLATED" : o.samples === 0 ? "no samples" : "met",
+        String(o.samples),
+        String(o.violations_total),
+      ],
+      tone: o.violated
+        ? "bad"
+        : o.burn !== null && o.burn > 0.8
+        ? "warn"
+        : o.samples === 0
+        ? "muted"
+        : "ok",
+      detail: [
+        `window ${formatDuration(m.window_s)}  model burn ${
+          m.burn === null ? "-" : m.burn.toFixed(2)
+        }`,
+      ],
+    }))
+  );
+  return { ...base, note: rows.length === 0 ? "no model has an slo: entry" : null, rows };
+}
+
+/** One line per model: its strategy, and its canary when one runs. */
+function routingLines(body: RoutingBody): string[] {
+  return body.models.map((m) => {
+    const c = m.canary;
+    const canary = c
+      ? `  canary ${c.strategy} on ${formatPercent(c.share)} of sessions until ${
+        c.ends_at.slice(11, 19)
+      } (burn ${c.canary_burn?.toFixed(2) ?? "-"} vs ${c.incumbent_burn?.toFixed(2) ?? "-"})`
+      : "";
+    return `routing ${m.model}: ${m.strategy}${canary}`;
+  });
 }
 
 function jobTone(job: JobRow): Tone {
@@ -290,7 +427,14 @@ function jobsPanel(snapshot: Snapshot | undefined, nowMs: number): Panel {
   const result = snapshot?.jobs;
   const columns = ["model", "replica", "kind", "job", "phase", "health", "where", "for"];
   if (result?.state !== "ok") {
-    return { id: "jobs", title: "Jobs", note: noteOf("jobs", result), columns, rows: [] };
+    return {
+      id: "jobs",
+      title: "Jobs",
+      note: noteOf("jobs", result),
+      summary: [],
+      columns,
+      rows: [],
+    };
   }
   const rows = result.data.map((job): Row => ({
     key: `${job.model}/${job.replica}`,
@@ -311,7 +455,14 @@ function jobsPanel(snapshot: Snapshot | undefined, nowMs: number): Panel {
       ...(job.lastError ? [`last error: ${job.lastError}`] : []),
     ],
   }));
-  return { id: "jobs", title: "Jobs", note: rows.length === 0 ? "no jobs" : null, columns, rows };
+  return {
+    id: "jobs",
+    title: "Jobs",
+    note: rows.length === 0 ? "no jobs" : null,
+    summary: [],
+    columns,
+    rows,
+  };
 }
 
 function chartsOf(snapshot: Snapshot | undefined, history: History): ViewModel["charts"] {
@@ -336,9 +487,9 @@ export function viewModel(state: FeedState, nowMs: number): ViewModel {
     panels: [
       backendsPanel(snapshot, history),
       queuePanel(snapshot),
-      listPanel("sessions", "Sessions", "sessions", snapshot?.sessions, 7),
-      listPanel("bottlenecks", "Bottlenecks", "bottlenecks", snapshot?.bottlenecks, 5),
-      listPanel("slo", "SLOs", "slo", snapshot?.slo, 7),
+      sessionsPanel(snapshot, nowMs),
+      bottlenecksPanel(snapshot),
+      sloPanel(snapshot),
       jobsPanel(snapshot, nowMs),
     ],
     charts: chartsOf(snapshot, history),
