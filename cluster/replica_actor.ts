@@ -2,7 +2,7 @@
 import { logger } from "../actors/runtime/log.ts";
 import type { ModelConfig } from "../config/mod.ts";
 import { launchReplica, type ReplicaProcess } from "./local_launcher.ts";
-import type { Address } from "../actors/runtime/mod.ts";
+import { type Address, address } from "../actors/runtime/mod.ts";
 import type { ActorContext, Behavior } from "../actors/runtime/mod.ts";
 
 /** The actor kind of every ReplicaActor. */
@@ -43,6 +43,8 @@ export interface ReplicaActorOptions {
   backendId?: string;
   /** Overrides of the launcher's timing, for tests. */
   startupTimeoutMs?: number;
+  /** Extra environment of the process (`CUDA_VISIBLE_DEVICES` from `cluster.gpus`, `models[].env`). */
+  env?: Record<string, string>;
 }
 
 /** A ReplicaActor's state. */
@@ -86,6 +88,7 @@ export function replicaBehavior(
         port,
         stateDir: options.stateDir,
         signal: starting.signal,
+        ...(options.env === undefined ? {} : { env: options.env }),
         ...(options.startupTimeoutMs === undefined
           ? {}
           : { startupTimeoutMs: options.startupTimeoutMs }),
@@ -167,6 +170,8 @@ export const REPLICA_SUPERVISOR_KIND = "replicas";
 /** Messages the replica supervisor handles. */
 export type ReplicaSupervisorMessage =
   | { type: "start"; replica: ReplicaActorOptions; id: string }
+  /** Stops the replica started under `id` (its process ends); replies when asked. */
+  | { type: "stop"; id: string }
   | { type: "children" };
 
 /**
@@ -186,6 +191,23 @@ export function replicaSupervisorBehavior(): Behavior<
     receive(state, msg, ctx) {
       if (msg.type === "children") {
         ctx.reply([...state.children]);
+        return state;
+      }
+      if (msg.type === "stop") {
+        const child = state.children.find((c) => c === address(REPLICA_KIND, msg.id));
+        if (child === undefined) {
+          ctx.reply(false);
+          return state;
+        }
+        ctx.stop(child);
+        state.children = state.children.filter((c) => c !== child);
+        // Answered once it is gone (its process ended), so the same id can be started again.
+        const reply = ctx.deferReply();
+        const system = ctx.system;
+        (async () => {
+          while (system.has(child)) await new Promise((resolve) => setTimeout(resolve, 50));
+          reply(true);
+        })();
         return state;
       }
       const ref = ctx.spawn(replicaBehavior(msg.replica), msg.id, {

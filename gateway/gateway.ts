@@ -8,9 +8,10 @@ import {
   needsPromptText,
   Registrations,
   requestFeatures,
-  routerAddress,
 } from "../actors/router/mod.ts";
-import { replicaSupervisorBehavior, type ReplicaSupervisorMessage } from "../cluster/mod.ts";
+import { LocalJobs } from "../actors/job/local_jobs.ts";
+import { countPhases } from "../actors/job/controller.ts";
+import type { JobsController } from "../actors/job/types.ts";
 import { createApp } from "../proxy/mod.ts";
 import type { ForwardContext } from "../proxy/mod.ts";
 import { RecordLog, RecordStore } from "../proxy/mod.ts";
@@ -102,7 +103,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     capacity: options.recordCapacity ?? config.proxy.records.retention,
   });
   const startedAtMs = Date.now();
-  let replicas: string | undefined;
+  let localJobs: LocalJobs | undefined;
   try {
     for (const model of config.models) {
       fleet.addModel(model.name);
@@ -110,25 +111,16 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         for (const url of model.endpoints) {
           await fleet.addBackend(model.name, { id: backendIdFromUrl(url), url, source: "static" });
         }
-      } else if (config.cluster.type === "local" && model.replicas > 0) {
-        replicas ??= system.spawn(replicaSupervisorBehavior(), "local").address;
-        const ports = options.replicaPorts?.[model.name];
-        for (let i = 0; i < model.replicas; i++) {
-          // A 0 is kept: the launcher picks the port and retries if it is taken before the bind.
-          const port = ports?.[i] ?? model.base_port + i;
-          await system.ref<ReplicaSupervisorMessage>(replicas).ask({
-            type: "start",
-            id: `${model.name}/${i}`,
-            replica: {
-              model,
-              index: i,
-              port,
-              stateDir: config.state_dir,
-              router: routerAddress(model.name),
-            },
-          });
-        }
       }
+    }
+    if (config.cluster.type === "local" && config.models.some((m) => !m.endpoints)) {
+      localJobs = new LocalJobs({
+        config,
+        system,
+        fleet,
+        ...(options.replicaPorts ? { replicaPorts: options.replicaPorts } : {}),
+      });
+      await localJobs.launchAll();
     }
     await Promise.all(
       config.models.filter((m) => m.endpoints).map((m) =>
@@ -217,6 +209,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const limits = new RateLimits(config.limits, { kv, nodeId: system.nodeId, now });
   await limits.start();
   forward.limits = limits;
+  const jobs: JobsController | undefined = localJobs;
   const metrics = new GatewayMetrics({
     records,
     knownModel: (model) => fleet.router(model) !== undefined,
@@ -229,6 +222,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     system,
     sessions: { active: () => store.activeCount(), liveActors: () => sessions.liveActors },
     logger,
+    ...(jobs ? { jobPhases: async () => countPhases(await jobs.status()) } : {}),
   });
   // Formatted when each record is added; written to stderr in batches, after the request.
   const unlogAccess = config.logging.access_log ? followAccessLog(records, logger) : undefined;
@@ -245,7 +239,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     auth,
     admission,
     metrics,
-    health: { fleet, registrations, system, startedAtMs, configDigest: digest },
+    health: {
+      fleet,
+      registrations,
+      system,
+      startedAtMs,
+      configDigest: digest,
+      ...(jobs ? { jobs: () => jobs.status() } : {}),
+    },
+    ...(jobs ? { jobs } : {}),
   });
   const listening = Promise.withResolvers<Deno.NetAddr>();
   // Set by close(): new requests, also on kept-alive connections, get a 503 while streams drain.
@@ -293,6 +295,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         await log.close();
         upstream.close();
         deadlines.clear();
+        const replicas = localJobs?.supervisor;
         if (replicas) await system.stop(replicas);
         await fleet.close();
         if (ownSystem) await system.shutdown({ deadlineMs });

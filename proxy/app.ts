@@ -15,6 +15,8 @@ import { authMiddleware } from "./auth/middleware.ts";
 import { keyRoutes } from "./auth/routes.ts";
 import { healthRoutes, type HealthServices } from "./admin/health.ts";
 import { type GatewayMetrics, metricsRoutes } from "./admin/metrics/mod.ts";
+import { jobsRoutes } from "./admin/jobs.ts";
+import type { JobsController } from "../actors/job/types.ts";
 import { errorField, logger } from "../actors/runtime/mod.ts";
 
 /** Everything the app's routes use. */
@@ -29,6 +31,8 @@ export interface AppServices extends AdminServices {
   metrics?: Pick<GatewayMetrics, "render" | "contentType">;
   /** What `GET /health/detailed` reads; no such route without it. */
   health?: HealthServices;
+  /** The job actors of launched replicas (`/api/jobs`); no such routes without it. */
+  jobs?: JobsController;
 }
 
 /** Builds the gateway's Hono app. */
@@ -64,6 +68,7 @@ export function createApp(services: AppServices): Hono {
   app.route("/", adminRoutes(services));
   if (services.metrics) app.route("/", metricsRoutes(services.metrics));
   if (services.health) app.route("/", healthRoutes(services.health));
+  if (services.jobs) app.route("/", jobsRoutes(services.jobs));
   if (services.auth) app.route("/", keyRoutes(services.auth));
   app.notFound((c) =>
     errorResponse(

@@ -86,8 +86,10 @@ export interface MachineConfig {
 
 /** What happened to a job. */
 export type JobEvent =
-  /** Submit it (a new job, or a planned one after a restart). */
+  /** Submit it (a new job, or a finished one started again). */
   | { type: "start" }
+  /** The actor (re)started on a stored state: pick up the waits and timers a process loses. */
+  | { type: "resume" }
   /** sbatch answered with a job id. */
   | { type: "submitted"; jobId: string }
   /** sbatch refused the job; `error` is its own text. */
@@ -188,6 +190,8 @@ export function next(
   switch (event.type) {
     case "start":
       return onStart(state, config, nowMs);
+    case "resume":
+      return onResume(state, config, nowMs);
     case "submitted":
       return onSubmitted(state, event.jobId, nowMs);
     case "submit_rejected":
@@ -284,6 +288,44 @@ function onStart(state: JobState, config: MachineConfig, nowMs: number): Transit
   }
   if (state.phase !== "planned") return { state, effects: [] };
   return submit(state, config, nowMs);
+}
+
+function onResume(state: JobState, config: MachineConfig, nowMs: number): Transition {
+  switch (state.phase) {
+    case "planned":
+      return state.submitIssuedAtMs !== undefined && state.key
+        ? { state, effects: [{ type: "find", key: state.key }] }
+        : { state, effects: [] };
+    case "running":
+    case "healthy": {
+      // The health wait and the tunnel were the old process's: wait (and register) again.
+      if (state.node === undefined) return { state, effects: [] };
+      const { endpoint: _endpoint, ...rest } = state;
+      return {
+        state: enter(rest, "running", nowMs),
+        effects: [{
+          type: "wait_healthy",
+          node: state.node,
+          port: state.port ?? config.basePort + state.replica,
+          deadlineMs: nowMs + config.startupTimeoutMs,
+        }],
+      };
+    }
+    case "draining":
+      return cancelNow(state, nowMs);
+    case "backoff":
+      return { state, effects: [{ type: "timer", atMs: state.retryAtMs ?? nowMs }] };
+    case "pending":
+      return {
+        state,
+        effects: [{
+          type: "timer",
+          atMs: (state.pendingSinceMs ?? nowMs) + config.pendingTimeoutMs,
+        }],
+      };
+    default:
+      return { state, effects: [] };
+  }
 }
 
 function onSubmitted(state: JobState, jobId: string, nowMs: number): Transition {

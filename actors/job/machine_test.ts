@@ -473,3 +473,35 @@ Deno.test("reports about another job id are ignored", () => {
   assert.deepStrictEqual(t.state, healthy);
   assert.deepStrictEqual(t.effects, []);
 });
+
+Deno.test("resume after a restart waits for health again (a new tunnel, a new registration) and re-arms timers", () => {
+  const healthy = healthyJob();
+  const resumed = next(healthy, { type: "resume" }, config, 1_000);
+  assert.deepStrictEqual(resumed.state.phase, "running");
+  assert.deepStrictEqual(resumed.state.endpoint, undefined);
+  assert.deepStrictEqual(resumed.effects, [{
+    type: "wait_healthy",
+    node: "localhost",
+    port: 5901,
+    deadlineMs: 21_000,
+  }]);
+  const failed = next(healthy, { type: "observed", info: info("FAILED") }, config, 100).state;
+  assert.deepStrictEqual(next(failed, { type: "resume" }, config, 200).effects, [{
+    type: "timer",
+    atMs: 1_100,
+  }]);
+  const issued = next(plannedJob("abc", "m", 0, 0), { type: "start" }, config, 0).state;
+  assert.deepStrictEqual(next(issued, { type: "resume" }, config, 5).effects, [{
+    type: "find",
+    key: "abc-1",
+  }]);
+  const draining = next(healthy, { type: "stop" }, config, 10).state;
+  assert.deepStrictEqual(next(draining, { type: "resume" }, config, 20).effects, [{
+    type: "cancel",
+    jobId: "41",
+  }]);
+  assert.deepStrictEqual(
+    next(plannedJob("x", "m", 0, 0), { type: "resume" }, config, 0).effects,
+    [],
+  );
+});

@@ -7,6 +7,7 @@ import type { Fleet, Registrations } from "../../actors/router/mod.ts";
 import type { ActorSystem, SupervisionNode } from "../../actors/runtime/mod.ts";
 import type { Config } from "../../config/mod.ts";
 import { TURNPIKE_VERSION } from "./version.ts";
+import type { JobStatusRow } from "../../actors/job/types.ts";
 
 /** `healthy`, `degraded` or `unhealthy`: see {@linkcode healthStatus} for the rules. */
 export type HealthStatus = "healthy" | "degraded" | "unhealthy";
@@ -171,6 +172,8 @@ export interface HealthServices {
   startedAtMs: number;
   /** The config's digest ({@linkcode configDigest}). */
   configDigest: string;
+  /** The job actors' status rows (launched replicas, SLURM or local); none without it. */
+  jobs?: () => Promise<JobStatusRow[]>;
 }
 
 function prefixHitRatio(hits: number | undefined, queries: number | undefined): number | null {
@@ -224,8 +227,7 @@ export function healthRoutes(services: HealthServices): Hono {
       backends,
       kv,
       actors: { restarts: system.restarts.restarts, supervision: tree },
-      // SLURM jobs (JobActor) once cluster.type: slurm is built; none run yet.
-      jobs: [],
+      jobs: services.jobs ? await services.jobs().catch(() => []) : [],
     }, status === "unhealthy" ? 503 : 200);
   });
   return app;

@@ -13,6 +13,8 @@ export interface GatewayMetricsOptions extends RequestMetricsOptions, FleetMetri
   startedAtMs: number;
   /** Dead letters are listed from KV at most this often, in ms. @default 15000 */
   deadLetterEveryMs?: number;
+  /** The job actors' jobs counted by phase, for `turnpike_jobs{state}`; no such gauge without it. */
+  jobPhases?: () => Promise<Record<string, number>>;
 }
 
 /** Everything `GET /metrics` shows, in one registry of its own (never prom-client's global one). */
@@ -43,6 +45,22 @@ export class GatewayMetrics {
       registers: [this.registry],
     });
     started.set(options.startedAtMs / 1000);
+    const jobPhases = options.jobPhases;
+    if (jobPhases) {
+      new Gauge({
+        name: "turnpike_jobs",
+        help: "Replica jobs (SLURM or local) by state: planned, submitted, pending, running, " +
+          "healthy, draining, backoff, cancelling, cancelled, failed",
+        labelNames: ["state"],
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          for (const [state, count] of Object.entries(await jobPhases())) {
+            this.set({ state }, count);
+          }
+        },
+      });
+    }
     // prom-client's collectDefaultMetrics runs under Deno too, but starts an event-loop monitor
     // and a GC observer that nothing can stop; these two are read only when scraped.
     new Gauge({

@@ -1,0 +1,218 @@
+/**
+ * JobActor: one replica's job. Each message is an event of the state machine (machine.ts); the
+ * actor stores the new state in KV, tells its ModelActor, then carries out the effects through its
+ * {@linkcode JobDriver}: the slow ones (sbatch, a health wait, a drain) run in the background and
+ * come back as events, so the actor never blocks its mailbox on the cluster.
+ */
+import type { ActorContext, Address, Behavior, Cancellable } from "../runtime/mod.ts";
+import { errorField, logger } from "../runtime/mod.ts";
+import type { JobDriver } from "./driver.ts";
+import {
+  type JobEffect,
+  type JobEvent,
+  type JobState,
+  type MachineConfig,
+  next,
+} from "./machine.ts";
+import type { JobStore } from "./store.ts";
+
+/** The actor kind of every JobActor. */
+export const JOB_KIND = "job";
+
+/** Messages a JobActor handles. */
+export type JobMessage =
+  | { type: "event"; event: JobEvent }
+  /** Answers its {@linkcode JobState}. */
+  | { type: "state" };
+
+/** What a JobActor tells its ModelActor after each change. */
+export interface JobChanged {
+  type: "job_changed";
+  job: JobState;
+}
+
+/** What a JobActor asks its ModelActor when its time limit nears. */
+export interface ReplaceRequest {
+  type: "replace";
+  id: string;
+}
+
+/** Settings of one JobActor. */
+export interface JobActorOptions {
+  /** Its state when KV has none yet (a new job). */
+  initial: JobState;
+  config: MachineConfig;
+  driver: JobDriver;
+  store: JobStore;
+  /** Its ModelActor. */
+  parent: Address;
+  /** Clock in ms since the epoch. @default Date.now */
+  now?: () => number;
+}
+
+/** A JobActor's state: the machine's, plus what lives only in this process. */
+export interface JobActorState {
+  job: JobState;
+  timer: Cancellable | undefined;
+  health: AbortController | undefined;
+  /** The retire under way: a drain waits for it, then reads the in-flight count it gives. */
+  retired: Promise<() => number> | undefined;
+}
+
+function tellLater(ctx: ActorContext<JobMessage>, event: JobEvent): void {
+  try {
+    ctx.tell(ctx.self, { type: "event", event });
+  } catch {
+    // Stopped meanwhile: the event belongs to a job no one watches here any more.
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The behaviour of the JobActor for one replica job. */
+export function jobBehavior(options: JobActorOptions): Behavior<JobActorState, JobMessage> {
+  const now = options.now ?? Date.now;
+  const { driver, store } = options;
+  return {
+    kind: JOB_KIND,
+    async init(_id, ctx) {
+      const stored = (await store.jobs(options.initial.model)).find((j) =>
+        j.id === options.initial.id
+      );
+      tellLater(ctx, { type: "resume" });
+      return {
+        job: stored ?? options.initial,
+        timer: undefined,
+        health: undefined,
+        retired: undefined,
+      };
+    },
+    async receive(state, msg, ctx) {
+      if (msg.type === "state") {
+        ctx.reply(state.job);
+        return state;
+      }
+      const before = state.job;
+      const { state: job, effects } = next(before, msg.event, options.config, now());
+      if (job !== before) {
+        await store.putJob(job);
+        state.job = job;
+        ctx.tell(options.parent, { type: "job_changed", job } satisfies JobChanged);
+      }
+      if (job.phase !== "running") {
+        state.health?.abort();
+        state.health = undefined;
+      }
+      for (const effect of effects) await run(state, effect, ctx);
+      return state;
+    },
+    onStop(state) {
+      state.timer?.cancel();
+      state.health?.abort();
+    },
+  };
+
+  async function run(
+    state: JobActorState,
+    effect: JobEffect,
+    ctx: ActorContext<JobMessage>,
+  ): Promise<void> {
+    const job = state.job;
+    const fields = { model: job.model, replica: job.replica, job: job.jobId };
+    switch (effect.type) {
+      case "submit":
+        driver.submit(job, effect).then(
+          (result) =>
+            tellLater(
+              ctx,
+              result.ok
+                ? { type: "submitted", jobId: result.jobId }
+                : { type: "submit_rejected", error: result.error },
+            ),
+          (error) => tellLater(ctx, { type: "submit_lost", error: message(error) }),
+        );
+        return;
+      case "cancel":
+        await driver.cancel(effect.jobId).catch((error) =>
+          logger.warn("cannot cancel a job", {
+            ...fields,
+            job: effect.jobId,
+            error: errorField(error),
+          })
+        );
+        return;
+      case "find":
+        driver.find(job, effect.key).then(
+          (info) => tellLater(ctx, { type: "observed", info }),
+          (error) => {
+            logger.warn("cannot look a job up by its name", {
+              ...fields,
+              error: errorField(error),
+            });
+            // Try again a little later: the submit may or may not have reached SLURM.
+            setTimeout(() => tellLater(ctx, { type: "submit_lost", error: message(error) }), 2_000);
+          },
+        );
+        return;
+      case "wait_healthy": {
+        state.health?.abort();
+        const controller = new AbortController();
+        state.health = controller;
+        driver.waitHealthy(job, effect, controller.signal).then(
+          (outcome) => {
+            if (!controller.signal.aborted) tellLater(ctx, outcome);
+          },
+          (error) => {
+            if (!controller.signal.aborted) {
+              tellLater(ctx, { type: "unhealthy", error: message(error) });
+            }
+          },
+        );
+        return;
+      }
+      case "register":
+        await driver.routing?.register(job.model, driver.backendId(job), effect.endpoint).catch((
+          error,
+        ) => logger.error("cannot register a replica", { ...fields, error: errorField(error) }));
+        logger.info("replica registered with the router", { ...fields, url: effect.endpoint });
+        return;
+      case "retire": {
+        const routing = driver.routing;
+        if (!routing) return;
+        state.retired = routing.retire(job.model, driver.backendId(job)).catch((error) => {
+          logger.error("cannot retire a replica", { ...fields, error: errorField(error) });
+          return () => 0;
+        });
+        await state.retired;
+        return;
+      }
+      case "drain": {
+        const retired = state.retired ?? Promise.resolve(() => 0);
+        const deadline = effect.deadlineMs;
+        (async () => {
+          const inFlight = await retired;
+          while (inFlight() > 0 && now() < deadline) {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+          tellLater(ctx, { type: "drained" });
+        })();
+        return;
+      }
+      case "timer":
+        state.timer?.cancel();
+        state.timer = ctx.schedule(Math.max(0, effect.atMs - now()), {
+          type: "event",
+          event: { type: "tick" },
+        });
+        return;
+      case "replace":
+        ctx.tell(options.parent, { type: "replace", id: job.id } satisfies ReplaceRequest);
+        return;
+      case "log":
+        logger[effect.level](effect.message, fields);
+        return;
+    }
+  }
+}
