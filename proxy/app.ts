@@ -2,6 +2,7 @@
 import { isStorageFailure, storageUnavailable } from "./storage_errors.ts";
 import { Hono } from "hono";
 import { adminRoutes, type AdminServices } from "./admin/routes.ts";
+import { analysisRoutes } from "./admin/analysis_routes.ts";
 import { errorResponse } from "./errors.ts";
 import { requestGuards } from "./guards/mod.ts";
 import { type ForwardContext, forwardOpenAI } from "./openai/forward.ts";
@@ -66,6 +67,7 @@ export function createApp(services: AppServices): Hono {
     }),
   );
   app.route("/", adminRoutes(services));
+  app.route("/", analysisRoutes(services));
   if (services.metrics) app.route("/", metricsRoutes(services.metrics));
   if (services.health) app.route("/", healthRoutes(services.health));
   if (services.jobs) app.route("/", jobsRoutes(services.jobs));

@@ -2,6 +2,7 @@
 import { errorField, logger } from "../actors/runtime/log.ts";
 import { quantileSorted } from "d3-array";
 import type { HeadersConfig } from "../config/mod.ts";
+import type { ScrapedLoad } from "../actors/backend/mod.ts";
 import { matchesRecord, type RecordFilter } from "./record_filter.ts";
 
 /** One request as the gateway saw it. */
@@ -50,6 +51,29 @@ export interface RequestRecord {
   queueMs?: number | undefined;
   /** Its priority class, when admission control placed it. */
   priority?: string | undefined;
+  /**
+   * Time from sending upstream to the answer's head, in ms: for a stream, the way to the replica
+   * and its HTTP front (vLLM sends a stream's head before it queues the request).
+   */
+  upstreamHeadMs?: number | undefined;
+  /**
+   * The answering replica as its last scrape before the pick showed it: requests waiting and
+   * running, KV cache usage (0 to 1), and since the scrape before: the mean time requests waited
+   * in its queue (ms), preemptions and the prefix-cache hit rate (0 to 1).
+   */
+  replicaWaiting?: number | undefined;
+  replicaRunning?: number | undefined;
+  replicaKvUsage?: number | undefined;
+  replicaQueueMs?: number | undefined;
+  replicaPreemptions?: number | undefined;
+  replicaPrefixHitRate?: number | undefined;
+  /** The strategy that picked the backend and why, as a bounded code (`prefix_hit`, `affinity`, ...). */
+  routeStrategy?: string | undefined;
+  routeReason?: string | undefined;
+  /** The router's estimate of the share of the prompt's prefix blocks the chosen replica holds (prefix_aware). */
+  routerPrefixShare?: number | undefined;
+  /** Which side of a routing canary picked its backend, while one ran for its model. */
+  routeArm?: "canary" | "incumbent" | undefined;
 }
 
 /** What the gateway knows of a request when it arrives. */
@@ -91,6 +115,22 @@ export function startRecord(request: Request, start: RecordStart): RequestRecord
     usageSource: "none",
     error: undefined,
   };
+}
+
+/**
+ * Copies the answering replica's scraped state into `record` (its figures at the pick: the
+ * routing table's view holds the scrape the router used); nothing when it was never scraped.
+ */
+export function noteReplicaLoad(record: RequestRecord, load: ScrapedLoad | undefined): void {
+  if (load === undefined) return;
+  record.replicaWaiting = load.waiting;
+  record.replicaRunning = load.running;
+  record.replicaKvUsage = load.kvUsage;
+  if (load.recentQueueMs !== undefined) record.replicaQueueMs = load.recentQueueMs;
+  if (load.recentPreemptions !== undefined) record.replicaPreemptions = load.recentPreemptions;
+  if (load.recentPrefixHitRate !== undefined) {
+    record.replicaPrefixHitRate = load.recentPrefixHitRate;
+  }
 }
 
 function numberHeader(value: string | null): number | undefined {

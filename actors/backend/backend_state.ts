@@ -17,6 +17,7 @@ import {
   ewmaRead,
 } from "./ewma.ts";
 import type { VllmMetrics } from "./vllm_metrics.ts";
+import { scrapeDeltas } from "./scrape_deltas.ts";
 
 /** Where a backend came from. */
 export type BackendSource = "static" | "launched" | "registered";
@@ -180,9 +181,9 @@ export function backendTick(
   return circuit === state.circuit ? state : { ...state, circuit };
 }
 
-/** Stores a `/metrics` scrape. */
+/** Stores a `/metrics` scrape, with what changed since the one before (see {@linkcode scrapeDeltas}). */
 export function backendScraped(state: BackendState, metrics: VllmMetrics): BackendState {
-  return { ...state, metrics };
+  return { ...state, metrics: scrapeDeltas(state.metrics, metrics) };
 }
 
 /** Counts a request that started. */

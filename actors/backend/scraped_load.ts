@@ -15,4 +15,12 @@ export interface ScrapedLoad {
   kvCapacityTokens?: number;
   /** When it was scraped, in ms since the epoch. */
   scrapedAtMs: number;
+  /**
+   * Since the scrape before (see `scrapeDeltas`): the mean time requests waited in the replica's
+   * queue (from `vllm:request_queue_time_seconds`), in ms; preemptions; and prefix-cache hits over
+   * queries, 0 to 1. Absent when the replica exports no such figures or on its first scrape.
+   */
+  recentQueueMs?: number;
+  recentPreemptions?: number;
+  recentPrefixHitRate?: number;
 }

@@ -7,6 +7,11 @@ export interface VllmMetrics extends ScrapedLoad {
   prefixQueries: number | undefined;
   /** `vllm:prefix_cache_hits_total`, undefined when the replica does not export it. */
   prefixHits: number | undefined;
+  /** `vllm:num_preemptions_total`, when the replica exports it. */
+  preemptions?: number;
+  /** `vllm:request_queue_time_seconds` histogram's `_sum` and `_count`, when the replica exports it. */
+  queueTimeSumS?: number;
+  queueTimeCount?: number;
 }
 
 /**
@@ -103,5 +108,13 @@ export function parseVllmMetrics(text: string, scrapedAtMs: number): VllmMetrics
   };
   const kvCapacityTokens = parseKvCapacity(text);
   if (kvCapacityTokens !== undefined) metrics.kvCapacityTokens = kvCapacityTokens;
+  const preemptions = sum(samples.get("vllm:num_preemptions_total"));
+  if (preemptions !== undefined) metrics.preemptions = preemptions;
+  const queueSum = sum(samples.get("vllm:request_queue_time_seconds_sum"));
+  const queueCount = sum(samples.get("vllm:request_queue_time_seconds_count"));
+  if (queueSum !== undefined && queueCount !== undefined) {
+    metrics.queueTimeSumS = queueSum;
+    metrics.queueTimeCount = queueCount;
+  }
   return metrics;
 }

@@ -33,7 +33,7 @@ export interface AdminServices {
 }
 
 /** The query's values parsed by `schema`, or an OpenAI-shaped 400 naming the parameter at fault. */
-function parseQuery<T extends z.ZodType>(
+export function parseQuery<T extends z.ZodType>(
   query: Record<string, string>,
   schema: T,
 ): { ok: true; value: z.infer<T> } | { ok: false; response: Response } {
