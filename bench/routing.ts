@@ -14,6 +14,13 @@ import {
   strategyLabel,
 } from "./routing/run.ts";
 import { cappedHitRate, idealHitRate } from "./routing/trace.ts";
+import {
+  formatRatios,
+  PEER_STRATEGIES,
+  peerTargets,
+  ratiosTo,
+  TURNPIKE_DEFAULT,
+} from "./routing/ratios.ts";
 import { parseTrace, promptText, type TraceRequest } from "../sim/mod.ts";
 import { replicaCacheTokens } from "./routing/setup.ts";
 import { DEFAULT_KV_TOKENS, DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S } from "../sim/mod.ts";
@@ -21,6 +28,14 @@ import { DEFAULT_KV_TOKENS, DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S } from "../sim
 const DEFAULT_TRACE =
   new URL("../../shared/traces/mooncake-synthetic.jsonl", import.meta.url).pathname;
 const RESULTS = new URL("./results/", import.meta.url).pathname;
+
+/** The strategies run without `--strategies`: round robin, the peers, turnpike's default, the baseline. */
+export const DEFAULT_STRATEGIES = [
+  "round_robin",
+  ...PEER_STRATEGIES,
+  TURNPIKE_DEFAULT,
+  BASELINE,
+] as const;
 const MODEL = "llama-3.1-8b-sim";
 
 const usage = [
@@ -38,7 +53,9 @@ const usage = [
   "  --time-scale F          replay (and simulate) F times faster than the trace [10]",
   "  --replicas N            simulated replicas [4]",
   `  --strategies LIST       comma-separated: ${STRATEGY_NAMES.join(", ")}, ${BASELINE},`,
-  "                          or weighted combinations like prefix_aware=3+least_load=1 [all six + baseline]",
+  "                          or weighted combinations like prefix_aware=3+least_load=1",
+  `                          [${DEFAULT_STRATEGIES.join(",")}: the peers' policies against`,
+  "                          round robin and turnpike's default, each shown as a ratio to the default]",
   "  --limit N               replay only the first N requests",
   "  --scale-replicas LIST   replica counts to rerun the best strategy at; empty to skip [2,4,8]",
   "  --kv-tokens T           KV budget of each replica in tokens [the simulator's, 430000]",
@@ -97,7 +114,7 @@ export function parseRoutingArgs(args: string[]): RoutingBenchPlan {
   let strategies: RunStrategy[];
   try {
     strategies = values.strategies === undefined
-      ? [...STRATEGY_NAMES, BASELINE]
+      ? [...DEFAULT_STRATEGIES]
       : list("strategies").map(parseRunStrategy);
   } catch (error) {
     throw new UsageError((error as Error).message, usage);
@@ -301,6 +318,13 @@ export const routingBench: BenchSuite = {
     }
     console.log("");
     console.log(formatTable(runs, ceiling, { cache }));
+    // Each strategy as asked for (not its variants) against turnpike's default.
+    const asked = runs.filter((r) => plan.strategies.some((s) => strategyLabel(s) === r.strategy));
+    const ratios = ratiosTo(asked, TURNPIKE_DEFAULT);
+    if (ratios.length > 0) {
+      console.log(`\nAgainst turnpike's default (${TURNPIKE_DEFAULT}):`);
+      console.log(formatRatios(ratios, TURNPIKE_DEFAULT));
+    }
     const candidates = runs.filter((r) => r.strategy !== BASELINE && r.failed === 0);
     const best = (candidates.length > 0 ? candidates : runs).reduce((
       a,
@@ -332,6 +356,11 @@ export const routingBench: BenchSuite = {
     for (const [name, ok] of Object.entries(targets)) {
       console.log(`  ${ok === null ? "n/a " : ok ? "PASS" : "FAIL"}  ${name.replaceAll("_", " ")}`);
     }
+    const againstPeers = peerTargets(asked, reachable);
+    console.log(`\nTargets (${TURNPIKE_DEFAULT} against every other strategy):`);
+    for (const [name, ok] of Object.entries(againstPeers)) {
+      console.log(`  ${ok === null ? "n/a " : ok ? "PASS" : "FAIL"}  ${name.replaceAll("_", " ")}`);
+    }
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     const result = {
       suite: "routing",
@@ -359,6 +388,17 @@ export const routingBench: BenchSuite = {
       best: best.strategy,
       scale,
       targets,
+      ratios_to_default: {
+        reference: TURNPIKE_DEFAULT,
+        runs: ratios.map((r) => ({
+          strategy: r.strategy,
+          mean_ttft: r.meanTtft,
+          p99_ttft: r.p99Ttft,
+          hit_rate: r.hitRate,
+          output_tokens_per_s: r.throughput,
+        })),
+      },
+      peer_targets: againstPeers,
     };
     await Deno.mkdir(plan.out, { recursive: true });
     const json = JSON.stringify(result, null, 2);
@@ -373,7 +413,10 @@ export const routingBench: BenchSuite = {
       `time scale ${plan.timeScale}, ${describeCache(cache)}, ${
         new Date().toISOString().slice(0, 16)
       }Z`;
-    await Deno.writeTextFile(svgPath, renderSvg(runs, { subtitle, ceiling, reachable }));
+    await Deno.writeTextFile(
+      svgPath,
+      renderSvg(runs, { subtitle, ceiling, reachable, reference: TURNPIKE_DEFAULT }),
+    );
     const png = await renderPng(svgPath);
     console.log(
       `\nWrote ${base}/routing-${stamp}.json, routing-latest.json, ${svgPath}${

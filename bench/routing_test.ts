@@ -5,13 +5,24 @@ import {
 } from "node:assert/strict";
 import { UsageError } from "../config/mod.ts";
 import { STRATEGY_NAMES } from "../actors/router/mod.ts";
-import { checkTargets, parseRoutingArgs } from "./routing.ts";
+import { checkTargets, DEFAULT_STRATEGIES, parseRoutingArgs } from "./routing.ts";
 import { measureRun } from "./routing/measure.ts";
 import { BASELINE } from "./routing/run.ts";
 
-Deno.test("parseRoutingArgs defaults to every strategy plus the baseline at 4 replicas, time scale 10", () => {
+Deno.test("parseRoutingArgs defaults to round robin, the peers, the default and the baseline at 4 replicas, time scale 10", () => {
   const plan = parseRoutingArgs([]);
-  assertEquals(plan.strategies, [...STRATEGY_NAMES, BASELINE]);
+  assertEquals(plan.strategies, [
+    "round_robin",
+    "sglang_cache_aware",
+    "llmd_default",
+    "consistent_hash",
+    "prefix_aware",
+    BASELINE,
+  ]);
+  assertEquals(plan.strategies, [...DEFAULT_STRATEGIES]);
+  for (const name of STRATEGY_NAMES) {
+    assertEquals(parseRoutingArgs(["--strategies", name]).strategies, [name]);
+  }
   assertEquals(plan.replicas, 4);
   assertEquals(plan.timeScale, 10);
   assertEquals(plan.scaleReplicas, [2, 4, 8]);

@@ -123,6 +123,11 @@ export interface SvgOptions {
   ceiling: number;
   /** The hit rate perfect session affinity reaches with the replicas' cache size, 0 to 1. */
   reachable?: number;
+  /**
+   * The strategy the others are compared with (turnpike's default): the legend and the bars then
+   * show each strategy's mean and p99 TTFT and hit rate as a ratio to its run.
+   */
+  reference?: string;
 }
 
 /**
@@ -130,6 +135,10 @@ export interface SvgOptions {
  * right each strategy's prefix-cache hit rate as a bar against the trace's ceiling.
  */
 export function renderSvg(runs: readonly StrategyRun[], options: SvgOptions): string {
+  const ref = options.reference === undefined
+    ? undefined
+    : runs.find((r) => r.strategy === options.reference);
+  const rel = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}x` : "-");
   const W = 1100;
   const H = 480;
   const out: string[] = [];
@@ -178,14 +187,27 @@ export function renderSvg(runs: readonly StrategyRun[], options: SvgOptions): st
     out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts}"/>`);
     // The legend sits bottom right, where CDFs rising from the left leave room.
     const ly = cy + ch - 10 - (runs.length - 1 - i) * 17;
+    const lx = cx + cw - (ref === undefined ? 205 : 330);
+    const label = ref === undefined
+      ? `${esc(r.strategy)} (mean ${r.ttftMs.mean.toFixed(0)} ms)`
+      : `${esc(r.strategy)}: mean ${r.ttftMs.mean.toFixed(0)} ms${
+        r === ref
+          ? " (reference)"
+          : ` = ${rel(r.ttftMs.mean, ref.ttftMs.mean)}, p99 ${rel(r.ttftMs.p99, ref.ttftMs.p99)}`
+      }`;
     out.push(
-      `<line x1="${cx + cw - 205}" y1="${ly - 4}" x2="${cx + cw - 185}" y2="${
+      `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 20}" y2="${
         ly - 4
       }" stroke="${color}" stroke-width="3"/>`,
-      `<text x="${cx + cw - 180}" y="${ly}">${esc(r.strategy)} (mean ${
-        r.ttftMs.mean.toFixed(0)
-      } ms)</text>`,
+      `<text x="${lx + 25}" y="${ly}">${label}</text>`,
     );
+    if (ref !== undefined && i === 0) {
+      out.push(
+        `<text x="${lx}" y="${ly - 20}" fill="#555">TTFT against ${
+          esc(ref.strategy)
+        }, turnpike's default (1.00x)</text>`,
+      );
+    }
   });
   // Right: hit rate bars.
   const bx = 720, by = 70, bw = 350, bh = 340;
@@ -221,7 +243,9 @@ export function renderSvg(runs: readonly StrategyRun[], options: SvgOptions): st
       }" fill="${color}" fill-opacity="0.45"/>`,
       `<text x="${(x0 + w / 2).toFixed(1)}" y="${
         (yb(r.hitRate) - 4).toFixed(1)
-      }" text-anchor="middle">${(r.hitRate * 100).toFixed(0)}%</text>`,
+      }" text-anchor="middle">${(r.hitRate * 100).toFixed(0)}%${
+        ref !== undefined && r !== ref ? ` ${rel(r.hitRate, ref.hitRate)}` : ""
+      }</text>`,
       `<text x="${(x0 + w / 2).toFixed(1)}" y="${
         by + bh + 14
       }" text-anchor="end" transform="rotate(-35 ${(x0 + w / 2).toFixed(1)} ${by + bh + 14})">${
