@@ -171,8 +171,8 @@ export interface RenderedJob {
   gpusPerNode: number;
   /** The `--time` it asks for, when it has one. */
   time?: string;
+  /** The job's log on the cluster: the script's and the server's stdout and stderr. */
   outputPath: string;
-  errorPath: string;
   /** The server's argv as the script runs it. */
   argv: string[];
 }
@@ -270,8 +270,9 @@ export function renderSbatch(options: RenderOptions): RenderedJob | RenderRefusa
     );
   }
   const jobDir = options.jobDir.replace(/\/+$/, "");
-  const outputPath = `${jobDir}/${name}.out`;
-  const errorPath = `${jobDir}/${name}.err`;
+  // One file for stdout and stderr (sbatch's default without --error): the server's log, where
+  // a taken port shows, and what `jobs logs` follows.
+  const outputPath = `${jobDir}/${name}.log`;
   const time = timeLimitOf(model, partition);
   const directives: [string, string | number | undefined][] = [
     ["job-name", name],
@@ -287,7 +288,6 @@ export function renderSbatch(options: RenderOptions): RenderedJob | RenderRefusa
     ["time", time],
     ["signal", `B:USR1@${options.signalLead}`],
     ["output", outputPath],
-    ["error", errorPath],
   ];
   const lines = ["#!/bin/bash"];
   for (const [key, value] of directives) {
@@ -339,7 +339,6 @@ export function renderSbatch(options: RenderOptions): RenderedJob | RenderRefusa
     nodes: layout.nodes,
     gpusPerNode: layout.gpusPerNode,
     outputPath,
-    errorPath,
     argv,
   };
   if (time !== undefined) job.time = time;

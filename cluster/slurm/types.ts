@@ -122,6 +122,11 @@ export interface Slurm {
   cancel(jobId: string, options?: { signal?: string }): Promise<void>;
   /** Reads a file on the cluster (a job's output), from byte `offset`. */
   readFile(path: string, offset?: number): Promise<string>;
+  /**
+   * The cluster user's home directory, to make `job_dir`'s `~` absolute before rendering (sbatch
+   * does not expand `~` in `--output`). Optional: without it, give `job_dir` as an absolute path.
+   */
+  home?(): Promise<string>;
   close(): Promise<void>;
 }
 
