@@ -1,0 +1,134 @@
+/**
+ * Test helpers for the REST client: a slurmrestd of the testbed's SLURM on a unix socket
+ * (`rest_auth/local`, as `nobody`), and a local server that replays recorded answers.
+ */
+import { join } from "node:path";
+import { testbed } from "../../ssh/testing.ts";
+
+/** A running slurmrestd. */
+export interface Slurmrestd {
+  socket: string;
+  /** A directory every user may write, for job output. */
+  dir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts slurmrestd on a unix socket with `rest_auth/local`, as `nobody` (it refuses root); jobs
+ * it submits run as `nobody`, whose association in the testbed's account is added when missing.
+ */
+export async function startSlurmrestd(account = "testacct"): Promise<Slurmrestd> {
+  const env = { SLURM_CONF: testbed().slurmConf };
+  const assoc = await new Deno.Command("sacctmgr", {
+    args: ["-n", "-P", "show", "assoc", "user=nobody", `account=${account}`, "format=user"],
+    env,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  if (new TextDecoder().decode(assoc.stdout).trim() === "") {
+    const add = await new Deno.Command("sacctmgr", {
+      args: ["-i", "add", "user", "nobody", `account=${account}`],
+      env,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!add.success) {
+      throw new Error(`sacctmgr add user nobody: ${new TextDecoder().decode(add.stderr)}`);
+    }
+  }
+  const dir = await Deno.makeTempDir({ prefix: "turnpike-restd-" });
+  await Deno.chmod(dir, 0o777);
+  const socket = join(dir, "slurmrestd.sock");
+  const child = new Deno.Command("slurmrestd", {
+    args: ["-a", "rest_auth/local", "-u", "nobody", `unix:${socket}`],
+    env,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await Deno.stat(socket)).isSocket) break;
+    } catch {
+      // Not there yet.
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      await child.status;
+      throw new Error(`slurmrestd did not open ${socket}: ${await stderr}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    socket,
+    dir,
+    async close() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already ended.
+      }
+      await child.status;
+      await stderr;
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** What the replay server saw of one request. */
+export interface SeenRequest {
+  method: string;
+  path: string;
+  headers: Headers;
+  body: unknown;
+}
+
+/** A local HTTP server answering `"METHOD /path"` routes with recorded JSON. */
+export interface ReplayServer {
+  url: string;
+  seen: SeenRequest[];
+  close(): Promise<void>;
+}
+
+/** An answer of the replay server: a recorded file's name under testdata/rest/, or a value. */
+export type ReplayAnswer = { file: string; status?: number } | { json: unknown; status?: number };
+
+const RECORDED = new URL("../testdata/rest/", import.meta.url);
+
+/** Reads a recorded slurmrestd answer. */
+export function recorded(file: string): unknown {
+  return JSON.parse(Deno.readTextFileSync(new URL(file, RECORDED)));
+}
+
+/**
+ * Serves `routes` (`"GET /slurm/v0.0.38/jobs"`, or a function of the request for a changing
+ * answer); anything else is a 404 with slurmrestd's wording.
+ */
+export function startReplay(
+  routes: Record<string, ReplayAnswer | ((seen: SeenRequest) => ReplayAnswer)>,
+): ReplayServer {
+  const seen: SeenRequest[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const url = new URL(req.url);
+    const text = await req.text();
+    const request = {
+      method: req.method,
+      path: url.pathname + url.search,
+      headers: req.headers,
+      body: text === "" ? undefined : JSON.parse(text),
+    };
+    seen.push(request);
+    const route = routes[`${req.method} ${url.pathname}${url.search}`] ??
+      routes[`${req.method} ${url.pathname}`];
+    const answer = typeof route === "function" ? route(request) : route;
+    if (!answer) return new Response("Unable to find path", { status: 404 });
+    const body = "file" in answer ? recorded(answer.file) : answer.json;
+    return Response.json(body, { status: answer.status ?? 200 });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    seen,
+    close: () => server.shutdown(),
+  };
+}
