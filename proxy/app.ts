@@ -2,6 +2,7 @@
 import { isStorageFailure, storageUnavailable } from "./storage_errors.ts";
 import { Hono } from "hono";
 import { adminRoutes, type AdminServices } from "./admin/routes.ts";
+import { dashboardRoutes } from "./admin/dashboard.ts";
 import { analysisRoutes } from "./admin/analysis_routes.ts";
 import { errorResponse } from "./errors.ts";
 import { requestGuards } from "./guards/mod.ts";
@@ -67,6 +68,8 @@ export function createApp(services: AppServices): Hono {
     }),
   );
   app.route("/", adminRoutes(services));
+  // The web dashboard's feed reads the JSON routes through this app, with the viewer's credential.
+  app.route("/", dashboardRoutes({ fetch: (request) => app.fetch(request) }));
   app.route("/", analysisRoutes(services));
   if (services.metrics) app.route("/", metricsRoutes(services.metrics));
   if (services.health) app.route("/", healthRoutes(services.health));

@@ -10,15 +10,21 @@ import { adminRequired, authRefusal } from "./refusals.ts";
 import { logger } from "../../actors/runtime/log.ts";
 
 /** Paths any caller may `GET` without credentials. */
-export const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/health", "/metrics"]);
+export const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/health", "/metrics", "/dashboard"]);
+
+/** Whether any caller may `GET` `path` without credentials: {@linkcode PUBLIC_PATHS} and the dashboard's static files (no data). */
+export function isPublicPath(path: string): boolean {
+  return PUBLIC_PATHS.has(path) || path.startsWith("/dashboard/assets/");
+}
 
 /**
- * Whether `path` is an admin route: everything under `/api/`, and `/health/detailed`. Writes
+ * Whether `path` is an admin route: everything under `/api/`, `/health/detailed` and the web
+ * dashboard's feed `/dashboard/events`. Writes
  * register backends and manage keys; reads show every client's requests and the replicas'
  * addresses, so a client's key may not read them either.
  */
 export function isAdminRoute(_method: string, path: string): boolean {
-  return path.startsWith("/api/") || path === "/health/detailed";
+  return path.startsWith("/api/") || path === "/health/detailed" || path === "/dashboard/events";
 }
 
 /** Logs a refusal (these requests have no record, so no access line): why, never the credential. */
@@ -39,7 +45,7 @@ export function authMiddleware(auth: Authenticator | undefined): MiddlewareHandl
     const request = c.req.raw;
     const path = c.req.path;
     const method = request.method;
-    if ((method === "GET" || method === "HEAD") && PUBLIC_PATHS.has(path)) return await next();
+    if ((method === "GET" || method === "HEAD") && isPublicPath(path)) return await next();
     let outcome = auth.authenticate(request);
     if (outcome instanceof Promise) outcome = await outcome;
     if (!outcome.ok) {
