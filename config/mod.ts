@@ -38,5 +38,6 @@ export {
 } from "./limits_schema.ts";
 export { type AuthConfig, AuthSchema, type JwtConfig } from "./auth_schema.ts";
 export { type LoggingConfig, LoggingSchema } from "./logging_schema.ts";
+export { type ModelSloConfig, type SloConfig, SloSchema } from "./slo_schema.ts";
 export { type Command, numberFlag, parseFlags, UsageError } from "./cli.ts";
 export { configCommand } from "./command.ts";

@@ -7,6 +7,7 @@ import { HttpLimitsFields } from "./http_limits_schema.ts";
 import { LimitsSchema } from "./limits_schema.ts";
 import { AuthSchema } from "./auth_schema.ts";
 import { LoggingSchema } from "./logging_schema.ts";
+import { SloSchema } from "./slo_schema.ts";
 import { checkCluster, checkModelSlurm, ClusterSchema, ModelSlurmFields } from "./slurm_schema.ts";
 export { ClusterSchema } from "./slurm_schema.ts";
 import {
@@ -198,6 +199,8 @@ export const ConfigSchema = z.strictObject({
   auth: AuthSchema.default(AuthSchema.parse({})),
   /** JSON log lines on stderr: level, access log, prompts. */
   logging: LoggingSchema.default(LoggingSchema.parse({})),
+  /** Objectives per model (p95 TTFT, p95 inter-token latency, error rate), their burn, routing canaries. */
+  slo: SloSchema.default(SloSchema.parse({})),
   /** Directory of the KV file; `TURNPIKE_STATE_DIR` overrides it. */
   state_dir: z.string().min(1).default(".turnpike"),
 }).superRefine((config, ctx) => {

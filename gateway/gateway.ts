@@ -4,11 +4,16 @@ import { kvPath } from "../config/mod.ts";
 import { ActorSystem } from "../actors/runtime/mod.ts";
 import {
   backendIdFromUrl,
+  createPicker,
   Fleet,
   needsPromptText,
   Registrations,
   requestFeatures,
+  strategyOptions,
 } from "../actors/router/mod.ts";
+import { PickerSwitches } from "../actors/router/switchable_picker.ts";
+import { SloTracker } from "../proxy/admin/slo/mod.ts";
+import { RoutingController } from "../proxy/admin/routing/mod.ts";
 import { LocalJobs } from "../actors/job/local_jobs.ts";
 import { countPhases } from "../actors/job/controller.ts";
 import type { JobsController } from "../actors/job/types.ts";
@@ -98,7 +103,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const system = options.system ??
     await ActorSystem.start({ kvPath: kvPath(config), listen: false });
   const now = options.now ?? Date.now;
-  const fleet = new Fleet(system, config.proxy, { now });
+  // Every model routes through a switchable picker: POST /api/routing changes its strategy.
+  const switches = new PickerSwitches(
+    config.proxy.strategy,
+    (spec) => createPicker(spec, strategyOptions(config.proxy, { now })),
+  );
+  const fleet = new Fleet(system, config.proxy, {
+    now,
+    picker: (model) => switches.pickerFor(model),
+  });
   const records = new RecordStore({
     capacity: options.recordCapacity ?? config.proxy.records.retention,
   });
@@ -135,7 +148,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
 
   const blockChars = config.proxy.prefix_block_chars;
   // The prompt's text is copied out only for strategies that read it (sglang_cache_aware, llmd_default).
-  const promptText = needsPromptText(config.proxy.strategy);
+  // Rechecked when the routing changes at run time.
+  let promptText = needsPromptText(config.proxy.strategy);
   const upstream = new UpstreamClient({
     transport: config.proxy.upstream_client,
     connectTimeoutMs: config.proxy.connect_timeout * 1000,
@@ -224,6 +238,27 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     logger,
     ...(jobs ? { jobPhases: async () => countPhases(await jobs.status()) } : {}),
   });
+  // SLO burn from every finished record, in process; canaries are judged at each evaluation.
+  const slo = new SloTracker({
+    config: config.slo,
+    records,
+    registry: metrics.registry,
+    logger,
+    armOf: (record) => switches.get(record.model)?.armOf(record.sessionId),
+    now,
+  });
+  const routing = new RoutingController({
+    switches,
+    slo,
+    config: config.slo,
+    registry: metrics.registry,
+    logger,
+    changed: () => {
+      promptText = switches.strategies().some(needsPromptText);
+    },
+    now,
+  });
+  slo.start();
   // Formatted when each record is added; written to stderr in batches, after the request.
   const unlogAccess = config.logging.access_log ? followAccessLog(records, logger) : undefined;
   const digest = await configDigest(config);
@@ -239,6 +274,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     auth,
     admission,
     metrics,
+    routing: { routing, slo },
     health: {
       fleet,
       registrations,
@@ -299,6 +335,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         if (replicas) await system.stop(replicas);
         await fleet.close();
         if (ownSystem) await system.shutdown({ deadlineMs });
+        routing.close();
+        slo.close();
         metrics.close();
         unlogAccess?.();
         await logger.flush();

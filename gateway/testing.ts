@@ -48,6 +48,8 @@ export interface RigOptions {
   limits?: Record<string, unknown>;
   /** `logging:` settings; the access log is off unless asked for, so test output stays readable. */
   logging?: Record<string, unknown>;
+  /** `slo:` (objectives per model, evaluation interval, canary rules). */
+  slo?: Record<string, unknown>;
 }
 
 /** Starts simulated replicas on port 0 and a gateway over them on port 0, with a KV file in a temp dir. */
@@ -81,6 +83,7 @@ export async function startRig(options: RigOptions = {}): Promise<TestRig> {
     ...(options.admission ? { admission: options.admission } : {}),
     ...(options.auth ? { auth: options.auth } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.slo ? { slo: options.slo } : {}),
     logging: { access_log: false, ...options.logging },
     state_dir: dir,
   };

@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import { adminRoutes, type AdminServices } from "./admin/routes.ts";
 import { dashboardRoutes } from "./admin/dashboard.ts";
 import { analysisRoutes } from "./admin/analysis_routes.ts";
+import { routingRoutes, type RoutingServices } from "./admin/routing/mod.ts";
 import { errorResponse } from "./errors.ts";
 import { requestGuards } from "./guards/mod.ts";
 import { type ForwardContext, forwardOpenAI } from "./openai/forward.ts";
@@ -31,6 +32,8 @@ export interface AppServices extends AdminServices {
   auth?: Authenticator;
   /** What `GET /metrics` renders; no such route without it. */
   metrics?: Pick<GatewayMetrics, "render" | "contentType">;
+  /** Run-time routing and the SLO burn (`/api/routing`, `/api/slo`); no such routes without it. */
+  routing?: RoutingServices;
   /** What `GET /health/detailed` reads; no such route without it. */
   health?: HealthServices;
   /** The job actors of launched replicas (`/api/jobs`); no such routes without it. */
@@ -71,6 +74,7 @@ export function createApp(services: AppServices): Hono {
   // The web dashboard's feed reads the JSON routes through this app, with the viewer's credential.
   app.route("/", dashboardRoutes({ fetch: (request) => app.fetch(request) }));
   app.route("/", analysisRoutes(services));
+  if (services.routing) app.route("/", routingRoutes(services.routing));
   if (services.metrics) app.route("/", metricsRoutes(services.metrics));
   if (services.health) app.route("/", healthRoutes(services.health));
   if (services.jobs) app.route("/", jobsRoutes(services.jobs));

@@ -1,0 +1,65 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { sessionPoint, SwitchablePicker } from "./switchable_picker.ts";
+import { createPicker, strategyOptions } from "./strategies/mod.ts";
+import type { BackendView, RequestFeatures } from "./strategies/mod.ts";
+import { ProxySchema } from "../../config/schema.ts";
+
+const proxy = ProxySchema.parse({});
+const build = (spec: Parameters<typeof createPicker>[0]) =>
+  createPicker(spec, strategyOptions(proxy));
+
+function views(...ids: string[]): BackendView[] {
+  return ids.map((id) => ({
+    id,
+    url: `http://${id}`,
+    inFlight: 0,
+    ewmaTtftMs: undefined,
+    load: undefined,
+  }));
+}
+
+function request(sessionId: string | undefined): RequestFeatures {
+  return { model: "m", sessionId, prefixHashes: [], promptChars: 10 };
+}
+
+Deno.test("sessionPoint() spreads session ids over [0, 1) and gives one id one point", () => {
+  const points = Array.from({ length: 2000 }, (_, i) => sessionPoint(`session-${i}`));
+  assert(points.every((p) => p >= 0 && p < 1));
+  const below = points.filter((p) => p < 0.25).length / points.length;
+  assert(below > 0.2 && below < 0.3, String(below));
+  assertEquals(sessionPoint("abc"), sessionPoint("abc"));
+});
+
+Deno.test("SwitchablePicker routes a canary's share of sessions with its strategy and the rest with the incumbent's", () => {
+  const picker = new SwitchablePicker("least_connections", build);
+  const candidates = views("a", "b");
+  // least_connections breaks ties in turn; consistent_hash keeps one session on one backend.
+  picker.startCanary("consistent_hash", 0.5);
+  const sessions = Array.from({ length: 40 }, (_, i) => `s-${i}`);
+  const canary = sessions.filter((s) => picker.armOf(s) === "canary");
+  assert(canary.length > 5 && canary.length < 35, String(canary.length));
+  for (const s of canary) {
+    const first = picker.pick(request(s), candidates)?.id;
+    for (let i = 0; i < 5; i++) assertEquals(picker.pick(request(s), candidates)?.id, first);
+  }
+  assertEquals(picker.armOf(undefined), "incumbent");
+  assertEquals(picker.canary, { strategy: "consistent_hash", share: 0.5 });
+});
+
+Deno.test("SwitchablePicker promotes a canary to every session, rolls one back, and set() ends one", () => {
+  const picker = new SwitchablePicker("round_robin", build);
+  picker.startCanary("least_load", 0.3);
+  picker.promote();
+  assertEquals([picker.strategy, picker.canary, picker.armOf("x")], [
+    "least_load",
+    undefined,
+    undefined,
+  ]);
+  picker.startCanary("round_robin", 0.3);
+  picker.rollback();
+  assertEquals([picker.strategy, picker.canary], ["least_load", undefined]);
+  picker.startCanary("round_robin", 0.3);
+  picker.set({ least_load: 1, prefix_aware: 2 });
+  assertEquals([picker.strategy, picker.canary], [{ least_load: 1, prefix_aware: 2 }, undefined]);
+  assert(picker.pick(request("s"), views("a")) !== undefined);
+});
