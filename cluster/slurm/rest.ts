@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import type { JobInfo, Shell, Slurm, SubmitRequest, SubmitResult } from "./types.ts";
+import { CliSlurm } from "./cli.ts";
 import { parseDirectives } from "./rest/directives.ts";
 import { offeredVersions, pickDialect, REST_JOB_PATH, type RestDialect } from "./rest/dialect.ts";
 import { type TokenConfig, TokenSource } from "./rest/token.ts";
@@ -52,7 +53,7 @@ const OpenApi = z.object({ paths: z.record(z.string(), z.unknown()) });
 export class RestSlurm implements Slurm {
   readonly kind = "rest" as const;
   readonly #config: RestConfig;
-  readonly #shell: Shell;
+  readonly #files: CliSlurm;
   readonly #tokens: TokenSource;
   readonly #client: Deno.HttpClient | undefined;
   readonly #timeoutMs: number;
@@ -61,7 +62,7 @@ export class RestSlurm implements Slurm {
   /** @param shell runs `token_command` and reads job output files (`tail`) on the cluster */
   constructor(config: RestConfig, shell: Shell, options: RestSlurmOptions = {}) {
     this.#config = config;
-    this.#shell = shell;
+    this.#files = new CliSlurm(shell);
     this.#tokens = new TokenSource(config, shell, options.now ? { now: options.now } : {});
     this.#client = options.unixSocket === undefined
       ? undefined
@@ -135,12 +136,14 @@ export class RestSlurm implements Slurm {
     if (!answer.ok || errors.length > 0) throw this.#failure("DELETE", path, answer, dialect);
   }
 
-  async readFile(path: string, offset = 0): Promise<string> {
-    const result = await this.#shell.exec(["tail", "-c", `+${offset + 1}`, path]);
-    if (result.code !== 0) {
-      throw new Error(`Cannot read ${path} on ${this.#shell.where}: ${result.stderr.trim()}`);
-    }
-    return result.stdout;
+  /** Reads a job's output through the shell, as the CLI does (slurmrestd serves no files). */
+  readFile(path: string, offset = 0): Promise<string> {
+    return this.#files.readFile(path, offset);
+  }
+
+  /** The cluster user's home directory, through the shell. */
+  home(): Promise<string> {
+    return this.#files.home();
   }
 
   close(): Promise<void> {

@@ -308,7 +308,7 @@ Deno.test("RestSlurm says what is wrong when token_command fails or a fixed toke
   }, { token: expired });
 });
 
-Deno.test("RestSlurm.readFile() reads a job's output on the cluster through the shell", async () => {
+Deno.test("RestSlurm.readFile() and home() read the cluster through the shell", async () => {
   const server = startReplay(routes());
   await withRest(server, async (slurm, shell) => {
     const path = `/tmp/turnpike-rest-read-${crypto.randomUUID()}.out`;
@@ -316,7 +316,8 @@ Deno.test("RestSlurm.readFile() reads a job's output on the cluster through the 
     try {
       assert.equal(await slurm.readFile(path), "first\nsecond\n");
       assert.equal(await slurm.readFile(path, 6), "second\n");
-      await assert.rejects(slurm.readFile(`${path}.missing`), /Cannot read .*missing on root@/);
+      assert.equal(await slurm.readFile(`${path}.missing`), "", "no output yet");
+      assert.match(await slurm.home(), /^\/root$/);
     } finally {
       await shell.exec(["rm", "-f", path]);
     }

@@ -7,20 +7,20 @@
 export interface SshConfig {
   host: string;
   /** @default 22 */
-  port?: number;
+  port?: number | undefined;
   user: string;
   /** Private key file (OpenSSH or PEM format, not encrypted); `~` is expanded. */
-  key?: string;
+  key?: string | undefined;
   /** Authenticate with the agent at `SSH_AUTH_SOCK`. @default false */
-  agent?: boolean;
+  agent?: boolean | undefined;
   /** @default "~/.ssh/known_hosts" */
-  known_hosts?: string;
+  known_hosts?: string | undefined;
   /** Append an unknown host key to known_hosts instead of refusing it (a changed key is still refused). @default false */
-  accept_new_host_key?: boolean;
+  accept_new_host_key?: boolean | undefined;
   /** A bastion to connect through, `[user@]host[:port]` (the user defaults to `user`). */
-  proxy_jump?: string;
+  proxy_jump?: string | undefined;
   /** Seconds between SSH keepalives; 0 turns them off. @default 15 */
-  keepalive_interval?: number;
+  keepalive_interval?: number | undefined;
 }
 
 /** A host to connect to, with its user. */
