@@ -7,6 +7,11 @@ import type { BenchSuite } from "./command.ts";
 import type { LoadResult } from "./proxy/load.ts";
 import { measurePick } from "./proxy/pick_cost.ts";
 import {
+  DASHBOARD_INTERVAL_S,
+  type DashboardFeedStats,
+  watchDashboards,
+} from "./proxy/dashboards.ts";
+import {
   ensureNginx,
   pinned,
   runJsonScript,
@@ -39,6 +44,10 @@ const usage = [
   "  --scrape-metrics    also measure turnpike-scraped: a second turnpike whose GET /metrics is",
   "                      scraped every second through the run; prints both added p50s and their",
   "                      ratio (issue #14: scraping adds < 5%)",
+  "  --dashboards        also measure turnpike-watched: a turnpike scraped every second that also",
+  "                      has both dashboards' feeds open (the JSON endpoints deno task dash polls,",
+  "                      every 2 s, and an SSE stream of /dashboard/events); prints the ratio of",
+  "                      its added p50 to turnpike's (issue #14: < 5%)",
   "  --access-log        turnpike's access log on (logging.access_log; off here by default so",
   "                      figures compare with earlier runs; its lines go to stderr)",
 ].join("\n");
@@ -48,6 +57,7 @@ const TARGETS = [
   "turnpike",
   "turnpike-fetch",
   "turnpike-scraped",
+  "turnpike-watched",
   "hono",
   "nginx",
 ] as const;
@@ -222,6 +232,7 @@ export const proxyBench: BenchSuite = {
       "no-nginx": { type: "boolean" },
       "compare-clients": { type: "boolean" },
       "scrape-metrics": { type: "boolean" },
+      dashboards: { type: "boolean" },
       "access-log": { type: "boolean" },
     }, usage);
     const durationS = numberFlag(values.duration, "duration", usage) ?? 2;
@@ -231,13 +242,17 @@ export const proxyBench: BenchSuite = {
       Number(s.trim())
     );
     const wanted = new Set(
-      (values.targets ?? TARGETS.filter((t) => t !== "turnpike-fetch" && t !== "turnpike-scraped")
-        .join(",")).split(",")
+      (values.targets ??
+        TARGETS.filter((t) =>
+          !["turnpike-fetch", "turnpike-scraped", "turnpike-watched"].includes(t)
+        )
+          .join(",")).split(",")
         .map((s) => s.trim()),
     );
     if (values["no-nginx"]) wanted.delete("nginx");
     if (values["compare-clients"]) wanted.add("turnpike-fetch");
     if (values["scrape-metrics"]) wanted.add("turnpike-scraped");
+    if (values.dashboards) wanted.add("turnpike-watched");
     const accessLog = values["access-log"] === true;
     const strategy = values.strategy ?? "prefix_aware";
 
@@ -246,6 +261,8 @@ export const proxyBench: BenchSuite = {
     const urls = new Map<Target, string>();
     const scraper = new AbortController();
     let scraping: Promise<ScrapeStats> | undefined;
+    let watchedScraping: Promise<ScrapeStats> | undefined;
+    let watching: Promise<DashboardFeedStats> | undefined;
     try {
       const upstream = await startZeroLatencyBackend();
       services.push(upstream);
@@ -256,6 +273,7 @@ export const proxyBench: BenchSuite = {
           ["turnpike", "http1"],
           ["turnpike-fetch", "fetch"],
           ["turnpike-scraped", "http1"],
+          ["turnpike-watched", "http1"],
         ] as const
       ) {
         if (!wanted.has(target)) continue;
@@ -292,6 +310,10 @@ export const proxyBench: BenchSuite = {
         urls.set(target, `http://127.0.0.1:${tp.port}/v1/chat/completions`);
         if (target === "turnpike-scraped") {
           scraping = scrapeEvery(`http://127.0.0.1:${tp.port}/metrics`, scraper.signal);
+        }
+        if (target === "turnpike-watched") {
+          watchedScraping = scrapeEvery(`http://127.0.0.1:${tp.port}/metrics`, scraper.signal);
+          watching = watchDashboards(`http://127.0.0.1:${tp.port}`, scraper.signal);
         }
       }
       if (wanted.has("hono")) {
@@ -399,9 +421,10 @@ export const proxyBench: BenchSuite = {
             fmt(pick.askUs, 2)
           } us per pick; the hot path calls the router's view directly.`,
       );
-      const turnpikes = (["turnpike", "turnpike-fetch", "turnpike-scraped"] as const).filter((t) =>
-        urls.has(t)
-      );
+      const turnpikes =
+        (["turnpike", "turnpike-fetch", "turnpike-scraped", "turnpike-watched"] as const).filter((
+          t,
+        ) => urls.has(t));
       const verdictOf = Object.fromEntries(turnpikes.map((t) => [t, verdicts(runs, t)]));
       for (const [target, verdict] of Object.entries(verdictOf)) {
         console.log(
@@ -435,6 +458,37 @@ export const proxyBench: BenchSuite = {
             `(< 1.05: ${scrape.met})`,
         );
       }
+      const watchedScrapes = await watchedScraping;
+      const feeds = await watching;
+      const watched =
+        watchedScrapes && feeds && verdictOf["turnpike"] && verdictOf["turnpike-watched"]
+          ? {
+            ...scrapeVerdict(
+              verdictOf["turnpike"].addedP50Ms,
+              verdictOf["turnpike-watched"].addedP50Ms,
+              watchedScrapes,
+            ),
+            dashboardIntervalS: DASHBOARD_INTERVAL_S,
+            ...feeds,
+          }
+          : undefined;
+      if (watched) {
+        console.log(
+          `\nScraping /metrics every ${
+            SCRAPE_EVERY_MS / 1000
+          } s (${watched.scrapes} scrapes) and both ` +
+            `dashboards open (${watched.polls} polls of the TUI's endpoints, ${
+              fmt(watched.pollMeanMs, 2)
+            } ms ` +
+            `each; ${watched.events} SSE updates; errors ${
+              watched.pollErrors + watched.eventErrors
+            }): ` +
+            `added p50 at c=1 ${fmt(watched.addedP50Ms, 3)} ms without, ` +
+            `${fmt(watched.addedP50ScrapedMs, 3)} ms with; ratio ${
+              fmt(watched.ratio, 3)
+            } (< 1.05: ${watched.met})`,
+        );
+      }
       const result = {
         suite: "proxy",
         at: new Date().toISOString(),
@@ -449,6 +503,7 @@ export const proxyBench: BenchSuite = {
         targets: verdictOf["turnpike"],
         ...(verdictOf["turnpike-fetch"] ? { targetsFetch: verdictOf["turnpike-fetch"] } : {}),
         ...(scrape ? { scrape } : {}),
+        ...(watched ? { watched } : {}),
         accessLog,
       };
       const resultsDir = join(ROOT, "bench/results");
@@ -462,6 +517,8 @@ export const proxyBench: BenchSuite = {
     } finally {
       scraper.abort();
       await scraping;
+      await watchedScraping;
+      await watching;
       for (const service of services.reverse()) await service.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
