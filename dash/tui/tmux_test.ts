@@ -90,11 +90,13 @@ Deno.test("deno task dash in tmux: backends, Tab, j/k, Enter, disconnect and rec
   let serve = await startServe(stateDir);
   const traffic = startTraffic(() => serve.url);
   try {
-    const backends = (await (await fetch(`${serve.url}/api/backends`)).json()).backends as {
-      id: string;
-      url: string;
-    }[];
-    assert(backends.length === 2);
+    const backends = await waitFor("two healthy backends", async () => {
+      const body = await (await fetch(`${serve.url}/api/backends`)).json();
+      const healthy = (body.backends as { id: string; url: string; healthy: boolean }[]).filter((
+        b,
+      ) => b.healthy);
+      return healthy.length === 2 ? healthy : false;
+    }, { timeoutMs: 60_000, everyMs: 200 });
     await tmux.run(
       "new-session",
       "-d",
@@ -132,6 +134,14 @@ Deno.test("deno task dash in tmux: backends, Tab, j/k, Enter, disconnect and rec
     await tmux.until("it collapsed", (s) => !s.includes(`url ${order[1]!.url}`));
     await tmux.keys("k", "Enter");
     await tmux.until("the first backend expanded", (s) => s.includes(`url ${order[0]!.url}`));
+
+    // A smaller terminal: the frame is redrawn to its size (SIGWINCH), help line on its last row.
+    await tmux.run("resize-window", "-t", "dash", "-x", "100", "-y", "30");
+    await tmux.until("the frame redrawn at 100x30", (s) => {
+      const lines = s.split("\n");
+      return lines.length >= 30 && lines[29]!.includes("q/Esc quit") &&
+        lines.every((l) => [...l].length <= 100);
+    });
 
     await serve.stop();
     await tmux.until("disconnected", (s) => s.includes("disconnected"));
