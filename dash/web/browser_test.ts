@@ -119,7 +119,10 @@ Deno.test("the web dashboard loads without errors, shows every healthy backend, 
 });
 
 Deno.test("with auth on the dashboard asks for the admin key, refuses a wrong one, and shows the feed with the right one", async () => {
-  const rig = await startRig({ auth: { enabled: true, admin_key: ADMIN_KEY } });
+  const rig = await startRig({
+    auth: { enabled: true, admin_key: ADMIN_KEY },
+    logging: { level: "warn" },
+  });
   try {
     const page = await fetch(`${rig.gateway.url}/dashboard`);
     assertEquals(page.status, 200);
@@ -127,6 +130,16 @@ Deno.test("with auth on the dashboard asks for the admin key, refuses a wrong on
     const anonymous = await fetch(`${rig.gateway.url}/dashboard/events`);
     assertEquals(anonymous.status, 401);
     assertEquals((await anonymous.json()).error.type !== undefined, true);
+    const created = await (await fetch(`${rig.gateway.url}/api/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "dash-test", client_id: "agent-1" }),
+    })).json();
+    const client = await fetch(`${rig.gateway.url}/dashboard/events`, {
+      headers: { authorization: `Bearer ${created.key}` },
+    });
+    assertEquals(client.status, 403, "a client's key may not read the feed");
+    await client.body?.cancel();
     const badQuery = await fetch(`${rig.gateway.url}/dashboard/events?interval=0`, {
       headers: { authorization: `Bearer ${ADMIN_KEY}` },
     });
