@@ -57,7 +57,7 @@ Deno.test("jobs plan prints each replica's script and the capacity per partition
       assert.match(stdout, /Replica 1 on gpu_a: job tp\.llama-8b\.1\.plan .*port 6001/);
       assert.match(
         stdout,
-        /^ {4}#SBATCH --output=\/scratch\/alice\/jobs\/tp\.llama-8b\.1\.plan\.log$/m,
+        /^ {4}#SBATCH --output=\/scratch\/alice\/jobs\/tp\.llama-8b\.1\.plan\.out$/m,
       );
       assert.doesNotMatch(stdout, /static/, "a model with endpoints is not launched");
       assert.match(stdout, /Every model fits\. Nothing was submitted/);

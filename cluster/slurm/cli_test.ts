@@ -90,16 +90,16 @@ Deno.test({
         )
       );
       const log = await waitFor(async () => {
-        const text = await slurm.readFile(job.outputPath);
+        const text = await slurm.readFile(job.errorPath);
         return text.includes("turnpike: job") ? text : undefined;
       });
       assert.match(log, new RegExp(`turnpike: job ${jobId} replica cli-test/0 on `));
       const skip = new TextEncoder().encode("turnpike: job").length;
-      assert.equal(await slurm.readFile(job.outputPath, skip), log.slice("turnpike: job".length));
+      assert.equal(await slurm.readFile(job.errorPath, skip), log.slice("turnpike: job".length));
 
       await slurm.cancel(jobId, { signal: "USR1" });
       await waitFor(async () =>
-        (await slurm.readFile(job.outputPath)).includes("(USR1); still serving")
+        (await slurm.readFile(job.errorPath)).includes("(USR1); still serving")
       );
       assert.equal((await slurm.queue({ jobIds: [jobId] }))[0]?.state, "RUNNING");
 

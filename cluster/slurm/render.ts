@@ -137,6 +137,15 @@ export function outputDirsOf(script: string): string[] {
   return [...dirs];
 }
 
+/** Where a job's stdout (`<name>.out`) and stderr (`<name>.err`) go under the job directory. */
+export function jobLogPaths(
+  jobDir: string,
+  name: string,
+): { outputPath: string; errorPath: string } {
+  const dir = jobDir.replace(/\/+$/, "");
+  return { outputPath: `${dir}/${name}.out`, errorPath: `${dir}/${name}.err` };
+}
+
 /** The port Ray's head listens on in a multi-node job (its default); the job has its nodes alone. */
 export const RAY_PORT = 6379;
 
@@ -171,8 +180,10 @@ export interface RenderedJob {
   gpusPerNode: number;
   /** The `--time` it asks for, when it has one. */
   time?: string;
-  /** The job's log on the cluster: the script's and the server's stdout and stderr. */
+  /** The job's stdout on the cluster. */
   outputPath: string;
+  /** The job's stderr on the cluster: the server's log, where a taken port shows. */
+  errorPath: string;
   /** The server's argv as the script runs it. */
   argv: string[];
 }
@@ -269,10 +280,7 @@ export function renderSbatch(options: RenderOptions): RenderedJob | RenderRefusa
       "ray",
     );
   }
-  const jobDir = options.jobDir.replace(/\/+$/, "");
-  // One file for stdout and stderr (sbatch's default without --error): the server's log, where
-  // a taken port shows, and what `jobs logs` follows.
-  const outputPath = `${jobDir}/${name}.log`;
+  const { outputPath, errorPath } = jobLogPaths(options.jobDir, name);
   const time = timeLimitOf(model, partition);
   const directives: [string, string | number | undefined][] = [
     ["job-name", name],
@@ -288,6 +296,7 @@ export function renderSbatch(options: RenderOptions): RenderedJob | RenderRefusa
     ["time", time],
     ["signal", `B:USR1@${options.signalLead}`],
     ["output", outputPath],
+    ["error", errorPath],
   ];
   const lines = ["#!/bin/bash"];
   for (const [key, value] of directives) {
@@ -339,6 +348,7 @@ export function renderSbatch(options: RenderOptions): RenderedJob | RenderRefusa
     nodes: layout.nodes,
     gpusPerNode: layout.gpusPerNode,
     outputPath,
+    errorPath,
     argv,
   };
   if (time !== undefined) job.time = time;

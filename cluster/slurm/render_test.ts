@@ -124,7 +124,8 @@ Deno.test("renderSbatch() writes every #SBATCH option the model and partition as
     "#SBATCH --cpus-per-task=8",
     "#SBATCH --time=04:00:00",
     "#SBATCH --signal=B:USR1@300",
-    "#SBATCH --output=/scratch/alice/.turnpike/jobs/tp.m.1.abc123.log",
+    "#SBATCH --output=/scratch/alice/.turnpike/jobs/tp.m.1.abc123.out",
+    "#SBATCH --error=/scratch/alice/.turnpike/jobs/tp.m.1.abc123.err",
   ]);
   assert.deepEqual(job.argv, [
     "vllm",
@@ -306,7 +307,7 @@ Deno.test({
         );
         const info = parseSqueue(queue.stdout)[0];
         if (info && info.state !== "PENDING" && info.state !== "RUNNING") {
-          assert.fail(`job ended ${info.state}: ${await readOr(job.outputPath)}`);
+          assert.fail(`job ended ${info.state}: ${await readOr(job.errorPath)}`);
         }
         if (info?.state !== "RUNNING" || !info.node) return undefined;
         assert.equal(info.name, job.name);
@@ -319,11 +320,11 @@ Deno.test({
       // The time-limit notice: the batch shell notes it and the server keeps answering.
       const usr1 = await run(["scancel", "--batch", "--signal=USR1", jobId], undefined, env);
       assert.equal(usr1.code, 0, usr1.stderr);
-      await waitFor(async () => (await readOr(job.outputPath)).includes("(USR1); still serving"));
+      await waitFor(async () => (await readOr(job.errorPath)).includes("(USR1); still serving"));
       const after = await fetch(`http://127.0.0.1:${port}/health`);
       await after.body?.cancel();
       assert.equal(after.status, 200);
-      assert.match(await readOr(job.outputPath), /turnpike: job \d+ replica render-test\/0 on /);
+      assert.match(await readOr(job.errorPath), /turnpike: job \d+ replica render-test\/0 on /);
     } finally {
       if (jobId) await run(["scancel", jobId], undefined, env);
       // The port closes once the job is gone; wait so no simulator outlives the test.
