@@ -5,6 +5,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { chat, startRig, type TestRig, waitFor } from "../../gateway/testing.ts";
+import { startServe } from "../_testing.ts";
 
 const ADMIN_KEY = "dashboard-test-admin-key-0123456789";
 
@@ -168,5 +169,49 @@ Deno.test("with auth on the dashboard asks for the admin key, refuses a wrong on
     });
   } finally {
     await rig.close();
+  }
+});
+
+Deno.test("the web dashboard says disconnected when the gateway stops and reconnects when it is back", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "turnpike-dash-web-" });
+  let serve = await startServe(stateDir);
+  try {
+    await withBrowser(async (browser) => {
+      const page = await browser.newPage();
+      await page.goto(`${serve.url}/dashboard?interval=0.3`);
+      await waitFor(
+        "connected",
+        async () => (await page.textContent("#connection")) === "connected",
+        {
+          timeoutMs: 30_000,
+          everyMs: 100,
+        },
+      );
+      await serve.stop();
+      await waitFor(
+        "disconnected",
+        async () =>
+          ((await page.textContent("#connection")) ?? "").startsWith(
+            "disconnected from the gateway",
+          ),
+        {
+          timeoutMs: 30_000,
+          everyMs: 100,
+        },
+      );
+      serve = await startServe(stateDir, { port: serve.port });
+      await waitFor(
+        "reconnected",
+        async () => (await page.textContent("#connection")) === "connected",
+        {
+          timeoutMs: 60_000,
+          everyMs: 100,
+        },
+      );
+      assert(((await page.textContent("#panel-backends")) ?? "").includes("healthy"));
+    });
+  } finally {
+    await serve.stop();
+    await Deno.remove(stateDir, { recursive: true });
   }
 });
