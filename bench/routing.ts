@@ -9,10 +9,18 @@ import { type CacheSetting, describeCache, formatTable, renderSvg } from "./rout
 import {
   BASELINE,
   parseRunStrategy,
+  runLabel,
   type RunStrategy,
   runStrategy,
   strategyLabel,
 } from "./routing/run.ts";
+import {
+  compareFeedback,
+  compareGateways,
+  formatComparisons,
+  runVariants,
+} from "./routing/compare.ts";
+import { runVirtualBench } from "./routing/virtual_bench.ts";
 import { cappedHitRate, idealHitRate } from "./routing/trace.ts";
 import {
   formatRatios,
@@ -22,7 +30,7 @@ import {
   TURNPIKE_DEFAULT,
 } from "./routing/ratios.ts";
 import { parseTrace, promptText, type TraceRequest } from "../sim/mod.ts";
-import { replicaCacheTokens } from "./routing/setup.ts";
+import { BENCH_MAX_MODEL_LEN, replicaCacheTokens } from "./routing/setup.ts";
 import { DEFAULT_KV_TOKENS, DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S } from "../sim/mod.ts";
 
 const DEFAULT_TRACE =
@@ -62,6 +70,20 @@ const usage = [
   "  --kv-offload-gib N      host (CPU) KV tier of each replica in GiB, 8192 tokens a GiB",
   "                          (vLLM's --kv-offloading-size, native backend); the gateway's prefix",
   "                          index then covers GPU plus host tokens [0: no host tier]",
+  "  --kv-tokens-list LIST   KV budget of each replica, comma-separated (a heterogeneous fleet the",
+  "                          gateway's config does not describe: its index stays sized by --kv-tokens)",
+  "  --hetero                the first replica gets half the others' KV budget (--kv-tokens-list short)",
+  "  --prefix-feedback MODE  on, off (the router's prefix index open loop) or both: each strategy",
+  "                          runs with and without it, and the estimate errors are compared [on]",
+  "  --gateways N            also run each strategy through N gateway processes on one KV file, the",
+  "                          replay alternating requests between them; prefix hits against one [1]",
+  "  --virtual               replay on a virtual clock instead (no HTTP, no wall time): the router's",
+  "                          strategy code and the simulator's engine model in this process;",
+  "                          --replicas takes a list [8,64,256], the trace overlaid ceil(N/4) times",
+  "  --virtual-check         with --virtual: also replay at 4 replicas on the wall clock and check",
+  "                          hit rate and mean TTFT agree within 10%",
+  "  --decision-only         micro-benchmark one routing decision (64 replicas, 100k-char prompts)",
+  "                          and the router's memory per replica, nothing else",
   "  --seed S                seed of the baseline's random picks [1]",
   "  --out DIR               where the JSON and SVG go [bench/results]",
 ].join("\n");
@@ -77,6 +99,13 @@ const flags = {
   "kv-offload-gib": { type: "string" },
   seed: { type: "string" },
   out: { type: "string" },
+  "kv-tokens-list": { type: "string" },
+  hetero: { type: "boolean" },
+  "prefix-feedback": { type: "string" },
+  gateways: { type: "string" },
+  virtual: { type: "boolean" },
+  "virtual-check": { type: "boolean" },
+  "decision-only": { type: "boolean" },
 } as const;
 
 function positiveInt(value: number | undefined, flag: string): number | undefined {
@@ -99,6 +128,18 @@ export interface RoutingBenchPlan {
   kvOffloadGib: number;
   seed: number;
   out: string;
+  /** KV budget of each replica (a heterogeneous fleet); undefined: all get `kvTokens`. */
+  kvTokensList: number[] | undefined;
+  /** `--prefix-feedback`. */
+  prefixFeedback: "on" | "off" | "both";
+  /** `--gateways`. */
+  gateways: number;
+  /** `--virtual`: replica counts to replay at on the virtual clock; undefined without it. */
+  virtualReplicas: number[] | undefined;
+  /** `--virtual-check`. */
+  virtualCheck: boolean;
+  /** `--decision-only`. */
+  decisionOnly: boolean;
 }
 
 /** Parses the `bench routing` arguments; throws a UsageError on a bad command line. */
@@ -129,14 +170,60 @@ export function parseRoutingArgs(args: string[]): RoutingBenchPlan {
       }
       return n;
     });
+  let virtualReplicas: number[] | undefined;
+  if (values.virtual) {
+    virtualReplicas = values.replicas === undefined ? [8, 64, 256] : list("replicas").map((s) => {
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < 1) {
+        throw new UsageError(`--replicas has "${s}": give positive integers`, usage);
+      }
+      return n;
+    });
+  } else if (values["virtual-check"]) {
+    throw new UsageError("--virtual-check needs --virtual", usage);
+  }
+  const replicas = values.virtual ? 4 : positiveInt(num("replicas"), "replicas") ?? 4;
+  const kvTokens = positiveInt(num("kv-tokens"), "kv-tokens");
+  let kvTokensList: number[] | undefined;
+  if (values["kv-tokens-list"] !== undefined) {
+    kvTokensList = list("kv-tokens-list").map((s) => {
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < 1) {
+        throw new UsageError(`--kv-tokens-list has "${s}": give positive integers`, usage);
+      }
+      return n;
+    });
+    if (kvTokensList.length !== replicas) {
+      throw new UsageError(
+        `--kv-tokens-list names ${kvTokensList.length} budgets for ${replicas} replicas`,
+        usage,
+      );
+    }
+  } else if (values.hetero) {
+    const full = kvTokens ?? DEFAULT_KV_TOKENS;
+    kvTokensList = Array.from(
+      { length: replicas },
+      (_, i) => (i === 0 ? Math.floor(full / 2) : full),
+    );
+  }
+  const feedback = values["prefix-feedback"] ?? "on";
+  if (feedback !== "on" && feedback !== "off" && feedback !== "both") {
+    throw new UsageError(`--prefix-feedback must be on, off or both, not "${feedback}"`, usage);
+  }
   return {
+    virtualReplicas,
+    virtualCheck: values["virtual-check"] === true,
+    decisionOnly: values["decision-only"] === true,
+    kvTokensList,
+    prefixFeedback: feedback,
+    gateways: positiveInt(num("gateways"), "gateways") ?? 1,
     trace: values.trace ?? DEFAULT_TRACE,
     timeScale,
-    replicas: positiveInt(num("replicas"), "replicas") ?? 4,
+    replicas,
     strategies,
     limit: positiveInt(num("limit"), "limit"),
     scaleReplicas,
-    kvTokens: positiveInt(num("kv-tokens"), "kv-tokens"),
+    kvTokens,
     kvOffloadGib,
     seed: num("seed") ?? 1,
     out: values.out ?? RESULTS,
@@ -268,6 +355,21 @@ export const routingBench: BenchSuite = {
     const plan = parseRoutingArgs(args);
     let trace = await loadTrace(plan);
     if (plan.limit !== undefined) trace = trace.slice(0, plan.limit);
+    if (plan.virtualReplicas !== undefined || plan.decisionOnly) {
+      const command = `deno task bench routing ${args.join(" ")}`.trim();
+      const wall = (strategy: RunStrategy) =>
+        runStrategy(trace, strategy, {
+          timeScale: plan.timeScale,
+          model: MODEL,
+          kvTokens: plan.kvTokens,
+          kvOffloadGib: plan.kvOffloadGib,
+          seed: plan.seed,
+          replicas: 4,
+          prefixFeedback: plan.prefixFeedback !== "off",
+          onProgress: progressBar(`${strategyLabel(strategy)} wall x4`),
+        });
+      return await runVirtualBench(plan, trace, command, wall, BENCH_MAX_MODEL_LEN);
+    }
     const ceiling = idealHitRate(trace);
     const cache: CacheSetting = {
       kvTokens: plan.kvTokens ?? DEFAULT_KV_TOKENS,
@@ -307,14 +409,20 @@ export const routingBench: BenchSuite = {
     };
     const runs: StrategyRun[] = [];
     for (const strategy of plan.strategies) {
-      const label = strategyLabel(strategy);
-      runs.push(
-        await runStrategy(trace, strategy, {
-          ...runOptions,
-          replicas: plan.replicas,
-          onProgress: progressBar(label),
-        }),
-      );
+      const variants = strategy === BASELINE
+        ? [{ prefixFeedback: true, gateways: 1 }]
+        : runVariants(plan.prefixFeedback, plan.gateways);
+      for (const variant of variants) {
+        runs.push(
+          await runStrategy(trace, strategy, {
+            ...runOptions,
+            ...variant,
+            kvTokensList: plan.kvTokensList,
+            replicas: plan.replicas,
+            onProgress: progressBar(runLabel(strategy, variant)),
+          }),
+        );
+      }
     }
     console.log("");
     console.log(formatTable(runs, ceiling, { cache }));
@@ -325,8 +433,22 @@ export const routingBench: BenchSuite = {
       console.log(`\nAgainst turnpike's default (${TURNPIKE_DEFAULT}):`);
       console.log(formatRatios(ratios, TURNPIKE_DEFAULT));
     }
-    const candidates = runs.filter((r) => r.strategy !== BASELINE && r.failed === 0);
-    const best = (candidates.length > 0 ? candidates : runs).reduce((
+    if (plan.kvTokensList !== undefined) {
+      console.log(
+        `KV budgets of the replicas: ${
+          plan.kvTokensList.join(", ")
+        } tokens (the gateway's config says ${cache.kvTokens}).`,
+      );
+    }
+    const feedbackComparisons = compareFeedback(runs);
+    const gatewayComparisons = compareGateways(runs);
+    for (const line of formatComparisons(feedbackComparisons, gatewayComparisons)) {
+      console.log(line);
+    }
+    // Variants (open loop, several gateways) compete in their own comparisons, not for best.
+    const plain = runs.filter((r) => plan.strategies.some((s) => strategyLabel(s) === r.strategy));
+    const candidates = plain.filter((r) => r.strategy !== BASELINE && r.failed === 0);
+    const best = (candidates.length > 0 ? candidates : plain).reduce((
       a,
       b,
     ) => (b.ttftMs.mean < a.ttftMs.mean ? b : a));
@@ -385,6 +507,22 @@ export const routingBench: BenchSuite = {
       options: { ...plan, strategies: plan.strategies.map(strategyLabel) },
       request_features: features,
       runs,
+      kv_tokens_list: plan.kvTokensList ?? null,
+      prefix_feedback: feedbackComparisons.map((c) => ({
+        strategy: c.strategy,
+        closed_loop: c.closedLoop.estimateError,
+        open_loop: c.openLoop.estimateError,
+        mae_ratio: c.maeRatio,
+        p90_ratio: c.p90Ratio,
+      })),
+      gateways: gatewayComparisons.map((c) => ({
+        strategy: c.strategy,
+        gateways: c.gateways,
+        hit_rate: c.several.hitRate,
+        single_gateway_hit_rate: c.single.hitRate,
+        hit_ratio: c.hitRatio,
+        at_least_90pct_of_single: c.hitRatio >= 0.9,
+      })),
       best: best.strategy,
       scale,
       targets,

@@ -1,6 +1,7 @@
 /** Turns one replay into the figures the routing bench reports: latency summaries, throughput, cache hits, load balance. */
 import type { ReplayResult } from "./replay.ts";
 import { cdf, imbalance } from "./stats.ts";
+import { type EstimateError, estimateError } from "./estimate.ts";
 import { summarize, type Summary } from "../../sim/mod.ts";
 
 /**
@@ -109,6 +110,8 @@ export interface StrategyRun {
    * saturated machine latencies measure the CPU, not the routing); absent until measured.
    */
   cpuCores?: { replicas: number; gateway: number; loadGenerator: number };
+  /** The router's estimate of the replicas' cached tokens against their reports; absent without one. */
+  estimateError?: EstimateError;
 }
 
 /** Options of {@linkcode measureRun}. */
@@ -143,7 +146,9 @@ export function measureRun(replay: ReplayResult, options: MeasureOptions): Strat
   const hits = hitRates(before, after);
   const mean = (name: string) =>
     (delta(before, after, `${name}_sum`) / delta(before, after, `${name}_count`)) * 1000;
+  const estimate = estimateError(replay.requests);
   return {
+    ...(estimate === undefined ? {} : { estimateError: estimate }),
     strategy: options.strategy,
     replicas: options.backends.length,
     requests: replay.requests.length,

@@ -26,6 +26,12 @@ export interface RequestResult {
   backend: string | undefined;
   /** Why it failed; undefined when it succeeded. */
   error: string | undefined;
+  /** The gateway's estimate of the replica's cached prompt tokens (`x-turnpike-cached-estimate`). */
+  predictedCachedTokens?: number;
+  /** What the replica reported: `usage.prompt_tokens_details.cached_tokens`. */
+  cachedTokens?: number;
+  /** `usage.prompt_tokens`. */
+  promptTokens?: number;
 }
 
 /** Progress counters, reported while the replay runs. */
@@ -38,7 +44,12 @@ export interface ReplayProgress {
 
 /** Where a replay sends its requests. */
 export type ReplayTarget =
-  | { kind: "gateway"; url: string }
+  | {
+    kind: "gateway";
+    url: string;
+    /** More gateways: request i goes to the (i mod n)-th of `url` and these. */
+    alternates?: readonly string[];
+  }
   | { kind: "direct"; urls: readonly string[]; seed: number };
 
 /** Options of {@linkcode replayTrace}. */
@@ -102,7 +113,7 @@ export async function replayTrace(
   };
   const target = options.target;
   const clients = target.kind === "gateway"
-    ? [client(target.url, timeoutMs)]
+    ? [target.url, ...(target.alternates ?? [])].map((u) => client(u, timeoutMs))
     : target.urls.map((u) => client(u, timeoutMs));
   const random = mulberry32(target.kind === "direct" ? target.seed : 0);
   const progress: ReplayProgress = { total: trace.length, sent: 0, done: 0, failed: 0 };
@@ -113,7 +124,9 @@ export async function replayTrace(
 
   async function send(index: number, start: number): Promise<void> {
     const r = trace[index]!;
-    const pick = target.kind === "gateway" ? 0 : Math.floor(random() * clients.length);
+    const pick = target.kind === "gateway"
+      ? index % clients.length
+      : Math.floor(random() * clients.length);
     const result: RequestResult = {
       index,
       sentMs: performance.now() - start,
@@ -134,11 +147,20 @@ export async function replayTrace(
         stream_options: { include_usage: true },
       }, { headers: { [header]: `conversation-${sessions[index]}` } }).withResponse();
       result.backend ??= response.headers.get("x-turnpike-backend") ?? undefined;
+      const estimate = response.headers.get("x-turnpike-cached-estimate");
+      if (estimate !== null && Number.isFinite(Number(estimate))) {
+        result.predictedCachedTokens = Number(estimate);
+      }
       let last: number | undefined;
       let chunks = 0;
       let usageTokens: number | undefined;
       for await (const chunk of stream) {
-        if (chunk.usage) usageTokens = chunk.usage.completion_tokens;
+        if (chunk.usage) {
+          usageTokens = chunk.usage.completion_tokens;
+          result.promptTokens = chunk.usage.prompt_tokens;
+          const cached = chunk.usage.prompt_tokens_details?.cached_tokens;
+          if (typeof cached === "number") result.cachedTokens = cached;
+        }
         const content = chunk.choices[0]?.delta?.content;
         if (!content) continue;
         const now = performance.now();

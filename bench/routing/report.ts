@@ -59,6 +59,8 @@ export function formatTable(
     "busy",
     "failed",
     "cpu",
+    "est MAE",
+    "est p90",
   ];
   const rows = runs.map((r) => [
     r.strategy,
@@ -81,6 +83,8 @@ export function formatTable(
     fmt(r.busyImbalance, 2),
     String(r.failed),
     r.cpuCores ? fmt(r.cpuCores.replicas + r.cpuCores.gateway + r.cpuCores.loadGenerator, 2) : "-",
+    r.estimateError ? fmt(r.estimateError.meanAbsTokens) : "-",
+    r.estimateError ? fmt(r.estimateError.p90AbsTokens) : "-",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: readonly string[]) =>
@@ -94,6 +98,7 @@ export function formatTable(
       fmt(ceiling * 100, 1)
     }%.`,
     "Prefix hits in % of prompt tokens: gpu (cached on the GPU) plus host (loaded from the host tier) is hit %.",
+    "est MAE, est p90: the router's estimate of each request's cached prompt tokens against the replica's report (mean and p90 of the absolute error, tokens).",
     ...(options.cache ? [`KV cache per replica: ${describeCache(options.cache)}.`] : []),
   ].join("\n");
 }

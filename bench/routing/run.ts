@@ -4,7 +4,13 @@ import type { Config } from "../../config/mod.ts";
 import { installShutdownHandlers } from "../../actors/runtime/mod.ts";
 import { measureRun, scrapeCounters, type StrategyRun } from "./measure.ts";
 import { type ReplayProgress, replayTrace } from "./replay.ts";
-import { cpuSeconds, type GatewayProcess, startGateway, startReplicas } from "./setup.ts";
+import {
+  cpuSeconds,
+  type GatewayProcess,
+  startGateway,
+  startReplicaFleet,
+  startReplicas,
+} from "./setup.ts";
 import type { TraceRequest } from "../../sim/mod.ts";
 
 /** The baseline's name: no gateway, each request straight to a replica picked at random. */
@@ -53,15 +59,37 @@ export interface RunOptions {
   kvOffloadGib?: number | undefined;
   /** Seeds the baseline's random picks. */
   seed: number;
+  /** KV budget of each replica, one entry per replica (a heterogeneous fleet); overrides `kvTokens` for the replicas only. */
+  kvTokensList?: readonly number[] | undefined;
+  /** `proxy.prefix_feedback` of the gateways. @default true */
+  prefixFeedback?: boolean | undefined;
+  /** Gateway processes on one KV file, the replay alternating requests between them. @default 1 */
+  gateways?: number | undefined;
   onProgress?: (progress: ReplayProgress) => void;
 }
 
-function cpuUse(replicasPid: number, gatewayPid: number | undefined) {
+function cpuUse(replicaPids: readonly number[], gatewayPids: readonly number[]) {
+  const sum = (pids: readonly number[]) => pids.reduce((s, pid) => s + (cpuSeconds(pid) ?? NaN), 0);
   return {
-    replicas: cpuSeconds(replicasPid) ?? NaN,
-    gateway: gatewayPid === undefined ? 0 : cpuSeconds(gatewayPid) ?? NaN,
+    replicas: sum(replicaPids),
+    gateway: sum(gatewayPids),
     loadGenerator: cpuSeconds("self") ?? NaN,
   };
+}
+
+/**
+ * The label of a run: the strategy's, with ` open-loop` when the prefix feedback is off and
+ * ` xN gateways` for several gateways.
+ */
+export function runLabel(
+  strategy: RunStrategy,
+  options: Pick<RunOptions, "prefixFeedback" | "gateways">,
+): string {
+  let label = strategyLabel(strategy);
+  if (strategy === BASELINE) return label;
+  if (options.prefixFeedback === false) label += " open-loop";
+  if ((options.gateways ?? 1) > 1) label += ` x${options.gateways} gateways`;
+  return label;
 }
 
 async function backendUrls(gateway: GatewayProcess): Promise<Map<string, string>> {
@@ -81,40 +109,54 @@ export async function runStrategy(
   options: RunOptions,
 ): Promise<StrategyRun> {
   const dir = await Deno.makeTempDir({ prefix: "turnpike-bench-routing-" });
-  const replicas = await startReplicas(options.replicas, {
+  const replicaOptions = {
     timeScale: options.timeScale,
     model: options.model,
     kvTokens: options.kvTokens,
     kvOffloadGib: options.kvOffloadGib,
-  });
-  let gateway: GatewayProcess | undefined;
+  };
+  const replicas = options.kvTokensList === undefined
+    ? await startReplicas(options.replicas, replicaOptions)
+    : await startReplicaFleet(options.kvTokensList, replicaOptions);
+  const gateways: GatewayProcess[] = [];
   // Interrupted, the bench must not leave its children running.
   const interrupted = installShutdownHandlers({
-    shutdown: async () => void await Promise.all([gateway?.stop(), replicas.stop()]),
+    shutdown: async () =>
+      void await Promise.all([...gateways.map((g) => g.stop()), replicas.stop()]),
   });
   try {
     if (strategy !== BASELINE) {
-      gateway = await startGateway(replicas.urls, {
-        strategy,
-        model: options.model,
-        timeScale: options.timeScale,
-        kvTokens: options.kvTokens,
-        kvOffloadGib: options.kvOffloadGib,
-        dir,
-      });
+      for (let i = 0; i < (options.gateways ?? 1); i++) {
+        gateways.push(
+          await startGateway(replicas.urls, {
+            strategy,
+            model: options.model,
+            timeScale: options.timeScale,
+            kvTokens: options.kvTokens,
+            kvOffloadGib: options.kvOffloadGib,
+            dir: `${dir}/gateway-${i}`,
+            stateDir: `${dir}/state`,
+            ...(options.prefixFeedback === undefined
+              ? {}
+              : { prefixFeedback: options.prefixFeedback }),
+          }),
+        );
+      }
     }
+    const gateway = gateways[0];
+    const gatewayPids = gateways.map((g) => g.pid);
     const before = await scrapeCounters(replicas.urls);
-    const cpuBefore = cpuUse(replicas.pid, gateway?.pid);
+    const cpuBefore = cpuUse(replicas.pids ?? [replicas.pid], gatewayPids);
     const replay = await replayTrace(trace, {
       target: gateway === undefined
         ? { kind: "direct", urls: replicas.urls, seed: options.seed }
-        : { kind: "gateway", url: gateway.url },
+        : { kind: "gateway", url: gateway.url, alternates: gateways.slice(1).map((g) => g.url) },
       model: options.model,
       timeScale: options.timeScale,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     const after = await scrapeCounters(replicas.urls);
-    const cpuAfter = cpuUse(replicas.pid, gateway?.pid);
+    const cpuAfter = cpuUse(replicas.pids ?? [replicas.pid], gatewayPids);
     if (gateway !== undefined) {
       const urls = await backendUrls(gateway);
       for (const r of replay.requests) {
@@ -122,7 +164,7 @@ export async function runStrategy(
       }
     }
     const run = measureRun(replay, {
-      strategy: strategyLabel(strategy),
+      strategy: runLabel(strategy, options),
       backends: replicas.urls,
       before,
       after,
@@ -136,7 +178,7 @@ export async function runStrategy(
     return run;
   } finally {
     interrupted.remove();
-    await gateway?.stop();
+    await Promise.all(gateways.map((g) => g.stop()));
     await replicas.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

@@ -96,10 +96,45 @@ export function replicaCacheTokens(kvTokens: number | undefined, kvOffloadGib = 
  */
 export const BENCH_MAX_MODEL_LEN = 262_144;
 
-/** Simulated replicas running in one child process. */
+/** Simulated replicas running in one child process (or one per KV budget, see {@linkcode startReplicaFleet}). */
 export interface Replicas extends ChildProcess {
   /** Their base URLs, in start order. */
   urls: string[];
+  /** Every process serving them, when there are several. */
+  pids?: number[];
+}
+
+/**
+ * Starts one replica per entry of `kvTokensList`, each with that KV budget (a heterogeneous fleet:
+ * one child process per distinct budget), in list order; the same as {@linkcode startReplicas}
+ * when every budget is equal.
+ */
+export async function startReplicaFleet(
+  kvTokensList: readonly number[],
+  options: ReplicaOptions,
+): Promise<Replicas> {
+  const budgets = [...new Set(kvTokensList)];
+  const groups: Replicas[] = [];
+  try {
+    for (const kvTokens of budgets) {
+      const count = kvTokensList.filter((t) => t === kvTokens).length;
+      groups.push(await startReplicas(count, { ...options, kvTokens }));
+    }
+  } catch (error) {
+    await Promise.all(groups.map((g) => g.stop()));
+    throw error;
+  }
+  const next = new Map(budgets.map((b, i) => [b, { urls: groups[i]!.urls, at: 0 }]));
+  const urls = kvTokensList.map((t) => {
+    const group = next.get(t)!;
+    return group.urls[group.at++]!;
+  });
+  return {
+    urls,
+    pid: groups[0]!.pid,
+    pids: groups.map((g) => g.pid),
+    stop: async (graceMs?: number) => void await Promise.all(groups.map((g) => g.stop(graceMs))),
+  };
 }
 
 /** The `main.ts` arguments that run `count` replicas with `options`. */
@@ -179,6 +214,10 @@ export interface GatewayOptions {
   kvOffloadGib?: number | undefined;
   /** Directory for the gateway's config and state. */
   dir: string;
+  /** The state dir (and with it the KV file), when several gateways share one. @default `${dir}/state` */
+  stateDir?: string;
+  /** `proxy.prefix_feedback`: false keeps the router's prefix index open loop. @default true */
+  prefixFeedback?: boolean;
   /** How long to wait until every replica is healthy. @default 60_000 */
   startTimeoutMs?: number;
 }
@@ -204,6 +243,7 @@ export function gatewayConfig(
     metrics_scrape_interval: Math.max(0.2, 2 / options.timeScale),
     request_timeout: 600,
   };
+  if (options.prefixFeedback === false) proxy.prefix_feedback = false;
   // The router's estimate of a replica's prefix cache must cover its host tier as well.
   const gib = options.kvOffloadGib ?? 0;
   if (options.kvTokens !== undefined || gib > 0) {
@@ -212,7 +252,7 @@ export function gatewayConfig(
   return stringify({
     proxy,
     models: [{ name: options.model, endpoints: [...urls] }],
-    state_dir: `${options.dir}/state`,
+    state_dir: options.stateDir ?? `${options.dir}/state`,
   });
 }
 
@@ -225,6 +265,7 @@ export async function startGateway(
   options: GatewayOptions,
 ): Promise<GatewayProcess> {
   const port = freePort();
+  await Deno.mkdir(options.dir, { recursive: true });
   const configPath = `${options.dir}/turnpike.yaml`;
   await Deno.writeTextFile(configPath, gatewayConfig(urls, port, options));
   const child = spawnMain(["serve", "--config", configPath]);

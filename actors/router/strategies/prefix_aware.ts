@@ -20,6 +20,11 @@ export const PREFIX_LOAD_SHARE = 0.1;
  */
 export const MIN_PREFIX_SHARE = 0.5;
 
+/** A request noted by {@linkcode PrefixIndex.begin} counts as in flight for this long at most, in ms. */
+export const IN_FLIGHT_MAX_MS = 10 * 60_000;
+/** Most requests a {@linkcode PrefixIndex} notes as in flight; the oldest are let go first. */
+const IN_FLIGHT_MAX = 4_096;
+
 /** Bounds of a {@linkcode PrefixIndex}'s capacity as the replica's reports move it. */
 export interface PrefixIndexBounds {
   /** Fewest blocks. @default 1 */
@@ -43,6 +48,8 @@ export class PrefixIndex {
   readonly #blocks = new Map<number, number>();
   /** Hashes this index pushed out for room, oldest first, at most as many as it started with room for. */
   readonly #ghosts = new Map<number, true>();
+  /** The clock at each in-flight request's insert (increasing keys), with when it began, in ms. */
+  readonly #inFlight = new Map<number, number>();
   #capacity: number;
   readonly #ghostCapacity: number;
   readonly #min: number;
@@ -102,6 +109,28 @@ export class PrefixIndex {
       this.#blocks.set(h, ++this.#stamp);
     }
     this.#trim();
+  }
+
+  /**
+   * Notes that a request routed here at `nowMs` is about to insert its blocks, and returns the
+   * clock up to which every block came from a request that has ended (see {@linkcode end}): a
+   * block the replica lacks is evidence of an eviction only then, not while the request that
+   * brings it may still be waiting or prefilling there. A request that never ends is let go after
+   * {@linkcode IN_FLIGHT_MAX_MS}.
+   */
+  begin(nowMs: number): number {
+    for (const [clock, at] of this.#inFlight) {
+      if (nowMs - at <= IN_FLIGHT_MAX_MS && this.#inFlight.size < IN_FLIGHT_MAX) break;
+      this.#inFlight.delete(clock);
+    }
+    const settled = this.#inFlight.keys().next().value ?? this.#stamp;
+    this.#inFlight.set(this.#stamp, nowMs);
+    return settled;
+  }
+
+  /** The request that {@linkcode begin} noted at `clock` has ended: its blocks are computed. */
+  end(clock: number): void {
+    this.#inFlight.delete(clock);
   }
 
   /** The stamp the last insert gave; a block's age is how far the clock moved since its own. */
@@ -176,6 +205,8 @@ interface Prediction {
   stamps: number[];
   /** The index's clock then. */
   clock: number;
+  /** The clock up to which every block came from a request that had ended by then. */
+  settled: number;
   /** Whether the index had pushed the first block past those out for room. */
   nextPushedOut: boolean;
 }
@@ -220,11 +251,13 @@ export function prefixAware(options: StrategyOptions): Strategy {
       }
       const stamps = index.stamps(request.prefixHashes);
       const next = request.prefixHashes[stamps.length];
+      const clock = index.clock;
       predictions.set(request, {
         backendId: chosen.id,
         index,
         stamps,
-        clock: index.clock,
+        clock,
+        settled: index.begin(options.now()),
         nextPushedOut: next !== undefined && index.pushedOut(next),
       });
       request.predictedPrefixBlocks = stamps.length;
@@ -238,11 +271,13 @@ export function prefixAware(options: StrategyOptions): Strategy {
       if (prediction === undefined || prediction.backendId !== backendId) return;
       predictions.delete(request);
       const index = prediction.index;
+      index.end(prediction.clock);
       // The backend left (or came back under a new index) since: its report is of no use.
       if (indexes.get(backendId) !== index) return;
       const { reported, reusable } = reportedBlocks(request, report, blockChars);
       const predicted = Math.min(prediction.stamps.length, reusable);
-      if (reported < predicted) {
+      // A block missing that a request still in flight then was bringing says nothing of evictions.
+      if (reported < predicted && prediction.stamps[reported]! <= prediction.settled) {
         index.dropThrough(prediction.stamps[reported]!, prediction.clock);
       } else if (reported > predicted && prediction.nextPushedOut) {
         index.grow(reported - predicted);

@@ -7,6 +7,7 @@ import {
   reportedBlocks,
 } from "./prefix_aware.ts";
 import { options, request, view } from "./_testing.ts";
+import type { BackendView } from "./types.ts";
 
 Deno.test("PrefixIndex matches the leading run of held hashes only", () => {
   const index = new PrefixIndex(10);
@@ -156,11 +157,17 @@ function report(blocks: number, of: number[]) {
   return { promptTokens: of.length * 25 + 13, cachedTokens: blocks * 25 };
 }
 
+/** Routes `req` to `to` and has the replica report what was predicted: the request has ended. */
+function serve(s: ReturnType<typeof prefixAware>, req: ReturnType<typeof prompt>, to: BackendView) {
+  s.observe!(req, to);
+  s.learn!(req, to.id, report(req.predictedPrefixBlocks ?? 0, [...req.prefixHashes]));
+}
+
 Deno.test("prefix_aware sets its prediction on the request and learns a replica's evictions", () => {
   const s = prefixAware(options({ prefixCacheBlocks: 100 }));
   const a = view("a");
-  s.observe!(prompt([1, 2, 3]), a);
-  s.observe!(prompt([50, 51]), a);
+  serve(s, prompt([1, 2, 3]), a);
+  serve(s, prompt([50, 51]), a);
   const turn = prompt([1, 2, 3, 4]);
   s.score(turn, [a]);
   s.observe!(turn, a);
@@ -179,8 +186,8 @@ Deno.test("prefix_aware sets its prediction on the request and learns a replica'
 Deno.test("prefix_aware drops blocks the replica evicted but the index still held", () => {
   const s = prefixAware(options({ prefixCacheBlocks: 100 }));
   const a = view("a");
-  s.observe!(prompt([1, 2, 3]), a);
-  s.observe!(prompt([9, 10]), a);
+  serve(s, prompt([1, 2, 3]), a);
+  serve(s, prompt([9, 10]), a);
   const turn = prompt([9, 10, 11]);
   s.observe!(turn, a);
   assertEquals(turn.predictedPrefixBlocks, 2);
@@ -189,6 +196,21 @@ Deno.test("prefix_aware drops blocks the replica evicted but the index still hel
   const old = prompt([1, 2, 3]);
   s.observe!(old, a);
   assertEquals(old.predictedPrefixBlocks, 0);
+});
+
+Deno.test("prefix_aware takes no eviction from a block whose request was still in flight", () => {
+  const s = prefixAware(options({ prefixCacheBlocks: 100 }));
+  const a = view("a");
+  serve(s, prompt([50, 51]), a);
+  // The first turn is still streaming (or waiting at the replica) when the next one is routed.
+  s.observe!(prompt([1, 2, 3]), a);
+  const turn = prompt([1, 2, 3, 4]);
+  s.observe!(turn, a);
+  assertEquals(turn.predictedPrefixBlocks, 3);
+  s.learn!(turn, "a", report(0, [1, 2, 3, 4]));
+  const other = prompt([50, 51]);
+  s.observe!(other, a);
+  assertEquals(other.predictedPrefixBlocks, 2);
 });
 
 Deno.test("prefix_aware leaves its index alone when the replica reports what it predicted, or for another backend", () => {

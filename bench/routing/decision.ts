@@ -1,0 +1,148 @@
+/**
+ * `bench routing --decision-only`: one routing decision, micro-benchmarked. The router's picker
+ * (`proxy.strategy`'s real code) chooses among 64 replicas whose prefix indexes are filled to
+ * their capacity, for prompts of 100k characters; the prompt's features (its block hashes, what
+ * the hot path computes once per request) are timed apart. Also reported: the router's memory per
+ * replica, from the heap before and after the indexes were filled.
+ */
+import {
+  type BackendView,
+  createPicker,
+  type RequestFeatures,
+  requestFeatures,
+  strategyOptions,
+} from "../../actors/router/mod.ts";
+import { quantile } from "../../sim/mod.ts";
+import { type RunStrategy, strategyLabel } from "./run.ts";
+
+/** Options of {@linkcode decisionBench}. */
+export interface DecisionOptions {
+  /** Replicas to choose among. @default 64 */
+  replicas?: number;
+  /** Characters of each prompt. @default 100_000 */
+  promptChars?: number;
+  /** Prompt tokens each replica's cache holds (`proxy.prefix_cache_tokens`). @default 430_000 */
+  cacheTokens?: number;
+  /** Decisions timed. @default 20_000 */
+  decisions?: number;
+}
+
+/** What {@linkcode decisionBench} measured. */
+export interface DecisionResult {
+  strategy: string;
+  replicas: number;
+  promptChars: number;
+  /** Prefix blocks of each prompt. */
+  promptBlocks: number;
+  decisions: number;
+  /** One `pick` (scoring every replica and learning the choice), microseconds. */
+  pickUs: { mean: number; p50: number; p99: number; max: number };
+  /** `requestFeatures` of one prompt (hashing it into blocks), microseconds. */
+  featuresUs: { mean: number; p99: number };
+  /** Prefix blocks held per replica after the fill. */
+  blocksPerReplica: number;
+  /** Heap bytes the router holds per replica (its prefix index at capacity), and per block. */
+  bytesPerReplica: number;
+  bytesPerBlock: number;
+  /** Whether the p99 pick is under 20 us. */
+  pickP99Under20Us: boolean;
+}
+
+const BLOCK_CHARS = 2048;
+
+/** A prompt of `chars` characters, distinct per conversation from its first block on. */
+function prompt(conversation: number, chars: number): string {
+  const unit = `conversation ${conversation} says hello to the router. `;
+  return unit.repeat(Math.ceil(chars / unit.length)).slice(0, chars);
+}
+
+function features(conversation: number, chars: number): RequestFeatures {
+  return requestFeatures({
+    model: "m",
+    messages: [{ role: "user", content: prompt(conversation, chars) }],
+  }, { sessionId: undefined, blockChars: BLOCK_CHARS });
+}
+
+function heapUsed(): number {
+  return Deno.memoryUsage().heapUsed;
+}
+
+/** Micro-benchmarks one routing decision of `strategy`. */
+export function decisionBench(
+  strategy: RunStrategy,
+  options: DecisionOptions = {},
+): DecisionResult {
+  if (strategy === "baseline") throw new Error("The baseline makes no routing decision");
+  const replicas = options.replicas ?? 64;
+  const chars = options.promptChars ?? 100_000;
+  const cacheTokens = options.cacheTokens ?? 430_000;
+  const decisions = options.decisions ?? 20_000;
+  const proxy = {
+    load_bound: 1.5,
+    prefix_block_chars: BLOCK_CHARS,
+    prefix_cache_tokens: cacheTokens,
+  };
+  const views: BackendView[] = Array.from({ length: replicas }, (_, i) => ({
+    id: `replica-${i}`,
+    url: `http://10.0.0.${i}:8000`,
+    inFlight: i % 3,
+    ewmaTtftMs: 100 + i,
+    load: { running: i % 5, waiting: 0, kvUsage: 0.5, scrapedAtMs: 0 },
+  }));
+  // Distinct prompts enough to fill every replica's index to its capacity.
+  const sample = features(0, chars);
+  const blocks = sample.prefixHashes.length;
+  const capacityBlocks = Math.ceil((cacheTokens * 4) / BLOCK_CHARS);
+  const conversations = Math.ceil((capacityBlocks / blocks) * replicas * 1.2);
+  const pool: RequestFeatures[] = [];
+  for (let c = 0; c < Math.min(conversations, 64); c++) pool.push(features(c, chars));
+  const before = heapUsed();
+  const picker = createPicker(strategy, strategyOptions(proxy, { now: () => 0 }));
+  // Fill: each conversation goes to one replica in turn (bypassing the scores, as the router's
+  // observe would after its choice), then their repeats mix with new turns.
+  const recent: RequestFeatures[] = [];
+  for (let c = 0; c < conversations; c++) {
+    const f = pool[c % pool.length]!;
+    const one = views[c % replicas]!;
+    const turn = { ...f, prefixHashes: f.prefixHashes.map((h) => h + c) };
+    picker.pick(turn, [one]);
+    if (c >= conversations - 4 * replicas) recent.push(turn);
+  }
+  const after = heapUsed();
+  // Each decision is a next turn of a recent conversation: one replica holds its prefix, the
+  // others' indexes are searched and miss (the realistic case: one hit, 63 misses).
+  const times: number[] = [];
+  for (let i = 0; i < decisions + 1_000; i++) {
+    const f = { ...recent[i % recent.length]! };
+    const t = performance.now();
+    picker.pick(f, views);
+    const us = (performance.now() - t) * 1000;
+    if (i >= 1_000) times.push(us);
+  }
+  times.sort((a, b) => a - b);
+  const featureTimes: number[] = [];
+  const text = prompt(1, chars);
+  const body = { model: "m", messages: [{ role: "user", content: text }] };
+  for (let i = 0; i < 300; i++) {
+    const t = performance.now();
+    requestFeatures(body, { sessionId: undefined, blockChars: BLOCK_CHARS });
+    if (i >= 50) featureTimes.push((performance.now() - t) * 1000);
+  }
+  featureTimes.sort((a, b) => a - b);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const bytesPerReplica = Math.max(0, after - before) / replicas;
+  const p99 = quantile(times, 0.99);
+  return {
+    strategy: strategyLabel(strategy),
+    replicas,
+    promptChars: chars,
+    promptBlocks: blocks,
+    decisions,
+    pickUs: { mean: mean(times), p50: quantile(times, 0.5), p99, max: times.at(-1) ?? NaN },
+    featuresUs: { mean: mean(featureTimes), p99: quantile(featureTimes, 0.99) },
+    blocksPerReplica: capacityBlocks,
+    bytesPerReplica,
+    bytesPerBlock: bytesPerReplica / capacityBlocks,
+    pickP99Under20Us: p99 < 20,
+  };
+}

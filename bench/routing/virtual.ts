@@ -1,0 +1,366 @@
+/**
+ * `bench routing --virtual`: replays a trace through the router's real strategy code (the picker
+ * `proxy.strategy` builds, fed the request features the gateway computes) and the simulator's
+ * engine model, on a virtual clock: an event queue, no HTTP and no wall time, so fleets far larger
+ * than this machine can serve are measured.
+ *
+ * The fleet around the strategies is modelled as the gateway runs it: each replica's `/metrics`
+ * is "scraped" every 2 s of trace time (running, waiting, KV usage), the gateway's own in-flight
+ * count and TTFT EWMA move with every request, and with `prefix_feedback` the replica's reported
+ * cached tokens go back to the strategies once the answer ends.
+ *
+ * Arrival rate scales with the fleet: for R replicas the trace is overlaid ceil(R/4) times (copy
+ * k's hash ids and conversations made disjoint from the others', its timestamps shifted by
+ * k/ceil(R/4) of the mean gap between requests), so every copy keeps the trace's own turn gaps
+ * and prompt lengths and the offered load per replica stays what 4 replicas get from one copy.
+ */
+import {
+  type BackendView,
+  type CacheReport,
+  createPicker,
+  type RequestFeatures,
+  requestFeatures,
+  strategyOptions,
+} from "../../actors/router/mod.ts";
+import {
+  type Clock,
+  type ClockTimer,
+  Engine,
+  kvTokensInGib,
+  mulberry32,
+  promptText,
+  summarize,
+  type Summary,
+  traceBlockHashes,
+  type TraceRequest,
+} from "../../sim/mod.ts";
+import { BLOCK_TOKENS, CHARS_PER_TOKEN, chatTemplateChars } from "./replay.ts";
+import { replicaCacheTokens } from "./setup.ts";
+import { imbalance } from "./stats.ts";
+import { reusableTokens } from "./estimate.ts";
+import type { RunStrategy } from "./run.ts";
+import { BASELINE, strategyLabel } from "./run.ts";
+
+interface Timer {
+  atMs: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+/** A virtual clock on a binary heap of timers: O(log n) per event, for fleets of hundreds of engines. */
+export class EventQueueClock implements Clock {
+  readonly realMsPerSimMs = 0;
+  #now = 0;
+  #seq = 0;
+  readonly #heap: Timer[] = [];
+
+  /** Current virtual time in ms. */
+  now(): number {
+    return this.#now;
+  }
+
+  /** Runs `fn` at virtual time `atMs` (now, if that has passed), after every earlier timer. */
+  at(atMs: number, fn: () => void): ClockTimer {
+    const timer: Timer = {
+      atMs: Math.max(atMs, this.#now),
+      seq: this.#seq++,
+      fn,
+      cancelled: false,
+    };
+    this.#push(timer);
+    return { cancel: () => void (timer.cancelled = true) };
+  }
+
+  /** Fires timers in time order until none is left or the next is past `untilMs`; returns the time. */
+  run(untilMs = Infinity): number {
+    for (;;) {
+      const top = this.#heap[0];
+      if (top === undefined || top.atMs > untilMs) return this.#now;
+      this.#pop();
+      if (top.cancelled) continue;
+      this.#now = top.atMs;
+      top.fn();
+    }
+  }
+
+  #less(a: Timer, b: Timer): boolean {
+    return a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq);
+  }
+
+  #push(t: Timer): void {
+    const h = this.#heap;
+    h.push(t);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.#less(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  #pop(): void {
+    const h = this.#heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && this.#less(h[l]!, h[m]!)) m = l;
+      if (r < h.length && this.#less(h[r]!, h[m]!)) m = r;
+      if (m === i) return;
+      [h[i], h[m]] = [h[m]!, h[i]!];
+      i = m;
+    }
+  }
+}
+
+/** Copies of the trace overlaid for `replicas` replicas: ceil(replicas / 4), at least one. */
+export function traceCopies(replicas: number): number {
+  return Math.max(1, Math.ceil(replicas / 4));
+}
+
+/** Options of {@linkcode virtualRun}. */
+export interface VirtualOptions {
+  replicas: number;
+  /** GPU KV tokens per replica; the simulator's default when undefined. */
+  kvTokens?: number | undefined;
+  /** GiB of host KV tier per replica; 0 for none. */
+  kvOffloadGib?: number | undefined;
+  /** `proxy.prefix_feedback`. @default true */
+  prefixFeedback?: boolean;
+  /** Seeds the baseline's random picks. @default 1 */
+  seed?: number;
+  /** Longest prompt plus output accepted (longer requests count as failed). */
+  maxModelLen: number;
+}
+
+/** The figures of one strategy's virtual run. */
+export interface VirtualRun {
+  strategy: string;
+  replicas: number;
+  /** Copies of the trace overlaid (the arrival rate's factor over one copy). */
+  traceCopies: number;
+  requests: number;
+  failed: number;
+  /** TTFT in ms of trace time (divide by the time scale for the wall-clock replay's replica TTFT). */
+  ttftMs: Summary;
+  /** Prompt tokens served from the prefix cache (GPU and host tier), 0 to 1. */
+  hitRate: number;
+  /** Max over mean of the requests per replica. */
+  requestImbalance: number;
+  /** Max over mean of the busy time (sum of end-to-end times) per replica. */
+  busyImbalance: number;
+  /** The router's CPU per decision (`pick`, all strategies), microseconds. */
+  decisionUs: Summary;
+  /** Microseconds per request to compute its features (the prompt's block hashes). */
+  featuresUsMean: number;
+  /** The router's estimate of the cached tokens against the engines' reports. */
+  estimateMaeTokens: number;
+  /** Trace ms covered, and the real seconds the run took. */
+  simulatedMs: number;
+  realS: number;
+}
+
+/** The trace overlaid `copies` times with disjoint hash ids and shifted timestamps, sorted by time. */
+export function overlaidTrace(trace: readonly TraceRequest[], copies: number): TraceRequest[] {
+  if (copies <= 1) return [...trace];
+  let maxId = 0;
+  for (const r of trace) for (const id of r.hash_ids) if (id > maxId) maxId = id;
+  const span = trace.length > 1 ? trace.at(-1)!.timestamp - trace[0]!.timestamp : 0;
+  const gap = trace.length > 1 ? span / (trace.length - 1) : 0;
+  const out: TraceRequest[] = [];
+  for (let k = 0; k < copies; k++) {
+    const shift = (k / copies) * gap;
+    const offset = k * (maxId + 1);
+    for (const r of trace) {
+      out.push({
+        ...r,
+        timestamp: r.timestamp + shift,
+        hash_ids: r.hash_ids.map((id) => id + offset),
+      });
+    }
+  }
+  return out.sort((a, b) => a.timestamp - b.timestamp);
+}
+
+/** A replica as the virtual gateway sees it: its engine and the view the strategies get. */
+interface VirtualReplica {
+  engine: Engine;
+  view: BackendView;
+  requests: number;
+  busyMs: number;
+}
+
+const SCRAPE_MS = 2_000;
+const EWMA_ALPHA = 0.3;
+
+/** Replays `trace` with `strategy` on `options.replicas` engines on a virtual clock. */
+export function virtualRun(
+  trace: readonly TraceRequest[],
+  strategy: RunStrategy,
+  options: VirtualOptions,
+): VirtualRun {
+  const realStart = performance.now();
+  const clock = new EventQueueClock();
+  const copies = traceCopies(options.replicas);
+  const requests = overlaidTrace(trace, copies);
+  const gib = options.kvOffloadGib ?? 0;
+  const engineOptions = {
+    ...(options.kvTokens === undefined ? {} : { kvTokens: options.kvTokens }),
+    ...(gib > 0 ? { offloadTokens: kvTokensInGib(gib) } : {}),
+  };
+  const replicas: VirtualReplica[] = Array.from({ length: options.replicas }, (_, i) => ({
+    engine: new Engine(clock, engineOptions),
+    view: {
+      id: `replica-${i}`,
+      url: `virtual://replica-${i}`,
+      inFlight: 0,
+      ewmaTtftMs: undefined,
+      load: undefined,
+    },
+    requests: 0,
+    busyMs: 0,
+  }));
+  const proxy = {
+    load_bound: 1.5,
+    prefix_block_chars: BLOCK_TOKENS * CHARS_PER_TOKEN,
+    prefix_cache_tokens: replicaCacheTokens(options.kvTokens, gib),
+  };
+  const picker = strategy === BASELINE
+    ? undefined
+    : createPicker(strategy, strategyOptions(proxy, { now: () => clock.now() }));
+  const random = mulberry32(options.seed ?? 1);
+  const feedback = options.prefixFeedback ?? true;
+  const textOptions = {
+    blockChars: BLOCK_TOKENS * CHARS_PER_TOKEN,
+    charsPerToken: CHARS_PER_TOKEN,
+    templateChars: chatTemplateChars(),
+  };
+  const scrape = () => {
+    for (const r of replicas) {
+      const e = r.engine;
+      r.view.load = {
+        running: e.numRunning,
+        waiting: e.numWaiting + e.numLoading,
+        kvUsage: e.kv.usage,
+        scrapedAtMs: clock.now(),
+      };
+    }
+  };
+  const ttfts: number[] = [];
+  const decisions: number[] = [];
+  let featuresUs = 0;
+  let failed = 0;
+  let finished = 0;
+  let estimateSum = 0;
+  let estimateCount = 0;
+  let scraping: ClockTimer | undefined;
+  const scrapeLoop = () => {
+    scrape();
+    scraping = finished + failed < requests.length
+      ? clock.at(clock.now() + SCRAPE_MS, scrapeLoop)
+      : undefined;
+  };
+  scrapeLoop();
+
+  const arrive = (index: number) => {
+    const r = requests[index]!;
+    const t0 = performance.now();
+    const features: RequestFeatures = requestFeatures({
+      model: "m",
+      messages: [{ role: "user", content: promptText(r, textOptions) }],
+    }, { sessionId: undefined, blockChars: proxy.prefix_block_chars });
+    const t1 = performance.now();
+    featuresUs += (t1 - t0) * 1000;
+    let chosen: VirtualReplica;
+    if (picker === undefined) {
+      chosen = replicas[Math.floor(random() * replicas.length)]!;
+    } else {
+      const views = replicas.map((x) => x.view);
+      const t2 = performance.now();
+      const view = picker.pick(features, views)!;
+      decisions.push((performance.now() - t2) * 1000);
+      chosen = replicas[views.indexOf(view)]!;
+    }
+    if (r.input_length + r.output_length > options.maxModelLen) {
+      failed++;
+      return;
+    }
+    const arrival = clock.now();
+    chosen.view.inFlight++;
+    chosen.requests++;
+    try {
+      chosen.engine.submit({
+        id: `r${index}`,
+        promptTokens: r.input_length,
+        blockHashes: traceBlockHashes(r),
+        maxTokens: r.output_length,
+      }, {
+        onToken: (i, atMs) => {
+          if (i !== 0) return;
+          const ttft = atMs - arrival;
+          ttfts.push(ttft);
+          const before = chosen.view.ewmaTtftMs;
+          chosen.view.ewmaTtftMs = before === undefined
+            ? ttft
+            : before + EWMA_ALPHA * (ttft - before);
+        },
+        onFinish: (result) => {
+          finished++;
+          chosen.view.inFlight--;
+          chosen.busyMs += result.finishMs - arrival;
+          if (features.predictedPrefixBlocks !== undefined) {
+            const predicted = Math.min(
+              (features.predictedPrefixBlocks * proxy.prefix_block_chars) / CHARS_PER_TOKEN,
+              reusableTokens(result.promptTokens),
+            );
+            estimateSum += Math.abs(predicted - result.cachedTokens);
+            estimateCount++;
+          }
+          if (feedback && picker?.learn) {
+            const report: CacheReport = {
+              promptTokens: result.promptTokens,
+              cachedTokens: result.cachedTokens,
+            };
+            picker.learn(features, chosen.view.id, report);
+          }
+        },
+      });
+    } catch {
+      // Longer than the replica's whole KV budget: vLLM refuses it.
+      chosen.view.inFlight--;
+      failed++;
+    }
+  };
+  for (let i = 0; i < requests.length; i++) clock.at(requests[i]!.timestamp, () => arrive(i));
+  const simulatedMs = clock.run();
+  scraping?.cancel();
+  let queries = 0;
+  let hits = 0;
+  for (const r of replicas) {
+    queries += r.engine.kv.stats.queries;
+    hits += r.engine.kv.stats.hits + r.engine.kv.stats.externalHits;
+    r.engine.close();
+  }
+  return {
+    strategy: strategyLabel(strategy) + (feedback ? "" : " open-loop"),
+    replicas: options.replicas,
+    traceCopies: copies,
+    requests: requests.length,
+    failed,
+    ttftMs: summarize(ttfts),
+    hitRate: queries === 0 ? 0 : hits / queries,
+    requestImbalance: imbalance(replicas.map((r) => r.requests)),
+    busyImbalance: imbalance(replicas.map((r) => r.busyMs)),
+    decisionUs: summarize(decisions),
+    featuresUsMean: featuresUs / Math.max(1, requests.length),
+    estimateMaeTokens: estimateCount === 0 ? NaN : estimateSum / estimateCount,
+    simulatedMs,
+    realS: (performance.now() - realStart) / 1000,
+  };
+}
