@@ -60,6 +60,22 @@ Deno.test("renderFrame() says in a panel that its endpoint is absent", async () 
   );
 });
 
+Deno.test("renderFrame() colours the tones of the theme asked for", async () => {
+  const start = {
+    connection: { state: "connecting" as const },
+    snapshot: undefined,
+    history: emptyHistory(),
+  };
+  const vm = viewModel(afterSnapshot(start, await recordedSnapshot(1_000)), 1_000);
+  const options = { width: 160, height: 20, proxyUrl: "http://x", intervalS: 2 };
+  const light = renderFrame(vm, initialUi(), { ...options, theme: themeOf("light") }).join("\n");
+  const dark = renderFrame(vm, initialUi(), { ...options, theme: themeOf("dark") }).join("\n");
+  const has = (text: string, code: string) =>
+    text.includes(`\x1b[${code};`) || text.includes(`\x1b[${code}m`);
+  assert(has(light, "38;5;28") && !has(light, "38;5;114"));
+  assert(has(dark, "38;5;114") && !has(dark, "38;5;28"));
+});
+
 Deno.test("wrap() breaks at spaces within the width", () => {
   assertEquals(wrap("aa bb cc dd", 5), ["aa bb", "cc dd"]);
   assertEquals(wrap("abcdefgh", 3), ["abcdefgh"]);

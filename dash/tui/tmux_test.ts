@@ -134,6 +134,9 @@ Deno.test("deno task dash in tmux: backends, Tab, j/k, Enter, disconnect and rec
     await tmux.until("it collapsed", (s) => !s.includes(`url ${order[1]!.url}`));
     await tmux.keys("k", "Enter");
     await tmux.until("the first backend expanded", (s) => s.includes(`url ${order[0]!.url}`));
+    // The arrows move too: Down then Up is the first row again, whose Enter collapses it.
+    await tmux.keys("Down", "Up", "Enter");
+    await tmux.until("the first backend collapsed", (s) => !s.includes(`url ${order[0]!.url}`));
 
     // A smaller terminal: the frame is redrawn to its size (SIGWINCH), help line on its last row.
     await tmux.run("resize-window", "-t", "dash", "-x", "100", "-y", "30");

@@ -89,7 +89,19 @@ export function dashboardRoutes(services: DashboardServices): Hono {
         code: "not_found",
       });
     }
-    const text = await read(c.req.param("name"), asset.file());
+    let file: string | URL;
+    try {
+      file = asset.file();
+    } catch {
+      return errorResponse(
+        503,
+        "uPlot is not in node_modules; run `deno install` where turnpike is",
+        {
+          code: "dashboard_asset_missing",
+        },
+      );
+    }
+    const text = await read(c.req.param("name"), file);
     return c.body(text, 200, { "content-type": asset.type, "cache-control": "no-cache" });
   });
 
