@@ -42,4 +42,6 @@ export const RequestRecordSchema = z.object({
   routeReason: z.string().optional(),
   routerPrefixShare: z.number().optional(),
   routeArm: z.enum(["canary", "incumbent"]).optional(),
+  cachedTokens: z.number().optional(),
+  predictedCachedTokens: z.number().optional(),
 }) satisfies z.ZodType<RequestRecord>;

@@ -3,6 +3,7 @@ import { errorField, logger } from "../actors/runtime/log.ts";
 import { quantileSorted } from "d3-array";
 import type { HeadersConfig } from "../config/mod.ts";
 import type { ScrapedLoad } from "../actors/backend/mod.ts";
+import type { PickNote } from "../actors/router/mod.ts";
 import { matchesRecord, type RecordFilter } from "./record_filter.ts";
 
 /** One request as the gateway saw it. */
@@ -74,6 +75,12 @@ export interface RequestRecord {
   routerPrefixShare?: number | undefined;
   /** Which side of a routing canary picked its backend, while one ran for its model. */
   routeArm?: "canary" | "incumbent" | undefined;
+  /**
+   * Prompt tokens the replica found in its prefix cache (`usage.prompt_tokens_details.cached_tokens`),
+   * and the router's prediction of them (its estimated cached blocks in tokens), when known.
+   */
+  cachedTokens?: number | undefined;
+  predictedCachedTokens?: number | undefined;
 }
 
 /** What the gateway knows of a request when it arrives. */
@@ -131,6 +138,14 @@ export function noteReplicaLoad(record: RequestRecord, load: ScrapedLoad | undef
   if (load.recentPrefixHitRate !== undefined) {
     record.replicaPrefixHitRate = load.recentPrefixHitRate;
   }
+}
+
+/** Copies a pick's strategy, reason, prefix estimate and canary side into `record`. */
+export function notePick(record: RequestRecord, note: PickNote): void {
+  record.routeStrategy = note.strategy;
+  record.routeReason = note.reason;
+  record.routerPrefixShare = note.prefixShare;
+  record.routeArm = note.arm;
 }
 
 function numberHeader(value: string | null): number | undefined {

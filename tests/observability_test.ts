@@ -3,26 +3,11 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import OpenAI from "openai";
 import { chat, MODEL, startRig } from "../gateway/testing.ts";
 import { waitFor } from "../actors/runtime/testdata/wait.ts";
+import { promtool } from "./promtool.ts";
 
 const SESSION = "sess-4f0c9e2a-observability";
 const TASK = "task-77aa-observability";
 const CLIENT = "client-secretive-observability";
-
-/** Runs `promtool check metrics` on `text`; returns its exit code and what it printed. */
-async function promtool(text: string): Promise<{ code: number; output: string }> {
-  const child = new Deno.Command("promtool", {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  await writer.close();
-  const out = await child.output();
-  const decoder = new TextDecoder();
-  return { code: out.code, output: decoder.decode(out.stdout) + decoder.decode(out.stderr) };
-}
 
 /** The value of the sample `name{labels}` whose labels include every pair of `labels`; summed over matches. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {

@@ -1,6 +1,6 @@
 /** One request's pass through admission: the router calls it makes, with its KV tokens counted and its session charged for the time it held a slot. */
 import type { RequestOutcome } from "../backend/mod.ts";
-import type { BackendView, ModelRouter, RequestFeatures } from "../router/mod.ts";
+import type { BackendView, ModelRouter, PickNote, RequestFeatures } from "../router/mod.ts";
 import type { AttainedService } from "./attained.ts";
 import type { AdmissionGate } from "./gate.ts";
 import { workTokens } from "./limiter.ts";
@@ -51,9 +51,13 @@ export class AdmissionTicket {
     return this.#options.tokens;
   }
 
-  /** The best backend with room for `request`, skipping `exclude`. */
-  pick(request: RequestFeatures, exclude?: ReadonlySet<string>): BackendView | undefined {
-    return this.#router.pick(request, exclude);
+  /** The best backend with room for `request`, skipping `exclude`; fills `note` in when given. */
+  pick(
+    request: RequestFeatures,
+    exclude?: ReadonlySet<string>,
+    note?: PickNote,
+  ): BackendView | undefined {
+    return this.#router.pick(request, exclude, note);
   }
 
   /** Counts the request on `view` now, while it still waits (the gate hands it this slot). */

@@ -1,6 +1,12 @@
 /** The hot path's handle on one model: synchronous picks from the routing table its RouterActor last published. */
 import { type RoutedBackend, RoutingTable } from "./routing_table.ts";
-import type { BackendView, CacheReport, Picker, RequestFeatures } from "./strategies/mod.ts";
+import type {
+  BackendView,
+  CacheReport,
+  Picker,
+  PickNote,
+  RequestFeatures,
+} from "./strategies/mod.ts";
 
 /** What admission control tells a router: which backends have room for a request, and when one frees a slot. */
 export interface RouterLimits {
@@ -63,10 +69,16 @@ export class ModelRouter {
   /**
    * Picks the best eligible backend for `request` among those with room under the limits,
    * skipping the ids in `exclude` (backends a retry already failed on). Undefined when none is left.
+   * Fills `note` in when given: the strategy and why (`fallback` on a retry).
    */
-  pick(request: RequestFeatures, exclude?: ReadonlySet<string>): BackendView | undefined {
+  pick(
+    request: RequestFeatures,
+    exclude?: ReadonlySet<string>,
+    note?: PickNote,
+  ): BackendView | undefined {
     const table = this.#table;
     if (table !== this.#picked) this.#forgetDeparted(table);
+    if (note !== undefined) note.strategy = this.#picker.label ?? "";
     let candidates: readonly BackendView[] = table.eligible;
     if (exclude && exclude.size > 0) candidates = candidates.filter((v) => !exclude.has(v.id));
     const limits = this.#limits;
@@ -75,7 +87,9 @@ export class ModelRouter {
       candidates = candidates.filter((v) => limits.hasRoom(v, request));
     }
     if (candidates.length === 0) return undefined;
-    return this.#picker.pick(request, candidates);
+    const chosen = this.#picker.pick(request, candidates, note);
+    if (note !== undefined && exclude !== undefined && exclude.size > 0) note.reason = "fallback";
+    return chosen;
   }
 
   /** Counts a request sent to `view` (call right after `pick`). */

@@ -1,6 +1,13 @@
 /** A model's picker whose strategy can change at run time, with an optional canary: a share of sessions routed by a candidate strategy. */
 import type { StrategySpec } from "./strategies/mod.ts";
-import type { BackendView, CacheReport, Picker, RequestFeatures } from "./strategies/mod.ts";
+import { strategyLabel } from "./strategies/mod.ts";
+import type {
+  BackendView,
+  CacheReport,
+  Picker,
+  PickNote,
+  RequestFeatures,
+} from "./strategies/mod.ts";
 
 /** Which side of a canary routes a request. */
 export type CanaryArm = "canary" | "incumbent";
@@ -63,13 +70,26 @@ export class SwitchablePicker implements Picker {
       : "incumbent";
   }
 
-  /** Picks with the side of the request's session. */
-  pick(request: RequestFeatures, candidates: readonly BackendView[]): BackendView | undefined {
+  /** The incumbent's label. */
+  get label(): string {
+    return strategyLabel(this.#incumbent.spec);
+  }
+
+  /** Picks with the side of the request's session; `note` names the side while a canary runs. */
+  pick(
+    request: RequestFeatures,
+    candidates: readonly BackendView[],
+    note?: PickNote,
+  ): BackendView | undefined {
     const canary = this.#canary;
-    if (canary !== undefined && this.armOf(request.sessionId) === "canary") {
-      return canary.picker.pick(request, candidates);
+    if (canary === undefined) {
+      if (note !== undefined) delete note.arm;
+      return this.#incumbent.picker.pick(request, candidates, note);
     }
-    return this.#incumbent.picker.pick(request, candidates);
+    const arm = this.armOf(request.sessionId)!;
+    if (note !== undefined) note.arm = arm;
+    const side = arm === "canary" ? canary : this.#incumbent;
+    return side.picker.pick(request, candidates, note);
   }
 
   /** Drops what both sides knew of a backend. */

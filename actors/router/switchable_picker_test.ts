@@ -1,6 +1,9 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { sessionPoint, SwitchablePicker } from "./switchable_picker.ts";
-import { createPicker, strategyOptions } from "./strategies/mod.ts";
+import { createPicker, pickNote, strategyOptions } from "./strategies/mod.ts";
+import { ModelRouter } from "./model_router.ts";
+import { RoutingTable } from "./routing_table.ts";
+import { link, member, report } from "./_testing.ts";
 import type { BackendView, RequestFeatures } from "./strategies/mod.ts";
 import { ProxySchema } from "../../config/schema.ts";
 
@@ -16,6 +19,12 @@ function views(...ids: string[]): BackendView[] {
     ewmaTtftMs: undefined,
     load: undefined,
   }));
+}
+
+function tableOf(...ids: string[]): RoutingTable {
+  let t = RoutingTable.EMPTY;
+  for (const id of ids) t = t.put(member(id), report(id, true), link());
+  return t;
 }
 
 function request(sessionId: string | undefined): RequestFeatures {
@@ -62,4 +71,21 @@ Deno.test("SwitchablePicker promotes a canary to every session, rolls one back, 
   picker.set({ least_load: 1, prefix_aware: 2 });
   assertEquals([picker.strategy, picker.canary], [{ least_load: 1, prefix_aware: 2 }, undefined]);
   assert(picker.pick(request("s"), views("a")) !== undefined);
+});
+
+Deno.test("SwitchablePicker's note names the side and strategy of a canary's pick, and ModelRouter's a retry as fallback", () => {
+  const picker = new SwitchablePicker("round_robin", build);
+  const note = pickNote();
+  picker.pick(request("s"), views("a", "b"), note);
+  assertEquals([note.strategy, note.arm], ["round_robin", undefined]);
+  picker.startCanary("least_load", 0.5);
+  const canary = Array.from({ length: 20 }, (_, i) => `s-${i}`).find((s) =>
+    picker.armOf(s) === "canary"
+  )!;
+  picker.pick(request(canary), views("a", "b"), note);
+  assertEquals([note.strategy, note.arm], ["least_load", "canary"]);
+  const router = new ModelRouter("m", picker);
+  router.publish(tableOf("a", "b"));
+  router.pick(request("x"), new Set(["a"]), note);
+  assertEquals(note.reason, "fallback");
 });

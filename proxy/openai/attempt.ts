@@ -200,13 +200,8 @@ export class Attempt implements RelayOptions {
         }`,
       ],
     ];
-    // The router's estimate of the replica's cached prefix, in tokens, to set beside the
-    // answer's usage.prompt_tokens_details.cached_tokens.
-    const predicted = this.outgoing.features?.predictedPrefixBlocks;
-    if (predicted !== undefined) {
-      const chars = predicted * exchange.context.proxy.prefix_block_chars;
-      headers.push(["x-turnpike-cached-estimate", String(Math.round(chars / CHARS_PER_TOKEN))]);
-    }
+    const predicted = this.#predictedCachedTokens();
+    if (predicted !== undefined) headers.push(["x-turnpike-cached-estimate", String(predicted)]);
     if (exchange.extraHeaders !== undefined) headers.push(...exchange.extraHeaders);
     return headers;
   }
@@ -259,6 +254,9 @@ export class Attempt implements RelayOptions {
     record.upstreamMs = roundMs(endAt - this.sentAt);
     if (this.stream) record.upstreamHeadMs = roundMs(this.#headersAt - this.sentAt);
     noteReplicaLoad(record, this.backend.load);
+    if (end.usage.cachedTokens !== undefined) record.cachedTokens = end.usage.cachedTokens;
+    const predicted = this.#predictedCachedTokens();
+    if (predicted !== undefined) record.predictedCachedTokens = predicted;
     record.gatewayMs = roundMs(this.sentAt - exchange.startedAt + end.relayMs);
     record.promptTokens = end.usage.promptTokens;
     record.completionTokens = end.usage.completionTokens;
@@ -295,6 +293,17 @@ export class Attempt implements RelayOptions {
     }
     const { exchange } = this.outgoing;
     exchange.context.finished(this.backend, this.outcome);
+  }
+
+  /**
+   * The router's estimate of the replica's cached prefix, in tokens, to set beside the answer's
+   * usage.prompt_tokens_details.cached_tokens; undefined when no strategy estimated it.
+   */
+  #predictedCachedTokens(): number | undefined {
+    const predicted = this.outgoing.features?.predictedPrefixBlocks;
+    if (predicted === undefined) return undefined;
+    const chars = predicted * this.outgoing.exchange.context.proxy.prefix_block_chars;
+    return Math.round(chars / CHARS_PER_TOKEN);
   }
 
   /** Notes a failure another backend may retry. */

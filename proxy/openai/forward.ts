@@ -8,7 +8,8 @@ import type {
   ModelRouter,
   RequestFeatures,
 } from "../../actors/router/mod.ts";
-import type { RecordStore, RequestRecord } from "../records.ts";
+import { notePick, type RecordStore, type RequestRecord } from "../records.ts";
+import { pickNote } from "../../actors/router/mod.ts";
 import type { UpstreamClient } from "../upstream/mod.ts";
 import { modelNotFoundMessage } from "../errors.ts";
 import { Attempt, type Outgoing } from "./attempt.ts";
@@ -187,15 +188,18 @@ export async function sendRouted(
   }
   exchange.arm();
   const tried = new Set<string>();
+  const note = pickNote();
   for (let attempt = 0; attempt <= context.proxy.max_retries; attempt++) {
-    let backend = outgoing.router.pick(features, tried);
+    let backend = outgoing.router.pick(features, tried, note);
     if (!backend && admitted) {
       // Every backend it may use is at its cap: wait in the model's queue (or be refused now).
       const waited = await admitted.wait(tried);
       if (waited instanceof Response) return waited;
       backend = waited;
+      note.reason = "queued";
     }
     if (!backend) break;
+    notePick(record, note);
     tried.add(backend.id);
     const answer = await new Attempt(outgoing, backend).run();
     if (answer) return answer;

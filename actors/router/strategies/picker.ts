@@ -10,6 +10,8 @@ import type {
   Strategy,
   StrategyOptions,
 } from "./types.ts";
+import type { PickNote } from "./pick_note.ts";
+import { MIN_PREFIX_SHARE } from "./prefix_aware.ts";
 
 /** Totals closer than this are a tie. */
 const TIE_EPSILON = 1e-9;
@@ -35,6 +37,46 @@ export function strategyOptions(
     now: Date.now,
     ...overrides,
   };
+}
+
+/** The label of a strategy spec: its name, or its weighted names sorted and joined by `+`. */
+export function strategyLabel(strategy: StrategySpec): string {
+  return typeof strategy === "string" ? strategy : Object.keys(strategy).sort().join("+");
+}
+
+/**
+ * Fills `note` in for a pick of candidate `index` among `n` (after the strategies observed it):
+ * the only candidate; a prefix hit when a strategy estimated the chosen replica holds at least
+ * {@linkcode MIN_PREFIX_SHARE} of the prompt's blocks; else the first strategy's explanation;
+ * else balanced.
+ */
+function explainPick(
+  note: PickNote,
+  request: RequestFeatures,
+  parts: readonly { strategy: Strategy }[],
+  index: number,
+  n: number,
+): void {
+  delete note.prefixShare;
+  const blocks = request.prefixHashes.length;
+  if (request.predictedPrefixBlocks !== undefined && blocks > 0) {
+    note.prefixShare = request.predictedPrefixBlocks / blocks;
+  }
+  if (n === 1) {
+    note.reason = "only_candidate";
+    return;
+  }
+  if (note.prefixShare !== undefined && note.prefixShare >= MIN_PREFIX_SHARE) {
+    note.reason = "prefix_hit";
+    return;
+  }
+  note.reason = "balanced";
+  for (const { strategy } of parts) {
+    const why = strategy.explain?.(index);
+    if (why === undefined) continue;
+    note.reason = why.reason;
+    return;
+  }
 }
 
 /**
@@ -67,11 +109,18 @@ export function createPicker(strategy: StrategySpec, options: StrategyOptions): 
     }
   }
   let cursor = 0;
+  const label = strategyLabel(strategy);
   return {
-    pick(request: RequestFeatures, candidates: readonly BackendView[]): BackendView | undefined {
+    label,
+    pick(
+      request: RequestFeatures,
+      candidates: readonly BackendView[],
+      note?: PickNote,
+    ): BackendView | undefined {
       const n = candidates.length;
       if (n === 0) return undefined;
       let chosen: BackendView;
+      let pickIndex = 0;
       if (n === 1) {
         chosen = candidates[0]!;
       } else {
@@ -82,7 +131,6 @@ export function createPicker(strategy: StrategySpec, options: StrategyOptions): 
         }
         let best = -Infinity;
         for (const t of totals) if (t > best) best = t;
-        let pickIndex = 0;
         for (let k = 0; k < n; k++) {
           const i = (cursor + k) % n;
           if (totals[i]! >= best - TIE_EPSILON) {
@@ -94,6 +142,10 @@ export function createPicker(strategy: StrategySpec, options: StrategyOptions): 
       }
       cursor = (cursor + 1) % 1_000_000_007;
       for (const { strategy } of parts) strategy.observe?.(request, chosen);
+      if (note !== undefined) {
+        note.strategy = label;
+        explainPick(note, request, parts, pickIndex, n);
+      }
       return chosen;
     },
     forget(backendId: string): void {

@@ -1,6 +1,7 @@
 /** `session_affinity`: a session's requests go to the replica that served it last, while that replica is within the load bound. */
 import { boundedLoads, inverseScores } from "./_scores.ts";
 import type { BackendView, RequestFeatures, Strategy, StrategyOptions } from "./types.ts";
+import type { PickExplanation } from "./pick_note.ts";
 
 /** Sessions remembered at most; the least recently routed are forgotten first. */
 export const MAX_SESSIONS = 100_000;
@@ -14,6 +15,9 @@ export const MAX_SESSIONS = 100_000;
 export function sessionAffinity(options: StrategyOptions): Strategy {
   // Insertion order is recency: a routed session is moved to the end.
   const homes = new Map<string, string>();
+  // The last score call's candidates and session home, for explain().
+  let lastCandidates: readonly BackendView[] = [];
+  let lastHome: string | undefined;
   return {
     name: "session_affinity",
     score(request: RequestFeatures, candidates: readonly BackendView[]): number[] {
@@ -22,8 +26,14 @@ export function sessionAffinity(options: StrategyOptions): Strategy {
       const home = request.sessionId === undefined
         ? undefined
         : homes.get(request.sessionId) ?? request.homeBackend;
+      lastCandidates = candidates;
+      lastHome = home;
       if (home === undefined) return loads;
       return candidates.map((c, i) => c.id === home && within[i] ? 1 : 0.5 * loads[i]!);
+    },
+    explain(chosen: number): PickExplanation | undefined {
+      if (lastHome === undefined) return undefined;
+      return { reason: lastCandidates[chosen]?.id === lastHome ? "affinity" : "load_shed" };
     },
     observe(request: RequestFeatures, chosen: BackendView): void {
       const session = request.sessionId;

@@ -1,6 +1,7 @@
 /** The seam between the router and its strategies: what a strategy sees and what it returns. */
 import type { ScrapedLoad } from "../../backend/mod.ts";
 import type { StrategyName } from "./names.ts";
+import type { PickExplanation, PickNote } from "./pick_note.ts";
 
 /** What the router knows of one candidate backend when it picks. */
 export interface BackendView {
@@ -76,6 +77,11 @@ export interface Strategy {
   readonly name: StrategyName;
   /** Scores `candidates` (all healthy) for `request`; returns one number per candidate, in order. */
   score(request: RequestFeatures, candidates: readonly BackendView[]): number[];
+  /**
+   * Why candidate `chosen` (an index into its last `score` call's candidates) was a good pick;
+   * undefined when this strategy preferred it for load alone.
+   */
+  explain?(chosen: number): PickExplanation | undefined;
   /** Told which backend the router chose, so it can learn (affinity table, prefix index). */
   observe?(request: RequestFeatures, chosen: BackendView): void;
   /** Told that a backend left (retired, expired), so it can drop what it knew of it. */
@@ -92,8 +98,14 @@ export type StrategyFactory = (options: StrategyOptions) => Strategy;
 
 /** The router's combined policy: one or several weighted strategies behind one call. */
 export interface Picker {
-  /** The best candidate for `request`, or undefined when there is none. */
-  pick(request: RequestFeatures, candidates: readonly BackendView[]): BackendView | undefined;
+  /** Its strategy's label (`proxy.strategy`'s name, or weighted names sorted and joined by `+`). */
+  readonly label?: string;
+  /** The best candidate for `request`, or undefined when there is none; fills `note` in when given. */
+  pick(
+    request: RequestFeatures,
+    candidates: readonly BackendView[],
+    note?: PickNote,
+  ): BackendView | undefined;
   /** Drops what every strategy knew of a backend. */
   forget(backendId: string): void;
   /** Passes a backend's report on a request it answered to every strategy that learns. */

@@ -31,8 +31,9 @@ export function statusClass(status: number): string {
 
 /**
  * Counters and histograms fed by {@linkcode observe}: requests, gateway queue time, upstream TTFT,
- * time per output token, end-to-end latency, tokens, retries, refusals and routing decisions.
- * Labels are model, backend, route, status class, priority, strategy and error code: all bounded
+ * time per output token, end-to-end latency, tokens, retries, refusals, routing decisions, picks by
+ * reason, and the prefix-cached prompt tokens the replicas reported beside the router's estimate.
+ * Labels are model, backend, route, status class, priority, strategy, pick reason and error code: all bounded
  * (the fleet's models and backends, the gateway's routes and codes), never a session, key or prompt.
  */
 export class RequestMetrics {
@@ -49,6 +50,9 @@ export class RequestMetrics {
   readonly #retries: Counter<"model">;
   readonly #refusals: Counter<"model" | "route" | "status" | "code">;
   readonly #decisions: Counter<"model" | "strategy" | "outcome">;
+  readonly #picks: Counter<"model" | "strategy" | "reason">;
+  readonly #cached: Counter<"model" | "backend">;
+  readonly #predictedCached: Counter<"model" | "backend">;
 
   /** @param registry where the metrics are registered, @param options the model check and strategy name */
   constructor(registry: Registry, options: RequestMetricsOptions) {
@@ -132,6 +136,27 @@ export class RequestMetrics {
       labelNames: ["model", "strategy", "outcome"],
       registers,
     });
+    this.#picks = new Counter({
+      name: "turnpike_routing_picks_total",
+      help:
+        "Backends picked, by strategy and reason: prefix_hit, affinity, load_shed, balanced, only_candidate, fallback (a retry), queued (admission freed a slot)",
+      labelNames: ["model", "strategy", "reason"],
+      registers,
+    });
+    this.#cached = new Counter({
+      name: "turnpike_upstream_cached_prompt_tokens_total",
+      help:
+        "Prompt tokens the replicas reported found in their prefix cache (usage.prompt_tokens_details.cached_tokens)",
+      labelNames: ["model", "backend"],
+      registers,
+    });
+    this.#predictedCached = new Counter({
+      name: "turnpike_router_predicted_cached_prompt_tokens_total",
+      help:
+        "The router's estimate of those cached prompt tokens, over the same requests (compare with turnpike_upstream_cached_prompt_tokens_total)",
+      labelNames: ["model", "backend"],
+      registers,
+    });
   }
 
   /** Observes one finished request. */
@@ -168,8 +193,16 @@ export class RequestMetrics {
         : record.attempts > 1
         ? "retried"
         : "routed";
+      const strategy = record.routeStrategy || this.#strategy;
       if (record.attempts > 0 || record.errorCode === "no_healthy_backend") {
-        this.#decisions.inc({ model, strategy: this.#strategy, outcome });
+        this.#decisions.inc({ model, strategy, outcome });
+      }
+      if (record.routeReason !== undefined) {
+        this.#picks.inc({ model, strategy, reason: record.routeReason });
+      }
+      if (record.cachedTokens !== undefined && record.backendId !== undefined) {
+        this.#cached.inc({ model, backend }, record.cachedTokens);
+        this.#predictedCached.inc({ model, backend }, record.predictedCachedTokens ?? 0);
       }
     }
   }

@@ -122,3 +122,46 @@ Deno.test("observe() counts retries, refusals by code, tokens and queue time und
     text,
   );
 });
+
+Deno.test("observe() counts picks by the strategy and reason the record names, and the cached prompt tokens reported beside the router's estimate", async () => {
+  const text = await observed([
+    record({
+      routeStrategy: "prefix_aware",
+      routeReason: "prefix_hit",
+      cachedTokens: 512,
+      predictedCachedTokens: 600,
+    }),
+    record({ routeStrategy: "prefix_aware", routeReason: "balanced", cachedTokens: 0 }),
+    record({ routeReason: "fallback", attempts: 2 }),
+  ]);
+  assert(
+    text.includes(
+      'turnpike_routing_picks_total{model="m",strategy="prefix_aware",reason="prefix_hit"} 1',
+    ),
+    text,
+  );
+  assert(
+    text.includes(
+      'turnpike_routing_picks_total{model="m",strategy="least_load",reason="fallback"} 1',
+    ),
+    text,
+  );
+  assert(
+    text.includes(
+      'turnpike_routing_decisions_total{model="m",strategy="prefix_aware",outcome="routed"} 2',
+    ),
+    text,
+  );
+  assert(
+    text.includes(
+      'turnpike_upstream_cached_prompt_tokens_total{model="m",backend="127.0.0.1:9001"} 512',
+    ),
+    text,
+  );
+  assert(
+    text.includes(
+      'turnpike_router_predicted_cached_prompt_tokens_total{model="m",backend="127.0.0.1:9001"} 600',
+    ),
+    text,
+  );
+});
