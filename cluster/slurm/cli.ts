@@ -4,6 +4,7 @@ import {
   parseSacct,
   parseSqueue,
   SACCT_FORMAT,
+  sbatchFailureKind,
   SLURM_TIME_FORMAT,
   SQUEUE_FORMAT,
 } from "./parse.ts";
@@ -45,7 +46,9 @@ export class CliSlurm implements Slurm {
   /**
    * `sbatch --parsable` with the script on stdin and the request's overrides as options; the
    * directories of the script's `--output` files are created first (sbatch does not, and a job
-   * whose output cannot be opened fails without a word). A refusal carries sbatch's own text.
+   * whose output cannot be opened fails without a word). A refusal carries sbatch's own text;
+   * when sbatch could not get slurmctld's answer (a timeout: the job may be queued all the same)
+   * it rejects with a {@linkcode SlurmCommandError}, so the caller looks for the job by name.
    */
   async submit(request: SubmitRequest): Promise<SubmitResult> {
     const dirs = outputDirsOf(request.script);
@@ -68,10 +71,12 @@ export class CliSlurm implements Slurm {
     // `--parsable` prints `jobid` or `jobid;cluster`.
     const jobId = result.stdout.trim().split("\n").pop()?.split(";")[0]?.trim() ?? "";
     if (result.code === 0 && /^\d+(_\d+)?$/.test(jobId)) return { ok: true, jobId };
-    return {
-      ok: false,
-      error: result.stderr.trim() || result.stdout.trim() || `sbatch exited with ${result.code}`,
-    };
+    const error = result.stderr.trim() || result.stdout.trim() ||
+      `sbatch exited with ${result.code}`;
+    if (sbatchFailureKind(error) === "unreachable") {
+      throw new SlurmCommandError(argv.join(" "), result.code, result.stderr);
+    }
+    return { ok: false, error };
   }
 
   /**

@@ -194,3 +194,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test("CliSlurm.submit() rejects when slurmctld does not answer: the job's fate is unknown", async () => {
+  // The testbed's own config with the controller's port moved to one nothing listens on.
+  const dir = await Deno.makeTempDir({ prefix: "tp-cli-conf-" });
+  const conf = (await Deno.readTextFile(bed.slurmConf)).replace(
+    /^SlurmctldPort=\d+$/m,
+    `SlurmctldPort=${freePort()}`,
+  );
+  await Deno.writeTextFile(`${dir}/slurm.conf`, conf);
+  await Deno.copyFile(bed.slurmConf.replace(/slurm\.conf$/, "gres.conf"), `${dir}/gres.conf`);
+  const shell = new LocalShell({ env: { SLURM_CONF: `${dir}/slurm.conf` } });
+  try {
+    const slurm = new CliSlurm(shell);
+    await assert.rejects(
+      slurm.submit({ script: plainScript("unreachable", dir, "true") }),
+      (error: unknown) => {
+        assert.ok(error instanceof SlurmCommandError);
+        assert.match(error.message, /Unable to contact slurm controller/);
+        return true;
+      },
+    );
+  } finally {
+    await shell.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

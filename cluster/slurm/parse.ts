@@ -303,3 +303,27 @@ export function pendingGroupOf(reason: string): PendingGroup {
   }
   return "other";
 }
+
+/**
+ * sbatch's words when it could not get an answer from slurmctld: the job may have been queued
+ * all the same (a reply lost to a timeout), so a caller must look for it by name before
+ * submitting again. Everything else sbatch says on failure is a refusal of the job.
+ */
+const UNREACHABLE = [
+  /Socket timed out on send\/recv operation/i,
+  /Unable to contact slurm controller/i,
+  /Zero Bytes were transmitted or received/i,
+  /Communication connection failure/i,
+  /Connection refused/i,
+  /Could not establish a configuration source/i,
+  /slurm_persist_conn_open/i,
+];
+
+/**
+ * Whether a failed sbatch's output says the job was refused (bad QOS, partition, account,
+ * resources: another partition may take it) or that slurmctld could not be reached (the job's
+ * fate is unknown).
+ */
+export function sbatchFailureKind(text: string): "refused" | "unreachable" {
+  return UNREACHABLE.some((pattern) => pattern.test(text)) ? "unreachable" : "refused";
+}

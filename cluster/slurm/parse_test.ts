@@ -9,6 +9,7 @@ import {
   parseState,
   pendingGroupOf,
   reasonCode,
+  sbatchFailureKind,
   SlurmParseError,
 } from "./parse.ts";
 import { type JobInfo, SLURM_STATES } from "./types.ts";
@@ -313,5 +314,30 @@ Deno.test("neverClears() is true for reasons that waiting will not fix, false fo
   for (const job of parseSqueue(read("squeue_all.txt"))) {
     if (job.state !== "PENDING") continue;
     assert.equal(neverClears(job.reason!), job.reason === "DependencyNeverSatisfied", job.reason);
+  }
+});
+
+Deno.test("sbatchFailureKind() tells the testbed's recorded refusals from an unreachable controller", () => {
+  const recorded = read("sbatch_refused.jsonl").trim().split("\n").map((line) =>
+    JSON.parse(line) as { option: string; code: number; stderr: string }
+  );
+  assert.equal(recorded.length, 5);
+  for (const { option, code, stderr } of recorded) {
+    assert.equal(code, 1, option);
+    assert.equal(sbatchFailureKind(stderr), "refused", option);
+  }
+  for (
+    const text of [
+      "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation",
+      "sbatch: error: Batch job submission failed: Unable to contact slurm controller " +
+      "(connect failure)",
+      "sbatch: error: slurm_receive_msg: Zero Bytes were transmitted or received",
+      "sbatch: error: resolve_ctls_from_dns_srv: res_nsearch error: Unknown host\n" +
+      "sbatch: error: fetch_config: DNS SRV lookup failed\n" +
+      "sbatch: error: _establish_config_source: failed to fetch config\n" +
+      "sbatch: fatal: Could not establish a configuration source",
+    ]
+  ) {
+    assert.equal(sbatchFailureKind(text), "unreachable", text);
   }
 });
