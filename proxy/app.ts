@@ -12,6 +12,7 @@ import { ChatCompletionBody, CompletionBody, EmbeddingBody } from "./openai/sche
 import type { SessionService } from "../actors/session/mod.ts";
 import { sessionRoutes } from "./sessions/routes.ts";
 import { plainRecorder } from "./sessions/plain.ts";
+import { SessionHomes } from "./sessions/homes.ts";
 import { responsesRoutes } from "./openai/responses/routes.ts";
 import type { Authenticator } from "./auth/authenticator.ts";
 import { authMiddleware } from "./auth/middleware.ts";
@@ -53,7 +54,13 @@ export function createApp(services: AppServices): Hono {
     context,
     schema: ChatCompletionBody,
     ...(services.sessions.config.record_plain_calls
-      ? { observe: plainRecorder(services.sessions) }
+      ? {
+        observe: plainRecorder(services.sessions),
+        // The session heads the recorder writes name the replica that served each call.
+        homes: new SessionHomes(async (id) =>
+          (await services.sessions.store.get(id))?.head.backend
+        ),
+      }
       : {}),
   };
   const completions = { endpoint: "/v1/completions", context, schema: CompletionBody };

@@ -23,6 +23,7 @@ import { allowsModel, principalOf } from "../auth/principal.ts";
 import { CREDENTIAL_HEADERS } from "../auth/credentials.ts";
 import { modelNotAllowedMessage } from "../auth/refusals.ts";
 import type { RateLimits } from "../limits/mod.ts";
+import type { SessionHomes } from "../sessions/homes.ts";
 
 /**
  * The calls the hot path makes on a model's router; `release` is told the attempt's outcome (an
@@ -74,6 +75,11 @@ export interface ForwardOptions extends ExchangeOptions {
    * chat calls that carry the session header through it). It must not wait on anything.
    */
   observe?: (record: RequestRecord, json: unknown, response: Response) => Response;
+  /**
+   * The replicas sessions were served by last, for calls that carry the session header: the
+   * session's replica is preferred (within the load bound), and the one that served is recorded.
+   */
+  homes?: Pick<SessionHomes, "get" | "set">;
 }
 
 /** Request headers that are not forwarded: the gateway sets its own, or they describe the hop. */
@@ -109,12 +115,17 @@ export async function forwardOpenAI(request: Request, options: ForwardOptions): 
     schema: options.schema,
   });
   if (!parsed.ok) return exchange.refuse(parsed.status, parsed.message, parsed);
+  const sessionId = exchange.record.sessionId;
+  const homes = sessionId === undefined ? undefined : options.homes;
   const response = await sendRouted(request, exchange, {
     model: parsed.body.model,
     stream: parsed.body.stream === true,
     json: parsed.json,
     bytes: parsed.bytes,
+    homeBackend: homes === undefined ? undefined : await homes.get(sessionId!),
   });
+  const served = response.headers.get("x-turnpike-backend");
+  if (homes && served !== null && response.status < 300) homes.set(sessionId!, served);
   return options.observe ? options.observe(exchange.record, parsed.json, response) : response;
 }
 

@@ -1,0 +1,89 @@
+/**
+ * Two gateways on one KV file route a conversation alike: plain `/v1/chat/completions` calls with
+ * the session header take the replica the session head names (written by whichever gateway
+ * served the last call), so a conversation moved to the other gateway stays on its replica.
+ */
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import OpenAI from "openai";
+import { MODEL, startRig, waitFor } from "../gateway/testing.ts";
+import { startGateway } from "../gateway/mod.ts";
+
+const SESSIONS = 6;
+
+async function turn(
+  client: OpenAI,
+  session: string,
+  content: string,
+  baseUrl: string,
+): Promise<string> {
+  const { response } = await client.chat.completions.create({
+    model: MODEL,
+    messages: [{ role: "user", content }],
+    max_tokens: 2,
+  }, { headers: { "X-Session-ID": session } }).withResponse();
+  const backend = response.headers.get("x-turnpike-backend");
+  if (backend === null) throw new Error(`${baseUrl} named no backend`);
+  return backend;
+}
+
+async function sessionBackend(url: string, session: string): Promise<string | null> {
+  const res = await fetch(`${url}/v1/sessions/${session}`);
+  if (!res.ok) {
+    await res.body?.cancel();
+    return null;
+  }
+  return ((await res.json()) as { backend: string | null }).backend;
+}
+
+Deno.test("a conversation alternating between two gateways on one KV file stays on one replica", async () => {
+  const rig = await startRig({ replicas: 3, proxy: { strategy: "session_affinity" } });
+  const other = await startGateway(rig.config, { port: 0, hostname: "127.0.0.1" });
+  const otherClient = new OpenAI({
+    baseURL: `${other.url}/v1`,
+    apiKey: "test",
+    maxRetries: 0,
+    timeout: 20_000,
+  });
+  try {
+    const ids = Array.from(
+      { length: SESSIONS },
+      (_, i) => `conversation-${i}-${crypto.randomUUID()}`,
+    );
+    const first = new Map<string, string>();
+    for (const id of ids) {
+      first.set(id, await turn(rig.client, id, `hello from ${id}`, rig.gateway.url));
+    }
+    // The recorder writes each session head after its answer, off the hot path.
+    for (const id of ids) {
+      await waitFor(
+        `the head of ${id} names its replica`,
+        async () => (await sessionBackend(rig.gateway.url, id)) === first.get(id),
+        { everyMs: 20 },
+      );
+    }
+    // The other gateway takes the next turns, in the other order (its own least-load tie-breaks
+    // would seat them elsewhere), then they go back to the first one.
+    const second = new Map<string, string>();
+    for (const id of [...ids].reverse()) {
+      second.set(id, await turn(otherClient, id, `hello again from ${id}`, other.url));
+    }
+    assertEquals(Object.fromEntries(second), Object.fromEntries(first));
+    for (const id of ids) {
+      await waitFor(
+        `the head of ${id} names its replica after the other gateway`,
+        async () => (await sessionBackend(other.url, id)) === first.get(id),
+        { everyMs: 20 },
+      );
+    }
+    const third = new Map<string, string>();
+    for (const id of ids) {
+      third.set(id, await turn(rig.client, id, `and again ${id}`, rig.gateway.url));
+    }
+    assertEquals(Object.fromEntries(third), Object.fromEntries(first));
+    // The conversations were spread, not all on one replica.
+    assertEquals(new Set(first.values()).size, 3);
+  } finally {
+    await other.close({ deadlineMs: 2_000 });
+    await rig.close();
+  }
+});
