@@ -10,6 +10,7 @@ import { CliSlurm } from "./cli.ts";
 import { parseDirectives } from "./rest/directives.ts";
 import { offeredVersions, pickDialect, REST_JOB_PATH, type RestDialect } from "./rest/dialect.ts";
 import { type TokenConfig, TokenSource } from "./rest/token.ts";
+import { dialect38 } from "./rest/v0_0_38.ts";
 
 /** `cluster.slurm.rest`, as this client reads it. */
 export interface RestConfig extends TokenConfig {
@@ -170,8 +171,11 @@ export class RestSlurm implements Slurm {
       }
       if (answer.status === 401 || answer.status === 403) {
         throw new RestSlurmError(
-          `slurmrestd at ${this.#config.url} refused the token of ${this.#config.user} (${answer.status}): ` +
-            `check cluster.slurm.rest.user and token or token_command`,
+          this.#tokens.enabled
+            ? `slurmrestd at ${this.#config.url} refused the token of ${this.#config.user} (${answer.status}): ` +
+              `check cluster.slurm.rest.user and token or token_command`
+            : `slurmrestd at ${this.#config.url} wants a token (${answer.status}): ` +
+              `set cluster.slurm.rest.token or token_command`,
           answer.status,
         );
       }
@@ -243,7 +247,8 @@ export class RestSlurm implements Slurm {
     answer: { status: number; body: unknown; text: string },
     dialect?: RestDialect,
   ): RestSlurmError {
-    const errors = dialect?.errors(answer.body) ?? [];
+    // Every version's `errors[]` carries `error` and `description`.
+    const errors = (dialect ?? dialect38).errors(answer.body);
     const detail = errors.length ? errors.join("; ") : answer.text.trim().slice(0, 300);
     return new RestSlurmError(
       `slurmrestd ${method} ${path} answered ${answer.status}: ${detail}`,

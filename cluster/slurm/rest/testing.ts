@@ -3,6 +3,8 @@
  * (`rest_auth/local`, as `nobody`), and a local server that replays recorded answers.
  */
 import { join } from "node:path";
+import { waitFor } from "../../../actors/runtime/testdata/wait.ts";
+import { freePort } from "../../ports.ts";
 import { testbed } from "../../ssh/testing.ts";
 
 /** A running slurmrestd. */
@@ -130,5 +132,120 @@ export function startReplay(
     url: `http://127.0.0.1:${server.addr.port}`,
     seen,
     close: () => server.shutdown(),
+  };
+}
+
+/** A private slurmctld with JWT auth and a slurmrestd in front of it (`rest_auth/jwt`). */
+export interface JwtCluster {
+  /** slurmrestd's URL. */
+  url: string;
+  /** The private cluster's slurm.conf, for `scontrol token`. */
+  slurmConf: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a slurmctld of its own (ports of its own, state in a temp dir, the testbed's munge, no
+ * slurmd, so jobs stay PENDING, no accounting) with `AuthAltTypes=auth/jwt`, and slurmrestd with
+ * `rest_auth/jwt` on a free port, as `nobody`, speaking JWT to slurmctld (`SLURM_JWT=daemon`).
+ * The shared testbed's slurmctld has no JWT and must not be restarted; this one is ours.
+ */
+export async function startJwtCluster(): Promise<JwtCluster> {
+  const shared = Deno.readTextFileSync(testbed().slurmConf);
+  const munge = /^AuthInfo=(.*)$/m.exec(shared)?.[1] ?? "";
+  const dir = await Deno.makeTempDir({ prefix: "turnpike-jwt-" });
+  // slurmrestd reads slurm.conf after it drops to `nobody`.
+  await Deno.chmod(dir, 0o755);
+  const key = join(dir, "jwt.key");
+  await Deno.writeFile(key, crypto.getRandomValues(new Uint8Array(32)), { mode: 0o600 });
+  const [ctldPort, slurmdPort, restPort] = [freePort(), freePort(), freePort()];
+  const slurmConf = join(dir, "slurm.conf");
+  await Deno.writeTextFile(
+    slurmConf,
+    [
+      `ClusterName=tpjwt${ctldPort}`,
+      "SlurmctldHost=localhost(127.0.0.1)",
+      `SlurmctldPort=${ctldPort}`,
+      `SlurmdPort=${slurmdPort}`,
+      "SlurmUser=root",
+      "AuthType=auth/munge",
+      "CredType=cred/munge",
+      munge === "" ? "" : `AuthInfo=${munge}`,
+      "AuthAltTypes=auth/jwt",
+      `AuthAltParameters=jwt_key=${key}`,
+      `StateSaveLocation=${dir}/state`,
+      `SlurmctldPidFile=${dir}/slurmctld.pid`,
+      `SlurmctldLogFile=${dir}/slurmctld.log`,
+      "ProctrackType=proctrack/linuxproc",
+      "TaskPlugin=task/none",
+      "SelectType=select/cons_tres",
+      "SelectTypeParameters=CR_Core_Memory",
+      "AccountingStorageType=accounting_storage/none",
+      "JobCompType=jobcomp/none",
+      "MpiDefault=none",
+      "NodeName=localhost NodeAddr=127.0.0.1 CPUs=2 RealMemory=2000 State=UNKNOWN",
+      "PartitionName=gpu_a Nodes=localhost Default=YES MaxTime=INFINITE State=UP",
+      "",
+    ].join("\n"),
+  );
+  const env = { SLURM_CONF: slurmConf };
+  const ctld = new Deno.Command("slurmctld", {
+    args: ["-D", "-i", "-f", slurmConf],
+    env,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const stop = async (child: Deno.ChildProcess) => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // Already ended.
+    }
+    await child.status;
+  };
+  let restd: Deno.ChildProcess | undefined;
+  try {
+    await waitFor("the private slurmctld to answer", async () => {
+      const ping = await new Deno.Command("scontrol", { args: ["ping"], env, stdout: "piped" })
+        .output();
+      return new TextDecoder().decode(ping.stdout).includes("is UP");
+    }, { timeoutMs: 60_000, everyMs: 200 });
+    restd = new Deno.Command("slurmrestd", {
+      args: [
+        "-a",
+        "rest_auth/jwt",
+        "-s",
+        "openapi/v0.0.38",
+        "-u",
+        "nobody",
+        `127.0.0.1:${restPort}`,
+      ],
+      env: { ...env, SLURM_JWT: "daemon" },
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await waitFor("slurmrestd to listen", async () => {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port: restPort })).close();
+        return true;
+      } catch {
+        return false;
+      }
+    }, { timeoutMs: 60_000, everyMs: 200 });
+  } catch (error) {
+    if (restd) await stop(restd);
+    await stop(ctld);
+    await Deno.remove(dir, { recursive: true });
+    throw error;
+  }
+  const started = restd;
+  return {
+    url: `http://127.0.0.1:${restPort}`,
+    slurmConf,
+    async close() {
+      await stop(started);
+      await stop(ctld);
+      await Deno.remove(dir, { recursive: true });
+    },
   };
 }
