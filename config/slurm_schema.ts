@@ -111,8 +111,11 @@ export const SlurmSchema = z.strictObject({
   backoff: BackoffSchema.default(BackoffSchema.parse({})),
   /** Directory on the cluster for job scripts and outputs (`~` is the cluster user's home). */
   job_dir: z.string().min(1).default("~/.turnpike/jobs"),
-  /** Seconds before the time limit that the job gets USR1 and its replacement is started. @default 300 */
-  signal_lead: positiveInt.default(300),
+  /**
+   * Seconds before the time limit that the job gets USR1 and its replacement is started (SLURM
+   * takes up to 65535). @default 300
+   */
+  signal_lead: positiveInt.max(65535).default(300),
 }).superRefine((slurm, ctx) => {
   if (slurm.api === "rest" && slurm.rest === undefined) {
     ctx.addIssue({

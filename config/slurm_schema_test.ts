@@ -295,6 +295,10 @@ Deno.test("cluster.gpus: local only, no duplicates, enough for replicas x tensor
 
 Deno.test("a job time not longer than signal_lead is refused", () => {
   assert.deepEqual(
+    problemsOf("cluster: {type: slurm, slurm: {partitions: [{name: p}], signal_lead: 70000}}"),
+    ["cluster.slurm.signal_lead: expected an integer from 1 to 65535, got 70000"],
+  );
+  assert.deepEqual(
     problemsOf(
       "cluster: {type: slurm, slurm: {partitions: [{name: p}], signal_lead: 300}}\n" +
         "models: [{name: a, model_path: org/a, time: '5'}]",
