@@ -199,7 +199,7 @@ cluster:
     '"alice@bastion.example.org:22"',
     'cluster.slurm.ssh.keepalive_intervl: unknown key, did you mean "keepalive_interval"?',
     "cluster.slurm.backoff.max: must be at least initial (10)",
-    "cluster.slurm.signal_lead: expected a positive integer, got 0",
+    "cluster.slurm.signal_lead: expected an integer from 1 to 65535, got 0",
   ]);
   assert.deepEqual(
     problemsOf(
