@@ -10,7 +10,7 @@ import { CliSlurm } from "./cli.ts";
 import { parseDirectives } from "./rest/directives.ts";
 import { offeredVersions, pickDialect, REST_JOB_PATH, type RestDialect } from "./rest/dialect.ts";
 import { type TokenConfig, TokenSource } from "./rest/token.ts";
-import { dialect38 } from "./rest/v0_0_38.ts";
+import { dialect38, Errors } from "./rest/v0_0_38.ts";
 
 /** `cluster.slurm.rest`, as this client reads it. */
 export interface RestConfig extends TokenConfig {
@@ -258,10 +258,7 @@ export class RestSlurm implements Slurm {
 }
 
 function errorNumbers(body: unknown): number[] {
-  const parsed = z.object({
-    errors: z.array(z.object({ error_number: z.number().optional() })),
-  }).safeParse(body);
-  return parsed.data?.errors.flatMap((e) => e.error_number ?? []) ?? [];
+  return Errors.safeParse(body).data?.errors.flatMap((e) => e.error_number ?? []) ?? [];
 }
 
 /** The directory of an absolute output path (`/scratch/jobs/%j.out` gives `/scratch/jobs`). */

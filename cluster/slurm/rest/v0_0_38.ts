@@ -13,9 +13,11 @@ const NO_LIMIT = 0xfffffffe;
 
 /** Fields slurmrestd may give as null (an unlimited job's `time_limit`, for one). */
 const num = z.number().nullish().transform((value) => value ?? undefined);
-const str = z.string().nullish().transform((value) => value ?? undefined);
+/** A string slurmrestd may give as null, read as undefined. */
+export const str = z.string().nullish().transform((value) => value ?? undefined);
 
-const Errors = z.object({
+/** The `errors[]` every answer of every version carries. */
+export const Errors = z.object({
   errors: z.array(z.object({
     error: z.string().optional(),
     description: z.string().optional(),

@@ -10,7 +10,7 @@ import { firstNode, parseState } from "../parse.ts";
 import type { JobInfo } from "../types.ts";
 import type { JobDirectives } from "./directives.ts";
 import type { RestDialect } from "./dialect.ts";
-import { compact, errorTexts, submitResult } from "./v0_0_38.ts";
+import { compact, Errors, errorTexts, str, submitResult } from "./v0_0_38.ts";
 
 /** A number that may be unset or infinite. */
 const NoVal = z.union([
@@ -24,15 +24,6 @@ const NoVal = z.union([
 
 /** A state (or flag) list; older answers gave a single string. */
 const States = z.union([z.string(), z.array(z.string())]);
-const str = z.string().nullish().transform((value) => value ?? undefined);
-
-const Errors = z.object({
-  errors: z.array(z.object({
-    error: z.string().optional(),
-    description: z.string().optional(),
-    error_number: z.number().optional(),
-  })).default([]),
-});
 
 const ExitCode = z.object({
   status: States.optional(),
