@@ -357,10 +357,13 @@ export function renderSbatch(options: RenderOptions): RenderedJob | RenderRefusa
 
 /**
  * A Ray cluster over the job's nodes, as vLLM's multi-node guide and Ray's SLURM guide start one:
- * the head on the first node (where the batch script runs), a worker per other node, each an
- * `srun` step kept in the background; the server starts once every node has joined.
+ * the head on the first node (where the batch script runs), then a worker per other node once
+ * the head answers, each an `srun` step kept in the background; the server starts once every node
+ * is alive, counted with Ray's own `ray.nodes()` as vLLM's multi-node-serving.sh does.
  */
 function rayLines(nodes: number, gpusPerNode: number): string[] {
+  const alive = `python3 -c 'import ray; ray.init(address="auto", logging_level="ERROR"); ` +
+    `print(sum(1 for n in ray.nodes() if n["Alive"]))' 2>/dev/null`;
   return [
     'mapfile -t job_nodes < <(scontrol show hostnames "$SLURM_JOB_NODELIST")',
     'head_node="${job_nodes[0]}"',
@@ -368,20 +371,24 @@ function rayLines(nodes: number, gpusPerNode: number): string[] {
     " | awk '{print $1}')\"",
     `export RAY_ADDRESS="$head_ip:${RAY_PORT}"`,
     "trap 'kill $(jobs -p) 2>/dev/null' EXIT",
+    "# ray_alive N: waits up to 300 s until N Ray nodes are alive.",
+    "ray_alive() {",
+    "  local alive=0",
+    "  for _ in $(seq 1 60); do",
+    `    alive="$(${alive})"`,
+    '    [ "${alive:-0}" -ge "$1" ] && return 0',
+    "    sleep 5",
+    "  done",
+    '  echo "turnpike: ${alive:-0} of $1 Ray nodes alive after 300 s" >&2',
+    "  return 1",
+    "}",
     'srun --overlap --nodes=1 --ntasks=1 -w "$head_node" ray start --head --block' +
     ` --node-ip-address="$head_ip" --port=${RAY_PORT} --num-gpus=${gpusPerNode} &`,
+    "ray_alive 1 || exit 1",
     'for worker in "${job_nodes[@]:1}"; do',
     '  srun --overlap --nodes=1 --ntasks=1 -w "$worker" ray start --block' +
     ` --address="$RAY_ADDRESS" --num-gpus=${gpusPerNode} &`,
     "done",
-    "for _ in $(seq 1 300); do",
-    `  joined="$(ray status --address="$RAY_ADDRESS" 2>/dev/null | grep -c ' node_')"`,
-    `  [ "\${joined:-0}" -ge ${nodes} ] && break`,
-    "  sleep 1",
-    "done",
-    `if [ "\${joined:-0}" -lt ${nodes} ]; then`,
-    `  echo "turnpike: only \${joined:-0} of ${nodes} Ray nodes joined in 300 s" >&2`,
-    "  exit 1",
-    "fi",
+    `ray_alive ${nodes} || exit 1`,
   ];
 }
