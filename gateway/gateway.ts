@@ -262,7 +262,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   // Formatted when each record is added; written to stderr in batches, after the request.
   const unlogAccess = config.logging.access_log ? followAccessLog(records, logger) : undefined;
   const digest = await configDigest(config);
+  // Ends the dashboards' event streams when the gateway closes: Deno's shutdown would wait for them.
+  const closingFeeds = new AbortController();
   const app = createApp({
+    closing: closingFeeds.signal,
     fleet,
     records,
     log,
@@ -318,6 +321,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
           timer = setTimeout(resolve, deadlineMs);
         });
         draining = true;
+        closingFeeds.abort();
         await drained(() => inFlightOf(fleet), deadlineMs);
         // Whoever still waits for a slot is refused (503) rather than held past the drain.
         admission.close();

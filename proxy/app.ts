@@ -37,6 +37,8 @@ export interface AppServices extends AdminServices {
   routing?: RoutingServices;
   /** What `GET /health/detailed` reads; no such route without it. */
   health?: HealthServices;
+  /** Aborted when the gateway closes: the dashboard's event streams end then. */
+  closing?: AbortSignal;
   /** The job actors of launched replicas (`/api/jobs`); no such routes without it. */
   jobs?: JobsController;
 }
@@ -79,7 +81,13 @@ export function createApp(services: AppServices): Hono {
   );
   app.route("/", adminRoutes(services));
   // The web dashboard's feed reads the JSON routes through this app, with the viewer's credential.
-  app.route("/", dashboardRoutes({ fetch: (request) => app.fetch(request) }));
+  app.route(
+    "/",
+    dashboardRoutes({
+      fetch: (request) => app.fetch(request),
+      ...(services.closing ? { closing: services.closing } : {}),
+    }),
+  );
   app.route("/", analysisRoutes(services));
   if (services.routing) app.route("/", routingRoutes(services.routing));
   if (services.metrics) app.route("/", metricsRoutes(services.metrics));

@@ -18,6 +18,8 @@ import { errorResponse } from "../errors.ts";
 export interface DashboardServices {
   /** Answers a request as the gateway would (its own app), so the feed passes the same auth. */
   fetch: (request: Request) => Response | Promise<Response>;
+  /** Aborted when the gateway closes: every event stream ends then. */
+  closing?: AbortSignal;
 }
 
 /** `GET /dashboard/events`'s query. */
@@ -131,12 +133,16 @@ export function dashboardRoutes(services: DashboardServices): Hono {
           );
         },
       });
-      stream.onAbort(() => done.resolve());
+      const end = () => done.resolve();
+      stream.onAbort(end);
+      services.closing?.addEventListener("abort", end, { once: true });
+      if (services.closing?.aborted) end();
       poller.start();
       try {
         await done.promise;
       } finally {
         poller.stop();
+        services.closing?.removeEventListener("abort", end);
       }
     });
   });
