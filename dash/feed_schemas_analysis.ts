@@ -87,16 +87,16 @@ export const SloBody = z.object({
 /** `GET /api/slo`'s body. */
 export type SloBody = z.infer<typeof SloBody>;
 
-/** A strategy as `/api/routing` names it: a name, or an object with its name (and weights). */
-const Strategy = z.unknown().transform((s): string => {
-  if (typeof s === "string") return s;
-  if (s !== null && typeof s === "object") {
-    const o = s as Record<string, unknown>;
-    const name = o.name ?? o.strategy ?? o.type;
-    if (typeof name === "string") return name;
-  }
-  return JSON.stringify(s);
-});
+/**
+ * A strategy as `/api/routing` names it (`StrategySpec`): a name, or weights by name, shown as
+ * `prefix_aware 0.7 + least_loaded 0.3`.
+ */
+const Strategy = z.union([
+  z.string(),
+  z.record(z.string(), z.number()).transform((weights) =>
+    Object.entries(weights).map(([name, weight]) => `${name} ${weight}`).join(" + ")
+  ),
+]);
 
 /** `GET /api/routing`. */
 export const RoutingBody = z.object({

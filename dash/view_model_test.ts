@@ -264,7 +264,7 @@ Deno.test("viewModel() shows each SLO objective's burn and the routing in force 
       model: "m",
       strategy: "prefix_aware",
       canary: {
-        strategy: { name: "least_loaded" },
+        strategy: { least_loaded: 0.7, round_robin: 0.3 },
         share: 0.1,
         window_s: 60,
         started_at: "2026-12-03T09:00:00.000Z",
@@ -286,7 +286,7 @@ Deno.test("viewModel() shows each SLO objective's burn and the routing in force 
   ]);
   assert(
     vm.header.includes(
-      "routing m: prefix_aware  canary least_loaded on 10% of sessions until 09:01:00 (burn 0.50 vs 0.25)",
+      "routing m: prefix_aware  canary least_loaded 0.7 + round_robin 0.3 on 10% of sessions until 09:01:00 (burn 0.50 vs 0.25)",
     ),
     vm.header.join("\n"),
   );
