@@ -97,3 +97,12 @@ Deno.test("failing() fires once a quarter of the recorded turns failed with a 5x
   assert(found, "no finding");
   assertEquals(found.evidence.error_rate, 0.25);
 });
+
+Deno.test("turnStats() takes the prefix hit rate from the replicas' usage when they report cached tokens", async () => {
+  const records = await recorded("prefill_bound");
+  assertEquals(turnStats(records, "m").replicaPrefixHitRate, 0);
+  const cached = records.map((r) => ({ ...r, promptTokens: 1000, cachedTokens: 900 }));
+  const stats = turnStats(cached, "m");
+  assertEquals(stats.replicaPrefixHitRate, 0.9);
+  assertEquals(prefillBound(stats), undefined);
+});

@@ -25,7 +25,10 @@ export interface TurnStats {
   kvUsageMax: number | undefined;
   /** Turns routed while the replica had preempted requests since its scrape before. */
   turnsWithPreemptions: number;
-  /** Mean prefix-cache hit rate the replicas reported (0 to 1), and the router's estimate of the cached share. */
+  /**
+   * The replicas' prefix-cache hit rate (0 to 1): cached over prompt tokens of the turns whose usage
+   * reported cached tokens, else the mean of the scraped rates; and the router's estimate of the cached share.
+   */
   replicaPrefixHitRate: number | undefined;
   routerPrefixShare: number | undefined;
   /** Share of requests that carried a session header. */
@@ -78,6 +81,8 @@ export function turnStats(records: readonly RequestRecord[], model: string | nul
   let preempted = 0;
   let sessions = 0;
   let errors = 0;
+  let cachedTokens = 0;
+  let cachedPromptTokens = 0;
   for (const r of records) {
     if (r.sessionId !== undefined) sessions++;
     if (r.status >= 500) errors++;
@@ -97,6 +102,10 @@ export function turnStats(records: readonly RequestRecord[], model: string | nul
     if (r.replicaKvUsage !== undefined) kv.push(r.replicaKvUsage);
     if ((r.replicaPreemptions ?? 0) > 0) preempted++;
     if (r.replicaPrefixHitRate !== undefined) replicaHits.push(r.replicaPrefixHitRate);
+    if (r.cachedTokens !== undefined && r.promptTokens !== undefined) {
+      cachedTokens += r.cachedTokens;
+      cachedPromptTokens += r.promptTokens;
+    }
     if (r.routerPrefixShare !== undefined) routerShares.push(r.routerPrefixShare);
     if (r.completionTokens !== undefined) completions.push(r.completionTokens);
     if (r.routeStrategy !== undefined) strategies.push(r.routeStrategy);
@@ -123,7 +132,9 @@ export function turnStats(records: readonly RequestRecord[], model: string | nul
     runningP50: percentiles(running).p50,
     kvUsageMax: kv.length === 0 ? undefined : Math.max(...kv),
     turnsWithPreemptions: preempted,
-    replicaPrefixHitRate: mean(replicaHits),
+    replicaPrefixHitRate: cachedPromptTokens > 0
+      ? cachedTokens / cachedPromptTokens
+      : mean(replicaHits),
     routerPrefixShare: mean(routerShares),
     sessionShare: records.length === 0 ? 0 : sessions / records.length,
     errorRate: records.length === 0 ? 0 : errors / records.length,
