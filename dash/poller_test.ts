@@ -64,3 +64,23 @@ Deno.test("Poller goes disconnected when the gateway stops and reconnects when i
     await rig.close();
   }
 });
+
+Deno.test("fetchSnapshot() sends the admin key; without it the admin routes say to pass one", async () => {
+  const adminKey = "dash-poller-admin-key-0123456789";
+  const rig = await startRig({
+    auth: { enabled: true, admin_key: adminKey },
+    logging: { level: "warn" },
+  });
+  try {
+    const keyed = await fetchSnapshot(httpGetter(rig.gateway.url, { adminKey }));
+    assertEquals(keyed.backends.state, "ok");
+    const bare = await fetchSnapshot(httpGetter(rig.gateway.url));
+    assert(bare.backends.state === "error");
+    assert(bare.backends.message.startsWith("HTTP 401"), bare.backends.message);
+    assert(
+      bare.backends.message.endsWith("(pass the admin key: TURNPIKE_ADMIN_KEY or --admin-key)"),
+    );
+  } finally {
+    await rig.close();
+  }
+});
