@@ -3,7 +3,8 @@
  * (`proxy.strategy`'s real code) chooses among 64 replicas whose prefix indexes are filled to
  * their capacity, for prompts of 100k characters; the prompt's features (its block hashes, what
  * the hot path computes once per request) are timed apart. Also reported: the router's memory per
- * replica, from the heap before and after the indexes were filled.
+ * replica, from the heap before and after the indexes were filled, each after a full garbage
+ * collection, in a child process run with V8's `--expose-gc` (this file as its main module).
  */
 import {
   type BackendView,
@@ -41,7 +42,7 @@ export interface DecisionResult {
   featuresUs: { mean: number; p99: number };
   /** Prefix blocks held per replica after the fill. */
   blocksPerReplica: number;
-  /** Heap bytes the router holds per replica (its prefix index at capacity), and per block. */
+  /** Heap bytes the router holds per replica (its prefix index at capacity), and per block; NaN when unmeasured. */
   bytesPerReplica: number;
   bytesPerBlock: number;
   /** Whether the p99 pick is under 20 us. */
@@ -63,52 +64,116 @@ function features(conversation: number, chars: number): RequestFeatures {
   }, { sessionId: undefined, blockChars: BLOCK_CHARS });
 }
 
-function heapUsed(): number {
-  return Deno.memoryUsage().heapUsed;
+/** A picker for `strategy` with every replica's state filled to capacity, and recent turns to route. */
+interface Filled {
+  picker: ReturnType<typeof createPicker>;
+  views: BackendView[];
+  recent: RequestFeatures[];
+  blocks: number;
+  capacityBlocks: number;
 }
 
-/** Micro-benchmarks one routing decision of `strategy`. */
-export function decisionBench(
-  strategy: RunStrategy,
-  options: DecisionOptions = {},
-): DecisionResult {
-  if (strategy === "baseline") throw new Error("The baseline makes no routing decision");
-  const replicas = options.replicas ?? 64;
-  const chars = options.promptChars ?? 100_000;
-  const cacheTokens = options.cacheTokens ?? 430_000;
-  const decisions = options.decisions ?? 20_000;
+/** The picker's part: each conversation goes to one replica in turn until every index is full. */
+function fillPicker(
+  strategy: Exclude<RunStrategy, "baseline">,
+  pool: readonly RequestFeatures[],
+  views: readonly BackendView[],
+  cacheTokens: number,
+): Omit<Filled, "views"> {
+  const replicas = views.length;
   const proxy = {
     load_bound: 1.5,
     prefix_block_chars: BLOCK_CHARS,
     prefix_cache_tokens: cacheTokens,
   };
-  const views: BackendView[] = Array.from({ length: replicas }, (_, i) => ({
+  const blocks = pool[0]!.prefixHashes.length;
+  const capacityBlocks = Math.ceil((cacheTokens * 4) / BLOCK_CHARS);
+  const conversations = Math.ceil((capacityBlocks / blocks) * replicas * 1.2);
+  const picker = createPicker(strategy, strategyOptions(proxy, { now: () => 0 }));
+  const recent: RequestFeatures[] = [];
+  for (let c = 0; c < conversations; c++) {
+    const f = pool[c % pool.length]!;
+    const turn = { ...f, prefixHashes: f.prefixHashes.map((h) => h + c) };
+    picker.pick(turn, [views[c % replicas]!]);
+    if (c >= conversations - 4 * replicas) recent.push(turn);
+  }
+  return { picker, recent, blocks, capacityBlocks };
+}
+
+function viewsOf(replicas: number): BackendView[] {
+  return Array.from({ length: replicas }, (_, i) => ({
     id: `replica-${i}`,
     url: `http://10.0.0.${i}:8000`,
     inFlight: i % 3,
     ewmaTtftMs: 100 + i,
     load: { running: i % 5, waiting: 0, kvUsage: 0.5, scrapedAtMs: 0 },
   }));
-  // Distinct prompts enough to fill every replica's index to its capacity.
-  const sample = features(0, chars);
-  const blocks = sample.prefixHashes.length;
-  const capacityBlocks = Math.ceil((cacheTokens * 4) / BLOCK_CHARS);
-  const conversations = Math.ceil((capacityBlocks / blocks) * replicas * 1.2);
-  const pool: RequestFeatures[] = [];
-  for (let c = 0; c < Math.min(conversations, 64); c++) pool.push(features(c, chars));
-  const before = heapUsed();
-  const picker = createPicker(strategy, strategyOptions(proxy, { now: () => 0 }));
-  // Fill: each conversation goes to one replica in turn (bypassing the scores, as the router's
-  // observe would after its choice), then their repeats mix with new turns.
-  const recent: RequestFeatures[] = [];
-  for (let c = 0; c < conversations; c++) {
-    const f = pool[c % pool.length]!;
-    const one = views[c % replicas]!;
-    const turn = { ...f, prefixHashes: f.prefixHashes.map((h) => h + c) };
-    picker.pick(turn, [one]);
-    if (c >= conversations - 4 * replicas) recent.push(turn);
-  }
-  const after = heapUsed();
+}
+
+function poolOf(chars: number): RequestFeatures[] {
+  return Array.from({ length: 64 }, (_, c) => features(c, chars));
+}
+
+/**
+ * Heap bytes the filled router of `strategy` holds per replica, measured in a child process that
+ * can collect garbage; undefined when it cannot run.
+ */
+async function bytesPerReplica(
+  strategy: Exclude<RunStrategy, "baseline">,
+  replicas: number,
+  chars: number,
+  cacheTokens: number,
+): Promise<number | undefined> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      new URL(import.meta.url).pathname,
+      JSON.stringify({ strategy, replicas, chars, cacheTokens }),
+    ],
+    cwd: new URL("../../", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) return undefined;
+  const bytes = Number(new TextDecoder().decode(out.stdout).trim());
+  return Number.isFinite(bytes) ? bytes : undefined;
+}
+
+/** The child's side of {@linkcode bytesPerReplica}: fill, collect, print the bytes per replica. */
+function measureMemory(args: string): void {
+  const { strategy, replicas, chars, cacheTokens } = JSON.parse(args);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");
+  const views = viewsOf(replicas);
+  const pool = poolOf(chars);
+  gc();
+  const before = Deno.memoryUsage().heapUsed;
+  const filled = fillPicker(strategy, pool, views, cacheTokens);
+  filled.recent.length = 0;
+  gc();
+  const after = Deno.memoryUsage().heapUsed;
+  // Keep the picker alive past the second measure.
+  if (filled.picker.pick(pool[0]!, views) === undefined) throw new Error("no pick");
+  console.log(String(Math.max(0, after - before) / replicas));
+}
+
+if (import.meta.main) measureMemory(Deno.args[0] ?? "{}");
+
+/** Micro-benchmarks one routing decision of `strategy`. */
+export async function decisionBench(
+  strategy: RunStrategy,
+  options: DecisionOptions = {},
+): Promise<DecisionResult> {
+  if (strategy === "baseline") throw new Error("The baseline makes no routing decision");
+  const replicas = options.replicas ?? 64;
+  const chars = options.promptChars ?? 100_000;
+  const cacheTokens = options.cacheTokens ?? 430_000;
+  const decisions = options.decisions ?? 20_000;
+  const views = viewsOf(replicas);
+  const pool = poolOf(chars);
+  const { picker, recent, blocks, capacityBlocks } = fillPicker(strategy, pool, views, cacheTokens);
   // Each decision is a next turn of a recent conversation: one replica holds its prefix, the
   // others' indexes are searched and miss (the realistic case: one hit, 63 misses).
   const times: number[] = [];
@@ -130,7 +195,7 @@ export function decisionBench(
   }
   featureTimes.sort((a, b) => a - b);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  const bytesPerReplica = Math.max(0, after - before) / replicas;
+  const bytes = await bytesPerReplica(strategy, replicas, chars, cacheTokens) ?? NaN;
   const p99 = quantile(times, 0.99);
   return {
     strategy: strategyLabel(strategy),
@@ -141,8 +206,8 @@ export function decisionBench(
     pickUs: { mean: mean(times), p50: quantile(times, 0.5), p99, max: times.at(-1) ?? NaN },
     featuresUs: { mean: mean(featureTimes), p99: quantile(featureTimes, 0.99) },
     blocksPerReplica: capacityBlocks,
-    bytesPerReplica,
-    bytesPerBlock: bytesPerReplica / capacityBlocks,
+    bytesPerReplica: bytes,
+    bytesPerBlock: bytes / capacityBlocks,
     pickP99Under20Us: p99 < 20,
   };
 }

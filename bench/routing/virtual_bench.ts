@@ -194,7 +194,8 @@ export async function runVirtualBench(
   };
   const strategies = plan.strategies.filter((s) => s !== BASELINE_NAME);
   if (plan.decisionOnly) {
-    const results = strategies.map((s) => decisionBench(s));
+    const results: DecisionResult[] = [];
+    for (const s of strategies) results.push(await decisionBench(s));
     for (const line of formatDecision(results)) console.log(line);
     const written = await writeResult(plan.out, "routing-decision", {
       suite: "routing-decision",

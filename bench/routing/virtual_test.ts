@@ -66,8 +66,8 @@ Deno.test("virtualRun replays through the real strategies on engines: prefix_awa
   assertEquals([wide.traceCopies, wide.requests], [2, 72]);
 });
 
-Deno.test("decisionBench times one pick among the replicas and the router's memory per replica", () => {
-  const d = decisionBench("prefix_aware", {
+Deno.test("decisionBench times one pick among the replicas and the router's memory per replica", async () => {
+  const d = await decisionBench("prefix_aware", {
     replicas: 8,
     promptChars: 20_000,
     cacheTokens: 40_000,
@@ -76,5 +76,6 @@ Deno.test("decisionBench times one pick among the replicas and the router's memo
   assertEquals([d.replicas, d.promptBlocks, d.decisions], [8, 9, 500]);
   assert(d.pickUs.p50 > 0 && d.pickUs.p99 >= d.pickUs.p50);
   assert(d.blocksPerReplica === 79);
-  assert(Number.isFinite(d.bytesPerReplica));
+  // Nine blocks of 79 a replica, in a Map and a queue: some KiB, not nothing and not megabytes.
+  assert(d.bytesPerReplica > 1_000 && d.bytesPerReplica < 1_000_000, `${d.bytesPerReplica} B`);
 });
