@@ -187,6 +187,7 @@ export class ClusterJobs implements JobsController {
           driver: options.driver,
           store: jobs.#store,
           autoscale: autoscalePolicyOf(model),
+          portStride: Math.max(model.replicas, model.autoscale?.max ?? 0),
           ...(options.queued ? { queued: () => options.queued!(model.name) } : {}),
           ...(options.now ? { now: options.now } : {}),
         }),

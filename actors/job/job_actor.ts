@@ -57,6 +57,8 @@ export interface JobActorState {
   health: AbortController | undefined;
   /** The retire under way: a drain waits for it, then reads the in-flight count it gives. */
   retired: Promise<() => number> | undefined;
+  /** No event handled yet: only then does `resume` apply (a `start` that came first did its work). */
+  fresh: boolean;
 }
 
 function tellLater(ctx: ActorContext<JobMessage>, event: JobEvent): void {
@@ -87,6 +89,7 @@ export function jobBehavior(options: JobActorOptions): Behavior<JobActorState, J
         timer: undefined,
         health: undefined,
         retired: undefined,
+        fresh: true,
       };
     },
     async receive(state, msg, ctx) {
@@ -94,6 +97,8 @@ export function jobBehavior(options: JobActorOptions): Behavior<JobActorState, J
         ctx.reply(state.job);
         return state;
       }
+      if (msg.event.type === "resume" && !state.fresh) return state;
+      state.fresh = false;
       const before = state.job;
       const { state: job, effects } = next(before, msg.event, options.config, now());
       if (job !== before) {

@@ -11,15 +11,17 @@ import { JOB_PHASES } from "./types.ts";
 
 /** One replica's job as the machine (and KV) keeps it. */
 export const JobStateSchema = z.object({
-  /** A random id of this job record; each submit's idempotency key is `<id>-<attempt>`. */
+  /** A random id of this job record (lowercase letters and digits); each submit's idempotency key is `<id><submits in base 36>`. */
   id: z.string(),
   model: z.string(),
   replica: z.number().int().min(0),
   phase: z.enum(JOB_PHASES),
   /** When it entered its phase, ms since the epoch. */
   sinceMs: z.number(),
-  /** Submits so far (each partition fallback and resubmit counts). */
+  /** Submits so far (each partition fallback and resubmit counts); a new start resets it. */
   attempts: z.number().int().min(0),
+  /** Submits ever made for this record, never reset: each one's key is new. */
+  submits: z.number().int().min(0).default(0),
   /** The idempotency key of the latest submit, carried in its job name. */
   key: z.string().optional(),
   /** Set while a submit is under way and its reply not seen: a restart looks the key up in squeue. */
@@ -168,6 +170,7 @@ export function plannedJob(
     phase: "planned",
     sinceMs: nowMs,
     attempts: 0,
+    submits: 0,
     partitionIndex: 0,
     portOffset: 0,
   };
@@ -254,13 +257,15 @@ function submit(state: JobState, config: MachineConfig, nowMs: number): Transiti
     };
   }
   const attempt = state.attempts + 1;
-  const key = `${state.id}-${attempt}`;
+  const submits = state.submits + 1;
+  const key = `${state.id}${submits.toString(36)}`;
   const port = config.basePort + state.replica + state.portOffset;
   const cleared = forgetJob(state);
   return {
     state: {
       ...enter(cleared, "planned", nowMs),
       attempts: attempt,
+      submits,
       key,
       submitIssuedAtMs: nowMs,
       partition: partition.name,
@@ -441,7 +446,7 @@ function onObserved(
     if (info === undefined) {
       if (state.submitIssuedAtMs === undefined) return { state, effects: [] };
       const { submitIssuedAtMs: _issued, ...rest } = state;
-      // Never reached SLURM: the attempt did not happen.
+      // Never reached SLURM: the attempt did not happen (the next submit gets a new key all the same).
       return submit({ ...rest, attempts: Math.max(0, state.attempts - 1) }, config, nowMs);
     }
     const submitted = onSubmitted(state, info.jobId, nowMs);
@@ -636,8 +641,8 @@ function checkTimeLimit(state: JobState, config: MachineConfig, nowMs: number): 
 function onHealthy(state: JobState, endpoint: string, nowMs: number): Transition {
   if (state.phase !== "running") return { state, effects: [] };
   if (state.stopping) return { state, effects: [] };
+  // lastError stays: the row shows what the last failure was.
   const healthy: JobState = { ...enter(state, "healthy", nowMs), endpoint };
-  delete healthy.lastError;
   return { state: healthy, effects: [{ type: "register", endpoint }] };
 }
 

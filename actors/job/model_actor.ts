@@ -11,6 +11,7 @@ import { type AutoscalePolicy, decideScale, type ReplicaLoad } from "./autoscale
 import type { JobDriver } from "./driver.ts";
 import { jobBehavior, type JobChanged, type JobMessage, type ReplaceRequest } from "./job_actor.ts";
 import { FINAL_PHASES, type JobState, type MachineConfig, plannedJob } from "./machine.ts";
+import { newSubmitKey } from "../../cluster/slurm/render.ts";
 import type { JobStore, ModelRecord } from "./store.ts";
 
 /** The actor kind of every ModelActor. */
@@ -35,6 +36,12 @@ export interface ModelActorOptions {
   driver: JobDriver;
   store: JobStore;
   autoscale?: AutoscalePolicy | undefined;
+  /**
+   * Ports a replacement moves by, so it does not collide with the job it replaces (same node,
+   * both serving for a while) nor with another replica's `base_port + i`: the most replicas the
+   * model may have. @default 1
+   */
+  portStride?: number;
   /** Requests waiting in the gateway's queue for the model, for autoscaling. */
   queued?: () => number;
   now?: () => number;
@@ -90,8 +97,9 @@ export function modelBehavior(options: ModelActorOptions): Behavior<ModelActorSt
     state: ModelActorState,
     replica: number,
     ctx: ActorContext<ModelMessage>,
+    portOffset = 0,
   ): Promise<void> {
-    const job = plannedJob(crypto.randomUUID().slice(0, 8), options.model, replica, now());
+    const job = { ...plannedJob(newSubmitKey(), options.model, replica, now()), portOffset };
     await store.putJob(job);
     spawnJob(state, job, ctx).tell({ type: "event", event: { type: "start" } });
   }
@@ -224,7 +232,14 @@ export function modelBehavior(options: ModelActorOptions): Behavior<ModelActorSt
           const other = [...state.jobs.values()].some((j) =>
             j.id !== old.id && j.replica === old.replica && live(j)
           );
-          if (!other) await newJob(state, old.replica, ctx);
+          if (!other) {
+            // Both serve for a while, perhaps on one node: the replacement takes other ports.
+            const stride = options.portStride ?? 1;
+            const offset = old.portOffset >= stride
+              ? old.portOffset - stride
+              : old.portOffset + stride;
+            await newJob(state, old.replica, ctx, offset);
+          }
           return state;
         }
         case "observed": {

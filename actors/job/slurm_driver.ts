@@ -4,17 +4,13 @@
  * replica's node:port (the tunnel's local end is the backend URL), the replica's own log read for
  * a port it found taken, and the gateway's router for registration.
  */
-import type { JobInfo, Slurm, Tunnels } from "../../cluster/slurm/types.ts";
+import type { JobInfo, Slurm, SubmitResult, Tunnels } from "../../cluster/slurm/types.ts";
 import { saysAddressInUse } from "../../cluster/ports.ts";
 import type { HealthOutcome, JobDriver, ReplicaRouting, SubmitEffect } from "./driver.ts";
 import type { JobState } from "./machine.ts";
 
-/** The rendered submit of one job: its script and where its output goes. */
-export interface RenderedJob {
-  script: string;
-  /** The job's output file on the cluster, when known. */
-  outputPath?: string | undefined;
-}
+/** The rendered submit of one job, or why it cannot run on the partition (a refusal falls back). */
+export type RenderedJob = { ok: true; script: string } | { ok: false; reason: string };
 
 /** Options of {@linkcode SlurmDriver}. */
 export interface SlurmDriverOptions {
@@ -26,8 +22,8 @@ export interface SlurmDriverOptions {
   render(job: JobState, effect: SubmitEffect): RenderedJob;
   /** The job name a submit with `key` gets, to find it again in squeue. */
   jobName(job: JobState, key: string): string;
-  /** Where a job's output goes on the cluster (read for a taken port and by `jobs logs`). */
-  outputPath(job: JobState): string | undefined;
+  /** The current submit's output and error files on the cluster (read for a taken port; the first by `jobs logs`). */
+  logPaths(job: JobState): string[];
   /** Time between health probes while a replica starts, in ms. @default 1000 */
   healthPollMs?: number;
 }
@@ -86,8 +82,9 @@ export class SlurmDriver implements JobDriver {
     return this.#options.slurm;
   }
 
-  submit(job: JobState, effect: SubmitEffect) {
+  submit(job: JobState, effect: SubmitEffect): Promise<SubmitResult> {
     const rendered = this.#options.render(job, effect);
+    if (!rendered.ok) return Promise.resolve({ ok: false, error: rendered.reason });
     return this.#options.slurm.submit({
       script: rendered.script,
       partition: effect.partition.name,
@@ -112,7 +109,7 @@ export class SlurmDriver implements JobDriver {
   }
 
   outputPath(job: JobState): string | undefined {
-    return this.#options.outputPath(job);
+    return this.#options.logPaths(job)[0];
   }
 
   async waitHealthy(
@@ -122,21 +119,23 @@ export class SlurmDriver implements JobDriver {
   ): Promise<HealthOutcome> {
     const pollMs = this.#options.healthPollMs ?? 1_000;
     const tunnel = await this.#options.tunnels.forward(target.node, target.port);
-    const output = this.#options.outputPath(job);
+    const logs = this.#options.logPaths(job);
     for (let round = 0; !signal.aborted; round++) {
       const left = target.deadlineMs - Date.now();
       if (await probe(tunnel.url, Math.max(100, Math.min(2_000, left)))) {
         return { type: "healthy", endpoint: tunnel.url };
       }
-      if (output !== undefined && round % 3 === 2) {
-        const log = await this.#options.slurm.readFile(output).catch(() => "");
-        if (saysAddressInUse(log)) return { type: "port_in_use" };
+      if (logs.length > 0 && round % 3 === 2) {
+        for (const path of logs) {
+          const log = await this.#options.slurm.readFile(path).catch(() => "");
+          if (saysAddressInUse(log)) return { type: "port_in_use" };
+        }
       }
       if (Date.now() >= target.deadlineMs) {
         return {
           type: "unhealthy",
           error: `the replica on ${target.node}:${target.port} did not answer 200 on /health ` +
-            `within its startup_timeout${output ? `; see ${output}` : ""}`,
+            `within its startup_timeout${logs.length ? `; see ${logs.join(" and ")}` : ""}`,
         };
       }
       await sleep(Math.min(pollMs, Math.max(0, target.deadlineMs - Date.now())), signal);
