@@ -1,6 +1,5 @@
 /** `deno task jobs plan`: each replica's sbatch script and each model's capacity check per partition, submitting nothing. */
 import { CONFIG_FLAG_USAGE, configFromFlags, parseFlags, UsageError } from "../../config/cli.ts";
-import { ConfigError } from "../../config/loader.ts";
 import type { Config, ModelConfig } from "../../config/schema.ts";
 import type { PartitionConfig } from "../../config/slurm_schema.ts";
 import { closest } from "../../config/suggest.ts";
@@ -223,80 +222,77 @@ function formatModel(plan: ModelPlan, model: ModelConfig): string[] {
   return lines;
 }
 
-/** Runs `jobs plan` with the arguments after `plan`; resolves to the exit code. */
+/**
+ * Runs `jobs plan` with the arguments after `plan`; resolves to the exit code (0 all fit, 1 one
+ * refused). A bad command line or config throws UsageError or ConfigError, which main.ts prints
+ * and exits 2 for, as for every command.
+ */
 export async function runPlan(args: string[]): Promise<number> {
-  try {
-    const { values, positionals } = parseFlags(
-      args,
-      { model: { type: "string" }, json: { type: "boolean" } },
-      PLAN_USAGE,
-      true,
-    );
-    if (values.help) {
-      console.log(PLAN_USAGE);
-      return 0;
-    }
-    if (positionals.length > 0) {
-      throw new UsageError(`Unexpected argument "${positionals[0]}"`, PLAN_USAGE);
-    }
-    const config = await configFromFlags(values);
-    if (config.cluster.type !== "slurm" || !config.cluster.slurm) {
-      console.error(
-        "jobs plan renders SLURM jobs: the config's cluster.type is local (set cluster.type: " +
-          "slurm and cluster.slurm.partitions)",
-      );
-      return 2;
-    }
-    const launched = config.models.filter((m) => m.endpoints === undefined);
-    const chosen = values.model === undefined
-      ? launched
-      : launched.filter((m) => m.name === values.model);
-    if (values.model !== undefined && chosen.length === 0) {
-      const hint = closest(values.model, launched.map((m) => m.name));
-      throw new UsageError(
-        `No launched model "${values.model}" in the config` +
-          (hint ? `; did you mean "${hint}"?` : ""),
-        PLAN_USAGE,
-      );
-    }
-    const plans: ModelPlan[] = [];
-    for (const model of chosen) plans.push(planModel(config, model, await lookupShape(model)));
-    const refused = plans.flatMap((p) =>
-      p.partitions.filter((v) => v.status === "refused").map((v) => `${p.model} on ${v.partition}`)
-    );
-    const plan: Plan = { ok: refused.length === 0, models: plans };
-    if (values.json) console.log(JSON.stringify(plan, null, 2));
-    else {
-      if (plans.length === 0) console.log("No launched models in the config: nothing to submit.");
-      if (config.cluster.slurm.job_dir.startsWith("~")) {
-        console.log(
-          `(job_dir ${config.cluster.slurm.job_dir}: its ~ becomes the cluster user's home at ` +
-            "submit, as sbatch does not expand it)\n",
-        );
-      }
-      plans.forEach((p, i) => {
-        if (i > 0) console.log("");
-        console.log(formatModel(p, chosen[i]!).join("\n"));
-      });
-      console.log("");
-      console.log(
-        refused.length === 0
-          ? "Every model fits. Nothing was submitted; `deno task jobs start` submits these jobs."
-          : `Refused: ${refused.join(", ")}. Nothing was submitted.`,
-      );
-    }
-    return refused.length === 0 ? 0 : 1;
-  } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`${error.message}\n\n${error.usage}`);
-      return 2;
-    }
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      return 2;
-    }
-    throw error;
+  const { values, positionals } = parseFlags(
+    args,
+    { model: { type: "string" }, json: { type: "boolean" } },
+    PLAN_USAGE,
+    true,
+  );
+  if (values.help) {
+    console.log(PLAN_USAGE);
+    return 0;
   }
+  if (positionals.length > 0) {
+    throw new UsageError(`Unexpected argument "${positionals[0]}"`, PLAN_USAGE);
+  }
+  const config = await configFromFlags(values);
+  if (config.cluster.type !== "slurm" || !config.cluster.slurm) {
+    console.error(
+      "jobs plan renders SLURM jobs: the config's cluster.type is local (set cluster.type: " +
+        "slurm and cluster.slurm.partitions)",
+    );
+    return 2;
+  }
+  const launched = config.models.filter((m) => m.endpoints === undefined);
+  const chosen = values.model === undefined
+    ? launched
+    : launched.filter((m) => m.name === values.model);
+  if (values.model !== undefined && chosen.length === 0) {
+    const hint = closest(values.model, launched.map((m) => m.name));
+    throw new UsageError(
+      `No launched model "${values.model}" in the config` +
+        (hint ? `; did you mean "${hint}"?` : ""),
+      PLAN_USAGE,
+    );
+  }
+  const plans: ModelPlan[] = [];
+  for (const model of chosen) plans.push(planModel(config, model, await lookupShape(model)));
+  const refused = plans.flatMap((p) =>
+    p.partitions.filter((v) => v.status === "refused").map((v) => `${p.model} on ${v.partition}`)
+  );
+  const plan: Plan = { ok: refused.length === 0, models: plans };
+  if (values.json) console.log(JSON.stringify(plan, null, 2));
+  else {
+    if (plans.length === 0) console.log("No launched models in the config: nothing to submit.");
+    if (config.cluster.slurm.job_dir.startsWith("~")) {
+      console.log(
+        `(job_dir ${config.cluster.slurm.job_dir}: its ~ becomes the cluster user's home at ` +
+          "submit, as sbatch does not expand it)\n",
+      );
+    }
+    plans.forEach((p, i) => {
+      if (i > 0) console.log("");
+      console.log(formatModel(p, chosen[i]!).join("\n"));
+    });
+    console.log("");
+    console.log(
+      refused.length === 0
+        ? "Every model fits. Nothing was submitted; `deno task jobs start` submits these jobs."
+        : `Refused: ${refused.join(", ")}. Nothing was submitted.`,
+    );
+  }
+  return refused.length === 0 ? 0 : 1;
 }
 
-if (import.meta.main) Deno.exit(await runPlan(Deno.args));
+if (import.meta.main) {
+  // Run alone (`deno run -A cluster/jobs/plan.ts`), through main.ts's error handling.
+  const { main } = await import("../../main.ts");
+  const plan = { name: "plan", summary: "", usage: PLAN_USAGE, handlesHelp: true, run: runPlan };
+  Deno.exit(await main(["plan", ...Deno.args], [plan]));
+}

@@ -1,5 +1,6 @@
 /** CliSlurm against the real SLURM testbed: through a LocalShell, and over the testbed's sshd. */
 import assert from "node:assert/strict";
+import { waitFor } from "../../actors/runtime/testdata/wait.ts";
 import { fileURLToPath } from "node:url";
 import { ModelSchema } from "../../config/schema.ts";
 import { PartitionSchema } from "../../config/slurm_schema.ts";
@@ -11,19 +12,12 @@ import { CliSlurm, SlurmCommandError } from "./cli.ts";
 import { newSubmitKey, renderSbatch } from "./render.ts";
 import type { JobInfo } from "./types.ts";
 
+/** Waits for a SLURM or job condition: the testbed on a loaded machine may take a while. */
+const until = <T>(what: string, check: () => Promise<T | undefined | false>) =>
+  waitFor(what, check, { timeoutMs: 120_000, everyMs: 500 });
+
 const bed = testbed();
 const localShell = () => new LocalShell({ env: { SLURM_CONF: bed.slurmConf } });
-
-/** Polls `probe` until it returns a truthy value, or throws after `timeoutMs`. */
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
 
 /** A plain batch script named tprec-cli-<what>, its output under `dir`. */
 function plainScript(what: string, dir: string, body: string): string {
@@ -68,7 +62,7 @@ Deno.test({
       });
       assert.ok(submitted.ok, submitted.ok ? "" : submitted.error);
       jobId = submitted.jobId;
-      const running = await waitFor(async () => {
+      const running = await until("the job running", async () => {
         const [info] = await slurm.queue({ jobIds: [jobId!] });
         assert.ok(info, "squeue lists the job it just took");
         assert.ok(info.state === "PENDING" || info.state === "RUNNING", info.state);
@@ -83,13 +77,12 @@ Deno.test({
       assert.deepEqual(byName.map((j) => j.jobId), [jobId]);
       assert.deepEqual(await slurm.queue({ names: ["tp.nobody.0.x"] }), []);
 
-      await waitFor(() =>
+      await until("the replica's /health", () =>
         fetch(`http://127.0.0.1:${port}/health`).then(
           (r) => r.body?.cancel().then(() => r.status === 200),
           () => false,
-        )
-      );
-      const log = await waitFor(async () => {
+        ));
+      const log = await until("the replica's first log line", async () => {
         const text = await slurm.readFile(job.errorPath);
         return text.includes("turnpike: job") ? text : undefined;
       });
@@ -98,19 +91,20 @@ Deno.test({
       assert.equal(await slurm.readFile(job.errorPath, skip), log.slice("turnpike: job".length));
 
       await slurm.cancel(jobId, { signal: "USR1" });
-      await waitFor(async () =>
-        (await slurm.readFile(job.errorPath)).includes("(USR1); still serving")
+      await until(
+        "the USR1 note in the log",
+        async () => (await slurm.readFile(job.errorPath)).includes("(USR1); still serving"),
       );
       assert.equal((await slurm.queue({ jobIds: [jobId] }))[0]?.state, "RUNNING");
 
       await slurm.cancel(jobId);
-      const cancelled = await waitFor(async () => {
+      const cancelled = await until("the job cancelled in squeue", async () => {
         const [info] = await slurm.queue({ jobIds: [jobId!] });
         return info?.state === "CANCELLED" ? info : undefined;
       });
       assert.ok(cancelled.endTime instanceof Date);
       // sacct lags a few seconds behind squeue: poll it.
-      const accounted = await waitFor(async () => {
+      const accounted = await until("the job cancelled in sacct", async () => {
         const [info] = await slurm.accounting([jobId!]);
         return info?.state === "CANCELLED" ? info : undefined;
       });
@@ -143,7 +137,7 @@ Deno.test("CliSlurm keeps sbatch's refusal verbatim, and reads a failed job's ex
     const failing = await slurm.submit({ script: plainScript("exit3", dir, "exit 3") });
     assert.ok(failing.ok, failing.ok ? "" : failing.error);
     jobId = failing.jobId;
-    const failed: JobInfo = await waitFor(async () => {
+    const failed: JobInfo = await until("the job failed in sacct", async () => {
       const [info] = await slurm.accounting([jobId!]);
       return info?.state === "FAILED" ? info : undefined;
     });
@@ -173,14 +167,14 @@ Deno.test({
       const submitted = await slurm.submit({ script: plainScript("ssh", dir, "sleep 120") });
       assert.ok(submitted.ok, submitted.ok ? "" : submitted.error);
       jobId = submitted.jobId;
-      const running = await waitFor(async () => {
+      const running = await until("the job running", async () => {
         const [info] = await slurm.queue({ jobIds: [jobId!] });
         return info?.state === "RUNNING" ? info : undefined;
       });
       assert.equal(running.name, "tprec-cli-ssh");
       assert.equal(running.node, "localhost");
       await slurm.cancel(jobId);
-      const accounted = await waitFor(async () => {
+      const accounted = await until("the job cancelled in sacct", async () => {
         const [info] = await slurm.accounting([jobId!]);
         return info?.state === "CANCELLED" ? info : undefined;
       });

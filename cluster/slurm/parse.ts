@@ -107,13 +107,37 @@ function reasonOf(text: string): string | undefined {
   return reason === "" || reason === "None" || reason === "(null)" ? undefined : reason;
 }
 
-function fieldsOf(line: string, count: number): string[] {
+/** The fields of squeue's {@linkcode SQUEUE_FORMAT} and sacct's {@linkcode SACCT_FORMAT}, in order. */
+const SQUEUE_FIELDS = [
+  "jobId",
+  "state",
+  "reason",
+  "partition",
+  "nodes",
+  "submit",
+  "start",
+  "end",
+  "limit",
+  "name",
+] as const;
+const SACCT_FIELDS = [...SQUEUE_FIELDS.slice(0, -1), "exitCode", "name"] as const;
+
+type Row = Record<(typeof SQUEUE_FIELDS)[number], string> & { exitCode?: string };
+
+/** Splits a `|`-separated line into named fields; the last (the name) may itself hold `|`. */
+function rowOf<K extends string>(line: string, names: readonly K[]): Record<K, string> {
   const parts = line.split("|");
-  if (parts.length < count) {
-    throw new SlurmParseError(`expected ${count} fields separated by |, got ${parts.length}`, line);
+  if (parts.length < names.length) {
+    throw new SlurmParseError(
+      `expected ${names.length} fields separated by |, got ${parts.length}`,
+      line,
+    );
   }
-  // The name is the last field and may itself contain `|`.
-  return [...parts.slice(0, count - 1), parts.slice(count - 1).join("|")];
+  const row = {} as Record<K, string>;
+  names.forEach((name, i) => {
+    row[name] = i === names.length - 1 ? parts.slice(i).join("|") : parts[i]!;
+  });
+  return row;
 }
 
 function stateOf(text: string, line: string): SlurmState {
@@ -122,64 +146,42 @@ function stateOf(text: string, line: string): SlurmState {
   return state;
 }
 
-function jobInfo(fields: {
-  jobId: string;
-  name: string;
-  state: SlurmState;
-  reason: string;
-  partition: string;
-  nodes: string;
-  submit: string;
-  start: string;
-  end: string;
-  limit: string;
-  exitCode?: string;
-}): JobInfo {
-  const info: JobInfo = { jobId: fields.jobId.trim(), name: fields.name, state: fields.state };
-  const reason = reasonOf(fields.reason);
+function jobInfo(row: Row, state: SlurmState): JobInfo {
+  const info: JobInfo = { jobId: row.jobId.trim(), name: row.name, state };
+  const reason = reasonOf(row.reason);
   if (reason !== undefined) info.reason = reason;
-  if (fields.partition.trim() !== "") info.partition = fields.partition.trim();
-  const node = firstNode(fields.nodes);
+  if (row.partition.trim() !== "") info.partition = row.partition.trim();
+  const node = firstNode(row.nodes);
   if (node !== undefined) {
-    info.nodes = fields.nodes.trim();
+    info.nodes = row.nodes.trim();
     info.node = node;
   }
-  const submitTime = parseSlurmTime(fields.submit);
+  const submitTime = parseSlurmTime(row.submit);
   if (submitTime) info.submitTime = submitTime;
   // A pending job's start and end are SLURM's estimates; only a started job's are facts.
-  if (fields.state !== "PENDING") {
-    const startTime = parseSlurmTime(fields.start);
+  if (state !== "PENDING") {
+    const startTime = parseSlurmTime(row.start);
     if (startTime) info.startTime = startTime;
-    const endTime = parseSlurmTime(fields.end);
+    const endTime = parseSlurmTime(row.end);
     if (endTime) info.endTime = endTime;
   }
-  const limit = parseSlurmDuration(fields.limit);
+  const limit = parseSlurmDuration(row.limit);
   if (typeof limit === "number") info.timeLimitSeconds = limit;
-  if (fields.exitCode !== undefined && isFinished(fields.state) && fields.exitCode.trim() !== "") {
-    info.exitCode = fields.exitCode.trim();
+  if (row.exitCode !== undefined && isFinished(state) && row.exitCode.trim() !== "") {
+    info.exitCode = row.exitCode.trim();
   }
   return info;
 }
 
+function linesOf(text: string): string[] {
+  return text.split("\n").filter((line) => line.trim() !== "");
+}
+
 /** Parses `squeue --noheader -o` {@linkcode SQUEUE_FORMAT} output, one job a line. */
 export function parseSqueue(text: string): JobInfo[] {
-  return text.split("\n").filter((line) => line.trim() !== "").map((line) => {
-    const [jobId, state, reason, partition, nodes, submit, start, end, limit, name] = fieldsOf(
-      line,
-      10,
-    ) as [string, string, string, string, string, string, string, string, string, string];
-    return jobInfo({
-      jobId,
-      name,
-      state: stateOf(state, line),
-      reason,
-      partition,
-      nodes,
-      submit,
-      start,
-      end,
-      limit,
-    });
+  return linesOf(text).map((line) => {
+    const row = rowOf(line, SQUEUE_FIELDS);
+    return jobInfo(row, stateOf(row.state, line));
   });
 }
 
@@ -189,39 +191,14 @@ export function parseSqueue(text: string): JobInfo[] {
  */
 export function parseSacct(text: string): JobInfo[] {
   const jobs: JobInfo[] = [];
-  for (const line of text.split("\n")) {
-    if (line.trim() === "") continue;
-    const [jobId, state, reason, partition, nodes, submit, start, end, limit, exitCode, name] =
-      fieldsOf(line, 11) as [
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-      ];
-    if (partition.trim() === "" || (name === "allocation" && state.trim() === "PENDING")) continue;
-    const parsed = stateOf(state, line);
+  for (const line of linesOf(text)) {
+    const row = rowOf(line, SACCT_FIELDS);
+    const placeholder = row.name === "allocation" && row.state.trim() === "PENDING";
+    if (row.partition.trim() === "" || placeholder) continue;
+    const state = stateOf(row.state, line);
     // sacct's Reason is the scheduler's last word before the job was recorded, not today's; a
     // pending job's current reason comes from squeue.
-    jobs.push(jobInfo({
-      jobId,
-      name,
-      state: parsed,
-      reason: parsed === "PENDING" ? "" : reason,
-      partition,
-      nodes,
-      submit,
-      start,
-      end,
-      limit,
-      exitCode,
-    }));
+    jobs.push(jobInfo(state === "PENDING" ? { ...row, reason: "" } : row, state));
   }
   return jobs;
 }

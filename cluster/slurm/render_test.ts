@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { waitFor } from "../../actors/runtime/testdata/wait.ts";
 import { fileURLToPath } from "node:url";
 import { ModelSchema } from "../../config/schema.ts";
 import { PartitionSchema } from "../../config/slurm_schema.ts";
@@ -17,6 +18,10 @@ import {
   renderSbatch,
   shellQuote,
 } from "./render.ts";
+
+/** Waits for a SLURM or job condition: the testbed on a loaded machine may take a while. */
+const until = <T>(what: string, check: () => Promise<T | undefined | false>) =>
+  waitFor(what, check, { timeoutMs: 180_000, everyMs: 500 });
 
 const model = (fields: Record<string, unknown>) =>
   ModelSchema.parse({ name: "m", model_path: "org/model", ...fields });
@@ -299,7 +304,7 @@ Deno.test({
       const submitted = await run(["sbatch", "--parsable"], job.script, env);
       assert.equal(submitted.code, 0, submitted.stderr);
       jobId = submitted.stdout.trim().split(";")[0]!;
-      const health = await waitFor(async () => {
+      const health = await until("the replica's /health", async () => {
         const queue = await run(
           ["squeue", "--noheader", "-t", "all", "-j", jobId!, "-o", SQUEUE_FORMAT],
           undefined,
@@ -315,12 +320,15 @@ Deno.test({
           (r) => r.body?.cancel().then(() => r.status),
           () => undefined,
         );
-      }, 180_000);
+      });
       assert.equal(health, 200);
       // The time-limit notice: the batch shell notes it and the server keeps answering.
       const usr1 = await run(["scancel", "--batch", "--signal=USR1", jobId], undefined, env);
       assert.equal(usr1.code, 0, usr1.stderr);
-      await waitFor(async () => (await readOr(job.errorPath)).includes("(USR1); still serving"));
+      await until(
+        "the USR1 note in the log",
+        async () => (await readOr(job.errorPath)).includes("(USR1); still serving"),
+      );
       const after = await fetch(`http://127.0.0.1:${port}/health`);
       await after.body?.cancel();
       assert.equal(after.status, 200);
@@ -328,12 +336,11 @@ Deno.test({
     } finally {
       if (jobId) await run(["scancel", jobId], undefined, env);
       // The port closes once the job is gone; wait so no simulator outlives the test.
-      await waitFor(() =>
+      await until("the replica's port closed", () =>
         fetch(`http://127.0.0.1:${port}/health`).then(
           (r) => r.body?.cancel().then(() => false),
           () => true,
-        )
-      ).catch(() => {});
+        )).catch(() => {});
       await Deno.remove(jobDir, { recursive: true }).catch(() => {});
     }
   },
@@ -341,15 +348,4 @@ Deno.test({
 
 async function readOr(path: string): Promise<string> {
   return await Deno.readTextFile(path).catch(() => "");
-}
-
-/** Polls `probe` until it returns a truthy value, or throws after `timeoutMs`. */
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
 }
