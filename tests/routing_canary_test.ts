@@ -9,14 +9,14 @@ import { type SimServer, startSimulator } from "../sim/mod.ts";
 import { waitFor } from "../actors/runtime/testdata/wait.ts";
 import type { RoutingResponse, SloResponse } from "../proxy/admin/api_types.ts";
 
-const SESSIONS = Array.from({ length: 16 }, (_, i) => `canary-session-${i}`);
+const SESSIONS = Array.from({ length: 64 }, (_, i) => `canary-session-${i}`);
 
-/** A fast replica and one whose prefill takes 10 simulated seconds (0.5 s at 20x). */
+/** A fast replica and one whose prefill takes 20 simulated seconds (1 s at 20x). */
 async function startSims(): Promise<SimServer[]> {
   const common = { port: 0, timeScale: 20, tokenizer: "approx" as const };
   return [
     await startSimulator({ ...common, seed: 1 }),
-    await startSimulator({ ...common, seed: 2, latency: { prefillFixedMs: 10_000 } }),
+    await startSimulator({ ...common, seed: 2, latency: { prefillFixedMs: 20_000 } }),
   ];
 }
 
@@ -31,7 +31,7 @@ async function rigOver(sims: SimServer[], strategy: string): Promise<TestRig> {
       evaluate_interval: 0.25,
       window: 60,
       canary_min_requests: 5,
-      models: { [MODEL]: { ttft_p95_ms: 250, error_rate: 0.5 } },
+      models: { [MODEL]: { ttft_p95_ms: 400, error_rate: 0.5 } },
     },
   });
 }
@@ -61,11 +61,11 @@ async function post(rig: TestRig, body: unknown): Promise<Response> {
   });
 }
 
-/** Sends turns, four at a time, until `done` holds (or 60 s pass). */
+/** Sends turns, eight at a time, until `done` holds (or 60 s pass). */
 async function trafficUntil(rig: TestRig, done: () => Promise<boolean>): Promise<void> {
   let stop = false;
   let i = 0;
-  const workers = Array.from({ length: 4 }, async () => {
+  const workers = Array.from({ length: 8 }, async () => {
     while (!stop) await turn(rig, i++);
   });
   try {

@@ -23,14 +23,23 @@ interface CanarySide extends Side {
   share: number;
 }
 
-/** Where a session id falls in [0, 1): FNV-1a of its UTF-16 code units, so a session keeps its side. */
+/**
+ * Where a session id falls in [0, 1), so a session keeps its side: FNV-1a of its UTF-16 code
+ * units, then MurmurHash3's 32-bit finaliser, since FNV-1a alone leaves the high bits of ids that
+ * differ only in their last characters (`session-1`, `session-2`) close together.
+ */
 export function sessionPoint(sessionId: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < sessionId.length; i++) {
     hash ^= sessionId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
+    hash = Math.imul(hash, 0x01000193);
   }
-  return hash / 0x1_0000_0000;
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
+  return (hash >>> 0) / 0x1_0000_0000;
 }
 
 /**

@@ -31,11 +31,17 @@ function request(sessionId: string | undefined): RequestFeatures {
   return { model: "m", sessionId, prefixHashes: [], promptChars: 10 };
 }
 
-Deno.test("sessionPoint() spreads session ids over [0, 1) and gives one id one point", () => {
-  const points = Array.from({ length: 2000 }, (_, i) => sessionPoint(`session-${i}`));
-  assert(points.every((p) => p >= 0 && p < 1));
-  const below = points.filter((p) => p < 0.25).length / points.length;
-  assert(below > 0.2 && below < 0.3, String(below));
+Deno.test("sessionPoint() spreads session ids that differ in their last characters evenly over [0, 1) and gives one id one point", () => {
+  for (const count of [64, 2000]) {
+    const points = Array.from({ length: count }, (_, i) => sessionPoint(`session-${i}`));
+    assert(points.every((p) => p >= 0 && p < 1));
+    for (const share of [0.1, 0.25, 0.5]) {
+      const below = points.filter((p) => p < share).length / points.length;
+      // Within about three standard deviations of a binomial draw.
+      const sd = Math.sqrt(share * (1 - share) / count);
+      assert(Math.abs(below - share) < 3 * sd + 0.01, `${count} ids, share ${share}: ${below}`);
+    }
+  }
   assertEquals(sessionPoint("abc"), sessionPoint("abc"));
 });
 
