@@ -90,3 +90,40 @@ Deno.test("/api/bottlenecks and /api/sessions answer an OpenAI-shaped 400 naming
     await rig.close();
   }
 });
+
+Deno.test("with auth on, the analysis and routing routes answer the admin key only", async () => {
+  const adminKey = "admin-key-analysis-0123456789";
+  const rig = await startRig({ replicas: 1, auth: { enabled: true, admin_key: adminKey } });
+  try {
+    const url = rig.gateway.url;
+    const created = await fetch(`${url}/api/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "analyst", client_id: "team-analysis" }),
+    });
+    assertEquals(created.status, 201);
+    const { key } = await created.json();
+    for (const path of ["/api/bottlenecks", "/api/sessions", "/api/slo", "/api/routing"]) {
+      const anonymous = await fetch(`${url}${path}`);
+      assertEquals(anonymous.status, 401, path);
+      await anonymous.body?.cancel();
+      const client = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+      assertEquals(client.status, 403, path);
+      await client.body?.cancel();
+      const admin = await fetch(`${url}${path}`, {
+        headers: { authorization: `Bearer ${adminKey}` },
+      });
+      assertEquals(admin.status, 200, path);
+      await admin.body?.cancel();
+    }
+    const change = await fetch(`${url}/api/routing`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ strategy: "round_robin" }),
+    });
+    assertEquals(change.status, 403);
+    await change.body?.cancel();
+  } finally {
+    await rig.close();
+  }
+});
