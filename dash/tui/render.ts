@@ -19,8 +19,8 @@ export interface FrameOptions {
 
 /** Columns of each sparkline beside a backend. */
 const SPARK_WIDTH = 20;
-/** The widest a table column gets before it is cut. */
-const MAX_COLUMN = 40;
+/** The narrowest a column is made to fit the table in the terminal. */
+const MIN_COLUMN = 12;
 
 /** `text` cut or padded to exactly `width` columns (every character drawn here is one column wide). */
 export function fit(text: string, width: number): string {
@@ -65,13 +65,23 @@ function fitSegments(segments: readonly Segment[], width: number): string {
   return out;
 }
 
-function columnWidths(panel: Panel): number[] {
-  return panel.columns.map((c, i) =>
-    Math.min(
-      MAX_COLUMN,
-      Math.max([...c].length, ...panel.rows.map((r) => [...(r.cells[i] ?? "")].length)),
-    )
+/**
+ * Each column's width: its widest cell, then, while the table is wider than `room`, the widest
+ * column loses a column at a time, down to {@linkcode MIN_COLUMN} (the rest is cut at the edge).
+ */
+export function columnWidths(panel: Pick<Panel, "columns" | "rows">, room: number): number[] {
+  const widths = panel.columns.map((c, i) =>
+    Math.max([...c].length, ...panel.rows.map((r) => [...(r.cells[i] ?? "")].length))
   );
+  const gaps = 2 * Math.max(0, widths.length - 1);
+  let total = widths.reduce((a, b) => a + b, 0) + gaps;
+  while (total > room) {
+    const widest = widths.indexOf(Math.max(...widths));
+    if (widths[widest]! <= MIN_COLUMN) break;
+    widths[widest]!--;
+    total--;
+  }
+  return widths;
 }
 
 function tableLine(cells: readonly string[], widths: readonly number[]): string {
@@ -101,8 +111,8 @@ function panelLines(panel: Panel, ui: UiState, vm: ViewModel, options: FrameOpti
       body: [paint(theme.tones.muted, fit(`  ${panel.note ?? "nothing to show"}`, width))],
     };
   }
-  const widths = columnWidths(panel);
   const sparkHead = sparkHeadings(panel);
+  const widths = columnWidths(panel, width - 2 - (sparkHead ? [...sparkHead].length + 2 : 0));
   const head = [
     ...summary,
     paint(

@@ -3,7 +3,7 @@ import { recordedSnapshot } from "../_fixtures.ts";
 import { emptyHistory } from "../history.ts";
 import { afterSnapshot } from "../poller.ts";
 import { viewModel } from "../view_model.ts";
-import { renderFrame, wrap } from "./render.ts";
+import { columnWidths, renderFrame, wrap } from "./render.ts";
 import { themeOf } from "./theme.ts";
 import { applyKey, initialUi, type UiState } from "./ui_state.ts";
 
@@ -79,4 +79,19 @@ Deno.test("renderFrame() colours the tones of the theme asked for", async () => 
 Deno.test("wrap() breaks at spaces within the width", () => {
   assertEquals(wrap("aa bb cc dd", 5), ["aa bb", "cc dd"]);
   assertEquals(wrap("abcdefgh", 3), ["abcdefgh"]);
+});
+
+Deno.test("columnWidths() takes each column's widest cell and narrows the widest ones to fit", () => {
+  const panel = {
+    columns: ["a", "cause", "recommendation"],
+    rows: [{
+      key: "1",
+      cells: ["x", "c".repeat(50), "r".repeat(60)],
+      tone: "plain" as const,
+      detail: [],
+    }],
+  };
+  assertEquals(columnWidths(panel, 200), [1, 50, 60]);
+  assertEquals(columnWidths(panel, 80), [1, 37, 38]);
+  assertEquals(columnWidths(panel, 10), [1, 12, 12]);
 });
