@@ -9,6 +9,7 @@
 import {
   type BackendView,
   createPicker,
+  needsPromptText,
   type RequestFeatures,
   requestFeatures,
   strategyOptions,
@@ -57,11 +58,11 @@ function prompt(conversation: number, chars: number): string {
   return unit.repeat(Math.ceil(chars / unit.length)).slice(0, chars);
 }
 
-function features(conversation: number, chars: number): RequestFeatures {
+function features(conversation: number, chars: number, withText: boolean): RequestFeatures {
   return requestFeatures({
     model: "m",
     messages: [{ role: "user", content: prompt(conversation, chars) }],
-  }, { sessionId: undefined, blockChars: BLOCK_CHARS });
+  }, { sessionId: undefined, blockChars: BLOCK_CHARS, ...(withText ? { promptText: true } : {}) });
 }
 
 /** A picker for `strategy` with every replica's state filled to capacity, and recent turns to route. */
@@ -110,8 +111,9 @@ function viewsOf(replicas: number): BackendView[] {
   }));
 }
 
-function poolOf(chars: number): RequestFeatures[] {
-  return Array.from({ length: 64 }, (_, c) => features(c, chars));
+function poolOf(chars: number, strategy: Exclude<RunStrategy, "baseline">): RequestFeatures[] {
+  const withText = needsPromptText(strategy);
+  return Array.from({ length: 64 }, (_, c) => features(c, chars, withText));
 }
 
 /**
@@ -147,7 +149,7 @@ function measureMemory(args: string): void {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");
   const views = viewsOf(replicas);
-  const pool = poolOf(chars);
+  const pool = poolOf(chars, strategy);
   gc();
   const before = Deno.memoryUsage().heapUsed;
   const filled = fillPicker(strategy, pool, views, cacheTokens);
@@ -172,7 +174,7 @@ export async function decisionBench(
   const cacheTokens = options.cacheTokens ?? 430_000;
   const decisions = options.decisions ?? 20_000;
   const views = viewsOf(replicas);
-  const pool = poolOf(chars);
+  const pool = poolOf(chars, strategy);
   const { picker, recent, blocks, capacityBlocks } = fillPicker(strategy, pool, views, cacheTokens);
   // Each decision is a next turn of a recent conversation: one replica holds its prefix, the
   // others' indexes are searched and miss (the realistic case: one hit, 63 misses).

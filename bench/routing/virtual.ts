@@ -18,6 +18,7 @@ import {
   type BackendView,
   type CacheReport,
   createPicker,
+  needsPromptText,
   type RequestFeatures,
   requestFeatures,
   strategyOptions,
@@ -38,6 +39,7 @@ import { BLOCK_TOKENS, CHARS_PER_TOKEN, chatTemplateChars } from "./replay.ts";
 import { replicaCacheTokens } from "./setup.ts";
 import { imbalance } from "./stats.ts";
 import { reusableTokens } from "./estimate.ts";
+import { conversations } from "./trace.ts";
 import type { RunStrategy } from "./run.ts";
 import { BASELINE, strategyLabel } from "./run.ts";
 
@@ -166,24 +168,34 @@ export interface VirtualRun {
   realS: number;
 }
 
-/** The trace overlaid `copies` times with disjoint hash ids and shifted timestamps, sorted by time. */
-export function overlaidTrace(trace: readonly TraceRequest[], copies: number): TraceRequest[] {
-  if (copies <= 1) return [...trace];
+/** A request of an overlaid trace, with the session header the replay would send. */
+export interface VirtualRequest extends TraceRequest {
+  session: string;
+}
+
+/**
+ * The trace overlaid `copies` times with disjoint hash ids, sessions and shifted timestamps,
+ * sorted by time; each request carries its conversation's session id (as the replay's header).
+ */
+export function overlaidTrace(trace: readonly TraceRequest[], copies: number): VirtualRequest[] {
+  const sessions = conversations(trace);
   let maxId = 0;
   for (const r of trace) for (const id of r.hash_ids) if (id > maxId) maxId = id;
   const span = trace.length > 1 ? trace.at(-1)!.timestamp - trace[0]!.timestamp : 0;
   const gap = trace.length > 1 ? span / (trace.length - 1) : 0;
-  const out: TraceRequest[] = [];
-  for (let k = 0; k < copies; k++) {
+  const out: VirtualRequest[] = [];
+  for (let k = 0; k < Math.max(1, copies); k++) {
     const shift = (k / copies) * gap;
     const offset = k * (maxId + 1);
-    for (const r of trace) {
+    trace.forEach((r, i) => {
       out.push({
         ...r,
         timestamp: r.timestamp + shift,
-        hash_ids: r.hash_ids.map((id) => id + offset),
+        hash_ids: k === 0 ? r.hash_ids : r.hash_ids.map((id) => id + offset),
+        // Copy 0 carries the wall-clock replay's own header values.
+        session: k === 0 ? `conversation-${sessions[i]}` : `conversation-${k}-${sessions[i]}`,
       });
-    }
+    });
   }
   return out.sort((a, b) => a.timestamp - b.timestamp);
 }
@@ -236,6 +248,8 @@ export function virtualRun(
     : createPicker(strategy, strategyOptions(proxy, { now: () => clock.now() }));
   const random = mulberry32(options.seed ?? 1);
   const feedback = options.prefixFeedback ?? true;
+  // As the gateway does: the prompt's text rides along only for the strategies that read it.
+  const withText = strategy !== BASELINE && needsPromptText(strategy);
   const textOptions = {
     blockChars: BLOCK_TOKENS * CHARS_PER_TOKEN,
     charsPerToken: CHARS_PER_TOKEN,
@@ -270,11 +284,13 @@ export function virtualRun(
 
   const arrive = (index: number) => {
     const r = requests[index]!;
+    const body = { model: "m", messages: [{ role: "user", content: promptText(r, textOptions) }] };
     const t0 = performance.now();
-    const features: RequestFeatures = requestFeatures({
-      model: "m",
-      messages: [{ role: "user", content: promptText(r, textOptions) }],
-    }, { sessionId: undefined, blockChars: proxy.prefix_block_chars });
+    const features: RequestFeatures = requestFeatures(body, {
+      sessionId: r.session,
+      blockChars: proxy.prefix_block_chars,
+      ...(withText ? { promptText: true } : {}),
+    });
     const t1 = performance.now();
     featuresUs += (t1 - t0) * 1000;
     let chosen: VirtualReplica;
