@@ -7,8 +7,10 @@ import {
   agentBound,
   decodeBound,
   failing,
+  gatewayBound,
   gatewayQueueing,
   kvPressure,
+  networkBound,
   prefillBound,
   replicaQueueing,
   RULES,
@@ -105,4 +107,28 @@ Deno.test("turnStats() takes the prefix hit rate from the replicas' usage when t
   const stats = turnStats(cached, "m");
   assertEquals(stats.replicaPrefixHitRate, 0.9);
   assertEquals(prefillBound(stats), undefined);
+});
+
+Deno.test("networkBound() fires when recorded streams take most of their time to reach the replica's head, and not on loopback", async () => {
+  const records = await recorded("prefill_bound");
+  assertEquals(networkBound(turnStats(records, "m")), undefined);
+  // The same turns with 300 ms more to the answer's head, as across a slow link.
+  const far = records.map((r) => ({
+    ...r,
+    upstreamHeadMs: r.upstreamHeadMs! + 300,
+    upstreamTtftMs: r.upstreamTtftMs! + 300,
+    upstreamMs: r.upstreamMs! + 300,
+  }));
+  const found = networkBound(turnStats(far, "m"));
+  assert(found, "no finding");
+  assert(found.evidence.network_p95_ms! >= 300);
+});
+
+Deno.test("gatewayBound() fires when the gateway's own time is a tenth of recorded turns, and not as recorded", async () => {
+  const records = await recorded("decode_bound");
+  assertEquals(gatewayBound(turnStats(records, "m")), undefined);
+  const slow = records.map((r) => ({ ...r, gatewayMs: r.gatewayMs + 500 }));
+  const found = gatewayBound(turnStats(slow, "m"));
+  assert(found, "no finding");
+  assert(found.recommendation.includes("CPU"), found.recommendation);
 });
