@@ -15,7 +15,10 @@ import { PickerSwitches } from "../actors/router/switchable_picker.ts";
 import { SloTracker } from "../proxy/admin/slo/mod.ts";
 import { RoutingController } from "../proxy/admin/routing/mod.ts";
 import { LocalJobs } from "../actors/job/local_jobs.ts";
-import { countPhases } from "../actors/job/controller.ts";
+import { type ClusterJobs, countPhases } from "../actors/job/controller.ts";
+import { openClusterJobs } from "../actors/job/open.ts";
+import { fleetRouting } from "../actors/job/fleet_routing.ts";
+import { type Cluster, openCluster } from "../cluster/slurm/connect.ts";
 import type { JobsController } from "../actors/job/types.ts";
 import { createApp } from "../proxy/mod.ts";
 import type { ForwardContext } from "../proxy/mod.ts";
@@ -78,6 +81,8 @@ export interface Gateway {
   readonly auth: Authenticator;
   /** What `GET /metrics` shows. */
   readonly metrics: GatewayMetrics;
+  /** The job actors of its launched replicas (SLURM jobs or local processes), when it has any. */
+  readonly jobs: JobsController | undefined;
   /**
    * Drains: answers new requests 503 (`connection: close`) while the requests in flight finish, up
    * to `deadlineMs`; then stops listening, and stops the actors and replicas.
@@ -223,7 +228,18 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const limits = new RateLimits(config.limits, { kv, nodeId: system.nodeId, now });
   await limits.start();
   forward.limits = limits;
-  const jobs: JobsController | undefined = localJobs;
+  let cluster: Cluster | undefined;
+  let clusterJobs: ClusterJobs | undefined;
+  if (config.cluster.type === "slurm" && config.models.some((m) => !m.endpoints)) {
+    cluster = await openCluster(config);
+    clusterJobs = await openClusterJobs(config, cluster, {
+      system,
+      routing: fleetRouting(fleet, { recent: () => records.recent({ limit: 2_000 }) }),
+    });
+    // A restart re-attaches to the jobs in KV; a model never started is started as configured.
+    await clusterJobs.resume({ startNew: true });
+  }
+  const jobs: JobsController | undefined = localJobs ?? clusterJobs;
   const metrics = new GatewayMetrics({
     records,
     knownModel: (model) => fleet.router(model) !== undefined,
@@ -314,6 +330,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     admission,
     limits,
     metrics,
+    jobs,
     close({ deadlineMs = 10_000 } = {}) {
       closing ??= (async () => {
         let timer: ReturnType<typeof setTimeout> | undefined;
@@ -335,6 +352,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         await log.close();
         upstream.close();
         deadlines.clear();
+        // The SLURM jobs keep running: the next gateway on this KV file re-attaches to them.
+        await clusterJobs?.close();
+        await cluster?.close();
         const replicas = localJobs?.supervisor;
         if (replicas) await system.stop(replicas);
         await fleet.close();

@@ -1,0 +1,282 @@
+/**
+ * The job actors on the real SLURM testbed, driven as users drive them: a gateway (`main.ts serve`
+ * as a subprocess, or in-process) submits replicas that run the simulator, registers them once
+ * healthy and answers through them with the openai client; a job cancelled from outside is
+ * replaced; a gateway killed with -9 and restarted re-attaches without a duplicate job; `/api/jobs`
+ * scales up and down and stops; a job that fails at start backs off and fails after max_attempts;
+ * a partition refusing a bad QOS falls back to the next; a job at its time limit is replaced
+ * before it ends. Every job a test submits is cancelled at its end, also on failure.
+ */
+import assert from "node:assert/strict";
+import OpenAI from "openai";
+import { ConfigSchema } from "../../config/mod.ts";
+import { startGateway } from "../../gateway/gateway.ts";
+import { waitFor } from "../../gateway/testing.ts";
+import { freePort } from "../../cluster/ports.ts";
+import type { JobStatusRow } from "../../actors/job/types.ts";
+import {
+  cancelAll,
+  freeBasePort,
+  liveJobs,
+  scancel,
+  ServeProcess,
+  slurmConfig,
+  tag,
+  testbedOrSkip,
+  writeConfig,
+} from "./_testbed.ts";
+
+async function rowsOf(url: string): Promise<JobStatusRow[]> {
+  const response = await fetch(`${url}/api/jobs`);
+  if (response.status !== 200) throw new Error(`GET /api/jobs answered ${response.status}`);
+  return (await response.json() as { jobs: JobStatusRow[] }).jobs;
+}
+
+async function post(url: string, path: string, body: unknown): Promise<JobStatusRow[]> {
+  const response = await fetch(`${url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const json = await response.json();
+  assert.equal(response.status, 200, JSON.stringify(json));
+  return json.jobs;
+}
+
+function healthy(rows: JobStatusRow[]): JobStatusRow[] {
+  return rows.filter((r) => r.phase === "healthy");
+}
+
+async function ask(client: OpenAI, model: string): Promise<string> {
+  const answer = await client.chat.completions.create({
+    model,
+    messages: [{ role: "user", content: "Hello from a SLURM job" }],
+    max_tokens: 4,
+  });
+  return answer.choices[0]?.message.content ?? "";
+}
+
+Deno.test({
+  name:
+    "a gateway submits simulator replicas, replaces one cancelled from outside, re-attaches after kill -9, scales and stops",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const bed = testbedOrSkip("the job actors' lifecycle test");
+    if (!bed) return;
+    const model = tag("c1life");
+    const dir = await Deno.makeTempDir({ prefix: "turnpike-slurm-life-" });
+    const port = freePort("127.0.0.1");
+    const url = `http://127.0.0.1:${port}`;
+    const configPath = await writeConfig(
+      dir,
+      slurmConfig({
+        model,
+        replicas: 1,
+        basePort: freeBasePort(3),
+        stateDir: `${dir}/state`,
+        jobDir: `${bed.jobDir}/${model}`,
+        modelExtra: { autoscale: { min: 1, max: 2, cooldown: 3600 } },
+      }),
+    );
+    let serve = new ServeProcess(configPath, port);
+    let passed = false;
+    try {
+      const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "x", maxRetries: 0 });
+      await waitFor(
+        "the replica to be healthy",
+        async () => healthy(await rowsOf(url).catch(() => [])).length === 1,
+        { timeoutMs: 150_000 },
+      );
+      assert.ok((await ask(client, model)).length > 0);
+      let rows = await rowsOf(url);
+      assert.deepStrictEqual(rows.map((r) => [r.replica, r.kind, r.partition, r.node]), [
+        [0, "slurm", "gpu_a", "localhost"],
+      ]);
+      assert.equal((await liveJobs(bed, model)).length, 1);
+
+      // Cancelled from outside: the actors see it within a poll and resubmit after the backoff.
+      const victim = rows[0]!;
+      await scancel(bed, victim.jobId!);
+      await waitFor("replica 0 to be replaced", async () => {
+        const row = (await rowsOf(url)).find((r) => r.replica === 0);
+        return row !== undefined && row.phase === "healthy" && row.jobId !== victim.jobId;
+      }, { timeoutMs: 120_000 });
+      const replaced = (await rowsOf(url)).find((r) => r.replica === 0)!;
+      assert.equal(replaced.attempts, 2);
+      assert.match(replaced.lastError ?? "", /CANCELLED/);
+      assert.ok((await ask(client, model)).length > 0);
+
+      // kill -9, then a new gateway on the same state: the same job, none submitted again.
+      const before = (await liveJobs(bed, model)).map((j) => j.jobId);
+      assert.deepStrictEqual(before, [replaced.jobId]);
+      await serve.kill("SIGKILL");
+      serve = new ServeProcess(configPath, port);
+      await waitFor(
+        "the restarted gateway to route to the replica again",
+        async () => healthy(await rowsOf(url).catch(() => [])).length === 1,
+        { timeoutMs: 120_000 },
+      );
+      rows = await rowsOf(url);
+      assert.deepStrictEqual(rows.map((r) => r.jobId), before);
+      assert.deepStrictEqual((await liveJobs(bed, model)).map((j) => j.jobId), before);
+      assert.ok((await ask(client, model)).length > 0);
+
+      // Scale up (within autoscale's bounds, which refuse more), then down again.
+      const outOfBounds = await fetch(`${url}/api/jobs/scale`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model, replicas: 3 }),
+      });
+      assert.equal(outOfBounds.status, 400);
+      assert.match((await outOfBounds.json()).error.message, /autoscale bounds 1-2/);
+      await post(url, "/api/jobs/scale", { model, replicas: 2 });
+      await waitFor("two healthy replicas", async () => healthy(await rowsOf(url)).length === 2, {
+        timeoutMs: 150_000,
+      });
+      await post(url, "/api/jobs/scale", { model, replicas: 1 });
+      await waitFor(
+        "one live job",
+        async () =>
+          (await liveJobs(bed, model)).length === 1 && healthy(await rowsOf(url)).length === 1,
+        { timeoutMs: 60_000 },
+      );
+      assert.ok((await ask(client, model)).length > 0);
+
+      const stopped = await post(url, "/api/jobs/stop", { model });
+      assert.ok(stopped.every((r) => r.phase === "cancelling" || r.phase === "cancelled"));
+      await waitFor("no live job", async () => (await liveJobs(bed, model)).length === 0, {
+        timeoutMs: 60_000,
+      });
+      passed = true;
+    } finally {
+      await serve.kill("SIGKILL");
+      if (!passed) console.log(`The gateway printed:\n${serve.output}`);
+      await cancelAll(bed, model);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+/** Starts an in-process gateway on a slurm config; `run` gets its URL; every job is cancelled after. */
+async function withGateway(
+  prefix: string,
+  options: (model: string, jobDir: string) => Record<string, unknown>,
+  run: (url: string, model: string) => Promise<void>,
+): Promise<void> {
+  const bed = testbedOrSkip(`the ${prefix} test`);
+  if (!bed) return;
+  const model = tag(prefix);
+  const dir = await Deno.makeTempDir({ prefix: `turnpike-slurm-${prefix}-` });
+  const config = ConfigSchema.parse({
+    ...options(model, `${bed.jobDir}/${model}`),
+    state_dir: dir,
+  });
+  const gateway = await startGateway(config, { port: 0 });
+  try {
+    await run(gateway.url, model);
+  } finally {
+    await gateway.close({ deadlineMs: 2_000 });
+    await cancelAll(bed, model);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+Deno.test({
+  name:
+    "a job that fails at start backs off, is resubmitted, and fails after max_attempts with its reason",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withGateway("c1fail", (model, jobDir) =>
+      slurmConfig({
+        model,
+        replicas: 1,
+        basePort: freeBasePort(1),
+        stateDir: "",
+        jobDir,
+        modelExtra: { command: "/bin/sh -c 'echo no such server; exit 3' {port}" },
+      }), async (url) => {
+      await waitFor("the replica to fail", async () => (await rowsOf(url))[0]?.phase === "failed", {
+        timeoutMs: 90_000,
+      });
+      const [row] = await rowsOf(url);
+      assert.equal(row?.attempts, 3);
+      assert.match(row?.lastError ?? "", /FAILED|exit 3/);
+      assert.equal(row?.health, "unhealthy");
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "a partition that refuses a bad QOS falls back to the next by priority, with sbatch's error kept",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withGateway("c1qos", (model, jobDir) =>
+      slurmConfig({
+        model,
+        replicas: 1,
+        basePort: freeBasePort(1),
+        stateDir: "",
+        jobDir,
+        partitions: [
+          { name: "gpu_a", qos: "no_such_qos", account: "testacct", priority: 10 },
+          { name: "gpu_b", qos: "normal", account: "testacct", priority: 1 },
+        ],
+      }), async (url, model) => {
+      await waitFor(
+        "the replica to be healthy on gpu_b",
+        async () => (await rowsOf(url))[0]?.phase === "healthy",
+        { timeoutMs: 120_000 },
+      );
+      const [row] = await rowsOf(url);
+      assert.equal(row?.partition, "gpu_b");
+      assert.equal(row?.attempts, 2);
+      const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "x", maxRetries: 0 });
+      assert.ok((await ask(client, model)).length > 0);
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "a replica nearing its time limit gets its replacement healthy before it is drained and ends",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withGateway("c1time", (model, jobDir) =>
+      slurmConfig({
+        model,
+        replicas: 1,
+        basePort: freeBasePort(2),
+        stateDir: "",
+        jobDir,
+        slurm: { signal_lead: 45 },
+        modelExtra: { time: "00:01:00" },
+      }), async (url, model) => {
+      await waitFor(
+        "the first job to be healthy",
+        async () => (await rowsOf(url))[0]?.phase === "healthy",
+        { timeoutMs: 90_000 },
+      );
+      const first = (await rowsOf(url))[0]!;
+      const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "x", maxRetries: 0 });
+      // Until the replacement took over, every request is answered: no capacity gap.
+      await waitFor("the replacement to take over", async () => {
+        assert.ok((await ask(client, model)).length > 0);
+        const rows = await rowsOf(url);
+        return rows.some((r) => r.jobId !== first.jobId && r.phase === "healthy") &&
+          !rows.some((r) => r.jobId === first.jobId && r.phase === "healthy");
+      }, { timeoutMs: 120_000 });
+      const rows = await rowsOf(url);
+      assert.ok(rows.every((r) => r.replica === 0));
+      // The replacement served on its own port while the old job still held the first one.
+      const successor = rows.find((r) => r.jobId !== first.jobId && r.phase === "healthy")!;
+      assert.notEqual(successor.port, first.port);
+      assert.notEqual(successor.endpoint, first.endpoint);
+      assert.ok((await ask(client, model)).length > 0);
+    });
+  },
+});
