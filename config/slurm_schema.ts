@@ -15,6 +15,14 @@ export const SlurmDurationSchema = z.string().min(1).refine(
   },
 );
 
+/**
+ * A value of an `#SBATCH` line: sbatch splits those lines at whitespace, so a value holding any is
+ * refused here rather than mangled there.
+ */
+const sbatchWord = z.string().min(1).refine((text) => !/\s/.test(text), {
+  message: "must not contain spaces (it goes on an #SBATCH line)",
+});
+
 /** `[user@]host[:port]`, the form OpenSSH's ProxyJump takes. */
 const PROXY_JUMP_PATTERN = /^(?:[^@\s:]+@)?(?:\[[0-9A-Fa-f:.]+\]|[^@\s:\[\]]+)(?::\d{1,5})?$/;
 
@@ -65,16 +73,16 @@ export const SlurmRestSchema = z.strictObject({
 
 /** One entry of `cluster.slurm.partitions:`; partitions are tried by `priority`, highest first. */
 export const PartitionSchema = z.strictObject({
-  name: z.string().min(1),
-  qos: z.string().min(1).optional(),
-  account: z.string().min(1).optional(),
+  name: sbatchWord,
+  qos: sbatchWord.optional(),
+  account: sbatchWord.optional(),
   gpus_per_node: positiveInt.default(1),
   priority: z.number().int().default(1),
   /** Memory of one GPU in GB, for `jobs plan`'s capacity check. */
   gpu_memory_gb: z.number().positive().optional(),
-  reservation: z.string().min(1).optional(),
+  reservation: sbatchWord.optional(),
   /** `--constraint`, node features (`a100`, `a100&ib`). */
-  constraint: z.string().min(1).optional(),
+  constraint: sbatchWord.optional(),
   /** The longest `--time` this partition allows; a model's `time` is capped to it. */
   max_time: SlurmDurationSchema.optional(),
   /** Nodes a multi-node job may use here (a model with more GPUs than one node has). @default 1 */
@@ -110,7 +118,7 @@ export const SlurmSchema = z.strictObject({
   max_attempts: positiveInt.default(5),
   backoff: BackoffSchema.default(BackoffSchema.parse({})),
   /** Directory on the cluster for job scripts and outputs (`~` is the cluster user's home). */
-  job_dir: z.string().min(1).default("~/.turnpike/jobs"),
+  job_dir: sbatchWord.default("~/.turnpike/jobs"),
   /**
    * Seconds before the time limit that the job gets USR1 and its replacement is started (SLURM
    * takes up to 65535). @default 300

@@ -293,6 +293,21 @@ Deno.test("cluster.gpus: local only, no duplicates, enough for replicas x tensor
   );
 });
 
+Deno.test("values that go on #SBATCH lines may not hold spaces", () => {
+  assert.deepEqual(
+    problemsOf(
+      "cluster: {type: slurm, slurm: {job_dir: '/my jobs', partitions: [{name: 'gpu a', " +
+        "constraint: 'a100 & ib'}]}}",
+    ),
+    [
+      "cluster.slurm.job_dir: must not contain spaces (it goes on an #SBATCH line)",
+      "cluster.slurm.partitions[0].name: must not contain spaces (it goes on an #SBATCH line)",
+      "cluster.slurm.partitions[0].constraint: must not contain spaces (it goes on an #SBATCH " +
+      "line)",
+    ],
+  );
+});
+
 Deno.test("a job time not longer than signal_lead is refused", () => {
   assert.deepEqual(
     problemsOf("cluster: {type: slurm, slurm: {partitions: [{name: p}], signal_lead: 70000}}"),
