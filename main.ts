@@ -6,22 +6,9 @@ import { serveCommand } from "./gateway/mod.ts";
 import { simCommand } from "./sim/mod.ts";
 import { benchCommand } from "./bench/mod.ts";
 import { keysCommand } from "./proxy/auth/keys_command.ts";
+import { jobsCommand } from "./cluster/jobs/command.ts";
 import { dashCommand } from "./dash/command.ts";
 import { logger } from "./actors/runtime/mod.ts";
-
-/** A command of a later stage: it says what it will do and exits 2 instead of pretending. */
-function plannedCommand(name: string, summary: string): Command {
-  const usage = `Usage: deno task ${name}\n\n${summary}. Not built yet: see design.md.`;
-  return {
-    name,
-    summary: `${summary} (not built yet)`,
-    usage,
-    run() {
-      console.error(`The "${name}" command is not built yet\n\n${usage}`);
-      return Promise.resolve(2);
-    },
-  };
-}
 
 /** Every subcommand, in the order `--help` lists them. */
 export const commands: readonly Command[] = [
@@ -30,7 +17,7 @@ export const commands: readonly Command[] = [
   benchCommand,
   configCommand,
   keysCommand,
-  plannedCommand("jobs", "submit, watch, scale and stop vLLM jobs on SLURM"),
+  jobsCommand,
   dashCommand,
 ];
 

@@ -113,10 +113,14 @@ export class GatewayJobs implements JobsController {
     });
     const text = await response.text();
     if (response.status === 401 || response.status === 403) {
+      const answer = `it answered ${response.status}: ${errorMessage(text)}`;
       throw new GatewayJobsError(
-        `The gateway at ${this.url} refused ${method} ${path} (${response.status}): ` +
-          `${errorMessage(text)}. Its jobs need the admin key: set TURNPIKE_ADMIN_KEY or pass ` +
-          "--admin-key KEY",
+        this.#adminKey === undefined
+          ? `The gateway at ${this.url} has auth on and refused ${method} ${path}: ` +
+            `deno task jobs needs its admin key; set TURNPIKE_ADMIN_KEY or pass --admin-key KEY (${answer})`
+          : `The gateway at ${this.url} refused the admin key given for ${method} ${path} ` +
+            `(${answer}); check --admin-key or TURNPIKE_ADMIN_KEY against its auth.admin_key_env ` +
+            "or auth.admin_key",
         response.status,
       );
     }

@@ -17,11 +17,15 @@ export function parseJobRef(text: string): JobRef {
 }
 
 /**
- * The `StdOut=` path of `scontrol show job -o` output, undefined when it has none. The value runs
- * to the next ` Key=` (a path with a space in it stays whole).
+ * The path of `field` (`StdOut`, `StdErr`) in `scontrol show job -o` output, undefined when it has
+ * none. The value runs to the next ` Key=` (a path with a space in it stays whole).
  */
-export function stdOutOf(scontrolOutput: string): string | undefined {
-  const match = /(?:^|\s)StdOut=(.*?)(?=\s+[A-Za-z:/_]+=|\s*$)/m.exec(scontrolOutput);
+export function scontrolPath(
+  scontrolOutput: string,
+  field: "StdOut" | "StdErr",
+): string | undefined {
+  const match = new RegExp(`(?:^|\\s)${field}=(.*?)(?=\\s+[A-Za-z:/_]+=|\\s*$)`, "m")
+    .exec(scontrolOutput);
   const path = match?.[1]?.trim();
   return path === undefined || path === "" || path === "(null)" ? undefined : path;
 }
@@ -38,7 +42,8 @@ export class JobNotFoundError extends Error {
 /** Where a job's output is, found from the rows, squeue or scontrol. */
 export interface ResolvedLog {
   jobId: string;
-  path: string;
+  /** Its output file, then its error file when that is another one. */
+  paths: string[];
 }
 
 /** What {@linkcode resolveLog} reads from. */
@@ -49,7 +54,7 @@ export interface LogSources {
   rows: () => Promise<JobStatusRow[]>;
 }
 
-/** Finds JOB's job id and output file. */
+/** Finds JOB's job id and output files. */
 export async function resolveLog(ref: JobRef, sources: LogSources): Promise<ResolvedLog> {
   let jobId: string;
   let known: string | undefined;
@@ -77,10 +82,10 @@ export async function resolveLog(ref: JobRef, sources: LogSources): Promise<Reso
     }
     jobId = job.jobId;
   }
-  if (known !== undefined) return { jobId, path: known };
+  // SLURM's own word first (it is where the job really writes); the row's path once SLURM forgot it.
   const shown = await sources.shell.exec(["scontrol", "show", "job", "-o", jobId]);
-  const path = shown.code === 0 ? stdOutOf(shown.stdout) : undefined;
-  if (path === undefined) {
+  const out = (shown.code === 0 ? scontrolPath(shown.stdout, "StdOut") : undefined) ?? known;
+  if (out === undefined) {
     const why = shown.stderr.trim() || shown.stdout.trim() || `exit ${shown.code}`;
     throw new JobNotFoundError(
       `SLURM does not say where job ${jobId}'s output is (scontrol show job: ${why}); ` +
@@ -88,7 +93,8 @@ export async function resolveLog(ref: JobRef, sources: LogSources): Promise<Reso
         "cluster.slurm.job_dir",
     );
   }
-  return { jobId, path };
+  const err = shown.code === 0 ? scontrolPath(shown.stdout, "StdErr") : undefined;
+  return { jobId, paths: err === undefined || err === out ? [out] : [out, err] };
 }
 
 /** Options of {@linkcode printLog}. */
@@ -109,22 +115,27 @@ function writeStdout(text: string): void {
 }
 
 /**
- * Prints the file at `path` on the cluster: read whole with `Slurm.readFile`, or with `follow`
- * streamed through `tail -F` (from its first line; it waits for a file not written yet) until
- * `signal` aborts. Resolves to the exit code: 0, or tail's when it ended by itself.
+ * Prints the files at `paths` on the cluster (each after a `==> path <==` line when there are
+ * several, as tail writes them): read whole with `Slurm.readFile`, or with `follow` streamed
+ * through `tail -F` (from the first line; it waits for a file not written yet) until `signal`
+ * aborts. Resolves to the exit code: 0, or tail's when it ended by itself.
  */
 export async function printLog(
-  path: string,
+  paths: readonly string[],
   sources: Pick<LogSources, "shell" | "slurm">,
   options: PrintLogOptions,
 ): Promise<number> {
   const write = options.write ?? writeStdout;
   if (!options.follow) {
-    write(await sources.slurm.readFile(path));
+    for (const [i, path] of paths.entries()) {
+      const text = await sources.slurm.readFile(path);
+      if (paths.length > 1) write(`${i === 0 ? "" : "\n"}==> ${path} <==\n`);
+      write(text);
+    }
     return 0;
   }
   const code = await sources.shell.stream(
-    ["tail", "-n", "+1", "-F", path],
+    ["tail", "-n", "+1", "-F", ...paths],
     write,
     options.signal === undefined ? {} : { signal: options.signal },
   );

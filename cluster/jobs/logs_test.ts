@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseJobRef, stdOutOf } from "./logs.ts";
+import { parseJobRef, scontrolPath } from "./logs.ts";
 
 /** `scontrol show job -o 14` on the testbed (SLURM 22.05.8), a pending job; the line ends in a blank. */
 const SCONTROL_PENDING =
@@ -13,13 +13,18 @@ Deno.test("parseJobRef() tells a job id, a MODEL/REPLICA and a job name apart", 
   assert.deepEqual(parseJobRef("tp-m-0-abc"), { kind: "name", name: "tp-m-0-abc" });
 });
 
-Deno.test("stdOutOf() reads the output path of real scontrol output", () => {
-  assert.equal(stdOutOf(SCONTROL_PENDING), "/tmp/c2-probe-14.out");
+Deno.test("scontrolPath() reads the output and error paths of real scontrol output", () => {
+  assert.equal(scontrolPath(SCONTROL_PENDING, "StdOut"), "/tmp/c2-probe-14.out");
+  assert.equal(scontrolPath(SCONTROL_PENDING, "StdErr"), "/tmp/c2-probe-14.out");
   assert.equal(
-    stdOutOf("JobId=1 StdOut=/scratch/my jobs/m-1.out Power="),
+    scontrolPath("JobId=1 StdOut=/scratch/my jobs/m-1.out Power=", "StdOut"),
     "/scratch/my jobs/m-1.out",
   );
-  assert.equal(stdOutOf("JobId=1 StdOut=/last/field.out"), "/last/field.out");
-  assert.equal(stdOutOf("JobId=1 StdOut=(null) Power="), undefined);
-  assert.equal(stdOutOf("slurm_load_jobs error: Invalid job id specified"), undefined);
+  assert.equal(scontrolPath("JobId=1 StdOut=/last/field.out", "StdOut"), "/last/field.out");
+  assert.equal(scontrolPath("JobId=1 StdOut=(null) Power=", "StdOut"), undefined);
+  assert.equal(scontrolPath("JobId=1 StdOut=/a.out Power=", "StdErr"), undefined);
+  assert.equal(
+    scontrolPath("slurm_load_jobs error: Invalid job id specified", "StdOut"),
+    undefined,
+  );
 });

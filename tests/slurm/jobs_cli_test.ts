@@ -1,0 +1,393 @@
+/**
+ * `deno task jobs` as a user runs it, as subprocesses, against the real SLURM testbed over its
+ * sshd: start alone, status (table and --json), logs, scale, stop, plan, connect with the openai
+ * client answered through the tunnels. Every job a test submits is cancelled, also on failure.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import OpenAI from "openai";
+import { testbed } from "../../cluster/ssh/testing.ts";
+import { freePort } from "../../cluster/ports.ts";
+import { startGateway } from "../../gateway/mod.ts";
+import { loadConfig } from "../../config/mod.ts";
+import { readUntil } from "../process_output.ts";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const MAIN_TS = `${root}main.ts`;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `main.ts jobs ...` in its own process group, killed whole after `timeoutMs`. */
+async function jobs(
+  args: string[],
+  timeoutMs = 240_000,
+  env: Record<string, string> = {},
+): Promise<Run> {
+  const child = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "run", "-A", MAIN_TS, "jobs", ...args],
+    cwd: root,
+    env: {
+      NO_COLOR: "1",
+      TURNPIKE_PORT: "",
+      TURNPIKE_STATE_DIR: "",
+      TURNPIKE_ADMIN_KEY: "",
+      ...env,
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => killGroup(child.pid, "SIGKILL"), timeoutMs);
+  try {
+    const output = await child.output();
+    const text = new TextDecoder();
+    return {
+      code: output.code,
+      stdout: text.decode(output.stdout),
+      stderr: text.decode(output.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+    killGroup(child.pid, "SIGKILL");
+  }
+}
+
+function killGroup(pid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(-pid, signal);
+  } catch {
+    // The group is gone.
+  }
+}
+
+/** squeue on the testbed: `jobId name state` of every job whose name contains `tag`. */
+async function squeue(tag: string): Promise<{ jobId: string; name: string; state: string }[]> {
+  const bed = testbed();
+  const output = await new Deno.Command("squeue", {
+    args: ["-h", "-t", "PENDING,RUNNING,CONFIGURING,COMPLETING", "-o", "%i|%j|%T"],
+    env: { SLURM_CONF: bed.slurmConf },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  return new TextDecoder().decode(output.stdout).split("\n").filter((l) => l.includes(tag))
+    .map((line) => {
+      const [jobId, name, state] = line.trim().split("|");
+      return { jobId: jobId!, name: name!, state: state! };
+    });
+}
+
+/** Cancels every live job whose name carries `tag` (this test's model name). */
+async function cancelOurs(tag: string): Promise<void> {
+  const ids = (await squeue(tag)).map((j) => j.jobId);
+  if (ids.length === 0) return;
+  await new Deno.Command("scancel", {
+    args: ids,
+    env: { SLURM_CONF: testbed().slurmConf },
+    stdout: "null",
+    stderr: "null",
+  }).output();
+}
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 180_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  throw new Error(`Timed out waiting for ${what}${last === undefined ? "" : `: ${last}`}`);
+}
+
+interface Setup {
+  dir: string;
+  file: string;
+  /** The model's name: distinctive, so its jobs are this test's. */
+  model: string;
+  gatewayPort: number;
+}
+
+/** A config on the testbed over its sshd, with a model whose replicas run the simulator. */
+async function withSetup(
+  fn: (setup: Setup) => Promise<void>,
+  extra: { auth?: string; replicas?: number } = {},
+): Promise<void> {
+  const bed = testbed();
+  const dir = await Deno.makeTempDir({ prefix: "turnpike-jobs-cli-" });
+  const model = `c2sim${crypto.randomUUID().slice(0, 6)}`;
+  const gatewayPort = freePort();
+  const basePort = freePort();
+  const yaml = [
+    `proxy: { port: ${gatewayPort}, health_check_interval: 1 }`,
+    "cluster:",
+    "  type: slurm",
+    "  slurm:",
+    "    partitions:",
+    "      - { name: gpu_a, account: testacct, qos: normal, gpus_per_node: 4, priority: 10 }",
+    `    ssh: { host: ${bed.host}, port: ${bed.port}, user: ${bed.user}, key: ${bed.key}, known_hosts: ${bed.knownHosts} }`,
+    "    poll_interval: 1",
+    "    backoff: { initial: 1, max: 5 }",
+    `    job_dir: ${dir}/jobs`,
+    "models:",
+    `  - name: ${model}`,
+    `    replicas: ${extra.replicas ?? 1}`,
+    `    base_port: ${basePort}`,
+    `    command: "${Deno.execPath()} run -A ${MAIN_TS} sim --port {port} --model {name} --time-scale 20 --tokenizer approx"`,
+    "    startup_timeout: 180",
+    '    time: "00:30:00"',
+    ...(extra.auth === undefined ? [] : [extra.auth]),
+    `state_dir: ${dir}/state`,
+  ].join("\n");
+  const file = `${dir}/turnpike.yaml`;
+  await Deno.writeTextFile(file, yaml);
+  try {
+    await fn({ dir, file, model, gatewayPort });
+  } finally {
+    await cancelOurs(model);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+Deno.test({
+  name: "jobs start alone submits a named job; status, logs, scale and stop drive it on SLURM",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withSetup(async ({ file, model }) => {
+      const started = await jobs(["start", "--config", file]);
+      assert.equal(started.code, 0, `${started.stdout}\n${started.stderr}`);
+      assert.match(started.stderr, /in this process/);
+      const queued = await squeue(model);
+      assert.equal(queued.length, 1, JSON.stringify(queued));
+      assert.ok(queued[0]!.name.includes(model), queued[0]!.name);
+      const jobId = queued[0]!.jobId;
+      assert.match(started.stdout, new RegExp(`^${model}\\s+0\\s+${jobId}\\s`, "m"));
+
+      const table = await jobs(["status", "--config", file]);
+      assert.equal(table.code, 0, table.stderr);
+      const lines = table.stdout.trim().split("\n");
+      assert.deepEqual(lines[0]!.split(/\s+/), [
+        "MODEL",
+        "REPLICA",
+        "JOB",
+        "PARTITION",
+        "NODE",
+        "STATE",
+        "SINCE",
+        "ENDPOINT",
+        "HEALTH",
+      ]);
+      assert.match(lines[1]!, new RegExp(`^${model}\\s+0\\s+${jobId}\\s+gpu_a\\s`));
+
+      const json = await jobs(["status", "--config", file, "--json"]);
+      assert.equal(json.code, 0, json.stderr);
+      const rows = JSON.parse(json.stdout);
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0].model, model);
+      assert.equal(rows[0].jobId, jobId);
+      assert.equal(rows[0].kind, "slurm");
+
+      // The simulator prints its address once it listens: logs shows the job's own output.
+      const logged = await waitFor("the simulator's output in jobs logs", async () => {
+        const run = await jobs(["logs", jobId, "--config", file], 60_000);
+        return run.code === 0 && /listening|http:\/\//i.test(run.stdout) ? run : undefined;
+      });
+      assert.ok(logged.stdout.length > 0);
+      const byReplica = await jobs(["logs", `${model}/0`, "--config", file], 60_000);
+      assert.equal(byReplica.code, 0, byReplica.stderr);
+      assert.equal(byReplica.stdout.slice(0, 40), logged.stdout.slice(0, 40));
+
+      // --follow keeps printing until Ctrl-C, which ends it cleanly (exit 0).
+      const follow = new Deno.Command("setsid", {
+        args: [
+          Deno.execPath(),
+          "run",
+          "-A",
+          MAIN_TS,
+          "jobs",
+          "logs",
+          jobId,
+          "--follow",
+          "--config",
+          file,
+        ],
+        cwd: root,
+        env: { NO_COLOR: "1", TURNPIKE_PORT: "", TURNPIKE_STATE_DIR: "" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      try {
+        const reader = follow.stdout.getReader();
+        await readUntil(reader, /listening|http:\/\//i, 60_000);
+        reader.releaseLock();
+        killGroup(follow.pid, "SIGINT");
+        const ended = await Promise.race([
+          follow.output(),
+          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000)),
+        ]);
+        assert.ok(ended, "logs --follow did not end on SIGINT");
+        assert.equal(ended.code, 0, new TextDecoder().decode(ended.stderr));
+      } finally {
+        killGroup(follow.pid, "SIGKILL");
+      }
+
+      const scaled = await jobs(["scale", model, "2", "--config", file]);
+      assert.equal(scaled.code, 0, scaled.stderr);
+      await waitFor("a second job in squeue", async () => {
+        const now = await squeue(model);
+        return now.length === 2 ? now : undefined;
+      });
+
+      const stopped = await jobs(["stop", "--config", file]);
+      assert.equal(stopped.code, 0, `${stopped.stdout}\n${stopped.stderr}`);
+      await waitFor("squeue to show none of the jobs", async () => {
+        const now = await squeue(model);
+        return now.length === 0 ? true : undefined;
+      }, 60_000);
+    });
+  },
+});
+
+Deno.test({
+  name: "jobs connect runs a gateway whose backends are tunnels to the running replicas",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withSetup(async ({ file, model }) => {
+      const started = await jobs(["start", "--config", file, "--wait"]);
+      assert.equal(started.code, 0, `${started.stdout}\n${started.stderr}`);
+      const child = new Deno.Command("setsid", {
+        args: [Deno.execPath(), "run", "-A", MAIN_TS, "jobs", "connect", "--config", file],
+        cwd: root,
+        env: { NO_COLOR: "1", TURNPIKE_PORT: "", TURNPIKE_STATE_DIR: "" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = child.stdout.getReader();
+      try {
+        const printed = await readUntil(reader, /Connected .*\n/, 120_000);
+        const url = /listening on (http:\/\/\S+)/.exec(printed)?.[1];
+        assert.ok(url, printed);
+        const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0 });
+        const answer = await waitFor("an answer through jobs connect", async () => {
+          const reply = await client.chat.completions.create({
+            model,
+            messages: [{ role: "user", content: "Hello through the tunnel" }],
+            max_tokens: 8,
+          });
+          return reply.choices[0]?.message.content ? reply : undefined;
+        }, 60_000);
+        assert.equal(answer.model, model);
+      } finally {
+        killGroup(child.pid, "SIGTERM");
+        await Promise.race([
+          child.status,
+          new Promise((resolve) => setTimeout(resolve, 15_000)),
+        ]);
+        killGroup(child.pid, "SIGKILL");
+        await reader.cancel().catch(() => {});
+        await child.status;
+      }
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "jobs through a running gateway: the admin key is sent, and without it the refusal says how",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // The gateway reads its admin key from this variable; the CLI runs with it blank.
+    const variable = `C2_TEST_ADMIN_KEY_${crypto.randomUUID().slice(0, 8).replaceAll("-", "")}`;
+    const adminKey = "c2-admin-key-0123456789";
+    Deno.env.set(variable, adminKey);
+    try {
+      await withSetup(async ({ file, model }) => {
+        const config = await loadConfig(file);
+        const gateway = await startGateway(config);
+        try {
+          const refused = await jobs(["status", "--config", file], 120_000, { [variable]: "" });
+          assert.equal(refused.code, 1, refused.stdout);
+          assert.match(
+            refused.stderr,
+            /has auth on and refused GET \/api\/jobs: deno task jobs needs its admin key; set TURNPIKE_ADMIN_KEY or pass --admin-key KEY \(it answered 401/,
+          );
+          assert.doesNotMatch(refused.stderr, /^\s+at /m);
+          const wrong = await jobs(
+            ["status", "--config", file, "--admin-key", "not-the-admin-key-at-all"],
+            120_000,
+            { [variable]: "" },
+          );
+          assert.equal(wrong.code, 1, wrong.stdout);
+          assert.match(
+            wrong.stderr,
+            /refused the admin key given for GET \/api\/jobs \(it answered 40[13]/,
+          );
+          const allowed = await jobs(
+            ["status", "--config", file, "--json", "--admin-key", adminKey],
+            120_000,
+            { [variable]: "" },
+          );
+          assert.equal(allowed.code, 0, allowed.stderr);
+          const rows = JSON.parse(allowed.stdout);
+          assert.ok(Array.isArray(rows));
+          for (const row of rows) assert.equal(row.model, model);
+          const viaEnv = await jobs(["status", "--config", file], 120_000, {
+            [variable]: "",
+            TURNPIKE_ADMIN_KEY: adminKey,
+          });
+          assert.equal(viaEnv.code, 0, viaEnv.stderr);
+          assert.match(viaEnv.stdout, /^MODEL\s+REPLICA/);
+        } finally {
+          await gateway.close({ deadlineMs: 1000 });
+        }
+      }, { auth: `auth: { enabled: true, admin_key_env: ${variable} }` });
+    } finally {
+      Deno.env.delete(variable);
+    }
+  },
+});
+
+Deno.test({
+  name: "jobs plan prints the sbatch script and submits nothing",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withSetup(async ({ file, model }) => {
+      const planned = await jobs(["plan", "--config", file]);
+      assert.equal(planned.code, 0, `${planned.stdout}\n${planned.stderr}`);
+      assert.match(planned.stdout, /#SBATCH/);
+      assert.ok(planned.stdout.includes(model));
+      assert.deepEqual(await squeue(model), []);
+    });
+  },
+});
+
+Deno.test("jobs refuses an unknown subcommand or flag with its usage, exit 2", async () => {
+  const unknown = await jobs(["launch"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /Unknown command "launch"/);
+  assert.match(unknown.stderr, /Usage: deno task jobs/);
+  const flag = await jobs(["status", "--bogus"]);
+  assert.equal(flag.code, 2);
+  assert.match(flag.stderr, /Usage: deno task jobs status/);
+  const help = await jobs(["scale", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage: deno task jobs scale MODEL N/);
+});
