@@ -5,7 +5,7 @@ export function formatMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "-";
   if (ms >= 10_000) return `${(ms / 1000).toFixed(0)} s`;
   if (ms >= 1_000) return `${(ms / 1000).toFixed(1)} s`;
-  if (ms >= 10) return `${Math.round(ms)} ms`;
+  if (ms >= 9.95) return `${Math.round(ms)} ms`;
   return `${ms.toFixed(1)} ms`;
 }
 
