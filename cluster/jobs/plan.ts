@@ -291,8 +291,10 @@ export async function runPlan(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  // Run alone (`deno run -A cluster/jobs/plan.ts`), through main.ts's error handling.
-  const { main } = await import("../../main.ts");
+  // Run alone (`deno run -A cluster/jobs/plan.ts`), through main.ts's error handling. Not a
+  // top-level await: main.ts imports this module, which must finish evaluating first.
   const plan = { name: "plan", summary: "", usage: PLAN_USAGE, handlesHelp: true, run: runPlan };
-  Deno.exit(await main(["plan", ...Deno.args], [plan]));
+  import("../../main.ts").then(({ main }) => main(["plan", ...Deno.args], [plan])).then(
+    (code) => Deno.exit(code),
+  );
 }
