@@ -33,6 +33,8 @@ export function sessionsByBackend(records: Iterable<RoutedRequest>): Map<string,
 export interface FleetRoutingOptions {
   /** The gateway's recent requests, newest first (for the sessions each replica holds). */
   recent?: () => Iterable<RoutedRequest>;
+  /** How long `register` waits for the router to find the replica eligible, in ms. @default 15000 */
+  eligibleWithinMs?: number;
 }
 
 /** The {@linkcode ReplicaRouting} of a gateway's `fleet`. */
@@ -40,6 +42,12 @@ export function fleetRouting(fleet: Fleet, options: FleetRoutingOptions = {}): R
   return {
     async register(model, id, url) {
       await fleet.addBackend(model, { id, url, source: "launched" });
+      // Resolved once the router's own probe lets it take traffic (bounded), so a replica that
+      // replaces another is routable before the other retires.
+      const deadline = Date.now() + (options.eligibleWithinMs ?? 15_000);
+      while (Date.now() < deadline && !fleet.router(model)?.get(id)?.report?.eligible) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     },
     async retire(model, id) {
       // Read before the removal: requests already routed there keep this count.

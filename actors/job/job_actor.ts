@@ -104,13 +104,16 @@ export function jobBehavior(options: JobActorOptions): Behavior<JobActorState, J
       if (job !== before) {
         await store.putJob(job);
         state.job = job;
-        ctx.tell(options.parent, { type: "job_changed", job } satisfies JobChanged);
       }
       if (job.phase !== "running") {
         state.health?.abort();
         state.health = undefined;
       }
       for (const effect of effects) await run(state, effect, ctx);
+      // After the effects: a replacement reported healthy is routable before the old job retires.
+      if (job !== before) {
+        ctx.tell(options.parent, { type: "job_changed", job } satisfies JobChanged);
+      }
       return state;
     },
     onStop(state) {

@@ -13,6 +13,7 @@ import { ConfigSchema } from "../../config/mod.ts";
 import { startGateway } from "../../gateway/gateway.ts";
 import { waitFor } from "../../gateway/testing.ts";
 import { freePort } from "../../cluster/ports.ts";
+import { testbedSsh } from "../../cluster/ssh/testing.ts";
 import type { JobStatusRow } from "../../actors/job/types.ts";
 import {
   cancelAll,
@@ -41,6 +42,16 @@ async function post(url: string, path: string, body: unknown): Promise<JobStatus
   const json = await response.json();
   assert.equal(response.status, 200, JSON.stringify(json));
   return json.jobs;
+}
+
+/** Waits until the gateway's router has `count` eligible backends of `model` (its own probe passed). */
+async function routable(url: string, model: string, count: number): Promise<void> {
+  await waitFor(`${count} routable replicas of ${model}`, async () => {
+    const health = await (await fetch(`${url}/health`)).json() as {
+      models: { name: string; healthy: number }[];
+    };
+    return health.models.find((m) => m.name === model)?.healthy === count;
+  }, { timeoutMs: 30_000 });
 }
 
 function healthy(rows: JobStatusRow[]): JobStatusRow[] {
@@ -88,6 +99,7 @@ Deno.test({
         async () => healthy(await rowsOf(url).catch(() => [])).length === 1,
         { timeoutMs: 150_000 },
       );
+      await routable(url, model, 1);
       assert.ok((await ask(client, model)).length > 0);
       let rows = await rowsOf(url);
       assert.deepStrictEqual(rows.map((r) => [r.replica, r.kind, r.partition, r.node]), [
@@ -105,6 +117,7 @@ Deno.test({
       const replaced = (await rowsOf(url)).find((r) => r.replica === 0)!;
       assert.equal(replaced.attempts, 2);
       assert.match(replaced.lastError ?? "", /CANCELLED/);
+      await routable(url, model, 1);
       assert.ok((await ask(client, model)).length > 0);
 
       // kill -9, then a new gateway on the same state: the same job, none submitted again.
@@ -120,6 +133,7 @@ Deno.test({
       rows = await rowsOf(url);
       assert.deepStrictEqual(rows.map((r) => r.jobId), before);
       assert.deepStrictEqual((await liveJobs(bed, model)).map((j) => j.jobId), before);
+      await routable(url, model, 1);
       assert.ok((await ask(client, model)).length > 0);
 
       // Scale up (within autoscale's bounds, which refuse more), then down again.
@@ -141,6 +155,7 @@ Deno.test({
           (await liveJobs(bed, model)).length === 1 && healthy(await rowsOf(url)).length === 1,
         { timeoutMs: 60_000 },
       );
+      await routable(url, model, 1);
       assert.ok((await ask(client, model)).length > 0);
 
       const stopped = await post(url, "/api/jobs/stop", { model });
@@ -210,7 +225,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "a partition that refuses a bad QOS falls back to the next by priority, with sbatch's error kept",
+    "a partition that refuses a bad QOS falls back to the next by priority, with sbatch's error kept (over SSH, through a tunnel)",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -225,6 +240,8 @@ Deno.test({
           { name: "gpu_a", qos: "no_such_qos", account: "testacct", priority: 10 },
           { name: "gpu_b", qos: "normal", account: "testacct", priority: 1 },
         ],
+        // Over the testbed's sshd: sbatch and squeue on the "login node", the replica through a tunnel.
+        slurm: { ssh: testbedSsh() },
       }), async (url, model) => {
       await waitFor(
         "the replica to be healthy on gpu_b",
@@ -234,7 +251,12 @@ Deno.test({
       const [row] = await rowsOf(url);
       assert.equal(row?.partition, "gpu_b");
       assert.equal(row?.attempts, 2);
+      assert.match(row?.lastError ?? "", /Invalid qos specification/);
+      // The backend is the tunnel's local end, not the node's own address.
+      assert.match(row?.endpoint ?? "", /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.notEqual(row?.endpoint, `http://${row?.node}:${row?.port}`);
       const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "x", maxRetries: 0 });
+      await routable(url, model, 1);
       assert.ok((await ask(client, model)).length > 0);
     });
   },
@@ -263,6 +285,7 @@ Deno.test({
       );
       const first = (await rowsOf(url))[0]!;
       const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "x", maxRetries: 0 });
+      await routable(url, model, 1);
       // Until the replacement took over, every request is answered: no capacity gap.
       await waitFor("the replacement to take over", async () => {
         assert.ok((await ask(client, model)).length > 0);
@@ -276,6 +299,7 @@ Deno.test({
       const successor = rows.find((r) => r.jobId !== first.jobId && r.phase === "healthy")!;
       assert.notEqual(successor.port, first.port);
       assert.notEqual(successor.endpoint, first.endpoint);
+      await routable(url, model, 1);
       assert.ok((await ask(client, model)).length > 0);
     });
   },
