@@ -20,20 +20,34 @@ async function startSims(): Promise<SimServer[]> {
   ];
 }
 
-async function rigOver(sims: SimServer[], strategy: string): Promise<TestRig> {
-  return await startRig({
-    replicas: 0,
-    listSims: false,
-    models: [{ name: MODEL, endpoints: sims.map((s) => s.url) }],
-    proxy: { strategy },
-    admission: { enabled: false },
-    slo: {
-      evaluate_interval: 0.25,
-      window: 60,
-      canary_min_requests: 5,
-      models: { [MODEL]: { ttft_p95_ms: 400, error_rate: 0.5 } },
-    },
-  });
+/**
+ * Runs `test` on a gateway over a fast and a slow simulated replica with `strategy` and a TTFT
+ * objective evaluated every 0.25 s, then closes the gateway and the replicas (also on failure).
+ */
+async function withRig(strategy: string, test: (rig: TestRig) => Promise<void>): Promise<void> {
+  const sims = await startSims();
+  try {
+    const rig = await startRig({
+      replicas: 0,
+      listSims: false,
+      models: [{ name: MODEL, endpoints: sims.map((s) => s.url) }],
+      proxy: { strategy },
+      admission: { enabled: false },
+      slo: {
+        evaluate_interval: 0.25,
+        window: 60,
+        canary_min_requests: 5,
+        models: { [MODEL]: { ttft_p95_ms: 400, error_rate: 0.5 } },
+      },
+    });
+    try {
+      await test(rig);
+    } finally {
+      await rig.close();
+    }
+  } finally {
+    await Promise.all(sims.map((s) => s.close()));
+  }
 }
 
 /** Streams one short turn of session `i`. */
@@ -94,10 +108,8 @@ async function judged(rig: TestRig, canary: string) {
   return (await routing(rig)).models[0]!;
 }
 
-Deno.test("a canary that routes half its sessions to the slow replica burns the TTFT objective and is rolled back", async () => {
-  const sims = await startSims();
-  const rig = await rigOver(sims, "least_latency");
-  try {
+Deno.test("a canary that routes half its sessions to the slow replica burns the TTFT objective and is rolled back", () =>
+  withRig("least_latency", async (rig) => {
     const state = await judged(rig, "round_robin");
     assertEquals(state.strategy, "least_latency");
     const [event] = state.history;
@@ -122,31 +134,19 @@ Deno.test("a canary that routes half its sessions to the slow replica burns the 
     assert(
       metrics.includes(`turnpike_slo_violations_total{model="${MODEL}",objective="ttft_p95"}`),
     );
-  } finally {
-    await rig.close();
-    await Promise.all(sims.map((s) => s.close()));
-  }
-});
+  }));
 
-Deno.test("a canary that avoids the slow replica burns less than the incumbent and is promoted", async () => {
-  const sims = await startSims();
-  const rig = await rigOver(sims, "round_robin");
-  try {
+Deno.test("a canary that avoids the slow replica burns less than the incumbent and is promoted", () =>
+  withRig("round_robin", async (rig) => {
     const state = await judged(rig, "least_latency");
     assertEquals(state.strategy, "least_latency");
     const [event] = state.history;
     assertEquals([event?.kind, event?.to], ["promoted", "least_latency"]);
     assert(event!.canary_burn! < event!.incumbent_burn!, JSON.stringify(event));
-  } finally {
-    await rig.close();
-    await Promise.all(sims.map((s) => s.close()));
-  }
-});
+  }));
 
-Deno.test("POST /api/routing switches every model at once, and refuses bad changes with OpenAI-shaped errors", async () => {
-  const sims = await startSims();
-  const rig = await rigOver(sims, "round_robin");
-  try {
+Deno.test("POST /api/routing switches every model at once, and refuses bad changes with OpenAI-shaped errors", () =>
+  withRig("round_robin", async (rig) => {
     const set = await post(rig, { strategy: { least_load: 1, prefix_aware: 2 } });
     assertEquals(set.status, 200);
     const state = (await set.json() as RoutingResponse).models[0]!;
@@ -175,8 +175,4 @@ Deno.test("POST /api/routing switches every model at once, and refuses bad chang
       body: "{",
     });
     assertEquals(malformed.status, 400);
-  } finally {
-    await rig.close();
-    await Promise.all(sims.map((s) => s.close()));
-  }
-});
+  }));
