@@ -192,6 +192,41 @@ Deno.test({
       ]);
       assert.match(lines[1]!, new RegExp(`^${model}\\s+0\\s+${jobId}\\s+gpu_a\\s`));
 
+      const watch = new Deno.Command("setsid", {
+        args: [
+          Deno.execPath(),
+          "run",
+          "-A",
+          MAIN_TS,
+          "jobs",
+          "status",
+          "--watch",
+          "--interval",
+          "0.5",
+          "--config",
+          file,
+        ],
+        cwd: root,
+        env: { NO_COLOR: "1", TURNPIKE_PORT: "", TURNPIKE_STATE_DIR: "" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      try {
+        const reader = watch.stdout.getReader();
+        await readUntil(reader, /MODEL[^]*MODEL/, 60_000);
+        reader.releaseLock();
+        killGroup(watch.pid, "SIGINT");
+        const ended = await Promise.race([
+          watch.output(),
+          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000)),
+        ]);
+        assert.ok(ended, "status --watch did not end on SIGINT");
+        assert.equal(ended.code, 0, new TextDecoder().decode(ended.stderr));
+      } finally {
+        killGroup(watch.pid, "SIGKILL");
+      }
+
       const json = await jobs(["status", "--config", file, "--json"]);
       assert.equal(json.code, 0, json.stderr);
       const rows = JSON.parse(json.stdout);
@@ -354,6 +389,23 @@ Deno.test({
           });
           assert.equal(viaEnv.code, 0, viaEnv.stderr);
           assert.match(viaEnv.stdout, /^MODEL\s+REPLICA/);
+
+          // start and stop go through the gateway too: its actors own the jobs.
+          const key = ["--admin-key", adminKey];
+          const started = await jobs(["start", "--config", file, ...key], 240_000, {
+            [variable]: "",
+          });
+          assert.equal(started.code, 0, `${started.stdout}\n${started.stderr}`);
+          assert.match(started.stderr, /through the gateway at http:\/\/127\.0\.0\.1:/);
+          assert.equal((await squeue(model)).length, 1);
+          const stopped = await jobs(["stop", model, "--config", file, ...key], 240_000, {
+            [variable]: "",
+          });
+          assert.equal(stopped.code, 0, `${stopped.stdout}\n${stopped.stderr}`);
+          assert.match(stopped.stderr, /through the gateway/);
+          await waitFor("squeue to show none of the gateway's jobs", async () => {
+            return (await squeue(model)).length === 0 ? true : undefined;
+          }, 60_000);
         } finally {
           await gateway.close({ deadlineMs: 1000 });
         }
