@@ -16,6 +16,9 @@ import {
 } from "./machine.ts";
 import type { JobStore } from "./store.ts";
 
+/** The longest delay setTimeout takes (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The actor kind of every JobActor. */
 export const JOB_KIND = "job";
 
@@ -210,7 +213,8 @@ export function jobBehavior(options: JobActorOptions): Behavior<JobActorState, J
       }
       case "timer":
         state.timer?.cancel();
-        state.timer = ctx.schedule(Math.max(0, effect.atMs - now()), {
+        // A timer past setTimeout's 32-bit limit would fire at once: wake at the limit and re-arm.
+        state.timer = ctx.schedule(Math.min(MAX_TIMER_MS, Math.max(0, effect.atMs - now())), {
           type: "event",
           event: { type: "tick" },
         });

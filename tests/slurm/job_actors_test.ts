@@ -21,6 +21,7 @@ import {
   liveJobs,
   scancel,
   ServeProcess,
+  simCommand,
   slurmConfig,
   tag,
   testbedOrSkip,
@@ -301,6 +302,60 @@ Deno.test({
       assert.notEqual(successor.endpoint, first.endpoint);
       await routable(url, model, 1);
       assert.ok((await ask(client, model)).length > 0);
+    });
+  },
+});
+
+Deno.test({
+  name: "autoscale adds a replica while requests wait and drains it once they stop",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withGateway("c1auto", (model, jobDir) =>
+      slurmConfig({
+        model,
+        replicas: 1,
+        basePort: freeBasePort(2),
+        stateDir: "",
+        jobDir,
+        proxy: { metrics_scrape_interval: 0.5 },
+        modelExtra: {
+          // One sequence at a time, slowly: concurrent requests wait in the replica's queue.
+          command: simCommand(" --max-num-seqs 1 --slow-token-ms 100"),
+          autoscale: { min: 1, max: 2, target_waiting: 1, cooldown: 2 },
+        },
+      }), async (url, model) => {
+      await waitFor(
+        "the first replica to be healthy",
+        async () => healthy(await rowsOf(url)).length === 1,
+        { timeoutMs: 90_000 },
+      );
+      await routable(url, model, 1);
+      const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "x", maxRetries: 0 });
+      let loading = true;
+      const load = Promise.all(Array.from({ length: 6 }, async () => {
+        while (loading) {
+          await client.chat.completions.create({
+            model,
+            messages: [{ role: "user", content: "Tell me a long story" }],
+            max_tokens: 30,
+          });
+        }
+      }));
+      try {
+        await waitFor(
+          "a second replica under load",
+          async () => healthy(await rowsOf(url)).length === 2,
+          { timeoutMs: 120_000 },
+        );
+      } finally {
+        loading = false;
+        await load;
+      }
+      await waitFor("the scale-down once the load is gone", async () => {
+        const rows = await rowsOf(url);
+        return healthy(rows).length === 1 && rows.some((r) => r.phase === "cancelled");
+      }, { timeoutMs: 90_000 });
     });
   },
 });
