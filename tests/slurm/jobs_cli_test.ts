@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
-import { testbed } from "../../cluster/ssh/testing.ts";
+import { dropSshConnection, testbed } from "../../cluster/ssh/testing.ts";
 import { freePort } from "../../cluster/ports.ts";
 import { startGateway } from "../../gateway/mod.ts";
 import { loadConfig } from "../../config/mod.ts";
@@ -79,6 +79,19 @@ async function squeue(tag: string): Promise<{ jobId: string; name: string; state
       const [jobId, name, state] = line.trim().split("|");
       return { jobId: jobId!, name: name!, state: state! };
     });
+}
+
+/** The local ports of `pid`'s established TCP connections to `port` on this machine (ss -tnp). */
+async function sshClientPorts(pid: number, port: number): Promise<number[]> {
+  const output = await new Deno.Command("ss", {
+    args: ["-Htnp", "state", "established", `( dport = :${port} )`],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(output.stdout).split("\n")
+    .filter((line) => line.includes(`pid=${pid},`))
+    .map((line) => Number(/^\S+\s+\S+\s+\S+:(\d+)\s/.exec(line.trim())?.[1]))
+    .filter((n) => Number.isInteger(n) && n > 0);
 }
 
 /** Cancels every live job whose name carries `tag` (this test's model name). */
@@ -328,6 +341,24 @@ Deno.test({
           return reply.choices[0]?.message.content ? reply : undefined;
         }, 60_000);
         assert.equal(answer.model, model);
+
+        // The SSH connection under the tunnels dropped (sshd's side killed): connect reconnects
+        // and the gateway answers again through the same tunnel.
+        const bed = testbed();
+        const localPorts = await sshClientPorts(child.pid, bed.port);
+        assert.ok(localPorts.length > 0, "connect holds no SSH connection to the testbed");
+        let dropped = 0;
+        for (const port of localPorts) dropped += await dropSshConnection(port, bed.port);
+        assert.ok(dropped > 0);
+        const again = await waitFor("an answer after the SSH connection dropped", async () => {
+          const reply = await client.chat.completions.create({
+            model,
+            messages: [{ role: "user", content: "Hello again after the drop" }],
+            max_tokens: 8,
+          });
+          return reply.choices[0]?.message.content ? reply : undefined;
+        }, 90_000);
+        assert.equal(again.model, model);
       } finally {
         killGroup(child.pid, "SIGTERM");
         await Promise.race([
@@ -431,15 +462,44 @@ Deno.test({
   },
 });
 
-Deno.test("jobs refuses an unknown subcommand or flag with its usage, exit 2", async () => {
-  const unknown = await jobs(["launch"]);
-  assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /Unknown command "launch"/);
-  assert.match(unknown.stderr, /Usage: deno task jobs/);
-  const flag = await jobs(["status", "--bogus"]);
-  assert.equal(flag.code, 2);
-  assert.match(flag.stderr, /Usage: deno task jobs status/);
-  const help = await jobs(["scale", "--help"]);
-  assert.equal(help.code, 0);
-  assert.match(help.stdout, /Usage: deno task jobs scale MODEL N/);
+Deno.test({
+  name:
+    "jobs refuses an unknown subcommand, flag or model with its usage (exit 2), and local alone",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const unknown = await jobs(["launch"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /Unknown command "launch"/);
+    assert.match(unknown.stderr, /Usage: deno task jobs/);
+    const flag = await jobs(["status", "--bogus"]);
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /Usage: deno task jobs status/);
+    const help = await jobs(["scale", "--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: deno task jobs scale MODEL N/);
+    await withSetup(async ({ file, model }) => {
+      const unknown = await jobs(["scale", `${model}-typo`, "2", "--config", file]);
+      assert.equal(unknown.code, 2);
+      assert.match(
+        unknown.stderr,
+        new RegExp(`Unknown model "${model}-typo"; the config's models: ${model}`),
+      );
+      assert.deepEqual(await squeue(model), []);
+    });
+    // cluster.type local: the replicas are the gateway's own processes, so with none running there
+    // is nothing to drive alone.
+    const dir = await Deno.makeTempDir({ prefix: "turnpike-jobs-cli-local-" });
+    try {
+      await Deno.writeTextFile(
+        `${dir}/local.yaml`,
+        `proxy: { port: ${freePort()} }\nstate_dir: ${dir}/state\n`,
+      );
+      const local = await jobs(["status", "--config", `${dir}/local.yaml`]);
+      assert.equal(local.code, 1, local.stdout);
+      assert.match(local.stderr, /cluster\.type is "local".*`deno task serve` starts them/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
