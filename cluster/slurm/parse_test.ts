@@ -116,6 +116,21 @@ Deno.test("parseSacct() reads the recorded sacct output: CANCELLED by 0, exit co
   assert.deepEqual(parseSacct(read("sacct_fresh.txt")), []);
 });
 
+Deno.test("parseSacct() skips the recorded placeholder row of a job sacct polled from its submit", () => {
+  // The real sequence: slurmdbd's placeholder (allocation, no partition, PENDING though the job
+  // already ran), then RUNNING, then COMPLETED.
+  const [placeholder, running, completed] = read("sacct_lag.txt").trim().split("\n");
+  assert.match(placeholder!, /\|\|localhost\|.*\|allocation$/);
+  assert.deepEqual(parseSacct(placeholder!), [], "not a PENDING job: no row yet");
+  assert.deepEqual(parseSacct(`${running}\n`).map((j) => [j.state, j.node]), [
+    ["RUNNING", "localhost"],
+  ]);
+  const [done] = parseSacct(completed!);
+  assert.equal(done?.state, "COMPLETED");
+  assert.equal(done?.exitCode, "0:0");
+  assert.equal(done?.name, "tprec-lag");
+});
+
 Deno.test("parseSacct() leaves out the placeholder rows sacct shows while slurmdbd lags", () => {
   const text = "41|PENDING|None||None assigned|Unknown|Unknown|Unknown|Partition_Limit|0:0|" +
     "allocation\n" +

@@ -80,6 +80,19 @@ squeue --me -t all --noheader -o "$SQUEUE_FORMAT" -j "$(IFS=,; echo "${ids[*]}")
   >"$here/squeue_final.txt"
 sacct -X -P -n --format="$SACCT_FORMAT" -j "$(IFS=,; echo "${ids[*]}")" >"$here/sacct.txt"
 
+# sacct's lag: a job polled from its submit on, consecutive repeats dropped. When it starts at
+# once, slurmdbd first shows a placeholder row (name "allocation", no partition, PENDING while the
+# job already runs); a few tries catch one.
+for _ in 1 2 3; do
+  id="$(sbatch --parsable --job-name=tprec-lag --output=/dev/null --wrap 'sleep 3')"
+  ids+=("$id")
+  for _ in $(seq 1 120); do
+    sacct -X -P -n --format="$SACCT_FORMAT" -j "$id"
+    sleep 0.05
+  done | uniq >"$here/sacct_lag.txt"
+  grep -q '|allocation$' "$here/sacct_lag.txt" && break
+done
+
 # sbatch's own refusals, verbatim: one JSON object a line with the option, exit code and stderr.
 {
   for opts in "--qos=nosuchqos" "--partition=nosuchpartition" "--gres=gpu:5" \
