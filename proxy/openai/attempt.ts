@@ -7,6 +7,7 @@ import {
 } from "../../actors/router/mod.ts";
 import { UpstreamError, type UpstreamResponse } from "../upstream/mod.ts";
 import { noteReplicaLoad } from "../records.ts";
+import { noteChunkGaps } from "../chunk_gaps.ts";
 import { bufferedAnswer } from "./buffered.ts";
 import { type Exchange, roundMs } from "./exchange.ts";
 import type { ForwardRouter } from "./forward.ts";
@@ -255,6 +256,7 @@ export class Attempt implements RelayOptions {
     if (this.stream) record.upstreamHeadMs = roundMs(this.#headersAt - this.sentAt);
     noteReplicaLoad(record, this.backend.load);
     if (end.usage.cachedTokens !== undefined) record.cachedTokens = end.usage.cachedTokens;
+    if (end.gaps !== undefined && end.gaps.count > 0) noteChunkGaps(record, end.gaps);
     const predicted = this.#predictedCachedTokens();
     if (predicted !== undefined) record.predictedCachedTokens = predicted;
     record.gatewayMs = roundMs(this.sentAt - exchange.startedAt + end.relayMs);

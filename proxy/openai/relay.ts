@@ -3,6 +3,7 @@ import { errorEvent } from "../errors.ts";
 import type { UpstreamResponse } from "../upstream/mod.ts";
 import { SseFramer } from "./sse_frames.ts";
 import { type TappedUsage, UsageTap } from "./usage_tap.ts";
+import { ChunkGaps } from "../chunk_gaps.ts";
 
 const encoder = new TextEncoder();
 const TIMED_OUT = "The request timed out while streaming; retry or raise proxy.request_timeout";
@@ -25,6 +26,8 @@ export interface RelayEnd {
   relayMs: number;
   /** Token counts the tap found. */
   usage: TappedUsage;
+  /** The gaps between an SSE stream's chunks, when it was one. */
+  gaps?: ChunkGaps;
 }
 
 /** Options of {@linkcode relay}. */
@@ -52,6 +55,9 @@ export function relay(
   const tap = new UsageTap(options.stream);
   const framer = options.stream ? new SseFramer() : undefined;
   let firstByteAt: number | undefined;
+  // A stream's chunks come about one token each: their gaps are its inter-token latencies.
+  const gaps = options.stream ? new ChunkGaps() : undefined;
+  let lastChunkAt = 0;
   let relayMs = 0;
   let ended = false;
   const signal = options.abort.signal;
@@ -59,7 +65,9 @@ export function relay(
     if (ended) return;
     ended = true;
     signal.removeEventListener("abort", onAbort);
-    options.onEnd({ kind, message, firstByteAt, relayMs, usage: tap.result() });
+    const relayEnd: RelayEnd = { kind, message, firstByteAt, relayMs, usage: tap.result() };
+    if (gaps !== undefined) relayEnd.gaps = gaps;
+    options.onEnd(relayEnd);
   };
   let source: ReadableStreamDefaultController<Uint8Array> | undefined;
   // A timeout or a disconnect must end the relay even while nothing pulls (a client that stopped
@@ -132,7 +140,9 @@ export function relay(
         end("done", "");
         return;
       }
-      firstByteAt ??= t;
+      if (firstByteAt === undefined) firstByteAt = t;
+      else gaps?.add(t - lastChunkAt);
+      lastChunkAt = t;
       const whole = framer ? framer.take(chunk) : chunk;
       if (whole) {
         controller.enqueue(whole);

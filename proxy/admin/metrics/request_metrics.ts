@@ -1,6 +1,8 @@
 /** The per-request metrics on `/metrics`, observed once per finished request from its record (no KV, nothing awaited). */
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { RequestRecord } from "../../records.ts";
+import { chunkGapsOf } from "../../chunk_gaps.ts";
+import { GapHistogram } from "./gap_histogram.ts";
 import {
   GATEWAY_OVERHEAD_BUCKETS_S,
   INTER_TOKEN_BUCKETS_S,
@@ -43,6 +45,7 @@ export class RequestMetrics {
   readonly #queue: Histogram<"model" | "priority">;
   readonly #ttft: Histogram<"model" | "backend">;
   readonly #tpot: Histogram<"model" | "backend">;
+  readonly #itl: GapHistogram<"model" | "backend">;
   readonly #e2e: Histogram<"model" | "route">;
   readonly #overhead: Histogram<"route">;
   readonly #promptTokens: Counter<"model">;
@@ -86,6 +89,13 @@ export class RequestMetrics {
       help: "Each streamed request's mean time per output token after the first",
       labelNames: ["model", "backend"],
       buckets: [...INTER_TOKEN_BUCKETS_S],
+      registers,
+    });
+    this.#itl = new GapHistogram({
+      name: "turnpike_upstream_inter_token_latency_seconds",
+      help:
+        "Gaps between a stream's relayed chunks after the first (about one token each; a chunk that carries several counts once)",
+      labelNames: ["model", "backend"],
       registers,
     });
     this.#e2e = new Histogram({
@@ -174,6 +184,8 @@ export class RequestMetrics {
     if (record.upstreamTtftMs !== undefined && record.backendId !== undefined) {
       this.#ttft.observe({ model, backend }, record.upstreamTtftMs / 1000);
       const completion = record.completionTokens ?? 0;
+      const gaps = chunkGapsOf(record);
+      if (gaps !== undefined) this.#itl.add({ model, backend }, gaps);
       if (record.upstreamMs !== undefined && completion > 1) {
         const decodeMs = record.upstreamMs - record.upstreamTtftMs;
         this.#tpot.observe({ model, backend }, Math.max(0, decodeMs) / (completion - 1) / 1000);

@@ -2,6 +2,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { Registry } from "prom-client";
 import { RequestMetrics, statusClass } from "./request_metrics.ts";
 import type { RequestRecord } from "../../records.ts";
+import { ChunkGaps, noteChunkGaps } from "../../chunk_gaps.ts";
 
 function record(overrides: Partial<RequestRecord> = {}): RequestRecord {
   return {
@@ -164,4 +165,25 @@ Deno.test("observe() counts picks by the strategy and reason the record names, a
     ),
     text,
   );
+});
+
+Deno.test("observe() adds a stream's chunk gaps to the inter-token latency histogram on vLLM's buckets, cumulative in seconds", async () => {
+  const streamed = record();
+  const gaps = new ChunkGaps();
+  for (const ms of [8, 9, 20, 700]) gaps.add(ms);
+  noteChunkGaps(streamed, gaps);
+  const text = await observed([streamed, record()]);
+  const series = 'model="m",backend="127.0.0.1:9001"';
+  for (
+    const [le, count] of [["0.01", 2], ["0.025", 3], ["0.5", 3], ["0.75", 4], ["+Inf", 4]] as const
+  ) {
+    assert(
+      text.includes(
+        `turnpike_upstream_inter_token_latency_seconds_bucket{le="${le}",${series}} ${count}`,
+      ),
+      text,
+    );
+  }
+  assert(text.includes(`turnpike_upstream_inter_token_latency_seconds_count{${series}} 4`), text);
+  assert(text.includes(`turnpike_upstream_inter_token_latency_seconds_sum{${series}} 0.737`), text);
 });
