@@ -8,6 +8,7 @@ import type { ActorContext, Address, Behavior, Cancellable } from "../runtime/mo
 import { errorField, logger } from "../runtime/mod.ts";
 import type { JobDriver } from "./driver.ts";
 import {
+  isEnded,
   type JobEffect,
   type JobEvent,
   type JobState,
@@ -103,7 +104,8 @@ export function jobBehavior(options: JobActorOptions): Behavior<JobActorState, J
       if (msg.event.type === "resume" && !state.fresh) return state;
       state.fresh = false;
       const before = state.job;
-      const { state: job, effects } = next(before, msg.event, options.config, now());
+      const event = await portTakenInstead(before, msg.event);
+      const { state: job, effects } = next(before, event, options.config, now());
       if (job !== before) {
         await store.putJob(job);
         state.job = job;
@@ -124,6 +126,21 @@ export function jobBehavior(options: JobActorOptions): Behavior<JobActorState, J
       state.health?.abort();
     },
   };
+
+  /**
+   * A job that ended before its replica became healthy may have found its port taken on the node
+   * (vLLM and the simulator exit at once then): its log says so, and it moves to the next port.
+   */
+  async function portTakenInstead(job: JobState, event: JobEvent): Promise<JobEvent> {
+    if (event.type !== "observed" || event.info === undefined) return event;
+    if (!isEnded(event.info.state) || event.info.jobId !== job.jobId) return event;
+    if (job.phase !== "submitted" && job.phase !== "pending" && job.phase !== "running") {
+      return event;
+    }
+    if (job.stopping || job.replacing) return event;
+    const taken = await driver.portTaken(job).catch(() => false);
+    return taken ? { type: "port_in_use" } : event;
+  }
 
   async function run(
     state: JobActorState,

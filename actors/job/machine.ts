@@ -153,6 +153,11 @@ const WAITING: ReadonlySet<SlurmState> = new Set([
 /** States in which the replica's process runs (or may). */
 const LIVE: ReadonlySet<SlurmState> = new Set(["RUNNING", "SIGNALING", "STAGE_OUT"]);
 
+/** Whether SLURM is done with a job in `state` (it will not run, or run again, by itself). */
+export function isEnded(state: SlurmState): boolean {
+  return !WAITING.has(state) && !LIVE.has(state) && state !== "COMPLETING";
+}
+
 /** The phases whose job is over; nothing moves them but a new start. */
 export const FINAL_PHASES: ReadonlySet<string> = new Set(["cancelled", "failed"]);
 
@@ -647,10 +652,14 @@ function onHealthy(state: JobState, endpoint: string, nowMs: number): Transition
 }
 
 function onPortInUse(state: JobState, config: MachineConfig, nowMs: number): Transition {
-  if (state.phase !== "running" || state.jobId === undefined) return { state, effects: [] };
+  const started = state.phase === "submitted" || state.phase === "pending" ||
+    state.phase === "running";
+  if (!started || state.jobId === undefined || state.stopping || state.replacing) {
+    return { state, effects: [] };
+  }
   const jobId = state.jobId;
   const port = (state.port ?? config.basePort + state.replica) + 1;
-  const reason = `port ${state.port} was taken on ${state.node}`;
+  const reason = `port ${state.port} was taken on ${state.node ?? "its node"}`;
   if (state.attempts >= config.maxAttempts) {
     return fail(state, reason, config, nowMs, [{ type: "cancel", jobId }]);
   }

@@ -59,7 +59,7 @@ Deno.test("a job goes planned, submitted, pending, running, healthy and register
   const start = next(plannedJob("abc", "m", 1, 0), { type: "start" }, config, 0);
   assert.deepStrictEqual(start.effects, [{
     type: "submit",
-    key: "abc-1",
+    key: "abc1",
     partition: { name: "gpu_a", qos: "normal" },
     port: 5901,
     attempt: 1,
@@ -159,7 +159,7 @@ Deno.test("a healthy job that fails, is preempted or times out is retired first,
     const resubmit = next(t.state, { type: "tick" }, config, 1_100);
     assert.deepStrictEqual(resubmit.effects[0]?.type, "submit");
     assert.deepStrictEqual(resubmit.state.attempts, 2);
-    assert.deepStrictEqual(resubmit.state.key, "abc-2");
+    assert.deepStrictEqual(resubmit.state.key, "abc2");
   }
 });
 
@@ -225,7 +225,7 @@ Deno.test("a partition that rejects the job falls back to the next by priority, 
   assert.deepStrictEqual(rejected.state.partitionIndex, 1);
   assert.deepStrictEqual(rejected.effects.find((e) => e.type === "submit"), {
     type: "submit",
-    key: "abc-2",
+    key: "abc2",
     partition: { name: "gpu_b" },
     port: 5900,
     attempt: 2,
@@ -309,7 +309,7 @@ Deno.test("a port taken on the node resubmits on the next port", () => {
   assert.deepStrictEqual(kinds(t.effects), ["cancel", "submit"]);
   assert.deepStrictEqual(t.effects.find((e) => e.type === "submit"), {
     type: "submit",
-    key: "abc-2",
+    key: "abc2",
     partition: { name: "gpu_a", qos: "normal" },
     port: 5903,
     attempt: 2,
@@ -407,7 +407,7 @@ Deno.test("stop in every other phase", () => {
 Deno.test("a restart with a submit under way looks the key up before submitting again", () => {
   const issued = next(plannedJob("abc", "m", 0, 0), { type: "start" }, config, 0).state;
   const restarted = next(issued, { type: "start" }, config, 100);
-  assert.deepStrictEqual(restarted.effects, [{ type: "find", key: "abc-1" }]);
+  assert.deepStrictEqual(restarted.effects, [{ type: "find", key: "abc1" }]);
   // Found in squeue: attached, no second submit.
   const found = next(
     issued,
@@ -425,7 +425,7 @@ Deno.test("a restart with a submit under way looks the key up before submitting 
   const absent = next(issued, { type: "observed", info: undefined }, config, 101);
   assert.deepStrictEqual(absent.effects[0], {
     type: "submit",
-    key: "abc-1",
+    key: "abc2",
     partition: { name: "gpu_a", qos: "normal" },
     port: 5900,
     attempt: 1,
@@ -435,7 +435,7 @@ Deno.test("a restart with a submit under way looks the key up before submitting 
     next(issued, { type: "submit_lost", error: "ssh dropped" }, config, 1).effects,
     [{
       type: "find",
-      key: "abc-1",
+      key: "abc1",
     }],
   );
 });
@@ -493,7 +493,7 @@ Deno.test("resume after a restart waits for health again (a new tunnel, a new re
   const issued = next(plannedJob("abc", "m", 0, 0), { type: "start" }, config, 0).state;
   assert.deepStrictEqual(next(issued, { type: "resume" }, config, 5).effects, [{
     type: "find",
-    key: "abc-1",
+    key: "abc1",
   }]);
   const draining = next(healthy, { type: "stop" }, config, 10).state;
   assert.deepStrictEqual(next(draining, { type: "resume" }, config, 20).effects, [{
@@ -504,4 +504,18 @@ Deno.test("resume after a restart waits for health again (a new tunnel, a new re
     next(plannedJob("x", "m", 0, 0), { type: "resume" }, config, 0).effects,
     [],
   );
+});
+
+Deno.test("a job that died of a taken port before it was seen running moves on to the next port too", () => {
+  const submitted = run(plannedJob("abc", "m", 0, 0), [
+    [{ type: "start" }, 0],
+    [{ type: "submitted", jobId: "41" }, 1],
+  ]).state;
+  const t = next(submitted, { type: "port_in_use" }, config, 2);
+  assert.deepStrictEqual(kinds(t.effects), ["cancel", "submit"]);
+  assert.deepStrictEqual(t.state.port, 5901);
+  assert.match(t.state.lastError ?? "", /port 5900 was taken on its node/);
+  // Asked to stop meanwhile: no resubmit.
+  const stopping = next(submitted, { type: "stop" }, config, 2).state;
+  assert.deepStrictEqual(next(stopping, { type: "port_in_use" }, config, 3).effects, []);
 });

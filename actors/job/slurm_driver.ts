@@ -7,7 +7,7 @@
 import type { JobInfo, Slurm, SubmitResult, Tunnels } from "../../cluster/slurm/types.ts";
 import { saysAddressInUse } from "../../cluster/ports.ts";
 import type { HealthOutcome, JobDriver, ReplicaRouting, SubmitEffect } from "./driver.ts";
-import type { JobState } from "./machine.ts";
+import { isEnded, type JobState } from "./machine.ts";
 
 /** The rendered submit of one job, or why it cannot run on the partition (a refusal falls back). */
 export type RenderedJob = { ok: true; script: string } | { ok: false; reason: string };
@@ -27,21 +27,6 @@ export interface SlurmDriverOptions {
   /** Time between health probes while a replica starts, in ms. @default 1000 */
   healthPollMs?: number;
 }
-
-/** Live states: a job squeue shows in one of these may still become (or be) the replica. */
-const ENDED = new Set([
-  "BOOT_FAIL",
-  "CANCELLED",
-  "COMPLETED",
-  "DEADLINE",
-  "FAILED",
-  "NODE_FAIL",
-  "OUT_OF_MEMORY",
-  "PREEMPTED",
-  "REVOKED",
-  "SPECIAL_EXIT",
-  "TIMEOUT",
-]);
 
 async function probe(url: string, timeoutMs: number): Promise<boolean> {
   try {
@@ -100,7 +85,7 @@ export class SlurmDriver implements JobDriver {
   async find(job: JobState, key: string): Promise<JobInfo | undefined> {
     const name = this.#options.jobName(job, key);
     const found = await this.#options.slurm.queue({ names: [name] });
-    return found.find((info) => info.name === name && !ENDED.has(info.state)) ??
+    return found.find((info) => info.name === name && !isEnded(info.state)) ??
       found.find((info) => info.name === name);
   }
 
@@ -125,12 +110,7 @@ export class SlurmDriver implements JobDriver {
       if (await probe(tunnel.url, Math.max(100, Math.min(2_000, left)))) {
         return { type: "healthy", endpoint: tunnel.url };
       }
-      if (logs.length > 0 && round % 3 === 2) {
-        for (const path of logs) {
-          const log = await this.#options.slurm.readFile(path).catch(() => "");
-          if (saysAddressInUse(log)) return { type: "port_in_use" };
-        }
-      }
+      if (round % 3 === 2 && await this.portTaken(job)) return { type: "port_in_use" };
       if (Date.now() >= target.deadlineMs) {
         return {
           type: "unhealthy",
@@ -141,6 +121,14 @@ export class SlurmDriver implements JobDriver {
       await sleep(Math.min(pollMs, Math.max(0, target.deadlineMs - Date.now())), signal);
     }
     return { type: "unhealthy", error: "the health wait was cancelled" };
+  }
+
+  async portTaken(job: JobState): Promise<boolean> {
+    for (const path of this.#options.logPaths(job)) {
+      const log = await this.#options.slurm.readFile(path).catch(() => "");
+      if (saysAddressInUse(log)) return true;
+    }
+    return false;
   }
 
   /**

@@ -359,3 +359,35 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "a replica whose port is taken on the node is resubmitted on the next port",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const basePort = freeBasePort(2);
+    // Another process holds the replica's port on the node (the testbed's node is this machine).
+    const squatter = Deno.listen({ hostname: "0.0.0.0", port: basePort });
+    try {
+      await withGateway(
+        "c1port",
+        (model, jobDir) => slurmConfig({ model, replicas: 1, basePort, stateDir: "", jobDir }),
+        async (url, model) => {
+          await waitFor(
+            "the replica to be healthy on the next port",
+            async () => (await rowsOf(url))[0]?.phase === "healthy",
+            { timeoutMs: 90_000 },
+          );
+          const [row] = await rowsOf(url);
+          assert.equal(row?.port, basePort + 1);
+          assert.match(row?.lastError ?? "", new RegExp(`port ${basePort} was taken`));
+          await routable(url, model, 1);
+          const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "x", maxRetries: 0 });
+          assert.ok((await ask(client, model)).length > 0);
+        },
+      );
+    } finally {
+      squatter.close();
+    }
+  },
+});
