@@ -290,7 +290,11 @@ Deno.test({
     const job = render({
       model: model({
         name: "render-test",
-        command: `${Deno.execPath()} run -A ${main} sim --port {port} --model {name}`,
+        // A bash in front shows the exported env in the log, then becomes the simulator.
+        command: `bash -c 'echo "env TP_RENDER_ENV=$TP_RENDER_ENV" >&2; exec "$@"' wrap ` +
+          `${Deno.execPath()} run -A ${main} sim --port {port} --model {name}`,
+        vllm_args: ["--max-model-len", "4096"],
+        env: { TP_RENDER_ENV: "a b 'c' $HOME" },
         time: "10",
       }),
       partition: partition({ name: "gpu_a", qos: "normal", account: "testacct" }),
@@ -322,6 +326,10 @@ Deno.test({
         );
       });
       assert.equal(health, 200);
+      // vllm_args reached the server, and env the job.
+      const models = await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json();
+      assert.equal(models.data[0].max_model_len, 4096);
+      assert.match(await readOr(job.errorPath), /^env TP_RENDER_ENV=a b 'c' \$HOME$/m);
       // The time-limit notice: the batch shell notes it and the server keeps answering.
       const usr1 = await run(["scancel", "--batch", "--signal=USR1", jobId], undefined, env);
       assert.equal(usr1.code, 0, usr1.stderr);
