@@ -89,6 +89,7 @@ Deno.test({
         stateDir: `${dir}/state`,
         jobDir: `${bed.jobDir}/${model}`,
         modelExtra: { autoscale: { min: 1, max: 2, cooldown: 3600 } },
+        proxy: { drain_timeout: 30 },
       }),
     );
     let serve = new ServeProcess(configPath, port);
@@ -159,7 +160,24 @@ Deno.test({
       await routable(url, model, 1);
       assert.ok((await ask(client, model)).length > 0);
 
-      const stopped = await post(url, "/api/jobs/stop", { model });
+      // Stop drains: a stream under way when it is asked finishes before the job is cancelled.
+      const stream = await client.chat.completions.create({
+        model,
+        messages: [{ role: "user", content: "A long answer, please" }],
+        // About 3 s of tokens from the simulator: still streaming when the stop comes.
+        max_tokens: 600,
+        stream: true,
+      });
+      const stopping = post(url, "/api/jobs/stop", { model });
+      let finish: string | null | undefined;
+      let streamed = "";
+      for await (const chunk of stream) {
+        streamed += chunk.choices[0]?.delta?.content ?? "";
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+      }
+      assert.equal(finish, "length");
+      assert.ok(streamed.length > 0);
+      const stopped = await stopping;
       assert.ok(stopped.every((r) => r.phase === "cancelling" || r.phase === "cancelled"));
       await waitFor("no live job", async () => (await liveJobs(bed, model)).length === 0, {
         timeoutMs: 60_000,
