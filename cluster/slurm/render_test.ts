@@ -5,7 +5,13 @@ import { ModelSchema } from "../../config/schema.ts";
 import { PartitionSchema } from "../../config/slurm_schema.ts";
 import { testbed } from "../ssh/testing.ts";
 import { freePort } from "../ports.ts";
-import { parseSqueue, SQUEUE_FORMAT } from "./parse.ts";
+import {
+  parseSacct,
+  parseSqueue,
+  SACCT_FORMAT,
+  SLURM_TIME_FORMAT,
+  SQUEUE_FORMAT,
+} from "./parse.ts";
 import {
   expandHome,
   jobName,
@@ -341,6 +347,14 @@ Deno.test({
       await after.body?.cancel();
       assert.equal(after.status, 200);
       assert.match(await readOr(job.errorPath), /turnpike: job \d+ replica render-test\/0 on /);
+      // scancel's SIGTERM reaches the wrapper, which passes it on and reports the server's end.
+      const cancelled = await run(["scancel", jobId], undefined, env);
+      assert.equal(cancelled.code, 0, cancelled.stderr);
+      await until("the wrapper's stop lines", async () => {
+        const log = await readOr(job.errorPath);
+        return log.includes("turnpike: stopping the server") &&
+          /turnpike: server exited with status \d+/.test(log);
+      });
     } finally {
       if (jobId) await run(["scancel", jobId], undefined, env);
       // The port closes once the job is gone; wait so no simulator outlives the test.
@@ -357,3 +371,42 @@ Deno.test({
 async function readOr(path: string): Promise<string> {
   return await Deno.readTextFile(path).catch(() => "");
 }
+
+Deno.test({
+  name: "a rendered job whose server fails ends FAILED with the server's exit code",
+  sanitizeResources: false,
+  async fn() {
+    const bed = testbed();
+    const env = { ...Deno.env.toObject(), SLURM_CONF: bed.slurmConf };
+    const jobDir = await Deno.makeTempDir({ prefix: "tp-render-test-" });
+    const job = render({
+      model: model({ name: "render-fail", command: "bash -c 'echo starting >&2; exit 3'" }),
+      partition: partition({ name: "gpu_a" }),
+      key: newSubmitKey(),
+      jobDir,
+    });
+    let jobId: string | undefined;
+    try {
+      const submitted = await run(["sbatch", "--parsable"], job.script, env);
+      assert.equal(submitted.code, 0, submitted.stderr);
+      jobId = submitted.stdout.trim().split(";")[0]!;
+      const id = jobId;
+      const info = await until("the job to fail in sacct", async () => {
+        const out = await run(
+          ["sacct", "-X", "-P", "-n", `--format=${SACCT_FORMAT}`, `--jobs=${id}`],
+          undefined,
+          { ...env, SLURM_TIME_FORMAT },
+        );
+        return parseSacct(out.stdout).find((j) => j.state === "FAILED");
+      });
+      assert.equal(info.exitCode, "3:0");
+      assert.match(
+        await readOr(job.errorPath),
+        /starting\n.*turnpike: server exited with status 3/s,
+      );
+    } finally {
+      if (jobId) await run(["scancel", jobId], undefined, env);
+      await Deno.remove(jobDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
