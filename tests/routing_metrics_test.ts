@@ -18,8 +18,8 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 const SYSTEM = "You are a careful assistant. ".repeat(200);
 
 Deno.test("/metrics counts prefix_aware's picks by reason, the replicas' cached prompt tokens beside the router's estimate and the streams' chunk gaps; records name the pick", async () => {
-  // 200 simulated ms a step (10 ms at 20x): a stream's tokens come apart, one chunk each.
-  const rig = await startRig({ replicas: 2, sim: { slowTokenMs: 200 } });
+  // 1 simulated second a step (50 ms at 20x): a stream's tokens come apart, about a chunk each.
+  const rig = await startRig({ replicas: 2, sim: { slowTokenMs: 1000 } });
   try {
     for (let i = 0; i < 6; i++) {
       const stream = await rig.client.chat.completions.create({
@@ -45,16 +45,16 @@ Deno.test("/metrics counts prefix_aware's picks by reason, the replicas' cached 
       model: MODEL,
     });
     assert(reported > 0 && predicted > 0, `reported ${reported}, predicted ${predicted}`);
-    // 4 tokens a stream, 10 ms apart: at least 3 gaps each, most in the 0.01-0.025 s bucket or above.
+    // 4 tokens a stream, 50 ms apart: 3 gaps or more each (2 each leaves room for a coalesced read).
     const gaps = sample(text, "turnpike_upstream_inter_token_latency_seconds_count", {
       model: MODEL,
     });
-    assert(gaps >= 6 * 3, `inter-token gaps ${gaps}`);
+    assert(gaps >= 6 * 2, `inter-token gaps ${gaps}`);
     const fast = sample(text, "turnpike_upstream_inter_token_latency_seconds_bucket", {
       model: MODEL,
       le: "0.01",
     });
-    assert(fast < gaps, `${fast} of ${gaps} gaps under 10 ms`);
+    assert(fast < gaps / 2, `${fast} of ${gaps} gaps under 10 ms`);
     const page = await (await fetch(`${rig.gateway.url}/api/requests?limit=1`)).json();
     const [last] = page.data;
     assertEquals([last.routeStrategy, last.routeReason], ["prefix_aware", "prefix_hit"]);
