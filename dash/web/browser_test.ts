@@ -208,7 +208,15 @@ Deno.test("the web dashboard says disconnected when the gateway stops and reconn
           everyMs: 100,
         },
       );
-      assert(((await page.textContent("#panel-backends")) ?? "").includes("healthy"));
+      // The new gateway's first probes may not be in yet: "unknown" until they are.
+      await waitFor(
+        "a healthy backend after the restart",
+        async () => ((await page.textContent("#panel-backends")) ?? "").includes("healthy"),
+        {
+          timeoutMs: 60_000,
+          everyMs: 100,
+        },
+      );
     });
   } finally {
     await serve.stop();
