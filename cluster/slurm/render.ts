@@ -321,15 +321,20 @@ export function renderSbatch(options: RenderOptions): RenderedJob | RenderRefusa
     'echo "turnpike: job ${SLURM_JOB_ID:-?} replica ${TURNPIKE_MODEL}/${TURNPIKE_REPLICA}' +
       ' on $(hostname):${TURNPIKE_PORT}" >&2',
   );
+  lines.push(
+    // Set before anything starts (children get the default handlers back). USR1 is the time-limit
+    // notice: keep serving while the replacement starts (vLLM would die of an unhandled USR1).
+    // TERM (scancel) and INT go on to the server for a clean stop, or end a job not serving yet.
+    'server=""',
+    `trap 'echo "turnpike: time limit in ${options.signalLead} s (USR1); still serving" >&2' USR1`,
+    `trap 'echo "turnpike: stopping the server" >&2; if [ -n "$server" ]; then ` +
+      `kill -TERM "$server" 2>/dev/null; else exit 143; fi' TERM INT`,
+  );
   if (layout.nodes > 1) lines.push(...rayLines(layout.nodes, layout.gpusPerNode));
   lines.push(
     `server_argv=(${argv.map(shellQuote).join(" ")})`,
     '"${server_argv[@]}" &',
     "server=$!",
-    // USR1 is the time-limit notice: keep serving while the replacement starts (vLLM would die
-    // of an unhandled USR1). TERM (scancel) and INT go on to the server for a clean stop.
-    `trap 'echo "turnpike: time limit in ${options.signalLead} s (USR1); still serving" >&2' USR1`,
-    `trap 'echo "turnpike: stopping the server" >&2; kill -TERM "$server" 2>/dev/null' TERM INT`,
     "status=0",
     "while :; do",
     '  wait "$server"',
