@@ -10,7 +10,11 @@ Deno.test("GET /dashboard/events sends the view model each interval and ends whe
     assertEquals(response.headers.get("content-type"), "text/event-stream");
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
-    while ((text.match(/^event: update$/gm) ?? []).length < 2) text += (await reader.read()).value;
+    while ((text.match(/^event: update$/gm) ?? []).length < 2) {
+      const { done, value } = await reader.read();
+      assert(!done, `the stream ended early:\n${text}`);
+      text += value;
+    }
     const data = /^data: (.*)$/m.exec(text)![1]!;
     const vm = JSON.parse(data);
     assertEquals(vm.panels[0].id, "backends");
