@@ -117,9 +117,25 @@ Deno.test("deno task dash in tmux: backends, Tab, j/k, Enter, disconnect and rec
     );
     await tmux.until("traffic in the request counts", (s) => /requests [1-9]/.test(s));
 
-    await tmux.keys("Tab");
-    await tmux.until("the request queue panel", (s) => s.includes("admitted after wait"));
+    // Tab visits every panel in turn, each with the gateway's data (none of their routes is absent).
+    const panels: [string, (s: string) => boolean][] = [
+      ["the request queue", (s) => s.includes("admitted after wait")],
+      [
+        "the sessions of the traffic",
+        (s) => s.includes("dash-test-0") && s.includes("last active"),
+      ],
+      ["the bottlenecks", (s) => /where \d+ turns' .* went over/.test(s)],
+      ["the SLOs", (s) => s.includes("no model has an slo: entry") || s.includes("objective")],
+      ["the jobs of the launched replicas", (s) => s.includes("local") && s.includes("phase")],
+      ["the backends again", (s) => s.includes("prefix hits")],
+    ];
+    for (const [what, check] of panels) {
+      await tmux.keys("Tab");
+      await tmux.until(what, (s) => check(s) && !s.includes("is not on this gateway"));
+    }
     await tmux.keys("BTab");
+    await tmux.until("Shift-Tab to the jobs", (s) => s.includes("phase"));
+    await tmux.keys("Tab");
     await tmux.until("the backends panel again", (s) => s.includes("prefix hits"));
 
     // j selects the second backend, Enter expands it (its URL shows), Enter again collapses it.
