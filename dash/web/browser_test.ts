@@ -104,6 +104,16 @@ Deno.test("the web dashboard loads without errors, shows every healthy backend, 
       } finally {
         await load.stop();
       }
+      await waitFor(
+        "the traffic's sessions and the bottleneck shares",
+        async () =>
+          ((await page.textContent("#panel-sessions")) ?? "").includes("browser-0") &&
+          /went over/.test((await page.textContent("#panel-bottlenecks")) ?? ""),
+        { timeoutMs: 30_000, everyMs: 100 },
+      );
+      for (const id of ["backends", "queue", "sessions", "bottlenecks", "slo", "jobs"]) {
+        assert(await page.isVisible(`#panel-${id}`), `panel ${id}`);
+      }
       const after = await page.locator("#charts").screenshot();
       assert(!before.equals(after), "the chart area did not change");
       // A click expands a row with its detail, a second collapses it.
