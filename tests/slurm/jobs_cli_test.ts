@@ -258,6 +258,12 @@ Deno.test({
       assert.equal(byReplica.code, 0, byReplica.stderr);
       assert.equal(byReplica.stdout.slice(0, 40), logged.stdout.slice(0, 40));
 
+      // Once the simulator has written its output the job runs: status shows it on its node.
+      const fresh = JSON.parse((await jobs(["status", "--config", file, "--json"])).stdout);
+      assert.equal(fresh[0].slurmState, "RUNNING", JSON.stringify(fresh));
+      assert.equal(fresh[0].node, "localhost");
+      assert.ok(["running", "healthy"].includes(fresh[0].phase), fresh[0].phase);
+
       // --follow keeps printing until Ctrl-C, which ends it cleanly (exit 0).
       const follow = new Deno.Command("setsid", {
         args: [
