@@ -11,6 +11,7 @@ import { freePort } from "../../cluster/ports.ts";
 import { startGateway } from "../../gateway/mod.ts";
 import { loadConfig } from "../../config/mod.ts";
 import { readUntil } from "../process_output.ts";
+import { STATUS_COLUMNS } from "../../cluster/jobs/status_table.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN_TS = `${root}main.ts`;
@@ -22,12 +23,13 @@ interface Run {
 }
 
 /** Runs `main.ts jobs ...` in its own process group, killed whole after `timeoutMs`. */
-async function jobs(
+/** Starts `main.ts jobs ...` in its own process group (a setsid child has the group's pid). */
+function spawnJobs(
   args: string[],
-  timeoutMs = 240_000,
   env: Record<string, string> = {},
-): Promise<Run> {
-  const child = new Deno.Command("setsid", {
+  stderr: "piped" | "inherit" = "piped",
+): Deno.ChildProcess {
+  return new Deno.Command("setsid", {
     args: [Deno.execPath(), "run", "-A", MAIN_TS, "jobs", ...args],
     cwd: root,
     env: {
@@ -39,8 +41,17 @@ async function jobs(
     },
     stdin: "null",
     stdout: "piped",
-    stderr: "piped",
+    stderr,
   }).spawn();
+}
+
+/** Runs `main.ts jobs ...` to its end; its group is killed after `timeoutMs`. */
+async function jobs(
+  args: string[],
+  timeoutMs = 240_000,
+  env: Record<string, string> = {},
+): Promise<Run> {
+  const child = spawnJobs(args, env);
   const timer = setTimeout(() => killGroup(child.pid, "SIGKILL"), timeoutMs);
   try {
     const output = await child.output();
@@ -52,6 +63,32 @@ async function jobs(
     };
   } finally {
     clearTimeout(timer);
+    killGroup(child.pid, "SIGKILL");
+  }
+}
+
+/**
+ * Reads a long-running `jobs` command's stdout until `pattern`, then sends Ctrl-C (SIGINT to its
+ * group) and answers its exit code; its group is killed whatever happens.
+ */
+async function interruptWhen(
+  child: Deno.ChildProcess,
+  pattern: RegExp,
+  timeoutMs = 60_000,
+): Promise<number> {
+  try {
+    const reader = child.stdout.getReader();
+    await readUntil(reader, pattern, timeoutMs);
+    reader.releaseLock();
+    killGroup(child.pid, "SIGINT");
+    const ended = await Promise.race([
+      child.output(),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000)),
+    ]);
+    assert.ok(ended, "the command did not end on SIGINT");
+    assert.equal(ended.code, 0, new TextDecoder().decode(ended.stderr));
+    return ended.code;
+  } finally {
     killGroup(child.pid, "SIGKILL");
   }
 }
@@ -192,53 +229,11 @@ Deno.test({
       const table = await jobs(["status", "--config", file]);
       assert.equal(table.code, 0, table.stderr);
       const lines = table.stdout.trim().split("\n");
-      assert.deepEqual(lines[0]!.split(/\s+/), [
-        "MODEL",
-        "REPLICA",
-        "JOB",
-        "PARTITION",
-        "NODE",
-        "STATE",
-        "SINCE",
-        "ENDPOINT",
-        "HEALTH",
-      ]);
+      assert.deepEqual(lines[0]!.split(/\s+/), [...STATUS_COLUMNS]);
       assert.match(lines[1]!, new RegExp(`^${model}\\s+0\\s+${jobId}\\s+gpu_a\\s`));
 
-      const watch = new Deno.Command("setsid", {
-        args: [
-          Deno.execPath(),
-          "run",
-          "-A",
-          MAIN_TS,
-          "jobs",
-          "status",
-          "--watch",
-          "--interval",
-          "0.5",
-          "--config",
-          file,
-        ],
-        cwd: root,
-        env: { NO_COLOR: "1", TURNPIKE_PORT: "", TURNPIKE_STATE_DIR: "" },
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      try {
-        const reader = watch.stdout.getReader();
-        await readUntil(reader, /MODEL[^]*MODEL/, 60_000);
-        reader.releaseLock();
-        killGroup(watch.pid, "SIGINT");
-        const ended = await Promise.race([
-          watch.output(),
-          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000)),
-        ]);
-        assert.ok(ended, "status --watch did not end on SIGINT");
-        assert.equal(ended.code, 0, new TextDecoder().decode(ended.stderr));
-      } finally {
-        killGroup(watch.pid, "SIGKILL");
-      }
+      const watch = spawnJobs(["status", "--watch", "--interval", "0.5", "--config", file]);
+      assert.equal(await interruptWhen(watch, /MODEL[^]*MODEL/), 0);
 
       const json = await jobs(["status", "--config", file, "--json"]);
       assert.equal(json.code, 0, json.stderr);
@@ -265,39 +260,8 @@ Deno.test({
       assert.ok(["running", "healthy"].includes(fresh[0].phase), fresh[0].phase);
 
       // --follow keeps printing until Ctrl-C, which ends it cleanly (exit 0).
-      const follow = new Deno.Command("setsid", {
-        args: [
-          Deno.execPath(),
-          "run",
-          "-A",
-          MAIN_TS,
-          "jobs",
-          "logs",
-          jobId,
-          "--follow",
-          "--config",
-          file,
-        ],
-        cwd: root,
-        env: { NO_COLOR: "1", TURNPIKE_PORT: "", TURNPIKE_STATE_DIR: "" },
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      try {
-        const reader = follow.stdout.getReader();
-        await readUntil(reader, /listening|http:\/\//i, 60_000);
-        reader.releaseLock();
-        killGroup(follow.pid, "SIGINT");
-        const ended = await Promise.race([
-          follow.output(),
-          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000)),
-        ]);
-        assert.ok(ended, "logs --follow did not end on SIGINT");
-        assert.equal(ended.code, 0, new TextDecoder().decode(ended.stderr));
-      } finally {
-        killGroup(follow.pid, "SIGKILL");
-      }
+      const follow = spawnJobs(["logs", jobId, "--follow", "--config", file]);
+      assert.equal(await interruptWhen(follow, /listening|http:\/\//i), 0);
 
       const scaled = await jobs(["scale", model, "2", "--config", file]);
       assert.equal(scaled.code, 0, scaled.stderr);
@@ -324,28 +288,23 @@ Deno.test({
     await withSetup(async ({ file, model }) => {
       const started = await jobs(["start", "--config", file, "--wait"]);
       assert.equal(started.code, 0, `${started.stdout}\n${started.stderr}`);
-      const child = new Deno.Command("setsid", {
-        args: [Deno.execPath(), "run", "-A", MAIN_TS, "jobs", "connect", "--config", file],
-        cwd: root,
-        env: { NO_COLOR: "1", TURNPIKE_PORT: "", TURNPIKE_STATE_DIR: "" },
-        stdin: "null",
-        stdout: "piped",
-        stderr: "inherit",
-      }).spawn();
+      const child = spawnJobs(["connect", "--config", file], {}, "inherit");
       const reader = child.stdout.getReader();
       try {
         const printed = await readUntil(reader, /Connected .*\n/, 120_000);
         const url = /listening on (http:\/\/\S+)/.exec(printed)?.[1];
         assert.ok(url, printed);
         const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0 });
-        const answer = await waitFor("an answer through jobs connect", async () => {
-          const reply = await client.chat.completions.create({
-            model,
-            messages: [{ role: "user", content: "Hello through the tunnel" }],
-            max_tokens: 8,
-          });
-          return reply.choices[0]?.message.content ? reply : undefined;
-        }, 60_000);
+        const ask = (what: string, content: string) =>
+          waitFor(what, async () => {
+            const reply = await client.chat.completions.create({
+              model,
+              messages: [{ role: "user", content }],
+              max_tokens: 8,
+            });
+            return reply.choices[0]?.message.content ? reply : undefined;
+          }, 90_000);
+        const answer = await ask("an answer through jobs connect", "Hello through the tunnel");
         assert.equal(answer.model, model);
 
         // The SSH connection under the tunnels dropped (sshd's side killed): connect reconnects
@@ -356,14 +315,7 @@ Deno.test({
         let dropped = 0;
         for (const port of localPorts) dropped += await dropSshConnection(port, bed.port);
         assert.ok(dropped > 0);
-        const again = await waitFor("an answer after the SSH connection dropped", async () => {
-          const reply = await client.chat.completions.create({
-            model,
-            messages: [{ role: "user", content: "Hello again after the drop" }],
-            max_tokens: 8,
-          });
-          return reply.choices[0]?.message.content ? reply : undefined;
-        }, 90_000);
+        const again = await ask("an answer after the SSH connection dropped", "Hello again");
         assert.equal(again.model, model);
       } finally {
         killGroup(child.pid, "SIGTERM");
