@@ -16,8 +16,9 @@ const GATEWAY_OR_ALONE = [
 export const JOBS_USAGE = [
   "Usage: deno task jobs <command> [options]",
   "",
-  "Runs the config's models as SLURM jobs (cluster.type: slurm) or local processes, and wires",
-  "them into the gateway.",
+  "Runs the config's models as SLURM jobs (cluster.type: slurm) and wires them into the",
+  "gateway. With cluster.type local the replicas are a running gateway's own processes, which",
+  "status, scale and stop reach through that gateway.",
   "",
   "Commands:",
   "  start            submit the replicas the config asks for and wait until they are queued",
