@@ -122,6 +122,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   const startedAtMs = Date.now();
   let localJobs: LocalJobs | undefined;
+  let cluster: Cluster | undefined;
+  let clusterJobs: ClusterJobs | undefined;
   try {
     for (const model of config.models) {
       fleet.addModel(model.name);
@@ -140,12 +142,23 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       });
       await localJobs.launchAll();
     }
+    if (config.cluster.type === "slurm" && config.models.some((m) => !m.endpoints)) {
+      cluster = await openCluster(config);
+      clusterJobs = await openClusterJobs(config, cluster, {
+        system,
+        routing: fleetRouting(fleet, { recent: () => records.recent({ limit: 2_000 }) }),
+      });
+      // A restart re-attaches to the jobs in KV; a model never started is started as configured.
+      await clusterJobs.resume({ startNew: true });
+    }
     await Promise.all(
       config.models.filter((m) => m.endpoints).map((m) =>
         fleet.settled(m.name, options.settleMs ?? 5_000)
       ),
     );
   } catch (error) {
+    await clusterJobs?.close();
+    await cluster?.close();
     await fleet.close();
     if (ownSystem) await system.shutdown();
     throw error;
@@ -228,17 +241,6 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const limits = new RateLimits(config.limits, { kv, nodeId: system.nodeId, now });
   await limits.start();
   forward.limits = limits;
-  let cluster: Cluster | undefined;
-  let clusterJobs: ClusterJobs | undefined;
-  if (config.cluster.type === "slurm" && config.models.some((m) => !m.endpoints)) {
-    cluster = await openCluster(config);
-    clusterJobs = await openClusterJobs(config, cluster, {
-      system,
-      routing: fleetRouting(fleet, { recent: () => records.recent({ limit: 2_000 }) }),
-    });
-    // A restart re-attaches to the jobs in KV; a model never started is started as configured.
-    await clusterJobs.resume({ startNew: true });
-  }
   const jobs: JobsController | undefined = localJobs ?? clusterJobs;
   const metrics = new GatewayMetrics({
     records,

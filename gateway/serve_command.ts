@@ -6,6 +6,7 @@ import { type Config, ConfigSchema } from "../config/mod.ts";
 import { type GatewayOptions, startGateway } from "./gateway.ts";
 import { authSummary, exposureOf } from "../proxy/auth/exposure.ts";
 import { AuthSetupError } from "../proxy/auth/jwt.ts";
+import { SshConnectError, SshHostKeyError } from "../cluster/ssh/mod.ts";
 
 /** The model the embedded default serves; the simulator is told its name by `--model`. */
 export const EMBEDDED_MODEL = "llama-3.1-8b-sim";
@@ -81,11 +82,17 @@ export const serveCommand: Command = {
     };
     const gateway = await startGateway(config, options).catch((error) => {
       if (error instanceof AuthSetupError) return error;
+      // cluster.slurm.ssh: the login node refused us (host key, login) or could not be reached.
+      if (error instanceof SshHostKeyError || error instanceof SshConnectError) return error;
       throw error;
     });
     if (gateway instanceof AuthSetupError) {
       console.error(`Cannot start the gateway: ${gateway.message}`);
       return 2;
+    }
+    if (gateway instanceof SshHostKeyError || gateway instanceof SshConnectError) {
+      console.error(`Cannot start the gateway: cluster.slurm.ssh: ${gateway.message}`);
+      return 1;
     }
     console.log(exposure.notice ?? authSummary(gateway.auth));
     const model = config.models[0]?.name ?? "MODEL";

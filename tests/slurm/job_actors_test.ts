@@ -409,3 +409,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test("serve refuses to start when the login node's host key is unknown, saying how to accept it", async () => {
+  const bed = testbedOrSkip("the unknown-host-key serve test");
+  if (!bed) return;
+  const dir = await Deno.makeTempDir({ prefix: "turnpike-slurm-hostkey-" });
+  try {
+    await Deno.writeTextFile(`${dir}/known_hosts`, "");
+    const configPath = await writeConfig(
+      dir,
+      slurmConfig({
+        model: tag("c1key"),
+        replicas: 1,
+        basePort: freeBasePort(1),
+        stateDir: `${dir}/state`,
+        jobDir: `${bed.jobDir}/c1key`,
+        slurm: { ssh: testbedSsh({ known_hosts: `${dir}/known_hosts` }) },
+      }),
+    );
+    const serve = new ServeProcess(configPath, freePort("127.0.0.1"));
+    const status = await serve.child.status;
+    await serve.kill("SIGKILL");
+    assert.equal(status.code, 1, serve.output);
+    assert.match(serve.output, /Cannot start the gateway: cluster\.slurm\.ssh: /);
+    assert.match(serve.output, /accept_new_host_key/);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
