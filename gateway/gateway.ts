@@ -188,6 +188,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     features: (body, sessionId) => requestFeatures(body, { sessionId, blockChars, promptText }),
     started: (backend) => fleet.started(backend),
     finished: (backend, outcome) => fleet.finished(backend, outcome),
+    replicaLoad: (model, backendId) => fleet.report(model, backendId)?.metrics,
     ...(config.proxy.prefix_feedback
       ? {
         cacheReport: (backend, features, report) => fleet.cacheReport(backend, features, report),

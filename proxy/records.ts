@@ -125,18 +125,28 @@ export function startRecord(request: Request, start: RecordStart): RequestRecord
 }
 
 /**
- * Copies the answering replica's scraped state into `record` (its figures at the pick: the
- * routing table's view holds the scrape the router used); nothing when it was never scraped.
+ * Copies the answering replica's scraped state into `record`: waiting, running and KV usage as the
+ * router saw them at the pick (`atPick`, the routing table's view); the queue time, preemptions and
+ * prefix hit rate since the scrape before from `latest` when it was scraped after the request
+ * arrived (its interval then covers the request's own wait), else from the pick's. Nothing when the
+ * replica was never scraped.
  */
-export function noteReplicaLoad(record: RequestRecord, load: ScrapedLoad | undefined): void {
-  if (load === undefined) return;
-  record.replicaWaiting = load.waiting;
-  record.replicaRunning = load.running;
-  record.replicaKvUsage = load.kvUsage;
-  if (load.recentQueueMs !== undefined) record.replicaQueueMs = load.recentQueueMs;
-  if (load.recentPreemptions !== undefined) record.replicaPreemptions = load.recentPreemptions;
-  if (load.recentPrefixHitRate !== undefined) {
-    record.replicaPrefixHitRate = load.recentPrefixHitRate;
+export function noteReplicaLoad(
+  record: RequestRecord,
+  atPick: ScrapedLoad | undefined,
+  latest?: ScrapedLoad,
+): void {
+  if (atPick !== undefined) {
+    record.replicaWaiting = atPick.waiting;
+    record.replicaRunning = atPick.running;
+    record.replicaKvUsage = atPick.kvUsage;
+  }
+  const since = latest !== undefined && latest.scrapedAtMs > record.startedAtMs ? latest : atPick;
+  if (since === undefined) return;
+  if (since.recentQueueMs !== undefined) record.replicaQueueMs = since.recentQueueMs;
+  if (since.recentPreemptions !== undefined) record.replicaPreemptions = since.recentPreemptions;
+  if (since.recentPrefixHitRate !== undefined) {
+    record.replicaPrefixHitRate = since.recentPrefixHitRate;
   }
 }
 

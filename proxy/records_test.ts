@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { percentiles, RecordStore, startRecord } from "./records.ts";
+import { noteReplicaLoad, percentiles, RecordStore, startRecord } from "./records.ts";
 import { record } from "./_record_fixture.ts";
 
 Deno.test("RecordStore keeps only its capacity, newest first", () => {
@@ -82,4 +82,28 @@ Deno.test("RecordStore.page() walks the kept records by index, across the ring's
   const odd = store.page({ limit: 10, filter: { sessionId: "odd" } });
   assertEquals(odd.records.map((r) => r.requestId), ["r5", "r3"]);
   assertEquals(store.page({ limit: 1, filter: { status: "2xx" } }).next, 5);
+});
+
+Deno.test("noteReplicaLoad() takes the batch at the pick and the queue time from a scrape after the request arrived", () => {
+  const atPick = { running: 80, waiting: 3, kvUsage: 0.5, scrapedAtMs: 900, recentQueueMs: 10 };
+  const latest = {
+    running: 2,
+    waiting: 0,
+    kvUsage: 0.1,
+    scrapedAtMs: 1200,
+    recentQueueMs: 250,
+    recentPreemptions: 1,
+  };
+  const r = record(1000);
+  noteReplicaLoad(r, atPick, latest);
+  assertEquals(
+    [r.replicaRunning, r.replicaWaiting, r.replicaKvUsage, r.replicaQueueMs, r.replicaPreemptions],
+    [80, 3, 0.5, 250, 1],
+  );
+  const stale = record(1000);
+  noteReplicaLoad(stale, atPick, { ...latest, scrapedAtMs: 950 });
+  assertEquals([stale.replicaQueueMs, stale.replicaPreemptions], [10, undefined]);
+  const never = record(1000);
+  noteReplicaLoad(never, undefined);
+  assertEquals(never.replicaRunning, undefined);
 });

@@ -254,7 +254,11 @@ export class Attempt implements RelayOptions {
     this.outcome = outcome;
     record.upstreamMs = roundMs(endAt - this.sentAt);
     if (this.stream) record.upstreamHeadMs = roundMs(this.#headersAt - this.sentAt);
-    noteReplicaLoad(record, this.backend.load);
+    noteReplicaLoad(
+      record,
+      this.backend.load,
+      exchange.context.replicaLoad?.(record.model, this.backend.id),
+    );
     if (end.usage.cachedTokens !== undefined) record.cachedTokens = end.usage.cachedTokens;
     if (end.gaps !== undefined && end.gaps.count > 0) noteChunkGaps(record, end.gaps);
     const predicted = this.#predictedCachedTokens();

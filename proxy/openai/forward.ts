@@ -1,7 +1,7 @@
 /** The hot path: validate and route an OpenAI request, then try backends until one answers. */
 import type { z } from "zod";
 import type { HeadersConfig, ProxyConfig } from "../../config/mod.ts";
-import type { RequestOutcome } from "../../actors/backend/mod.ts";
+import type { RequestOutcome, ScrapedLoad } from "../../actors/backend/mod.ts";
 import type {
   BackendView,
   CacheReport,
@@ -47,6 +47,11 @@ export interface ForwardContext {
   started(backend: BackendView): void;
   /** Told when a request on a backend ends. */
   finished(backend: BackendView, outcome: RequestOutcome): void;
+  /**
+   * The last scrape of backend `backendId` of `model`, fresher by a request's end than the view it
+   * was picked from (its record takes the replica's queue time from it); none without it.
+   */
+  replicaLoad?(model: string, backendId: string): ScrapedLoad | undefined;
   /**
    * Told what a backend reported of a successful request's cached prefix (its usage), for the
    * router's estimate of its cache; unset (`proxy.prefix_feedback: false`), the estimate is open loop.

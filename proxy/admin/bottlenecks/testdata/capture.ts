@@ -15,10 +15,16 @@ interface Scenario {
   drive(client: OpenAI): Promise<void>;
 }
 
-/** Runs `count` calls of `call` with `concurrency` at a time. */
-async function pool(count: number, concurrency: number, call: (i: number) => Promise<void>) {
+/** Runs `count` calls of `call` with `concurrency` at a time, the workers starting `staggerMs` apart. */
+async function pool(
+  count: number,
+  concurrency: number,
+  call: (i: number) => Promise<void>,
+  staggerMs = 0,
+) {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
+  await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
+    await new Promise((resolve) => setTimeout(resolve, worker * staggerMs));
     while (next < count) await call(next++);
   }));
 }
@@ -69,10 +75,13 @@ const SCENARIOS: Record<string, Scenario> = {
     rig: { replicas: 1, sim: { kvTokens: 12_000, timeScale: 10 }, admission: { enabled: false } },
     drive: (client) => pool(60, 12, (i) => streamed(client, words(200, i), 1500)),
   },
-  /** Long answers at a batch above 64 on one replica: decode dominates at a high batch. */
+  /**
+   * Long answers at a batch above 64 on one replica: decode dominates at a high batch. The agents
+   * start 25 ms apart, so most picks come while the replica's last scrape shows the batch running.
+   */
   decode_bound: {
     rig: { replicas: 1, sim: { timeScale: 1 }, admission: { enabled: false } },
-    drive: (client) => pool(240, 80, (i) => streamed(client, `d ${i}`, 300)),
+    drive: (client) => pool(320, 80, (i) => streamed(client, `d ${i}`, 300), 25),
   },
   /** Admission caps each replica at one request in flight: the rest wait in the gateway's queue. */
   gateway_queueing: {
@@ -101,7 +110,8 @@ for (const name of names) {
     await scenario.drive(rig.client);
     const records = rig.gateway.records.recent().toReversed().map(kept);
     const path = new URL(`./${name}.json`, import.meta.url);
-    await Deno.writeTextFile(path, JSON.stringify(records, null, 1) + "\n");
+    // deno fmt's layout, so the files pass `deno fmt --check` as written.
+    await Deno.writeTextFile(path, JSON.stringify(records, null, 2) + "\n");
     console.log(`${name}: ${records.length} records -> ${path.pathname}`);
   } finally {
     await rig.close();
