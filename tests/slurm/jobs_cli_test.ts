@@ -406,6 +406,52 @@ Deno.test({
 });
 
 Deno.test({
+  name: "jobs status shows a local gateway's launched replicas through its /api/jobs",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "turnpike-jobs-cli-local-gw-" });
+    try {
+      const file = `${dir}/local.yaml`;
+      await Deno.writeTextFile(
+        file,
+        [
+          `proxy: { port: ${freePort()}, health_check_interval: 1 }`,
+          "models:",
+          "  - name: c2local",
+          "    replicas: 1",
+          `    base_port: ${freePort()}`,
+          `    command: "${Deno.execPath()} run -A ${MAIN_TS} sim --port {port} --model {name}"`,
+          "    startup_timeout: 120",
+          `state_dir: ${dir}/state`,
+        ].join("\n"),
+      );
+      const gateway = await startGateway(await loadConfig(file));
+      try {
+        const rows = await waitFor("the local replica healthy in jobs status", async () => {
+          const run = await jobs(["status", "--config", file, "--json"], 60_000);
+          assert.equal(run.code, 0, run.stderr);
+          const parsed = JSON.parse(run.stdout);
+          return parsed[0]?.phase === "healthy" ? parsed : undefined;
+        }, 120_000);
+        assert.equal(rows.length, 1);
+        assert.equal(rows[0].model, "c2local");
+        assert.equal(rows[0].kind, "local");
+        const table = await jobs(["status", "--config", file], 60_000);
+        assert.match(
+          table.stdout,
+          /^c2local\s+0\s+\d+\s+-\s+localhost\s+healthy\s+\S+\s+http:\/\/127\.0\.0\.1:\d+\s+healthy$/m,
+        );
+      } finally {
+        await gateway.close({ deadlineMs: 1000 });
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
   name: "jobs plan prints the sbatch script and submits nothing",
   sanitizeResources: false,
   sanitizeOps: false,
