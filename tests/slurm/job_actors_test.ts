@@ -4,12 +4,19 @@
  * healthy and answers through them with the openai client; a job cancelled from outside is
  * replaced; a gateway killed with -9 and restarted re-attaches without a duplicate job; `/api/jobs`
  * scales up and down and stops; a job that fails at start backs off and fails after max_attempts;
- * a partition refusing a bad QOS falls back to the next; a job at its time limit is replaced
- * before it ends. Every job a test submits is cancelled at its end, also on failure.
+ * a partition refusing a bad QOS falls back to the next (over SSH); a job at its time limit is
+ * replaced before it ends; autoscale grows and shrinks a model; a taken port moves a replica to the
+ * next; a submit whose reply was lost is found by its job name; an unknown host key stops `serve`.
+ * Every job a test submits is cancelled at its end, also on failure.
  */
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { ConfigSchema } from "../../config/mod.ts";
+import { ConfigSchema, kvPath } from "../../config/mod.ts";
+import { plannedJob } from "../../actors/job/machine.ts";
+import { JobStore } from "../../actors/job/store.ts";
+import { renderSbatch } from "../../cluster/slurm/render.ts";
+import { CliSlurm } from "../../cluster/slurm/cli.ts";
+import { LocalShell } from "../../cluster/local_shell.ts";
 import { startGateway } from "../../gateway/gateway.ts";
 import { waitFor } from "../../gateway/testing.ts";
 import { freePort } from "../../cluster/ports.ts";
@@ -436,4 +443,83 @@ Deno.test("serve refuses to start when the login node's host key is unknown, say
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+});
+
+Deno.test({
+  name:
+    "a submit whose reply was lost (the gateway died between sbatch and storing the job id) is found by its job name, not submitted again",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const bed = testbedOrSkip("the lost-submit test");
+    if (!bed) return;
+    const model = tag("c1lost");
+    const dir = await Deno.makeTempDir({ prefix: "turnpike-slurm-lost-" });
+    const basePort = freeBasePort(1);
+    const config = ConfigSchema.parse({
+      ...slurmConfig({
+        model,
+        replicas: 1,
+        basePort,
+        stateDir: dir,
+        jobDir: `${bed.jobDir}/${model}`,
+      }),
+    });
+    try {
+      // What a gateway killed right after sbatch leaves: the record says a submit was under way
+      // with key K, and SLURM has the job named with K; its id never reached KV.
+      const now = Date.now();
+      const job = {
+        ...plannedJob("lost0001", model, 0, now),
+        attempts: 1,
+        submits: 1,
+        key: "lost00011",
+        submitIssuedAtMs: now,
+        partition: "gpu_a",
+        port: basePort,
+      };
+      const kv = await Deno.openKv(kvPath(config));
+      const store = new JobStore(kv);
+      await store.putModel({ model, desired: 1, stopped: false });
+      await store.putJob(job);
+      kv.close();
+      const rendered = renderSbatch({
+        model: config.models[0]!,
+        replica: 0,
+        partition: config.cluster.slurm!.partitions[0]!,
+        key: job.key,
+        jobDir: `${bed.jobDir}/${model}`,
+        signalLead: 30,
+        port: basePort,
+      });
+      assert.ok(rendered.ok);
+      const submitted = await new CliSlurm(new LocalShell()).submit({
+        script: rendered.script,
+        partition: "gpu_a",
+        qos: "normal",
+        account: "testacct",
+      });
+      assert.ok(submitted.ok, JSON.stringify(submitted));
+
+      const gateway = await startGateway(config, { port: 0 });
+      try {
+        await waitFor(
+          "the found job to be healthy",
+          async () => (await rowsOf(gateway.url))[0]?.phase === "healthy",
+          { timeoutMs: 90_000 },
+        );
+        const [row] = await rowsOf(gateway.url);
+        assert.equal(row?.jobId, submitted.jobId);
+        assert.equal(row?.attempts, 1);
+        assert.deepStrictEqual((await liveJobs(bed, model)).map((j) => j.jobId), [
+          submitted.jobId,
+        ]);
+      } finally {
+        await gateway.close({ deadlineMs: 2_000 });
+      }
+    } finally {
+      await cancelAll(bed, model);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
 });
