@@ -141,6 +141,27 @@ export function statusRow(job: JobState, driver: JobDriver): JobStatusRow {
   };
 }
 
+/** Refuses a replica count `scale` cannot take: not a count, or outside `autoscale`'s bounds. */
+export function checkReplicas(
+  model: Pick<ModelConfig, "name" | "autoscale">,
+  replicas: number,
+): void {
+  if (!Number.isInteger(replicas) || replicas < 0) {
+    throw new JobsRequestError(
+      `replicas must be a non-negative integer, got ${replicas}`,
+      "invalid_replicas",
+    );
+  }
+  const bounds = model.autoscale;
+  if (bounds && (replicas < bounds.min || replicas > bounds.max)) {
+    throw new JobsRequestError(
+      `${replicas} replicas is outside "${model.name}"'s autoscale bounds ` +
+        `${bounds.min}-${bounds.max}; change models[].autoscale or pick a count within it`,
+      "invalid_replicas",
+    );
+  }
+}
+
 /** Rows counted by phase, every phase present (for `turnpike_jobs{state}`). */
 export function countPhases(
   rows: readonly Pick<JobStatusRow, "phase">[],
@@ -233,21 +254,7 @@ export class ClusterJobs implements JobsController {
   }
 
   async scale(model: string, replicas: number): Promise<JobStatusRow[]> {
-    const config = this.#model(model);
-    if (!Number.isInteger(replicas) || replicas < 0) {
-      throw new JobsRequestError(
-        `replicas must be a non-negative integer, got ${replicas}`,
-        "invalid_replicas",
-      );
-    }
-    const bounds = config.autoscale;
-    if (bounds && (replicas < bounds.min || replicas > bounds.max)) {
-      throw new JobsRequestError(
-        `${replicas} replicas is outside "${model}"'s autoscale bounds ${bounds.min}-${bounds.max}; ` +
-          "change models[].autoscale or pick a count within it",
-        "invalid_replicas",
-      );
-    }
+    checkReplicas(this.#model(model), replicas);
     await this.#set(model, replicas, false, true, `scale to ${replicas}`);
     await this.#until([model], (job) => job.phase !== "planned", 60_000);
     return await this.status();

@@ -14,7 +14,7 @@ import {
 import type { ReplicaMessage, ReplicaStatus } from "../../cluster/replica_actor.ts";
 import { REPLICA_KIND } from "../../cluster/replica_actor.ts";
 import { address } from "../runtime/mod.ts";
-import { JobsRequestError } from "./controller.ts";
+import { checkReplicas, JobsRequestError } from "./controller.ts";
 import type { JobsController, JobStatusRow } from "./types.ts";
 
 /**
@@ -96,19 +96,7 @@ export class LocalJobs implements JobsController {
   async scale(model: string, replicas: number): Promise<JobStatusRow[]> {
     const [config] = this.#pick([model]);
     if (!config) return await this.status();
-    if (!Number.isInteger(replicas) || replicas < 0) {
-      throw new JobsRequestError(
-        `replicas must be a non-negative integer, got ${replicas}`,
-        "invalid_replicas",
-      );
-    }
-    const bounds = config.autoscale;
-    if (bounds && (replicas < bounds.min || replicas > bounds.max)) {
-      throw new JobsRequestError(
-        `${replicas} replicas is outside "${model}"'s autoscale bounds ${bounds.min}-${bounds.max}`,
-        "invalid_replicas",
-      );
-    }
+    checkReplicas(config, replicas);
     const running = this.#running(model);
     for (let i = 0; this.#running(model).length < replicas; i++) {
       const known = this.#replicas.get(`${model}/${i}`);
