@@ -278,6 +278,14 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     now,
   });
   slo.start();
+  for (const model of Object.keys(config.slo.models)) {
+    if (!config.models.some((m) => m.name === model)) {
+      logger.warn("slo.models names a model the config does not list", {
+        model,
+        hint: "its objectives apply once a replica of that model registers",
+      });
+    }
+  }
   // Formatted when each record is added; written to stderr in batches, after the request.
   const unlogAccess = config.logging.access_log ? followAccessLog(records, logger) : undefined;
   const digest = await configDigest(config);

@@ -184,8 +184,9 @@ export class SloTracker {
     return { burn: worstBurn(objectiveBurns(chosen, slo)), requests: chosen.length };
   }
 
-  /** `GET /api/slo`: every model with objectives, as last evaluated. */
+  /** `GET /api/slo`: every model with objectives, as last evaluated (evaluated now the first time). */
   status(): SloResponse {
+    if (this.#status.size === 0 && this.#samples.size > 0) this.evaluate();
     return {
       models: Object.keys(this.#config.models).map((model) =>
         this.#status.get(model) ?? {
