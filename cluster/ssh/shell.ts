@@ -289,9 +289,12 @@ function runChannel(
     let aborted = false;
     const onAbort = () => {
       aborted = true;
-      // Ends the remote command (OpenSSH honours signal requests), then the channel.
-      channel.signal("TERM");
+      // Asks sshd to signal the command's process group, then closes the channel. sshd refuses
+      // signal requests on root logins ("session signalling requires privilege separation") and
+      // keeps a channel open until its command exits, so the caller is answered now.
+      signalChannel(channel, "TERM");
       channel.close();
+      resolve({ code: exit ?? 143, stderr: decode(stderr), aborted });
     };
     channel.on("data", (chunk: Buffer) => options.onStdout(chunk));
     channel.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
@@ -300,7 +303,8 @@ function runChannel(
     });
     channel.on("close", () => {
       options.signal?.removeEventListener("abort", onAbort);
-      if (exit === undefined && !aborted) {
+      if (aborted) return;
+      if (exit === undefined) {
         reject(
           new SshConnectError(
             `The SSH connection to ${options.where} was lost while running: ${options.line}`,
@@ -309,12 +313,30 @@ function runChannel(
         );
         return;
       }
-      resolve({ code: exit ?? 143, stderr: decode(stderr), aborted });
+      resolve({ code: exit, stderr: decode(stderr), aborted });
     });
     options.signal?.addEventListener("abort", onAbort, { once: true });
     if (options.stdin === undefined) channel.end();
     else channel.end(options.stdin);
   });
+}
+
+/**
+ * Sends a `signal` request on a session channel. ssh2's `channel.signal()` sends nothing once
+ * stdin is closed (it checks `writable`; mscdex/ssh2#1510), though RFC 4254 allows it after EOF
+ * and every command here has its stdin closed at start; so the request goes through ssh2's
+ * protocol object, the one `channel.signal()` itself calls.
+ */
+function signalChannel(channel: ClientChannel, signal: string): void {
+  const internals = channel as unknown as {
+    outgoing?: { id?: number; state?: string };
+    _client?: { _protocol?: { signal(id: number, signal: string): void } };
+  };
+  const id = internals.outgoing?.id;
+  const protocol = internals._client?._protocol;
+  const state = internals.outgoing?.state;
+  if ((state !== "open" && state !== "eof") || id === undefined || !protocol) return;
+  protocol.signal(id, signal);
 }
 
 function decode(chunks: Uint8Array[]): string {

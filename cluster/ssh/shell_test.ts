@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { waitFor } from "../../actors/runtime/testdata/wait.ts";
 import { SshShell } from "./shell.ts";
-import { dropSshConnection, testbed, testbedSsh } from "./testing.ts";
+import { dropSshConnection, freezeSshConnection, killAll, testbed, testbedSsh } from "./testing.ts";
 
 const bed = testbed();
 const HOST_KEY = Deno.readTextFileSync(bed.hostKeyPub).trim().split(/\s+/).slice(0, 2).join(" ");
@@ -78,6 +78,28 @@ Deno.test("SshShell streams output as it comes and ends a followed command on ab
       return left.code === 1;
     });
     await shell.exec(["rm", "-f", file]);
+  });
+});
+
+Deno.test("SshShell.exec() rejects with the abort reason at once, and after it, before it runs", async () => {
+  await withShell({}, async (shell) => {
+    // sshd refuses signal requests on root logins (the testbed's), so the remote sleep outlives
+    // the abort; the caller must not wait for it.
+    const seconds = `30.${Math.floor(Math.random() * 1e9)}`;
+    const pattern = `^sleep ${seconds}$`;
+    const abort = new AbortController();
+    const running = shell.exec(["sleep", seconds], { signal: abort.signal });
+    await waitFor("the command to start", async () => {
+      return (await shell.exec(["pgrep", "-f", pattern])).code === 0;
+    });
+    const started = Date.now();
+    abort.abort(new Error("stop it"));
+    await assert.rejects(running, /stop it/);
+    assert.ok(Date.now() - started < 10_000, "answered without waiting for the command");
+    await shell.exec(["pkill", "-f", pattern]);
+    const aborted = new AbortController();
+    aborted.abort(new Error("too late"));
+    await assert.rejects(shell.exec(["true"], { signal: aborted.signal }), /too late/);
   });
 });
 
@@ -181,6 +203,25 @@ Deno.test("SshShell reconnects when its connection is killed from outside", asyn
     await waitFor("the drop to be seen", () => shell.localPort === undefined);
     const result = await shell.exec(["echo", "back"]);
     assert.equal(result.stdout, "back\n");
+    assert.equal(shell.connects, 2);
+  });
+});
+
+Deno.test("SshShell's keepalive notices a server gone silent and reconnects", async () => {
+  await withShell({ keepalive_interval: 1 }, async (shell) => {
+    assert.equal((await shell.exec(["true"])).code, 0);
+    const frozen = await freezeSshConnection(shell.localPort!, bed.port);
+    assert.ok(frozen.length > 0, "the sshd serving us should be found");
+    try {
+      // 3 unanswered keepalives a second apart end the connection, though TCP stays up.
+      await waitFor("the keepalive to give up", () => shell.localPort === undefined, {
+        timeoutMs: 30_000,
+        everyMs: 100,
+      });
+    } finally {
+      killAll(frozen);
+    }
+    assert.equal((await shell.exec(["echo", "alive"])).stdout, "alive\n");
     assert.equal(shell.connects, 2);
   });
 });

@@ -69,18 +69,47 @@ export function testbedSsh(overrides: Partial<SshConfig> = {}): SshConfig {
  * would. Resolves to how many processes it killed.
  */
 export async function dropSshConnection(localPort: number, port: number): Promise<number> {
+  return await signalSshd(localPort, port, "SIGKILL");
+}
+
+/**
+ * Stops (SIGSTOP) the sshd process serving the connection from `localPort`, so the server goes
+ * silent while the TCP connection stays open, as a hung network would. Resolves to the pids, to
+ * be killed afterwards with {@linkcode dropSshConnection}'s signal.
+ */
+export async function freezeSshConnection(localPort: number, port: number): Promise<number[]> {
+  const pids = await sshdPids(localPort, port);
+  signalAll(pids, "SIGSTOP");
+  return pids;
+}
+
+/** Kills processes by pid (the frozen sshd of {@linkcode freezeSshConnection}). */
+export function killAll(pids: readonly number[]): void {
+  signalAll(pids, "SIGKILL");
+}
+
+async function signalSshd(localPort: number, port: number, signal: Deno.Signal): Promise<number> {
+  const pids = await sshdPids(localPort, port);
+  signalAll(pids, signal);
+  return pids.length;
+}
+
+async function sshdPids(localPort: number, port: number): Promise<number[]> {
   const sshd = new Set<number>();
   for (const row of await sockets(`sport = :${port} and dport = :${localPort}`)) {
     row.pids.forEach((pid) => sshd.add(pid));
   }
-  for (const pid of sshd) {
+  return [...sshd];
+}
+
+function signalAll(pids: readonly number[], signal: Deno.Signal): void {
+  for (const pid of pids) {
     try {
-      Deno.kill(pid, "SIGKILL");
+      Deno.kill(pid, signal);
     } catch {
       // Already gone.
     }
   }
-  return sshd.size;
 }
 
 interface SocketRow {
