@@ -45,6 +45,9 @@ export class RestSlurmError extends Error {
   }
 }
 
+/** What slurmctld answers for a job that has ended, or that it no longer knows (checked live). */
+const ALREADY_DONE = /already completing or completed|Invalid job id specified/i;
+
 /** slurmdbd's "Nothing found with query": a job accounting does not hold (yet). */
 const NOTHING_FOUND = 9003;
 
@@ -132,8 +135,8 @@ export class RestSlurm implements Slurm {
     const path = `/slurm/${dialect.version}/job/${encodeURIComponent(jobId)}${query}`;
     const answer = await this.#request("DELETE", path, undefined, { acceptErrors: true });
     const errors = dialect.errors(answer.body);
-    // scancel says nothing of a job that has already ended; neither does this.
-    if (errors.some((text) => /already completing or completed/i.test(text))) return;
+    // As CliSlurm: a job that has ended (or been purged, MinJobAge later) is cancelled already.
+    if (errors.some((text) => ALREADY_DONE.test(text))) return;
     if (!answer.ok || errors.length > 0) throw this.#failure("DELETE", path, answer, dialect);
   }
 
