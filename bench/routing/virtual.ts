@@ -131,10 +131,21 @@ export interface VirtualOptions {
   replicas: number;
   /** GPU KV tokens per replica; the simulator's default when undefined. */
   kvTokens?: number | undefined;
+  /**
+   * GPU KV tokens of each replica (a heterogeneous fleet), one entry per replica; the router's
+   * estimate stays sized by `kvTokens`, as a config that does not describe the fleet.
+   */
+  kvTokensList?: readonly number[] | undefined;
   /** GiB of host KV tier per replica; 0 for none. */
   kvOffloadGib?: number | undefined;
   /** `proxy.prefix_feedback`. @default true */
   prefixFeedback?: boolean;
+  /**
+   * Gateways, each with its own picker and in-flight counts, request i going to gateway i mod n;
+   * they share the session heads (each session's last replica, as KV holds it once an answer
+   * ends). @default 1
+   */
+  gateways?: number;
   /** Seeds the baseline's random picks. @default 1 */
   seed?: number;
   /** Longest prompt plus output accepted (longer requests count as failed). */
@@ -200,10 +211,10 @@ export function overlaidTrace(trace: readonly TraceRequest[], copies: number): V
   return out.sort((a, b) => a.timestamp - b.timestamp);
 }
 
-/** A replica as the virtual gateway sees it: its engine and the view the strategies get. */
+/** A replica as the virtual gateways see it: its engine and each gateway's view of it. */
 interface VirtualReplica {
   engine: Engine;
-  view: BackendView;
+  views: BackendView[];
   requests: number;
   busyMs: number;
 }
@@ -222,19 +233,23 @@ export function virtualRun(
   const copies = traceCopies(options.replicas);
   const requests = overlaidTrace(trace, copies);
   const gib = options.kvOffloadGib ?? 0;
+  const gatewayCount = Math.max(1, options.gateways ?? 1);
   const engineOptions = {
     ...(options.kvTokens === undefined ? {} : { kvTokens: options.kvTokens }),
     ...(gib > 0 ? { offloadTokens: kvTokensInGib(gib) } : {}),
   };
   const replicas: VirtualReplica[] = Array.from({ length: options.replicas }, (_, i) => ({
-    engine: new Engine(clock, engineOptions),
-    view: {
+    engine: new Engine(clock, {
+      ...engineOptions,
+      ...(options.kvTokensList?.[i] === undefined ? {} : { kvTokens: options.kvTokensList[i] }),
+    }),
+    views: Array.from({ length: gatewayCount }, () => ({
       id: `replica-${i}`,
       url: `virtual://replica-${i}`,
       inFlight: 0,
       ewmaTtftMs: undefined,
       load: undefined,
-    },
+    })),
     requests: 0,
     busyMs: 0,
   }));
@@ -243,9 +258,12 @@ export function virtualRun(
     prefix_block_chars: BLOCK_TOKENS * CHARS_PER_TOKEN,
     prefix_cache_tokens: replicaCacheTokens(options.kvTokens, gib),
   };
-  const picker = strategy === BASELINE
-    ? undefined
-    : createPicker(strategy, strategyOptions(proxy, { now: () => clock.now() }));
+  const pickers = strategy === BASELINE ? [] : Array.from(
+    { length: gatewayCount },
+    () => createPicker(strategy, strategyOptions(proxy, { now: () => clock.now() })),
+  );
+  /** Each session's last replica, as the session heads in KV say once an answer has ended. */
+  const homes = new Map<string, string>();
   const random = mulberry32(options.seed ?? 1);
   const feedback = options.prefixFeedback ?? true;
   // As the gateway does: the prompt's text rides along only for the strategies that read it.
@@ -258,12 +276,13 @@ export function virtualRun(
   const scrape = () => {
     for (const r of replicas) {
       const e = r.engine;
-      r.view.load = {
+      const load = {
         running: e.numRunning,
         waiting: e.numWaiting + e.numLoading,
         kvUsage: e.kv.usage,
         scrapedAtMs: clock.now(),
       };
+      for (const view of r.views) view.load = load;
     }
   };
   const ttfts: number[] = [];
@@ -293,11 +312,15 @@ export function virtualRun(
     });
     const t1 = performance.now();
     featuresUs += (t1 - t0) * 1000;
+    const g = index % gatewayCount;
+    const picker = pickers[g];
+    const home = gatewayCount > 1 ? homes.get(r.session) : undefined;
+    if (home !== undefined) features.homeBackend = home;
     let chosen: VirtualReplica;
     if (picker === undefined) {
       chosen = replicas[Math.floor(random() * replicas.length)]!;
     } else {
-      const views = replicas.map((x) => x.view);
+      const views = replicas.map((x) => x.views[g]!);
       const t2 = performance.now();
       const view = picker.pick(features, views)!;
       decisions.push((performance.now() - t2) * 1000);
@@ -308,7 +331,8 @@ export function virtualRun(
       return;
     }
     const arrival = clock.now();
-    chosen.view.inFlight++;
+    const view = chosen.views[g]!;
+    view.inFlight++;
     chosen.requests++;
     try {
       chosen.engine.submit({
@@ -321,14 +345,13 @@ export function virtualRun(
           if (i !== 0) return;
           const ttft = atMs - arrival;
           ttfts.push(ttft);
-          const before = chosen.view.ewmaTtftMs;
-          chosen.view.ewmaTtftMs = before === undefined
-            ? ttft
-            : before + EWMA_ALPHA * (ttft - before);
+          const before = view.ewmaTtftMs;
+          view.ewmaTtftMs = before === undefined ? ttft : before + EWMA_ALPHA * (ttft - before);
         },
         onFinish: (result) => {
           finished++;
-          chosen.view.inFlight--;
+          view.inFlight--;
+          homes.set(r.session, view.id);
           chosen.busyMs += result.finishMs - arrival;
           if (features.predictedPrefixBlocks !== undefined) {
             const predicted = Math.min(
@@ -343,13 +366,13 @@ export function virtualRun(
               promptTokens: result.promptTokens,
               cachedTokens: result.cachedTokens,
             };
-            picker.learn(features, chosen.view.id, report);
+            picker.learn(features, view.id, report);
           }
         },
       });
     } catch {
       // Longer than the replica's whole KV budget: vLLM refuses it.
-      chosen.view.inFlight--;
+      view.inFlight--;
       failed++;
     }
   };
@@ -364,7 +387,8 @@ export function virtualRun(
     r.engine.close();
   }
   return {
-    strategy: strategyLabel(strategy) + (feedback ? "" : " open-loop"),
+    strategy: strategyLabel(strategy) + (feedback ? "" : " open-loop") +
+      (gatewayCount > 1 ? ` x${gatewayCount} gateways` : ""),
     replicas: options.replicas,
     traceCopies: copies,
     requests: requests.length,

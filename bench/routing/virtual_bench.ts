@@ -20,7 +20,9 @@ export function virtualRuns(
   const runs: VirtualRun[] = [];
   for (const replicas of replicaCounts) {
     for (const strategy of strategies) {
-      const run = virtualRun(trace, strategy, { ...options, replicas });
+      // A per-replica KV list fits one fleet size only.
+      const list = options.kvTokensList?.length === replicas ? options.kvTokensList : undefined;
+      const run = virtualRun(trace, strategy, { ...options, replicas, kvTokensList: list });
       onRun(run);
       runs.push(run);
     }
@@ -160,8 +162,12 @@ export interface VirtualPlan {
   decisionOnly: boolean;
   timeScale: number;
   kvTokens: number | undefined;
+  /** KV budget of each replica; only at the replica count it names. */
+  kvTokensList: number[] | undefined;
   kvOffloadGib: number;
   prefixFeedback: "on" | "off" | "both";
+  /** Also replay through this many gateways sharing the session heads, when over 1. */
+  gateways: number;
   seed: number;
   out: string;
 }
@@ -211,19 +217,26 @@ export async function runVirtualBench(
   if (plan.virtualCheck && !counts.includes(4)) counts.unshift(4);
   const feedbacks = plan.prefixFeedback === "both" ? [true, false] : [plan.prefixFeedback === "on"];
   const runs: VirtualRun[] = [];
+  const gatewayCounts = plan.gateways > 1 ? [1, plan.gateways] : [1];
   for (const prefixFeedback of feedbacks) {
-    runs.push(
-      ...virtualRuns(trace, plan.strategies, counts, {
-        kvTokens: plan.kvTokens,
-        kvOffloadGib: plan.kvOffloadGib,
-        prefixFeedback,
-        seed: plan.seed,
-        maxModelLen,
-      }, (run) =>
-        console.error(
-          `${run.strategy} x${run.replicas}: ${run.requests} requests in ${run.realS.toFixed(1)} s`,
-        )),
-    );
+    for (const gateways of gatewayCounts) {
+      runs.push(
+        ...virtualRuns(trace, plan.strategies, counts, {
+          kvTokens: plan.kvTokens,
+          kvTokensList: plan.kvTokensList,
+          kvOffloadGib: plan.kvOffloadGib,
+          prefixFeedback,
+          gateways,
+          seed: plan.seed,
+          maxModelLen,
+        }, (run) =>
+          console.error(
+            `${run.strategy} x${run.replicas}: ${run.requests} requests in ${
+              run.realS.toFixed(1)
+            } s`,
+          )),
+      );
+    }
   }
   console.log("");
   console.log(formatVirtualTable(runs.sort((a, b) => a.replicas - b.replicas), plan.timeScale));

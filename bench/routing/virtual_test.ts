@@ -79,3 +79,13 @@ Deno.test("decisionBench times one pick among the replicas and the router's memo
   // Nine blocks of 79 a replica, in a Map and a queue: some KiB, not nothing and not megabytes.
   assert(d.bytesPerReplica > 1_000 && d.bytesPerReplica < 1_000_000, `${d.bytesPerReplica} B`);
 });
+
+Deno.test("virtualRun through two gateways sharing session heads keeps most of one gateway's hits", () => {
+  const t = trace(12);
+  const options = { replicas: 4, maxModelLen: 131_072 };
+  const one = virtualRun(t, "prefix_aware", options);
+  const two = virtualRun(t, "prefix_aware", { ...options, gateways: 2 });
+  assertEquals(two.strategy, "prefix_aware x2 gateways");
+  assertEquals(two.requests, 36);
+  assert(two.hitRate >= 0.8 * one.hitRate, `${two.hitRate} against ${one.hitRate}`);
+});

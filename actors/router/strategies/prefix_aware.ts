@@ -22,6 +22,8 @@ export const MIN_PREFIX_SHARE = 0.5;
 
 /** A request noted by {@linkcode PrefixIndex.begin} counts as in flight for this long at most, in ms. */
 export const IN_FLIGHT_MAX_MS = 10 * 60_000;
+/** Reports without an eviction that bring a lowered capacity most of the way back (see {@linkcode PrefixIndex.recover}). */
+const RECOVERY_STEPS = 64;
 /** Most requests a {@linkcode PrefixIndex} notes as in flight; the oldest are let go first. */
 const IN_FLIGHT_MAX = 4_096;
 
@@ -206,6 +208,16 @@ export class PrefixIndex {
     return dropped;
   }
 
+  /**
+   * A report that showed no eviction: a capacity brought down by evictions (perhaps under a
+   * passing load, whose running requests held KV) comes back a 64th of the way to where it
+   * started, so it does not stay low once the replica has room again.
+   */
+  recover(): void {
+    if (this.#capacity >= this.#ghostCapacity) return;
+    this.#capacity += Math.ceil((this.#ghostCapacity - this.#capacity) / RECOVERY_STEPS);
+  }
+
   /** The replica held `blocks` more than this index had room for: the capacity grows by as many. */
   grow(blocks: number): void {
     this.#capacity = Math.min(this.#max, this.#capacity + Math.max(0, Math.floor(blocks)));
@@ -332,6 +344,8 @@ export function prefixAware(options: StrategyOptions): Strategy {
         index.dropThrough(prediction.stamps[reported]!, prediction.clock);
       } else if (reported > predicted && prediction.nextPushedOut) {
         index.grow(reported - predicted);
+      } else {
+        index.recover();
       }
       // Held more than predicted otherwise: routed there by another gateway process, or before a
       // restart; the request's own insert has learned those blocks already.
