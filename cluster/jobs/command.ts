@@ -15,6 +15,9 @@ import { runPlan } from "./plan.ts";
 import { runConnect } from "./connect.ts";
 import { NoLocalJobsError } from "./local_jobs.ts";
 import { SshConnectError, SshHostKeyError } from "../ssh/mod.ts";
+import { SlurmCommandError } from "../slurm/cli.ts";
+import { RestSlurmError } from "../slurm/rest.ts";
+import { JobsRequestError } from "../../actors/job/controller.ts";
 
 /** Extra seconds `start --wait` allows beyond the longest `startup_timeout`, for the queue. */
 const QUEUE_ALLOWANCE_S = 300;
@@ -39,32 +42,45 @@ function checkModel(config: Config, model: string, usage: string): void {
   throw new UsageError(`Unknown model "${model}"; the config's models: ${names}`, usage);
 }
 
+/** An error that is the world's answer, not a bug: what to print and the exit code. */
+export interface ExpectedError {
+  message: string;
+  /** 2 for a request the controller refused as wrong (an unknown model, a count out of bounds), else 1. */
+  code: 1 | 2;
+}
+
 /**
  * What to print for an error that is the world's answer, not a bug: a gateway's refusal, an SSH
- * login or host key refused, a job not found; undefined for anything else (thrown on).
+ * login or host key refused, a SLURM command or slurmrestd failing, a job not found, a request
+ * the job actors refused; undefined for anything else (thrown on, with its stack).
  */
-export function expectedErrorMessage(error: unknown): string | undefined {
+export function expectedError(error: unknown): ExpectedError | undefined {
   if (error instanceof SshHostKeyError || error instanceof SshConnectError) {
-    return `Cannot reach the cluster: ${error.message}`;
+    return { message: `Cannot reach the cluster: ${error.message}`, code: 1 };
   }
-  if (
-    error instanceof GatewayJobsError || error instanceof NoLocalJobsError ||
-    error instanceof JobNotFoundError
-  ) {
-    return error.message;
+  if (error instanceof SlurmCommandError || error instanceof RestSlurmError) {
+    return { message: `SLURM did not answer: ${error.message}`, code: 1 };
+  }
+  if (error instanceof JobsRequestError) return { message: error.message, code: 2 };
+  if (error instanceof GatewayJobsError) {
+    const refused = error.status === 400 || error.status === 404;
+    return { message: error.message, code: refused ? 2 : 1 };
+  }
+  if (error instanceof NoLocalJobsError || error instanceof JobNotFoundError) {
+    return { message: error.message, code: 1 };
   }
   return undefined;
 }
 
-/** Runs `fn`, printing an expected error (exit 1) instead of a stack trace. */
+/** Runs `fn`, printing an expected error (with its exit code) instead of a stack trace. */
 async function reporting(fn: () => Promise<number>): Promise<number> {
   try {
     return await fn();
   } catch (error) {
-    const message = expectedErrorMessage(error);
-    if (message === undefined) throw error;
-    console.error(message);
-    return 1;
+    const expected = expectedError(error);
+    if (expected === undefined) throw error;
+    console.error(expected.message);
+    return expected.code;
   }
 }
 

@@ -173,7 +173,7 @@ interface Setup {
 /** A config on the testbed over its sshd, with a model whose replicas run the simulator. */
 async function withSetup(
   fn: (setup: Setup) => Promise<void>,
-  extra: { auth?: string; replicas?: number } = {},
+  extra: { auth?: string; replicas?: number; modelLines?: string[] } = {},
 ): Promise<void> {
   const bed = testbed();
   const dir = await Deno.makeTempDir({ prefix: "turnpike-jobs-cli-" });
@@ -198,6 +198,7 @@ async function withSetup(
     `    command: "${Deno.execPath()} run -A ${MAIN_TS} sim --port {port} --model {name} --time-scale 20 --tokenizer approx"`,
     "    startup_timeout: 180",
     '    time: "00:30:00"',
+    ...(extra.modelLines ?? []).map((line) => `    ${line}`),
     ...(extra.auth === undefined ? [] : [extra.auth]),
     `state_dir: ${dir}/state`,
   ].join("\n");
@@ -489,8 +490,13 @@ Deno.test({
         unknown.stderr,
         new RegExp(`Unknown model "${model}-typo"; the config's models: ${model}`),
       );
+      // Out of the model's autoscale bounds: the job actors refuse it before anything is submitted.
+      const bounded = await jobs(["scale", model, "5", "--config", file]);
+      assert.equal(bounded.code, 2, bounded.stdout);
+      assert.match(bounded.stderr, /5 replicas is outside .*autoscale bounds 1-2/);
+      assert.doesNotMatch(bounded.stderr, /^\s+at /m);
       assert.deepEqual(await squeue(model), []);
-    });
+    }, { modelLines: ["autoscale: { min: 1, max: 2 }"] });
     // cluster.type local: the replicas are the gateway's own processes, so with none running there
     // is nothing to drive alone.
     const dir = await Deno.makeTempDir({ prefix: "turnpike-jobs-cli-local-" });
