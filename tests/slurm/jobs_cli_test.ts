@@ -380,6 +380,14 @@ Deno.test({
           assert.equal(viaEnv.code, 0, viaEnv.stderr);
           assert.match(viaEnv.stdout, /^MODEL\s+REPLICA/);
 
+          // connect would be a second gateway on the same port: it says so instead.
+          const beside = await jobs(["connect", "--config", file], 120_000, { [variable]: "" });
+          assert.equal(beside.code, 1, beside.stdout);
+          assert.match(
+            beside.stderr,
+            /A gateway already answers on http:\/\/127\.0\.0\.1:\d+.*--port/,
+          );
+
           // start and stop go through the gateway too: its actors own the jobs.
           const key = ["--admin-key", adminKey];
           const started = await jobs(["start", "--config", file, ...key], 240_000, {
