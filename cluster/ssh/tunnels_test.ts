@@ -134,6 +134,24 @@ Deno.test("SshTunnels closes a local connection whose remote port refuses", asyn
   }
 });
 
+Deno.test("SshTunnels forwards through a ProxyJump bastion too", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("via bastion"),
+  );
+  const shell = new SshShell(testbedSsh({ proxy_jump: `${bed.user}@${bed.host}:${bed.port}` }));
+  const tunnels = new SshTunnels(shell);
+  try {
+    const tunnel = await tunnels.forward("127.0.0.1", server.addr.port);
+    assert.equal(await (await fetch(tunnel.url)).text(), "via bastion");
+    assert.match(shell.where, / via /);
+  } finally {
+    await tunnels.close();
+    await shell.close();
+    await server.shutdown();
+  }
+});
+
 Deno.test("NoTunnels hands back the node's own URL", async () => {
   const tunnels = new NoTunnels();
   const tunnel = await tunnels.forward("gpu01", 5900);
