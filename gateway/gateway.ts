@@ -13,7 +13,7 @@ import {
 } from "../actors/router/mod.ts";
 import { PickerSwitches } from "../actors/router/switchable_picker.ts";
 import { SloTracker } from "../proxy/admin/slo/mod.ts";
-import { RoutingController } from "../proxy/admin/routing/mod.ts";
+import { RoutingController, SharedRouting, specKey } from "../proxy/admin/routing/mod.ts";
 import { LocalJobs } from "../actors/job/local_jobs.ts";
 import { type ClusterJobs, countPhases } from "../actors/job/controller.ts";
 import { openClusterJobs } from "../actors/job/open.ts";
@@ -275,8 +275,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     changed: () => {
       promptText = switches.strategies().some(needsPromptText);
     },
+    // Every process on the KV store routes alike: a change here reaches the others within a sync.
+    shared: {
+      store: new SharedRouting(kv, specKey(config.proxy.strategy)),
+      nodeId: system.nodeId,
+      syncMs: config.proxy.registration_sync_interval * 1000,
+    },
     now,
   });
+  await routing.start();
   slo.start();
   for (const model of Object.keys(config.slo.models)) {
     if (!config.models.some((m) => m.name === model)) {

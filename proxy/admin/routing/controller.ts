@@ -16,6 +16,8 @@ import type {
   RoutingResponse,
 } from "../api_types.ts";
 import type { SloTracker } from "../slo/mod.ts";
+import { type SharedEntry, type SharedRouting, specKey } from "./shared_routing.ts";
+import { Repeating } from "../../../actors/runtime/mod.ts";
 
 /** Events kept per model. */
 const HISTORY = 20;
@@ -35,6 +37,12 @@ export interface RoutingControllerOptions {
   logger?: Pick<Logger, "warn" | "info">;
   /** Told after any model's strategy or canary changed (the gateway rechecks what its features need). */
   changed?: () => void;
+  /**
+   * Shares every change with the other gateway processes on the KV store and applies theirs,
+   * read every `syncMs`; this process's `nodeId` judges the canaries it started. Without it the
+   * routing is this process's own.
+   */
+  shared?: { store: SharedRouting; nodeId: string; syncMs: number };
   /** Clock in ms since the epoch. @default Date.now */
   now?: () => number;
 }
@@ -55,6 +63,8 @@ interface Running {
   windowS: number;
   startedAtMs: number;
   endsAtMs: number;
+  /** The process that started it, which judges it. */
+  node: string;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -71,6 +81,9 @@ export class RoutingController {
   readonly #history = new Map<string, RoutingEvent[]>();
   readonly #changes: Counter<"model" | "kind"> | undefined;
   readonly #unsubscribe: () => void;
+  readonly #shared: RoutingControllerOptions["shared"];
+  readonly #nodeId: string;
+  readonly #sync: Repeating | undefined;
 
   /** @param options the pickers, the SLO tracker and config, where metrics and logs go */
   constructor(options: RoutingControllerOptions) {
@@ -80,6 +93,15 @@ export class RoutingController {
     this.#logger = options.logger ?? defaultLogger;
     this.#now = options.now ?? Date.now;
     this.#changed = options.changed ?? (() => {});
+    this.#shared = options.shared;
+    this.#nodeId = options.shared?.nodeId ?? "local";
+    if (this.#shared !== undefined) {
+      this.#sync = new Repeating(() => this.sync(), {
+        intervalMs: this.#shared.syncMs,
+        what: "read the shared routing changes from KV",
+        keepsAlive: false,
+      });
+    }
     if (options.registry) {
       this.#changes = new Counter({
         name: "turnpike_routing_changes_total",
@@ -118,7 +140,10 @@ export class RoutingController {
     const nowMs = this.#now();
     if (input.canary_share === undefined) {
       const models = input.model === undefined ? known : [input.model];
-      if (input.model === undefined) this.#switches.setDefault(input.strategy);
+      if (input.model === undefined) {
+        this.#switches.setDefault(input.strategy);
+        this.#share(undefined);
+      }
       for (const model of models) {
         const picker = this.#switches.get(model)!;
         const from = picker.strategy;
@@ -169,6 +194,7 @@ export class RoutingController {
       windowS,
       startedAtMs: nowMs,
       endsAtMs: nowMs + windowS * 1000,
+      node: this.#nodeId,
     });
     this.#record(model, {
       at: iso(nowMs),
@@ -189,8 +215,11 @@ export class RoutingController {
 
   /** Promotes or rolls back every canary whose window has ended by `nowMs`. */
   judge(nowMs: number): void {
+    // Another process's canary is its to judge, unless it has been silent for a few syncs past the end.
+    const orphanedAfterMs = this.#shared === undefined ? 0 : 3 * this.#shared.syncMs + 1000;
     for (const [model, canary] of this.#canaries) {
       if (nowMs < canary.endsAtMs) continue;
+      if (canary.node !== this.#nodeId && nowMs < canary.endsAtMs + orphanedAfterMs) continue;
       this.#canaries.delete(model);
       const picker = this.#switches.get(model);
       if (picker === undefined) continue;
@@ -244,9 +273,26 @@ export class RoutingController {
     }
   }
 
-  /** Stops judging. */
+  /** Reads the shared changes once and applies them (and schedules the next reads). */
+  async start(): Promise<void> {
+    if (this.#shared === undefined) return;
+    await this.sync();
+    this.#sync?.start();
+  }
+
+  /** Applies the changes other processes shared since the last read. */
+  async sync(): Promise<void> {
+    if (this.#shared === undefined) return;
+    const changes = await this.#shared.store.changes();
+    if (changes.default !== undefined) this.#switches.setDefault(changes.default.strategy);
+    for (const [model, entry] of changes.models) this.#apply(model, entry);
+    if (changes.default !== undefined || changes.models.size > 0) this.#changed();
+  }
+
+  /** Stops judging and reading the shared changes. */
   close(): void {
     this.#unsubscribe();
+    this.#sync?.stop();
   }
 
   #record(model: string, event: RoutingEvent): void {
@@ -256,6 +302,51 @@ export class RoutingController {
     this.#history.set(model, list);
     this.#changes?.inc({ model, kind: event.kind });
     this.#changed();
+    this.#share(model);
+  }
+
+  /** Writes `model`'s routing (undefined: the default) for the other processes. */
+  #share(model: string | undefined): void {
+    const shared = this.#shared;
+    if (shared === undefined) return;
+    const picker = model === undefined ? undefined : this.#switches.get(model);
+    const canary = model === undefined ? undefined : this.#canaries.get(model);
+    const entry: Omit<SharedEntry, "base"> = {
+      strategy: picker?.strategy ?? this.#switches.defaultStrategy,
+      canary: canary ?? null,
+      history: model === undefined ? [] : this.#history.get(model) ?? [],
+    };
+    shared.store.write(model, entry).catch((error) =>
+      this.#logger.warn("cannot share a routing change through KV", {
+        model: model ?? null,
+        error: error instanceof Error ? error.message : String(error),
+      })
+    );
+  }
+
+  /** Makes `model`'s routing what another process shared: its strategy, canary and history. */
+  #apply(model: string, entry: SharedEntry): void {
+    const picker = this.#switches.pickerFor(model);
+    const local = this.#canaries.get(model);
+    const remote = entry.canary;
+    if (remote !== null) {
+      const same = local !== undefined && local.startedAtMs === remote.startedAtMs &&
+        local.node === remote.node;
+      if (!same) {
+        if (specKey(picker.strategy) !== specKey(entry.strategy)) picker.set(entry.strategy);
+        picker.startCanary(remote.strategy, remote.share);
+        this.#canaries.set(model, { ...remote });
+      }
+    } else {
+      if (local !== undefined) {
+        // Judged elsewhere: the strategy now in force says which way.
+        if (specKey(entry.strategy) === specKey(local.strategy)) picker.promote();
+        else picker.rollback();
+        this.#canaries.delete(model);
+      }
+      if (specKey(picker.strategy) !== specKey(entry.strategy)) picker.set(entry.strategy);
+    }
+    this.#history.set(model, entry.history.slice(0, HISTORY));
   }
 
   #modelState(model: string): RoutingModelState {

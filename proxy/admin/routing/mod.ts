@@ -6,3 +6,11 @@ export {
   type RoutingRefusal,
 } from "./controller.ts";
 export { routingRoutes, type RoutingServices } from "./routes.ts";
+export {
+  type SharedCanary,
+  type SharedChanges,
+  type SharedEntry,
+  SharedEntrySchema,
+  SharedRouting,
+  specKey,
+} from "./shared_routing.ts";
