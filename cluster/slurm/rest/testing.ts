@@ -21,20 +21,24 @@ export interface Slurmrestd {
  */
 export async function startSlurmrestd(account = "testacct"): Promise<Slurmrestd> {
   const env = { SLURM_CONF: testbed().slurmConf };
-  const assoc = await new Deno.Command("sacctmgr", {
-    args: ["-n", "-P", "show", "assoc", "user=nobody", `account=${account}`, "format=user"],
-    env,
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  if (new TextDecoder().decode(assoc.stdout).trim() === "") {
+  const associated = async () => {
+    const show = await new Deno.Command("sacctmgr", {
+      args: ["-n", "-P", "show", "assoc", "user=nobody", `account=${account}`, "format=user"],
+      env,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(show.stdout).trim() !== "";
+  };
+  if (!(await associated())) {
     const add = await new Deno.Command("sacctmgr", {
       args: ["-i", "add", "user", "nobody", `account=${account}`],
       env,
-      stdout: "null",
+      stdout: "piped",
       stderr: "piped",
     }).output();
-    if (!add.success) {
+    // Another test may have added it meanwhile ("Nothing new added", exit 1).
+    if (!add.success && !(await associated())) {
       throw new Error(`sacctmgr add user nobody: ${new TextDecoder().decode(add.stderr)}`);
     }
   }
