@@ -290,6 +290,29 @@ Deno.test("SshShell authenticates with the agent at SSH_AUTH_SOCK", async () => 
   }
 });
 
+Deno.test("SshShell expands ~ in key and known_hosts, and finds ~/.ssh/id_ed25519 without a key", async () => {
+  const home = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(join(home, ".ssh"));
+    await Deno.copyFile(bed.key, join(home, ".ssh", "id_ed25519"));
+    await Deno.copyFile(bed.knownHosts, join(home, ".ssh", "known_hosts"));
+    const env = { get: (name: string) => (name === "HOME" ? home : undefined) };
+    const { key: _key, known_hosts: _knownHosts, ...bare } = testbedSsh();
+    for (const config of [{ ...bare, key: "~/.ssh/id_ed25519" }, bare]) {
+      const shell = new SshShell(config, { env });
+      try {
+        assert.equal((await shell.exec(["echo", "home"])).stdout, "home\n");
+      } finally {
+        await shell.close();
+      }
+    }
+    await Deno.remove(join(home, ".ssh", "id_ed25519"));
+    assert.throws(() => new SshShell(bare, { env }), /has no key and no agent/);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
 Deno.test("SshShell jumps through a bastion (the same sshd, to itself)", async () => {
   await withShell({ proxy_jump: `${bed.user}@${bed.host}:${bed.port}` }, async (shell) => {
     assert.equal(
