@@ -8,6 +8,7 @@ import type { Config, ModelConfig } from "../../config/mod.ts";
 import type { PendingGroup } from "../../cluster/slurm/types.ts";
 import type { ActorRef, ActorSystem } from "../runtime/mod.ts";
 import { logger, Repeating } from "../runtime/mod.ts";
+import { acquireLease, releaseLease, renewLeaseIn } from "../runtime/durable/lease.ts";
 import type { AutoscalePolicy } from "./autoscale.ts";
 import type { JobDriver } from "./driver.ts";
 import { FINAL_PHASES, type JobState, type MachineConfig } from "./machine.ts";
@@ -23,8 +24,8 @@ export interface PendingReasons {
 
 /** A bad request to the controller: an unknown model (the API's 404) or a bad count (400). */
 export class JobsRequestError extends Error {
-  /** `model_not_found` or `invalid_replicas`. */
-  readonly code: "model_not_found" | "invalid_replicas";
+  /** `model_not_found`, `invalid_replicas`, or `owned_elsewhere` (another process runs the actors: 409). */
+  readonly code: "model_not_found" | "invalid_replicas" | "owned_elsewhere";
   /** @param message what was wrong and what to do, @param code which mistake */
   constructor(message: string, code: JobsRequestError["code"]) {
     super(message);
@@ -173,6 +174,9 @@ export function countPhases(
 
 const ASK_MS = 30_000;
 
+/** The lease of the process that runs the job actors of a KV file. */
+const OWNER_LEASE = { kind: "job-owner", id: "all" };
+
 /** The job actors of the launched models, and the calls `deno task jobs` and `/api/jobs` make. */
 export class ClusterJobs implements JobsController {
   readonly #options: ClusterJobsOptions;
@@ -180,33 +184,123 @@ export class ClusterJobs implements JobsController {
   readonly #models = new Map<string, ActorRef<ModelMessage>>();
   readonly #poller: Repeating;
   readonly #now: () => number;
+  readonly #kv: Deno.Kv;
+  readonly #pollMs: number;
+  readonly #leaseMs: number;
+  /** The owner lease's fencing token while this process runs the actors. */
+  #token: string | undefined;
+  /** Who holds the lease when this process does not. */
+  #heldBy: string | undefined;
+  /** A resume asked for before this process held the lease, run once it does. */
+  #pendingResume: { startNew?: boolean } | undefined;
+  #owning: Promise<boolean> | undefined;
 
-  private constructor(options: ClusterJobsOptions, store: JobStore) {
+  private constructor(options: ClusterJobsOptions, kv: Deno.Kv) {
     this.#options = options;
-    this.#store = store;
+    this.#kv = kv;
+    this.#store = new JobStore(kv);
     this.#now = options.now ?? Date.now;
+    this.#pollMs = options.pollMs ?? (options.config.cluster.slurm?.poll_interval ?? 10) * 1000;
+    // A few missed renewals (a loaded machine) before another process may take over.
+    this.#leaseMs = Math.max(15_000, 3 * this.#pollMs);
     this.#poller = new Repeating(() => this.pollOnce(), {
-      intervalMs: options.pollMs ?? (options.config.cluster.slurm?.poll_interval ?? 10) * 1000,
+      intervalMs: this.#pollMs,
       what: "poll the cluster's jobs",
       keepsAlive: false,
     });
   }
 
   /**
-   * Starts a ModelActor for every launched model (re-attaching to the jobs KV has for it) and the
-   * poller. Nothing is submitted: call {@linkcode resume} (a gateway) or {@linkcode start}.
+   * Takes the job actors' lease on the KV file (one process runs them, so no job is submitted
+   * twice) and starts a ModelActor for every launched model (re-attaching to the jobs KV has for
+   * it) and the poller. Nothing is submitted: call {@linkcode resume} (a gateway) or
+   * {@linkcode start}. When another process holds the lease, this one reads the rows and takes
+   * over once that lease lapses (its process died).
    */
-  static open(options: ClusterJobsOptions): ClusterJobs {
+  static async open(options: ClusterJobsOptions): Promise<ClusterJobs> {
     const kv = options.system.kv;
     if (!kv) throw new Error("The job actors need an actor system with a KV store");
-    const jobs = new ClusterJobs(options, new JobStore(kv));
+    const jobs = new ClusterJobs(options, kv);
+    await jobs.#tryOwn();
+    jobs.#poller.start();
+    return jobs;
+  }
+
+  /** Whether this process runs the job actors (holds their lease). */
+  get owner(): boolean {
+    return this.#token !== undefined;
+  }
+
+  /** One attempt at a time (a poll and a call may both try): the first one's outcome. */
+  #tryOwn(): Promise<boolean> {
+    this.#owning ??= this.#takeLease().finally(() => {
+      this.#owning = undefined;
+    });
+    return this.#owning;
+  }
+
+  async #takeLease(): Promise<boolean> {
+    if (this.#token !== undefined) return true;
+    const lease = await acquireLease(this.#kv, OWNER_LEASE, {
+      owner: this.#options.system.nodeId,
+      ttlMs: this.#leaseMs,
+    });
+    if (!lease.ok) {
+      this.#heldBy = lease.owner;
+      return false;
+    }
+    this.#token = lease.token;
+    this.#heldBy = undefined;
+    this.#spawnModels();
+    const resume = this.#pendingResume;
+    this.#pendingResume = undefined;
+    if (resume) await this.resume(resume);
+    return true;
+  }
+
+  /** Extends the lease; when it was lost (this process stalled past it), stops the actors. */
+  async #renew(): Promise<boolean> {
+    const op = this.#kv.atomic();
+    renewLeaseIn(op, OWNER_LEASE, {
+      token: this.#token as string,
+      owner: this.#options.system.nodeId,
+      ttlMs: this.#leaseMs,
+    });
+    const result = await op.commit();
+    if (result.ok) {
+      this.#token = result.versionstamp;
+      return true;
+    }
+    logger.error("another process took over the job actors; this one stops running them");
+    this.#token = undefined;
+    await this.#stopModels();
+    return false;
+  }
+
+  /** Waits (about one lease) to hold the lease, for a call that changes jobs. */
+  async #own(): Promise<void> {
+    const deadline = this.#now() + this.#leaseMs + 2 * this.#pollMs;
+    while (!(await this.#tryOwn())) {
+      if (this.#now() >= deadline) {
+        throw new JobsRequestError(
+          `Another process (${this.#heldBy}) runs the job actors on this KV file; send the ` +
+            "request to its /api/jobs, or stop it first",
+          "owned_elsewhere",
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  #spawnModels(): void {
+    const options = this.#options;
     for (const model of launched(options.config)) {
       const ref = options.system.spawn(
         modelBehavior({
           model: model.name,
           config: machineConfigOf(options.config, model, options.pending, options.drainMs),
           driver: options.driver,
-          store: jobs.#store,
+          store: this.#store,
           autoscale: autoscalePolicyOf(model),
           portStride: Math.max(model.replicas, model.autoscale?.max ?? 0),
           ...(options.queued ? { queued: () => options.queued!(model.name) } : {}),
@@ -214,10 +308,13 @@ export class ClusterJobs implements JobsController {
         }),
         model.name,
       );
-      jobs.#models.set(model.name, ref);
+      this.#models.set(model.name, ref);
     }
-    jobs.#poller.start();
-    return jobs;
+  }
+
+  async #stopModels(): Promise<void> {
+    for (const ref of this.#models.values()) await this.#options.system.stop(ref.address);
+    this.#models.clear();
   }
 
   /** The job records in KV. */
@@ -231,6 +328,10 @@ export class ClusterJobs implements JobsController {
    * `startNew`, which starts those never started at their configured `replicas`.
    */
   async resume(options: { startNew?: boolean } = {}): Promise<void> {
+    if (this.#token === undefined) {
+      this.#pendingResume = options;
+      return;
+    }
     for (const model of launched(this.#options.config)) {
       const record = await this.#store.model(model.name);
       if (record === undefined && !options.startNew) continue;
@@ -242,6 +343,7 @@ export class ClusterJobs implements JobsController {
 
   async start(models?: readonly string[]): Promise<JobStatusRow[]> {
     const names = this.#names(models);
+    await this.#own();
     for (const name of names) {
       const model = this.#model(name);
       const record = await this.#store.model(name);
@@ -255,6 +357,7 @@ export class ClusterJobs implements JobsController {
 
   async scale(model: string, replicas: number): Promise<JobStatusRow[]> {
     checkReplicas(this.#model(model), replicas);
+    await this.#own();
     await this.#set(model, replicas, false, true, `scale to ${replicas}`);
     await this.#until([model], (job) => job.phase !== "planned", 60_000);
     return await this.status();
@@ -262,6 +365,7 @@ export class ClusterJobs implements JobsController {
 
   async stop(model?: string): Promise<JobStatusRow[]> {
     const names = this.#names(model === undefined ? undefined : [model]);
+    await this.#own();
     for (const name of names) await this.#set(name, 0, true, false, "stop");
     const drainMs = this.#options.drainMs ?? this.#options.config.proxy.drain_timeout * 1000;
     await this.#until(
@@ -282,7 +386,7 @@ export class ClusterJobs implements JobsController {
   /** The models' records (desired counts, stopped, the last change's reason). */
   async models(): Promise<ModelRecord[]> {
     const out: ModelRecord[] = [];
-    for (const name of this.#models.keys()) {
+    for (const { name } of launched(this.#options.config)) {
       const record = await this.#store.model(name);
       if (record) out.push(record);
     }
@@ -291,6 +395,8 @@ export class ClusterJobs implements JobsController {
 
   /** One poll: squeue (and sacct) for every job with an id, told to its ModelActor; then autoscale. */
   async pollOnce(): Promise<void> {
+    // Not the owner: take over once the owner's lease lapsed; the owner renews it here.
+    if (this.#token === undefined ? !(await this.#tryOwn()) : !(await this.#renew())) return;
     const jobs = (await this.#store.jobs()).filter((j) =>
       j.jobId !== undefined && !FINAL_PHASES.has(j.phase)
     );
@@ -305,15 +411,19 @@ export class ClusterJobs implements JobsController {
     }
   }
 
-  /** Stops the poller and the actors; the jobs keep running on the cluster. */
+  /** Stops the poller and the actors and lets the lease go; the jobs keep running on the cluster. */
   async close(): Promise<void> {
     this.#poller.stop();
-    for (const ref of this.#models.values()) await this.#options.system.stop(ref.address);
-    this.#models.clear();
+    await this.#stopModels();
+    const token = this.#token;
+    this.#token = undefined;
+    if (token !== undefined) await releaseLease(this.#kv, OWNER_LEASE, token).catch(() => false);
   }
 
   #names(models: readonly string[] | undefined): string[] {
-    if (models === undefined || models.length === 0) return [...this.#models.keys()];
+    if (models === undefined || models.length === 0) {
+      return launched(this.#options.config).map((m) => m.name);
+    }
     for (const name of models) this.#model(name);
     return [...models];
   }
@@ -321,7 +431,7 @@ export class ClusterJobs implements JobsController {
   #model(name: string): ModelConfig {
     const model = launched(this.#options.config).find((m) => m.name === name);
     if (!model) {
-      const known = [...this.#models.keys()];
+      const known = launched(this.#options.config).map((m) => m.name);
       throw new JobsRequestError(
         `Unknown model "${name}": the launched models are ${
           known.length ? known.map((k) => `"${k}"`).join(", ") : "(none)"

@@ -31,10 +31,12 @@ async function answer(work: () => Promise<JobStatusRow[]>): Promise<Response> {
     return rows(await work());
   } catch (error) {
     if (error instanceof JobsRequestError) {
-      return errorResponse(error.code === "model_not_found" ? 404 : 400, error.message, {
-        code: error.code,
-        param: error.code === "model_not_found" ? "model" : "replicas",
-      });
+      const [status, param] = error.code === "model_not_found"
+        ? [404, "model"] as const
+        : error.code === "invalid_replicas"
+        ? [400, "replicas"] as const
+        : [409, null] as const;
+      return errorResponse(status, error.message, { code: error.code, param });
     }
     logger.error("a jobs request failed", { error: errorField(error) });
     return errorResponse(

@@ -523,3 +523,53 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "two gateways on one KV file: one runs the job actors (no job twice), the other takes over when it closes",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const bed = testbedOrSkip("the two-gateway test");
+    if (!bed) return;
+    const model = tag("c1pair");
+    const dir = await Deno.makeTempDir({ prefix: "turnpike-slurm-pair-" });
+    const config = ConfigSchema.parse(
+      slurmConfig({
+        model,
+        replicas: 1,
+        basePort: freeBasePort(1),
+        stateDir: dir,
+        jobDir: `${bed.jobDir}/${model}`,
+      }),
+    );
+    const first = await startGateway(config, { port: 0 });
+    let second: Awaited<ReturnType<typeof startGateway>> | undefined;
+    try {
+      second = await startGateway(config, { port: 0 });
+      await waitFor(
+        "the replica to be healthy",
+        async () => (await rowsOf(first.url))[0]?.phase === "healthy",
+        { timeoutMs: 90_000 },
+      );
+      // The second reads the same rows from KV, and submitted nothing of its own.
+      assert.deepStrictEqual(
+        (await rowsOf(second.url)).map((r) => r.jobId),
+        (await rowsOf(first.url)).map((r) => r.jobId),
+      );
+      assert.equal((await liveJobs(bed, model)).length, 1);
+      const jobId = (await rowsOf(first.url))[0]?.jobId;
+      await first.close({ deadlineMs: 2_000 });
+      // Its lease let go, the second runs the actors: the same job, now routed by the second.
+      await routable(second.url, model, 1);
+      const client = new OpenAI({ baseURL: `${second.url}/v1`, apiKey: "x", maxRetries: 0 });
+      assert.ok((await ask(client, model)).length > 0);
+      assert.deepStrictEqual((await liveJobs(bed, model)).map((j) => j.jobId), [jobId]);
+    } finally {
+      await first.close({ deadlineMs: 2_000 });
+      await second?.close({ deadlineMs: 2_000 });
+      await cancelAll(bed, model);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
