@@ -49,6 +49,8 @@ export interface JobDriver {
     target: { node: string; port: number; deadlineMs: number },
     signal: AbortSignal,
   ): Promise<HealthOutcome>;
+  /** Lets go of what reaching the replica of `job` (its node and port) held: its tunnel. */
+  release(job: JobState): Promise<void>;
   /** Whether the job's own log says its port was taken on the node (read when it ended early). */
   portTaken(job: JobState): Promise<boolean>;
   /** The backend id a job's replica is routed under: the same for every submit of one record. */

@@ -20,6 +20,9 @@ import type { JobStore } from "./store.ts";
 /** The longest delay setTimeout takes (2^31 - 1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Phases in which the replica is reached through its tunnel. */
+const REACHED: ReadonlySet<string> = new Set(["running", "healthy", "draining"]);
+
 /** The actor kind of every JobActor. */
 export const JOB_KIND = "job";
 
@@ -115,6 +118,16 @@ export function jobBehavior(options: JobActorOptions): Behavior<JobActorState, J
         state.health = undefined;
       }
       for (const effect of effects) await run(state, effect, ctx);
+      if (REACHED.has(before.phase) && !REACHED.has(job.phase)) {
+        // The replica is gone (or going): its tunnel is not needed any more.
+        driver.release(before).catch((error) =>
+          logger.warn("cannot close a replica's tunnel", {
+            model: before.model,
+            replica: before.replica,
+            error: errorField(error),
+          })
+        );
+      }
       // After the effects: a replacement reported healthy is routable before the old job retires.
       if (job !== before) {
         ctx.tell(options.parent, { type: "job_changed", job } satisfies JobChanged);

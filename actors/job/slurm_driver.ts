@@ -123,6 +123,13 @@ export class SlurmDriver implements JobDriver {
     return { type: "unhealthy", error: "the health wait was cancelled" };
   }
 
+  async release(job: JobState): Promise<void> {
+    if (job.node === undefined || job.port === undefined) return;
+    // forward() answers the open tunnel of node:port, which closing removes.
+    const tunnel = await this.#options.tunnels.forward(job.node, job.port);
+    await tunnel.close();
+  }
+
   async portTaken(job: JobState): Promise<boolean> {
     for (const path of this.#options.logPaths(job)) {
       const log = await this.#options.slurm.readFile(path).catch(() => "");

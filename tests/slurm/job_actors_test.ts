@@ -301,7 +301,8 @@ Deno.test({
         basePort: freeBasePort(2),
         stateDir: "",
         jobDir,
-        slurm: { signal_lead: 45 },
+        // Over SSH: the old job's tunnel is closed once it is gone, the replacement's stays.
+        slurm: { signal_lead: 45, ssh: testbedSsh() },
         modelExtra: { time: "00:01:00" },
       }), async (url, model) => {
       await waitFor(
@@ -325,6 +326,16 @@ Deno.test({
       const successor = rows.find((r) => r.jobId !== first.jobId && r.phase === "healthy")!;
       assert.notEqual(successor.port, first.port);
       assert.notEqual(successor.endpoint, first.endpoint);
+      // The old job's tunnel goes with it: its local end stops listening (a connect is refused).
+      const oldLocalPort = Number(new URL(first.endpoint!).port);
+      await waitFor("the old job's tunnel to close", async () => {
+        try {
+          (await Deno.connect({ hostname: "127.0.0.1", port: oldLocalPort })).close();
+          return false;
+        } catch {
+          return true;
+        }
+      }, { timeoutMs: 30_000 });
       await routable(url, model, 1);
       assert.ok((await ask(client, model)).length > 0);
     });
