@@ -124,6 +124,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   let localJobs: LocalJobs | undefined;
   let cluster: Cluster | undefined;
   let clusterJobs: ClusterJobs | undefined;
+  // Requests waiting in the gateway's own queue per model, for autoscaling; set once admission is.
+  let queuedOf = (_model: string): number => 0;
   try {
     for (const model of config.models) {
       fleet.addModel(model.name);
@@ -147,6 +149,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       clusterJobs = await openClusterJobs(config, cluster, {
         system,
         routing: fleetRouting(fleet, { recent: () => records.recent({ limit: 2_000 }) }),
+        queued: (model) => queuedOf(model),
       });
       // A restart re-attaches to the jobs in KV; a model never started is started as configured.
       await clusterJobs.resume({ startNew: true });
@@ -181,6 +184,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       m.name
     ),
   });
+  queuedOf = (model) => admission.stats()[model]?.waiting ?? 0;
   const forward: ForwardContext = {
     proxy: config.proxy,
     headers: config.headers,

@@ -347,8 +347,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await withGateway("c1auto", (model, jobDir) =>
-      slurmConfig({
+    await withGateway("c1auto", (model, jobDir) => ({
+      ...slurmConfig({
         model,
         replicas: 1,
         basePort: freeBasePort(2),
@@ -356,11 +356,14 @@ Deno.test({
         jobDir,
         proxy: { metrics_scrape_interval: 0.5 },
         modelExtra: {
-          // One sequence at a time, slowly: concurrent requests wait in the replica's queue.
+          // One sequence at a time, slowly: concurrent requests wait.
           command: simCommand(" --max-num-seqs 1 --slow-token-ms 100"),
           autoscale: { min: 1, max: 2, target_waiting: 1, cooldown: 2 },
         },
-      }), async (url, model) => {
+      }),
+      // One in flight per replica: the others wait in the gateway's queue, which counts too.
+      admission: { max_in_flight_per_replica: 1, adaptive: false },
+    }), async (url, model) => {
       await waitFor(
         "the first replica to be healthy",
         async () => healthy(await rowsOf(url)).length === 1,
