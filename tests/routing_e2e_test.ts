@@ -1,22 +1,7 @@
 /** End-to-end distribution checks of each routing strategy through the gateway, with simulated replicas. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { chat, MODEL, startRig, type TestRig, waitFor } from "../gateway/testing.ts";
-
-async function backendOf(
-  rig: TestRig,
-  body: Record<string, unknown>,
-  headers: Record<string, string> = {},
-): Promise<string> {
-  const { response } = await rig.client.chat.completions
-    .create(
-      body as unknown as Parameters<typeof rig.client.chat.completions.create>[0] & {
-        stream?: false;
-      },
-      { headers },
-    )
-    .withResponse();
-  return response.headers.get("x-turnpike-backend") ?? "none";
-}
+import { chat, MODEL, startRig, waitFor } from "../gateway/testing.ts";
+import { backendOf } from "./routing_testing.ts";
 
 function counts(ids: string[]): Map<string, number> {
   const m = new Map<string, number>();

@@ -5,22 +5,7 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { chat, MODEL, startRig, type TestRig } from "../gateway/testing.ts";
 import { HashRing } from "../actors/router/strategies/consistent_hash.ts";
-
-async function backendOf(
-  rig: TestRig,
-  body: Record<string, unknown>,
-  headers: Record<string, string> = {},
-): Promise<string> {
-  const { response } = await rig.client.chat.completions
-    .create(
-      body as unknown as Parameters<typeof rig.client.chat.completions.create>[0] & {
-        stream?: false;
-      },
-      { headers },
-    )
-    .withResponse();
-  return response.headers.get("x-turnpike-backend") ?? "none";
-}
+import { backendOf } from "./routing_testing.ts";
 
 /** Five conversations of three turns, each turn resending the history (round robin would move them): replica per conversation and turn. */
 async function conversations(rig: TestRig): Promise<string[][]> {
