@@ -1,5 +1,4 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { loadConfig } from "../config/mod.ts";
 import { startGateway } from "../gateway/mod.ts";
@@ -7,52 +6,7 @@ import { chat, MODEL, waitFor } from "../gateway/testing.ts";
 import { startSimulator } from "../sim/mod.ts";
 import { KEYS_PREFIX } from "../proxy/auth/api_keys.ts";
 import { kvPath } from "../config/mod.ts";
-
-const root = fileURLToPath(new URL("..", import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs `main.ts` as a real process in its own process group; the group is killed when it has not
- * exited after `timeoutMs` (a serve that should have refused to start).
- */
-async function cli(args: string[], timeoutMs = 60_000): Promise<Run> {
-  const child = new Deno.Command("setsid", {
-    args: [Deno.execPath(), "run", "-A", "main.ts", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1", TURNPIKE_PORT: "", TURNPIKE_STATE_DIR: "" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      Deno.kill(-child.pid, "SIGKILL");
-    } catch {
-      // It exited meanwhile.
-    }
-  }, timeoutMs);
-  try {
-    const output = await child.output();
-    const text = new TextDecoder();
-    return {
-      code: output.code,
-      stdout: text.decode(output.stdout),
-      stderr: text.decode(output.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-    try {
-      Deno.kill(-child.pid, "SIGKILL");
-    } catch {
-      // The group is gone.
-    }
-  }
-}
+import { runCli } from "./cli_run.ts";
 
 async function withConfig(
   yaml: (dir: string) => string,
@@ -80,7 +34,7 @@ Deno.test("keys create/list/revoke run as processes on the KV file a gateway ser
           `state_dir: ${dir}/state`,
         ].join("\n"),
       async (file) => {
-        const created = await cli([
+        const created = await runCli([
           "keys",
           "create",
           "--config",
@@ -103,7 +57,7 @@ Deno.test("keys create/list/revoke run as processes on the KV file a gateway ser
         const id = key.split("-")[1]!;
         const secret = key.slice(`tp-${id}-`.length);
 
-        const listed = await cli(["keys", "list", "--config", file, "--json"]);
+        const listed = await runCli(["keys", "list", "--config", file, "--json"]);
         assertEquals(listed.code, 0, listed.stderr);
         assert(!listed.stdout.includes(secret), "list shows the secret");
         const views = JSON.parse(listed.stdout);
@@ -131,7 +85,7 @@ Deno.test("keys create/list/revoke run as processes on the KV file a gateway ser
             timeout: 20_000,
           });
           assert((await sdk.chat.completions.create(chat("hello"))).choices.length > 0);
-          const revoked = await cli(["keys", "revoke", id, "--config", file]);
+          const revoked = await runCli(["keys", "revoke", id, "--config", file]);
           assertEquals(revoked.code, 0, revoked.stderr);
           await waitFor("the revocation to reach the gateway", async () => {
             try {
@@ -144,9 +98,9 @@ Deno.test("keys create/list/revoke run as processes on the KV file a gateway ser
         } finally {
           await gateway.close({ deadlineMs: 2_000 });
         }
-        const unknown = await cli(["keys", "revoke", "0123456789abcdef", "--config", file]);
+        const unknown = await runCli(["keys", "revoke", "0123456789abcdef", "--config", file]);
         assertEquals(unknown.code, 1);
-        const bad = await cli(["keys", "create", "--config", file, "--name", "x"]);
+        const bad = await runCli(["keys", "create", "--config", file, "--name", "x"]);
         assertEquals(bad.code, 2);
         assert(/--client/.test(bad.stderr), bad.stderr);
       },
@@ -160,11 +114,11 @@ Deno.test("serve refuses 0.0.0.0 with auth off (exit 2) unless --insecure", asyn
   await withConfig(
     (dir) => [`proxy: { host: 0.0.0.0, port: 5800 }`, `state_dir: ${dir}/state`].join("\n"),
     async (file) => {
-      const refused = await cli(["serve", "--config", file, "--port", "0"]);
+      const refused = await runCli(["serve", "--config", file, "--port", "0"]);
       assertEquals(refused.code, 2, refused.stdout + refused.stderr);
       assert(/Refusing to listen on 0\.0\.0\.0 with auth off/.test(refused.stderr), refused.stderr);
       assert(/--insecure/.test(refused.stderr));
-      const flag = await cli(["serve", "--config", file, "--host", "::", "--port", "0"]);
+      const flag = await runCli(["serve", "--config", file, "--host", "::", "--port", "0"]);
       assertEquals(flag.code, 2, flag.stderr);
     },
   );

@@ -1,12 +1,11 @@
 /** `serve` as a real process with auth on: its stderr is JSON lines with an access log, and no key, token or prompt in it unless `log_prompts: true`. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { MODEL } from "../gateway/testing.ts";
 import { startSimulator } from "../sim/mod.ts";
+import { killGroup, spawnCli } from "./cli_run.ts";
 import { readUntil } from "./process_output.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const ADMIN_KEY = "admin-secret-7c1e5b90d4a2f388";
 const PROMPT = "prompt-text-b51f0e2d: tell me the launch codes";
 const WRONG_KEY = "tp-00000000deadbeef-wrongsecret9f3a";
@@ -39,20 +38,9 @@ async function serveAndLog(
       `state_dir: ${dir}/state`,
     ].join("\n"),
   );
-  const child = new Deno.Command("setsid", {
-    args: [Deno.execPath(), "run", "-A", "main.ts", "serve", "--config", file, "--port", "0"],
-    cwd: root,
-    env: {
-      NO_COLOR: "1",
-      TURNPIKE_PORT: "",
-      TURNPIKE_STATE_DIR: "",
-      TP_TEST_ADMIN_KEY: ADMIN_KEY,
-      ...env,
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnCli(["serve", "--config", file, "--port", "0"], {
+    env: { TP_TEST_ADMIN_KEY: ADMIN_KEY, ...env },
+  });
   const stderr = new Response(child.stderr).text();
   const reader = child.stdout.getReader();
   let exited = false;
@@ -120,11 +108,7 @@ async function serveAndLog(
     return { stderr: await stderr, requestIds, apiKey };
   } finally {
     if (!exited) {
-      try {
-        Deno.kill(-child.pid, "SIGKILL");
-      } catch {
-        // The group is gone.
-      }
+      killGroup(child.pid, "SIGKILL");
       await child.status;
     }
     await reader.cancel();

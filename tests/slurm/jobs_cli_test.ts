@@ -11,60 +11,28 @@ import { freePort } from "../../cluster/ports.ts";
 import { startGateway } from "../../gateway/mod.ts";
 import { loadConfig } from "../../config/mod.ts";
 import { readUntil } from "../process_output.ts";
+import { type CliRun, killGroup, runCli, spawnCli } from "../cli_run.ts";
 import { STATUS_COLUMNS } from "../../cluster/jobs/status_table.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN_TS = `${root}main.ts`;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `main.ts jobs ...` in its own process group, killed whole after `timeoutMs`. */
-/** Starts `main.ts jobs ...` in its own process group (a setsid child has the group's pid). */
+/** Starts `main.ts jobs ...` in its own process group, with no admin key of the caller's. */
 function spawnJobs(
   args: string[],
   env: Record<string, string> = {},
   stderr: "piped" | "inherit" = "piped",
 ): Deno.ChildProcess {
-  return new Deno.Command("setsid", {
-    args: [Deno.execPath(), "run", "-A", MAIN_TS, "jobs", ...args],
-    cwd: root,
-    env: {
-      NO_COLOR: "1",
-      TURNPIKE_PORT: "",
-      TURNPIKE_STATE_DIR: "",
-      TURNPIKE_ADMIN_KEY: "",
-      ...env,
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr,
-  }).spawn();
+  return spawnCli(["jobs", ...args], { env: { TURNPIKE_ADMIN_KEY: "", ...env }, stderr });
 }
 
 /** Runs `main.ts jobs ...` to its end; its group is killed after `timeoutMs`. */
-async function jobs(
+function jobs(
   args: string[],
   timeoutMs = 240_000,
   env: Record<string, string> = {},
-): Promise<Run> {
-  const child = spawnJobs(args, env);
-  const timer = setTimeout(() => killGroup(child.pid, "SIGKILL"), timeoutMs);
-  try {
-    const output = await child.output();
-    const text = new TextDecoder();
-    return {
-      code: output.code,
-      stdout: text.decode(output.stdout),
-      stderr: text.decode(output.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-    killGroup(child.pid, "SIGKILL");
-  }
+): Promise<CliRun> {
+  return runCli(["jobs", ...args], { timeoutMs, env: { TURNPIKE_ADMIN_KEY: "", ...env } });
 }
 
 /**
@@ -90,14 +58,6 @@ async function interruptWhen(
     return ended.code;
   } finally {
     killGroup(child.pid, "SIGKILL");
-  }
-}
-
-function killGroup(pid: number, signal: Deno.Signal): void {
-  try {
-    Deno.kill(-pid, signal);
-  } catch {
-    // The group is gone.
   }
 }
 
