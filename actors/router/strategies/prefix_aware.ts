@@ -209,9 +209,9 @@ export class PrefixIndex {
   }
 
   /**
-   * A report that showed no eviction: a capacity brought down by evictions (perhaps under a
-   * passing load, whose running requests held KV) comes back a 64th of the way to where it
-   * started, so it does not stay low once the replica has room again.
+   * A report that confirmed a prediction of cached blocks: a capacity brought down by evictions
+   * (perhaps under a passing load, whose running requests held KV) comes back a 64th of the way
+   * to where it started, so it does not stay low once the replica has room again.
    */
   recover(): void {
     if (this.#capacity >= this.#ghostCapacity) return;
@@ -344,7 +344,8 @@ export function prefixAware(options: StrategyOptions): Strategy {
         index.dropThrough(prediction.stamps[reported]!, prediction.clock);
       } else if (reported > predicted && prediction.nextPushedOut) {
         index.grow(reported - predicted);
-      } else {
+      } else if (predicted > 0 && reported >= predicted) {
+        // The replica held all it was expected to: evidence of room, not just of no eviction.
         index.recover();
       }
       // Held more than predicted otherwise: routed there by another gateway process, or before a

@@ -172,8 +172,8 @@ Deno.test("prefix_aware sets its prediction on the request and learns a replica'
   s.score(turn, [a]);
   s.observe!(turn, a);
   assertEquals(turn.predictedPrefixBlocks, 3);
-  // The replica held only block 1: it lost block 2 with three blocks newer (1, 50, 51), so it
-  // holds no more than three; the turn's own blocks, computed again, are the newest.
+  // The replica held only block 1: it lost block 2 with three blocks inserted after it (1, 50,
+  // 51), so it holds no more than three; the turn's own blocks, computed again, are the newest.
   s.learn!(turn, "a", report(1, [1, 2, 3, 4]));
   const next = prompt([1, 2, 3, 4, 5]);
   s.observe!(next, a);
