@@ -108,7 +108,7 @@ Deno.test("a wrong enum value gets the allowed values and the closest one", () =
   assert.deepEqual(problemsOf("cluster: {type: slrum}\nproxy: {strategy: least_lod}"), [
     'cluster.type: expected one of "local", "slurm", got "slrum" (did you mean "slurm"?)',
     'proxy.strategy: expected one of "round_robin", "least_connections", "least_latency", ' +
-    '"least_load", "session_affinity", "prefix_aware", or a mapping of those names to ' +
+    '"least_load", "session_affinity", "prefix_aware", "sglang_cache_aware", "llmd_default", "consistent_hash", or a mapping of those names to ' +
     'positive numbers, got "least_lod" (did you mean "least_load"?)',
   ]);
 });
@@ -121,7 +121,7 @@ Deno.test("a missing required key and a wrong container type are named", () => {
   ]);
   assert.deepEqual(problemsOf("- just\n- a list"), [
     "(top level): expected a mapping with keys proxy, cluster, models, headers, sessions, " +
-    "admission, limits, auth, logging, state_dir, got a list",
+    "admission, limits, auth, logging, slo, state_dir, got a list",
   ]);
 });
 
