@@ -1,4 +1,5 @@
 /** `deno task bench overload`: open-loop Poisson load from half to three times a fleet's capacity through a gateway: goodput, TTFT, shedding, timeouts, circuits. */
+import { alignedTable } from "./table.ts";
 import { dirname } from "node:path";
 import { numberFlag, parseFlags, UsageError } from "../config/mod.ts";
 import type { BenchSuite } from "./command.ts";
@@ -162,9 +163,6 @@ export function overloadTable(
       passFail(lv.circuits),
     ];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: readonly string[]) =>
-    cells.map((c, i) => i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)).join("  ");
   const examples = [...new Set(levels.flatMap((l) => l.examples))].slice(0, 6);
   return [
     `Capacity (closed loop): ${fmt(capacityPerS, 2)} req/s, ${
@@ -173,9 +171,7 @@ export function overloadTable(
       fmt(capacity.ttftMs.p99, 0)
     } ms, errors ${capacity.timeouts + capacity.otherErrors + capacity.shed}`,
     "",
-    line(header),
-    line(widths.map((w) => "-".repeat(w))),
-    ...rows.map(line),
+    ...alignedTable(header, rows),
     "",
     "TTFT and reject times in ms of real time, of requests sent after the warm-up; goodput counts",
     "successes that ended in that window. shed: 429/503; clear: with Retry-After and an OpenAI body.",

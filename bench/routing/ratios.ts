@@ -2,6 +2,7 @@
  * The routing bench against turnpike's default: each run's TTFT, hit rate and throughput as a
  * ratio to the default strategy's run, the table of them, and issue #15's targets on them.
  */
+import { alignedTable } from "../table.ts";
 import type { StrategyRun } from "./measure.ts";
 
 /** Turnpike's default strategy, as `proxy.strategy` defaults to it (config/schema.ts). */
@@ -55,13 +56,8 @@ export function formatRatios(rows: readonly RatioRow[], reference: string): stri
     times(r.hitRate),
     times(r.throughput),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: readonly string[]) =>
-    c.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
   return [
-    line(header),
-    line(widths.map((w) => "-".repeat(w))),
-    ...cells.map(line),
+    ...alignedTable(header, cells),
     "",
     `Each strategy's figure over ${reference}'s (turnpike's default): TTFT above 1.00x is slower, hits below 1.00x fewer.`,
   ].join("\n");

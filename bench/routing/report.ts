@@ -1,6 +1,7 @@
 /** The routing bench's outputs: the terminal table and the SVG picture (TTFT CDF per strategy, hit rate against the ceiling). */
 import { kvTokensInGib } from "../../sim/mod.ts";
 import type { StrategyRun } from "./measure.ts";
+import { alignedTable } from "../table.ts";
 
 function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toFixed(digits) : "-";
@@ -86,13 +87,8 @@ export function formatTable(
     r.estimateError ? fmt(r.estimateError.meanAbsTokens) : "-",
     r.estimateError ? fmt(r.estimateError.p90AbsTokens) : "-",
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: readonly string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   return [
-    line(header),
-    line(widths.map((w) => "-".repeat(w))),
-    ...rows.map(line),
+    ...alignedTable(header, rows),
     "",
     `Latencies in ms of wall time (replica TTFT: the mean the replicas report); ideal prefix-hit ceiling of the trace ${
       fmt(ceiling * 100, 1)

@@ -4,6 +4,7 @@ import type { StrategyRun } from "./measure.ts";
 import { BASELINE as BASELINE_NAME, type RunStrategy } from "./run.ts";
 import { type VirtualOptions, type VirtualRun, virtualRun } from "./virtual.ts";
 import { decisionBench, type DecisionResult } from "./decision.ts";
+import { alignedTable } from "../table.ts";
 
 function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toFixed(digits) : "-";
@@ -68,13 +69,8 @@ export function formatVirtualTable(runs: readonly VirtualRun[], timeScale: numbe
     String(r.failed),
     fmt(r.realS, 1),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: readonly string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   return [
-    line(header),
-    line(widths.map((w) => "-".repeat(w))),
-    ...rows.map(line),
+    ...alignedTable(header, rows),
     "",
     `Virtual clock: TTFT in ms of trace time / ${timeScale} (the time scale), as the replicas of a wall-clock replay report it.`,
     "copies: the trace overlaid that many times (disjoint conversations, shifted arrivals): the arrival rate is the trace's x ceil(replicas/4).",
