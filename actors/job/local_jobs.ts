@@ -2,7 +2,9 @@
  * `cluster.type: local` through the same {@linkcode JobsController} rows: each launched replica is
  * today's supervised ReplicaActor (restarted with backoff when its process dies), given its own
  * GPUs from `cluster.gpus` as `CUDA_VISIBLE_DEVICES`; `status` asks each actor, `scale` and
- * `stop` start and stop them (retiring the backend from the router first).
+ * `stop` start and stop them (retiring the backend from the router first). What `start`, `scale`
+ * and `stop` asked for is kept in KV as the model's record, as for SLURM jobs, so a restarted
+ * gateway launches the scaled count, and none of a stopped model until `start`.
  */
 import type { Config, ModelConfig } from "../../config/mod.ts";
 import type { ActorSystem, Address } from "../runtime/mod.ts";
@@ -16,6 +18,7 @@ import { REPLICA_KIND } from "../../cluster/replica_actor.ts";
 import { address } from "../runtime/mod.ts";
 import { checkReplicas, JobsRequestError } from "./controller.ts";
 import type { JobsController, JobStatusRow } from "./types.ts";
+import { JobStore } from "./store.ts";
 
 /**
  * The GPUs of each launched replica, `model/index` -> `"0,1"`: `tensor_parallel_size` ids each, in
@@ -63,12 +66,16 @@ export class LocalJobs implements JobsController {
   readonly #options: LocalJobsOptions;
   readonly #gpus: Map<string, string> | undefined;
   readonly #replicas = new Map<string, LocalReplica>();
+  /** The models' records (desired replicas, stopped) in the system's KV; none without a KV store. */
+  readonly #store: JobStore | undefined;
   #supervisor: Address | undefined;
 
   /** @param options the config, the actor system and the fleet the replicas join */
   constructor(options: LocalJobsOptions) {
     this.#options = options;
     this.#gpus = assignGpus(options.config.models, options.config.cluster.gpus);
+    const kv = options.system.kv;
+    this.#store = kv === undefined ? undefined : new JobStore(kv);
   }
 
   /** The replica supervisor's address, once a replica was started. */
@@ -76,11 +83,21 @@ export class LocalJobs implements JobsController {
     return this.#supervisor;
   }
 
-  /** Starts every launched model's configured replicas (what the gateway does at start). */
+  /**
+   * Starts every launched model's replicas (what the gateway does at start): as many as its last
+   * `scale` asked for, none after a `stop`, else the configured `replicas`.
+   */
   async launchAll(): Promise<void> {
     for (const model of this.#launched()) {
-      for (let i = 0; i < model.replicas; i++) await this.#launch(model, i);
+      const record = await this.#store?.model(model.name);
+      if (record?.stopped) continue;
+      const desired = record?.desired ?? model.replicas;
+      for (let i = 0; i < desired; i++) await this.#launch(model, i);
     }
+  }
+
+  async #remember(model: string, desired: number, stopped: boolean, reason: string) {
+    await this.#store?.putModel({ model, desired, stopped, lastChangeMs: Date.now(), reason });
   }
 
   async start(models?: readonly string[]): Promise<JobStatusRow[]> {
@@ -89,6 +106,7 @@ export class LocalJobs implements JobsController {
         const known = this.#replicas.get(`${model.name}/${i}`);
         if (!known || known.stopped) await this.#launch(model, i);
       }
+      await this.#remember(model.name, model.replicas, false, "start");
     }
     return await this.status();
   }
@@ -107,11 +125,14 @@ export class LocalJobs implements JobsController {
     ) {
       await this.#stopReplica(replica);
     }
+    await this.#remember(model, replicas, false, "scale");
     return await this.status();
   }
 
   async stop(model?: string): Promise<JobStatusRow[]> {
     for (const config of this.#pick(model === undefined ? undefined : [model])) {
+      const record = await this.#store?.model(config.name);
+      await this.#remember(config.name, record?.desired ?? config.replicas, true, "stop");
       for (const replica of this.#running(config.name)) await this.#stopReplica(replica);
     }
     return await this.status();

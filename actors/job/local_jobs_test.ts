@@ -47,7 +47,7 @@ Deno.test("cluster.type local shows its replicas as job rows with their GPUs, an
     }],
     state_dir: dir,
   });
-  const gateway = await startGateway(config, { port: 0, replicaPorts: { m: [0, 0] } });
+  let gateway = await startGateway(config, { port: 0, replicaPorts: { m: [0, 0] } });
   try {
     await waitFor(
       "both replicas to be healthy",
@@ -88,10 +88,26 @@ Deno.test("cluster.type local shows its replicas as job rows with their GPUs, an
     ]]);
     assert.equal(gateway.fleet.router("m")?.list().length, 1);
 
+    // The scale is kept in KV: a restarted gateway launches one replica, not the configured two.
+    await gateway.close({ deadlineMs: 2_000 });
+    gateway = await startGateway(config, { port: 0, replicaPorts: { m: [0, 0] } });
+    await waitFor(
+      "the scaled replica to be healthy after the restart",
+      () => (gateway.fleet.router("m")?.eligibleCount ?? 0) === 1,
+      { timeoutMs: 90_000 },
+    );
+    rows = await jobs(gateway.url);
+    assert.deepStrictEqual(rows.map((r) => [r.replica, r.phase]), [[0, "healthy"]]);
+
     const stopped = await post(gateway.url, "/api/jobs/stop", {});
     rows = (await stopped.json()).jobs;
-    assert.deepStrictEqual(rows.map((r) => r.phase), ["cancelled", "cancelled"]);
+    assert.deepStrictEqual(rows.map((r) => r.phase), ["cancelled"]);
     assert.equal(gateway.fleet.router("m")?.list().length, 0);
+
+    // A stopped model stays stopped across a restart, until start.
+    await gateway.close({ deadlineMs: 2_000 });
+    gateway = await startGateway(config, { port: 0, replicaPorts: { m: [0, 0] } });
+    assert.deepStrictEqual(await jobs(gateway.url), []);
 
     const started = await post(gateway.url, "/api/jobs/start", {});
     assert.equal(started.status, 200);
