@@ -11,10 +11,11 @@ function feed(
   limiter: ConcurrencyLimiter,
   samples: number,
   latencyAt: (inFlight: number) => number,
+  scrape: { replicaQueueing?: boolean } = {},
 ): void {
   for (let i = 0; i < samples; i++) {
     const inFlight = limiter.limit;
-    limiter.observe({ kind: "ttft", ms: latencyAt(inFlight), work: WORK, inFlight });
+    limiter.observe({ kind: "ttft", ms: latencyAt(inFlight), work: WORK, inFlight, ...scrape });
   }
 }
 
@@ -166,27 +167,9 @@ Deno.test("ConcurrencyLimiter takes a few ms over a sub-millisecond baseline for
 Deno.test("ConcurrencyLimiter does not come down while the replica's scrape shows nothing waiting", () => {
   const idle = new ConcurrencyLimiter({ floor: 2, ceiling: 256, tolerance: 2 });
   idle.observe({ kind: "ttft", ms: 60, work: WORK, inFlight: 1 });
-  for (let i = 0; i < 400; i++) {
-    const inFlight = idle.limit;
-    idle.observe({
-      kind: "ttft",
-      ms: queueingPast4(inFlight),
-      work: WORK,
-      inFlight,
-      replicaQueueing: false,
-    });
-  }
+  feed(idle, 400, queueingPast4, { replicaQueueing: false });
   assert.ok(idle.limit > 100, `limit ${idle.limit}`);
   // The same latency while the replica reports requests waiting: it comes down.
-  for (let i = 0; i < 400; i++) {
-    const inFlight = idle.limit;
-    idle.observe({
-      kind: "ttft",
-      ms: queueingPast4(inFlight),
-      work: WORK,
-      inFlight,
-      replicaQueueing: true,
-    });
-  }
+  feed(idle, 400, queueingPast4, { replicaQueueing: true });
   assert.ok(idle.limit <= 8, `limit ${idle.limit}`);
 });

@@ -1,29 +1,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { formatRatios, peerTargets, ratiosTo, TURNPIKE_DEFAULT } from "./ratios.ts";
-import { measureRun } from "./measure.ts";
+import { fixtureRun as run } from "./_testing.ts";
 import { renderSvg } from "./report.ts";
-
-/** A run of three requests with TTFTs of `ttft` x 1, 2, 3 ms, `hits` of 100 prompt tokens cached. */
-function run(strategy: string, ttft: number, hits: number, outputTokens = 5, failed = false) {
-  return measureRun({
-    requests: [0, 1, 2].map((i) => ({
-      index: i,
-      sentMs: i,
-      ttftMs: ttft * (i + 1),
-      e2eMs: ttft * 10,
-      outputTokens,
-      backend: "a",
-      error: failed && i === 0 ? "HTTP 503" : undefined,
-    })),
-    itlMs: [1, 2],
-    durationMs: 1000,
-  }, {
-    strategy,
-    backends: ["a", "b"],
-    before: {},
-    after: { "vllm:prefix_cache_queries_total": 100, "vllm:prefix_cache_hits_total": hits },
-  });
-}
 
 function near(a: number, b: number): boolean {
   return Math.abs(a - b) < 1e-9;
@@ -66,15 +44,18 @@ Deno.test("peerTargets passes only when the default has the lowest mean and p99 
   // 50% hits against 60% reachable is under 95% of it.
   assertEquals(t.default_hits_at_least_95pct_of_affinity_with_this_kv, false);
   const slower = peerTargets(
-    [run(TURNPIKE_DEFAULT, 10, 50, 5), run("llmd_default", 20, 40, 6)],
+    [
+      run(TURNPIKE_DEFAULT, 10, 50, { outputTokens: 5 }),
+      run("llmd_default", 20, 40, { outputTokens: 6 }),
+    ],
     0.5,
   );
   assertEquals(slower.default_throughput_within_2pct_of_each, false);
   assertEquals(
-    peerTargets([run("round_robin", 1, 1, 5, true)], 0.5).default_lowest_mean_ttft,
+    peerTargets([run("round_robin", 1, 1, { failed: true })], 0.5).default_lowest_mean_ttft,
     null,
   );
-  assertEquals(peerTargets([run("round_robin", 1, 1, 5, true)], 0.5).no_failures, false);
+  assertEquals(peerTargets([run("round_robin", 1, 1, { failed: true })], 0.5).no_failures, false);
 });
 
 Deno.test("renderSvg shows each strategy's ratio to the reference in the legend and the bars", () => {

@@ -1,32 +1,6 @@
 import { ok as assert } from "node:assert/strict";
 import { describeCache, formatTable, renderSvg } from "./report.ts";
-import { measureRun } from "./measure.ts";
-
-function run(strategy: string, ttft: number, hits: number, externalHits = 0) {
-  return measureRun({
-    requests: [0, 1, 2].map((i) => ({
-      index: i,
-      sentMs: i,
-      ttftMs: ttft * (i + 1),
-      e2eMs: ttft * 10,
-      outputTokens: 5,
-      backend: "a",
-      error: undefined,
-    })),
-    itlMs: [1, 2],
-    durationMs: 1000,
-  }, {
-    strategy,
-    backends: ["a", "b"],
-    before: {},
-    after: {
-      "vllm:prefix_cache_queries_total": 100,
-      "vllm:prefix_cache_hits_total": hits,
-      "vllm:external_prefix_cache_queries_total": externalHits > 0 ? 100 : 0,
-      "vllm:external_prefix_cache_hits_total": externalHits,
-    },
-  });
-}
+import { fixtureRun as run } from "./_testing.ts";
 
 Deno.test("formatTable has a row per strategy and the hit rate as a share of the ceiling", () => {
   const table = formatTable([run("round_robin", 100, 10), run("prefix_aware", 50, 30)], 0.6);
@@ -52,7 +26,7 @@ Deno.test("renderSvg draws a CDF line and a hit-rate bar per strategy, and the c
 });
 
 Deno.test("formatTable shows GPU, host and combined hits, the combined against the ceiling, and the cache", () => {
-  const table = formatTable([run("prefix_aware", 50, 20, 28)], 0.6, {
+  const table = formatTable([run("prefix_aware", 50, 20, { externalHits: 28 })], 0.6, {
     cache: { kvTokens: 430_000, kvOffloadGib: 4 },
   });
   const lines = table.split("\n");
@@ -68,7 +42,10 @@ Deno.test("formatTable shows GPU, host and combined hits, the combined against t
 });
 
 Deno.test("renderSvg stacks the host tier's hits on the GPU's in each bar", () => {
-  const svg = renderSvg([run("prefix_aware", 50, 20, 28)], { subtitle: "t", ceiling: 0.6 });
+  const svg = renderSvg([run("prefix_aware", 50, 20, { externalHits: 28 })], {
+    subtitle: "t",
+    ceiling: 0.6,
+  });
   assert(svg.includes('fill-opacity="0.45"'));
   assert(svg.includes("lighter: loaded from the host tier"));
   assert(svg.includes(">48%<"));
