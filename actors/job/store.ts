@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { type JobState, JobStateSchema } from "./machine.ts";
-import { retryKvBusy } from "../runtime/mod.ts";
+import { logger, retryKvBusy } from "../runtime/mod.ts";
 
 const JOB = ["jobs", "job"] as const;
 const MODEL = ["jobs", "model"] as const;
@@ -53,9 +53,10 @@ export class JobStore {
       const parsed = JobStateSchema.safeParse(entry.value);
       if (parsed.success) out.push(parsed.data);
       else {
-        console.error(
-          `Skipping job record ${JSON.stringify(entry.key)}: ${parsed.error.issues[0]?.message}`,
-        );
+        logger.warn("skipping a job record that does not parse", {
+          key: JSON.stringify(entry.key),
+          problem: parsed.error.issues[0]?.message,
+        });
       }
     }
     return out.sort((a, b) =>

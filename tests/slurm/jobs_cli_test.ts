@@ -11,6 +11,7 @@ import { freePort } from "../../cluster/ports.ts";
 import { startGateway } from "../../gateway/mod.ts";
 import { loadConfig } from "../../config/mod.ts";
 import { readUntil } from "../process_output.ts";
+import { waitFor as sharedWaitFor } from "../../actors/runtime/testdata/wait.ts";
 import { type CliRun, killGroup, runCli, spawnCli } from "../cli_run.ts";
 import { STATUS_COLUMNS } from "../../cluster/jobs/status_table.ts";
 
@@ -103,23 +104,12 @@ async function cancelOurs(tag: string): Promise<void> {
   }).output();
 }
 
-async function waitFor<T>(
+function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined>,
   timeoutMs = 180_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
-  throw new Error(`Timed out waiting for ${what}${last === undefined ? "" : `: ${last}`}`);
+  return sharedWaitFor(what, probe, { timeoutMs, everyMs: 1000, retryErrors: true });
 }
 
 interface Setup {

@@ -12,6 +12,11 @@ export interface WaitForOptions {
   timeoutMs?: number;
   /** Time between checks, in ms. @default 5 */
   everyMs?: number;
+  /**
+   * A check that throws is tried again (a server still starting, a command not yet answering),
+   * and the last error is named if time runs out. @default false: the error fails the wait
+   */
+  retryErrors?: boolean;
 }
 
 /**
@@ -25,11 +30,19 @@ export async function waitFor<T>(
 ): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;
+  let last: unknown;
   for (;;) {
-    const value = await check();
+    let value: T | undefined | false = undefined;
+    try {
+      value = await check();
+    } catch (error) {
+      if (!options.retryErrors) throw error;
+      last = error;
+    }
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+      const cause = last === undefined ? "" : `: ${last}`;
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
     }
     await new Promise((r) => setTimeout(r, options.everyMs ?? 5));
   }
