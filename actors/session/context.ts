@@ -19,6 +19,11 @@ export interface SessionContext {
   items: ContextMessage[];
   /** The summaries the last compaction kept. */
   summaries: SummarySegment[];
+  /**
+   * The JSON of the first `messages` of `system` then `items` (the array it was made from),
+   * comma-separated, kept between turns: `items` only grows, so each turn serializes what is new.
+   */
+  json?: { items: ContextMessage[]; messages: number; text: string };
 }
 
 /** The system prompt of `head` as context messages. */
@@ -84,6 +89,27 @@ export function tokensOf(items: readonly ContextMessage[]): number {
   let n = 0;
   for (const m of items) n += m.tokens;
   return n;
+}
+
+/**
+ * The JSON array of {@linkcode promptMessages}, as `JSON.stringify` writes it, from the context's
+ * kept JSON (extended by the messages added since) and the new input's.
+ */
+export function promptJson(context: SessionContext, input: readonly ContextMessage[]): string {
+  const { system, items } = context;
+  const held = system.length + items.length;
+  let kept = context.json;
+  if (kept === undefined || kept.items !== items || kept.messages > held) {
+    kept = context.json = { items, messages: 0, text: "" };
+  }
+  for (let i = kept.messages; i < held; i++) {
+    const m = i < system.length ? system[i]! : items[i - system.length]!;
+    kept.text += (i === 0 ? "" : ",") + JSON.stringify(m.message);
+  }
+  kept.messages = held;
+  let out = "[" + kept.text;
+  input.forEach((m, i) => out += (held + i === 0 ? "" : ",") + JSON.stringify(m.message));
+  return out + "]";
 }
 
 /** The messages a prompt sends: system, context, then the new input. */

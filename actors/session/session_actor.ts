@@ -9,6 +9,7 @@ import { approxTokenCounter } from "./compression/tokens.ts";
 import type { CompressionResult, ContextMessage } from "./compression/types.ts";
 import {
   contextFrom,
+  promptJson,
   promptMessages,
   type SessionContext,
   systemMessages,
@@ -57,6 +58,8 @@ export interface TurnPlan {
   versionstamp: string;
   /** The whole prompt. */
   messages: ChatMessage[];
+  /** `messages` as JSON, built from what the session's context keeps serialized. */
+  messagesJson: string;
   promptTokens: number;
   /** The new messages as context entries (with their token counts). */
   input: ContextMessage[];
@@ -457,6 +460,7 @@ async function begin(
       head: claim ? claimed : { ...claimed, inflight: null },
       versionstamp,
       messages: promptMessages(ctx, input),
+      messagesJson: promptJson(ctx, input),
       promptTokens,
       input,
       request,

@@ -129,8 +129,14 @@ export class SessionStore {
   }
 
   /** The turns of `id` numbered from `from` (inclusive) to `to` (exclusive), oldest first. */
-  turns(id: string, from: number, to: number = Number.MAX_SAFE_INTEGER): Promise<TurnRecord[]> {
-    return listChunked(
+  async turns(
+    id: string,
+    from: number,
+    to: number = Number.MAX_SAFE_INTEGER,
+  ): Promise<TurnRecord[]> {
+    // An empty range (a session's first turn) needs no read.
+    if (from >= to) return [];
+    return await listChunked(
       this.kv,
       keys.turns(id),
       { start: from, end: to },

@@ -58,13 +58,17 @@ export async function runTurn(
   const plan = begun.plan;
   const onCancel = () => exchange.abort.abort("cancel");
   plan.cancel.signal.addEventListener("abort", onCancel, { once: true });
-  const body = {
+  const rest = {
     ...call.params,
     model: plan.model,
-    messages: plan.messages,
     stream: true,
     stream_options: { include_usage: true },
   };
+  const body = { ...rest, messages: plan.messages };
+  // The prompt's JSON comes from the session's context, which keeps its history serialized.
+  const bytes = encoder.encode(
+    `${JSON.stringify(rest).slice(0, -1)},"messages":${plan.messagesJson}}`,
+  );
   let answered = false;
   let response: Response;
   try {
@@ -72,7 +76,7 @@ export async function runTurn(
       model: plan.model,
       stream: call.stream,
       json: body,
-      bytes: encoder.encode(JSON.stringify(body)),
+      bytes,
       homeBackend: plan.backend,
       answer: (attempt) => {
         answered = true;

@@ -105,6 +105,16 @@ function literalOf(source: Uint8Array, name: string): Uint8Array {
  */
 const KEPT_SCRATCH_BYTES = 4096;
 
+/**
+ * Pre-tokens whose counts the counter remembers: words recur (a session's new message shares most
+ * of its words with the ones before), and a remembered one costs a Map lookup instead of its
+ * encoding and BPE run. Past this many the oldest is forgotten; the whole cache is a few hundred KB.
+ */
+const KEPT_PRETOKENS = 8192;
+
+/** Pre-tokens longer than this are not remembered: long ones rarely recur. */
+const KEPT_PRETOKEN_CHARS = 32;
+
 /** Scratch space of one BPE run. */
 interface Scratch {
   token: Int32Array;
@@ -153,6 +163,9 @@ export class Llama3Counter {
   /** Kept for pre-tokens of up to {@linkcode KEPT_SCRATCH_BYTES}; a longer one gets its own. */
   readonly #utf8 = new Uint8Array(3 * KEPT_SCRATCH_BYTES);
   readonly #scratch = scratchFor(KEPT_SCRATCH_BYTES);
+  readonly #encoder = new TextEncoder();
+  /** Counts of recent pre-tokens, oldest first; see {@linkcode KEPT_PRETOKENS}. */
+  readonly #known = new Map<string, number>();
 
   /**
    * Builds the tables from the library's data: `vocab`, the tokens' characters in UTF-8 one per
@@ -267,12 +280,29 @@ export class Llama3Counter {
     return tokens;
   }
 
-  /** Tokens of one pre-token: one when the vocabulary holds it whole, else what BPE leaves. */
+  /**
+   * Tokens of one pre-token, remembered for short ones. While its UTF-8 bytes (at most 3 per
+   * UTF-16 unit) are no more than `promptLength`, the position term of a merge's priority stays
+   * under 1 and only orders merges of equal rank, by position: the count is the pre-token's own.
+   */
   #countPretoken(pretoken: string, promptLength: number): number {
+    if (pretoken.length > KEPT_PRETOKEN_CHARS || 3 * pretoken.length > promptLength) {
+      return this.#encodePretoken(pretoken, promptLength);
+    }
+    const known = this.#known.get(pretoken);
+    if (known !== undefined) return known;
+    const tokens = this.#encodePretoken(pretoken, promptLength);
+    if (this.#known.size >= KEPT_PRETOKENS) this.#known.delete(this.#known.keys().next().value!);
+    this.#known.set(pretoken, tokens);
+    return tokens;
+  }
+
+  /** Tokens of one pre-token: one when the vocabulary holds it whole, else what BPE leaves. */
+  #encodePretoken(pretoken: string, promptLength: number): number {
     const bytes = 3 * pretoken.length <= this.#utf8.length
       ? this.#utf8
       : new Uint8Array(3 * pretoken.length);
-    const length = new TextEncoder().encodeInto(pretoken, bytes).written;
+    const length = this.#utf8Of(pretoken, bytes);
     if (this.#lookup(bytes, 0, length) >= 0) return 1;
     const s = length <= KEPT_SCRATCH_BYTES ? this.#scratch : scratchFor(length);
     for (let i = 0; i < length; i++) {
@@ -322,6 +352,16 @@ export class Llama3Counter {
       if (after >= 0) push(left);
     }
     return tokens;
+  }
+
+  /** Writes `text` as UTF-8 into `bytes`; returns the length. ASCII is copied without a call out. */
+  #utf8Of(text: string, bytes: Uint8Array): number {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) return this.#encoder.encodeInto(text, bytes).written;
+      bytes[i] = c;
+    }
+    return text.length;
   }
 
   /** Moves heap entry `from` to `to`. */

@@ -85,6 +85,23 @@ Deno.test("Llama3Counter matches the library on random text", () => {
   );
 });
 
+Deno.test("Llama3Counter counts a remembered pre-token as the library does, alone or in a longer text", async () => {
+  // A fresh counter, so that what it remembers comes from this test's texts only.
+  const fresh = await loadLlama3();
+  const words = ["日本語", " naïve", "🎉🎉", " café", "ab", " ΑΒΓ", "x", " 12"];
+  const long = words.join("") + " " + words.join(" ").repeat(20);
+  for (const text of [long, ...words, ...words.map((w) => w + w), long]) {
+    assert.equal(fresh.count(text), libraryCount(text), JSON.stringify(text.slice(0, 40)));
+  }
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...words), { maxLength: 12 }), (parts) => {
+      const text = parts.join("");
+      assert.equal(fresh.count(text), libraryCount(text), JSON.stringify(text));
+    }),
+    { numRuns: 1_000 },
+  );
+});
+
 Deno.test("Llama3Counter holds its tables in typed arrays of under 10 MB", () => {
   assert.ok(counter.byteLength > 5_000_000, `${counter.byteLength}`);
   assert.ok(counter.byteLength < 10_000_000, `${counter.byteLength}`);
