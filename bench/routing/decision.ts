@@ -3,8 +3,9 @@
  * (`proxy.strategy`'s real code) chooses among 64 replicas whose prefix indexes are filled to
  * their capacity, for prompts of 100k characters; the prompt's features (its block hashes, what
  * the hot path computes once per request) are timed apart. Also reported: the router's memory per
- * replica, from the heap before and after the indexes were filled, each after a full garbage
- * collection, in a child process run with V8's `--expose-gc` (this file as its main module).
+ * replica, from the heap and V8's external memory (typed arrays' contents) before and after the
+ * indexes were filled, each after a full garbage collection, in a child process run with V8's
+ * `--expose-gc` (this file as its main module).
  */
 import {
   type BackendView,
@@ -43,7 +44,7 @@ export interface DecisionResult {
   featuresUs: { mean: number; p99: number };
   /** Prefix blocks held per replica after the fill. */
   blocksPerReplica: number;
-  /** Heap bytes the router holds per replica (its prefix index at capacity), and per block; NaN when unmeasured. */
+  /** Bytes (heap and external) the router holds per replica (its prefix index at capacity), and per block; NaN when unmeasured. */
   bytesPerReplica: number;
   bytesPerBlock: number;
   /** Whether the p99 pick is under 20 us. */
@@ -117,7 +118,7 @@ function poolOf(chars: number, strategy: Exclude<RunStrategy, "baseline">): Requ
 }
 
 /**
- * Heap bytes the filled router of `strategy` holds per replica, measured in a child process that
+ * Bytes (heap and external) the filled router of `strategy` holds per replica, measured in a child process that
  * can collect garbage; undefined when it cannot run.
  */
 async function bytesPerReplica(
@@ -150,12 +151,17 @@ function measureMemory(args: string): void {
   if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");
   const views = viewsOf(replicas);
   const pool = poolOf(chars, strategy);
+  // Typed arrays keep their contents outside the heap, in V8's external memory: count both.
+  const used = () => {
+    const { heapUsed, external } = Deno.memoryUsage();
+    return heapUsed + external;
+  };
   gc();
-  const before = Deno.memoryUsage().heapUsed;
+  const before = used();
   const filled = fillPicker(strategy, pool, views, cacheTokens);
   filled.recent.length = 0;
   gc();
-  const after = Deno.memoryUsage().heapUsed;
+  const after = used();
   // Keep the picker alive past the second measure.
   if (filled.picker.pick(pool[0]!, views) === undefined) throw new Error("no pick");
   console.log(String(Math.max(0, after - before) / replicas));

@@ -7,9 +7,16 @@ import type { BackendView } from "./types.ts";
  * same step on a busy one barely moves it.
  */
 export function inverseScores(costs: readonly number[]): number[] {
+  const scores = new Array<number>(costs.length);
+  invert(costs, costs.length, scores);
+  return scores;
+}
+
+/** {@linkcode inverseScores} of the first `n` of `costs`, written into `scores`. */
+function invert(costs: ArrayLike<number>, n: number, scores: { [i: number]: number }): void {
   let min = Infinity;
-  for (const c of costs) if (c < min) min = c;
-  return costs.map((c) => (min + 1) / (c + 1));
+  for (let i = 0; i < n; i++) if (costs[i]! < min) min = costs[i]!;
+  for (let i = 0; i < n; i++) scores[i] = (min + 1) / (costs[i]! + 1);
 }
 
 /** Weights of the load figures in {@linkcode loadCost}. */
@@ -42,18 +49,41 @@ export function loadCost(backend: BackendView, nowMs: number): number {
 }
 
 /**
- * The candidates' load costs, their mean, and which of them are within the load bound: a
- * backend keeps sticky or cached traffic while its cost is at most `loadBound` times the mean
- * plus one request.
+ * The candidates' load scores ({@linkcode inverseScores} of their {@linkcode loadCost}s) and which
+ * of them are within the load bound: a backend keeps sticky or cached traffic while its cost is
+ * at most `loadBound` times the mean plus one request. Its arrays are reused from one
+ * {@linkcode BoundedLoads.measure} to the next (the router's hot path allocates nothing here), so
+ * read them before measuring again.
  */
-export function boundedLoads(
-  candidates: readonly BackendView[],
-  nowMs: number,
-  loadBound: number,
-): { costs: number[]; within: boolean[] } {
-  const costs = candidates.map((c) => loadCost(c, nowMs));
-  let sum = 0;
-  for (const c of costs) sum += c;
-  const mean = costs.length === 0 ? 0 : sum / costs.length;
-  return { costs, within: costs.map((c) => c <= loadBound * mean + 1) };
+export class BoundedLoads {
+  /** Each candidate's load cost, in the order measured. */
+  costs = new Float64Array(16);
+  /** Each candidate's load score. */
+  scores = new Float64Array(16);
+  /** 1 for each candidate within the load bound, else 0. */
+  within = new Uint8Array(16);
+  #measured = 0;
+
+  /** Measures `candidates` at `nowMs` against `loadBound`; returns this. */
+  measure(candidates: readonly BackendView[], nowMs: number, loadBound: number): this {
+    const n = candidates.length;
+    if (n > this.costs.length) {
+      this.costs = new Float64Array(n);
+      this.scores = new Float64Array(n);
+      this.within = new Uint8Array(n);
+    }
+    const costs = this.costs;
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += costs[i] = loadCost(candidates[i]!, nowMs);
+    const bound = loadBound * (n === 0 ? 0 : sum / n) + 1;
+    for (let i = 0; i < n; i++) this.within[i] = costs[i]! <= bound ? 1 : 0;
+    this.#measured = n;
+    invert(costs, n, this.scores);
+    return this;
+  }
+
+  /** The last measure's load scores as an array of their own (a strategy's `score` result). */
+  scoreList(): number[] {
+    return Array.from(this.scores.subarray(0, this.#measured));
+  }
 }

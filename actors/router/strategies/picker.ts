@@ -109,6 +109,8 @@ export function createPicker(strategy: StrategySpec, options: StrategyOptions): 
     }
   }
   let cursor = 0;
+  // The candidates' totals, reused from pick to pick so the hot path allocates none.
+  let totals = new Float64Array(16);
   const label = strategyLabel(strategy);
   return {
     label,
@@ -124,13 +126,14 @@ export function createPicker(strategy: StrategySpec, options: StrategyOptions): 
       if (n === 1) {
         chosen = candidates[0]!;
       } else {
-        const totals = new Array<number>(n).fill(0);
+        if (totals.length < n) totals = new Float64Array(n);
+        totals.fill(0, 0, n);
         for (const { strategy, weight } of parts) {
           const scores = strategy.score(request, candidates);
           for (let i = 0; i < n; i++) totals[i]! += weight * (scores[i] ?? 0);
         }
         let best = -Infinity;
-        for (const t of totals) if (t > best) best = t;
+        for (let i = 0; i < n; i++) if (totals[i]! > best) best = totals[i]!;
         for (let k = 0; k < n; k++) {
           const i = (cursor + k) % n;
           if (totals[i]! >= best - TIE_EPSILON) {

@@ -1,5 +1,6 @@
 /** `prefix_aware`: the replica that most likely holds the longest cached prefix of the prompt, within a load bound. */
-import { boundedLoads, inverseScores } from "./_scores.ts";
+import { BoundedLoads } from "./_scores.ts";
+import { LruKeys } from "./_lru_keys.ts";
 import type {
   BackendView,
   CacheReport,
@@ -28,12 +29,13 @@ const RECOVERY_STEPS = 64;
 const IN_FLIGHT_MAX = 4_096;
 
 /**
- * The index's key for a block hash: its low 30 bits, a small integer V8 hashes and compares
- * several times faster than the 52-bit double. Two of a replica's few thousand blocks then share
- * a key about once in 10^6 lookups, a mistake the estimate absorbs like any other.
+ * The index's key for a block hash: its low 30 bits, a small integer that V8 hashes and compares
+ * several times faster than the 52-bit double (and the bitwise AND, unlike `%`, is one machine
+ * instruction on it). Two of a replica's few thousand blocks then share a key about once in 10^6
+ * lookups, a mistake the estimate absorbs like any other.
  */
 function key(hash: number): number {
-  return (hash % 0x4000_0000) | 0;
+  return hash & 0x3fff_ffff;
 }
 
 /** Bounds of a {@linkcode PrefixIndex}'s capacity as the replica's reports move it. */
@@ -54,15 +56,10 @@ export interface PrefixIndexBounds {
  * for room that the replica still held makes room for more ({@linkcode grow}).
  */
 export class PrefixIndex {
-  // Key to stamp: every (re)insert takes a new, larger stamp. The recency order lives in a queue
-  // of (key, stamp) pairs, oldest first; a pair whose stamp is no longer its key's is stale and
-  // skipped. One Map write per block inserted, instead of a delete and a re-insert to move it.
-  readonly #blocks = new Map<number, number>();
-  #queueKeys: number[] = [];
-  #queueStamps: number[] = [];
-  #head = 0;
-  /** Hashes this index pushed out for room, oldest first, at most as many as it started with room for. */
-  readonly #ghosts = new Map<number, true>();
+  // Key to stamp, least recently inserted first: every (re)insert takes a new, larger stamp.
+  readonly #blocks: LruKeys;
+  /** Keys this index pushed out for room, oldest first, at most as many as it started with room for. */
+  readonly #ghosts: LruKeys;
   /** The clock at each in-flight request's insert (increasing keys), with when it began, in ms. */
   readonly #inFlight = new Map<number, number>();
   #capacity: number;
@@ -77,6 +74,8 @@ export class PrefixIndex {
     this.#ghostCapacity = this.#capacity;
     this.#min = Math.max(1, Math.floor(bounds.min ?? 1));
     this.#max = Math.max(this.#capacity, Math.floor(bounds.max ?? this.#capacity));
+    this.#blocks = new LruKeys(this.#capacity);
+    this.#ghosts = new LruKeys(this.#ghostCapacity);
   }
 
   /** Blocks held. */
@@ -91,8 +90,9 @@ export class PrefixIndex {
 
   /** How many leading hashes of `hashes` are held (chained hashes: a hit at i implies 0..i). */
   match(hashes: readonly number[]): number {
+    const blocks = this.#blocks;
     let n = 0;
-    while (n < hashes.length && this.#blocks.has(key(hashes[n]!))) n++;
+    while (n < hashes.length && blocks.has(key(hashes[n]!))) n++;
     return n;
   }
 
@@ -100,7 +100,7 @@ export class PrefixIndex {
   stamps(hashes: readonly number[]): number[] {
     const stamps: number[] = [];
     for (const h of hashes) {
-      const stamp = this.#blocks.get(key(h));
+      const stamp = this.#blocks.stamp(key(h));
       if (stamp === undefined) break;
       stamps.push(stamp);
     }
@@ -117,47 +117,12 @@ export class PrefixIndex {
     // The leading blocks are the most shared: keep them the freshest by inserting them last.
     // A prompt longer than the whole cache keeps only its leading blocks.
     const end = Math.min(hashes.length, this.#capacity);
-    const ghosts = this.#ghosts.size > 0;
     for (let i = end - 1; i >= 0; i--) {
       const h = key(hashes[i]!);
-      if (ghosts) this.#ghosts.delete(h);
-      const stamp = ++this.#stamp;
-      this.#blocks.set(h, stamp);
-      this.#queueKeys.push(h);
-      this.#queueStamps.push(stamp);
+      // A held block is never among those pushed out: only a new one may have been.
+      if (this.#blocks.add(h, ++this.#stamp) && this.#ghosts.size > 0) this.#ghosts.delete(h);
     }
     this.#trim();
-  }
-
-  /** The oldest live (key, stamp) of the queue, dropping stale pairs; undefined when empty. */
-  #oldest(): number | undefined {
-    const keys = this.#queueKeys;
-    const stamps = this.#queueStamps;
-    while (this.#head < keys.length) {
-      const k = keys[this.#head]!;
-      if (this.#blocks.get(k) === stamps[this.#head]) return this.#head;
-      this.#head++;
-    }
-    return undefined;
-  }
-
-  /** Drops the queue's consumed and stale pairs once they outnumber the live ones. */
-  #compact(): void {
-    const live = this.#blocks.size;
-    if (this.#head < 1024 && this.#queueKeys.length <= 2 * live + 1024) return;
-    const keys: number[] = [];
-    const stamps: number[] = [];
-    for (let i = this.#head; i < this.#queueKeys.length; i++) {
-      const k = this.#queueKeys[i]!;
-      const s = this.#queueStamps[i]!;
-      if (this.#blocks.get(k) === s) {
-        keys.push(k);
-        stamps.push(s);
-      }
-    }
-    this.#queueKeys = keys;
-    this.#queueStamps = stamps;
-    this.#head = 0;
   }
 
   /**
@@ -196,11 +161,10 @@ export class PrefixIndex {
    */
   dropThrough(stamp: number, atClock: number = this.#stamp): number {
     let dropped = 0;
-    for (let at = this.#oldest(); at !== undefined; at = this.#oldest()) {
-      if (this.#queueStamps[at]! > stamp) break;
-      this.#blocks.delete(this.#queueKeys[at]!);
-      this.#head++;
+    for (let oldest = this.#blocks.oldestStamp; oldest !== undefined && oldest <= stamp;) {
+      this.#blocks.shift();
       dropped++;
+      oldest = this.#blocks.oldestStamp;
     }
     const newer = Math.max(0, atClock - stamp);
     this.#capacity = Math.min(this.#max, Math.max(this.#min, Math.min(this.#capacity, newer)));
@@ -225,19 +189,11 @@ export class PrefixIndex {
 
   #trim(): void {
     while (this.#blocks.size > this.#capacity) {
-      const at = this.#oldest();
-      if (at === undefined) break;
-      const oldest = this.#queueKeys[at]!;
-      this.#head++;
-      this.#blocks.delete(oldest);
-      this.#ghosts.set(oldest, true);
-    }
-    this.#compact();
-    while (this.#ghosts.size > this.#ghostCapacity) {
-      const oldest = this.#ghosts.keys().next().value;
+      const oldest = this.#blocks.shift();
       if (oldest === undefined) break;
-      this.#ghosts.delete(oldest);
+      this.#ghosts.add(oldest, 0);
     }
+    while (this.#ghosts.size > this.#ghostCapacity) this.#ghosts.shift();
   }
 }
 
@@ -286,13 +242,19 @@ export function prefixAware(options: StrategyOptions): Strategy {
   // Keyed by the request's features (one object per request), so nothing outlives the request.
   const predictions = new WeakMap<RequestFeatures, Prediction>();
   const blockChars = options.prefixBlockChars;
+  const bounded = new BoundedLoads();
   return {
     name: "prefix_aware",
     score(request: RequestFeatures, candidates: readonly BackendView[]): number[] {
-      const { costs, within } = boundedLoads(candidates, options.now(), options.loadBound);
-      const loads = inverseScores(costs);
+      const { scores: loads, within } = bounded.measure(
+        candidates,
+        options.now(),
+        options.loadBound,
+      );
       const blocks = request.prefixHashes.length;
-      if (blocks === 0 && request.homeBackend === undefined) return loads;
+      if (blocks === 0 && request.homeBackend === undefined) {
+        return bounded.scoreList();
+      }
       return candidates.map((c, i) => {
         const loadScore = PREFIX_LOAD_SHARE * loads[i]!;
         if (!within[i]) return loadScore;

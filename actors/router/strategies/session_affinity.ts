@@ -1,5 +1,5 @@
 /** `session_affinity`: a session's requests go to the replica that served it last, while that replica is within the load bound. */
-import { boundedLoads, inverseScores } from "./_scores.ts";
+import { BoundedLoads } from "./_scores.ts";
 import type { BackendView, RequestFeatures, Strategy, StrategyOptions } from "./types.ts";
 import type { PickExplanation } from "./pick_note.ts";
 
@@ -18,17 +18,21 @@ export function sessionAffinity(options: StrategyOptions): Strategy {
   // The last score call's candidates and session home, for explain().
   let lastCandidates: readonly BackendView[] = [];
   let lastHome: string | undefined;
+  const bounded = new BoundedLoads();
   return {
     name: "session_affinity",
     score(request: RequestFeatures, candidates: readonly BackendView[]): number[] {
-      const { costs, within } = boundedLoads(candidates, options.now(), options.loadBound);
-      const loads = inverseScores(costs);
+      const { scores: loads, within } = bounded.measure(
+        candidates,
+        options.now(),
+        options.loadBound,
+      );
       const home = request.sessionId === undefined
         ? undefined
         : homes.get(request.sessionId) ?? request.homeBackend;
       lastCandidates = candidates;
       lastHome = home;
-      if (home === undefined) return loads;
+      if (home === undefined) return bounded.scoreList();
       return candidates.map((c, i) => c.id === home && within[i] ? 1 : 0.5 * loads[i]!);
     },
     explain(chosen: number): PickExplanation | undefined {
