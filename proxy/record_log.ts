@@ -18,29 +18,82 @@ export interface LoggedRecord extends RequestRecord {
 const PREFIX = ["request_log"] as const;
 /** The sequence number of the newest record logged: every batch moves it, under a check. */
 const HEAD = [...PREFIX, "head"] as const;
+/**
+ * Runs of records, each under the sequence number of its first record. A value holds many
+ * records: one KV key a record cost several times more to write, and as much again to prune.
+ */
 const RECORDS = [...PREFIX, "record"] as const;
+/** The last sequence number of each run, under its first: what pruning reads instead of the runs. */
+const RUN_ENDS = [...PREFIX, "run_end"] as const;
 /** An atomic operation holds at most 1000 mutations and 800 KiB; a batch stays well inside. */
 const MAX_BATCH = 500;
 const MAX_BATCH_BYTES = 600 * 1024;
-/** A KV value holds at most 64 KiB: a record larger (huge header values) is dropped, not its batch. */
-const MAX_RECORD_BYTES = 60 * 1024;
+/** A KV value holds at most 64 KiB: a run is cut before it passes this bound of its size. */
+const MAX_RUN_BYTES = 60 * 1024;
+/** A record larger than this (huge header values) is dropped, not its batch. */
+const MAX_RECORD_BYTES = MAX_RUN_BYTES - 1024;
+/** Runs deleted per atomic operation (two mutations each, of 1000 allowed). */
+const PRUNE_RUNS = 400;
 const COMMIT_ATTEMPTS = 20;
 
+/** A run of records one process logged, as stored. */
+const RunSchema = z.object({
+  node: z.string(),
+  expires_at_ms: z.number(),
+  records: z.array(RequestRecordSchema),
+});
+
+/** One record, as versions before runs stored each (read until they expire). */
 const EntrySchema = z.object({
   node: z.string(),
   expires_at_ms: z.number(),
   record: RequestRecordSchema,
 });
 
-/** A record waiting for its batch. */
-interface Pending {
-  node: string;
-  record: RequestRecord;
+/** A stored value's records, oldest first, with their process and expiry; undefined when unreadable. */
+function recordsOf(value: unknown): z.infer<typeof RunSchema> | undefined {
+  const run = RunSchema.safeParse(value);
+  if (run.success) return run.data;
+  const entry = EntrySchema.safeParse(value);
+  if (!entry.success) return undefined;
+  const { node, expires_at_ms, record } = entry.data;
+  return { node, expires_at_ms, records: [record] };
 }
 
-/** An upper bound of the bytes `entry` takes as a KV value (two bytes for any character). */
-function sizeOf(entry: Pending): number {
-  return JSON.stringify(entry).length * 2 + 64;
+/** Whether a stored value is a run (what this version writes), without parsing its records. */
+function isRun(value: unknown): boolean {
+  return typeof value === "object" && value !== null && Array.isArray(
+    (value as { records?: unknown }).records,
+  );
+}
+
+/**
+ * An upper bound of the bytes `record` adds to a KV value (V8's serialization: a tag and length
+ * for each name and value, at most two bytes a character), without serializing it.
+ */
+export function recordSizeBound(record: RequestRecord): number {
+  let bytes = 16;
+  for (const name in record) {
+    const value = (record as unknown as Record<string, unknown>)[name];
+    bytes += 8 + 2 * name.length;
+    if (typeof value === "string") bytes += 8 + 2 * value.length;
+    else if (typeof value === "number" || typeof value === "bigint") bytes += 16;
+    else if (typeof value === "boolean" || value === undefined || value === null) bytes += 2;
+    else bytes += 16 + 2 * (JSON.stringify(value)?.length ?? 0);
+  }
+  return bytes;
+}
+
+/** The log's head: the last sequence number taken, and the versionstamp it was written with. */
+interface LogHead {
+  value: bigint;
+  versionstamp: string | null;
+}
+
+/** A record waiting for its batch, with the bound of its size. */
+interface Pending {
+  record: RequestRecord;
+  bytes: number;
 }
 
 /** Options of {@linkcode RecordLog}. */
@@ -81,8 +134,10 @@ export interface LogSnapshot {
  * The shared request log on one KV store. Records wait in memory and are written by a timer
  * (every `flush_interval`, or at once when `flush_records` wait), one `kv.atomic()` per batch that
  * takes the next sequence numbers under a check of the head: keys are ordered by when they were
- * logged, across processes. After a batch, records beyond `retention` are pruned; each is also
- * set to expire after `ttl`, and one past it is never read back.
+ * logged, across processes. A batch is stored as a few runs of records, one KV value each. Records
+ * beyond `retention` are never read back, and a run is deleted once all of its records are (a
+ * prune runs only then, reading the small run-end keys, not the runs); each run is also set to
+ * expire after `ttl`, and a record past it is never read back.
  */
 export class RecordLog {
   readonly #kv: Deno.Kv;
@@ -99,6 +154,15 @@ export class RecordLog {
   #flushing: Promise<void> | undefined;
   #dropped = 0;
   #lastError = 0;
+  /**
+   * The lowest cutoff (last sequence number minus the retention) at which a prune can delete a
+   * run: the end of the oldest run the last prune left. 0 until this process pruned once.
+   */
+  #prunableAt = 0n;
+  /** The head as this process's last batch left it, or undefined when it must be read. */
+  #head: LogHead | undefined;
+  /** Whether this process has swept the values of earlier versions (one record a key) once. */
+  #sweptLegacy = false;
 
   /** @param kv the store every gateway process opens, @param options node id, `proxy.records` */
   constructor(kv: Deno.Kv, options: RecordLogOptions) {
@@ -124,7 +188,7 @@ export class RecordLog {
 
   /** Queues `record` for the next batch; never waits on KV. */
   add(record: RequestRecord): void {
-    this.#pending.push({ node: this.#node, record });
+    this.#pending.push({ record, bytes: recordSizeBound(record) });
     if (this.#pending.length > this.#maxPending) {
       this.#pending.shift();
       this.#dropped++;
@@ -153,19 +217,27 @@ export class RecordLog {
 
   /** A page of the records kept, newest first, from every process on the store. */
   async page(options: LogPageOptions): Promise<LogPage> {
-    const selector: Deno.KvListSelector = options.before === undefined
+    const before = options.before;
+    const selector: Deno.KvListSelector = before === undefined
       ? { prefix: RECORDS }
-      : { prefix: RECORDS, end: [...RECORDS, options.before] };
+      : { prefix: RECORDS, end: [...RECORDS, before] };
     const records: LoggedRecord[] = [];
-    const batchSize = Math.min(MAX_BATCH, Math.max(10, options.limit + 1));
+    const kept = this.#keptAfter((await this.#kv.get<Deno.KvU64>(HEAD)).value);
     let oldest: bigint | undefined;
-    for await (const entry of this.#kv.list(selector, { reverse: true, batchSize })) {
-      const logged = this.#parse(entry.value);
-      if (!logged || (options.filter && !matchesRecord(logged, options.filter))) continue;
-      const seq = entry.key[RECORDS.length] as bigint;
-      if (records.length === options.limit) return { records, next: oldest };
-      records.push(logged);
-      oldest = seq;
+    for await (const entry of this.#kv.list(selector, { reverse: true, batchSize: 16 })) {
+      const first = entry.key[RECORDS.length] as bigint;
+      const run = this.#live(entry.value);
+      if (!run) continue;
+      for (let i = run.records.length - 1; i >= 0; i--) {
+        const seq = first + BigInt(i);
+        if (seq <= kept) return { records, next: undefined };
+        if (before !== undefined && seq >= before) continue;
+        const record = run.records[i]!;
+        if (options.filter && !matchesRecord(record, options.filter)) continue;
+        if (records.length === options.limit) return { records, next: oldest };
+        records.push({ ...record, node: run.node });
+        oldest = seq;
+      }
     }
     return { records, next: undefined };
   }
@@ -174,24 +246,36 @@ export class RecordLog {
   async snapshot(): Promise<LogSnapshot> {
     const [head, entries] = await Promise.all([
       this.#kv.get<Deno.KvU64>(HEAD),
-      Array.fromAsync(this.#kv.list({ prefix: RECORDS }, { reverse: true, batchSize: MAX_BATCH })),
+      Array.fromAsync(this.#kv.list({ prefix: RECORDS }, { reverse: true, batchSize: 64 })),
     ]);
+    const kept = this.#keptAfter(head.value);
     const records: LoggedRecord[] = [];
     for (const entry of entries) {
-      const logged = this.#parse(entry.value);
-      if (logged) records.push(logged);
+      const first = entry.key[RECORDS.length] as bigint;
+      const run = this.#live(entry.value);
+      if (!run) continue;
+      for (let i = run.records.length - 1; i >= 0; i--) {
+        if (first + BigInt(i) <= kept) break;
+        records.push({ ...run.records[i]!, node: run.node });
+      }
     }
     return { records, total: Number(head.value?.value ?? 0n) };
   }
 
-  #parse(value: unknown): LoggedRecord | undefined {
-    const parsed = EntrySchema.safeParse(value);
-    // KV deletes an expired key only some time after it expires: one past its TTL is gone.
-    if (!parsed.success || parsed.data.expires_at_ms <= this.#now()) return undefined;
-    return { ...parsed.data.record, node: parsed.data.node };
+  /** The highest sequence number past the retention under head `head`: it and older are not read. */
+  #keptAfter(head: Deno.KvU64 | null): bigint {
+    return (head?.value ?? 0n) - this.#retention;
   }
 
-  /** Writes batches until nothing waits, pruning after each: under steady load it never stops. */
+  /** A stored value's run, unless it is unreadable or past its TTL. */
+  #live(value: unknown): z.infer<typeof RunSchema> | undefined {
+    const run = recordsOf(value);
+    // KV deletes an expired key only some time after it expires: one past its TTL is gone.
+    if (!run || run.expires_at_ms <= this.#now()) return undefined;
+    return run;
+  }
+
+  /** Writes batches until nothing waits, pruning when a run is past the retention: under steady load it never stops. */
   async #drain(): Promise<void> {
     while (this.#pending.length > 0) {
       const batch = this.#takeBatch();
@@ -219,7 +303,7 @@ export class RecordLog {
     while (batch.length < this.#batch) {
       const next = this.#pending[0];
       if (next === undefined) break;
-      const size = sizeOf(next);
+      const size = next.bytes;
       if (size > MAX_RECORD_BYTES) {
         this.#pending.shift();
         this.#dropped++;
@@ -236,44 +320,111 @@ export class RecordLog {
     return batch;
   }
 
-  /** Writes `batch` under the next sequence numbers; resolves to the last one. */
+  /**
+   * Writes `batch` under the next sequence numbers, in runs; resolves to the last one. The head
+   * this process wrote last is checked by its versionstamp without reading it again; when
+   * another process moved it since, the commit fails and the head is read.
+   */
   async #write(batch: Pending[]): Promise<bigint> {
+    const runs = runsOf(batch);
     for (let attempt = 1;; attempt++) {
-      const head = await retryKvBusy(() => this.#kv.get<Deno.KvU64>(HEAD));
-      const first = (head.value?.value ?? 0n) + 1n;
+      const cached = this.#head;
+      // Unknown until this commit succeeds (a throw leaves it so).
+      this.#head = undefined;
+      const head = cached ?? await this.#readHead();
+      const first = head.value + 1n;
       const last = first + BigInt(batch.length) - 1n;
       const expiresAtMs = this.#now() + this.#ttlMs;
-      const op = this.#kv.atomic().check(head).set(HEAD, new Deno.KvU64(last));
-      batch.forEach((entry, i) => {
-        op.set([...RECORDS, first + BigInt(i)], { ...entry, expires_at_ms: expiresAtMs }, {
-          expireIn: this.#ttlMs,
-        });
-      });
-      if ((await retryKvBusy(() => op.commit())).ok) return last;
+      const expiry = { expireIn: this.#ttlMs };
+      const op = this.#kv.atomic()
+        .check({ key: HEAD, versionstamp: head.versionstamp })
+        .set(HEAD, new Deno.KvU64(last));
+      let start = first;
+      for (const records of runs) {
+        const end = start + BigInt(records.length) - 1n;
+        op.set(
+          [...RECORDS, start],
+          { node: this.#node, expires_at_ms: expiresAtMs, records },
+          expiry,
+        );
+        op.set([...RUN_ENDS, start], end, expiry);
+        start = end + 1n;
+      }
+      const result = await retryKvBusy(() => op.commit());
+      if (result.ok) {
+        this.#head = { value: last, versionstamp: result.versionstamp };
+        return last;
+      }
       if (attempt >= COMMIT_ATTEMPTS) {
         throw new Error(`the log's head kept changing under ${COMMIT_ATTEMPTS} attempts`);
       }
-      // Another process took the same numbers: retry after a short, random pause.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+      // Another process took the same numbers: retry after a short, random pause (at once
+      // when only the head this process remembered was stale).
+      if (cached === undefined) {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+      }
     }
   }
 
-  /** Deletes every record up to `last - retention`, oldest first. */
+  /** The log's head as KV has it now. */
+  async #readHead(): Promise<LogHead> {
+    const entry = await retryKvBusy(() => this.#kv.get<Deno.KvU64>(HEAD));
+    return { value: entry.value?.value ?? 0n, versionstamp: entry.versionstamp };
+  }
+
+  /**
+   * Deletes every run whose records are all at or below `last - retention`, oldest first, once
+   * one is: it reads the run ends, not the runs. The first prune of a process also deletes the
+   * one-record values earlier versions left below the cutoff.
+   */
   async #prune(last: bigint): Promise<void> {
     const cutoff = last - this.#retention;
-    if (cutoff <= 0n) return;
+    if (cutoff <= 0n || cutoff < this.#prunableAt) return;
+    if (!this.#sweptLegacy) {
+      await this.#sweepLegacy(cutoff);
+      this.#sweptLegacy = true;
+    }
     for (;;) {
-      const old = await Array.fromAsync(
-        this.#kv.list({ start: [...RECORDS, 0n], end: [...RECORDS, cutoff + 1n] }, {
-          limit: MAX_BATCH,
-          batchSize: MAX_BATCH,
+      const ends = await Array.fromAsync(
+        this.#kv.list<bigint>({ start: [...RUN_ENDS, 0n], end: [...RUN_ENDS, cutoff + 1n] }, {
+          limit: PRUNE_RUNS,
+          batchSize: PRUNE_RUNS,
         }),
       );
-      if (old.length === 0) return;
       const op = this.#kv.atomic();
-      for (const entry of old) op.delete(entry.key);
-      await retryKvBusy(() => op.commit());
-      if (old.length < MAX_BATCH) return;
+      let deleted = 0;
+      // Past the cutoff until a run proves otherwise: the next run starts after it.
+      this.#prunableAt = cutoff + 1n;
+      for (const entry of ends) {
+        const start = entry.key[RUN_ENDS.length] as bigint;
+        const end = typeof entry.value === "bigint" ? entry.value : start;
+        if (end > cutoff) {
+          this.#prunableAt = end;
+          break;
+        }
+        op.delete([...RECORDS, start]).delete(entry.key);
+        deleted++;
+      }
+      if (deleted > 0) await retryKvBusy(() => op.commit());
+      if (deleted < PRUNE_RUNS) return;
+    }
+  }
+
+  /** Deletes the values at or below `cutoff` that have no run end: one record each, as earlier versions wrote. */
+  async #sweepLegacy(cutoff: bigint): Promise<void> {
+    for (;;) {
+      const op = this.#kv.atomic();
+      let deleted = 0;
+      let seen = 0;
+      const selector = { start: [...RECORDS, 0n], end: [...RECORDS, cutoff + 1n] };
+      for await (const entry of this.#kv.list(selector, { limit: MAX_BATCH, batchSize: 64 })) {
+        seen++;
+        if (isRun(entry.value)) continue;
+        op.delete(entry.key);
+        deleted++;
+      }
+      if (deleted > 0) await retryKvBusy(() => op.commit());
+      if (seen < MAX_BATCH || deleted === 0) return;
     }
   }
 
@@ -284,4 +435,22 @@ export class RecordLog {
     this.#lastError = t;
     logger.error(what, error === undefined ? undefined : { error: errorField(error) });
   }
+}
+
+/** `batch`'s records cut into runs that each fit one KV value. */
+function runsOf(batch: Pending[]): RequestRecord[][] {
+  const runs: RequestRecord[][] = [];
+  let run: RequestRecord[] = [];
+  let bytes = 64;
+  for (const { record, bytes: size } of batch) {
+    if (run.length > 0 && bytes + size > MAX_RUN_BYTES) {
+      runs.push(run);
+      run = [];
+      bytes = 64;
+    }
+    run.push(record);
+    bytes += size;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
 }

@@ -2,7 +2,8 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { RecordsSchema } from "../config/mod.ts";
 import { withKvPath } from "../actors/runtime/testdata/temp_kv.ts";
 import { waitFor } from "../actors/runtime/testdata/wait.ts";
-import { RecordLog } from "./record_log.ts";
+import { serialize } from "node:v8";
+import { RecordLog, recordSizeBound } from "./record_log.ts";
 import { RecordStore } from "./records.ts";
 import { record } from "./_record_fixture.ts";
 
@@ -16,6 +17,14 @@ function logOn(kv: Deno.Kv, node: string, config: Record<string, unknown>, now?:
 
 async function ids(log: RecordLog): Promise<string[]> {
   return (await log.page({ limit: 1000 })).records.map((r) => r.requestId);
+}
+
+/** The request ids of every record in KV, oldest first, read or not. */
+async function storedIds(kv: Deno.Kv): Promise<string[]> {
+  const values = await Array.fromAsync(kv.list<{ records: { requestId: string }[] }>({
+    prefix: ["request_log", "record"],
+  }));
+  return values.flatMap((entry) => entry.value.records.map((r) => r.requestId));
 }
 
 Deno.test("RecordLog writes a record only with its batch, after the flush interval", async () => {
@@ -147,8 +156,12 @@ Deno.test("the log keeps the newest `retention` records and hides one past its t
         "r9",
         "r8",
       ]]);
-      const keys = await Array.fromAsync(kv.list({ prefix: ["request_log", "record"] }));
-      assertEquals(keys.length, 3, "older records are deleted, not only hidden");
+      // Batches of 4, 4 and 2 records: the first is all past the retention, the second not yet.
+      assertEquals(
+        await storedIds(kv),
+        ["r5", "r6", "r7", "r8", "r9", "r10"],
+        "older runs are deleted",
+      );
       clock += 61_000;
       assertEquals(await ids(log), []);
       assertEquals((await log.snapshot()).records, []);
@@ -179,4 +192,78 @@ Deno.test("a record too large for a KV value is dropped and counted, and its bat
       kv.close();
     }
   });
+});
+
+Deno.test("a batch is read back record by record: pages cut inside it, and the next page starts there", async () => {
+  await withKvPath("turnpike-record-log-", async (path) => {
+    const kv = await Deno.openKv(path);
+    const log = logOn(kv, "a", {});
+    try {
+      for (let i = 1; i <= 5; i++) log.add(record(i, { status: i === 3 ? 500 : 200 }));
+      await log.flush();
+      const seen: string[] = [];
+      let before: bigint | undefined;
+      do {
+        const page = await log.page({ limit: 2, ...(before === undefined ? {} : { before }) });
+        seen.push(page.records.map((r) => r.requestId).join(","));
+        before = page.next;
+      } while (before !== undefined);
+      assertEquals(seen, ["r5,r4", "r3,r2", "r1"]);
+      const errors = await log.page({ limit: 10, filter: { status: "5xx" } });
+      assertEquals([errors.records.map((r) => [r.requestId, r.node]), errors.next], [
+        [["r3", "a"]],
+        undefined,
+      ]);
+    } finally {
+      await log.close();
+      kv.close();
+    }
+  });
+});
+
+Deno.test("records an earlier version stored one a key are read, and deleted once past the retention", async () => {
+  await withKvPath("turnpike-record-log-", async (path) => {
+    const kv = await Deno.openKv(path);
+    const farAhead = Date.now() + 3_600_000;
+    const op = kv.atomic().set(["request_log", "head"], new Deno.KvU64(3n));
+    for (let i = 1; i <= 3; i++) {
+      op.set(["request_log", "record", BigInt(i)], {
+        node: "old",
+        expires_at_ms: farAhead,
+        record: record(i),
+      });
+    }
+    await op.commit();
+    const log = logOn(kv, "a", { retention: 4 });
+    try {
+      assertEquals(await ids(log), ["r3", "r2", "r1"]);
+      for (let i = 4; i <= 6; i++) log.add(record(i));
+      await log.flush();
+      const snapshot = await log.snapshot();
+      assertEquals(
+        [snapshot.total, snapshot.records.map((r) => `${r.requestId}@${r.node}`)],
+        [6, ["r6@a", "r5@a", "r4@a", "r3@old"]],
+      );
+      const left = await Array.fromAsync(kv.list({ prefix: ["request_log", "record"] }));
+      assertEquals(left.map((entry) => entry.key[2]), [3n, 4n], "r1 and r2 are deleted");
+    } finally {
+      await log.close();
+      kv.close();
+    }
+  });
+});
+
+Deno.test("recordSizeBound is at least a record's serialized size, in one or two bytes a character", () => {
+  for (
+    const r of [
+      record(1),
+      record(2, { error: "e".repeat(5_000), sessionId: "s".repeat(300) }),
+      record(3, { error: "\u00e9\u4e2d\u{1F600}".repeat(2_000), routeReason: "\u4e2d" }),
+      record(4, { queueMs: 1.5e300, attempts: 2 ** 40, clientId: "" }),
+    ]
+  ) {
+    const bytes = serialize(r).byteLength;
+    assert(recordSizeBound(r) >= bytes, `${recordSizeBound(r)} < ${bytes}`);
+    assert(recordSizeBound(r) < 3 * bytes + 1_024, "the bound is not wildly above the size");
+  }
 });
