@@ -47,8 +47,9 @@ export interface AppServices extends AdminServices {
 export function createApp(services: AppServices): Hono {
   const app = new Hono();
   // Before auth: a hostile head or body size is refused before any credential is looked at.
-  app.use(requestGuards(services.forward.proxy));
-  app.use(authMiddleware(services.auth));
+  app.use(requestGuards(services.forward.proxy, { deadlines: services.forward.deadlines }));
+  // Off (`auth.enabled: false`, fixed at start), the middleware would only pass every request on.
+  if (services.auth?.enabled) app.use(authMiddleware(services.auth));
   const context = services.forward;
   // One options object per route, made here once rather than per request.
   const chat = {

@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { MAX_JSON_DEPTH, nestsDeeperThan, parseJsonBytes, readBodyBytes } from "./body.ts";
+import { Deadlines } from "../openai/deadlines.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -44,6 +45,30 @@ Deno.test("readBodyBytes answers 408 to a body that stops arriving, and cancels 
     [408, "body_timeout"],
     true,
   ]);
+});
+
+Deno.test("readBodyBytes keeps its deadline on the shared timer it is given, and takes it off after the body", async () => {
+  const deadlines = new Deadlines({ tickMs: 10 });
+  try {
+    const whole = new Request("http://x/", { method: "POST", body: "{}" });
+    const read = await readBodyBytes(whole, { maxBytes: 100, timeoutMs: 5_000, deadlines });
+    assertEquals([read.ok, deadlines.size], [true, 0]);
+    const stalled = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode("{"));
+      },
+    });
+    const request = new Request("http://x/", { method: "POST", body: stalled });
+    const pending = readBodyBytes(request, { maxBytes: 100, timeoutMs: 50, deadlines });
+    assertEquals(deadlines.size, 1, "the stalled body's deadline waits on the shared timer");
+    const late = await pending;
+    assertEquals([late.ok ? "ok" : [late.status, late.code], deadlines.size], [
+      [408, "body_timeout"],
+      0,
+    ]);
+  } finally {
+    deadlines.clear();
+  }
 });
 
 Deno.test("parseJsonBytes refuses invalid UTF-8, bad JSON and deep nesting", () => {

@@ -4,6 +4,7 @@ import type { ProxyConfig } from "../../config/mod.ts";
 import { errorResponse } from "../errors.ts";
 import { type BodyLimits, setBodyLimits } from "./body.ts";
 import { type HeadLimits, headProblem } from "./head.ts";
+import type { Deadlines } from "../openai/deadlines.ts";
 
 /**
  * The longest path segment, as sent, an `/api/` id may be. The admin stores key their records by
@@ -17,13 +18,22 @@ export type GuardsConfig = Pick<
   "max_header_count" | "max_header_bytes" | "max_body_bytes" | "body_timeout"
 >;
 
+/** Options of {@linkcode requestGuards}. */
+export interface RequestGuardsOptions {
+  /** The shared timer bodies' deadlines are kept on (see {@linkcode BodyLimits.deadlines}). */
+  deadlines?: Pick<Deadlines, "add" | "remove">;
+}
+
 /**
  * Answers 431 to a head past `proxy.max_header_count` or `proxy.max_header_bytes` and 404 to an
  * `/api/` id longer than {@linkcode MAX_ADMIN_ID_CHARS}; every other request carries its body
  * bounds (size, `proxy.body_timeout`) on to the routes' readers, which answer 413 to a body
  * declared or counted past `proxy.max_body_bytes` (the hot path records it like any refusal).
  */
-export function requestGuards(config: GuardsConfig): MiddlewareHandler {
+export function requestGuards(
+  config: GuardsConfig,
+  options: RequestGuardsOptions = {},
+): MiddlewareHandler {
   const head: HeadLimits = {
     maxHeaderCount: config.max_header_count,
     maxHeaderBytes: config.max_header_bytes,
@@ -31,6 +41,7 @@ export function requestGuards(config: GuardsConfig): MiddlewareHandler {
   const body: BodyLimits = {
     maxBytes: config.max_body_bytes,
     timeoutMs: config.body_timeout * 1000,
+    ...(options.deadlines ? { deadlines: options.deadlines } : {}),
   };
   return async function guards(c, next) {
     const request = c.req.raw;

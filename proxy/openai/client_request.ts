@@ -26,9 +26,11 @@ export async function parseClientRequest(
   request: Request,
   options: ParseClientRequestOptions,
 ): Promise<ClientRequest> {
+  const attached = bodyLimitsOf(request);
   const read = await readJsonBody(request, {
+    ...attached,
     maxBytes: options.maxBytes,
-    timeoutMs: options.timeoutMs ?? bodyLimitsOf(request).timeoutMs,
+    timeoutMs: options.timeoutMs ?? attached.timeoutMs,
   });
   if (!read.ok) return read;
   const parsed = options.schema.safeParse(read.json);
