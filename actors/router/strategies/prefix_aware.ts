@@ -217,17 +217,21 @@ export function reportedBlocks(
 }
 
 /** What prefix_aware expected of the replica it chose for one request, kept until the replica reports. */
-interface Prediction {
-  backendId: string;
-  index: PrefixIndex;
-  /** Stamps of the leading blocks the index held, before the request's own insert. */
-  stamps: number[];
-  /** The index's clock then. */
-  clock: number;
-  /** The clock up to which every block came from a request that had ended by then. */
-  settled: number;
-  /** Whether the index had pushed the first block past those out for room. */
-  nextPushedOut: boolean;
+class Prediction {
+  constructor(
+    /** The strategy's indexes by backend id: whose prediction this is. */
+    readonly owner: ReadonlyMap<string, PrefixIndex>,
+    readonly backendId: string,
+    readonly index: PrefixIndex,
+    /** Stamps of the leading blocks the index held, before the request's own insert. */
+    readonly stamps: readonly number[],
+    /** The index's clock then. */
+    readonly clock: number,
+    /** The clock up to which every block came from a request that had ended by then. */
+    readonly settled: number,
+    /** Whether the index had pushed the first block past those out for room. */
+    readonly nextPushedOut: boolean,
+  ) {}
 }
 
 /**
@@ -239,8 +243,6 @@ interface Prediction {
  */
 export function prefixAware(options: StrategyOptions): Strategy {
   const indexes = new Map<string, PrefixIndex>();
-  // Keyed by the request's features (one object per request), so nothing outlives the request.
-  const predictions = new WeakMap<RequestFeatures, Prediction>();
   const blockChars = options.prefixBlockChars;
   const bounded = new BoundedLoads();
   return {
@@ -277,14 +279,16 @@ export function prefixAware(options: StrategyOptions): Strategy {
       const stamps = index.stamps(request.prefixHashes);
       const next = request.prefixHashes[stamps.length];
       const clock = index.clock;
-      predictions.set(request, {
-        backendId: chosen.id,
+      // On the request itself, so nothing outlives it (a WeakMap's table churned with an entry a request).
+      request.prefixPrediction = new Prediction(
+        indexes,
+        chosen.id,
         index,
         stamps,
         clock,
-        settled: index.begin(options.now()),
-        nextPushedOut: next !== undefined && index.pushedOut(next),
-      });
+        index.begin(options.now()),
+        next !== undefined && index.pushedOut(next),
+      );
       request.predictedPrefixBlocks = stamps.length;
       index.insert(request.prefixHashes);
     },
@@ -292,9 +296,10 @@ export function prefixAware(options: StrategyOptions): Strategy {
       indexes.delete(backendId);
     },
     learn(request: RequestFeatures, backendId: string, report: CacheReport): void {
-      const prediction = predictions.get(request);
-      if (prediction === undefined || prediction.backendId !== backendId) return;
-      predictions.delete(request);
+      const prediction = request.prefixPrediction;
+      if (!(prediction instanceof Prediction) || prediction.owner !== indexes) return;
+      if (prediction.backendId !== backendId) return;
+      request.prefixPrediction = undefined;
       const index = prediction.index;
       index.end(prediction.clock);
       // The backend left (or came back under a new index) since: its report is of no use.

@@ -46,6 +46,11 @@ export interface RequestFeatures {
    * replica reports (`x-turnpike-cached-estimate`, `bench routing`'s estimate error).
    */
   predictedPrefixBlocks?: number;
+  /**
+   * What the strategy that set {@linkcode predictedPrefixBlocks} keeps from the choice until the
+   * replica's report (`learn`); opaque to everything else.
+   */
+  prefixPrediction?: unknown;
 }
 
 /** What a replica reported of one answered request: its `usage`, for strategies that learn from it. */
