@@ -119,7 +119,9 @@ export async function readBodyBytes(request: Request, bounds: BodyLimits): Promi
       "body_timeout",
     );
   }
-  return { ok: true, bytes: concatBytes(parts, size) };
+  // A body that came in one piece (the usual case) is that piece, not a copy of it.
+  const bytes = parts.length === 1 ? parts[0] as Uint8Array<ArrayBuffer> : concatBytes(parts, size);
+  return { ok: true, bytes };
 }
 
 const loose = new TextDecoder();
