@@ -1,10 +1,25 @@
 /** An allocation-free ordered set of small integer keys, each with a stamp: the storage of a prefix index. */
 
 const NONE = -1;
+/** A table slot holds an entry number in its low bits and a few bits of the key above them. */
+const ENTRY_BITS = 21;
+const ENTRY_MASK = (1 << ENTRY_BITS) - 1;
+/** Most keys one set can hold: the entry numbers a slot has room for. */
+export const LRU_KEYS_MAX = 1 << ENTRY_BITS;
 /** Most keys per table slot before the table doubles: short probes, most misses at the first. */
 const MAX_LOAD = 0.5;
 /** Room for entries beyond the expected count (a prompt's insert before the trim), before they grow. */
 const ENTRY_SLACK = 1.125;
+
+/** The ten bits of `key` a table slot keeps: its low ones (the slot is chosen by its hash's top bits). */
+function tagOf(key: number): number {
+  return key & 0x3ff;
+}
+
+/** A table slot's value for `key`'s entry number `entry`. */
+function slotValue(key: number, entry: number): number {
+  return (tagOf(key) << ENTRY_BITS) | entry;
+}
 
 /** `into` with `from` copied to its start. */
 function copied<T extends Int32Array | Float64Array>(from: T, into: T): T {
@@ -18,7 +33,10 @@ function copied<T extends Int32Array | Float64Array>(from: T, into: T): T {
  *
  * The entries (key, stamp, and the links of a doubly linked list in recency order) live in typed
  * arrays, their free slots chained; an open-addressing table of entry numbers finds them (linear
- * probing; a delete shifts the rest of its run back, so no tombstones accumulate). Once the arrays
+ * probing; a delete shifts the rest of its run back, so no tombstones accumulate). Each slot also
+ * keeps ten bits of its key, so a probe past another key rarely reads the entry's own key: a
+ * lookup that misses, the common case for a replica that does not hold a prompt, reads one
+ * cache line of the table. Once the arrays
  * have grown to the working size nothing is allocated. A Map did the same at several times the
  * cost per lookup, with a large allocation to rehash every so many deletes.
  */
@@ -39,7 +57,10 @@ export class LruKeys {
 
   /** @param expected how many keys it will usually hold (it grows past that as needed) */
   constructor(expected: number) {
-    const entries = Math.max(4, Math.ceil(Math.max(1, expected) * ENTRY_SLACK));
+    const entries = Math.min(
+      LRU_KEYS_MAX,
+      Math.max(4, Math.ceil(Math.max(1, expected) * ENTRY_SLACK)),
+    );
     let bits = 3;
     while ((1 << bits) * MAX_LOAD < expected) bits++;
     this.#shift = 32 - bits;
@@ -65,17 +86,19 @@ export class LruKeys {
     const table = this.#table;
     const keys = this.#keys;
     const mask = table.length - 1;
+    const tag = tagOf(key);
     let slot = this.#home(key);
     for (;;) {
-      const entry = table[slot]!;
-      if (entry === NONE || keys[entry] === key) return slot;
+      const v = table[slot]!;
+      if (v === NONE || ((v >>> ENTRY_BITS) === tag && keys[v & ENTRY_MASK] === key)) return slot;
       slot = (slot + 1) & mask;
     }
   }
 
   /** The entry of `key`, or -1. */
   #find(key: number): number {
-    return this.#table[this.#slot(key)]!;
+    const v = this.#table[this.#slot(key)]!;
+    return v === NONE ? NONE : v & ENTRY_MASK;
   }
 
   /** Whether `key` is held. */
@@ -110,12 +133,13 @@ export class LruKeys {
       }
       entry = this.#allocate();
       this.#keys[entry] = key;
-      this.#table[slot] = entry;
+      this.#table[slot] = slotValue(key, entry);
       this.#size++;
       this.#stamps[entry] = stamp;
       this.#linkLast(entry);
       return true;
     }
+    entry &= ENTRY_MASK;
     this.#stamps[entry] = stamp;
     if (entry !== this.#last) {
       this.#unlink(entry);
@@ -127,9 +151,9 @@ export class LruKeys {
   /** Removes `key`; returns whether it was held. */
   delete(key: number): boolean {
     const slot = this.#slot(key);
-    const entry = this.#table[slot]!;
-    if (entry === NONE) return false;
-    this.#remove(slot, entry);
+    const v = this.#table[slot]!;
+    if (v === NONE) return false;
+    this.#remove(slot, v & ENTRY_MASK);
     return true;
   }
 
@@ -181,12 +205,12 @@ export class LruKeys {
     const mask = table.length - 1;
     let hole = slot;
     for (let j = (slot + 1) & mask;; j = (j + 1) & mask) {
-      const e = table[j]!;
-      if (e === NONE) break;
+      const v = table[j]!;
+      if (v === NONE) break;
       // The entry at j may fill the hole unless its home lies cyclically in (hole, j].
-      const home = this.#home(keys[e]!);
+      const home = this.#home(keys[v & ENTRY_MASK]!);
       if (hole <= j ? hole < home && home <= j : hole < home || home <= j) continue;
-      table[hole] = e;
+      table[hole] = v;
       hole = j;
     }
     table[hole] = NONE;
@@ -197,13 +221,19 @@ export class LruKeys {
     this.#table = new Int32Array(this.#table.length * 2).fill(NONE);
     this.#shift--;
     for (let e = this.#first; e !== NONE; e = this.#next[e]!) {
-      this.#table[this.#slot(this.#keys[e]!)] = e;
+      const key = this.#keys[e]!;
+      this.#table[this.#slot(key)] = slotValue(key, e);
     }
   }
 
   /** Makes half as many entries again; entry numbers stay, so the table and links hold. */
   #growEntries(): void {
-    const n = Math.ceil(this.#keys.length * 1.5);
+    if (this.#keys.length >= LRU_KEYS_MAX) {
+      throw new Error(
+        `A prefix index cannot hold more than ${LRU_KEYS_MAX} blocks: lower proxy.prefix_cache_tokens or raise proxy.prefix_block_chars`,
+      );
+    }
+    const n = Math.min(LRU_KEYS_MAX, Math.ceil(this.#keys.length * 1.5));
     this.#keys = copied(this.#keys, new Int32Array(n));
     this.#stamps = copied(this.#stamps, new Float64Array(n));
     this.#prev = copied(this.#prev, new Int32Array(n));

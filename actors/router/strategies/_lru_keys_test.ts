@@ -1,6 +1,6 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
 import fc from "fast-check";
-import { LruKeys } from "./_lru_keys.ts";
+import { LRU_KEYS_MAX, LruKeys } from "./_lru_keys.ts";
 
 /** The keys of `set` oldest first, with their stamps, emptying it. */
 function drain(set: LruKeys): [number, number][] {
@@ -79,4 +79,11 @@ Deno.test("LruKeys agrees with an insertion-ordered Map under any sequence of ad
   // Few distinct keys keep the table small, so probe runs collide and wrap around its end.
   fc.assert(fc.property(ops(12), agrees), { numRuns: 500 });
   fc.assert(fc.property(ops(2_000), agrees));
+});
+
+Deno.test("LruKeys tells what to change once it would hold more keys than its slots can number", () => {
+  const set = new LruKeys(LRU_KEYS_MAX);
+  for (let k = 0; k < LRU_KEYS_MAX; k++) set.add(k, k);
+  assertEquals(set.size, LRU_KEYS_MAX);
+  assertThrows(() => set.add(LRU_KEYS_MAX, 0), /lower proxy.prefix_cache_tokens/);
 });
