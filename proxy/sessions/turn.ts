@@ -35,7 +35,7 @@ export interface TurnCall {
 }
 
 const encoder = new TextEncoder();
-const DONE = encoder.encode("data: [DONE]\n\n");
+const DONE = "data: [DONE]\n\n";
 const CHAT_PATH = "/v1/chat/completions";
 
 /** Runs one turn; every refusal is an OpenAI-shaped error with the right status. */
@@ -218,19 +218,24 @@ class TurnReader {
         // Read on until there is something to send: a pull that enqueues nothing is not repeated.
         let ending = await this.#next();
         while (ending === undefined && this.#pending.length === 0) ending = await this.#next();
-        for (const data of this.#pending) controller.enqueue(encoder.encode(`data: ${data}\n\n`));
+        // The events read so far go out as one chunk, as the replica's did, with the ending.
+        let out = this.#pending.length > 0 ? `data: ${this.#pending.join("\n\ndata: ")}\n\n` : "";
         this.#pending = [];
-        if (ending === undefined) return;
+        if (ending === undefined) {
+          controller.enqueue(encoder.encode(out));
+          return;
+        }
         if (ending.kind === "committed") {
           if (this.#plan.cancel.signal.aborted) {
-            controller.enqueue(encoder.encode(`data: ${JSON.stringify(this.#cancelChunk())}\n\n`));
+            out += `data: ${JSON.stringify(this.#cancelChunk())}\n\n`;
           }
-          controller.enqueue(DONE);
+          out += DONE;
         } else {
           const message = errorMessage(ending.error);
           const code = ending.status === 503 ? "storage_unavailable" : "turn_not_saved";
-          controller.enqueue(encoder.encode(errorEvent(message, { code })));
+          out += errorEvent(message, { code });
         }
+        controller.enqueue(encoder.encode(out));
         controller.close();
       },
       cancel: async () => {
