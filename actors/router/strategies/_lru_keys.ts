@@ -29,7 +29,7 @@ function copied<T extends Int32Array | Float64Array>(from: T, into: T): T {
 
 /**
  * Keys in `[0, 2^30)`, each with a stamp (a number), kept in the order they were last added:
- * {@linkcode add} puts a key at the back, {@linkcode oldestKey} is at the front.
+ * {@linkcode add} puts a key at the back, {@linkcode shift} takes the front one.
  *
  * The entries (key, stamp, and the links of a doubly linked list in recency order) live in typed
  * arrays, their free slots chained; an open-addressing table of entry numbers finds them (linear
@@ -110,11 +110,6 @@ export class LruKeys {
   stamp(key: number): number | undefined {
     const entry = this.#find(key);
     return entry === NONE ? undefined : this.#stamps[entry];
-  }
-
-  /** The oldest key, or undefined when empty. */
-  get oldestKey(): number | undefined {
-    return this.#first === NONE ? undefined : this.#keys[this.#first];
   }
 
   /** The oldest key's stamp, or undefined when empty. */
