@@ -35,10 +35,10 @@ function copied<T extends Int32Array | Float64Array>(from: T, into: T): T {
  * arrays, their free slots chained; an open-addressing table of entry numbers finds them (linear
  * probing; a delete shifts the rest of its run back, so no tombstones accumulate). Each slot also
  * keeps ten bits of its key, so a probe past another key rarely reads the entry's own key: a
- * lookup that misses, the common case for a replica that does not hold a prompt, reads one
- * cache line of the table. Once the arrays
- * have grown to the working size nothing is allocated. A Map did the same at several times the
- * cost per lookup, with a large allocation to rehash every so many deletes.
+ * lookup that misses, the common case for a replica that does not hold a prompt, reads one cache
+ * line of the table. Once the arrays have grown to the working size nothing is allocated. A Map
+ * did the same at several times the cost per lookup, with a large allocation to rehash every so
+ * many deletes.
  */
 export class LruKeys {
   #table: Int32Array;
