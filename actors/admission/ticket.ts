@@ -78,15 +78,20 @@ export class AdmissionTicket {
   /**
    * Gives back the slot and tokens on `view`, charges the time held, and feeds a successful
    * `outcome`'s latency (time to first token, else the whole answer's) to the replica's adaptive
-   * limit; the gate then serves its waiters.
+   * limit; the gate then serves its waiters, and the router tells its strategies `request` ended.
    */
-  release(view: BackendView, outcome?: RequestOutcome): void {
+  release(view: BackendView, outcome?: RequestOutcome, request?: RequestFeatures): void {
     const heldMs = this.#now() - this.#heldAt;
     this.#gate.free(view, this.#options.tokens, heldMs);
     if (outcome?.ok) this.#observe(view, outcome);
     const key = this.#options.serviceKey;
     if (key !== undefined) this.#options.attained.charge(key, heldMs);
-    this.#router.release(view);
+    this.#router.release(view, outcome, request);
+  }
+
+  /** Tells the router that `request`'s first token came from `view`. */
+  prefilled(view: BackendView, request: RequestFeatures): void {
+    this.#router.prefilled(view, request);
   }
 
   #count(view: BackendView): void {

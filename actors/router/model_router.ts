@@ -97,10 +97,20 @@ export class ModelRouter {
     view.inFlight++;
   }
 
-  /** Counts a request on `view` as finished. */
-  release(view: BackendView): void {
+  /**
+   * Counts a request on `view` as finished, and tells the strategies that `request` (when given)
+   * has ended there. `_outcome` is the caller's account of the end, which an admission ticket
+   * standing in for this router reads; the router itself does not.
+   */
+  release(view: BackendView, _outcome?: unknown, request?: RequestFeatures): void {
     if (view.inFlight > 0) view.inFlight--;
+    if (request !== undefined) this.#picker.prefilled?.(request, view.id);
     this.#limits?.released(view);
+  }
+
+  /** Tells the strategies that `request`'s first token came from `view` (its prefill is done). */
+  prefilled(view: BackendView, request: RequestFeatures): void {
+    this.#picker.prefilled?.(request, view.id);
   }
 
   /**

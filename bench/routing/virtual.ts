@@ -328,6 +328,7 @@ export function virtualRun(
     }
     if (r.input_length + r.output_length > options.maxModelLen) {
       failed++;
+      picker?.prefilled?.(features, chosen.views[g]!.id);
       return;
     }
     const arrival = clock.now();
@@ -343,6 +344,7 @@ export function virtualRun(
       }, {
         onToken: (i, atMs) => {
           if (i !== 0) return;
+          picker?.prefilled?.(features, view.id);
           const ttft = atMs - arrival;
           ttfts.push(ttft);
           const before = view.ewmaTtftMs;
@@ -351,6 +353,7 @@ export function virtualRun(
         onFinish: (result) => {
           finished++;
           view.inFlight--;
+          picker?.prefilled?.(features, view.id);
           homes.set(r.session, view.id);
           chosen.busyMs += result.finishMs - arrival;
           if (features.predictedPrefixBlocks !== undefined) {
@@ -373,6 +376,7 @@ export function virtualRun(
     } catch {
       // Longer than the replica's whole KV budget: vLLM refuses it.
       view.inFlight--;
+      picker?.prefilled?.(features, view.id);
       failed++;
     }
   };

@@ -281,6 +281,14 @@ export class Attempt implements RelayOptions {
     );
   }
 
+  /** The relay's first chunk: a stream's first token, so the router may let go of its prefill work. */
+  onFirstByte(): void {
+    const features = this.outgoing.features;
+    if (this.stream && features !== undefined && !this.#closed) {
+      this.outgoing.router.prefilled?.(this.backend, features);
+    }
+  }
+
   /** The relay's end: settles the request and closes the attempt, unless it was closed already. */
   onEnd(end: RelayEnd): void {
     if (this.#closed) return;
@@ -292,7 +300,7 @@ export class Attempt implements RelayOptions {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.outgoing.router.release(this.backend, this.outcome);
+    this.outgoing.router.release(this.backend, this.outcome, this.outgoing.features);
     if (this.#ownsBody) {
       this.#ownsBody = false;
       this.#upstream!.cancel();

@@ -27,10 +27,13 @@ import type { SessionHomes } from "../sessions/homes.ts";
 
 /**
  * The calls the hot path makes on a model's router; `release` is told the attempt's outcome (an
- * admission ticket feeds its latency to the replica's adaptive limit).
+ * admission ticket feeds its latency to the replica's adaptive limit) and the request's features
+ * (the router's strategies let go of the work they counted for it there).
  */
 export type ForwardRouter = Pick<ModelRouter, "pick" | "acquire"> & {
-  release(view: BackendView, outcome?: RequestOutcome): void;
+  release(view: BackendView, outcome?: RequestOutcome, request?: RequestFeatures): void;
+  /** Told that `request`'s first token came from `view`. */
+  prefilled?(view: BackendView, request: RequestFeatures): void;
 };
 
 /** What the hot path needs from the rest of the gateway. */

@@ -58,6 +58,7 @@ function harness(
   const sent: string[] = [];
   const started: string[] = [];
   const finished: { id: string; outcome: RequestOutcome }[] = [];
+  const routerEvents: string[] = [];
   const records = new RecordStore();
   const deadlines = new Deadlines({ tickMs: 5 });
   const context: ForwardContext = {
@@ -68,7 +69,12 @@ function harness(
         ? {
           pick: (_features, exclude) => views.find((v) => !exclude?.has(v.id)),
           acquire: (view) => void view.inFlight++,
-          release: (view) => void view.inFlight--,
+          release: (view, _outcome, request) => {
+            view.inFlight--;
+            routerEvents.push(`release ${view.id}${request === undefined ? "" : " with features"}`);
+          },
+          prefilled: (view, request) =>
+            void routerEvents.push(`prefilled ${view.id} ${request.model}`),
         }
         : undefined,
     features: (_body, sessionId) => ({ model: "m", sessionId, prefixHashes: [], promptChars: 0 }),
@@ -99,6 +105,7 @@ function harness(
     sent,
     started,
     finished,
+    routerEvents,
     views,
     record: () => records.recent()[0],
     inFlight: () => views.map((v) => v.inFlight),
@@ -237,5 +244,24 @@ Deno.test("a client disconnect answers 499 and a request timeout 504, both relea
     assertEquals(timeout.record()?.status, 504);
   } finally {
     timeout.close();
+  }
+});
+
+Deno.test("the router hears of a stream's first token, and of every attempt's end with its features", async () => {
+  const h = harness(() => Promise.resolve(fakeAnswer(200, { stream: true })));
+  try {
+    const response = await h.post({ stream: true });
+    assertEquals(await response.text(), "data: {}\n\ndata: [DONE]\n\n");
+    assertEquals(h.routerEvents, ["prefilled a m", "release a with features"]);
+  } finally {
+    h.close();
+  }
+  const json = harness(() => Promise.resolve(fakeAnswer(200)));
+  try {
+    await (await json.post()).text();
+    // A JSON answer's first byte comes after the whole generation: only its end counts.
+    assertEquals(json.routerEvents, ["release a with features"]);
+  } finally {
+    json.close();
   }
 });

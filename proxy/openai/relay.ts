@@ -38,6 +38,8 @@ export interface RelayOptions {
   abort: AbortController;
   /** Called once when the body ends, however it ends. */
   onEnd(end: RelayEnd): void;
+  /** Called once when its first chunk came (a stream's first token), before it is relayed. */
+  onFirstByte?(): void;
 }
 
 /**
@@ -140,8 +142,10 @@ export function relay(
         end("done", "");
         return;
       }
-      if (firstByteAt === undefined) firstByteAt = t;
-      else gaps?.add(t - lastChunkAt);
+      if (firstByteAt === undefined) {
+        firstByteAt = t;
+        options.onFirstByte?.();
+      } else gaps?.add(t - lastChunkAt);
       lastChunkAt = t;
       const whole = framer ? framer.take(chunk) : chunk;
       if (whole) {

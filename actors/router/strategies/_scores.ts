@@ -64,8 +64,16 @@ export class BoundedLoads {
   within = new Uint8Array(16);
   #measured = 0;
 
-  /** Measures `candidates` at `nowMs` against `loadBound`; returns this. */
-  measure(candidates: readonly BackendView[], nowMs: number, loadBound: number): this {
+  /**
+   * Measures `candidates` at `nowMs` against `loadBound`; returns this. `extra`, when given, adds
+   * to each candidate's cost after the bound is taken: load that scores but does not shed.
+   */
+  measure(
+    candidates: readonly BackendView[],
+    nowMs: number,
+    loadBound: number,
+    extra?: (view: BackendView) => number,
+  ): this {
     const n = candidates.length;
     if (n > this.costs.length) {
       this.costs = new Float64Array(n);
@@ -77,6 +85,7 @@ export class BoundedLoads {
     for (let i = 0; i < n; i++) sum += costs[i] = loadCost(candidates[i]!, nowMs);
     const bound = loadBound * (n === 0 ? 0 : sum / n) + 1;
     for (let i = 0; i < n; i++) this.within[i] = costs[i]! <= bound ? 1 : 0;
+    if (extra !== undefined) { for (let i = 0; i < n; i++) costs[i]! += extra(candidates[i]!); }
     this.#measured = n;
     invert(costs, n, this.scores);
     return this;

@@ -157,5 +157,8 @@ export function createPicker(strategy: StrategySpec, options: StrategyOptions): 
     learn(request: RequestFeatures, backendId: string, report: CacheReport): void {
       for (const { strategy } of parts) strategy.learn?.(request, backendId, report);
     },
+    prefilled(request: RequestFeatures, backendId: string): void {
+      for (const { strategy } of parts) strategy.prefilled?.(request, backendId);
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import {
   MIN_PREFIX_SHARE,
+  PENDING_CHARS_PER_REQUEST,
   PREFIX_LOAD_SHARE,
   prefixAware,
   PrefixIndex,
@@ -47,8 +48,10 @@ Deno.test("prefix_aware prefers the replica holding the longest prefix", () => {
 
 Deno.test("prefix_aware lets load decide when the held prefix is a small share of the prompt", () => {
   const s = prefixAware(options());
-  // A shared system prompt: two of five blocks, under the minimum share.
-  s.observe!(request([1, 2]), view("a"));
+  // A shared system prompt: two of five blocks, under the minimum share (its prefill is done).
+  const system = request([1, 2]);
+  s.observe!(system, view("a"));
+  s.prefilled!(system, "a");
   assert(2 / 5 < MIN_PREFIX_SHARE);
   const scores = s.score(request([1, 2, 7, 8, 9]), [view("a"), view("b")]);
   assertEquals(scores, [PREFIX_LOAD_SHARE, PREFIX_LOAD_SHARE]);
@@ -242,4 +245,56 @@ Deno.test("prefix_aware grows a replica's index when the replica held blocks it 
   const after = prompt([1, 2, 3, 4, 9]);
   s.observe!(after, a);
   assertEquals(after.predictedPrefixBlocks, 4);
+});
+
+/** A prompt of `chars` characters in blocks of 100 (the test options' block), distinct per `seed`. */
+function sized(chars: number, seed: number) {
+  return request(Array.from({ length: chars / 100 }, (_, i) => seed * 1_000_000 + i));
+}
+
+Deno.test("prefix_aware counts the uncached prompt it sent a replica as load until its first token", () => {
+  const s = prefixAware(options());
+  const big = sized(PENDING_CHARS_PER_REQUEST, 1);
+  s.observe!(big, view("a"));
+  const other = request([7, 8]);
+  // One request's worth of prefill queued on a: as if a had one more request in flight.
+  assertEquals(s.score(other, [view("a"), view("b")]), [
+    PREFIX_LOAD_SHARE * 0.5,
+    PREFIX_LOAD_SHARE,
+  ]);
+  s.prefilled!(big, "b");
+  assertEquals(s.score(other, [view("a"), view("b")])[0], PREFIX_LOAD_SHARE * 0.5);
+  s.prefilled!(big, "a");
+  s.prefilled!(big, "a");
+  assertEquals(s.score(other, [view("a"), view("b")]), [PREFIX_LOAD_SHARE, PREFIX_LOAD_SHARE]);
+});
+
+Deno.test("prefix_aware counts only the part of a prompt it expects the replica to have cached", () => {
+  const s = prefixAware(options());
+  const turn = sized(PENDING_CHARS_PER_REQUEST, 2);
+  s.observe!(turn, view("a"));
+  s.prefilled!(turn, "a");
+  // The same prompt again: a holds all of it, so nothing is left to prefill there.
+  const again = { ...turn };
+  s.observe!(again, view("a"));
+  assertEquals(s.score(request([7, 8]), [view("a"), view("b")]), [
+    PREFIX_LOAD_SHARE,
+    PREFIX_LOAD_SHARE,
+  ]);
+});
+
+Deno.test("prefix_aware moves a retried request's prefill work to the replica it retried on", () => {
+  const s = prefixAware(options());
+  const big = sized(PENDING_CHARS_PER_REQUEST, 3);
+  s.observe!(big, view("a"));
+  s.observe!(big, view("b"));
+  assertEquals(s.score(request([7, 8]), [view("a"), view("b")]), [
+    PREFIX_LOAD_SHARE,
+    PREFIX_LOAD_SHARE * 0.5,
+  ]);
+  s.forget!("b");
+  assertEquals(s.score(request([7, 8]), [view("a"), view("b")]), [
+    PREFIX_LOAD_SHARE,
+    PREFIX_LOAD_SHARE,
+  ]);
 });

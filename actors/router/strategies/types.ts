@@ -96,6 +96,12 @@ export interface Strategy {
    * request's cached prefix, so an estimate of its cache can be corrected.
    */
   learn?(request: RequestFeatures, backendId: string, report: CacheReport): void;
+  /**
+   * Told that the request it chose `backendId` for is past its prefill there (its first token
+   * came) or has ended (answered, failed or cancelled), so prefill work it counted there can be
+   * let go; told at least once per chosen backend, perhaps twice.
+   */
+  prefilled?(request: RequestFeatures, backendId: string): void;
 }
 
 /** Builds a strategy from the shared options. */
@@ -115,4 +121,6 @@ export interface Picker {
   forget(backendId: string): void;
   /** Passes a backend's report on a request it answered to every strategy that learns. */
   learn?(request: RequestFeatures, backendId: string, report: CacheReport): void;
+  /** Tells every strategy that the request chosen for `backendId` is past its prefill or has ended there. */
+  prefilled?(request: RequestFeatures, backendId: string): void;
 }
