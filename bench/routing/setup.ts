@@ -220,6 +220,11 @@ export interface GatewayOptions {
   prefixFeedback?: boolean;
   /** How long to wait until every replica is healthy. @default 60_000 */
   startTimeoutMs?: number;
+  /**
+   * Whether admission control sheds early as it does by default; else a request may wait at the
+   * gateway up to the request timeout (`admission.max_queue_wait`). @default false
+   */
+  gatewayShedding?: boolean;
 }
 
 /** A gateway running as a child process. */
@@ -227,6 +232,9 @@ export interface GatewayProcess extends ChildProcess {
   /** Its base URL. */
   url: string;
 }
+
+/** The gateway's `proxy.request_timeout` in the bench, in seconds. */
+const REQUEST_TIMEOUT_S = 600;
 
 /** The YAML config the bench gives the gateway: the replicas as static endpoints. */
 export function gatewayConfig(
@@ -241,7 +249,7 @@ export function gatewayConfig(
     health_check_interval: 1,
     // A real deployment scrapes every 2 s; keep that in simulated time.
     metrics_scrape_interval: Math.max(0.2, 2 / options.timeScale),
-    request_timeout: 600,
+    request_timeout: REQUEST_TIMEOUT_S,
   };
   if (options.prefixFeedback === false) proxy.prefix_feedback = false;
   // The router's estimate of a replica's prefix cache must cover its host tier as well.
@@ -251,6 +259,9 @@ export function gatewayConfig(
   }
   return stringify({
     proxy,
+    // A trace replay compares routing at equal throughput: bursts the replicas absorb within the
+    // request timeout wait at the gateway instead of being shed as overload.
+    ...(options.gatewayShedding ? {} : { admission: { max_queue_wait: REQUEST_TIMEOUT_S } }),
     models: [{ name: options.model, endpoints: [...urls] }],
     state_dir: options.stateDir ?? `${options.dir}/state`,
   });

@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { parse } from "yaml";
+import { parseConfig } from "../../config/mod.ts";
 import { gatewayConfig, replicaArgs, replicaCacheTokens } from "./setup.ts";
 
 const base = { timeScale: 10, model: "m" };
@@ -27,4 +28,15 @@ Deno.test("gatewayConfig sizes the prefix index to the replica's GPU plus host t
   assertEquals(prefixCacheTokens({ ...gateway, kvTokens: 100_000, kvOffloadGib: 1 }), 108_192);
   assertEquals(prefixCacheTokens({ ...gateway, kvTokens: 100_000 }), 100_000);
   assertEquals(prefixCacheTokens(gateway), undefined);
+});
+
+Deno.test("gatewayConfig lets requests wait up to the request timeout unless the gateway's shedding is kept", () => {
+  const gateway = { ...base, strategy: "prefix_aware" as const, dir: "/tmp/x" };
+  const queued = parse(gatewayConfig(["http://a"], 1234, gateway));
+  assertEquals(queued.admission, { max_queue_wait: queued.proxy.request_timeout });
+  const shedding = parse(gatewayConfig(["http://a"], 1234, { ...gateway, gatewayShedding: true }));
+  assertEquals(shedding.admission, undefined);
+  // The gateway takes the config as it is written.
+  const config = parseConfig(gatewayConfig(["http://a"], 1234, gateway), "bench.yaml");
+  assertEquals(config.admission.max_queue_wait, 600);
 });
