@@ -489,7 +489,9 @@ export const routingBench: BenchSuite = {
       console.log(`  ${ok === null ? "n/a " : ok ? "PASS" : "FAIL"}  ${name.replaceAll("_", " ")}`);
     }
     const againstPeers = peerTargets(asked, reachable);
-    console.log(`\nTargets (${TURNPIKE_DEFAULT} against every other strategy):`);
+    console.log(
+      `\nTargets (${TURNPIKE_DEFAULT} against every other routing strategy; the baseline only for failures):`,
+    );
     for (const [name, ok] of Object.entries(againstPeers)) {
       console.log(`  ${ok === null ? "n/a " : ok ? "PASS" : "FAIL"}  ${name.replaceAll("_", " ")}`);
     }

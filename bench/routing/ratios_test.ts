@@ -51,6 +51,11 @@ Deno.test("peerTargets passes only when the default has the lowest mean and p99 
     0.5,
   );
   assertEquals(slower.default_throughput_within_2pct_of_each, false);
+  // The baseline, without the gateway's hop, is no strategy to beat; its failures still count.
+  const withBaseline = peerTargets([...good, run("baseline", 5, 10, { failed: true })], 0.5);
+  assertEquals(withBaseline.default_lowest_mean_ttft, true);
+  assertEquals(withBaseline.default_lowest_p99_ttft, true);
+  assertEquals(withBaseline.no_failures, false);
   assertEquals(
     peerTargets([run("round_robin", 1, 1, { failed: true })], 0.5).default_lowest_mean_ttft,
     null,
