@@ -70,10 +70,10 @@ const usage = [
   "  --kv-offload-gib N      host (CPU) KV tier of each replica in GiB, 8192 tokens a GiB",
   "                          (vLLM's --kv-offloading-size, native backend); the gateway's prefix",
   "                          index then covers GPU plus host tokens [0: no host tier]",
-  "  --gateway-shedding      keep admission control's default early shedding (503 for a request",
-  "                          expected to wait over twice the replicas' no-load TTFT); without it",
-  "                          the gateway queues bursts up to the request timeout, so every",
-  "                          strategy serves the whole trace and is compared at equal throughput",
+  "  --gateway-admission     keep admission control's defaults (adaptive per-replica limits, the",
+  "                          gateway's queue, early shedding); without it the gateway forwards",
+  "                          each request at once under fixed caps, as the peers' routers do, so",
+  "                          every strategy serves the whole trace at equal throughput",
   "  --kv-tokens-list LIST   KV budget of each replica, comma-separated (a heterogeneous fleet the",
   "                          gateway's config does not describe: its index stays sized by --kv-tokens)",
   "  --hetero                the first replica gets half the others' KV budget (--kv-tokens-list short)",
@@ -105,7 +105,7 @@ const flags = {
   out: { type: "string" },
   "kv-tokens-list": { type: "string" },
   hetero: { type: "boolean" },
-  "gateway-shedding": { type: "boolean" },
+  "gateway-admission": { type: "boolean" },
   "prefix-feedback": { type: "string" },
   gateways: { type: "string" },
   virtual: { type: "boolean" },
@@ -145,8 +145,8 @@ export interface RoutingBenchPlan {
   virtualCheck: boolean;
   /** `--decision-only`. */
   decisionOnly: boolean;
-  /** `--gateway-shedding`: admission control sheds as configured by default. */
-  gatewayShedding: boolean;
+  /** `--gateway-admission`: admission control runs as configured by default. */
+  gatewayAdmission: boolean;
 }
 
 /** Parses the `bench routing` arguments; throws a UsageError on a bad command line. */
@@ -221,7 +221,7 @@ export function parseRoutingArgs(args: string[]): RoutingBenchPlan {
     virtualReplicas,
     virtualCheck: values["virtual-check"] === true,
     decisionOnly: values["decision-only"] === true,
-    gatewayShedding: values["gateway-shedding"] === true,
+    gatewayAdmission: values["gateway-admission"] === true,
     kvTokensList,
     prefixFeedback: feedback,
     gateways: positiveInt(num("gateways"), "gateways") ?? 1,
@@ -374,7 +374,7 @@ export const routingBench: BenchSuite = {
           seed: plan.seed,
           replicas: 4,
           prefixFeedback: plan.prefixFeedback !== "off",
-          gatewayShedding: plan.gatewayShedding,
+          gatewayAdmission: plan.gatewayAdmission,
           onProgress: progressBar(`${strategyLabel(strategy)} wall x4`),
         });
       return await runVirtualBench(plan, trace, command, wall, BENCH_MAX_MODEL_LEN);
@@ -415,7 +415,7 @@ export const routingBench: BenchSuite = {
       kvTokens: plan.kvTokens,
       kvOffloadGib: plan.kvOffloadGib,
       seed: plan.seed,
-      gatewayShedding: plan.gatewayShedding,
+      gatewayAdmission: plan.gatewayAdmission,
     };
     const runs: StrategyRun[] = [];
     for (const strategy of plan.strategies) {

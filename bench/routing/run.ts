@@ -65,8 +65,8 @@ export interface RunOptions {
   prefixFeedback?: boolean | undefined;
   /** Gateway processes on one KV file, the replay alternating requests between them. @default 1 */
   gateways?: number | undefined;
-  /** Whether the gateways keep admission control's default early shedding. @default false */
-  gatewayShedding?: boolean | undefined;
+  /** Whether the gateways run admission control as by default. @default false */
+  gatewayAdmission?: boolean | undefined;
   onProgress?: (progress: ReplayProgress) => void;
 }
 
@@ -138,7 +138,7 @@ export async function runStrategy(
             kvOffloadGib: options.kvOffloadGib,
             dir: `${dir}/gateway-${i}`,
             stateDir: `${dir}/state`,
-            gatewayShedding: options.gatewayShedding === true,
+            gatewayAdmission: options.gatewayAdmission === true,
             ...(options.prefixFeedback === undefined
               ? {}
               : { prefixFeedback: options.prefixFeedback }),

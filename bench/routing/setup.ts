@@ -221,10 +221,11 @@ export interface GatewayOptions {
   /** How long to wait until every replica is healthy. @default 60_000 */
   startTimeoutMs?: number;
   /**
-   * Whether admission control sheds early as it does by default; else a request may wait at the
-   * gateway up to the request timeout (`admission.max_queue_wait`). @default false
+   * Whether admission control runs as it does by default (adaptive per-replica limits, a queue at
+   * the gateway, early shedding); else the gateway forwards each request at once, as the peers'
+   * routers do, under fixed caps (`admission.adaptive: false`). @default false
    */
-  gatewayShedding?: boolean;
+  gatewayAdmission?: boolean;
 }
 
 /** A gateway running as a child process. */
@@ -259,9 +260,10 @@ export function gatewayConfig(
   }
   return stringify({
     proxy,
-    // A trace replay compares routing at equal throughput: bursts the replicas absorb within the
-    // request timeout wait at the gateway instead of being shed as overload.
-    ...(options.gatewayShedding ? {} : { admission: { max_queue_wait: REQUEST_TIMEOUT_S } }),
+    // A trace replay compares routing at equal throughput: bursts go on to the replicas, which
+    // queue them, as behind the peers' routers, instead of waiting at the gateway (whose queue
+    // hands a freed slot to the next waiter wherever its cache is) or being shed as overload.
+    ...(options.gatewayAdmission ? {} : { admission: { adaptive: false } }),
     models: [{ name: options.model, endpoints: [...urls] }],
     state_dir: options.stateDir ?? `${options.dir}/state`,
   });

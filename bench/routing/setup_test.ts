@@ -30,13 +30,12 @@ Deno.test("gatewayConfig sizes the prefix index to the replica's GPU plus host t
   assertEquals(prefixCacheTokens(gateway), undefined);
 });
 
-Deno.test("gatewayConfig lets requests wait up to the request timeout unless the gateway's shedding is kept", () => {
+Deno.test("gatewayConfig forwards every request at once unless admission control's defaults are kept", () => {
   const gateway = { ...base, strategy: "prefix_aware" as const, dir: "/tmp/x" };
-  const queued = parse(gatewayConfig(["http://a"], 1234, gateway));
-  assertEquals(queued.admission, { max_queue_wait: queued.proxy.request_timeout });
-  const shedding = parse(gatewayConfig(["http://a"], 1234, { ...gateway, gatewayShedding: true }));
-  assertEquals(shedding.admission, undefined);
+  assertEquals(parse(gatewayConfig(["http://a"], 1234, gateway)).admission, { adaptive: false });
+  const admitted = parse(gatewayConfig(["http://a"], 1234, { ...gateway, gatewayAdmission: true }));
+  assertEquals(admitted.admission, undefined);
   // The gateway takes the config as it is written.
   const config = parseConfig(gatewayConfig(["http://a"], 1234, gateway), "bench.yaml");
-  assertEquals(config.admission.max_queue_wait, 600);
+  assertEquals([config.admission.adaptive, config.admission.max_queue_wait], [false, undefined]);
 });
