@@ -49,8 +49,9 @@ export const AdmissionSchema = z.strictObject({
   min_queueing_ms: z.number().min(0).default(20),
   /**
    * With `adaptive` and no `max_queue_wait`: a request expected to wait in the queue longer than
-   * this many times the replicas' no-load time to first token is answered 503 at once (a cold
-   * gateway, with no latency seen yet, sheds none for it).
+   * this many times the replicas' no-load time to first token (and longer than
+   * `min_queueing_ms`) is answered 503 at once (a cold gateway, with no latency seen yet, sheds
+   * none for it).
    */
   queue_wait_factor: z.number().positive().default(2),
   /**

@@ -226,8 +226,8 @@ export class AdmissionGate implements RouterLimits {
 
   /**
    * The longest expected wait a request may arrive to, in ms: `maxWaitMs`, else (adaptive)
-   * `queueWaitFactor` times the mean no-load time to first token of the eligible replicas, or
-   * Infinity while none has a sample (a cold gateway never sheds for it).
+   * `queueWaitFactor` times the mean no-load time to first token of the eligible replicas but at
+   * least `minQueueingMs`, or Infinity while none has a sample (a cold gateway never sheds for it).
    */
   maxWaitMs(): number {
     const fixed = this.#options.maxWaitMs;
@@ -243,7 +243,10 @@ export class AdmissionGate implements RouterLimits {
       sum += noLoadMs;
       known++;
     }
-    return known === 0 ? Infinity : adaptive.queueWaitFactor * sum / known;
+    if (known === 0) return Infinity;
+    // Never under the queueing floor: a very fast replica's no-load time is a few ms, and the
+    // gateway's own CPU jitter alone would then read as a wait worth shedding for.
+    return Math.max(adaptive.queueWaitFactor * sum / known, adaptive.minQueueingMs ?? 0);
   }
 
   /** Counts `tokens` of KV on `view` (a request was sent there). */

@@ -305,3 +305,26 @@ Deno.test("with maxWaitMs a request expected to wait longer is shed even though 
   assert.ok(!(shed instanceof Promise) && shed.kind === "refused" && shed.status === 503);
   gate.close();
 });
+
+Deno.test("the adaptive wait bound is queueWaitFactor times the no-load TTFT, never under minQueueingMs", () => {
+  const router = routerOver(["a"]);
+  const view = router.list()[0]!.view;
+  const bound = (minQueueingMs: number | undefined, ms: number) => {
+    const { gate } = setup(router, {
+      adaptive: {
+        floor: 2,
+        tolerance: 2.5,
+        queueWaitFactor: 2,
+        ...(minQueueingMs === undefined ? {} : { minQueueingMs }),
+      },
+    });
+    assert.equal(gate.maxWaitMs(), Infinity, "a cold gate sheds none");
+    for (let i = 0; i < 20; i++) gate.observe(view, { kind: "ttft", ms, work: 100, inFlight: 1 });
+    return gate.maxWaitMs();
+  };
+  // A 1 ms replica: twice its no-load TTFT would shed at a 2 ms wait, gateway jitter alone.
+  assert.equal(bound(20, 1), 20);
+  assert.ok(Math.abs(bound(undefined, 1) - 2) < 0.5, `${bound(undefined, 1)}`);
+  // A slow one is bounded by the factor alone.
+  assert.ok(Math.abs(bound(20, 100) - 200) < 20, `${bound(20, 100)}`);
+});
