@@ -3,9 +3,15 @@
  * another file. Writes get 503 `storage_unavailable`, reads and plain completions are served, and
  * once space returns the data is intact and writes succeed again, without a restart. Needs root
  * (mount); without it the test fails and says so.
+ *
+ * Its file system turning read-only under the running gateway: Linux refuses to remount a file
+ * system read-only while a file on it is open for writing, so strace attaches to the gateway and
+ * makes every write and sync of the file fail with EROFS, as a file system the kernel remounted
+ * read-only after an error does, until it detaches. Needs root (ptrace) and strace.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { startSimulator } from "../../sim/mod.ts";
+import { waitFor } from "../../actors/runtime/testdata/wait.ts";
 import { GatewayProcess, MODEL } from "../sessions_testing.ts";
 
 function run(cmd: string, args: string[]): void {
@@ -103,6 +109,118 @@ Deno.test("a full disk under the KV file: writes get 503 storage_unavailable, re
     await gateway?.kill();
     await sim.close();
     run("umount", [stateDir]);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Whether every thread of process `pid` is traced (by strace) or, with `traced` false, none is. */
+function allTraced(pid: number, traced: boolean): boolean {
+  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+    let status: string;
+    try {
+      status = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/status`);
+    } catch {
+      continue; // the thread ended
+    }
+    const tracer = Number(/TracerPid:\s*(\d+)/.exec(status)?.[1] ?? "0");
+    if ((tracer !== 0) !== traced) return false;
+  }
+  return true;
+}
+
+Deno.test("the KV file's file system turning read-only under a running gateway: writes get 503 storage_unavailable, reads still work, and writes work again once it is writable", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "turnpike-erofs-" });
+  const stateDir = `${dir}/state`;
+  const sim = await startSimulator({ timeScale: 20, tokenizer: "approx", model: MODEL });
+  let gateway: GatewayProcess | undefined;
+  let strace: Deno.ChildProcess | undefined;
+  try {
+    const configPath = `${dir}/turnpike.json`;
+    await Deno.writeTextFile(
+      configPath,
+      JSON.stringify({
+        proxy: { health_check_interval: 0.5 },
+        models: [{ name: MODEL, endpoints: [sim.url] }],
+        state_dir: stateDir,
+      }),
+    );
+    gateway = await GatewayProcess.start({ configPath, stateDir, label: "gateway under strace" });
+    const id = await gateway.createSession();
+    await gateway.client(id).chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "before the file system turned read-only" }],
+      max_tokens: 8,
+    });
+    const before = await gateway.history(id);
+    assertEquals(before.length, 1);
+
+    const pid = gateway.pid;
+    strace = new Deno.Command("strace", {
+      args: [
+        "-f",
+        "-qq",
+        "-o",
+        "/dev/null",
+        "-e",
+        "trace=pwrite64,pwritev,pwritev2,fsync,fdatasync",
+        "-e",
+        "inject=pwrite64,pwritev,pwritev2,fsync,fdatasync:error=EROFS",
+        "-p",
+        String(pid),
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    await waitFor("strace attached", () => allTraced(pid, true), { timeoutMs: 10_000 });
+
+    const refused = await gateway.call("POST", "/v1/sessions", { model: MODEL, system: "x" });
+    assertEquals(
+      [refused.status, refused.code],
+      [503, "storage_unavailable"],
+      JSON.stringify(refused.body),
+    );
+    const turnRefused = await gateway.call("POST", `/v1/sessions/${id}/chat`, {
+      messages: [{ role: "user", content: "while the file system is read-only" }],
+      max_tokens: 8,
+    });
+    assertEquals(
+      [turnRefused.status, turnRefused.code],
+      [503, "storage_unavailable"],
+      JSON.stringify(turnRefused.body),
+    );
+    const view = await gateway.call("GET", `/v1/sessions/${id}`);
+    assertEquals([view.status, view.body.turns], [200, 1]);
+    assertEquals(await gateway.history(id), before);
+    const plain = await gateway.call("POST", "/v1/chat/completions", {
+      model: MODEL,
+      messages: [{ role: "user", content: "no session" }],
+      max_tokens: 4,
+    });
+    assertEquals(plain.status, 200);
+
+    strace.kill("SIGINT");
+    await strace.status;
+    strace = undefined;
+    await waitFor("strace detached", () => allTraced(pid, false), { timeoutMs: 10_000 });
+    const again = await gateway.call("POST", "/v1/sessions", { model: MODEL, system: "x" });
+    assertEquals(again.status, 201, JSON.stringify(again.body));
+    const turn = await gateway.client(id).chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "after it was writable again" }],
+      max_tokens: 8,
+    });
+    const after = await gateway.history(id);
+    assertEquals(after.length, 2);
+    assertEquals(after[0], before[0]);
+    assertEquals(after[1]!.output[0]?.content, turn.choices[0]?.message.content);
+  } finally {
+    if (strace !== undefined) {
+      strace.kill("SIGKILL");
+      await strace.status;
+    }
+    await gateway?.kill();
+    await sim.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
