@@ -184,6 +184,8 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryResul
         `proxy: {host: 127.0.0.1, port: ${freePort()}}`,
         `models: [{name: bench, endpoints: ["http://127.0.0.1:${upstreamPort}"]}]`,
         `sessions: {idle_passivate: ${options.idlePassivateS}}`,
+        // Memory is measured here, not admission: the burst of creates is not shed as overload.
+        "admission: {adaptive: false}",
         `state_dir: ${join(dir, "state")}`,
         "",
       ].join("\n"),
