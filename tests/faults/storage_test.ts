@@ -36,6 +36,58 @@ async function fill(dir: string): Promise<void> {
   }
 }
 
+/**
+ * With the KV file refusing writes: creating a session and a session turn get 503
+ * `storage_unavailable` (nothing half-kept), while the session, its history (`before`) and plain
+ * completions that write nothing are served.
+ */
+async function refusesWritesServesReads(
+  gateway: GatewayProcess,
+  id: string,
+  before: unknown[],
+): Promise<void> {
+  const refused = await gateway.call("POST", "/v1/sessions", { model: MODEL, system: "x" });
+  assertEquals(
+    [refused.status, refused.code],
+    [503, "storage_unavailable"],
+    JSON.stringify(refused.body),
+  );
+  assertEquals((refused.body.error as { type: string }).type, "server_error");
+  const turnRefused = await gateway.call("POST", `/v1/sessions/${id}/chat`, {
+    messages: [{ role: "user", content: "while the store refuses writes" }],
+    max_tokens: 8,
+  });
+  assertEquals(
+    [turnRefused.status, turnRefused.code],
+    [503, "storage_unavailable"],
+    JSON.stringify(turnRefused.body),
+  );
+  const view = await gateway.call("GET", `/v1/sessions/${id}`);
+  assertEquals([view.status, view.body.turns], [200, 1]);
+  assertEquals(await gateway.history(id), before);
+  const plain = await gateway.call("POST", "/v1/chat/completions", {
+    model: MODEL,
+    messages: [{ role: "user", content: "no session" }],
+    max_tokens: 4,
+  });
+  assertEquals(plain.status, 200);
+}
+
+/** Once the store takes writes again: a session is created and a turn kept after `before`'s. */
+async function writesAgain(gateway: GatewayProcess, id: string, before: unknown[]): Promise<void> {
+  const again = await gateway.call("POST", "/v1/sessions", { model: MODEL, system: "x" });
+  assertEquals(again.status, 201, JSON.stringify(again.body));
+  const turn = await gateway.client(id).chat.completions.create({
+    model: MODEL,
+    messages: [{ role: "user", content: "after the store took writes again" }],
+    max_tokens: 8,
+  });
+  const after = await gateway.history(id);
+  assertEquals(after.length, 2);
+  assertEquals(after[0], before[0]);
+  assertEquals(after[1]!.output[0]?.content, turn.choices[0]?.message.content);
+}
+
 Deno.test("a full disk under the KV file: writes get 503 storage_unavailable, reads still work, and writes work again once space returns", async () => {
   const dir = await Deno.makeTempDir({ prefix: "turnpike-storage-" });
   const stateDir = `${dir}/state`;
@@ -64,46 +116,10 @@ Deno.test("a full disk under the KV file: writes get 503 storage_unavailable, re
     assertEquals(before.length, 1);
 
     await fill(stateDir);
-    const refused = await gateway.call("POST", "/v1/sessions", { model: MODEL, system: "x" });
-    assertEquals(
-      [refused.status, refused.code],
-      [503, "storage_unavailable"],
-      JSON.stringify(refused.body),
-    );
-    assertEquals((refused.body.error as { type: string }).type, "server_error");
-    // A session turn whose commit the full disk refuses: 503 too, and nothing half-kept.
-    const turnRefused = await gateway.call("POST", `/v1/sessions/${id}/chat`, {
-      messages: [{ role: "user", content: "while the disk is full" }],
-      max_tokens: 8,
-    });
-    assertEquals(
-      [turnRefused.status, turnRefused.code],
-      [503, "storage_unavailable"],
-      JSON.stringify(turnRefused.body),
-    );
-    // Reads are served: the session, its history, and plain completions that write nothing.
-    const view = await gateway.call("GET", `/v1/sessions/${id}`);
-    assertEquals([view.status, view.body.turns], [200, 1]);
-    assertEquals(await gateway.history(id), before);
-    const plain = await gateway.call("POST", "/v1/chat/completions", {
-      model: MODEL,
-      messages: [{ role: "user", content: "no session" }],
-      max_tokens: 4,
-    });
-    assertEquals(plain.status, 200);
+    await refusesWritesServesReads(gateway, id, before);
 
     await Deno.remove(`${stateDir}/filler`);
-    const again = await gateway.call("POST", "/v1/sessions", { model: MODEL, system: "x" });
-    assertEquals(again.status, 201, JSON.stringify(again.body));
-    const turn = await gateway.client(id).chat.completions.create({
-      model: MODEL,
-      messages: [{ role: "user", content: "after the space came back" }],
-      max_tokens: 8,
-    });
-    const after = await gateway.history(id);
-    assertEquals(after.length, 2);
-    assertEquals(after[0], before[0]);
-    assertEquals(after[1]!.output[0]?.content, turn.choices[0]?.message.content);
+    await writesAgain(gateway, id, before);
     assert(first.choices.length === 1);
   } finally {
     await gateway?.kill();
@@ -174,46 +190,13 @@ Deno.test("the KV file's file system turning read-only under a running gateway: 
     }).spawn();
     await waitFor("strace attached", () => allTraced(pid, true), { timeoutMs: 10_000 });
 
-    const refused = await gateway.call("POST", "/v1/sessions", { model: MODEL, system: "x" });
-    assertEquals(
-      [refused.status, refused.code],
-      [503, "storage_unavailable"],
-      JSON.stringify(refused.body),
-    );
-    const turnRefused = await gateway.call("POST", `/v1/sessions/${id}/chat`, {
-      messages: [{ role: "user", content: "while the file system is read-only" }],
-      max_tokens: 8,
-    });
-    assertEquals(
-      [turnRefused.status, turnRefused.code],
-      [503, "storage_unavailable"],
-      JSON.stringify(turnRefused.body),
-    );
-    const view = await gateway.call("GET", `/v1/sessions/${id}`);
-    assertEquals([view.status, view.body.turns], [200, 1]);
-    assertEquals(await gateway.history(id), before);
-    const plain = await gateway.call("POST", "/v1/chat/completions", {
-      model: MODEL,
-      messages: [{ role: "user", content: "no session" }],
-      max_tokens: 4,
-    });
-    assertEquals(plain.status, 200);
+    await refusesWritesServesReads(gateway, id, before);
 
     strace.kill("SIGINT");
     await strace.status;
     strace = undefined;
     await waitFor("strace detached", () => allTraced(pid, false), { timeoutMs: 10_000 });
-    const again = await gateway.call("POST", "/v1/sessions", { model: MODEL, system: "x" });
-    assertEquals(again.status, 201, JSON.stringify(again.body));
-    const turn = await gateway.client(id).chat.completions.create({
-      model: MODEL,
-      messages: [{ role: "user", content: "after it was writable again" }],
-      max_tokens: 8,
-    });
-    const after = await gateway.history(id);
-    assertEquals(after.length, 2);
-    assertEquals(after[0], before[0]);
-    assertEquals(after[1]!.output[0]?.content, turn.choices[0]?.message.content);
+    await writesAgain(gateway, id, before);
   } finally {
     if (strace !== undefined) {
       strace.kill("SIGKILL");

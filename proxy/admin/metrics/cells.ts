@@ -159,32 +159,50 @@ export class CellHistogram<T extends string> extends Histogram<T> {
   }
 
   #rendered(): RenderedHistogram<T> {
-    const values: Sample[] = [];
-    const bucket = `${this.#name}_bucket`;
-    for (const cell of this.#cells.values()) {
-      let cumulative = 0;
-      for (let i = 0; i < this.#bounds.length; i++) {
-        cumulative += cell.counts[i]!;
-        values.push({
-          metricName: bucket,
-          labels: { le: this.#bounds[i]!, ...cell.labels },
-          value: cumulative,
-        });
-      }
+    return renderedHistogram(
+      this.#name,
+      this.#help,
+      this.#bounds,
+      this.#cells.values(),
+    ) as RenderedHistogram<T>;
+  }
+}
+
+/** One label set of a histogram as {@linkcode renderedHistogram} reads it. */
+export interface HistogramSeries {
+  labels: Record<string, string | number>;
+  /** Counts per bucket, not cumulative, one per bound and a last one for +Inf. */
+  counts: ArrayLike<number>;
+  sum: number;
+  count: number;
+}
+
+/**
+ * What prom-client's registry reads of a histogram (cumulative buckets with `le`, the sum, the
+ * count of each series), built from plain counts at scrape time. prom-client's typings name the
+ * type with a TypeScript-only enum; its registry reads the string, so the caller casts.
+ */
+export function renderedHistogram(
+  name: string,
+  help: string,
+  bounds: readonly number[],
+  series: Iterable<HistogramSeries>,
+): unknown {
+  const values: Sample[] = [];
+  const bucket = `${name}_bucket`;
+  for (const cell of series) {
+    let cumulative = 0;
+    for (let i = 0; i < bounds.length; i++) {
+      cumulative += cell.counts[i]!;
       values.push({
         metricName: bucket,
-        labels: { le: "+Inf", ...cell.labels },
-        value: cell.count,
+        labels: { le: bounds[i]!, ...cell.labels },
+        value: cumulative,
       });
-      values.push({ metricName: `${this.#name}_sum`, labels: cell.labels, value: cell.sum });
-      values.push({ metricName: `${this.#name}_count`, labels: cell.labels, value: cell.count });
     }
-    return {
-      name: this.#name,
-      help: this.#help,
-      type: "histogram",
-      aggregator: "sum",
-      values,
-    } as unknown as RenderedHistogram<T>;
+    values.push({ metricName: bucket, labels: { le: "+Inf", ...cell.labels }, value: cell.count });
+    values.push({ metricName: `${name}_sum`, labels: cell.labels, value: cell.sum });
+    values.push({ metricName: `${name}_count`, labels: cell.labels, value: cell.count });
   }
+  return { name, help, type: "histogram", aggregator: "sum", values };
 }

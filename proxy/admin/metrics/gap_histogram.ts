@@ -6,6 +6,10 @@
 import { Histogram, type HistogramConfiguration } from "prom-client";
 import { CHUNK_GAP_BOUNDS_MS, type ChunkGaps } from "../../chunk_gaps.ts";
 import { INTER_TOKEN_BUCKETS_S } from "./buckets.ts";
+import { renderedHistogram } from "./cells.ts";
+
+/** The buckets' upper bounds in seconds. */
+const GAP_BOUNDS_S = CHUNK_GAP_BOUNDS_MS.map((ms) => ms / 1000);
 
 /** One label set's running totals. */
 interface Series<T extends string> {
@@ -65,29 +69,12 @@ export class GapHistogram<T extends string> extends Histogram<T> {
   }
 
   #rendered(): Rendered<T> {
-    const values: { metricName: string; labels: Record<string, string | number>; value: number }[] =
-      [];
-    for (const s of this.#series.values()) {
-      let cumulative = 0;
-      for (let i = 0; i < s.counts.length; i++) {
-        cumulative += s.counts[i]!;
-        const bound = CHUNK_GAP_BOUNDS_MS[i];
-        values.push({
-          metricName: `${this.#name}_bucket`,
-          labels: { le: bound === undefined ? "+Inf" : bound / 1000, ...s.labels },
-          value: cumulative,
-        });
-      }
-      values.push({ metricName: `${this.#name}_sum`, labels: s.labels, value: s.sumMs / 1000 });
-      values.push({ metricName: `${this.#name}_count`, labels: s.labels, value: s.count });
-    }
-    // prom-client's typings name the type with a TypeScript-only enum; its registry reads the string.
-    return {
-      name: this.#name,
-      help: this.#help,
-      type: "histogram",
-      aggregator: "sum",
-      values,
-    } as unknown as Rendered<T>;
+    const series = [...this.#series.values()].map((s) => ({
+      labels: s.labels,
+      counts: s.counts,
+      sum: s.sumMs / 1000,
+      count: s.count,
+    }));
+    return renderedHistogram(this.#name, this.#help, GAP_BOUNDS_S, series) as Rendered<T>;
   }
 }
