@@ -36,6 +36,33 @@ async function fill(dir: string): Promise<void> {
   }
 }
 
+/** A gateway on `stateDir` in front of `simUrl`, with one session that has one turn. */
+async function startWithOneTurn(
+  dir: string,
+  stateDir: string,
+  simUrl: string,
+  label: string,
+): Promise<{ gateway: GatewayProcess; id: string }> {
+  const configPath = `${dir}/turnpike.json`;
+  await Deno.writeTextFile(
+    configPath,
+    JSON.stringify({
+      proxy: { health_check_interval: 0.5 },
+      models: [{ name: MODEL, endpoints: [simUrl] }],
+      state_dir: stateDir,
+    }),
+  );
+  const gateway = await GatewayProcess.start({ configPath, stateDir, label });
+  const id = await gateway.createSession();
+  const first = await gateway.client(id).chat.completions.create({
+    model: MODEL,
+    messages: [{ role: "user", content: "before the store refused writes" }],
+    max_tokens: 8,
+  });
+  assertEquals(first.choices.length, 1);
+  return { gateway, id };
+}
+
 /**
  * With the KV file refusing writes: creating a session and a session turn get 503
  * `storage_unavailable` (nothing half-kept), while the session, its history (`before`) and plain
@@ -96,22 +123,9 @@ Deno.test("a full disk under the KV file: writes get 503 storage_unavailable, re
   const sim = await startSimulator({ timeScale: 20, tokenizer: "approx", model: MODEL });
   let gateway: GatewayProcess | undefined;
   try {
-    const configPath = `${dir}/turnpike.json`;
-    await Deno.writeTextFile(
-      configPath,
-      JSON.stringify({
-        proxy: { health_check_interval: 0.5 },
-        models: [{ name: MODEL, endpoints: [sim.url] }],
-        state_dir: stateDir,
-      }),
-    );
-    gateway = await GatewayProcess.start({ configPath, stateDir, label: "gateway on a tmpfs" });
-    const id = await gateway.createSession();
-    const first = await gateway.client(id).chat.completions.create({
-      model: MODEL,
-      messages: [{ role: "user", content: "before the disk filled" }],
-      max_tokens: 8,
-    });
+    const started = await startWithOneTurn(dir, stateDir, sim.url, "gateway on a tmpfs");
+    gateway = started.gateway;
+    const id = started.id;
     const before = await gateway.history(id);
     assertEquals(before.length, 1);
 
@@ -120,7 +134,6 @@ Deno.test("a full disk under the KV file: writes get 503 storage_unavailable, re
 
     await Deno.remove(`${stateDir}/filler`);
     await writesAgain(gateway, id, before);
-    assert(first.choices.length === 1);
   } finally {
     await gateway?.kill();
     await sim.close();
@@ -151,22 +164,9 @@ Deno.test("the KV file's file system turning read-only under a running gateway: 
   let gateway: GatewayProcess | undefined;
   let strace: Deno.ChildProcess | undefined;
   try {
-    const configPath = `${dir}/turnpike.json`;
-    await Deno.writeTextFile(
-      configPath,
-      JSON.stringify({
-        proxy: { health_check_interval: 0.5 },
-        models: [{ name: MODEL, endpoints: [sim.url] }],
-        state_dir: stateDir,
-      }),
-    );
-    gateway = await GatewayProcess.start({ configPath, stateDir, label: "gateway under strace" });
-    const id = await gateway.createSession();
-    await gateway.client(id).chat.completions.create({
-      model: MODEL,
-      messages: [{ role: "user", content: "before the file system turned read-only" }],
-      max_tokens: 8,
-    });
+    const started = await startWithOneTurn(dir, stateDir, sim.url, "gateway under strace");
+    gateway = started.gateway;
+    const id = started.id;
     const before = await gateway.history(id);
     assertEquals(before.length, 1);
 
