@@ -223,21 +223,14 @@ export class RecordLog {
       : { prefix: RECORDS, end: [...RECORDS, before] };
     const records: LoggedRecord[] = [];
     const kept = this.#keptAfter((await this.#kv.get<Deno.KvU64>(HEAD)).value);
+    const entries = this.#kv.list(selector, { reverse: true, batchSize: 16 });
     let oldest: bigint | undefined;
-    for await (const entry of this.#kv.list(selector, { reverse: true, batchSize: 16 })) {
-      const first = entry.key[RECORDS.length] as bigint;
-      const run = this.#live(entry.value);
-      if (!run) continue;
-      for (let i = run.records.length - 1; i >= 0; i--) {
-        const seq = first + BigInt(i);
-        if (seq <= kept) return { records, next: undefined };
-        if (before !== undefined && seq >= before) continue;
-        const record = run.records[i]!;
-        if (options.filter && !matchesRecord(record, options.filter)) continue;
-        if (records.length === options.limit) return { records, next: oldest };
-        records.push({ ...record, node: run.node });
-        oldest = seq;
-      }
+    for await (const { seq, record } of this.#newestFirst(entries, kept)) {
+      if (before !== undefined && seq >= before) continue;
+      if (options.filter && !matchesRecord(record, options.filter)) continue;
+      if (records.length === options.limit) return { records, next: oldest };
+      records.push(record);
+      oldest = seq;
     }
     return { records, next: undefined };
   }
@@ -248,18 +241,31 @@ export class RecordLog {
       this.#kv.get<Deno.KvU64>(HEAD),
       Array.fromAsync(this.#kv.list({ prefix: RECORDS }, { reverse: true, batchSize: 64 })),
     ]);
-    const kept = this.#keptAfter(head.value);
     const records: LoggedRecord[] = [];
-    for (const entry of entries) {
+    for await (const { record } of this.#newestFirst(entries, this.#keptAfter(head.value))) {
+      records.push(record);
+    }
+    return { records, total: Number(head.value?.value ?? 0n) };
+  }
+
+  /**
+   * The live records of `entries` (runs, newest first) with their sequence numbers, newest
+   * first, down to the first at or below `kept` (past the retention: it and all older end it).
+   */
+  async *#newestFirst(
+    entries: AsyncIterable<Deno.KvEntry<unknown>> | Iterable<Deno.KvEntry<unknown>>,
+    kept: bigint,
+  ): AsyncGenerator<{ seq: bigint; record: LoggedRecord }> {
+    for await (const entry of entries) {
       const first = entry.key[RECORDS.length] as bigint;
       const run = this.#live(entry.value);
       if (!run) continue;
       for (let i = run.records.length - 1; i >= 0; i--) {
-        if (first + BigInt(i) <= kept) break;
-        records.push({ ...run.records[i]!, node: run.node });
+        const seq = first + BigInt(i);
+        if (seq <= kept) return;
+        yield { seq, record: { ...run.records[i]!, node: run.node } };
       }
     }
-    return { records, total: Number(head.value?.value ?? 0n) };
   }
 
   /** The highest sequence number past the retention under head `head`: it and older are not read. */

@@ -257,9 +257,9 @@ class Prediction {
  * (weight 1 - {@linkcode PREFIX_LOAD_SHARE}; none below {@linkcode MIN_PREFIX_SHARE}) plus its
  * least-load score (the rest), whose load counts beside its requests the uncached prompt awaiting
  * a first token there ({@linkcode PENDING_CHARS_PER_REQUEST}). A durable session's last replica
- * counts as holding at least that
- * share. A candidate whose load is past the bound gets no credit for its cache, so a hot replica sheds
- * requests to the replica with the next longest prefix, or the least busy one.
+ * counts as holding at least that share. A candidate whose load is past the bound gets no credit
+ * for its cache, so a hot replica sheds requests to the replica with the next longest prefix, or
+ * the least busy one.
  */
 export function prefixAware(options: StrategyOptions): Strategy {
   const indexes = new Map<string, PrefixIndex>();
