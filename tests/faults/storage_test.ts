@@ -171,6 +171,11 @@ Deno.test("the KV file's file system turning read-only under a running gateway: 
     assertEquals(before.length, 1);
 
     const pid = gateway.pid;
+    try {
+      new Deno.Command("strace", { args: ["-V"], stdout: "null", stderr: "null" }).outputSync();
+    } catch (error) {
+      throw new Error(`this test needs strace (apt-get install strace) and root: ${error}`);
+    }
     strace = new Deno.Command("strace", {
       args: [
         "-f",
