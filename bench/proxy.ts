@@ -48,6 +48,9 @@ const usage = [
   "                      has both dashboards' feeds open (the JSON endpoints deno task dash polls,",
   "                      every 2 s, and an SSE stream of /dashboard/events); prints the ratio of",
   "                      its added p50 to turnpike's (issue #14: < 5%)",
+  "  --header-guard      also measure turnpike-guarded: turnpike with its connection guard on",
+  "                      (proxy.header_timeout: 10, which loopback leaves off); prints what the",
+  "                      guard adds to turnpike's p50 and p99 at c=1 and its throughput at c=64",
   "  --access-log        turnpike's access log on (logging.access_log; off here by default so",
   "                      figures compare with earlier runs; its lines go to stderr)",
 ].join("\n");
@@ -58,6 +61,7 @@ const TARGETS = [
   "turnpike-fetch",
   "turnpike-scraped",
   "turnpike-watched",
+  "turnpike-guarded",
   "hono",
   "nginx",
 ] as const;
@@ -148,6 +152,24 @@ function verdicts(runs: Run[], turnpike: Target) {
   };
 }
 
+/** What turnpike-guarded adds to turnpike: p50 and p99 at c=1, and its share of turnpike's rps at c=64. */
+function guardVerdict(runs: Run[]) {
+  const find = (target: Target, c: number) =>
+    runs.find((r) => r.target === target && r.mode === "json" && r.concurrency === c);
+  const [tp1, g1, tp64, g64] = [
+    find("turnpike", 1),
+    find("turnpike-guarded", 1),
+    find("turnpike", 64),
+    find("turnpike-guarded", 64),
+  ];
+  if (!tp1 || !g1 || !tp64 || !g64) return undefined;
+  return {
+    addedP50Ms: g1.latencyMs.p50 - tp1.latencyMs.p50,
+    addedP99Ms: g1.latencyMs.p99 - tp1.latencyMs.p99,
+    throughputRatioAt64: g64.rps / tp64.rps,
+  };
+}
+
 /** What the `--scrape-metrics` scraper saw. */
 interface ScrapeStats {
   count: number;
@@ -234,6 +256,7 @@ export const proxyBench: BenchSuite = {
       "scrape-metrics": { type: "boolean" },
       dashboards: { type: "boolean" },
       "access-log": { type: "boolean" },
+      "header-guard": { type: "boolean" },
     }, usage);
     const durationS = numberFlag(values.duration, "duration", usage) ?? 2;
     const warmupS = numberFlag(values.warmup, "warmup", usage) ?? 0.5;
@@ -244,7 +267,9 @@ export const proxyBench: BenchSuite = {
     const wanted = new Set(
       (values.targets ??
         TARGETS.filter((t) =>
-          !["turnpike-fetch", "turnpike-scraped", "turnpike-watched"].includes(t)
+          !["turnpike-fetch", "turnpike-scraped", "turnpike-watched", "turnpike-guarded"].includes(
+            t,
+          )
         )
           .join(",")).split(",")
         .map((s) => s.trim()),
@@ -253,6 +278,7 @@ export const proxyBench: BenchSuite = {
     if (values["compare-clients"]) wanted.add("turnpike-fetch");
     if (values["scrape-metrics"]) wanted.add("turnpike-scraped");
     if (values.dashboards) wanted.add("turnpike-watched");
+    if (values["header-guard"]) wanted.add("turnpike-guarded");
     const accessLog = values["access-log"] === true;
     const strategy = values.strategy ?? "prefix_aware";
 
@@ -274,6 +300,7 @@ export const proxyBench: BenchSuite = {
           ["turnpike-fetch", "fetch"],
           ["turnpike-scraped", "http1"],
           ["turnpike-watched", "http1"],
+          ["turnpike-guarded", "http1"],
         ] as const
       ) {
         if (!wanted.has(target)) continue;
@@ -282,7 +309,8 @@ export const proxyBench: BenchSuite = {
         await Deno.writeTextFile(
           configPath,
           [
-            `proxy: {host: 127.0.0.1, port: ${port}, strategy: ${strategy}, upstream_client: ${client}}`,
+            `proxy: {host: 127.0.0.1, port: ${port}, strategy: ${strategy}, upstream_client: ${client}` +
+            (target === "turnpike-guarded" ? ", header_timeout: 10}" : "}"),
             `models: [{name: bench, endpoints: ["${upstreamUrl}"]}]`,
             `logging: {access_log: ${accessLog}}`,
             `state_dir: ${join(dir, `state-${target}`)}`,
@@ -421,10 +449,13 @@ export const proxyBench: BenchSuite = {
             fmt(pick.askUs, 2)
           } us per pick; the hot path calls the router's view directly.`,
       );
-      const turnpikes =
-        (["turnpike", "turnpike-fetch", "turnpike-scraped", "turnpike-watched"] as const).filter((
-          t,
-        ) => urls.has(t));
+      const turnpikes = ([
+        "turnpike",
+        "turnpike-fetch",
+        "turnpike-scraped",
+        "turnpike-watched",
+        "turnpike-guarded",
+      ] as const).filter((t) => urls.has(t));
       const verdictOf = Object.fromEntries(turnpikes.map((t) => [t, verdicts(runs, t)]));
       for (const [target, verdict] of Object.entries(verdictOf)) {
         console.log(
@@ -438,6 +469,16 @@ export const proxyBench: BenchSuite = {
             `SSE TTFB added p50 ${
               fmt(verdict.sseTtfbAddedP50Ms, 3)
             } ms (<= 1: ${verdict.sseTtfbMet})`,
+        );
+      }
+      const guarded = guardVerdict(runs);
+      if (guarded) {
+        console.log(
+          `\nConnection guard (proxy.header_timeout): adds ${
+            fmt(guarded.addedP50Ms, 3)
+          } ms p50 and ` +
+            `${fmt(guarded.addedP99Ms, 3)} ms p99 at c=1 to turnpike; throughput at c=64 ` +
+            `${fmt(guarded.throughputRatioAt64 * 100, 1)}% of turnpike's`,
         );
       }
       scraper.abort();
@@ -504,6 +545,7 @@ export const proxyBench: BenchSuite = {
         ...(verdictOf["turnpike-fetch"] ? { targetsFetch: verdictOf["turnpike-fetch"] } : {}),
         ...(scrape ? { scrape } : {}),
         ...(watched ? { watched } : {}),
+        ...(guarded ? { guard: guarded } : {}),
         accessLog,
       };
       const resultsDir = join(ROOT, "bench/results");

@@ -1,4 +1,4 @@
-/** `proxy:` fields that bound what one client request may cost the gateway: its head, and how slowly its body may arrive. */
+/** `proxy:` fields that bound what one client request may cost the gateway: its head, and how slowly its head and body may arrive. */
 import { z } from "zod";
 
 /**
@@ -16,4 +16,11 @@ export const HttpLimitsFields = {
    * @default 30
    */
   body_timeout: z.number().positive().default(30),
+  /**
+   * Seconds a client may take to send a request head, from its connection's start (or a later
+   * request's first byte); past it the gateway answers 408 and closes the connection (a client
+   * trickling its headers holds no connection longer). 0 turns the guard off. Unset: 10 when
+   * `host` is not a loopback interface, off on loopback.
+   */
+  header_timeout: z.number().nonnegative().max(3600).optional(),
 };

@@ -36,6 +36,8 @@ import { logger } from "../actors/runtime/mod.ts";
 import { GatewayMetrics } from "../proxy/admin/metrics/mod.ts";
 import { configDigest } from "../proxy/admin/health.ts";
 import { followAccessLog, promptLogger } from "../proxy/access_log.ts";
+import { headerTimeoutFor, serveGuarded } from "../proxy/guards/guarded_serve.ts";
+import type { ConnectionGuard } from "../proxy/guards/connection.ts";
 
 /** Options of {@linkcode startGateway}. */
 export interface GatewayOptions {
@@ -83,6 +85,8 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   /** The job actors of its launched replicas (SLURM jobs or local processes), when it has any. */
   readonly jobs: JobsController | undefined;
+  /** The connection guard timing request heads (`proxy.header_timeout`), when it is on. */
+  readonly guard: ConnectionGuard | undefined;
   /**
    * Drains: answers new requests 503 (`connection: close`) while the requests in flight finish, up
    * to `deadlineMs`; then stops listening, and stops the actors and replicas.
@@ -326,15 +330,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     },
     ...(jobs ? { jobs } : {}),
   });
-  const listening = Promise.withResolvers<Deno.NetAddr>();
   // Set by close(): new requests, also on kept-alive connections, get a 503 while streams drain.
   let draining = false;
-  const server = Deno.serve({
-    hostname: options.hostname ?? config.proxy.host,
+  const hostname = options.hostname ?? config.proxy.host;
+  const server = await serveGuarded({
+    hostname,
     port: options.port ?? config.proxy.port,
-    onListen: (addr) => listening.resolve(addr),
+    headerTimeoutS: headerTimeoutFor(config.proxy.header_timeout, hostname),
   }, (request, info) => draining ? drainingRefusal() : app.fetch(request, info));
-  const addr = await listening.promise;
+  const addr = server.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   selfUrl = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${addr.port}`;
 
@@ -353,6 +357,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     limits,
     metrics,
     jobs,
+    guard: server.guard,
     close({ deadlineMs = 10_000 } = {}) {
       closing ??= (async () => {
         let timer: ReturnType<typeof setTimeout> | undefined;
@@ -366,6 +371,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         admission.close();
         await Promise.race([server.shutdown(), deadline]);
         clearTimeout(timer);
+        await server.guard?.close();
         await sessions.close();
         await registrations.close();
         await limits.close();
