@@ -34,6 +34,12 @@ const MAX_RUN_BYTES = 60 * 1024;
 const MAX_RECORD_BYTES = MAX_RUN_BYTES - 1024;
 /** Runs deleted per atomic operation (two mutations each, of 1000 allowed). */
 const PRUNE_RUNS = 400;
+/**
+ * A prune waits until this share of the retention is prunable (a quarter: past 10,000 kept, one
+ * prune per 2,500 records logged), so its run-end read and delete commit are not paid per batch.
+ * Reads never return a record past the retention whether or not it is deleted yet.
+ */
+const PRUNE_SHARE = 4n;
 const COMMIT_ATTEMPTS = 20;
 
 /** A run of records one process logged, as stored. */
@@ -68,16 +74,20 @@ function isRun(value: unknown): boolean {
 }
 
 /**
- * An upper bound of the bytes `record` adds to a KV value (V8's serialization: a tag and length
- * for each name and value, at most two bytes a character), without serializing it.
+ * An upper bound of the bytes `record` adds to a KV value, without serializing it. V8's
+ * serializer writes each property as its name (a tag, a varint length and one byte a character:
+ * a record's names are ASCII literals, which V8 keeps as one-byte strings) and its value: a
+ * number as a tag and at most 8 bytes, a string as a tag, a varint length, an alignment byte and
+ * at most two bytes a character, `undefined` and booleans as one tag.
  */
 export function recordSizeBound(record: RequestRecord): number {
   let bytes = 16;
   for (const name in record) {
     const value = (record as unknown as Record<string, unknown>)[name];
-    bytes += 8 + 2 * name.length;
-    if (typeof value === "string") bytes += 8 + 2 * value.length;
-    else if (typeof value === "number" || typeof value === "bigint") bytes += 16;
+    bytes += 6 + name.length;
+    if (typeof value === "string") bytes += 7 + 2 * value.length;
+    else if (typeof value === "number") bytes += 10;
+    else if (typeof value === "bigint") bytes += 16;
     else if (typeof value === "boolean" || value === undefined || value === null) bytes += 2;
     else bytes += 16 + 2 * (JSON.stringify(value)?.length ?? 0);
   }
@@ -136,13 +146,15 @@ export interface LogSnapshot {
  * takes the next sequence numbers under a check of the head: keys are ordered by when they were
  * logged, across processes. A batch is stored as a few runs of records, one KV value each. Records
  * beyond `retention` are never read back, and a run is deleted once all of its records are (a
- * prune runs only then, reading the small run-end keys, not the runs); each run is also set to
- * expire after `ttl`, and a record past it is never read back.
+ * prune runs once a quarter of the retention is past it, reading the small run-end keys, not the
+ * runs); each run is also set to expire after `ttl`, and a record past it is never read back.
  */
 export class RecordLog {
   readonly #kv: Deno.Kv;
   readonly #node: string;
   readonly #retention: bigint;
+  /** Records past the retention a prune waits for (see {@linkcode PRUNE_SHARE}). */
+  readonly #pruneStep: bigint;
   readonly #ttlMs: number;
   readonly #flushMs: number;
   readonly #batch: number;
@@ -169,6 +181,7 @@ export class RecordLog {
     this.#kv = kv;
     this.#node = options.nodeId;
     this.#retention = BigInt(options.config.retention);
+    this.#pruneStep = this.#retention / PRUNE_SHARE;
     this.#ttlMs = options.config.ttl * 1000;
     this.#flushMs = options.config.flush_interval * 1000;
     this.#batch = Math.min(MAX_BATCH, options.config.flush_records);
@@ -380,12 +393,13 @@ export class RecordLog {
 
   /**
    * Deletes every run whose records are all at or below `last - retention`, oldest first, once
-   * one is: it reads the run ends, not the runs. The first prune of a process also deletes the
-   * one-record values earlier versions left below the cutoff.
+   * a quarter of the retention more is past the oldest run left: it reads the run ends, not the
+   * runs. The first prune of a process also deletes the one-record values earlier versions left
+   * below the cutoff.
    */
   async #prune(last: bigint): Promise<void> {
     const cutoff = last - this.#retention;
-    if (cutoff <= 0n || cutoff < this.#prunableAt) return;
+    if (cutoff <= 0n || cutoff < this.#prunableAt + this.#pruneStep) return;
     if (!this.#sweptLegacy) {
       await this.#sweepLegacy(cutoff);
       this.#sweptLegacy = true;

@@ -172,6 +172,36 @@ Deno.test("the log keeps the newest `retention` records and hides one past its t
   });
 });
 
+Deno.test("a prune waits until a quarter of the retention is past the oldest run; reads hide the rest meanwhile", async () => {
+  await withKvPath("turnpike-record-log-", async (path) => {
+    const kv = await Deno.openKv(path);
+    // Retention 8: a prune runs once 2 more records than the oldest run left are past it.
+    const log = logOn(kv, "a", { retention: 8 });
+    const range = (from: number, to: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => `r${from + i}`);
+    try {
+      const stored: string[][] = [];
+      const read: string[][] = [];
+      for (let i = 1; i <= 13; i++) {
+        log.add(record(i));
+        await log.flush();
+        stored.push(await storedIds(kv));
+        read.push((await ids(log)).toReversed());
+      }
+      // One run a record. r9 puts r1 past the retention, r10 r2: that prune deletes both.
+      assertEquals(stored[8], range(1, 9));
+      assertEquals(stored[9], range(3, 10));
+      // The next prune waits for r13, which puts r5 past the retention: r3 to r5 go.
+      assertEquals(stored.slice(10, 12), [range(3, 11), range(3, 12)]);
+      assertEquals(stored[12], range(6, 13));
+      read.forEach((kept, i) => assertEquals(kept, range(Math.max(1, i - 6), i + 1)));
+    } finally {
+      await log.close();
+      kv.close();
+    }
+  });
+});
+
 Deno.test("a record too large for a KV value is dropped and counted, and its batch is written", async () => {
   await withKvPath("turnpike-record-log-", async (path) => {
     const kv = await Deno.openKv(path);
