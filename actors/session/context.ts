@@ -24,6 +24,8 @@ export interface SessionContext {
    * comma-separated, kept between turns: `items` only grows, so each turn serializes what is new.
    */
   json?: { items: ContextMessage[]; messages: number; text: string };
+  /** The tokens of the first `counted` of `items` (the array it was counted from), kept likewise. */
+  counted?: { items: ContextMessage[]; counted: number; tokens: number };
 }
 
 /** The system prompt of `head` as context messages. */
@@ -91,6 +93,18 @@ export function tokensOf(items: readonly ContextMessage[]): number {
   return n;
 }
 
+/** Tokens of the context's `items`, counting only those added since the last call. */
+export function itemsTokens(context: SessionContext): number {
+  const { items } = context;
+  let kept = context.counted;
+  if (kept === undefined || kept.items !== items || kept.counted > items.length) {
+    kept = context.counted = { items, counted: 0, tokens: 0 };
+  }
+  for (let i = kept.counted; i < items.length; i++) kept.tokens += items[i]!.tokens;
+  kept.counted = items.length;
+  return kept.tokens;
+}
+
 /**
  * The JSON array of {@linkcode promptMessages}, as `JSON.stringify` writes it, from the context's
  * kept JSON (extended by the messages added since) and the new input's.
@@ -141,5 +155,17 @@ export function toolsTokens(
 ): number {
   if (!tools?.length) return 0;
   const text = TOOLS_PREAMBLE + tools.map((t) => `${JSON.stringify(t, null, 4)}\n\n`).join("");
-  return countMessage({ role: "user", content: text });
+  // An agent sends the same tools with every turn: their count is remembered, not tokenized again.
+  let known = toolsCounts.get(countMessage);
+  if (known === undefined) toolsCounts.set(countMessage, known = new Map());
+  const kept = known.get(text);
+  if (kept !== undefined) return kept;
+  const tokens = countMessage({ role: "user", content: text });
+  if (known.size >= TOOLS_KEPT) known.delete(known.keys().next().value!);
+  known.set(text, tokens);
+  return tokens;
 }
+
+/** Tool definitions whose token counts are remembered, per counter (the oldest go first). */
+const TOOLS_KEPT = 64;
+const toolsCounts = new WeakMap<(m: ChatMessage) => number, Map<string, number>>();

@@ -9,6 +9,7 @@ import { approxTokenCounter } from "./compression/tokens.ts";
 import type { CompressionResult, ContextMessage } from "./compression/types.ts";
 import {
   contextFrom,
+  itemsTokens,
   promptJson,
   promptMessages,
   type SessionContext,
@@ -154,9 +155,19 @@ interface State {
   head: (VersionedHead & { at: number }) | undefined;
   running: TurnPlan | undefined;
   waiters: Waiter[];
+  /** The passivation timer, armed while no turn runs or waits; see {@linkcode IDLE}. */
   idle: Cancellable | undefined;
+  /** When (performance.now()) the last message other than the idle timer's came. */
+  activeAt: number;
   retry: Cancellable | undefined;
 }
+
+/**
+ * The passivation timer's message. The timer is not moved on each message (two timers made and
+ * cleared per turn): it stays armed, and when it fires early for the actor's last activity it is
+ * armed again for the rest of the idle time.
+ */
+const IDLE: SessionMessage = { type: "idle" };
 
 const MAX_CLAIM_TRIES = 8;
 
@@ -171,10 +182,11 @@ export function sessionBehavior(deps: SessionDeps): Behavior<State, SessionMessa
       running: undefined,
       waiters: [],
       idle: undefined,
+      activeAt: performance.now(),
       retry: undefined,
     }),
     async receive(state, msg, ctx) {
-      state.idle?.cancel();
+      if (msg.type !== "idle") state.activeAt = performance.now();
       switch (msg.type) {
         case "begin": {
           if (state.running || state.waiters.length > 0) {
@@ -211,12 +223,18 @@ export function sessionBehavior(deps: SessionDeps): Behavior<State, SessionMessa
           state.context = undefined;
           state.head = undefined;
           break;
-        case "idle":
-          if (!state.running && state.waiters.length === 0) ctx.stop();
+        case "idle": {
+          state.idle = undefined;
+          // While a turn runs or waits, the timer is armed again once the session is free.
+          if (state.running || state.waiters.length > 0) return state;
+          const left = state.activeAt + deps.idleMs - performance.now();
+          if (left <= 0) ctx.stop();
+          else state.idle = ctx.schedule(left, IDLE);
           return state;
+        }
       }
-      if (!state.running && state.waiters.length === 0) {
-        state.idle = ctx.schedule(deps.idleMs, { type: "idle" });
+      if (!state.running && state.waiters.length === 0 && state.idle === undefined) {
+        state.idle = ctx.schedule(deps.idleMs, IDLE);
       }
       return state;
     },
@@ -410,9 +428,11 @@ async function begin(
         : deps.countMessage(message),
       origin: { kind: "original", turn, index },
     }));
+    // The tool definitions' tokens, counted once for the budget check and the prompt's size.
+    const tools = toolsTokens(request.tools, deps.countMessage);
     const planned = request.recordOnly
       ? { compaction: undefined }
-      : await planPrompt(head, context, input, request, deps);
+      : await planPrompt(head, context, input, request, tools, deps);
     if ("refusal" in planned) return { ok: false, refusal: planned.refusal };
     const claimed: SessionHead = {
       ...head,
@@ -451,8 +471,7 @@ async function begin(
       };
     } else context.versionstamp = versionstamp;
     const ctx = state.context!;
-    const promptTokens = tokensOf(ctx.system) + tokensOf(ctx.items) + tokensOf(input) +
-      toolsTokens(request.tools, deps.countMessage);
+    const promptTokens = tokensOf(ctx.system) + itemsTokens(ctx) + tokensOf(input) + tools;
     const plan: TurnPlan = {
       sessionId: state.id,
       turn,
@@ -489,13 +508,14 @@ async function planPrompt(
   context: SessionContext,
   input: ContextMessage[],
   request: TurnRequest,
+  toolTokens: number,
   deps: SessionDeps,
 ): Promise<{ compaction: CompactionRecord | undefined } | { refusal: Refusal }> {
   const policy = head.compression;
   // The tool definitions and the reply's room are part of no message, and no compression shrinks them.
-  const reserve = (request.maxTokens ?? 0) + toolsTokens(request.tools, deps.countMessage);
+  const reserve = (request.maxTokens ?? 0) + toolTokens;
   const fixed = tokensOf(context.system) + tokensOf(input);
-  const total = fixed + tokensOf(context.items) + reserve;
+  const total = fixed + itemsTokens(context) + reserve;
   const overflow = (tokens: number): Refusal => ({
     status: 400,
     code: "context_length_exceeded",
@@ -544,7 +564,7 @@ async function planPrompt(
       base_turn: head.next_turn,
       context: result.context,
       summaries: result.summaries,
-      tokens_before: tokensOf(context.system) + tokensOf(context.items),
+      tokens_before: tokensOf(context.system) + itemsTokens(context),
       tokens_after: tokensOf(context.system) + tokensOf(result.context),
       actions: result.actions,
     },

@@ -17,6 +17,44 @@ const PRETOKEN =
 const SPECIAL =
   /<\|(?:begin_of_text|end_of_text|start_header_id|end_header_id|eot_id|eom_id|python_tag|finetune_right_pad_id|reserved_special_token_(?:[0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-3][0-9]|24[0-7]))\|>/g;
 
+/** Any character past ASCII: a text without one is pre-tokenized without {@linkcode PRETOKEN}. */
+const NOT_ASCII = /[\u0080-\uffff]/;
+
+/** {@linkcode PRETOKEN}'s classes of the ASCII characters. */
+const LETTER = 1;
+const DIGIT = 2;
+/** `\r` and `\n`. */
+const NEWLINE = 3;
+/** The rest of `\s`: space, tab, vertical tab, form feed. */
+const SPACE = 4;
+/** Neither `\s` nor a letter nor a digit. */
+const OTHER = 5;
+const ASCII_CLASS = (() => {
+  const classes = new Uint8Array(128).fill(OTHER);
+  for (let c = 0x41; c <= 0x5a; c++) classes[c] = classes[c + 0x20] = LETTER;
+  for (let c = 0x30; c <= 0x39; c++) classes[c] = DIGIT;
+  classes[0x0a] = classes[0x0d] = NEWLINE;
+  for (const c of [0x09, 0x0b, 0x0c, 0x20]) classes[c] = SPACE;
+  return classes;
+})();
+
+/** The end of the run of class `kind` in ASCII `text` from `from`. */
+function runEnd(text: string, from: number, kind: number): number {
+  let end = from;
+  while (end < text.length && ASCII_CLASS[text.charCodeAt(end)] === kind) end++;
+  return end;
+}
+
+/** Where the contraction (`'s`, `'ll`, ... in any case) at `text[i]` ends, or 0 when none starts there. */
+function contractionEnd(text: string, i: number): number {
+  const a = text.charCodeAt(i + 1) | 0x20;
+  if (a === 0x73 || a === 0x74 || a === 0x6d || a === 0x64) return i + 2; // s t m d
+  const b = text.charCodeAt(i + 2) | 0x20;
+  if ((a === 0x72 || a === 0x76) && b === 0x65) return i + 3; // re ve
+  if (a === 0x6c && b === 0x6c) return i + 3; // ll
+  return 0;
+}
+
 /** Bits per token id in the library's packed merges. */
 const MERGE_ID_BITS = 17;
 
@@ -267,6 +305,7 @@ export class Llama3Counter {
 
   /** Tokens of a text without special tokens; `promptLength` weighs positions in merge order. */
   #countPlain(text: string, promptLength: number): number {
+    if (!NOT_ASCII.test(text)) return this.#countAscii(text, promptLength);
     let tokens = 0;
     let last = 0;
     for (const match of text.matchAll(PRETOKEN)) {
@@ -277,6 +316,54 @@ export class Llama3Counter {
       last = match.index + match[0].length;
     }
     if (last < text.length) tokens += this.#countPretoken(text.slice(last), promptLength);
+    return tokens;
+  }
+
+  /**
+   * {@linkcode PRETOKEN}'s pre-tokens of an ASCII text without the regular expression engine:
+   * at each position the pattern's first alternative that matches, as it would match it.
+   */
+  #countAscii(text: string, promptLength: number): number {
+    const n = text.length;
+    let tokens = 0;
+    let i = 0;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      const kind = ASCII_CLASS[c]!;
+      let end = i + 1;
+      if (c === 0x27 && contractionEnd(text, i) > 0) {
+        end = contractionEnd(text, i); // 's 't 're 've 'm 'll 'd, any case
+      } else if (kind === LETTER) {
+        end = runEnd(text, i + 1, LETTER);
+      } else if (
+        kind !== NEWLINE && kind !== DIGIT && i + 1 < n &&
+        ASCII_CLASS[text.charCodeAt(i + 1)] === LETTER
+      ) {
+        end = runEnd(text, i + 2, LETTER); // one leading character, then letters
+      } else if (kind === DIGIT) {
+        end = i + 1;
+        while (end < n && end < i + 3 && ASCII_CLASS[text.charCodeAt(end)] === DIGIT) end++;
+      } else if (
+        kind === OTHER || (c === 0x20 && i + 1 < n && ASCII_CLASS[text.charCodeAt(i + 1)] === OTHER)
+      ) {
+        end = runEnd(text, kind === OTHER ? i + 1 : i + 2, OTHER);
+        while (end < n && ASCII_CLASS[text.charCodeAt(end)] === NEWLINE) end++;
+      } else {
+        // Whitespace: up to its last line break, else all of it when the text ends there, else
+        // all but its last character (which goes with what follows), else its one character.
+        let j = i;
+        let lastBreak = -1;
+        while (j < n) {
+          const k = ASCII_CLASS[text.charCodeAt(j)];
+          if (k === NEWLINE) lastBreak = j;
+          else if (k !== SPACE) break;
+          j++;
+        }
+        end = lastBreak >= 0 ? lastBreak + 1 : j === n || j - i === 1 ? j : j - 1;
+      }
+      tokens += this.#countPretoken(i === 0 && end === n ? text : text.slice(i, end), promptLength);
+      i = end;
+    }
     return tokens;
   }
 
