@@ -8,7 +8,12 @@ import { routingRoutes, type RoutingServices } from "./admin/routing/mod.ts";
 import { errorResponse } from "./errors.ts";
 import { requestGuards } from "./guards/mod.ts";
 import { type ForwardContext, forwardOpenAI } from "./openai/forward.ts";
-import { ChatCompletionBody, CompletionBody, EmbeddingBody } from "./openai/schemas.ts";
+import {
+  ChatCompletionBody,
+  CompletionBody,
+  EmbeddingBody,
+  isPlainChatBody,
+} from "./openai/schemas.ts";
 import type { SessionService } from "../actors/session/mod.ts";
 import { sessionRoutes } from "./sessions/routes.ts";
 import { plainRecorder } from "./sessions/plain.ts";
@@ -56,6 +61,7 @@ export function createApp(services: AppServices): Hono {
     endpoint: "/v1/chat/completions",
     context,
     schema: ChatCompletionBody,
+    accepts: isPlainChatBody,
     ...(services.sessions.config.record_plain_calls
       ? {
         observe: plainRecorder(services.sessions),

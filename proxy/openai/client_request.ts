@@ -19,6 +19,11 @@ export interface ParseClientRequestOptions {
   timeoutMs?: number;
   /** The endpoint's body schema. */
   schema: z.ZodType<RoutedBody>;
+  /**
+   * A hand check of bodies `schema` accepts (true only for those): a body it passes skips the
+   * schema; one it does not goes to the schema, which accepts or refuses it.
+   */
+  accepts?: (json: unknown) => json is RoutedBody;
 }
 
 /** Reads and validates `request`'s body; the original bytes are kept to forward unchanged. */
@@ -33,6 +38,9 @@ export async function parseClientRequest(
     timeoutMs: options.timeoutMs ?? attached.timeoutMs,
   });
   if (!read.ok) return read;
+  if (options.accepts?.(read.json)) {
+    return { ok: true, bytes: read.bytes, json: read.json, body: read.json };
+  }
   const parsed = options.schema.safeParse(read.json);
   if (!parsed.success) {
     const first = parsed.error.issues[0];

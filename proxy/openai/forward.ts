@@ -78,6 +78,8 @@ export interface ForwardContext {
 export interface ForwardOptions extends ExchangeOptions {
   /** The endpoint's body schema. */
   schema: z.ZodType<RoutedBody>;
+  /** A hand check of a subset of the bodies `schema` accepts, run first (see `isPlainChatBody`). */
+  accepts?: (json: unknown) => json is RoutedBody;
   /**
    * Sees each answer before the client does and returns the one sent (the sessions record plain
    * chat calls that carry the session header through it). It must not wait on anything.
@@ -121,6 +123,7 @@ export async function forwardOpenAI(request: Request, options: ForwardOptions): 
   const parsed = await parseClientRequest(request, {
     maxBytes: context.proxy.max_body_bytes,
     schema: options.schema,
+    ...(options.accepts ? { accepts: options.accepts } : {}),
   });
   if (!parsed.ok) return exchange.refuse(parsed.status, parsed.message, parsed);
   const sessionId = exchange.record.sessionId;

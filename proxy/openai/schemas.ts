@@ -270,3 +270,79 @@ export function bodyIssue(issue: z.core.$ZodIssue): BodyIssue {
   }
   return { param: paramOf(path), message: current.message };
 }
+
+/** The chat body's fields: a field the hand check below does not know is left to the schema. */
+const CHAT_FIELDS: Readonly<Record<string, unknown>> = ChatCompletionBody.shape;
+/** Roles whose message `{role, content}` with a string content the schema always accepts. */
+const PLAIN_ROLES: ReadonlySet<unknown> = new Set(["system", "developer", "user", "assistant"]);
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Whether `value` is absent, null, or a number in `[min, max]` (an integer when `int`). */
+function nullishNumber(value: unknown, min: number, max: number, int: boolean): boolean {
+  if (value === null || value === undefined) return true;
+  if (typeof value !== "number") return false;
+  return (int ? Number.isInteger(value) : Number.isFinite(value)) && value >= min && value <= max;
+}
+
+/** Whether every message is `{role, content}` of a plain role with a string content. */
+function plainMessages(value: unknown): boolean {
+  if (!Array.isArray(value) || value.length < 1 || value.length > MAX_MESSAGES) return false;
+  for (const message of value) {
+    if (!isObject(message)) return false;
+    let fields = 0;
+    for (const name in message) {
+      if (name !== "role" && name !== "content") return false;
+      fields++;
+    }
+    if (fields !== 2 || typeof message.content !== "string" || !PLAIN_ROLES.has(message.role)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * A hand check of the plain chat body most agents send: `model`, `messages` of `{role, content}`
+ * with string contents, and `stream`, `max_tokens`, `max_completion_tokens`, `temperature`,
+ * `top_p` within the schema's bounds; fields the schema does not define pass, as they do there.
+ * True only for bodies {@linkcode ChatCompletionBody} accepts (a property test holds it to that);
+ * false sends the body to the schema, which accepts or names the field at fault as before. It
+ * saves the schema's walk of every message on the hot path.
+ */
+export function isPlainChatBody(body: unknown): body is RoutedBody {
+  if (!isObject(body)) return false;
+  let model = false;
+  let messages = false;
+  for (const name in body) {
+    const value = body[name];
+    switch (name) {
+      case "model":
+        if (typeof value !== "string" || value.length < 1 || value.length > 512) return false;
+        model = true;
+        break;
+      case "messages":
+        if (!plainMessages(value)) return false;
+        messages = true;
+        break;
+      case "stream":
+        if (value !== true && value !== false && value !== null) return false;
+        break;
+      case "max_tokens":
+      case "max_completion_tokens":
+        if (!nullishNumber(value, 0, MAX_TOKENS_BOUND, true)) return false;
+        break;
+      case "temperature":
+        if (!nullishNumber(value, 0, 2, false)) return false;
+        break;
+      case "top_p":
+        if (!nullishNumber(value, 0, 1, false)) return false;
+        break;
+      default:
+        if (Object.hasOwn(CHAT_FIELDS, name)) return false;
+    }
+  }
+  return model && messages;
+}
