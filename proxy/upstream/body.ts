@@ -98,6 +98,15 @@ export class BodyReader {
 
   /** The whole body. */
   async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    const c = this.#c;
+    if (!this.#finished && this.#framing === "length" && c.end - c.start >= this.#left) {
+      // All of it came with the head (a small JSON answer): no read to wait for.
+      const out = c.buf.slice(c.start, c.start + this.#left);
+      c.start += this.#left;
+      this.#left = 0;
+      this.#finish(true);
+      return out;
+    }
     const parts: Uint8Array[] = [];
     for (let piece = await this.read(); piece !== null; piece = await this.read()) {
       parts.push(piece);

@@ -21,6 +21,27 @@ conformance("request() reads a Content-Length answer and reuses the connection",
   assertEquals(server.state.heads[0]?.split("\r\n")[0], "POST /v1/x HTTP/1.1");
 });
 
+let bodyGate = Promise.withResolvers<void>();
+conformance(
+  "bytes() reads a Content-Length body that came with its head, and one that came after it",
+  (n) =>
+    n % 2 === 0
+      ? ['HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\n{"n":' + n + "}"]
+      : ["HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\n", () => bodyGate.promise, `{"n":${n}}`],
+  async (c) => {
+    const bodies: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      bodyGate = Promise.withResolvers<void>();
+      const res = await c.client.request(post(c.server.url));
+      const body = text(res);
+      bodyGate.resolve();
+      bodies.push(await body);
+    }
+    assertEquals(bodies, ['{"n":0}', '{"n":1}', '{"n":2}', '{"n":3}']);
+    assertOneConnection(c);
+  },
+);
+
 let gate = Promise.withResolvers<void>();
 conformance("request() de-chunks a stream and hands over each piece as it arrives", () => [
   "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
