@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { approxTokenCounter } from "./compression/tokens.ts";
 import type { ContextMessage } from "./compression/types.ts";
-import { promptJson, promptMessages, type SessionContext, toolsTokens } from "./context.ts";
+import { promptBytes, promptMessages, type SessionContext, toolsTokens } from "./context.ts";
 import type { ChatMessage } from "./messages.ts";
 
 const count = approxTokenCounter.countMessage;
@@ -19,6 +19,16 @@ Deno.test("toolsTokens() counts the definitions a request's tools write into the
   assert.ok(one > JSON.stringify(tool("read_file"), null, 4).length / 4, String(one));
   const second = Math.ceil((JSON.stringify(tool("write_file"), null, 4) + "\n\n").length / 4);
   assert.ok(Math.abs(two - one - second) <= 1, `${two} - ${one} vs ${second}`);
+  // Remembered per counter and per definitions: the same tools again count the same, another
+  // counter counts them its own way, and other tools are counted afresh.
+  assert.equal(toolsTokens([tool("read_file")], count), one);
+  let calls = 0;
+  const fixed = () => (calls++, 7);
+  assert.equal(toolsTokens([tool("read_file")], fixed), 7);
+  assert.equal(toolsTokens([tool("read_file")], fixed), 7);
+  assert.equal(calls, 1);
+  assert.equal(toolsTokens([tool("grep")], fixed), 7);
+  assert.equal(calls, 2);
 });
 
 function entry(message: ChatMessage, turn = 1): ContextMessage {
@@ -37,7 +47,7 @@ function emptyContext(system: ContextMessage[]): SessionContext {
   };
 }
 
-Deno.test("promptJson() writes what JSON.stringify writes of the prompt, turn after turn", () => {
+Deno.test("promptBytes() holds what JSON.stringify writes of the prompt, turn after turn", () => {
   const user = (text: string) => entry({ role: "user", content: text });
   const reply = entry({
     role: "assistant",
@@ -47,7 +57,10 @@ Deno.test("promptJson() writes what JSON.stringify writes of the prompt, turn af
   for (const system of [[], [entry({ role: "system", content: 'Be "brief".' }, 0)]]) {
     const context = emptyContext(system);
     const same = (input: ContextMessage[]) =>
-      assert.equal(promptJson(context, input), JSON.stringify(promptMessages(context, input)));
+      assert.deepEqual(
+        promptBytes(context, input),
+        new TextEncoder().encode(JSON.stringify(promptMessages(context, input))),
+      );
     same([]);
     same([user("first")]);
     // Turns append to the context; what was kept serialized is extended, never stale.
@@ -61,5 +74,8 @@ Deno.test("promptJson() writes what JSON.stringify writes of the prompt, turn af
     same([user("fourth")]);
     context.items = [user("a"), user("b"), user("c"), user("d")];
     same([user("fifth")]);
+    // Past the kept bytes' first size, as a long session grows them.
+    for (let i = 0; i < 40; i++) context.items.push(user(`${"long message ".repeat(10)}${i} ✓`));
+    same([user("sixth")]);
   }
 });

@@ -85,6 +85,65 @@ Deno.test("Llama3Counter matches the library on random text", () => {
   );
 });
 
+Deno.test("Llama3Counter's ASCII pre-tokenizer splits as the library's pattern does", () => {
+  // ASCII alone takes the scanner, not the regular expression: every class and alternative of
+  // the pattern (contractions in any case, a leading character before letters, digit runs,
+  // punctuation with its line breaks, whitespace runs with and without breaks, controls).
+  const pieces = [
+    "a",
+    "Bc",
+    "word",
+    "1",
+    "22",
+    "9999",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r",
+    "\r\n",
+    "\v",
+    "\f",
+    "'",
+    "'S",
+    "'ll",
+    "'RE",
+    "'ve",
+    "'d",
+    "'m",
+    "'t",
+    "s",
+    "l",
+    ".",
+    "!?",
+    "-",
+    "_",
+    "<|",
+    "\x00",
+    "\x1f",
+    "\x7f",
+  ];
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 40 }), (parts) => {
+      const text = parts.join("");
+      assert.equal(counter.count(text), libraryCount(text), JSON.stringify(text));
+    }),
+    { numRuns: 5_000 },
+  );
+  fc.assert(
+    fc.property(
+      fc.string({
+        unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)),
+        maxLength: 60,
+      }),
+      (text) => {
+        assert.equal(counter.count(text), libraryCount(text), JSON.stringify(text));
+      },
+    ),
+    { numRuns: 2_000 },
+  );
+});
+
 Deno.test("Llama3Counter counts a remembered pre-token as the library does, alone or in a longer text", async () => {
   // A fresh counter, so that what it remembers comes from this test's texts only.
   const fresh = await loadLlama3();
