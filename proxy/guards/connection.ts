@@ -288,7 +288,9 @@ class Relay {
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+  while (written < bytes.length) {
+    written += await conn.write(written === 0 ? bytes : bytes.subarray(written));
+  }
 }
 
 function closeQuietly(conn: Deno.Conn | undefined): void {

@@ -72,6 +72,8 @@ export class HeadScanner {
   #ended = 0;
   /** Bytes of the current line, CRs not counted. */
   #lineBytes = 0;
+  /** Whether the current line's last byte was a CR (a line of just CR is empty). */
+  #lastCr = false;
   #remaining = 0;
   #name = "";
   #framing = Framing.None;
@@ -141,6 +143,10 @@ export class HeadScanner {
         case State.Value:
         case State.ChunkSize: {
           const lf = bytes.indexOf(LF, i);
+          if (this.#state === State.StartLine && this.#value === "" && lf !== -1) {
+            i = this.#wholeStartLine(bytes, i, lf);
+            break;
+          }
           const end = lf === -1 ? n : lf;
           const cap = this.#state === State.StartLine
             ? MAX_START_LINE_BYTES
@@ -167,13 +173,21 @@ export class HeadScanner {
         }
         case State.Name:
         case State.Trailer: {
+          if (this.#state === State.Name && this.#lineBytes === 0) {
+            const lf = bytes.indexOf(LF, i);
+            if (lf - i >= 2) {
+              i = this.#wholeHeaderLine(bytes, i, lf);
+              break;
+            }
+          }
           const b = bytes[i++]!;
           if (b === LF) this.#endNameLine();
           else if (b === COLON && this.#state === State.Name) this.#endName();
-          else if (b !== CR) {
+          else {
             if ((b === SP || b === HT) && this.#lineBytes === 0) this.#stop = true; // obs-fold
             this.#lineBytes++;
-            if (this.#name.length < LONGEST_NAME) this.#name += String.fromCharCode(b);
+            this.#lastCr = b === CR;
+            if (this.#name.length <= LONGEST_NAME) this.#name += String.fromCharCode(b);
           }
           break;
         }
@@ -191,6 +205,44 @@ export class HeadScanner {
     }
   }
 
+  /**
+   * A request line that lies whole in this chunk, the usual case: read as the kept line would be
+   * (as `#endStartLine` reads a kept one), without building a string. Returns where reading goes on.
+   */
+  #wholeStartLine(bytes: Uint8Array, from: number, lf: number): number {
+    const end = lf > from && bytes[lf - 1] === CR ? lf - 1 : lf;
+    if (end === from) return lf + 1;
+    if (lf - from > MAX_START_LINE_BYTES || !isRequestLine(bytes, from, end)) this.#stop = true;
+    this.#nextHeader();
+    return lf + 1;
+  }
+
+  /**
+   * A header line that lies whole in this chunk (`lf` is its end), the usual case: its colon is
+   * found and its name matched without building a string; agrees with the byte-by-byte path.
+   * Returns where reading goes on.
+   */
+  #wholeHeaderLine(bytes: Uint8Array, from: number, lf: number): number {
+    const first = bytes[from]!;
+    if (first === SP || first === HT) this.#stop = true; // obs-fold
+    let colon = from;
+    while (colon < lf && bytes[colon] !== COLON) colon++;
+    if (colon === lf) {
+      // No colon: Deno.serve refuses the head.
+      this.#stop = true;
+      this.#nextHeader();
+      return lf + 1;
+    }
+    this.#framing = framingOf(bytes, from, colon);
+    if (this.#framing === Framing.None) {
+      this.#nextHeader();
+      return lf + 1;
+    }
+    this.#state = State.Value;
+    this.#value = "";
+    return colon + 1;
+  }
+
   #beginHead(): void {
     this.#state = State.StartLine;
     this.#value = "";
@@ -203,6 +255,7 @@ export class HeadScanner {
     this.#state = State.Name;
     this.#name = "";
     this.#lineBytes = 0;
+    this.#lastCr = false;
   }
 
   /** A line kept whole (start line, framing header value, chunk size) is too long to keep. */
@@ -228,10 +281,8 @@ export class HeadScanner {
   #endStartLine(line: string): void {
     // Empty lines before a request line are skipped, as RFC 9112 allows.
     if (line === "") return;
-    const method = line.slice(0, line.indexOf(" "));
-    if (method === "CONNECT" || method === "PRI" || !/ HTTP\/1\.[01]$/.test(line)) {
-      this.#stop = true;
-    }
+    const bytes = Uint8Array.from(line, (c) => c.charCodeAt(0));
+    if (!isRequestLine(bytes, 0, bytes.length)) this.#stop = true;
     this.#nextHeader();
   }
 
@@ -242,6 +293,7 @@ export class HeadScanner {
     for (const [known, framing] of FRAMING_NAMES) {
       if (name === known) this.#framing = framing;
     }
+    this.#lastCr = false;
     if (this.#framing === Framing.None) {
       this.#state = State.SkipLine;
     } else {
@@ -252,7 +304,8 @@ export class HeadScanner {
 
   /** A line with no colon ended: the empty line that ends the head or trailer, or a bad header. */
   #endNameLine(): void {
-    const empty = this.#lineBytes === 0;
+    const empty = this.#lineBytes === 0 || (this.#lineBytes === 1 && this.#lastCr);
+    this.#lastCr = false;
     if (this.#state === State.Trailer) {
       if (empty) this.#state = State.Idle;
       this.#lineBytes = 0;
@@ -310,8 +363,50 @@ export class HeadScanner {
   }
 }
 
+const HTTP_1 = " HTTP/1.";
+
+/** Whether `bytes[from..end)` is an HTTP/1.0 or 1.1 request line the scanner can follow (not CONNECT). */
+function isRequestLine(bytes: Uint8Array, from: number, end: number): boolean {
+  const versionAt = end - HTTP_1.length - 1;
+  if (versionAt < from) return false;
+  for (let i = 0; i < HTTP_1.length; i++) {
+    if (bytes[versionAt + i] !== HTTP_1.charCodeAt(i)) return false;
+  }
+  const minor = bytes[end - 1];
+  if (minor !== 0x30 && minor !== 0x31) return false;
+  let space = from;
+  while (space < end && bytes[space] !== SP) space++;
+  return !bytesAre(bytes, from, space, "CONNECT") && !bytesAre(bytes, from, space, "PRI");
+}
+
+/** Whether `bytes[from..to)` is exactly `text`. */
+function bytesAre(bytes: Uint8Array, from: number, to: number, text: string): boolean {
+  if (to - from !== text.length) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[from + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The framing header whose name is `bytes[from..to)`, matched case-insensitively, if any. */
+function framingOf(bytes: Uint8Array, from: number, to: number): Framing {
+  const length = to - from;
+  for (const [name, framing] of FRAMING_NAMES) {
+    if (name.length !== length) continue;
+    let i = 0;
+    while (i < length) {
+      const b = bytes[from + i]!;
+      // ASCII letters only are folded, as the byte-by-byte path's toLowerCase folds them.
+      if ((b >= 0x41 && b <= 0x5a ? b | 0x20 : b) !== name.charCodeAt(i)) break;
+      i++;
+    }
+    if (i === length) return framing;
+  }
+  return Framing.None;
+}
+
 function latin1(bytes: Uint8Array, from: number, to: number): string {
   let text = "";
-  for (let i = from; i < to; i++) text += String.fromCharCode(bytes[i]!);
+  for (let at = from; at < to; at += 4096) {
+    text += String.fromCharCode(...bytes.subarray(at, Math.min(to, at + 4096)));
+  }
   return text;
 }

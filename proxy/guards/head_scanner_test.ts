@@ -149,6 +149,54 @@ Deno.test("HeadScanner fed byte by byte agrees with the framing at every offset"
   );
 });
 
+const piece = fc.constantFrom(
+  "\r",
+  "\n",
+  "\r\n",
+  ":",
+  " ",
+  "GET / HTTP/1.1",
+  "CONNECT x HTTP/1.1",
+  "POST /v1 HTTP/1.0",
+  "Content-Length",
+  "content-length: 3",
+  "Transfer-Encoding",
+  "chunked",
+  "upgrade",
+  ";x=y",
+  "0",
+  "5",
+  "a",
+  "abc",
+);
+
+Deno.test("HeadScanner says the same of any byte stream, valid or not, however it is cut into chunks", () => {
+  fc.assert(
+    fc.property(
+      fc.array(piece, { maxLength: 80 }).map((parts) => encoder.encode(parts.join(""))),
+      fc.array(fc.integer({ min: 1, max: 60 }), { minLength: 1, maxLength: 20 }),
+      (stream, cuts) => {
+        const byByte = new HeadScanner();
+        const states = [[...seen(byByte), byByte.opaque]];
+        for (let i = 0; i < stream.length; i++) {
+          byByte.push(stream.subarray(i, i + 1));
+          states.push([...seen(byByte), byByte.opaque]);
+        }
+        const scanner = new HeadScanner();
+        let at = 0;
+        let cut = 0;
+        while (at < stream.length) {
+          const end = Math.min(stream.length, at + cuts[cut++ % cuts.length]!);
+          scanner.push(stream.subarray(at, end));
+          at = end;
+          assertEquals([...seen(scanner), scanner.opaque], states[at], `after ${at} bytes`);
+        }
+      },
+    ),
+    { numRuns: 2_000, seed: 3 },
+  );
+});
+
 function scan(...pieces: string[]): HeadScanner {
   const scanner = new HeadScanner();
   for (const piece of pieces) scanner.push(encoder.encode(piece));
