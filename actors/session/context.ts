@@ -21,10 +21,9 @@ export interface SessionContext {
   summaries: SummarySegment[];
   /**
    * The JSON of the first `messages` of `system` then `items` (the array it was made from),
-   * comma-separated, as UTF-8 in `bytes[0, length)`, kept between turns: `items` only grows, so
-   * each turn serializes and encodes what is new.
+   * comma-separated, kept between turns: `items` only grows, so each turn serializes what is new.
    */
-  json?: { items: ContextMessage[]; messages: number; bytes: Uint8Array; length: number };
+  json?: { items: ContextMessage[]; messages: number; text: string };
   /** The tokens of the first `counted` of `items` (the array it was counted from), kept likewise. */
   counted?: { items: ContextMessage[]; counted: number; tokens: number };
 }
@@ -107,53 +106,24 @@ export function itemsTokens(context: SessionContext): number {
 }
 
 /**
- * The JSON array of {@linkcode promptMessages} as the UTF-8 bytes `JSON.stringify` writes, from
- * the context's kept bytes (extended by the messages added since) and the new input's.
+ * The JSON array of {@linkcode promptMessages}, as `JSON.stringify` writes it, from the context's
+ * kept JSON (extended by the messages added since) and the new input's.
  */
-export function promptBytes(
-  context: SessionContext,
-  input: readonly ContextMessage[],
-): Uint8Array {
+export function promptJson(context: SessionContext, input: readonly ContextMessage[]): string {
   const { system, items } = context;
   const held = system.length + items.length;
   let kept = context.json;
   if (kept === undefined || kept.items !== items || kept.messages > held) {
-    kept = context.json = { items, messages: 0, bytes: new Uint8Array(1024), length: 0 };
+    kept = context.json = { items, messages: 0, text: "" };
   }
   for (let i = kept.messages; i < held; i++) {
     const m = i < system.length ? system[i]! : items[i - system.length]!;
-    appendUtf8(kept, (i === 0 ? "" : ",") + JSON.stringify(m.message));
+    kept.text += (i === 0 ? "" : ",") + JSON.stringify(m.message);
   }
   kept.messages = held;
-  const parts = input.map((m, i) =>
-    encoder.encode((held + i === 0 ? "" : ",") + JSON.stringify(m.message))
-  );
-  let size = kept.length + 2;
-  for (const part of parts) size += part.length;
-  const out = new Uint8Array(size);
-  out[0] = 0x5b; // [
-  out.set(kept.bytes.subarray(0, kept.length), 1);
-  let at = kept.length + 1;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  out[at] = 0x5d; // ]
-  return out;
-}
-
-const encoder = new TextEncoder();
-
-/** Appends `text` as UTF-8 to the kept bytes, growing them by doubling. */
-function appendUtf8(kept: NonNullable<SessionContext["json"]>, text: string): void {
-  // At most 3 bytes per UTF-16 unit.
-  const need = kept.length + 3 * text.length;
-  if (need > kept.bytes.length) {
-    const grown = new Uint8Array(Math.max(need, 2 * kept.bytes.length));
-    grown.set(kept.bytes.subarray(0, kept.length));
-    kept.bytes = grown;
-  }
-  kept.length += encoder.encodeInto(text, kept.bytes.subarray(kept.length)).written;
+  let out = "[" + kept.text;
+  input.forEach((m, i) => out += (held + i === 0 ? "" : ",") + JSON.stringify(m.message));
+  return out + "]";
 }
 
 /** The messages a prompt sends: system, context, then the new input. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { approxTokenCounter } from "./compression/tokens.ts";
 import type { ContextMessage } from "./compression/types.ts";
-import { promptBytes, promptMessages, type SessionContext, toolsTokens } from "./context.ts";
+import { promptJson, promptMessages, type SessionContext, toolsTokens } from "./context.ts";
 import type { ChatMessage } from "./messages.ts";
 
 const count = approxTokenCounter.countMessage;
@@ -47,7 +47,7 @@ function emptyContext(system: ContextMessage[]): SessionContext {
   };
 }
 
-Deno.test("promptBytes() holds what JSON.stringify writes of the prompt, turn after turn", () => {
+Deno.test("promptJson() writes what JSON.stringify writes of the prompt, turn after turn", () => {
   const user = (text: string) => entry({ role: "user", content: text });
   const reply = entry({
     role: "assistant",
@@ -57,10 +57,7 @@ Deno.test("promptBytes() holds what JSON.stringify writes of the prompt, turn af
   for (const system of [[], [entry({ role: "system", content: 'Be "brief".' }, 0)]]) {
     const context = emptyContext(system);
     const same = (input: ContextMessage[]) =>
-      assert.deepEqual(
-        promptBytes(context, input),
-        new TextEncoder().encode(JSON.stringify(promptMessages(context, input))),
-      );
+      assert.equal(promptJson(context, input), JSON.stringify(promptMessages(context, input)));
     same([]);
     same([user("first")]);
     // Turns append to the context; what was kept serialized is extended, never stale.
@@ -74,7 +71,7 @@ Deno.test("promptBytes() holds what JSON.stringify writes of the prompt, turn af
     same([user("fourth")]);
     context.items = [user("a"), user("b"), user("c"), user("d")];
     same([user("fifth")]);
-    // Past the kept bytes' first size, as a long session grows them.
+    // A long session's history, kept and extended turn after turn.
     for (let i = 0; i < 40; i++) context.items.push(user(`${"long message ".repeat(10)}${i} ✓`));
     same([user("sixth")]);
   }

@@ -10,7 +10,7 @@ import type { CompressionResult, ContextMessage } from "./compression/types.ts";
 import {
   contextFrom,
   itemsTokens,
-  promptBytes,
+  promptJson,
   promptMessages,
   type SessionContext,
   systemMessages,
@@ -59,8 +59,8 @@ export interface TurnPlan {
   versionstamp: string;
   /** The whole prompt. */
   messages: ChatMessage[];
-  /** `messages` as JSON in UTF-8, built from what the session's context keeps encoded. */
-  messagesBytes: Uint8Array;
+  /** `messages` as JSON, built from what the session's context keeps serialized. */
+  messagesJson: string;
   promptTokens: number;
   /** The new messages as context entries (with their token counts). */
   input: ContextMessage[];
@@ -479,7 +479,7 @@ async function begin(
       head: claim ? claimed : { ...claimed, inflight: null },
       versionstamp,
       messages: promptMessages(ctx, input),
-      messagesBytes: promptBytes(ctx, input),
+      messagesJson: promptJson(ctx, input),
       promptTokens,
       input,
       request,

@@ -65,12 +65,10 @@ export async function runTurn(
     stream_options: { include_usage: true },
   };
   const body = { ...rest, messages: plan.messages };
-  // The prompt's JSON comes from the session's context, which keeps its history encoded.
-  const start = encoder.encode(`${JSON.stringify(rest).slice(0, -1)},"messages":`);
-  const bytes = new Uint8Array(start.length + plan.messagesBytes.length + 1);
-  bytes.set(start);
-  bytes.set(plan.messagesBytes, start.length);
-  bytes[bytes.length - 1] = 0x7d; // }
+  // The prompt's JSON comes from the session's context, which keeps its history serialized.
+  const bytes = encoder.encode(
+    `${JSON.stringify(rest).slice(0, -1)},"messages":${plan.messagesJson}}`,
+  );
   let answered = false;
   let response: Response;
   try {
