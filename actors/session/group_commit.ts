@@ -16,8 +16,6 @@ export interface GroupWrite {
   head: unknown;
   /** Chunked records to add, by key prefix. */
   records: { key: Deno.KvKey; value: unknown }[];
-  /** Counters to add to (KV's `sum`, which commutes with the group's other writes). */
-  sums?: { key: Deno.KvKey; value: bigint }[];
 }
 
 interface Pending {
@@ -136,7 +134,6 @@ export class GroupCommitter {
       op.check({ key: write.key, versionstamp: write.expected });
       op.set(write.key, write.head);
       for (const record of encoded) setBytes(op, record.key, record.bytes);
-      for (const sum of write.sums ?? []) op.sum(sum.key, sum.value);
     }
     return op;
   }

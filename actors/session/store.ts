@@ -99,11 +99,7 @@ export class SessionStore {
     expected: string | null,
     writes: CommitWrites = {},
   ): Promise<string | undefined> {
-    const active = writes.active;
-    // An uncapped +1 (a create without session limits) only sums: it can go in a group too.
-    const sumsOnly = active?.delta === 1 && active.max === undefined &&
-      active.maxOfClient === undefined;
-    if (!active || sumsOnly) {
+    if (!writes.active) {
       // A turn's commit: grouped with those of other sessions that wait meanwhile.
       const records: GroupWrite["records"] = [];
       if (writes.turn) {
@@ -113,9 +109,7 @@ export class SessionStore {
         const key = keys.compaction(head.id, writes.compaction.compaction);
         records.push({ key, value: writes.compaction });
       }
-      const write: GroupWrite = { key: keys.head(head.id), expected, head, records };
-      if (active) write.sums = counterKeys(active.clientId).map((key) => ({ key, value: 1n }));
-      return await this.#group.commit(write);
+      return await this.#group.commit({ key: keys.head(head.id), expected, head, records });
     }
     // SQLite refuses a write at once while another gateway process writes the file: try again.
     return await retryKvBusy(async () => {
@@ -125,8 +119,8 @@ export class SessionStore {
       if (writes.compaction) {
         setChunked(op, keys.compaction(head.id, writes.compaction.compaction), writes.compaction);
       }
-      if (active) {
-        const { delta, clientId, max, maxOfClient } = active;
+      if (writes.active) {
+        const { delta, clientId, max, maxOfClient } = writes.active;
         if (!(await addActive(this.kv, op, delta, clientId, [max, maxOfClient]))) return undefined;
       }
       const res = await op.commit();
@@ -250,11 +244,6 @@ function counterValue(value: unknown): number {
   return value instanceof Deno.KvU64 ? Number(value.value) : 0;
 }
 
-/** The active-session counters a session of `clientId` counts in: the gateway's, and its client's. */
-function counterKeys(clientId: string | null): Deno.KvKey[] {
-  return clientId ? [keys.active, keys.activeOf(clientId)] : [keys.active];
-}
-
 /** Minus one, as a wrapping 64-bit sum adds it. */
 const MINUS_ONE = new Deno.KvU64((1n << 64n) - 1n);
 
@@ -271,13 +260,13 @@ async function addActive(
   clientId: string | null,
   caps: (number | undefined)[] = [],
 ): Promise<boolean> {
-  const counters = counterKeys(clientId);
+  const counterKeys = clientId ? [keys.active, keys.activeOf(clientId)] : [keys.active];
   // An uncapped +1 needs no read; a -1 reads, so that a counter never goes below zero.
-  const read = counters.map((_, i) => caps[i] !== undefined || delta < 0);
-  const wanted = counters.filter((_, i) => read[i]);
+  const read = counterKeys.map((_, i) => caps[i] !== undefined || delta < 0);
+  const wanted = counterKeys.filter((_, i) => read[i]);
   const entries = wanted.length > 0 ? await kv.getMany<unknown[]>(wanted) : [];
   let next = 0;
-  for (const [i, key] of counters.entries()) {
+  for (const [i, key] of counterKeys.entries()) {
     if (!read[i]) {
       op.sum(key, 1n);
       continue;
