@@ -52,18 +52,18 @@ export function headTimeoutResponse(timeoutMs: number): Uint8Array {
  */
 export class ConnectionGuard {
   readonly #listener: Deno.TcpListener;
-  readonly #options: ConnectionGuardOptions;
-  readonly #deadlines: Deadlines;
-  readonly #response: Uint8Array;
+  readonly #shared: RelayShared;
   readonly #relays = new Set<Relay>();
   readonly #accepting: Promise<void>;
   #closed = false;
 
   private constructor(listener: Deno.TcpListener, options: ConnectionGuardOptions) {
     this.#listener = listener;
-    this.#options = options;
-    this.#deadlines = new Deadlines({ tickMs: options.tickMs ?? 100 });
-    this.#response = headTimeoutResponse(options.headerTimeoutMs);
+    this.#shared = {
+      options,
+      deadlines: new Deadlines({ tickMs: options.tickMs ?? 100 }),
+      response: headTimeoutResponse(options.headerTimeoutMs),
+    };
     this.#accepting = this.#accept();
   }
 
@@ -85,7 +85,7 @@ export class ConnectionGuard {
 
   /** Head deadlines pending now (connections whose head is arriving). */
   get pendingHeads(): number {
-    return this.#deadlines.size;
+    return this.#shared.deadlines.size;
   }
 
   /** Stops accepting new connections; the open ones go on. */
@@ -101,7 +101,7 @@ export class ConnectionGuard {
     await this.#accepting;
     const ending = [...this.#relays].map((relay) => relay.end());
     await Promise.all(ending);
-    this.#deadlines.clear();
+    this.#shared.deadlines.clear();
   }
 
   async #accept(): Promise<void> {
@@ -116,11 +116,18 @@ export class ConnectionGuard {
         await new Promise((resolve) => setTimeout(resolve, 10));
         continue;
       }
-      const relay = new Relay(client, this.#options, this.#deadlines, this.#response);
+      const relay = new Relay(client, this.#shared);
       this.#relays.add(relay);
       relay.done.then(() => this.#relays.delete(relay));
     }
   }
+}
+
+/** What every connection of a guard shares: its options, its deadline wheel, its 408's bytes. */
+interface RelayShared {
+  options: ConnectionGuardOptions;
+  deadlines: Deadlines;
+  response: Uint8Array;
 }
 
 /** One client connection and its connection to Deno.serve. */
@@ -144,18 +151,11 @@ class Relay {
   #cutting = false;
   #linger: Deadline | undefined;
 
-  constructor(
-    client: Deno.TcpConn,
-    options: ConnectionGuardOptions,
-    deadlines: Deadlines,
-    response: Uint8Array,
-  ) {
+  constructor(client: Deno.TcpConn, shared: RelayShared) {
     this.#client = client;
-    this.#options = options;
-    this.#deadlines = deadlines;
-    this.#response = response;
+    ({ options: this.#options, deadlines: this.#deadlines, response: this.#response } = shared);
     // The first head is timed from the connection's start.
-    this.#deadline = deadlines.add(options.headerTimeoutMs, () => this.#timeOut());
+    this.#deadline = this.#deadlines.add(this.#options.headerTimeoutMs, () => this.#timeOut());
     this.done = this.#run();
   }
 

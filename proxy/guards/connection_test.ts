@@ -15,6 +15,18 @@ function connect(rig: TestRig): Promise<Deno.TcpConn> {
   return Deno.connect({ hostname: "127.0.0.1", port: rig.gateway.port });
 }
 
+/** Runs `body` with a guarded gateway and a raw connection to it, closing both after. */
+async function withConnection(body: (rig: TestRig, conn: Deno.TcpConn) => Promise<void>) {
+  const rig = await guardedRig();
+  const conn = await connect(rig);
+  try {
+    await body(rig, conn);
+  } finally {
+    conn.close();
+    await rig.close();
+  }
+}
+
 async function send(conn: Deno.Conn, text: string): Promise<void> {
   const bytes = encoder.encode(text);
   let written = 0;
@@ -83,10 +95,8 @@ const chat = (rig: TestRig) =>
     max_tokens: 4,
   });
 
-Deno.test("a head trickled a line every 300 ms gets 408 and a closed connection after header_timeout, while other clients are served", async () => {
-  const rig = await guardedRig();
-  const conn = await connect(rig);
-  try {
+Deno.test("a head trickled a line every 300 ms gets 408 and a closed connection after header_timeout, while other clients are served", () =>
+  withConnection(async (rig, conn) => {
     const started = performance.now();
     const trickling = trickle(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n", 300);
     const served = [];
@@ -95,16 +105,10 @@ Deno.test("a head trickled a line every 300 ms gets 408 and a closed connection 
     assertHeadTimeout(text, performance.now() - started);
     await trickling;
     assert(served.length >= 2 && served.every((r) => r.choices[0]!.message.content), "served");
-  } finally {
-    conn.close();
-    await rig.close();
-  }
-});
+  }));
 
-Deno.test("a second request trickled on a kept-alive connection times out like a first one", async () => {
-  const rig = await guardedRig();
-  const conn = await connect(rig);
-  try {
+Deno.test("a second request trickled on a kept-alive connection times out like a first one", () =>
+  withConnection(async (_rig, conn) => {
     await send(conn, "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n");
     const [first] = await readResponses(conn, 1);
     assert(first!.startsWith("HTTP/1.1 200"), first);
@@ -112,16 +116,10 @@ Deno.test("a second request trickled on a kept-alive connection times out like a
     const trickling = trickle(conn, "GET /v1/models HTTP/1.1\r\n", 300);
     assertHeadTimeout(await readToEnd(conn), performance.now() - started);
     await trickling;
-  } finally {
-    conn.close();
-    await rig.close();
-  }
-});
+  }));
 
-Deno.test("a kept-alive connection idle between requests is not cut by the header timeout", async () => {
-  const rig = await guardedRig();
-  const conn = await connect(rig);
-  try {
+Deno.test("a kept-alive connection idle between requests is not cut by the header timeout", () =>
+  withConnection(async (rig, conn) => {
     for (let i = 0; i < 2; i++) {
       await send(conn, "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n");
       const [response] = await readResponses(conn, 1);
@@ -129,16 +127,10 @@ Deno.test("a kept-alive connection idle between requests is not cut by the heade
       await new Promise((resolve) => setTimeout(resolve, 1_600));
     }
     assertEquals(rig.gateway.guard?.openConnections, 1);
-  } finally {
-    conn.close();
-    await rig.close();
-  }
-});
+  }));
 
-Deno.test("pipelined requests with Content-Length and chunked bodies on one connection are all answered", async () => {
-  const rig = await guardedRig();
-  const conn = await connect(rig);
-  try {
+Deno.test("pipelined requests with Content-Length and chunked bodies on one connection are all answered", () =>
+  withConnection(async (_rig, conn) => {
     const body = JSON.stringify({
       model: MODEL,
       messages: [{ role: "user", content: "hi" }],
@@ -165,11 +157,7 @@ Deno.test("pipelined requests with Content-Length and chunked bodies on one conn
       assertEquals(json.object, "chat.completion");
     }
     assert(responses[2]!.includes(MODEL));
-  } finally {
-    conn.close();
-    await rig.close();
-  }
-});
+  }));
 
 Deno.test("an SSE stream through the guard reaches the OpenAI SDK chunk by chunk", async () => {
   const rig = await guardedRig();
