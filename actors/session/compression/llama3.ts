@@ -55,6 +55,15 @@ function contractionEnd(text: string, i: number): number {
   return 0;
 }
 
+/** Whether `key` is `text[start, end)`. */
+function sameChars(key: string, text: string, start: number, end: number): boolean {
+  if (key.length !== end - start) return false;
+  for (let i = 0; i < key.length; i++) {
+    if (key.charCodeAt(i) !== text.charCodeAt(start + i)) return false;
+  }
+  return true;
+}
+
 /** Bits per token id in the library's packed merges. */
 const MERGE_ID_BITS = 17;
 
@@ -145,10 +154,13 @@ const KEPT_SCRATCH_BYTES = 4096;
 
 /**
  * Pre-tokens whose counts the counter remembers: words recur (a session's new message shares most
- * of its words with the ones before), and a remembered one costs a Map lookup instead of its
- * encoding and BPE run. Past this many the oldest is forgotten; the whole cache is a few hundred KB.
+ * of its words with the ones before), and a remembered one costs a lookup instead of its encoding
+ * and BPE run. Past this many the table starts over; the whole cache is a few hundred KB.
  */
 const KEPT_PRETOKENS = 8192;
+
+/** Slots of the remembered pre-tokens' hash table (a power of two, twice {@linkcode KEPT_PRETOKENS}). */
+const KNOWN_SLOTS = 2 * KEPT_PRETOKENS;
 
 /** Pre-tokens longer than this are not remembered: long ones rarely recur. */
 const KEPT_PRETOKEN_CHARS = 32;
@@ -202,8 +214,14 @@ export class Llama3Counter {
   readonly #utf8 = new Uint8Array(3 * KEPT_SCRATCH_BYTES);
   readonly #scratch = scratchFor(KEPT_SCRATCH_BYTES);
   readonly #encoder = new TextEncoder();
-  /** Counts of recent pre-tokens, oldest first; see {@linkcode KEPT_PRETOKENS}. */
-  readonly #known = new Map<string, number>();
+  /**
+   * Counts of recent pre-tokens (see {@linkcode KEPT_PRETOKENS}), by a hash of their characters
+   * (odd; 0 is an empty slot), so that a pre-token of a longer text is looked up without a copy.
+   */
+  readonly #knownHash = new Int32Array(KNOWN_SLOTS);
+  readonly #knownCount = new Int32Array(KNOWN_SLOTS);
+  readonly #knownKey: (string | undefined)[] = new Array(KNOWN_SLOTS).fill(undefined);
+  #knownSize = 0;
 
   /**
    * Builds the tables from the library's data: `vocab`, the tokens' characters in UTF-8 one per
@@ -361,7 +379,7 @@ export class Llama3Counter {
         }
         end = lastBreak >= 0 ? lastBreak + 1 : j === n || j - i === 1 ? j : j - 1;
       }
-      tokens += this.#countPretoken(i === 0 && end === n ? text : text.slice(i, end), promptLength);
+      tokens += this.#countRange(text, i, end, promptLength);
       i = end;
     }
     return tokens;
@@ -373,14 +391,40 @@ export class Llama3Counter {
    * under 1 and only orders merges of equal rank, by position: the count is the pre-token's own.
    */
   #countPretoken(pretoken: string, promptLength: number): number {
-    if (pretoken.length > KEPT_PRETOKEN_CHARS || 3 * pretoken.length > promptLength) {
-      return this.#encodePretoken(pretoken, promptLength);
+    return this.#countRange(pretoken, 0, pretoken.length, promptLength);
+  }
+
+  /** {@linkcode #countPretoken} of the pre-token `text[start, end)`. */
+  #countRange(text: string, start: number, end: number, promptLength: number): number {
+    const whole = start === 0 && end === text.length;
+    const length = end - start;
+    if (length > KEPT_PRETOKEN_CHARS || 3 * length > promptLength) {
+      return this.#encodePretoken(whole ? text : text.slice(start, end), promptLength);
     }
-    const known = this.#known.get(pretoken);
-    if (known !== undefined) return known;
+    let hash = 0x811c9dc5;
+    for (let i = start; i < end; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+    hash |= 1;
+    let slot = hash & (KNOWN_SLOTS - 1);
+    for (;;) {
+      const held = this.#knownHash[slot]!;
+      if (held === 0) break;
+      if (held === hash && sameChars(this.#knownKey[slot]!, text, start, end)) {
+        return this.#knownCount[slot]!;
+      }
+      slot = (slot + 1) & (KNOWN_SLOTS - 1);
+    }
+    const pretoken = whole ? text : text.slice(start, end);
     const tokens = this.#encodePretoken(pretoken, promptLength);
-    if (this.#known.size >= KEPT_PRETOKENS) this.#known.delete(this.#known.keys().next().value!);
-    this.#known.set(pretoken, tokens);
+    if (this.#knownSize >= KEPT_PRETOKENS) {
+      this.#knownHash.fill(0);
+      this.#knownKey.fill(undefined);
+      this.#knownSize = 0;
+      slot = hash & (KNOWN_SLOTS - 1);
+    }
+    this.#knownHash[slot] = hash;
+    this.#knownCount[slot] = tokens;
+    this.#knownKey[slot] = pretoken;
+    this.#knownSize++;
     return tokens;
   }
 
