@@ -10,6 +10,26 @@ function libraryCount(text: string): number {
   return library.encode(text, { bos: false, eos: false }).length;
 }
 
+/** Checks `numRuns` texts of `texts` against the library, and texts joined of up to `maxParts` `pieces`. */
+function matchesLibrary(
+  pieces: string[],
+  maxParts: number,
+  texts: fc.Arbitrary<string>,
+  numRuns: number,
+): void {
+  const joined = fc.array(fc.constantFrom(...pieces), { maxLength: maxParts }).map((parts) =>
+    parts.join("")
+  );
+  for (const [arbitrary, runs] of [[joined, 2 * numRuns], [texts, numRuns]] as const) {
+    fc.assert(
+      fc.property(arbitrary, (text) => {
+        assert.equal(counter.count(text), libraryCount(text), JSON.stringify(text));
+      }),
+      { numRuns: runs },
+    );
+  }
+}
+
 Deno.test("Llama3Counter counts known strings as the Llama 3 tokenizer does", () => {
   assert.equal(counter.count("Hello world"), 2);
   assert.equal(counter.count("The quick brown fox jumps over the lazy dog."), 10);
@@ -70,19 +90,7 @@ Deno.test("Llama3Counter matches the library on random text", () => {
     "ﬁ",
     "\u0301",
   ];
-  fc.assert(
-    fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 80 }), (parts) => {
-      const text = parts.join("");
-      assert.equal(counter.count(text), libraryCount(text), JSON.stringify(text));
-    }),
-    { numRuns: 2_000 },
-  );
-  fc.assert(
-    fc.property(fc.string({ unit: "binary", maxLength: 60 }), (text) => {
-      assert.equal(counter.count(text), libraryCount(text), JSON.stringify(text));
-    }),
-    { numRuns: 1_000 },
-  );
+  matchesLibrary(pieces, 80, fc.string({ unit: "binary", maxLength: 60 }), 1_000);
 });
 
 Deno.test("Llama3Counter's ASCII pre-tokenizer splits as the library's pattern does", () => {
@@ -123,25 +131,8 @@ Deno.test("Llama3Counter's ASCII pre-tokenizer splits as the library's pattern d
     "\x1f",
     "\x7f",
   ];
-  fc.assert(
-    fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 40 }), (parts) => {
-      const text = parts.join("");
-      assert.equal(counter.count(text), libraryCount(text), JSON.stringify(text));
-    }),
-    { numRuns: 5_000 },
-  );
-  fc.assert(
-    fc.property(
-      fc.string({
-        unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)),
-        maxLength: 60,
-      }),
-      (text) => {
-        assert.equal(counter.count(text), libraryCount(text), JSON.stringify(text));
-      },
-    ),
-    { numRuns: 2_000 },
-  );
+  const ascii = fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c));
+  matchesLibrary(pieces, 40, fc.string({ unit: ascii, maxLength: 60 }), 2_500);
 });
 
 Deno.test("Llama3Counter counts a remembered pre-token as the library does, alone or in a longer text", async () => {
