@@ -163,6 +163,38 @@ Deno.test("pipelined requests with Content-Length and chunked bodies on one conn
     assert(responses[2]!.includes(MODEL));
   }));
 
+Deno.test("a head the guard cannot follow passes through unchanged: Deno.serve answers as it does without the guard", async () => {
+  const guarded = await guardedRig();
+  const plain = await startRig({ replicas: 1 });
+  try {
+    const malformed = [
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      "GET /v1/models HTTP/1.1\r\nHost: x\r\nX-A: b\r\n folded\r\n\r\n",
+      "GET /v1/models HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+      "GET /v1/models HTTP/9.9\r\nHost: x\r\n\r\n",
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ];
+    for (const request of malformed) {
+      const answers = [];
+      for (const rig of [plain, guarded]) {
+        const conn = await connect(rig);
+        try {
+          await send(conn, request);
+          const text = await readToEnd(conn);
+          answers.push(text.slice(0, text.indexOf("\r\n")));
+        } finally {
+          conn.close();
+        }
+      }
+      assertEquals(answers[1], answers[0], JSON.stringify(request));
+      assert(answers[0]!.startsWith("HTTP/1.1 4") || answers[0] === "", answers[0]);
+    }
+  } finally {
+    await plain.close();
+    await guarded.close();
+  }
+});
+
 Deno.test("an SSE stream through the guard reaches the OpenAI SDK chunk by chunk", async () => {
   const rig = await guardedRig();
   try {
