@@ -35,7 +35,7 @@ Deno.test("loadConfig() without a path gives the built-in default: every default
     retention: 10_000,
     ttl: 86_400,
     flush_interval: 0.2,
-    flush_records: 200,
+    flush_records: 500,
   });
   assert.equal(config.proxy.registration_sync_interval, 1);
 });

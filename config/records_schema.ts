@@ -10,7 +10,7 @@ export const RecordsSchema = z.strictObject({
   /** Seconds a finished record may wait before its batch is written to KV. */
   flush_interval: z.number().positive().default(0.2),
   /** Records that make a batch be written at once, before `flush_interval` is up. */
-  flush_records: z.number().int().positive().max(500).default(200),
+  flush_records: z.number().int().positive().max(500).default(500),
 });
 
 /** The `proxy.records:` settings. */
