@@ -32,9 +32,46 @@ interface HistogramCell {
   count: number;
 }
 
-/** The key of a label set: its values in label-name order. */
-function keyOf(values: readonly string[]): string {
-  return values.length === 1 ? values[0]! : values.join("\u0000");
+/**
+ * Cells found by their label values, one Map a label deep (no joined key to build and hash on
+ * every call), and listed in the order they were made (the order `/metrics` shows them).
+ */
+class CellIndex<C> {
+  #root = new Map<string | undefined, unknown>();
+  /** Every cell, oldest first. */
+  readonly cells: C[] = [];
+
+  /** The cell of `values`, if one was added. */
+  find(values: readonly string[]): C | undefined {
+    let node = this.#root;
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) {
+      const next = node.get(values[i]) as Map<string | undefined, unknown> | undefined;
+      if (next === undefined) return undefined;
+      node = next;
+    }
+    // No labels at all: the one cell sits under `undefined`.
+    return node.get(values[last]) as C | undefined;
+  }
+
+  /** Adds `cell` as the one of `values` (not found before). */
+  add(values: readonly string[], cell: C): void {
+    let node = this.#root;
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) {
+      let next = node.get(values[i]) as Map<string | undefined, unknown> | undefined;
+      if (next === undefined) node.set(values[i], next = new Map());
+      node = next;
+    }
+    node.set(values[last], cell);
+    this.cells.push(cell);
+  }
+
+  /** Forgets every cell. */
+  clear(): void {
+    this.#root.clear();
+    this.cells.length = 0;
+  }
 }
 
 /** The labels object of `values` under `names`, in their order (the order `/metrics` shows). */
@@ -52,7 +89,7 @@ export class CellCounter<T extends string> extends Counter<T> {
   readonly #name: string;
   readonly #help: string;
   readonly #names: readonly string[];
-  readonly #cells = new Map<string, CounterCell>();
+  readonly #cells = new CellIndex<CounterCell>();
 
   /** @param options prom-client's: name, help, label names and registries */
   constructor(options: CounterConfiguration<T>) {
@@ -64,10 +101,9 @@ export class CellCounter<T extends string> extends Counter<T> {
 
   /** Adds `amount` to the series of label values `values` (in `labelNames` order). */
   incAt(values: readonly string[], amount = 1): void {
-    const key = keyOf(values);
-    const cell = this.#cells.get(key);
+    const cell = this.#cells.find(values);
     if (cell !== undefined) cell.value += amount;
-    else this.#cells.set(key, { labels: labelsOf(this.#names, values), value: amount });
+    else this.#cells.add(values, { labels: labelsOf(this.#names, values), value: amount });
   }
 
   /** Forgets every series (prom-client's registry calls it on `resetMetrics`). */
@@ -80,7 +116,7 @@ export class CellCounter<T extends string> extends Counter<T> {
   /** The samples, one a series. */
   override get(): Promise<RenderedCounter<T>> {
     const values: Sample[] = [];
-    for (const cell of this.#cells.values()) {
+    for (const cell of this.#cells.cells) {
       values.push({ labels: cell.labels, value: cell.value });
     }
     // prom-client's typings name the type with a TypeScript-only enum; its registry reads the string.
@@ -108,7 +144,7 @@ export class CellHistogram<T extends string> extends Histogram<T> {
   readonly #help: string;
   readonly #names: readonly string[];
   readonly #bounds: readonly number[];
-  readonly #cells = new Map<string, HistogramCell>();
+  readonly #cells = new CellIndex<HistogramCell>();
 
   /** @param options prom-client's: name, help, label names, buckets and registries */
   constructor(options: CellHistogramOptions<T>) {
@@ -122,8 +158,7 @@ export class CellHistogram<T extends string> extends Histogram<T> {
   /** Observes `value` in the series of label values `values` (in `labelNames` order); not a finite number, it is skipped. */
   observeAt(values: readonly string[], value: number): void {
     if (!Number.isFinite(value)) return;
-    const key = keyOf(values);
-    let cell = this.#cells.get(key);
+    let cell = this.#cells.find(values);
     if (cell === undefined) {
       cell = {
         labels: labelsOf(this.#names, values),
@@ -131,7 +166,7 @@ export class CellHistogram<T extends string> extends Histogram<T> {
         sum: 0,
         count: 0,
       };
-      this.#cells.set(key, cell);
+      this.#cells.add(values, cell);
     }
     const bounds = this.#bounds;
     let i = 0;
@@ -163,7 +198,7 @@ export class CellHistogram<T extends string> extends Histogram<T> {
       this.#name,
       this.#help,
       this.#bounds,
-      this.#cells.values(),
+      this.#cells.cells,
     ) as RenderedHistogram<T>;
   }
 }

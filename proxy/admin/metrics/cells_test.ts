@@ -69,3 +69,29 @@ Deno.test("a CellHistogram skips a value that is not a finite number, and reset(
   registry.resetMetrics();
   assertEquals((await registry.metrics()).includes("h_seconds_count"), false);
 });
+
+Deno.test("cells of three labels, of none, and of values a joined key would confuse render as prom-client's", async () => {
+  const [cells, plain] = await rendered((a, b) => {
+    const three = { name: "t_total", help: "h", labelNames: ["x", "y", "z"] as const };
+    const cell = new CellCounter({ ...three, registers: [a] });
+    const counter = new Counter({ ...three, registers: [b] });
+    for (
+      const [x, y, z] of [["a\u0000b", "c", "d"], ["a", "b\u0000c", "d"], ["a", "b", "c"], [
+        "a",
+        "b",
+        "c",
+      ]] as const
+    ) {
+      cell.incAt([x, y, z]);
+      counter.inc({ x, y, z });
+    }
+    const none = { name: "n_seconds", help: "h", buckets: BUCKETS };
+    const histogram = new CellHistogram({ ...none, registers: [a] });
+    const plainHistogram = new Histogram({ ...none, registers: [b] });
+    for (const value of VALUES) {
+      histogram.observeAt([], value);
+      plainHistogram.observe(value);
+    }
+  });
+  assertEquals(cells, plain);
+});
