@@ -26,7 +26,7 @@ export {
   renderCommand,
   splitCommand,
 } from "./command_template.ts";
-export { HeadersSchema, ModelSchema, ProxySchema } from "./schema.ts";
+export { DEFAULT_LOAD_BOUND, HeadersSchema, ModelSchema, ProxySchema } from "./schema.ts";
 export { type SessionsConfig, SessionsSchema } from "./sessions_schema.ts";
 export { type RecordsConfig, RecordsSchema } from "./records_schema.ts";
 export { type AdmissionConfig, AdmissionSchema } from "./admission_schema.ts";

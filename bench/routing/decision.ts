@@ -7,6 +7,7 @@
  * indexes were filled, each after a full garbage collection, in a child process run with V8's
  * `--expose-gc` (this file as its main module).
  */
+import { DEFAULT_LOAD_BOUND } from "../../config/mod.ts";
 import {
   type BackendView,
   createPicker,
@@ -84,7 +85,7 @@ function fillPicker(
 ): Omit<Filled, "views"> {
   const replicas = views.length;
   const proxy = {
-    load_bound: 1.5,
+    load_bound: DEFAULT_LOAD_BOUND,
     prefix_block_chars: BLOCK_CHARS,
     prefix_cache_tokens: cacheTokens,
   };

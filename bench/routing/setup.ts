@@ -222,8 +222,8 @@ export interface GatewayOptions {
   startTimeoutMs?: number;
   /**
    * Whether admission control runs as it does by default (adaptive per-replica limits, a queue at
-   * the gateway, early shedding); else the gateway forwards each request at once, as the peers'
-   * routers do, under fixed caps (`admission.adaptive: false`). @default false
+   * the gateway, early shedding); else it is off (`admission.enabled: false`) and the gateway
+   * forwards each request at once, as the peers' routers do. @default false
    */
   gatewayAdmission?: boolean;
 }
@@ -260,10 +260,11 @@ export function gatewayConfig(
   }
   return stringify({
     proxy,
-    // A trace replay compares routing at equal throughput: bursts go on to the replicas, which
-    // queue them, as behind the peers' routers, instead of waiting at the gateway (whose queue
-    // hands a freed slot to the next waiter wherever its cache is) or being shed as overload.
-    ...(options.gatewayAdmission ? {} : { admission: { adaptive: false } }),
+    // A trace replay compares routing at equal throughput: bursts go on to the replicas the
+    // strategy chose, which queue them, as behind the peers' routers, instead of waiting at the
+    // gateway (whose caps send a request elsewhere while the replica holding its prefix is full)
+    // or being shed as overload.
+    ...(options.gatewayAdmission ? {} : { admission: { enabled: false } }),
     models: [{ name: options.model, endpoints: [...urls] }],
     state_dir: options.stateDir ?? `${options.dir}/state`,
   });

@@ -32,10 +32,10 @@ Deno.test("gatewayConfig sizes the prefix index to the replica's GPU plus host t
 
 Deno.test("gatewayConfig forwards every request at once unless admission control's defaults are kept", () => {
   const gateway = { ...base, strategy: "prefix_aware" as const, dir: "/tmp/x" };
-  assertEquals(parse(gatewayConfig(["http://a"], 1234, gateway)).admission, { adaptive: false });
+  assertEquals(parse(gatewayConfig(["http://a"], 1234, gateway)).admission, { enabled: false });
   const admitted = parse(gatewayConfig(["http://a"], 1234, { ...gateway, gatewayAdmission: true }));
   assertEquals(admitted.admission, undefined);
   // The gateway takes the config as it is written.
   const config = parseConfig(gatewayConfig(["http://a"], 1234, gateway), "bench.yaml");
-  assertEquals([config.admission.adaptive, config.admission.max_queue_wait], [false, undefined]);
+  assertEquals(config.admission.enabled, false);
 });

@@ -7,20 +7,34 @@
  * The fleet around the strategies is modelled as the gateway runs it: each replica's `/metrics`
  * is "scraped" every 2 s of trace time (running, waiting, KV usage), the gateway's own in-flight
  * count and TTFT EWMA move with every request, and with `prefix_feedback` the replica's reported
- * cached tokens go back to the strategies once the answer ends.
+ * cached tokens go back to the strategies once the answer ends. Every request goes at once to the
+ * replica its strategy chose, as `bench routing`'s gateways forward it; with `gatewayQueue` each
+ * gateway's router runs under the admission gate with fixed caps instead (a replica's scraped KV
+ * capacity, 256 in flight), a request that finds no room waiting in the gateway's queue.
  *
  * Arrival rate scales with the fleet: for R replicas the trace is overlaid ceil(R/4) times (copy
  * k's hash ids and conversations made disjoint from the others', its timestamps shifted by
  * k/ceil(R/4) of the mean gap between requests), so every copy keeps the trace's own turn gaps
  * and prompt lengths and the offered load per replica stays what 4 replicas get from one copy.
  */
+import { DEFAULT_LOAD_BOUND } from "../../config/mod.ts";
+import {
+  AdmissionGate,
+  AdmissionTicket,
+  AttainedService,
+  requestTokens,
+} from "../../actors/admission/mod.ts";
+import type { ActorRef } from "../../actors/runtime/mod.ts";
+import type { BackendMessage } from "../../actors/backend/mod.ts";
 import {
   type BackendView,
   type CacheReport,
   createPicker,
+  ModelRouter,
   needsPromptText,
   type RequestFeatures,
   requestFeatures,
+  RoutingTable,
   strategyOptions,
 } from "../../actors/router/mod.ts";
 import {
@@ -146,6 +160,13 @@ export interface VirtualOptions {
    * ends). @default 1
    */
   gateways?: number;
+  /**
+   * Whether each gateway's router runs under the admission gate with fixed caps (a replica's KV
+   * capacity, `admission.max_in_flight_per_replica`'s 256), requests that find no room waiting in
+   * the gateway's queue (`admission.adaptive: false`); by default every request goes at once, as
+   * `bench routing`'s gateways and the peers' own routers forward it. @default false
+   */
+  gatewayQueue?: boolean;
   /** Seeds the baseline's random picks. @default 1 */
   seed?: number;
   /** Longest prompt plus output accepted (longer requests count as failed). */
@@ -174,6 +195,8 @@ export interface VirtualRun {
   featuresUsMean: number;
   /** The router's estimate of the cached tokens against the engines' reports. */
   estimateMaeTokens: number;
+  /** Requests that waited in a gateway's queue for a slot (only with `gatewayQueue`). */
+  gatewayWaits: number;
   /** Trace ms covered, and the real seconds the run took. */
   simulatedMs: number;
   realS: number;
@@ -221,6 +244,84 @@ interface VirtualReplica {
 
 const SCRAPE_MS = 2_000;
 const EWMA_ALPHA = 0.3;
+/** The bench gateways' caps: `admission.max_in_flight_per_replica` and the output estimate. */
+const BENCH_CAPACITY = { maxInFlight: 256, kvFraction: 1, outputTokensEstimate: 256 };
+
+const noActor: ActorRef<BackendMessage> = {
+  address: "backend/m/virtual",
+  tell: () => {},
+  ask: () => Promise.reject(new Error("a virtual replica has no actor")),
+};
+
+/**
+ * One virtual gateway's router under its admission gate: the routing table is published anew
+ * at every scrape (the replicas' load, the gateway's TTFT EWMA), as the BackendActors' reports
+ * do; in-flight counts are shared by every snapshot.
+ */
+class GatedRouter {
+  readonly router: ModelRouter;
+  readonly gate: AdmissionGate;
+  readonly attained: AttainedService;
+  readonly #links: { actor: ActorRef<BackendMessage>; inFlight: { value: number } }[];
+
+  constructor(replicas: number, picker: ReturnType<typeof createPicker>, now: () => number) {
+    this.router = new ModelRouter("m", picker);
+    this.gate = new AdmissionGate(this.router, {
+      capacity: BENCH_CAPACITY,
+      maxQueue: Number.MAX_SAFE_INTEGER,
+      weights: { high: 8, medium: 4, low: 1 },
+      shedEarly: false,
+      // Nothing joins or times out in a replay: the sweep has nothing to do.
+      sweepMs: 2 ** 31 - 1,
+      now,
+    });
+    this.attained = new AttainedService({ now });
+    this.#links = Array.from({ length: replicas }, () => ({
+      actor: noActor,
+      inFlight: { value: 0 },
+    }));
+  }
+
+  /** Publishes each replica's load and TTFT EWMA (`loads[i]` of `replica-i`). */
+  publish(loads: readonly { load: BackendView["load"]; ewmaTtftMs: number | undefined }[]) {
+    let table = RoutingTable.EMPTY;
+    loads.forEach(({ load, ewmaTtftMs }, i) => {
+      const id = `replica-${i}`;
+      table = table.put(
+        {
+          id,
+          url: `virtual://${id}`,
+          source: "static",
+          address: `backend/m/${id}`,
+          ttlMs: undefined,
+          expiresAtMs: undefined,
+        },
+        {
+          id,
+          model: "m",
+          url: `virtual://${id}`,
+          source: "static",
+          eligible: true,
+          healthy: true,
+          circuit: "closed",
+          ewmaTtftMs,
+          ewmaLatencyMs: undefined,
+          metrics: load === undefined ? undefined : { ...load, prefixQueries: 0, prefixHits: 0 },
+          inFlight: this.#links[i]!.inFlight.value,
+          completed: 0,
+          failed: 0,
+          lastError: undefined,
+        },
+        this.#links[i]!,
+      );
+    });
+    this.router.publish(table);
+  }
+
+  close(): void {
+    this.gate.close();
+  }
+}
 
 /** Replays `trace` with `strategy` on `options.replicas` engines on a virtual clock. */
 export function virtualRun(
@@ -254,7 +355,7 @@ export function virtualRun(
     busyMs: 0,
   }));
   const proxy = {
-    load_bound: 1.5,
+    load_bound: DEFAULT_LOAD_BOUND,
     prefix_block_chars: BLOCK_TOKENS * CHARS_PER_TOKEN,
     prefix_cache_tokens: replicaCacheTokens(options.kvTokens, gib),
   };
@@ -262,6 +363,9 @@ export function virtualRun(
     { length: gatewayCount },
     () => createPicker(strategy, strategyOptions(proxy, { now: () => clock.now() })),
   );
+  const gated = options.gatewayQueue !== true
+    ? []
+    : pickers.map((picker) => new GatedRouter(replicas.length, picker, () => clock.now()));
   /** Each session's last replica, as the session heads in KV say once an answer has ended. */
   const homes = new Map<string, string>();
   const random = mulberry32(options.seed ?? 1);
@@ -280,10 +384,17 @@ export function virtualRun(
         running: e.numRunning,
         waiting: e.numWaiting + e.numLoading,
         kvUsage: e.kv.usage,
+        kvCapacityTokens: e.kv.totalBlocks * BLOCK_TOKENS,
         scrapedAtMs: clock.now(),
       };
       for (const view of r.views) view.load = load;
     }
+    gated.forEach((gateway, g) => {
+      gateway.publish(replicas.map((r) => ({
+        load: r.views[g]!.load,
+        ewmaTtftMs: r.views[g]!.ewmaTtftMs,
+      })));
+    });
   };
   const ttfts: number[] = [];
   const decisions: number[] = [];
@@ -292,6 +403,7 @@ export function virtualRun(
   let finished = 0;
   let estimateSum = 0;
   let estimateCount = 0;
+  let gatewayWaits = 0;
   let scraping: ClockTimer | undefined;
   const scrapeLoop = () => {
     scrape();
@@ -314,26 +426,103 @@ export function virtualRun(
     featuresUs += (t1 - t0) * 1000;
     const g = index % gatewayCount;
     const picker = pickers[g];
+    const gateway = gated[g];
     const home = gatewayCount > 1 ? homes.get(r.session) : undefined;
     if (home !== undefined) features.homeBackend = home;
-    let chosen: VirtualReplica;
+    const arrival = clock.now();
     if (picker === undefined) {
-      chosen = replicas[Math.floor(random() * replicas.length)]!;
-    } else {
+      const chosen = replicas[Math.floor(random() * replicas.length)]!;
+      const view = chosen.views[g]!;
+      view.inFlight++;
+      send(index, features, arrival, chosen, view, undefined);
+      return;
+    }
+    if (gateway === undefined) {
       const views = replicas.map((x) => x.views[g]!);
       const t2 = performance.now();
       const view = picker.pick(features, views)!;
       decisions.push((performance.now() - t2) * 1000);
-      chosen = replicas[views.indexOf(view)]!;
-    }
-    if (r.input_length + r.output_length > options.maxModelLen) {
-      failed++;
-      picker?.prefilled?.(features, chosen.views[g]!.id);
+      view.inFlight++;
+      send(index, features, arrival, replicas[views.indexOf(view)]!, view, { picker });
       return;
     }
-    const arrival = clock.now();
-    const view = chosen.views[g]!;
-    view.inFlight++;
+    features.kvTokens = requestTokens(features, r.output_length, BENCH_CAPACITY);
+    const ticket = new AdmissionTicket(gateway.gate, gateway.router, {
+      tokens: features.kvTokens,
+      serviceKey: r.session,
+      attained: gateway.attained,
+      now: () => clock.now(),
+    });
+    const start = (backend: BackendView) => {
+      const chosen = replicas[Number(backend.id.slice("replica-".length))]!;
+      send(index, features, arrival, chosen, chosen.views[g]!, {
+        picker,
+        gateway,
+        ticket,
+        backend,
+      });
+    };
+    const t2 = performance.now();
+    const backend = ticket.pick(features);
+    decisions.push((performance.now() - t2) * 1000);
+    if (backend !== undefined) {
+      ticket.acquire(backend);
+      start(backend);
+      return;
+    }
+    const waited = gateway.gate.wait({
+      features,
+      exclude: new Set(),
+      priority: "medium",
+      rank: gateway.attained.of(r.session),
+      arrivedAt: arrival,
+      deadlineAt: Infinity,
+      signal: new AbortController().signal,
+      // Handed a slot as another request ends: counted there at once, sent in the next event at
+      // this same instant (not inside the engine's callback that freed the slot).
+      reserve: (slot) => {
+        ticket.reserve(slot);
+        clock.at(clock.now(), () => start(slot));
+      },
+    });
+    if (waited instanceof Promise) gatewayWaits++;
+    else if (waited.kind !== "admitted") failed++;
+  };
+
+  /**
+   * Sends request `index` to `chosen`, whose view of this gateway is `view`, and counts what it
+   * reports; `via` is its router: the picker alone, or the gated router, its ticket and backend.
+   */
+  const send = (
+    index: number,
+    features: RequestFeatures,
+    arrival: number,
+    chosen: VirtualReplica,
+    view: BackendView,
+    via:
+      | { picker: ReturnType<typeof createPicker>; gateway?: undefined }
+      | {
+        picker: ReturnType<typeof createPicker>;
+        gateway: GatedRouter;
+        ticket: AdmissionTicket;
+        backend: BackendView;
+      }
+      | undefined,
+  ) => {
+    const r = requests[index]!;
+    const ended = () => {
+      if (via?.gateway !== undefined) via.ticket.release(via.backend, undefined, features);
+      else {
+        view.inFlight--;
+        via?.picker.prefilled?.(features, view.id);
+      }
+    };
+    if (r.input_length + r.output_length > options.maxModelLen) {
+      // Past the model's length: the replica refuses it (the replay counts it as failed).
+      failed++;
+      ended();
+      return;
+    }
     chosen.requests++;
     try {
       chosen.engine.submit({
@@ -344,7 +533,7 @@ export function virtualRun(
       }, {
         onToken: (i, atMs) => {
           if (i !== 0) return;
-          picker?.prefilled?.(features, view.id);
+          via?.picker.prefilled?.(features, view.id);
           const ttft = atMs - arrival;
           ttfts.push(ttft);
           const before = view.ewmaTtftMs;
@@ -352,8 +541,6 @@ export function virtualRun(
         },
         onFinish: (result) => {
           finished++;
-          view.inFlight--;
-          picker?.prefilled?.(features, view.id);
           homes.set(r.session, view.id);
           chosen.busyMs += result.finishMs - arrival;
           if (features.predictedPrefixBlocks !== undefined) {
@@ -364,20 +551,20 @@ export function virtualRun(
             estimateSum += Math.abs(predicted - result.cachedTokens);
             estimateCount++;
           }
-          if (feedback && picker?.learn) {
+          if (feedback && via?.picker.learn) {
             const report: CacheReport = {
               promptTokens: result.promptTokens,
               cachedTokens: result.cachedTokens,
             };
-            picker.learn(features, view.id, report);
+            via.picker.learn(features, view.id, report);
           }
+          ended();
         },
       });
     } catch {
       // Longer than the replica's whole KV budget: vLLM refuses it.
-      view.inFlight--;
-      picker?.prefilled?.(features, view.id);
       failed++;
+      ended();
     }
   };
   for (let i = 0; i < requests.length; i++) clock.at(requests[i]!.timestamp, () => arrive(i));
@@ -390,6 +577,7 @@ export function virtualRun(
     hits += r.engine.kv.stats.hits + r.engine.kv.stats.externalHits;
     r.engine.close();
   }
+  for (const gateway of gated) gateway.close();
   return {
     strategy: strategyLabel(strategy) + (feedback ? "" : " open-loop") +
       (gatewayCount > 1 ? ` x${gatewayCount} gateways` : ""),
@@ -404,6 +592,7 @@ export function virtualRun(
     decisionUs: summarize(decisions),
     featuresUsMean: featuresUs / Math.max(1, requests.length),
     estimateMaeTokens: estimateCount === 0 ? NaN : estimateSum / estimateCount,
+    gatewayWaits,
     simulatedMs,
     realS: (performance.now() - realStart) / 1000,
   };

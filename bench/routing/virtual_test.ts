@@ -66,6 +66,20 @@ Deno.test("virtualRun replays through the real strategies on engines: prefix_awa
   assertEquals([wide.traceCopies, wide.requests], [2, 72]);
 });
 
+Deno.test("virtualRun with gatewayQueue holds what the replicas' KV cannot take in the gateway's queue, and still serves it all", () => {
+  const t = trace(12);
+  // One replica with room for one longest prompt: a turn that comes while another is in flight
+  // must wait at the gateway.
+  const options = { replicas: 1, maxModelLen: 131_072, kvTokens: 7_000 };
+  const direct = virtualRun(t, "prefix_aware", options);
+  const queued = virtualRun(t, "prefix_aware", { ...options, gatewayQueue: true });
+  const again = virtualRun(t, "prefix_aware", { ...options, gatewayQueue: true });
+  assertEquals([direct.gatewayWaits, direct.failed], [0, 0]);
+  assertEquals([queued.requests, queued.failed, queued.ttftMs.count], [36, 0, 36]);
+  assert(queued.gatewayWaits > 0, `${queued.gatewayWaits} waited`);
+  assertEquals([again.gatewayWaits, again.ttftMs.mean], [queued.gatewayWaits, queued.ttftMs.mean]);
+});
+
 Deno.test("decisionBench times one pick among the replicas and the router's memory per replica", async () => {
   const d = await decisionBench("prefix_aware", {
     replicas: 8,
