@@ -75,6 +75,10 @@ const usage = [
   "                          off and the gateway forwards each request at once to the replica",
   "                          its strategy chose, as the peers' routers do, so every strategy",
   "                          serves the whole trace at equal throughput",
+  "  --fixed-caps            admission control with fixed caps instead (admission.adaptive: false:",
+  "                          each replica's scraped KV capacity and 256 in flight; what finds no",
+  "                          room waits in the gateway's queue), as the bench ran before",
+  "                          2026-12-03; with --virtual the replay models that gate",
   "  --kv-tokens-list LIST   KV budget of each replica, comma-separated (a heterogeneous fleet the",
   "                          gateway's config does not describe: its index stays sized by --kv-tokens)",
   "  --hetero                the first replica gets half the others' KV budget (--kv-tokens-list short)",
@@ -107,6 +111,7 @@ const flags = {
   "kv-tokens-list": { type: "string" },
   hetero: { type: "boolean" },
   "gateway-admission": { type: "boolean" },
+  "fixed-caps": { type: "boolean" },
   "prefix-feedback": { type: "string" },
   gateways: { type: "string" },
   virtual: { type: "boolean" },
@@ -148,6 +153,8 @@ export interface RoutingBenchPlan {
   decisionOnly: boolean;
   /** `--gateway-admission`: admission control runs as configured by default. */
   gatewayAdmission: boolean;
+  /** `--fixed-caps`: admission control with fixed caps (`admission.adaptive: false`). */
+  fixedCaps: boolean;
 }
 
 /** Parses the `bench routing` arguments; throws a UsageError on a bad command line. */
@@ -214,6 +221,9 @@ export function parseRoutingArgs(args: string[]): RoutingBenchPlan {
       (_, i) => (i === 0 ? Math.floor(full / 2) : full),
     );
   }
+  if (values["gateway-admission"] === true && values["fixed-caps"] === true) {
+    throw new UsageError("--gateway-admission and --fixed-caps exclude each other", usage);
+  }
   const feedback = values["prefix-feedback"] ?? "on";
   if (feedback !== "on" && feedback !== "off" && feedback !== "both") {
     throw new UsageError(`--prefix-feedback must be on, off or both, not "${feedback}"`, usage);
@@ -223,6 +233,7 @@ export function parseRoutingArgs(args: string[]): RoutingBenchPlan {
     virtualCheck: values["virtual-check"] === true,
     decisionOnly: values["decision-only"] === true,
     gatewayAdmission: values["gateway-admission"] === true,
+    fixedCaps: values["fixed-caps"] === true,
     kvTokensList,
     prefixFeedback: feedback,
     gateways: positiveInt(num("gateways"), "gateways") ?? 1,
@@ -376,6 +387,7 @@ export const routingBench: BenchSuite = {
           replicas: 4,
           prefixFeedback: plan.prefixFeedback !== "off",
           gatewayAdmission: plan.gatewayAdmission,
+          fixedCaps: plan.fixedCaps,
           onProgress: progressBar(`${strategyLabel(strategy)} wall x4`),
         });
       return await runVirtualBench(plan, trace, command, wall, BENCH_MAX_MODEL_LEN);
@@ -417,6 +429,7 @@ export const routingBench: BenchSuite = {
       kvOffloadGib: plan.kvOffloadGib,
       seed: plan.seed,
       gatewayAdmission: plan.gatewayAdmission,
+      fixedCaps: plan.fixedCaps,
     };
     const runs: StrategyRun[] = [];
     for (const strategy of plan.strategies) {

@@ -57,6 +57,8 @@ Deno.test("parseRoutingArgs rejects bad values with a usage error", () => {
   assertThrows(() => parseRoutingArgs(["--replicas", "0"]), UsageError);
   assertThrows(() => parseRoutingArgs(["--strategies", "fastest"]), UsageError);
   assertThrows(() => parseRoutingArgs(["--scale-replicas", "2,x"]), UsageError);
+  assertThrows(() => parseRoutingArgs(["--gateway-admission", "--fixed-caps"]), UsageError);
+  assertEquals(parseRoutingArgs(["--fixed-caps"]).fixedCaps, true);
   assertThrows(() => parseRoutingArgs(["--time-scale", "-1"]), UsageError);
 });
 

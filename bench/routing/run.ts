@@ -67,6 +67,8 @@ export interface RunOptions {
   gateways?: number | undefined;
   /** Whether the gateways run admission control as by default. @default false */
   gatewayAdmission?: boolean | undefined;
+  /** Whether the gateways run admission control with fixed caps (`admission.adaptive: false`). @default false */
+  fixedCaps?: boolean | undefined;
   onProgress?: (progress: ReplayProgress) => void;
 }
 
@@ -139,6 +141,7 @@ export async function runStrategy(
             dir: `${dir}/gateway-${i}`,
             stateDir: `${dir}/state`,
             gatewayAdmission: options.gatewayAdmission === true,
+            fixedCaps: options.fixedCaps === true,
             ...(options.prefixFeedback === undefined
               ? {}
               : { prefixFeedback: options.prefixFeedback }),

@@ -226,6 +226,13 @@ export interface GatewayOptions {
    * forwards each request at once, as the peers' routers do. @default false
    */
   gatewayAdmission?: boolean;
+  /**
+   * With `gatewayAdmission` false: admission control runs with fixed caps instead of off
+   * (`admission.adaptive: false`: a replica's scraped KV capacity and 256 in flight, a request
+   * that finds no room waiting in the gateway's queue), as the bench ran before 2026-12-03.
+   * @default false
+   */
+  fixedCaps?: boolean;
 }
 
 /** A gateway running as a child process. */
@@ -264,7 +271,9 @@ export function gatewayConfig(
     // strategy chose, which queue them, as behind the peers' routers, instead of waiting at the
     // gateway (whose caps send a request elsewhere while the replica holding its prefix is full)
     // or being shed as overload.
-    ...(options.gatewayAdmission ? {} : { admission: { enabled: false } }),
+    ...(options.gatewayAdmission
+      ? {}
+      : { admission: options.fixedCaps ? { adaptive: false } : { enabled: false } }),
     models: [{ name: options.model, endpoints: [...urls] }],
     state_dir: options.stateDir ?? `${options.dir}/state`,
   });

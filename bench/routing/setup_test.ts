@@ -38,4 +38,9 @@ Deno.test("gatewayConfig forwards every request at once unless admission control
   // The gateway takes the config as it is written.
   const config = parseConfig(gatewayConfig(["http://a"], 1234, gateway), "bench.yaml");
   assertEquals(config.admission.enabled, false);
+  const capped = parseConfig(
+    gatewayConfig(["http://a"], 1234, { ...gateway, fixedCaps: true }),
+    "bench.yaml",
+  );
+  assertEquals([capped.admission.enabled, capped.admission.adaptive], [true, false]);
 });

@@ -164,6 +164,8 @@ export interface VirtualPlan {
   prefixFeedback: "on" | "off" | "both";
   /** Also replay through this many gateways sharing the session heads, when over 1. */
   gateways: number;
+  /** Whether the gateways run under the admission gate with fixed caps (`--fixed-caps`). */
+  fixedCaps: boolean;
   seed: number;
   out: string;
 }
@@ -224,6 +226,7 @@ export async function runVirtualBench(
           prefixFeedback,
           gateways,
           seed: plan.seed,
+          gatewayQueue: plan.fixedCaps,
           maxModelLen,
         }, (run) =>
           console.error(
