@@ -205,7 +205,11 @@ export class Generation {
       if (includeUsage) send(usageChunk(kind, head, this.usage));
       pending += "data: [DONE]\n\n";
       flush();
-      controller.close();
+      // The body may have ended already: the replica shut down (or the client left) in the same
+      // step as the answer's last token.
+      try {
+        controller.close();
+      } catch { /* already closed */ }
     };
     return new Response(body, {
       headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" },
