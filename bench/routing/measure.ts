@@ -1,5 +1,5 @@
 /** Turns one replay into the figures the routing bench reports: latency summaries, throughput, cache hits, load balance. */
-import type { ReplayResult } from "./replay.ts";
+import type { ReplayResult, RequestResult } from "./replay.ts";
 import { cdf, imbalance } from "./stats.ts";
 import { type EstimateError, estimateError } from "./estimate.ts";
 import { summarize, type Summary } from "../../sim/mod.ts";
@@ -106,6 +106,11 @@ export interface StrategyRun {
   /** TTFT CDF points `[ms, share]` for the picture. */
   ttftCdf: [number, number][];
   /**
+   * The slowest 1% of the answered requests by TTFT (what the p99 is made of), slowest first:
+   * trace index, TTFT, the prompt and cached tokens the replica reported, and the replica.
+   */
+  slowest: SlowRequest[];
+  /**
    * CPU cores each process used on average during the replay (the machine's load: on a
    * saturated machine latencies measure the CPU, not the routing); absent until measured.
    */
@@ -122,6 +127,31 @@ export interface MeasureOptions {
   /** The replicas' counters before and after the replay. */
   before: ReplicaCounters;
   after: ReplicaCounters;
+}
+
+/** One of a run's slowest requests. */
+export interface SlowRequest {
+  index: number;
+  ttftMs: number;
+  promptTokens: number | undefined;
+  cachedTokens: number | undefined;
+  backend: string | undefined;
+}
+
+/** The slowest `share` of `requests` by TTFT, slowest first. */
+export function slowestRequests(
+  requests: readonly RequestResult[],
+  share = 0.01,
+): SlowRequest[] {
+  const answered = requests.filter((r) => r.error === undefined && r.ttftMs !== undefined);
+  const count = Math.ceil(answered.length * share);
+  return answered.sort((a, b) => b.ttftMs! - a.ttftMs!).slice(0, count).map((r) => ({
+    index: r.index,
+    ttftMs: r.ttftMs!,
+    promptTokens: r.promptTokens,
+    cachedTokens: r.cachedTokens,
+    backend: r.backend,
+  }));
 }
 
 /** Summarises a replay. */
@@ -173,5 +203,6 @@ export function measureRun(replay: ReplayResult, options: MeasureOptions): Strat
     requestImbalance: imbalance(Object.values(backendRequests)),
     busyImbalance: imbalance(Object.values(backendBusyS)),
     ttftCdf: cdf(ttfts, 200),
+    slowest: slowestRequests(replay.requests),
   };
 }

@@ -77,6 +77,8 @@ Deno.test("measureRun summarises latency, throughput, hits and balance", () => {
   assertEquals(run.replicas, 3);
   assertEquals(Math.round(run.replicaView.ttftMeanMs), 200);
   assertEquals(run.replicaView.preemptions, 2);
+  // The slowest 1% (here one of three answered): the 300 ms one, never the failed one.
+  assertEquals(run.slowest.map((r) => [r.index, r.ttftMs, r.backend]), [[1, 300, "a"]]);
 });
 
 Deno.test("hitRates adds the GPU and host-tier hit rates into the combined one", () => {
