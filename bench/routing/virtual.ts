@@ -32,6 +32,7 @@ import {
   createPicker,
   ModelRouter,
   needsPromptText,
+  type Picker,
   type RequestFeatures,
   requestFeatures,
   RoutingTable,
@@ -264,7 +265,7 @@ class GatedRouter {
   readonly attained: AttainedService;
   readonly #links: { actor: ActorRef<BackendMessage>; inFlight: { value: number } }[];
 
-  constructor(replicas: number, picker: ReturnType<typeof createPicker>, now: () => number) {
+  constructor(replicas: number, picker: Picker, now: () => number) {
     this.router = new ModelRouter("m", picker);
     this.gate = new AdmissionGate(this.router, {
       capacity: BENCH_CAPACITY,
@@ -500,9 +501,9 @@ export function virtualRun(
     chosen: VirtualReplica,
     view: BackendView,
     via:
-      | { picker: ReturnType<typeof createPicker>; gateway?: undefined }
+      | { picker: Picker; gateway?: undefined }
       | {
-        picker: ReturnType<typeof createPicker>;
+        picker: Picker;
         gateway: GatedRouter;
         ticket: AdmissionTicket;
         backend: BackendView;

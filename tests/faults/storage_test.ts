@@ -12,7 +12,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { startSimulator } from "../../sim/mod.ts";
 import { waitFor } from "../../actors/runtime/testdata/wait.ts";
-import { GatewayProcess, MODEL } from "../sessions_testing.ts";
+import { GatewayProcess, MODEL, type TurnView } from "../sessions_testing.ts";
 
 function run(cmd: string, args: string[]): void {
   const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
@@ -36,13 +36,13 @@ async function fill(dir: string): Promise<void> {
   }
 }
 
-/** A gateway on `stateDir` in front of `simUrl`, with one session that has one turn. */
+/** A gateway on `stateDir` in front of `simUrl`, with one session that has one turn (`before`: its history). */
 async function startWithOneTurn(
   dir: string,
   stateDir: string,
   simUrl: string,
   label: string,
-): Promise<{ gateway: GatewayProcess; id: string }> {
+): Promise<{ gateway: GatewayProcess; id: string; before: TurnView[] }> {
   const configPath = `${dir}/turnpike.json`;
   await Deno.writeTextFile(
     configPath,
@@ -60,7 +60,9 @@ async function startWithOneTurn(
     max_tokens: 8,
   });
   assertEquals(first.choices.length, 1);
-  return { gateway, id };
+  const before = await gateway.history(id);
+  assertEquals(before.length, 1);
+  return { gateway, id, before };
 }
 
 /**
@@ -125,9 +127,7 @@ Deno.test("a full disk under the KV file: writes get 503 storage_unavailable, re
   try {
     const started = await startWithOneTurn(dir, stateDir, sim.url, "gateway on a tmpfs");
     gateway = started.gateway;
-    const id = started.id;
-    const before = await gateway.history(id);
-    assertEquals(before.length, 1);
+    const { id, before } = started;
 
     await fill(stateDir);
     await refusesWritesServesReads(gateway, id, before);
@@ -166,9 +166,7 @@ Deno.test("the KV file's file system turning read-only under a running gateway: 
   try {
     const started = await startWithOneTurn(dir, stateDir, sim.url, "gateway under strace");
     gateway = started.gateway;
-    const id = started.id;
-    const before = await gateway.history(id);
-    assertEquals(before.length, 1);
+    const { id, before } = started;
 
     const pid = gateway.pid;
     try {
