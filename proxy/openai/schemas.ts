@@ -16,7 +16,13 @@ export const MAX_STOP = 64;
 /** The most inputs one embeddings or completions request may batch. */
 export const MAX_BATCH = 4_096;
 
-const model = z.string().min(1).max(512);
+/** Characters a `model` field may have. */
+const MODEL_MAX_CHARS = 512;
+/** `temperature`'s and `top_p`'s upper bounds (both from 0). */
+const TEMPERATURE_MAX = 2;
+const TOP_P_MAX = 1;
+
+const model = z.string().min(1).max(MODEL_MAX_CHARS);
 const stream = z.boolean().nullish();
 const maxTokens = z.number().int().min(0).max(MAX_TOKENS_BOUND).nullish();
 const name = z.string().min(1).max(256);
@@ -37,8 +43,8 @@ const sampling = {
   stream,
   stream_options: streamOptions,
   max_tokens: maxTokens,
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().min(0).max(1).nullish(),
+  temperature: z.number().min(0).max(TEMPERATURE_MAX).nullish(),
+  top_p: z.number().min(0).max(TOP_P_MAX).nullish(),
   n: z.number().int().min(1).max(128).nullish(),
   stop,
   presence_penalty: penalty,
@@ -320,7 +326,9 @@ export function isPlainChatBody(body: unknown): body is RoutedBody {
     const value = body[name];
     switch (name) {
       case "model":
-        if (typeof value !== "string" || value.length < 1 || value.length > 512) return false;
+        if (typeof value !== "string" || value.length < 1 || value.length > MODEL_MAX_CHARS) {
+          return false;
+        }
         model = true;
         break;
       case "messages":
@@ -335,10 +343,10 @@ export function isPlainChatBody(body: unknown): body is RoutedBody {
         if (!nullishNumber(value, 0, MAX_TOKENS_BOUND, true)) return false;
         break;
       case "temperature":
-        if (!nullishNumber(value, 0, 2, false)) return false;
+        if (!nullishNumber(value, 0, TEMPERATURE_MAX, false)) return false;
         break;
       case "top_p":
-        if (!nullishNumber(value, 0, 1, false)) return false;
+        if (!nullishNumber(value, 0, TOP_P_MAX, false)) return false;
         break;
       default:
         if (Object.hasOwn(CHAT_FIELDS, name)) return false;
