@@ -1,5 +1,5 @@
 /** What a Mooncake-format trace allows: its conversations and the ideal and capped prefix-cache hit rates. */
-import type { TraceRequest } from "../../sim/mod.ts";
+import { BLOCK_TOKENS, type TraceRequest } from "../../sim/mod.ts";
 
 interface TrieNode {
   children: Map<number, TrieNode>;
@@ -88,8 +88,10 @@ export interface CappedHitRateOptions {
  * A reference hit rate for finite caches: every conversation pinned to one replica (the one
  * with the fewest requests when it starts), each replica's cache an LRU of `blocksPerReplica`
  * blocks. It is what perfect session affinity reaches when the cache, not the router, is the
- * limit (running sequences also take KV space on a real replica, so this stays above what one
- * measures).
+ * limit, counted as the replicas count their hits: a request caches its full blocks only (a
+ * trailing partial one is recomputed by the next turn), never finds the block holding its last
+ * prompt token cached (vLLM computes that token), and the rate is of prompt tokens. Running
+ * sequences also take KV space on a real replica, so this stays above what one measures.
  */
 export function cappedHitRate(
   requests: readonly TraceRequest[],
@@ -101,8 +103,8 @@ export function cappedHitRate(
   const counts = new Array<number>(n).fill(0);
   const homes = new Map<number, number>();
   const convs = conversations(requests);
-  let hits = 0;
-  let total = 0;
+  let hitTokens = 0;
+  let promptTokens = 0;
   requests.forEach((r, i) => {
     const conv = convs[i]!;
     let home = homes.get(conv);
@@ -112,22 +114,24 @@ export function cappedHitRate(
     }
     counts[home]!++;
     const cache = caches[home]!;
+    const full = Math.min(r.hash_ids.length, Math.floor(r.input_length / BLOCK_TOKENS));
+    const reusable = Math.min(full, Math.floor((r.input_length - 1) / BLOCK_TOKENS));
     // Chained keys: a block is the same only after the same prefix.
     const keys: string[] = [];
     let key = "";
-    for (const id of r.hash_ids) {
-      key = `${key}/${id}`;
+    for (let k = 0; k < full; k++) {
+      key = `${key}/${r.hash_ids[k]}`;
       keys.push(key);
     }
     let matched = 0;
-    while (matched < keys.length && cache.has(keys[matched]!)) matched++;
-    hits += matched;
-    total += keys.length;
+    while (matched < reusable && cache.has(keys[matched]!)) matched++;
+    hitTokens += matched * BLOCK_TOKENS;
+    promptTokens += r.input_length;
     for (let k = Math.min(keys.length, capacity) - 1; k >= 0; k--) {
       cache.delete(keys[k]!);
       cache.set(keys[k]!, true);
     }
     while (cache.size > capacity) cache.delete(cache.keys().next().value!);
   });
-  return total === 0 ? 0 : hits / total;
+  return promptTokens === 0 ? 0 : hitTokens / promptTokens;
 }

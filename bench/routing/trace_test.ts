@@ -50,3 +50,15 @@ Deno.test("cappedHitRate reaches the ideal with room to spare and falls with sma
   assert(cappedHitRate(trace, { replicas: 1, blocksPerReplica: 3 }) < idealHitRate(trace));
   assertEquals(cappedHitRate([], { replicas: 2, blocksPerReplica: 3 }), 0);
 });
+
+Deno.test("cappedHitRate counts prompt tokens as the replicas do: full blocks only, never the last token's", () => {
+  // The first turn's last block holds 12 tokens only: it is not cached, and the next turn (whose
+  // own last block is full) finds 1 block of its 1536 tokens. The same prompt again finds 2 of 3
+  // blocks, since the block of its last token is always computed.
+  const trace = [req(0, [1, 2], 524), req(1, [1, 2, 3]), req(2, [1, 2, 3])];
+  assertEquals(
+    cappedHitRate(trace, { replicas: 1, blocksPerReplica: 100 }),
+    (512 + 2 * 512) / (524 + 1536 + 1536),
+  );
+  assert(idealHitRate(trace) > cappedHitRate(trace, { replicas: 1, blocksPerReplica: 100 }));
+});

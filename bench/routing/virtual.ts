@@ -156,9 +156,11 @@ export interface VirtualOptions {
   /** `proxy.prefix_feedback`. @default true */
   prefixFeedback?: boolean;
   /**
-   * Gateways, each with its own picker and in-flight counts, request i going to gateway i mod n;
-   * they share the session heads (each session's last replica, as KV holds it once an answer
-   * ends). @default 1
+   * Gateways, each with its own picker and in-flight counts, request i going to gateway i mod n.
+   * Each routes a session's call with its home as the gateway's SessionHomes give it: the replica
+   * that gateway last sent the session to, or else the one the session's head in KV names (shared,
+   * written once an answer ends); every call then refreshes the gateway's own entry from KV for the
+   * next one. @default 1
    */
   gateways?: number;
   /**
@@ -170,6 +172,12 @@ export interface VirtualOptions {
   gatewayQueue?: boolean;
   /** Seeds the baseline's random picks. @default 1 */
   seed?: number;
+  /**
+   * With the baseline strategy, perfect per-conversation affinity instead of random picks: each
+   * conversation stays on the replica that had served the fewest requests when it began, as
+   * {@linkcode cappedHitRate} pins them, whatever the load. @default false
+   */
+  pinConversations?: boolean;
   /** Longest prompt plus output accepted (longer requests count as failed). */
   maxModelLen: number;
 }
@@ -369,7 +377,19 @@ export function virtualRun(
     : pickers.map((picker) => new GatedRouter(replicas.length, picker, () => clock.now()));
   /** Each session's last replica, as the session heads in KV say once an answer has ended. */
   const homes = new Map<string, string>();
+  /** Each gateway's SessionHomes: the replica it last sent each session to, or KV's as last read. */
+  const localHomes = Array.from({ length: gatewayCount }, () => new Map<string, string>());
   const random = mulberry32(options.seed ?? 1);
+  /** Each conversation's replica under `pinConversations`. */
+  const pins = new Map<string, VirtualReplica>();
+  const pinned = (session: string): VirtualReplica => {
+    let replica = pins.get(session);
+    if (replica === undefined) {
+      replica = replicas.reduce((a, b) => (b.requests < a.requests ? b : a));
+      pins.set(session, replica);
+    }
+    return replica;
+  };
   const feedback = options.prefixFeedback ?? true;
   // As the gateway does: the prompt's text rides along only for the strategies that read it.
   const withText = strategy !== BASELINE && needsPromptText(strategy);
@@ -428,11 +448,17 @@ export function virtualRun(
     const g = index % gatewayCount;
     const picker = pickers[g];
     const gateway = gated[g];
-    const home = gatewayCount > 1 ? homes.get(r.session) : undefined;
+    const local = localHomes[g]!;
+    const home = local.get(r.session) ?? homes.get(r.session);
     if (home !== undefined) features.homeBackend = home;
+    // The call's background read of the session's head lands before the session's next call.
+    const stored = homes.get(r.session);
+    if (stored !== undefined) local.set(r.session, stored);
     const arrival = clock.now();
     if (picker === undefined) {
-      const chosen = replicas[Math.floor(random() * replicas.length)]!;
+      const chosen = options.pinConversations === true
+        ? pinned(r.session)
+        : replicas[Math.floor(random() * replicas.length)]!;
       const view = chosen.views[g]!;
       view.inFlight++;
       send(index, features, arrival, chosen, view, undefined);
@@ -525,6 +551,8 @@ export function virtualRun(
       return;
     }
     chosen.requests++;
+    // The replay streams: the answer's head, which names the replica, comes back at once.
+    localHomes[index % gatewayCount]!.set(r.session, view.id);
     try {
       chosen.engine.submit({
         id: `r${index}`,
@@ -580,7 +608,11 @@ export function virtualRun(
   }
   for (const gateway of gated) gateway.close();
   return {
-    strategy: strategyLabel(strategy) + (feedback ? "" : " open-loop") +
+    strategy:
+      (options.pinConversations === true && strategy === BASELINE
+        ? "affinity"
+        : strategyLabel(strategy)) +
+      (feedback ? "" : " open-loop") +
       (gatewayCount > 1 ? ` x${gatewayCount} gateways` : ""),
     replicas: options.replicas,
     traceCopies: copies,

@@ -66,6 +66,21 @@ Deno.test("virtualRun replays through the real strategies on engines: prefix_awa
   assertEquals([wide.traceCopies, wide.requests], [2, 72]);
 });
 
+Deno.test("virtualRun with pinConversations keeps each conversation on one replica: every later turn finds its history", () => {
+  const t = trace(12);
+  const options = { replicas: 4, maxModelLen: 131_072, pinConversations: true };
+  const pinned = virtualRun(t, "baseline", options);
+  const random = virtualRun(t, "baseline", { ...options, pinConversations: false });
+  assertEquals(pinned.strategy, "affinity");
+  assertEquals(pinned.failed, 0);
+  // Turns 2 and 3 find all 4 and 8 full blocks of the turn before: (4 + 8) * 512 tokens hit of
+  // the three turns' 12 * 512 + 300 prompt tokens, in every conversation.
+  assertEquals(pinned.hitRate, (12 * 512) / (24 * 512 + 300));
+  assert(random.hitRate < pinned.hitRate, `random ${random.hitRate} against ${pinned.hitRate}`);
+  // Conversations start on the replica that has served the fewest requests: 3 each.
+  assertEquals(pinned.requestImbalance, 1);
+});
+
 Deno.test("virtualRun with gatewayQueue holds what the replicas' KV cannot take in the gateway's queue, and still serves it all", () => {
   const t = trace(12);
   // One replica with room for one longest prompt: a turn that comes while another is in flight

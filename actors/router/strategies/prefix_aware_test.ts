@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import {
+  HOME_PENDING_PROMPTS,
   MIN_PREFIX_SHARE,
   PENDING_CHARS_PER_REQUEST,
   PREFIX_LOAD_SHARE,
@@ -96,6 +97,31 @@ Deno.test("prefix_aware prefers a session's home replica when no index knows the
   assert(scores[1]! > scores[0]!, `home replica b should win: ${scores}`);
   const without = strategy.score(request([1, 2, 3, 4], "s"), [view("a"), view("b")]);
   assertEquals(without[0], without[1]);
+});
+
+Deno.test("prefix_aware lets go of a session's home hint while that replica has far more prefill queued than another", () => {
+  const strategy = prefixAware(options());
+  const turn = { ...request([1, 2, 3, 4], "s"), homeBackend: "b" };
+  const candidates = [view("a"), view("b")];
+  // A long prompt this router sent b, still awaiting its first token there: exactly the most
+  // the hint allows beyond a's queue, so b still counts as holding the session's history.
+  const long = sized(HOME_PENDING_PROMPTS * turn.promptChars, 1);
+  strategy.observe!(long, view("b"));
+  const held = strategy.score(turn, candidates);
+  assert(held[1]! > held[0]!, `home replica b should still win: ${held}`);
+  // One block more queued on b: the session's turn goes by load (to a) instead of waiting.
+  const more = sized(100, 2);
+  strategy.observe!(more, view("b"));
+  const shed = strategy.score(turn, candidates);
+  assert(shed[0]! > shed[1]!, `idle replica a should win over a home deep in prefill: ${shed}`);
+  // The same queue on a as well: b is no worse off than the least queue, and the hint holds again.
+  strategy.observe!(sized(HOME_PENDING_PROMPTS * turn.promptChars + 100, 3), view("a"));
+  const even = strategy.score(turn, candidates);
+  assert(even[1]! > even[0]!, `home replica b should win again: ${even}`);
+  // Its first token lets the long prompt's prefill go, and with it b's excess.
+  strategy.prefilled!(long, "b");
+  strategy.prefilled!(more, "b");
+  assert(strategy.score(turn, candidates)[1]! > strategy.score(turn, candidates)[0]!);
 });
 
 Deno.test("prefix_aware keeps a session on its home replica while its prompt is under one block", () => {
