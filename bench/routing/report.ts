@@ -99,6 +99,8 @@ export function formatTable(
   ].join("\n");
 }
 
+/** A hit-rate bar at least this tall (px) carries its label inside its top. */
+const BAR_LABEL_INSIDE_PX = 20;
 const COLORS = [
   "#1f77b4",
   "#ff7f0e",
@@ -242,8 +244,10 @@ export function renderSvg(runs: readonly StrategyRun[], options: SvgOptions): st
       `<rect x="${x0.toFixed(1)}" y="${yb(r.hitRate).toFixed(1)}" width="${w.toFixed(1)}" height="${
         Math.max(0, yLocal - yb(r.hitRate)).toFixed(1)
       }" fill="${color}" fill-opacity="0.45"/>`,
+      // Inside the bar's top when it is tall enough, so it never meets the lines' labels above.
       `<text x="${(x0 + w / 2).toFixed(1)}" y="${
-        (yb(r.hitRate) - 4).toFixed(1)
+        (by + bh - yb(r.hitRate) >= BAR_LABEL_INSIDE_PX ? yb(r.hitRate) + 14 : yb(r.hitRate) - 4)
+          .toFixed(1)
       }" text-anchor="middle">${(r.hitRate * 100).toFixed(0)}%${
         ref !== undefined && r !== ref ? ` ${rel(r.hitRate, ref.hitRate)}` : ""
       }</text>`,

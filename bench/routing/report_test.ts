@@ -23,6 +23,19 @@ Deno.test("renderSvg draws a CDF line and a hit-rate bar per strategy, and the c
   assert(svg.includes("ideal ceiling 60%"));
   assert(svg.includes("perfect affinity with this KV size 20%"));
   assert(svg.includes("a&lt;b") && !svg.includes("a<b"));
+  // The tallest bar (30%) carries its label inside its top, below the bar's top edge.
+  const barTop = (label: string) => {
+    const text = svg.match(
+      new RegExp(`<text x="[\\d.]+" y="([\\d.]+)" text-anchor="middle">${label}`),
+    );
+    return Number(text?.[1]);
+  };
+  const rect = [
+    ...svg.matchAll(/<rect x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="[\d.]+" fill="#/g),
+  ]
+    .map((m) => Number(m[1]));
+  assert(rect.length >= 2, svg);
+  assert(barTop("30%") > Math.min(...rect), svg);
 });
 
 Deno.test("formatTable shows GPU, host and combined hits, the combined against the ceiling, and the cache", () => {
