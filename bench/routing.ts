@@ -597,7 +597,9 @@ export const routingBench: BenchSuite = {
     const png = await renderPng(svgPath);
     console.log(
       `\nWrote ${base}/routing-${stamp}.json, routing-latest.json, ${svgPath}${
-        png ? `, ${png}` : ""
+        png
+          ? `, ${png}`
+          : " (no PNG: no chromium found to render the SVG; apt-get install chromium)"
       }`,
     );
     return runs.every((r) => r.failed === 0) ? 0 : 1;
