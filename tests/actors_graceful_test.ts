@@ -10,6 +10,8 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       const worker = Worker.start(["--kv", path, "--add", "g1", "--add", "g2"]);
       let status: Deno.CommandStatus;
       try {
+        // A KV queue does not promise delivery order: g2 may commit before g1.
+        await worker.waitLine(/^COMMITTED counter\/c g1$/);
         await worker.waitLine(/^COMMITTED counter\/c g2$/);
       } finally {
         status = await worker.kill(signal);
