@@ -32,7 +32,11 @@ import {
 } from "./routing/ratios.ts";
 import { parseTrace, promptText, type TraceRequest } from "../sim/mod.ts";
 import { BENCH_MAX_MODEL_LEN, replicaCacheTokens } from "./routing/setup.ts";
-import { DEFAULT_KV_TOKENS, DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S } from "../sim/mod.ts";
+import {
+  BLOCK_TOKENS,
+  DEFAULT_KV_TOKENS,
+  DEFAULT_OFFLOAD_BANDWIDTH_BYTES_PER_S,
+} from "../sim/mod.ts";
 
 const DEFAULT_TRACE =
   new URL("../../shared/traces/mooncake-synthetic.jsonl", import.meta.url).pathname;
@@ -412,7 +416,7 @@ export const routingBench: BenchSuite = {
     // The same affinity against LRU caches that hold nothing but prefixes: a bound above it.
     const lruBound = cappedHitRate(trace, {
       replicas: plan.replicas,
-      blocksPerReplica: Math.floor(cacheTokens / 512),
+      blocksPerReplica: Math.floor(cacheTokens / BLOCK_TOKENS),
     });
     const traceSpan = trace.length > 0 ? trace.at(-1)!.timestamp / 1000 : 0;
     console.log(

@@ -449,10 +449,10 @@ export function virtualRun(
     const picker = pickers[g];
     const gateway = gated[g];
     const local = localHomes[g]!;
-    const home = local.get(r.session) ?? homes.get(r.session);
+    const stored = homes.get(r.session);
+    const home = local.get(r.session) ?? stored;
     if (home !== undefined) features.homeBackend = home;
     // The call's background read of the session's head lands before the session's next call.
-    const stored = homes.get(r.session);
     if (stored !== undefined) local.set(r.session, stored);
     const arrival = clock.now();
     if (picker === undefined) {
