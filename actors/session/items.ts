@@ -138,7 +138,16 @@ function afterCopies(head: SessionHead, copies: TurnRecord[]): SessionHead {
  * out of the history stop waiting for their results; otherwise the head is left as it is, so a
  * turn in flight still commits.
  */
-export async function editTurn(
+export function editTurn(
+  sessions: SessionService,
+  id: string,
+  turn: number,
+  edit: (record: TurnRecord) => TurnRecord | Refusal,
+): Promise<Edited<TurnRecord>> {
+  return sessions.exclusive(id, () => editTurnNow(sessions, id, turn, edit));
+}
+
+async function editTurnNow(
   sessions: SessionService,
   id: string,
   turn: number,
@@ -269,7 +278,15 @@ export async function deleteMessage(
 }
 
 /** Replaces the metadata of `id`; refused while a turn runs, whose commit would undo it. */
-export async function updateMetadata(
+export function updateMetadata(
+  sessions: SessionService,
+  id: string,
+  metadata: Record<string, string>,
+): Promise<Edited<SessionHead>> {
+  return sessions.exclusive(id, () => updateMetadataNow(sessions, id, metadata));
+}
+
+async function updateMetadataNow(
   sessions: SessionService,
   id: string,
   metadata: Record<string, string>,

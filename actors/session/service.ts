@@ -122,6 +122,8 @@ export class SessionService {
    */
   #aloneSince: number | undefined;
   #cancelPoll: ReturnType<typeof setInterval> | undefined;
+  /** The tail of each session's queue of head edits made here (see {@linkcode exclusive}). */
+  readonly #edits = new Map<string, Promise<unknown>>();
 
   /** @param options the store, config and helpers */
   constructor(options: SessionServiceOptions) {
@@ -328,8 +330,29 @@ export class SessionService {
     return this.store.turnPage(id, after, limit);
   }
 
+  /**
+   * Runs `edit` of session `id`'s head after the edits of `id` this process already runs: many
+   * concurrent extends of one session then commit one after another instead of failing each
+   * other's versionstamp checks until they give up. Turns and other processes still race them,
+   * and the optimistic retries inside each edit handle those.
+   */
+  exclusive<T>(id: string, edit: () => Promise<T>): Promise<T> {
+    const before = this.#edits.get(id) ?? Promise.resolve();
+    const done = before.then(edit, edit);
+    const tail = done.then(() => {}, () => {});
+    this.#edits.set(id, tail);
+    tail.then(() => {
+      if (this.#edits.get(id) === tail) this.#edits.delete(id);
+    });
+    return done;
+  }
+
   /** Pushes the expiry of `id` to now + `ttlSeconds` (the session's TTL when absent). */
-  async extend(id: string, ttlSeconds?: number): Promise<Found> {
+  extend(id: string, ttlSeconds?: number): Promise<Found> {
+    return this.exclusive(id, () => this.#extend(id, ttlSeconds));
+  }
+
+  async #extend(id: string, ttlSeconds?: number): Promise<Found> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const found = await this.get(id);
       if (!found.ok) return found;
@@ -369,7 +392,11 @@ export class SessionService {
   }
 
   /** Deletes `id` and its turns; a turn in flight is cancelled first. */
-  async delete(id: string): Promise<Found> {
+  delete(id: string): Promise<Found> {
+    return this.exclusive(id, () => this.#delete(id));
+  }
+
+  async #delete(id: string): Promise<Found> {
     for (let attempt = 0; attempt < 20; attempt++) {
       // As it is in KV: one past its TTL is deleted too, and leaves the counters once.
       const found = await this.#read(id);

@@ -120,14 +120,14 @@ function poolOf(chars: number, strategy: Exclude<RunStrategy, "baseline">): Requ
 
 /**
  * Bytes (heap and external) the filled router of `strategy` holds per replica, measured in a child process that
- * can collect garbage; undefined when it cannot run.
+ * can collect garbage; throws with the child's own error when it fails.
  */
 async function bytesPerReplica(
   strategy: Exclude<RunStrategy, "baseline">,
   replicas: number,
   chars: number,
   cacheTokens: number,
-): Promise<number | undefined> {
+): Promise<number> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -140,9 +140,15 @@ async function bytesPerReplica(
     stdout: "piped",
     stderr: "piped",
   }).output();
-  if (!out.success) return undefined;
-  const bytes = Number(new TextDecoder().decode(out.stdout).trim());
-  return Number.isFinite(bytes) ? bytes : undefined;
+  const text = new TextDecoder();
+  const printed = text.decode(out.stdout).trim();
+  const bytes = Number(printed);
+  if (out.success && printed !== "" && Number.isFinite(bytes)) return bytes;
+  throw new Error(
+    `The memory measure's child exited ${out.code} printing "${printed.slice(-200)}": ${
+      text.decode(out.stderr).slice(-600)
+    }`,
+  );
 }
 
 /** The child's side of {@linkcode bytesPerReplica}: fill, collect, print the bytes per replica. */
@@ -204,7 +210,7 @@ export async function decisionBench(
   }
   featureTimes.sort((a, b) => a - b);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  const bytes = await bytesPerReplica(strategy, replicas, chars, cacheTokens) ?? NaN;
+  const bytes = await bytesPerReplica(strategy, replicas, chars, cacheTokens);
   const p99 = quantile(times, 0.99);
   return {
     strategy: strategyLabel(strategy),

@@ -190,6 +190,23 @@ Deno.test("an extend while a turn runs keeps both: the turn commits and the new 
   }
 });
 
+Deno.test("64 concurrent extends of one session all succeed, none answers 503", async () => {
+  const rig = await startRig({ replicas: 1 });
+  try {
+    const session = await (await post(`${rig.gateway.url}/v1/sessions`, { model: MODEL })).json();
+    const url = `${rig.gateway.url}/v1/sessions/${session.id}`;
+    const answers = await Promise.all(Array.from({ length: 64 }, async (_, i) => {
+      const r = await post(`${url}/extend`, { ttl_seconds: 60 + i });
+      return `${r.status} ${(await r.text()).slice(0, 120)}`;
+    }));
+    assertEquals(answers.filter((a) => !a.startsWith("200")), []);
+    const view = await (await fetch(url)).json();
+    assert(view.ttl_seconds >= 60 && view.ttl_seconds < 124, `ttl ${view.ttl_seconds}`);
+  } finally {
+    await rig.close();
+  }
+});
+
 Deno.test("a gateway alone again after another took turns builds on those turns", async () => {
   const rig = await startRig({ replicas: 1 });
   try {
