@@ -16,6 +16,11 @@ export const TraceRequestSchema = z.object({
   output_length: z.number().int().positive(),
   /** One id per 512-token block of the prompt; equal leading ids mean a shared prefix. */
   hash_ids: z.array(z.number().int().nonnegative()),
+  /**
+   * The conversation the request belongs to, where the trace knows it (a single-turn request has
+   * one of its own); without it a replay infers conversations from the shared hash ids.
+   */
+  session_id: z.string().min(1).max(256).optional(),
 });
 
 /** One parsed trace request. */

@@ -21,7 +21,10 @@ export interface MixedTraceOptions {
  * Generates a trace unlike the Mooncake one: most requests single-turn, opened by one of a few
  * shared system prompts (1 to 3 blocks, so some prefix is shared across sessions) and followed
  * by their own text; the rest are 2- to 4-turn conversations with short contexts (at most about
- * 12k tokens); Poisson arrivals at `ratePerSecond`, outputs of 16 to 400 tokens.
+ * 12k tokens); Poisson arrivals at `ratePerSecond`, outputs of 16 to 400 tokens. Every request
+ * names its conversation in `session_id` (a single-turn request has one of its own), as a client
+ * sends its session header: from the hash ids alone, two single-turn requests behind one system
+ * prompt look like two turns of one conversation.
  */
 export function generateMixedTrace(options: MixedTraceOptions = {}): TraceRequest[] {
   const total = options.requests ?? 3000;
@@ -35,11 +38,13 @@ export function generateMixedTrace(options: MixedTraceOptions = {}): TraceReques
     () => freshIds(1 + Math.floor(random() * 3)),
   );
   const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
-  const request = (timestamp: number, ids: number[]): TraceRequest => ({
+  let sessions = 0;
+  const request = (timestamp: number, ids: number[], session: number): TraceRequest => ({
     timestamp: Math.round(timestamp),
     input_length: ids.length * BLOCK_TOKENS - int(0, BLOCK_TOKENS - 1),
     output_length: int(16, 400),
     hash_ids: ids,
+    session_id: `s${session}`,
   });
   const out: TraceRequest[] = [];
   // A conversation brings three requests on average, so sessions arrive more slowly than requests.
@@ -49,14 +54,15 @@ export function generateMixedTrace(options: MixedTraceOptions = {}): TraceReques
     clockMs += (-Math.log(1 - random()) / sessionRate) * 1000;
     if (random() < singleShare) {
       const system = systems[int(0, systems.length - 1)]!;
-      out.push(request(clockMs, [...system, ...freshIds(int(1, 8))]));
+      out.push(request(clockMs, [...system, ...freshIds(int(1, 8))], sessions++));
       continue;
     }
     // A short conversation: each turn repeats the history and adds a few blocks, some seconds apart.
     let history = freshIds(int(1, 4));
     let at = clockMs;
+    const session = sessions++;
     for (let turn = int(2, 4); turn > 0 && out.length < total; turn--) {
-      out.push(request(at, history));
+      out.push(request(at, history, session));
       history = [...history, ...freshIds(int(1, 3))];
       at += int(2_000, 30_000);
     }

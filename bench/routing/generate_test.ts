@@ -23,6 +23,14 @@ Deno.test("generateMixedTrace is mostly single-turn, short, sorted and consisten
   }
   const sessions = new Set(conversations(trace)).size;
   assert(sessions > trace.length / 2, `${sessions} conversations`);
+  // Each request names its conversation: a next turn repeats all of its conversation's last prompt.
+  const last = new Map<string, number[]>();
+  for (const r of trace) {
+    const before = last.get(r.session_id!);
+    if (before) assertEquals(r.hash_ids.slice(0, before.length), before);
+    last.set(r.session_id!, r.hash_ids);
+  }
+  assertEquals(last.size, sessions);
   const rate = idealHitRate(trace);
   assert(rate > 0.1 && rate < 0.7, `ceiling ${rate}`);
   // About ten arrivals a second: half of the 600 within about 30 s.

@@ -13,7 +13,8 @@ function newNode(): TrieNode {
 }
 
 /**
- * Assigns each request (in the given order) a conversation number. A request continues the
+ * Assigns each request (in the given order) a conversation number: the same for the same
+ * `session_id` where the trace names them. Otherwise a request continues the
  * conversation of the latest earlier request it shares its longest leading run of hash ids with,
  * when that run covers at least half of that request's blocks (a next turn repeats the history);
  * otherwise (a shared system prompt at most) it starts a new conversation.
@@ -21,8 +22,15 @@ function newNode(): TrieNode {
 export function conversations(requests: readonly TraceRequest[]): number[] {
   const root = newNode();
   const result: number[] = [];
+  const named = new Map<string, number>();
   let next = 0;
   for (const r of requests) {
+    if (r.session_id !== undefined) {
+      let conversation = named.get(r.session_id);
+      if (conversation === undefined) named.set(r.session_id, conversation = next++);
+      result.push(conversation);
+      continue;
+    }
     let node = root;
     let depth = 0;
     for (const id of r.hash_ids) {

@@ -37,6 +37,19 @@ Deno.test("conversations follow turns that repeat the history, not a shared syst
   assertEquals(conversations(trace), [0, 0, 1, 0, 2]);
 });
 
+Deno.test("conversations take a trace's own session_id over the shared hash ids", () => {
+  // Single-turn requests behind one system prompt [1, 2] look like turns of one conversation.
+  const inferred = [req(0, [1, 2, 3]), req(1, [1, 2, 4]), req(2, [1, 2, 3, 5])];
+  assertEquals(conversations(inferred), [0, 0, 0]);
+  const named = [
+    { ...inferred[0]!, session_id: "a" },
+    { ...inferred[1]!, session_id: "b" },
+    { ...inferred[2]!, session_id: "a" },
+  ];
+  assertEquals(conversations(named), [0, 1, 0]);
+  assertEquals(parseTrace(named.map((r) => JSON.stringify(r)).join("\n")), named);
+});
+
 Deno.test("cappedHitRate reaches the ideal with room to spare and falls with small caches", () => {
   const trace = [
     req(0, [1, 2]),
