@@ -7,6 +7,7 @@ import {
   createPicker,
   Fleet,
   needsPromptText,
+  PlacementShare,
   Registrations,
   requestFeatures,
   strategyOptions,
@@ -71,6 +72,8 @@ export interface Gateway {
   readonly log: RecordLog;
   /** The backend registrations every gateway process on its KV store shares. */
   readonly registrations: Registrations;
+  /** Its routing placements shared with the other gateway processes on its KV store; undefined with `proxy.share_placements: false`. */
+  readonly placements: PlacementShare | undefined;
   /** The actor system it runs in. */
   readonly system: ActorSystem;
   /** Its durable sessions. */
@@ -117,9 +120,14 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     config.proxy.strategy,
     (spec) => createPicker(spec, strategyOptions(config.proxy, { now })),
   );
+  // Set once KV is at hand below; picks before then (none: no request is served yet) share nothing.
+  let placements: PlacementShare | undefined;
   const fleet = new Fleet(system, config.proxy, {
     now,
     picker: (model) => switches.pickerFor(model),
+    ...(config.proxy.share_placements
+      ? { placed: (model, id, hashes) => placements?.note(model, id, hashes) }
+      : {}),
   });
   const records = new RecordStore({
     capacity: options.recordCapacity ?? config.proxy.records.retention,
@@ -246,6 +254,14 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     now,
   });
   await registrations.start();
+  if (config.proxy.share_placements) {
+    placements = new PlacementShare(
+      kv,
+      (model, id, hashes) => fleet.router(model)?.absorb(id, hashes),
+      { nodeId: system.nodeId, intervalMs: config.proxy.placement_share_interval * 1000, now },
+    );
+    placements.start();
+  }
   // Counted on the hot path, shared through KV by a timer.
   const limits = new RateLimits(config.limits, { kv, nodeId: system.nodeId, now });
   await limits.start();
@@ -350,6 +366,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     records,
     log,
     registrations,
+    placements,
     system,
     sessions,
     auth,
@@ -374,6 +391,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         await server.guard?.close();
         await sessions.close();
         await registrations.close();
+        await placements?.close();
         await limits.close();
         await auth.close();
         unfollow();

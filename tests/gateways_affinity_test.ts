@@ -1,7 +1,9 @@
 /**
  * Two gateways on one KV file route a conversation alike: plain `/v1/chat/completions` calls with
  * the session header take the replica the session head names (written by whichever gateway
- * served the last call), so a conversation moved to the other gateway stays on its replica.
+ * served the last call), so a conversation moved to the other gateway stays on its replica; and
+ * without a session header prefix_aware finds a prompt the other gateway routed, from the
+ * placements the gateways share through KV.
  */
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import OpenAI from "openai";
@@ -82,6 +84,60 @@ Deno.test("a conversation alternating between two gateways on one KV file stays 
     assertEquals(Object.fromEntries(third), Object.fromEntries(first));
     // The conversations were spread, not all on one replica.
     assertEquals(new Set(first.values()).size, 3);
+  } finally {
+    await other.close({ deadlineMs: 2_000 });
+    await rig.close();
+  }
+});
+
+Deno.test("a prompt routed by one gateway finds its replica through another: prefix_aware indexes share their placements through KV", async () => {
+  const rig = await startRig({
+    replicas: 3,
+    proxy: { strategy: "prefix_aware", placement_share_interval: 0.05 },
+  });
+  const other = await startGateway(rig.config, { port: 0, hostname: "127.0.0.1" });
+  const otherClient = new OpenAI({
+    baseURL: `${other.url}/v1`,
+    apiKey: "test",
+    maxRetries: 0,
+    timeout: 20_000,
+  });
+  // No session header: only the prefix indexes know where each long prompt went.
+  const ask = async (client: OpenAI, messages: OpenAI.ChatCompletionMessageParam[]) => {
+    const { response } = await client.chat.completions.create({
+      model: MODEL,
+      messages,
+      max_tokens: 2,
+    }).withResponse();
+    return response.headers.get("x-turnpike-backend")!;
+  };
+  try {
+    const prompts = Array.from(
+      { length: SESSIONS },
+      (_, i) => `${i} ${crypto.randomUUID()} `.repeat(400),
+    );
+    const first = new Map<string, string>();
+    for (const p of prompts) first.set(p, await ask(rig.client, [{ role: "user", content: p }]));
+    assertEquals(new Set(first.values()).size, 3);
+    await waitFor(
+      "the other gateway to take in the placements",
+      () => Promise.resolve((other.placements?.absorbed ?? 0) >= SESSIONS),
+      { everyMs: 20 },
+    );
+    // The next turn of each, through the other gateway, in the other order (its own tie-breaks
+    // by load would seat them elsewhere).
+    const second = new Map<string, string>();
+    for (const p of [...prompts].reverse()) {
+      second.set(
+        p,
+        await ask(otherClient, [
+          { role: "user", content: p },
+          { role: "assistant", content: "ok" },
+          { role: "user", content: "and then?" },
+        ]),
+      );
+    }
+    assertEquals(Object.fromEntries(second), Object.fromEntries(first));
   } finally {
     await other.close({ deadlineMs: 2_000 });
     await rig.close();

@@ -21,6 +21,8 @@ export interface FleetOptions {
   now?: () => number;
   /** Builds a model's picker. @default createPicker(proxy.strategy, strategyOptions(proxy)) */
   picker?: (model: string) => Picker;
+  /** Told of each pick of a prompt with prefix blocks, to share with other gateway processes. */
+  placed?: (model: string, backendId: string, hashes: readonly number[]) => void;
 }
 
 /** One model as the fleet holds it. */
@@ -53,6 +55,7 @@ export class Fleet {
   #proxy: ProxyConfig;
   #now: () => number;
   #picker: (model: string) => Picker;
+  #placed: FleetOptions["placed"];
   #models = new Map<string, ModelEntry>();
 
   /** @param system the actor system the actors run in, @param proxy the `proxy:` settings */
@@ -62,6 +65,7 @@ export class Fleet {
     this.#now = options.now ?? Date.now;
     this.#picker = options.picker ??
       (() => createPicker(proxy.strategy, strategyOptions(proxy, { now: this.#now })));
+    this.#placed = options.placed;
   }
 
   /** Makes sure `model` has a router (spawning its actor); `configured` models stay listed with no backends. */
@@ -71,7 +75,12 @@ export class Fleet {
       known.configured ||= configured;
       return;
     }
-    const router = new ModelRouter(model, this.#picker(model));
+    const placed = this.#placed;
+    const router = new ModelRouter(
+      model,
+      this.#picker(model),
+      placed ? { placed: (id, hashes) => placed(model, id, hashes) } : {},
+    );
     const ref = this.#system.spawn(
       routerBehavior({
         model,

@@ -7,6 +7,7 @@ export {
   type ModelStatus,
 } from "./fleet.ts";
 export { ModelRouter, type RouterLimits } from "./model_router.ts";
+export { type AbsorbPlacement, PlacementShare, type PlacementShareOptions } from "./placements.ts";
 export {
   type RegisterBackend,
   type Registration,

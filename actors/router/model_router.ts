@@ -29,11 +29,20 @@ export class ModelRouter {
   #table: RoutingTable = RoutingTable.EMPTY;
   /** The table the strategies last caught up with: backends that left it are forgotten on the next pick. */
   #picked: RoutingTable = RoutingTable.EMPTY;
+  readonly #placed: ((backendId: string, hashes: readonly number[]) => void) | undefined;
 
-  /** @param model the model name, @param picker the combined strategy */
-  constructor(model: string, picker: Picker) {
+  /**
+   * @param model the model name, @param picker the combined strategy, @param options `placed`:
+   * told of each pick of a prompt with prefix blocks (the backend and the blocks), to share it
+   */
+  constructor(
+    model: string,
+    picker: Picker,
+    options: { placed?: (backendId: string, hashes: readonly number[]) => void } = {},
+  ) {
     this.model = model;
     this.#picker = picker;
+    this.#placed = options.placed;
   }
 
   /** Makes `pick` consider only backends `limits` says have room, and tells it of every release. */
@@ -89,7 +98,18 @@ export class ModelRouter {
     if (candidates.length === 0) return undefined;
     const chosen = this.#picker.pick(request, candidates, note);
     if (note !== undefined && exclude !== undefined && exclude.size > 0) note.reason = "fallback";
+    if (chosen !== undefined && this.#placed && request.prefixHashes.length > 0) {
+      this.#placed(chosen.id, request.prefixHashes);
+    }
     return chosen;
+  }
+
+  /**
+   * Tells the strategies that another gateway process sent a prompt with prefix blocks `hashes`
+   * to backend `backendId`; ignored for a backend not routed here.
+   */
+  absorb(backendId: string, hashes: readonly number[]): void {
+    if (this.#table.get(backendId) !== undefined) this.#picker.absorb?.(backendId, hashes);
   }
 
   /** Counts a request sent to `view` (call right after `pick`). */

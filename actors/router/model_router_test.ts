@@ -97,3 +97,17 @@ Deno.test("pick() offers only backends its limits give room, and release() tells
   r.limit(undefined);
   assertEquals(r.pick(REQUEST) !== undefined, true);
 });
+
+Deno.test("pick() tells `placed` where a prompt with prefix blocks went; absorb() reaches the strategies", () => {
+  const placed: [string, number[]][] = [];
+  const r = new ModelRouter("m", createPicker("prefix_aware", strategyOptions(proxy)), {
+    placed: (id, hashes) => placed.push([id, [...hashes]]),
+  });
+  r.publish(table(["a", true], ["b", true], ["c", true]));
+  const first = r.pick({ ...REQUEST, prefixHashes: [5, 6], promptChars: 4096 });
+  r.pick({ ...REQUEST, prefixHashes: [], promptChars: 10 });
+  assertEquals(placed, [[first!.id, [5, 6]]]);
+  // Another gateway sent [1, 2, 3] to b (where a tie would not have gone: c is next in turn).
+  r.absorb("b", [1, 2, 3]);
+  assertEquals(r.pick({ ...REQUEST, prefixHashes: [1, 2, 3, 4], promptChars: 8192 })?.id, "b");
+});

@@ -113,6 +113,12 @@ export class SwitchablePicker implements Picker {
     side?.picker.learn?.(request, backendId, report);
   }
 
+  /** Passes another gateway process's placement to both sides: each routes some of its sessions. */
+  absorb(backendId: string, hashes: readonly number[]): void {
+    this.#incumbent.picker.absorb?.(backendId, hashes);
+    this.#canary?.picker.absorb?.(backendId, hashes);
+  }
+
   /** Switches every request to `spec` now, ending a canary. */
   set(spec: StrategySpec): void {
     this.#canary = undefined;

@@ -141,6 +141,13 @@ export function traceCopies(replicas: number): number {
   return Math.max(1, Math.ceil(replicas / 4));
 }
 
+/**
+ * Trace ms after which another gateway's router has taken in a placement: two of
+ * `proxy.placement_share_interval`'s 0.1 s (the write's wait, then the reader's) at the bench's
+ * time scale of 10, the slowest case.
+ */
+export const PLACEMENT_SHARE_MS = 2_000;
+
 /** Options of {@linkcode virtualRun}. */
 export interface VirtualOptions {
   replicas: number;
@@ -163,6 +170,11 @@ export interface VirtualOptions {
    * next one. @default 1
    */
   gateways?: number;
+  /**
+   * With several gateways, trace ms after a pick at which the other gateways' routers take it in
+   * (`proxy.share_placements`), or false for none. @default {@linkcode PLACEMENT_SHARE_MS}
+   */
+  placementShareMs?: number | false;
   /**
    * Whether each gateway's router runs under the admission gate with fixed caps (a replica's KV
    * capacity, `admission.max_in_flight_per_replica`'s 256), requests that find no room waiting in
@@ -391,6 +403,7 @@ export function virtualRun(
     return replica;
   };
   const feedback = options.prefixFeedback ?? true;
+  const shareMs = gatewayCount > 1 ? options.placementShareMs ?? PLACEMENT_SHARE_MS : false;
   // As the gateway does: the prompt's text rides along only for the strategies that read it.
   const withText = strategy !== BASELINE && needsPromptText(strategy);
   const textOptions = {
@@ -537,6 +550,14 @@ export function virtualRun(
       | undefined,
   ) => {
     const r = requests[index]!;
+    const hashes = features.prefixHashes;
+    if (via !== undefined && shareMs !== false && hashes.length > 0) {
+      pickers.forEach((other) => {
+        if (other !== via.picker) {
+          clock.at(clock.now() + shareMs, () => other.absorb?.(view.id, hashes));
+        }
+      });
+    }
     const ended = () => {
       if (via?.gateway !== undefined) via.ticket.release(via.backend, undefined, features);
       else {

@@ -160,5 +160,8 @@ export function createPicker(strategy: StrategySpec, options: StrategyOptions): 
     prefilled(request: RequestFeatures, backendId: string): void {
       for (const { strategy } of parts) strategy.prefilled?.(request, backendId);
     },
+    absorb(backendId: string, hashes: readonly number[]): void {
+      for (const { strategy } of parts) strategy.absorb?.(backendId, hashes);
+    },
   };
 }

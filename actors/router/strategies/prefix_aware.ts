@@ -302,6 +302,14 @@ export function prefixAware(options: StrategyOptions): Strategy {
     const queued = (pendingChars.get(home) ?? 0) - least;
     return queued > HOME_PENDING_PROMPTS * request.promptChars ? undefined : home;
   };
+  const indexOf = (backendId: string): PrefixIndex => {
+    let index = indexes.get(backendId);
+    if (index === undefined) {
+      index = new PrefixIndex(options.prefixCacheBlocks, { max: options.prefixCacheBlocks * 4 });
+      indexes.set(backendId, index);
+    }
+    return index;
+  };
   const ownPrediction = (request: RequestFeatures): Prediction | undefined => {
     const prediction = request.prefixPrediction;
     return prediction instanceof Prediction && prediction.owner === indexes
@@ -336,11 +344,7 @@ export function prefixAware(options: StrategyOptions): Strategy {
     },
     observe(request: RequestFeatures, chosen: BackendView): void {
       if (request.prefixHashes.length === 0) return;
-      let index = indexes.get(chosen.id);
-      if (index === undefined) {
-        index = new PrefixIndex(options.prefixCacheBlocks, { max: options.prefixCacheBlocks * 4 });
-        indexes.set(chosen.id, index);
-      }
+      const index = indexOf(chosen.id);
       const stamps = index.stamps(request.prefixHashes);
       const next = request.prefixHashes[stamps.length];
       const clock = index.clock;
@@ -366,6 +370,11 @@ export function prefixAware(options: StrategyOptions): Strategy {
     forget(backendId: string): void {
       indexes.delete(backendId);
       pendingChars.delete(backendId);
+    },
+    absorb(backendId: string, hashes: readonly number[]): void {
+      // Another gateway's request brings these blocks there: the replica will hold them as if
+      // this router had sent it (its feedback corrects the guess like any other).
+      if (hashes.length > 0) indexOf(backendId).insert(hashes);
     },
     prefilled(request: RequestFeatures, backendId: string): void {
       const prediction = ownPrediction(request);

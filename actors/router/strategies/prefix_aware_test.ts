@@ -90,6 +90,18 @@ Deno.test("prefix_aware forgets a retired replica's cache", () => {
   assertEquals(scores[0], scores[1]);
 });
 
+Deno.test("prefix_aware takes in another gateway's placements as if it had routed them, with no load", () => {
+  const s = prefixAware(options());
+  s.absorb!("b", [1, 2, 3]);
+  const candidates = [view("a"), view("b"), view("c")];
+  const scores = s.score(request([1, 2, 3, 4]), candidates);
+  assert(scores[1]! > scores[0]! && scores[0] === scores[2], `${scores}`);
+  // Counted as held, not as prefill this router sent there: b carries no extra load.
+  assertEquals(s.score(request([9]), candidates), [1, 1, 1].map((x) => PREFIX_LOAD_SHARE * x));
+  s.absorb!("a", []);
+  assertEquals(s.score(request([1, 2, 3, 4]), candidates), scores);
+});
+
 Deno.test("prefix_aware prefers a session's home replica when no index knows the prompt", () => {
   const strategy = prefixAware(options());
   const routed = { ...request([1, 2, 3, 4], "s"), homeBackend: "b" };

@@ -102,6 +102,12 @@ export interface Strategy {
    * let go; told at least once per chosen backend, perhaps twice.
    */
   prefilled?(request: RequestFeatures, backendId: string): void;
+  /**
+   * Told that another gateway process sent a prompt with the prefix block hashes `hashes` to
+   * `backendId` (a placement it shared through KV), so an estimate of that backend's cache can
+   * hold those blocks too; off the hot path.
+   */
+  absorb?(backendId: string, hashes: readonly number[]): void;
 }
 
 /** Builds a strategy from the shared options. */
@@ -123,4 +129,6 @@ export interface Picker {
   learn?(request: RequestFeatures, backendId: string, report: CacheReport): void;
   /** Tells every strategy that the request chosen for `backendId` is past its prefill or has ended there. */
   prefilled?(request: RequestFeatures, backendId: string): void;
+  /** Tells every strategy of another gateway process's placement of a prompt on `backendId`. */
+  absorb?(backendId: string, hashes: readonly number[]): void;
 }
