@@ -105,13 +105,14 @@ export const ProxySchema = z.strictObject({
    */
   prefix_feedback: z.boolean().default(true),
   /**
-   * Whether this gateway process shares through KV which replica it sent each prompt's prefix to,
-   * and takes in the other processes' placements, so that each prefix index sees the traffic of
-   * every gateway on the store. @default true
+   * Whether this gateway process shares through KV which replica it sent each prompt's prefix to
+   * (and how much of it that replica must prefill, until its first token), and takes in the other
+   * processes' placements, so that each prefix index, and each count of prefill queued at a
+   * replica, sees the traffic of every gateway on the store. @default true
    */
   share_placements: z.boolean().default(true),
   /** Seconds between the writes and reads of the shared placements. */
-  placement_share_interval: seconds.max(60).default(0.1),
+  placement_share_interval: seconds.max(60).default(0.025),
   /** Seconds between reads of the backend registrations every gateway process shares in KV. */
   registration_sync_interval: seconds.default(1),
   /** The per-request records every gateway process shares in KV. */

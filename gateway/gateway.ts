@@ -126,7 +126,12 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     now,
     picker: (model) => switches.pickerFor(model),
     ...(config.proxy.share_placements
-      ? { placed: (model, id, hashes) => placements?.note(model, id, hashes) }
+      ? {
+        placements: (model) => ({
+          placed: (id, request) => placements?.note(model, id, request),
+          prefilled: (request) => placements?.prefilled(request),
+        }),
+      }
       : {}),
   });
   const records = new RecordStore({
@@ -255,11 +260,17 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   await registrations.start();
   if (config.proxy.share_placements) {
-    placements = new PlacementShare(
-      kv,
-      (model, id, hashes) => fleet.router(model)?.absorb(id, hashes),
-      { nodeId: system.nodeId, intervalMs: config.proxy.placement_share_interval * 1000, now },
-    );
+    placements = new PlacementShare(kv, {
+      absorb: (model, id, hashes, pending) => fleet.router(model)?.absorb(id, hashes, pending),
+      absorbedPrefilled: (model, id, pending) =>
+        fleet.router(model)?.absorbedPrefilled(id, pending),
+    }, {
+      nodeId: system.nodeId,
+      blockChars: config.proxy.prefix_block_chars,
+      intervalMs: config.proxy.placement_share_interval * 1000,
+      othersPresent: () => sessions.othersPresent,
+      now,
+    });
     placements.start();
   }
   // Counted on the hot path, shared through KV by a timer.

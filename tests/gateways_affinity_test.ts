@@ -116,12 +116,25 @@ Deno.test("a prompt routed by one gateway finds its replica through another: pre
       { length: SESSIONS },
       (_, i) => `${i} ${crypto.randomUUID()} `.repeat(400),
     );
+    // A gateway alone on the store shares nothing: the first one learns of the other from its
+    // heartbeat (every 2 s).
+    await waitFor(
+      "the first gateway to see the other on the store",
+      () => Promise.resolve(rig.gateway.sessions.othersPresent),
+      { everyMs: 20 },
+    );
     const first = new Map<string, string>();
     for (const p of prompts) first.set(p, await ask(rig.client, [{ role: "user", content: p }]));
     assertEquals(new Set(first.values()).size, 3);
     await waitFor(
       "the other gateway to take in the placements",
       () => Promise.resolve((other.placements?.absorbed ?? 0) >= SESSIONS),
+      { everyMs: 20 },
+    );
+    // Each prefill counted as load there ends with its first token at the first gateway.
+    await waitFor(
+      "the other gateway to see every prefill end",
+      () => Promise.resolve(other.placements?.foreignPrefills === 0),
       { everyMs: 20 },
     );
     // The next turn of each, through the other gateway, in the other order (its own tie-breaks

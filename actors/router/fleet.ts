@@ -2,7 +2,7 @@
 import type { ProxyConfig } from "../../config/mod.ts";
 import type { ActorRef, ActorSystem } from "../runtime/mod.ts";
 import type { BackendReport, BackendSource, RequestOutcome } from "../backend/mod.ts";
-import { ModelRouter } from "./model_router.ts";
+import { ModelRouter, type RouterPlacements } from "./model_router.ts";
 import { type AddResult, routerBehavior, type RouterMessage } from "./router_actor.ts";
 import { linkOf, type Member } from "./routing_table.ts";
 import { createPicker, strategyOptions } from "./strategies/mod.ts";
@@ -21,8 +21,8 @@ export interface FleetOptions {
   now?: () => number;
   /** Builds a model's picker. @default createPicker(proxy.strategy, strategyOptions(proxy)) */
   picker?: (model: string) => Picker;
-  /** Told of each pick of a prompt with prefix blocks, to share with other gateway processes. */
-  placed?: (model: string, backendId: string, hashes: readonly number[]) => void;
+  /** Told of each model's picks of prompts with prefix blocks, to share with other gateway processes. */
+  placements?: (model: string) => RouterPlacements;
 }
 
 /** One model as the fleet holds it. */
@@ -55,7 +55,7 @@ export class Fleet {
   #proxy: ProxyConfig;
   #now: () => number;
   #picker: (model: string) => Picker;
-  #placed: FleetOptions["placed"];
+  #placements: FleetOptions["placements"];
   #models = new Map<string, ModelEntry>();
 
   /** @param system the actor system the actors run in, @param proxy the `proxy:` settings */
@@ -65,7 +65,7 @@ export class Fleet {
     this.#now = options.now ?? Date.now;
     this.#picker = options.picker ??
       (() => createPicker(proxy.strategy, strategyOptions(proxy, { now: this.#now })));
-    this.#placed = options.placed;
+    this.#placements = options.placements;
   }
 
   /** Makes sure `model` has a router (spawning its actor); `configured` models stay listed with no backends. */
@@ -75,12 +75,8 @@ export class Fleet {
       known.configured ||= configured;
       return;
     }
-    const placed = this.#placed;
-    const router = new ModelRouter(
-      model,
-      this.#picker(model),
-      placed ? { placed: (id, hashes) => placed(model, id, hashes) } : {},
-    );
+    const placements = this.#placements?.(model);
+    const router = new ModelRouter(model, this.#picker(model), placements ? { placements } : {});
     const ref = this.#system.spawn(
       routerBehavior({
         model,

@@ -6,8 +6,8 @@ export {
   type FleetOptions,
   type ModelStatus,
 } from "./fleet.ts";
-export { ModelRouter, type RouterLimits } from "./model_router.ts";
-export { type AbsorbPlacement, PlacementShare, type PlacementShareOptions } from "./placements.ts";
+export { ModelRouter, type RouterLimits, type RouterPlacements } from "./model_router.ts";
+export { type PlacementRouters, PlacementShare, type PlacementShareOptions } from "./placements.ts";
 export {
   type RegisterBackend,
   type Registration,

@@ -16,6 +16,14 @@ export interface RouterLimits {
   released(view: BackendView): void;
 }
 
+/** Where a router's picks go to be shared with other gateway processes. */
+export interface RouterPlacements {
+  /** `request` (with prefix blocks) was just sent to `backendId`. */
+  placed(backendId: string, request: RequestFeatures): void;
+  /** `request`'s prefill is done: its first token came, or it ended. */
+  prefilled(request: RequestFeatures): void;
+}
+
 /**
  * Routing for one model. The RouterActor is the only writer of its table and swaps in a new
  * one with `publish` when membership or a report changes; `pick`, `acquire` and `release` are
@@ -29,20 +37,17 @@ export class ModelRouter {
   #table: RoutingTable = RoutingTable.EMPTY;
   /** The table the strategies last caught up with: backends that left it are forgotten on the next pick. */
   #picked: RoutingTable = RoutingTable.EMPTY;
-  readonly #placed: ((backendId: string, hashes: readonly number[]) => void) | undefined;
+  readonly #placements: RouterPlacements | undefined;
 
   /**
-   * @param model the model name, @param picker the combined strategy, @param options `placed`:
-   * told of each pick of a prompt with prefix blocks (the backend and the blocks), to share it
+   * @param model the model name, @param picker the combined strategy, @param options
+   * `placements`: told of each pick of a prompt with prefix blocks and of the end of its prefill,
+   * to share them with other gateway processes
    */
-  constructor(
-    model: string,
-    picker: Picker,
-    options: { placed?: (backendId: string, hashes: readonly number[]) => void } = {},
-  ) {
+  constructor(model: string, picker: Picker, options: { placements?: RouterPlacements } = {}) {
     this.model = model;
     this.#picker = picker;
-    this.#placed = options.placed;
+    this.#placements = options.placements;
   }
 
   /** Makes `pick` consider only backends `limits` says have room, and tells it of every release. */
@@ -98,18 +103,25 @@ export class ModelRouter {
     if (candidates.length === 0) return undefined;
     const chosen = this.#picker.pick(request, candidates, note);
     if (note !== undefined && exclude !== undefined && exclude.size > 0) note.reason = "fallback";
-    if (chosen !== undefined && this.#placed && request.prefixHashes.length > 0) {
-      this.#placed(chosen.id, request.prefixHashes);
+    if (chosen !== undefined && this.#placements && request.prefixHashes.length > 0) {
+      this.#placements.placed(chosen.id, request);
     }
     return chosen;
   }
 
   /**
    * Tells the strategies that another gateway process sent a prompt with prefix blocks `hashes`
-   * to backend `backendId`; ignored for a backend not routed here.
+   * to backend `backendId`, `pendingChars` of it uncached there; ignored for a backend not routed
+   * here.
    */
-  absorb(backendId: string, hashes: readonly number[]): void {
-    if (this.#table.get(backendId) !== undefined) this.#picker.absorb?.(backendId, hashes);
+  absorb(backendId: string, hashes: readonly number[], pendingChars: number): void {
+    if (this.#table.get(backendId) === undefined) return;
+    this.#picker.absorb?.(backendId, hashes, pendingChars);
+  }
+
+  /** Tells the strategies that another process's `pendingChars` of prefill on `backendId` are done. */
+  absorbedPrefilled(backendId: string, pendingChars: number): void {
+    this.#picker.absorbedPrefilled?.(backendId, pendingChars);
   }
 
   /** Counts a request sent to `view` (call right after `pick`). */
@@ -124,13 +136,17 @@ export class ModelRouter {
    */
   release(view: BackendView, _outcome?: unknown, request?: RequestFeatures): void {
     if (view.inFlight > 0) view.inFlight--;
-    if (request !== undefined) this.#picker.prefilled?.(request, view.id);
+    if (request !== undefined) {
+      this.#picker.prefilled?.(request, view.id);
+      this.#placements?.prefilled(request);
+    }
     this.#limits?.released(view);
   }
 
   /** Tells the strategies that `request`'s first token came from `view` (its prefill is done). */
   prefilled(view: BackendView, request: RequestFeatures): void {
     this.#picker.prefilled?.(request, view.id);
+    this.#placements?.prefilled(request);
   }
 
   /**

@@ -98,16 +98,24 @@ Deno.test("pick() offers only backends its limits give room, and release() tells
   assertEquals(r.pick(REQUEST) !== undefined, true);
 });
 
-Deno.test("pick() tells `placed` where a prompt with prefix blocks went; absorb() reaches the strategies", () => {
+Deno.test("pick() tells the placements where a prompt with prefix blocks went, and release() when its prefill ended; absorb() reaches the strategies", () => {
   const placed: [string, number[]][] = [];
+  const ended: number[][] = [];
   const r = new ModelRouter("m", createPicker("prefix_aware", strategyOptions(proxy)), {
-    placed: (id, hashes) => placed.push([id, [...hashes]]),
+    placements: {
+      placed: (id, request) => placed.push([id, [...request.prefixHashes]]),
+      prefilled: (request) => ended.push([...request.prefixHashes]),
+    },
   });
   r.publish(table(["a", true], ["b", true], ["c", true]));
-  const first = r.pick({ ...REQUEST, prefixHashes: [5, 6], promptChars: 4096 });
+  const long = { ...REQUEST, prefixHashes: [5, 6], promptChars: 4096 };
+  const first = r.pick(long);
   r.pick({ ...REQUEST, prefixHashes: [], promptChars: 10 });
   assertEquals(placed, [[first!.id, [5, 6]]]);
+  r.acquire(first!);
+  r.release(first!, undefined, long);
+  assertEquals(ended, [[5, 6]]);
   // Another gateway sent [1, 2, 3] to b (where a tie would not have gone: c is next in turn).
-  r.absorb("b", [1, 2, 3]);
+  r.absorb("b", [1, 2, 3], 0);
   assertEquals(r.pick({ ...REQUEST, prefixHashes: [1, 2, 3, 4], promptChars: 8192 })?.id, "b");
 });

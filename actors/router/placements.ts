@@ -1,21 +1,23 @@
 /**
  * Placements shared between the gateway processes on one KV store: which replica each prompt's
- * prefix blocks were sent to. Each process's prefix index knows only what it routed itself; with
- * two processes each sees half of the traffic that fills a replica's cache, and routes the other
- * half's conversations as if their history were nowhere. Every `intervalMs` a process writes what
- * it placed since its last write as one KV value, and reads the values the other processes wrote,
- * whose placements its routers absorb into their estimates. Off the hot path both ways: a pick
- * only appends to an in-memory outbox.
+ * prefix blocks were sent to, and how much of it the replica was expected to prefill. Each
+ * process's prefix index knows only what it routed itself; with two processes each sees half of
+ * the traffic that fills a replica's cache and half of the prefill queued there. Every
+ * `intervalMs` a process writes what it placed since its last write (and which of those prefills
+ * are done) as one KV value, and reads the values the other processes wrote: its routers absorb
+ * their blocks into their estimates and count their prefill as load until it is done. Off the hot
+ * path both ways: a pick only appends to an in-memory outbox.
  */
 import { z } from "zod";
 import { Repeating } from "../runtime/repeating.ts";
+import type { RequestFeatures } from "./strategies/mod.ts";
 
 const PREFIX = ["placement"] as const;
 
 /** Most prefix blocks one KV value carries (a value holds 64 KiB at most). */
 const HASHES_PER_VALUE = 4_000;
 
-/** Most placements the outbox keeps between two writes; the oldest go first past it. */
+/** Most placements (and ends of prefill) the outbox keeps between two writes; the oldest go first past it. */
 const OUTBOX_MAX = 8_192;
 
 /**
@@ -24,47 +26,93 @@ const OUTBOX_MAX = 8_192;
  */
 const READ_BEHIND_MS = 2_000;
 
-/** One value of placements under `["placement", atMs, node, seq]`: `[model, backend id, block hashes]` each. */
-const PlacementsSchema = z.array(z.tuple([z.string(), z.string(), z.array(z.number())]));
+/**
+ * Another process's prefill counts as load here at most this long, in ms: its end may never
+ * come (that process was killed).
+ */
+const FOREIGN_PREFILL_MAX_MS = 120_000;
+
+/**
+ * One value under `["placement", atMs, node, seq]`: placements `[model, backend id, block hashes,
+ * uncached prompt characters, id]` and the ids whose prefill is done.
+ */
+const PlacementsSchema = z.object({
+  p: z.array(
+    z.tuple([z.string(), z.string(), z.array(z.number()), z.number().nonnegative(), z.number()]),
+  ),
+  d: z.array(z.number()),
+});
+type Placements = z.infer<typeof PlacementsSchema>;
+type Placement = Placements["p"][number];
 
 /** Options of {@linkcode PlacementShare}. */
 export interface PlacementShareOptions {
   /** This gateway process (actor system node id): its own values are not read back. */
   nodeId: string;
-  /** Time between writes (and reads), in ms. @default 100 */
+  /** Characters per prefix block (`proxy.prefix_block_chars`), to count a prompt's uncached part. */
+  blockChars: number;
+  /** Time between writes (and reads), in ms. @default 25 */
   intervalMs?: number;
   /** How long a value stays in KV, in ms. @default 30_000 */
   retentionMs?: number;
+  /**
+   * Whether another gateway process is on the store now: alone, a process writes and reads
+   * nothing, and what it notes is let go. @default always
+   */
+  othersPresent?: () => boolean;
   /** Clock in ms since the epoch. @default Date.now */
   now?: () => number;
 }
 
-/** The routers' side: takes another process's placement of `hashes` on `backendId` for `model`. */
-export type AbsorbPlacement = (model: string, backendId: string, hashes: readonly number[]) => void;
+/** The routers' side of the other processes' placements. */
+export interface PlacementRouters {
+  /** Another process sent a prompt with blocks `hashes` to `backendId`, `pendingChars` of it uncached. */
+  absorb(model: string, backendId: string, hashes: readonly number[], pendingChars: number): void;
+  /** That process's `pendingChars` of prefill on `backendId` are done. */
+  absorbedPrefilled(model: string, backendId: string, pendingChars: number): void;
+}
 
-/** Shares this process's placements through KV and hands the other processes' to `absorb`. */
+/** Another process's prefill counted here until its end. */
+interface ForeignPrefill {
+  model: string;
+  backendId: string;
+  chars: number;
+  at: number;
+}
+
+/** Shares this process's placements through KV and hands the other processes' to its routers. */
 export class PlacementShare {
   readonly #kv: Deno.Kv;
-  readonly #absorb: AbsorbPlacement;
+  readonly #routers: PlacementRouters;
   readonly #node: string;
+  readonly #blockChars: number;
   readonly #retentionMs: number;
   readonly #now: () => number;
+  readonly #othersPresent: () => boolean;
   readonly #repeat: Repeating;
-  #outbox: [string, string, readonly number[]][] = [];
+  #placed: Placement[] = [];
+  #done: number[] = [];
+  #nextId = 0;
   #seq = 0;
   /** Keys of the values read within the window, with their timestamps. */
   #seen = new Map<string, number>();
+  /** Other processes' prefill counted as load here, by node and id. */
+  #foreign = new Map<string, ForeignPrefill>();
+  /** Ends read before their placements (node and id), with when, so those count no load. */
+  #early = new Map<string, number>();
   #absorbed = 0;
 
-  /** @param kv the store every gateway process opens, @param absorb the routers' side */
-  constructor(kv: Deno.Kv, absorb: AbsorbPlacement, options: PlacementShareOptions) {
+  /** @param kv the store every gateway process opens, @param routers the routers' side */
+  constructor(kv: Deno.Kv, routers: PlacementRouters, options: PlacementShareOptions) {
     this.#kv = kv;
-    this.#absorb = absorb;
+    this.#routers = routers;
     this.#node = options.nodeId;
+    this.#blockChars = options.blockChars;
     this.#retentionMs = options.retentionMs ?? 30_000;
     this.#now = options.now ?? Date.now;
+    this.#othersPresent = options.othersPresent ?? (() => true);
     this.#repeat = new Repeating(() => this.sync(), {
-      intervalMs: options.intervalMs ?? 100,
+      intervalMs: options.intervalMs ?? 25,
       what: "share routing placements through KV",
       now: this.#now,
       keepsAlive: false,
@@ -74,6 +122,11 @@ export class PlacementShare {
   /** Placements of other processes handed to the routers so far. */
   get absorbed(): number {
     return this.#absorbed;
+  }
+
+  /** Other processes' prefills counted as load here now. */
+  get foreignPrefills(): number {
+    return this.#foreign.size;
   }
 
   /** Starts writing and reading every interval. */
@@ -87,65 +140,123 @@ export class PlacementShare {
     await this.#write();
   }
 
-  /** Notes that this process sent a prompt with prefix blocks `hashes` to `backendId` (the hot path's part). */
-  note(model: string, backendId: string, hashes: readonly number[]): void {
-    if (this.#outbox.length >= OUTBOX_MAX) this.#outbox.shift();
-    this.#outbox.push([model, backendId, hashes]);
+  /**
+   * Notes that this process sent `request` to `backendId` (the hot path's part: an array push).
+   * Its uncached part is what the strategy predicted the backend lacks; a retry's earlier
+   * placement ends first.
+   */
+  note(model: string, backendId: string, request: RequestFeatures): void {
+    this.prefilled(request);
+    const cached = (request.predictedPrefixBlocks ?? 0) * this.#blockChars;
+    const pending = Math.max(0, request.promptChars - cached);
+    const id = this.#nextId++;
+    if (pending > 0) request.sharedPlacement = id;
+    if (this.#placed.length >= OUTBOX_MAX) this.#placed.shift();
+    this.#placed.push([model, backendId, request.prefixHashes as number[], pending, id]);
   }
 
-  /** Writes the outbox, then reads and absorbs the other processes' new values. */
+  /** Notes that `request`'s prefill is done (its first token, or its end); once per placement. */
+  prefilled(request: RequestFeatures): void {
+    const id = request.sharedPlacement;
+    if (id === undefined) return;
+    request.sharedPlacement = undefined;
+    if (this.#done.length >= OUTBOX_MAX) this.#done.shift();
+    this.#done.push(id);
+  }
+
+  /** Writes the outbox, then reads and absorbs the other processes' new values (nothing while alone). */
   async sync(): Promise<void> {
-    await this.#write();
-    await this.#read();
+    const now = this.#now();
+    if (!this.#othersPresent()) {
+      this.#placed = [];
+      this.#done = [];
+    } else {
+      await this.#write();
+      await this.#read(now);
+    }
+    this.#expire(now);
   }
 
   async #write(): Promise<void> {
-    const outbox = this.#outbox;
-    if (outbox.length === 0) return;
-    this.#outbox = [];
+    if (this.#placed.length === 0 && this.#done.length === 0) return;
+    const placed = this.#placed;
+    const done = this.#done;
+    this.#placed = [];
+    this.#done = [];
     const at = this.#now();
-    let value: [string, string, readonly number[]][] = [];
+    const values: Placements[] = [];
+    let value: Placements = { p: [], d: [] };
     let hashes = 0;
-    const writes: Promise<unknown>[] = [];
-    const flush = () => {
-      if (value.length === 0) return;
-      writes.push(
-        this.#kv.set([...PREFIX, at, this.#node, this.#seq++], value, {
-          expireIn: this.#retentionMs,
-        }),
-      );
-      value = [];
-      hashes = 0;
-    };
-    for (const placement of outbox) {
+    for (const placement of placed) {
       const blocks = placement[2].length > HASHES_PER_VALUE
         ? placement[2].slice(0, HASHES_PER_VALUE)
         : placement[2];
-      if (hashes + blocks.length > HASHES_PER_VALUE) flush();
-      value.push([placement[0], placement[1], blocks]);
+      if (hashes + blocks.length > HASHES_PER_VALUE && value.p.length > 0) {
+        values.push(value);
+        value = { p: [], d: [] };
+        hashes = 0;
+      }
+      value.p.push([placement[0], placement[1], blocks, placement[3], placement[4]]);
       hashes += blocks.length;
     }
-    flush();
-    await Promise.all(writes);
+    // The ends go last, after every placement they may end.
+    value.d = done;
+    values.push(value);
+    // One after another: a reader that sees a later value has seen the earlier ones.
+    for (const v of values) {
+      await this.#kv.set([...PREFIX, at, this.#node, this.#seq++], v, {
+        expireIn: this.#retentionMs,
+      });
+    }
   }
 
-  async #read(): Promise<void> {
-    const from = this.#now() - READ_BEHIND_MS;
+  async #read(now: number): Promise<void> {
+    const from = now - READ_BEHIND_MS;
     for await (
       const entry of this.#kv.list({ start: [...PREFIX, from], end: [...PREFIX, Infinity] })
     ) {
       const [, at, node] = entry.key;
-      if (typeof at !== "number" || node === this.#node) continue;
-      const id = JSON.stringify(entry.key);
-      if (this.#seen.has(id)) continue;
-      this.#seen.set(id, at);
+      if (typeof at !== "number" || typeof node !== "string" || node === this.#node) continue;
+      const key = JSON.stringify(entry.key);
+      if (this.#seen.has(key)) continue;
+      this.#seen.set(key, at);
       const parsed = PlacementsSchema.safeParse(entry.value);
-      if (!parsed.success) continue;
-      for (const [model, backendId, hashes] of parsed.data) {
-        this.#absorb(model, backendId, hashes);
-        this.#absorbed++;
-      }
+      if (parsed.success) this.#take(node, parsed.data, now);
     }
-    for (const [id, at] of this.#seen) if (at < from) this.#seen.delete(id);
+    for (const [key, at] of this.#seen) if (at < from) this.#seen.delete(key);
+  }
+
+  /** Lets go of other processes' prefills whose end has not come in {@linkcode FOREIGN_PREFILL_MAX_MS}. */
+  #expire(now: number): void {
+    for (const [key, at] of this.#early) {
+      if (at < now - FOREIGN_PREFILL_MAX_MS) this.#early.delete(key);
+    }
+    for (const [key, prefill] of this.#foreign) {
+      if (prefill.at >= now - FOREIGN_PREFILL_MAX_MS) break;
+      this.#foreign.delete(key);
+      this.#routers.absorbedPrefilled(prefill.model, prefill.backendId, prefill.chars);
+    }
+  }
+
+  /** Hands one value of `node`'s to the routers. */
+  #take(node: string, value: Placements, now: number): void {
+    for (const [model, backendId, hashes, pending, id] of value.p) {
+      const key = `${node}:${id}`;
+      const ended = this.#early.delete(key);
+      const chars = ended ? 0 : pending;
+      this.#routers.absorb(model, backendId, hashes, chars);
+      if (chars > 0) this.#foreign.set(key, { model, backendId, chars, at: now });
+      this.#absorbed++;
+    }
+    for (const id of value.d) {
+      const key = `${node}:${id}`;
+      const prefill = this.#foreign.get(key);
+      if (prefill === undefined) {
+        this.#early.set(key, now);
+        continue;
+      }
+      this.#foreign.delete(key);
+      this.#routers.absorbedPrefilled(prefill.model, prefill.backendId, prefill.chars);
+    }
   }
 }

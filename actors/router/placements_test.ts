@@ -1,23 +1,31 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { withKvPath } from "../runtime/testdata/temp_kv.ts";
 import { PlacementShare } from "./placements.ts";
+import type { RequestFeatures } from "./strategies/mod.ts";
 
-type Absorbed = [string, string, number[]];
+/** What one process's routers were told: placements with their pending characters, and ends. */
+type Told = ["absorb", string, string, number[], number] | ["prefilled", string, string, number];
+
+const BLOCK = 100;
 
 /** One gateway process's share: its own KV handle and what its routers were told. */
-async function share(path: string, node: string) {
+async function share(
+  path: string,
+  node: string,
+  now: () => number = Date.now,
+  othersPresent: () => boolean = () => true,
+) {
   const kv = await Deno.openKv(path);
-  const absorbed: Absorbed[] = [];
+  const told: Told[] = [];
   // An interval longer than any test: each test syncs when it means to.
-  const placements = new PlacementShare(
-    kv,
-    (model, id, hashes) => absorbed.push([model, id, [...hashes]]),
-    { nodeId: node, intervalMs: 600_000 },
-  );
+  const placements = new PlacementShare(kv, {
+    absorb: (model, id, hashes, pending) => told.push(["absorb", model, id, [...hashes], pending]),
+    absorbedPrefilled: (model, id, pending) => told.push(["prefilled", model, id, pending]),
+  }, { nodeId: node, blockChars: BLOCK, intervalMs: 600_000, now, othersPresent });
   let closed = false;
   return {
     placements,
-    absorbed,
+    told,
     async close() {
       if (closed) return;
       closed = true;
@@ -27,33 +35,105 @@ async function share(path: string, node: string) {
   };
 }
 
+/** A request of `hashes` blocks, `cached` of them predicted on the chosen replica. */
+function request(hashes: number[], cached = 0): RequestFeatures {
+  return {
+    model: "m",
+    sessionId: undefined,
+    prefixHashes: hashes,
+    promptChars: hashes.length * BLOCK,
+    predictedPrefixBlocks: cached,
+  };
+}
+
 Deno.test("placements noted by one process reach the others' routers once, and never its own", async () => {
   await withKvPath("turnpike-placements-", async (path) => {
     const a = await share(path, "a");
     const b = await share(path, "b");
     const c = await share(path, "c");
     try {
-      a.placements.note("m", "replica-1", [11, 12, 13]);
-      a.placements.note("other", "replica-2", [21]);
-      b.placements.note("m", "replica-3", [31, 32]);
+      a.placements.note("m", "replica-1", request([11, 12, 13], 1));
+      a.placements.note("other", "replica-2", request([21], 1));
+      b.placements.note("m", "replica-3", request([31, 32]));
       await a.placements.sync();
       await b.placements.sync();
       await c.placements.sync();
-      // b read a's before writing nothing new; a has not read b's yet.
-      assertEquals(b.absorbed, [["m", "replica-1", [11, 12, 13]], ["other", "replica-2", [21]]]);
-      assertEquals(c.absorbed, [
-        ["m", "replica-1", [11, 12, 13]],
-        ["other", "replica-2", [21]],
-        ["m", "replica-3", [31, 32]],
+      // Uncached: 2 of 3 blocks, none of 1 (fully predicted), both of 2.
+      assertEquals(b.told, [
+        ["absorb", "m", "replica-1", [11, 12, 13], 200],
+        ["absorb", "other", "replica-2", [21], 0],
       ]);
+      assertEquals(c.told.length, 3);
+      assertEquals(c.told[2], ["absorb", "m", "replica-3", [31, 32], 200]);
       await a.placements.sync();
-      assertEquals(a.absorbed, [["m", "replica-3", [31, 32]]]);
-      // Read again: nothing is absorbed twice.
+      assertEquals(a.told, [["absorb", "m", "replica-3", [31, 32], 200]]);
+      // Read again: nothing is taken twice.
       await Promise.all([a.placements.sync(), b.placements.sync(), c.placements.sync()]);
-      assertEquals([a.absorbed.length, b.absorbed.length, c.absorbed.length], [1, 2, 3]);
-      assertEquals(c.placements.absorbed, 3);
+      assertEquals([a.told.length, b.told.length, c.told.length], [1, 2, 3]);
+      assertEquals([c.placements.absorbed, c.placements.foreignPrefills], [3, 2]);
     } finally {
       await Promise.all([a.close(), b.close(), c.close()]);
+    }
+  });
+});
+
+Deno.test("the end of a shared prefill reaches the others once, also when read with its placement; a retry ends the earlier one", async () => {
+  await withKvPath("turnpike-placements-", async (path) => {
+    const a = await share(path, "a");
+    const b = await share(path, "b");
+    try {
+      const first = request([1, 2]);
+      a.placements.note("m", "replica-1", first);
+      await a.placements.sync();
+      await b.placements.sync();
+      assertEquals(b.placements.foreignPrefills, 1);
+      // Its first token, then its end: one end shared.
+      a.placements.prefilled(first);
+      a.placements.prefilled(first);
+      await a.placements.sync();
+      await b.placements.sync();
+      assertEquals(b.told.slice(1), [["prefilled", "m", "replica-1", 200]]);
+      assertEquals(b.placements.foreignPrefills, 0);
+      // A retried request: placed twice, its first placement ends with the second; both ends and
+      // placements land in one value.
+      const retried = request([5, 6, 7]);
+      a.placements.note("m", "replica-1", retried);
+      a.placements.note("m", "replica-2", retried);
+      a.placements.prefilled(retried);
+      await a.placements.sync();
+      await b.placements.sync();
+      assertEquals(b.told.slice(2), [
+        ["absorb", "m", "replica-1", [5, 6, 7], 300],
+        ["absorb", "m", "replica-2", [5, 6, 7], 300],
+        ["prefilled", "m", "replica-1", 300],
+        ["prefilled", "m", "replica-2", 300],
+      ]);
+      assertEquals(b.placements.foreignPrefills, 0);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
+Deno.test("a prefill whose end never comes (its gateway was killed) stops counting after two minutes", async () => {
+  await withKvPath("turnpike-placements-", async (path) => {
+    let clock = Date.now();
+    const a = await share(path, "a", () => clock);
+    const b = await share(path, "b", () => clock);
+    try {
+      a.placements.note("m", "replica-1", request([1, 2, 3]));
+      await a.placements.sync();
+      await b.placements.sync();
+      assertEquals(b.placements.foreignPrefills, 1);
+      clock += 60_000;
+      await b.placements.sync();
+      assertEquals(b.placements.foreignPrefills, 1);
+      clock += 61_000;
+      await b.placements.sync();
+      assertEquals(b.told.at(-1), ["prefilled", "m", "replica-1", 300]);
+      assertEquals(b.placements.foreignPrefills, 0);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
     }
   });
 });
@@ -65,7 +145,9 @@ Deno.test("a long prompt's placements split over several KV values and arrive wh
     try {
       // 3 x 3,000 blocks: past the 4,000 one value carries, so three values.
       const prompts = [0, 1, 2].map((p) => Array.from({ length: 3_000 }, (_, i) => p * 10_000 + i));
-      prompts.forEach((hashes, i) => a.placements.note("m", `replica-${i}`, hashes));
+      prompts.forEach((hashes, i) =>
+        a.placements.note("m", `replica-${i}`, request(hashes, 3_000))
+      );
       await a.placements.sync();
       const kv = await Deno.openKv(path);
       try {
@@ -76,11 +158,34 @@ Deno.test("a long prompt's placements split over several KV values and arrive wh
         kv.close();
       }
       await b.placements.sync();
-      assertEquals(b.absorbed, prompts.map((hashes, i) => ["m", `replica-${i}`, hashes]));
-      a.placements.note("m", "replica-9", [7]);
+      assertEquals(b.told, prompts.map((hashes, i) => ["absorb", "m", `replica-${i}`, hashes, 0]));
+      a.placements.note("m", "replica-9", request([7]));
       await a.close();
       await b.placements.sync();
-      assertEquals(b.absorbed.at(-1), ["m", "replica-9", [7]]);
+      assertEquals(b.told.at(-1), ["absorb", "m", "replica-9", [7], 100]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
+Deno.test("a process alone on the store writes and reads nothing, and lets go of what it noted", async () => {
+  await withKvPath("turnpike-placements-", async (path) => {
+    let others = false;
+    const a = await share(path, "a", Date.now, () => others);
+    const b = await share(path, "b");
+    try {
+      a.placements.note("m", "replica-1", request([1, 2]));
+      await a.placements.sync();
+      b.placements.note("m", "replica-2", request([3]));
+      await b.placements.sync();
+      await a.placements.sync();
+      assertEquals(a.told, []);
+      others = true;
+      a.placements.note("m", "replica-1", request([4]));
+      await a.placements.sync();
+      await b.placements.sync();
+      assertEquals(b.told, [["absorb", "m", "replica-1", [4], 100]]);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

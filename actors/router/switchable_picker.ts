@@ -114,9 +114,15 @@ export class SwitchablePicker implements Picker {
   }
 
   /** Passes another gateway process's placement to both sides: each routes some of its sessions. */
-  absorb(backendId: string, hashes: readonly number[]): void {
-    this.#incumbent.picker.absorb?.(backendId, hashes);
-    this.#canary?.picker.absorb?.(backendId, hashes);
+  absorb(backendId: string, hashes: readonly number[], pendingChars: number): void {
+    this.#incumbent.picker.absorb?.(backendId, hashes, pendingChars);
+    this.#canary?.picker.absorb?.(backendId, hashes, pendingChars);
+  }
+
+  /** Passes the end of another process's prefill to both sides. */
+  absorbedPrefilled(backendId: string, pendingChars: number): void {
+    this.#incumbent.picker.absorbedPrefilled?.(backendId, pendingChars);
+    this.#canary?.picker.absorbedPrefilled?.(backendId, pendingChars);
   }
 
   /** Switches every request to `spec` now, ending a canary. */

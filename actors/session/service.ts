@@ -603,6 +603,14 @@ export class SessionService {
     );
   }
 
+  /**
+   * Whether another gateway process's heartbeat was fresh at this one's last beat (also before
+   * the first beat, when it is not known yet).
+   */
+  get othersPresent(): boolean {
+    return this.#aloneSince === undefined;
+  }
+
   async #beat(periodMs: number): Promise<void> {
     const now = this.#now();
     const expires_at_ms = now + periodMs * 3;

@@ -142,11 +142,11 @@ export function traceCopies(replicas: number): number {
 }
 
 /**
- * Trace ms after which another gateway's router has taken in a placement: two of
- * `proxy.placement_share_interval`'s 0.1 s (the write's wait, then the reader's) at the bench's
- * time scale of 10, the slowest case.
+ * Trace ms after which another gateway's router has taken in a placement or the end of its
+ * prefill: two of `proxy.placement_share_interval`'s 25 ms (the write's wait, then the reader's)
+ * at the bench's time scale of 10, the slowest case.
  */
-export const PLACEMENT_SHARE_MS = 2_000;
+export const PLACEMENT_SHARE_MS = 500;
 
 /** Options of {@linkcode virtualRun}. */
 export interface VirtualOptions {
@@ -167,12 +167,14 @@ export interface VirtualOptions {
    * Each routes a session's call with its home as the gateway's SessionHomes give it: the replica
    * that gateway last sent the session to, or else the one the session's head in KV names (shared,
    * written once an answer ends); every call then refreshes the gateway's own entry from KV for the
-   * next one. @default 1
+   * next one. The gateways share their placements as `proxy.share_placements` does (see
+   * `placementShareMs`). @default 1
    */
   gateways?: number;
   /**
-   * With several gateways, trace ms after a pick at which the other gateways' routers take it in
-   * (`proxy.share_placements`), or false for none. @default {@linkcode PLACEMENT_SHARE_MS}
+   * With several gateways, trace ms after a pick (and after the end of its prefill) at which the
+   * other gateways' routers take it in (`proxy.share_placements`), or false for none.
+   * @default {@linkcode PLACEMENT_SHARE_MS}
    */
   placementShareMs?: number | false;
   /**
@@ -550,15 +552,28 @@ export function virtualRun(
       | undefined,
   ) => {
     const r = requests[index]!;
+    // The other gateways take in the placement, and later the end of its prefill, shareMs late.
     const hashes = features.prefixHashes;
-    if (via !== undefined && shareMs !== false && hashes.length > 0) {
-      pickers.forEach((other) => {
-        if (other !== via.picker) {
-          clock.at(clock.now() + shareMs, () => other.absorb?.(view.id, hashes));
-        }
-      });
-    }
+    const shared = via !== undefined && shareMs !== false && hashes.length > 0;
+    const uncached = Math.max(
+      0,
+      features.promptChars - (features.predictedPrefixBlocks ?? 0) * proxy.prefix_block_chars,
+    );
+    const tellOthers = (tell: (other: Picker) => void) => {
+      if (!shared) return;
+      for (const other of pickers) {
+        if (other !== via.picker) clock.at(clock.now() + (shareMs as number), () => tell(other));
+      }
+    };
+    tellOthers((other) => other.absorb?.(view.id, hashes, uncached));
+    let prefillShared = !shared || uncached === 0;
+    const sharePrefilled = () => {
+      if (prefillShared) return;
+      prefillShared = true;
+      tellOthers((other) => other.absorbedPrefilled?.(view.id, uncached));
+    };
     const ended = () => {
+      sharePrefilled();
       if (via?.gateway !== undefined) via.ticket.release(via.backend, undefined, features);
       else {
         view.inFlight--;
@@ -583,6 +598,7 @@ export function virtualRun(
       }, {
         onToken: (i, atMs) => {
           if (i !== 0) return;
+          sharePrefilled();
           via?.picker.prefilled?.(features, view.id);
           const ttft = atMs - arrival;
           ttfts.push(ttft);

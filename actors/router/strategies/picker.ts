@@ -160,8 +160,11 @@ export function createPicker(strategy: StrategySpec, options: StrategyOptions): 
     prefilled(request: RequestFeatures, backendId: string): void {
       for (const { strategy } of parts) strategy.prefilled?.(request, backendId);
     },
-    absorb(backendId: string, hashes: readonly number[]): void {
-      for (const { strategy } of parts) strategy.absorb?.(backendId, hashes);
+    absorb(backendId: string, hashes: readonly number[], pendingChars: number): void {
+      for (const { strategy } of parts) strategy.absorb?.(backendId, hashes, pendingChars);
+    },
+    absorbedPrefilled(backendId: string, pendingChars: number): void {
+      for (const { strategy } of parts) strategy.absorbedPrefilled?.(backendId, pendingChars);
     },
   };
 }

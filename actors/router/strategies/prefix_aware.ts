@@ -282,12 +282,15 @@ export function prefixAware(options: StrategyOptions): Strategy {
   const pendingChars = new Map<string, number>();
   const pendingLoad = (view: BackendView): number =>
     (pendingChars.get(view.id) ?? 0) / PENDING_CHARS_PER_REQUEST;
+  const addPending = (backendId: string, chars: number): void => {
+    const total = (pendingChars.get(backendId) ?? 0) + chars;
+    if (total > 0) pendingChars.set(backendId, total);
+    else pendingChars.delete(backendId);
+  };
   const letGo = (prediction: Prediction): void => {
     if (prediction.pendingChars === 0) return;
-    const left = (pendingChars.get(prediction.backendId) ?? 0) - prediction.pendingChars;
+    addPending(prediction.backendId, -prediction.pendingChars);
     prediction.pendingChars = 0;
-    if (left > 0) pendingChars.set(prediction.backendId, left);
-    else pendingChars.delete(prediction.backendId);
   };
   // The session's last replica, unless the prefill queued there beyond the least queue among the
   // candidates is more than HOME_PENDING_PROMPTS times the whole prompt's.
@@ -363,7 +366,7 @@ export function prefixAware(options: StrategyOptions): Strategy {
         next !== undefined && index.pushedOut(next),
         uncached,
       );
-      if (uncached > 0) pendingChars.set(chosen.id, (pendingChars.get(chosen.id) ?? 0) + uncached);
+      if (uncached > 0) addPending(chosen.id, uncached);
       request.predictedPrefixBlocks = stamps.length;
       index.insert(request.prefixHashes);
     },
@@ -371,10 +374,14 @@ export function prefixAware(options: StrategyOptions): Strategy {
       indexes.delete(backendId);
       pendingChars.delete(backendId);
     },
-    absorb(backendId: string, hashes: readonly number[]): void {
+    absorb(backendId: string, hashes: readonly number[], pending: number): void {
       // Another gateway's request brings these blocks there: the replica will hold them as if
       // this router had sent it (its feedback corrects the guess like any other).
       if (hashes.length > 0) indexOf(backendId).insert(hashes);
+      if (pending > 0) addPending(backendId, pending);
+    },
+    absorbedPrefilled(backendId: string, pending: number): void {
+      if (pending > 0) addPending(backendId, -pending);
     },
     prefilled(request: RequestFeatures, backendId: string): void {
       const prediction = ownPrediction(request);

@@ -90,16 +90,20 @@ Deno.test("prefix_aware forgets a retired replica's cache", () => {
   assertEquals(scores[0], scores[1]);
 });
 
-Deno.test("prefix_aware takes in another gateway's placements as if it had routed them, with no load", () => {
+Deno.test("prefix_aware takes in another gateway's placements as if it had routed them, its prefill as load until done", () => {
   const s = prefixAware(options());
-  s.absorb!("b", [1, 2, 3]);
   const candidates = [view("a"), view("b"), view("c")];
+  s.absorb!("b", [1, 2, 3], 0);
   const scores = s.score(request([1, 2, 3, 4]), candidates);
   assert(scores[1]! > scores[0]! && scores[0] === scores[2], `${scores}`);
-  // Counted as held, not as prefill this router sent there: b carries no extra load.
+  // Nothing pending: b carries no extra load.
   assertEquals(s.score(request([9]), candidates), [1, 1, 1].map((x) => PREFIX_LOAD_SHARE * x));
-  s.absorb!("a", []);
-  assertEquals(s.score(request([1, 2, 3, 4]), candidates), scores);
+  // Another gateway's prefill queued at c weighs as this router's own would, until it is done.
+  s.absorb!("c", [7], PENDING_CHARS_PER_REQUEST);
+  const loaded = s.score(request([9]), candidates);
+  assertEquals(loaded.map((x) => x / PREFIX_LOAD_SHARE), [1, 1, 0.5]);
+  s.absorbedPrefilled!("c", PENDING_CHARS_PER_REQUEST);
+  assertEquals(s.score(request([9]), candidates), [1, 1, 1].map((x) => PREFIX_LOAD_SHARE * x));
 });
 
 Deno.test("prefix_aware prefers a session's home replica when no index knows the prompt", () => {

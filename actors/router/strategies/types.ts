@@ -51,6 +51,11 @@ export interface RequestFeatures {
    * replica's report (`learn`); opaque to everything else.
    */
   prefixPrediction?: unknown;
+  /**
+   * The id under which this gateway process shared the request's placement with the others
+   * (`proxy.share_placements`), until its prefill there is done; opaque to the strategies.
+   */
+  sharedPlacement?: number | undefined;
 }
 
 /** What a replica reported of one answered request: its `usage`, for strategies that learn from it. */
@@ -105,9 +110,12 @@ export interface Strategy {
   /**
    * Told that another gateway process sent a prompt with the prefix block hashes `hashes` to
    * `backendId` (a placement it shared through KV), so an estimate of that backend's cache can
-   * hold those blocks too; off the hot path.
+   * hold those blocks too, and that it expected `pendingChars` of it uncached there: prefill queued
+   * at that backend until {@linkcode absorbedPrefilled} says it is done; off the hot path.
    */
-  absorb?(backendId: string, hashes: readonly number[]): void;
+  absorb?(backendId: string, hashes: readonly number[], pendingChars: number): void;
+  /** Told that `pendingChars` of another process's prefill on `backendId` ({@linkcode absorb}) are done. */
+  absorbedPrefilled?(backendId: string, pendingChars: number): void;
 }
 
 /** Builds a strategy from the shared options. */
@@ -130,5 +138,7 @@ export interface Picker {
   /** Tells every strategy that the request chosen for `backendId` is past its prefill or has ended there. */
   prefilled?(request: RequestFeatures, backendId: string): void;
   /** Tells every strategy of another gateway process's placement of a prompt on `backendId`. */
-  absorb?(backendId: string, hashes: readonly number[]): void;
+  absorb?(backendId: string, hashes: readonly number[], pendingChars: number): void;
+  /** Tells every strategy that another process's prefill on `backendId` is done. */
+  absorbedPrefilled?(backendId: string, pendingChars: number): void;
 }
