@@ -37,8 +37,9 @@ async function sessionBackend(url: string, session: string): Promise<string | nu
   return ((await res.json()) as { backend: string | null }).backend;
 }
 
-Deno.test("a conversation alternating between two gateways on one KV file stays on one replica", async () => {
-  const rig = await startRig({ replicas: 3, proxy: { strategy: "session_affinity" } });
+/** Three replicas behind a gateway with `proxy`, and a second gateway on its KV file with a client. */
+async function twoGateways(proxy: Record<string, unknown>) {
+  const rig = await startRig({ replicas: 3, proxy });
   const other = await startGateway(rig.config, { port: 0, hostname: "127.0.0.1" });
   const otherClient = new OpenAI({
     baseURL: `${other.url}/v1`,
@@ -46,6 +47,11 @@ Deno.test("a conversation alternating between two gateways on one KV file stays 
     maxRetries: 0,
     timeout: 20_000,
   });
+  return { rig, other, otherClient };
+}
+
+Deno.test("a conversation alternating between two gateways on one KV file stays on one replica", async () => {
+  const { rig, other, otherClient } = await twoGateways({ strategy: "session_affinity" });
   try {
     const ids = Array.from(
       { length: SESSIONS },
@@ -91,16 +97,9 @@ Deno.test("a conversation alternating between two gateways on one KV file stays 
 });
 
 Deno.test("a prompt routed by one gateway finds its replica through another: prefix_aware indexes share their placements through KV", async () => {
-  const rig = await startRig({
-    replicas: 3,
-    proxy: { strategy: "prefix_aware", placement_share_interval: 0.05 },
-  });
-  const other = await startGateway(rig.config, { port: 0, hostname: "127.0.0.1" });
-  const otherClient = new OpenAI({
-    baseURL: `${other.url}/v1`,
-    apiKey: "test",
-    maxRetries: 0,
-    timeout: 20_000,
+  const { rig, other, otherClient } = await twoGateways({
+    strategy: "prefix_aware",
+    placement_share_interval: 0.05,
   });
   // No session header: only the prefix indexes know where each long prompt went.
   const ask = async (client: OpenAI, messages: OpenAI.ChatCompletionMessageParam[]) => {

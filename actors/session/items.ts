@@ -144,36 +144,29 @@ export function editTurn(
   turn: number,
   edit: (record: TurnRecord) => TurnRecord | Refusal,
 ): Promise<Edited<TurnRecord>> {
-  return sessions.exclusive(id, () => editTurnNow(sessions, id, turn, edit));
-}
-
-async function editTurnNow(
-  sessions: SessionService,
-  id: string,
-  turn: number,
-  edit: (record: TurnRecord) => TurnRecord | Refusal,
-): Promise<Edited<TurnRecord>> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const found = await sessions.get(id);
-    if (!found.ok) return found;
-    const { head, versionstamp } = found.found;
-    const record = await sessions.store.turn(id, turn);
-    if (!record) return refuse(404, "turn_not_found", `Session ${id} has no turn ${turn}`);
-    const edited = edit(record);
-    if (!("v" in edited)) return { ok: false, refusal: edited };
-    const kept = new Set(callIds(edited));
-    const open = head.open_tool_calls.filter((c) => kept.has(c) || !callIds(record).includes(c));
-    if (open.length < head.open_tool_calls.length && head.inflight === null) {
-      const next: SessionHead = { ...head, open_tool_calls: open, updated_at_ms: Date.now() };
-      const vs = await sessions.store.commit(next, versionstamp, { turn: edited });
-      if (vs !== undefined) return { ok: true, value: edited };
-      continue;
+  return sessions.exclusive(id, async () => {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const found = await sessions.get(id);
+      if (!found.ok) return found;
+      const { head, versionstamp } = found.found;
+      const record = await sessions.store.turn(id, turn);
+      if (!record) return refuse(404, "turn_not_found", `Session ${id} has no turn ${turn}`);
+      const edited = edit(record);
+      if (!("v" in edited)) return { ok: false, refusal: edited };
+      const kept = new Set(callIds(edited));
+      const open = head.open_tool_calls.filter((c) => kept.has(c) || !callIds(record).includes(c));
+      if (open.length < head.open_tool_calls.length && head.inflight === null) {
+        const next: SessionHead = { ...head, open_tool_calls: open, updated_at_ms: Date.now() };
+        const vs = await sessions.store.commit(next, versionstamp, { turn: edited });
+        if (vs !== undefined) return { ok: true, value: edited };
+        continue;
+      }
+      const op = sessions.store.kv.atomic().check({ key: keys.head(id), versionstamp });
+      setChunked(op, keys.turn(id, turn), edited);
+      if ((await op.commit()).ok) return { ok: true, value: edited };
     }
-    const op = sessions.store.kv.atomic().check({ key: keys.head(id), versionstamp });
-    setChunked(op, keys.turn(id, turn), edited);
-    if ((await op.commit()).ok) return { ok: true, value: edited };
-  }
-  return busy();
+    return busy();
+  });
 }
 
 /** The ids of the tool calls of `record`'s messages that are not deleted. */
@@ -283,33 +276,27 @@ export function updateMetadata(
   id: string,
   metadata: Record<string, string>,
 ): Promise<Edited<SessionHead>> {
-  return sessions.exclusive(id, () => updateMetadataNow(sessions, id, metadata));
-}
-
-async function updateMetadataNow(
-  sessions: SessionService,
-  id: string,
-  metadata: Record<string, string>,
-): Promise<Edited<SessionHead>> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const found = await sessions.get(id);
-    if (!found.ok) return found;
-    const { head, versionstamp } = found.found;
-    if (head.inflight) {
-      return {
-        ok: false,
-        refusal: {
-          ...refusal(409, "session_busy", `Session ${id} is running a turn; retry when it ends`),
-          retryAfter: 1,
-        },
-      };
+  return sessions.exclusive(id, async () => {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const found = await sessions.get(id);
+      if (!found.ok) return found;
+      const { head, versionstamp } = found.found;
+      if (head.inflight) {
+        return {
+          ok: false,
+          refusal: {
+            ...refusal(409, "session_busy", `Session ${id} is running a turn; retry when it ends`),
+            retryAfter: 1,
+          },
+        };
+      }
+      const next: SessionHead = { ...head, metadata, updated_at_ms: Date.now() };
+      if ((await sessions.store.commit(next, versionstamp)) !== undefined) {
+        return { ok: true, value: next };
+      }
     }
-    const next: SessionHead = { ...head, metadata, updated_at_ms: Date.now() };
-    if ((await sessions.store.commit(next, versionstamp)) !== undefined) {
-      return { ok: true, value: next };
-    }
-  }
-  return busy();
+    return busy();
+  });
 }
 
 function refusal(status: number, code: string, message: string): Refusal {
