@@ -14,17 +14,24 @@ import type { RequestFeatures } from "./strategies/mod.ts";
 
 const PREFIX = ["placement"] as const;
 
-/** Most prefix blocks one KV value carries (a value holds 64 KiB at most). */
-const HASHES_PER_VALUE = 4_000;
+/** Most prefix blocks one placement carries: a prompt's leading 4,000 blocks (8 MB of text at 2,048 characters a block). */
+const HASHES_PER_PLACEMENT = 4_000;
+
+/**
+ * Bytes one KV value is filled to at most, as a write counts them (a value holds 64 KiB): 9 a
+ * number, as V8 serializes a double, each string's length, and some for the framing.
+ */
+const BYTES_PER_VALUE = 48_000;
 
 /** Most placements (and ends of prefill) the outbox keeps between two writes; the oldest go first past it. */
 const OUTBOX_MAX = 8_192;
 
 /**
- * How far back a read looks, in ms: a value stamped just before the last read can commit after it.
- * Each read skips the values it has seen in that window.
+ * How far back a read looks, in ms: a value stamped just before the last read can commit after it
+ * (a write waits for the KV file's lock). Each read skips the values it has seen in that window,
+ * but reads them again (a list returns whole values): a longer window costs each read more.
  */
-const READ_BEHIND_MS = 2_000;
+const READ_BEHIND_MS = 500;
 
 /**
  * Another process's prefill counts as load here at most this long, in ms: its end may never
@@ -186,21 +193,27 @@ export class PlacementShare {
     const at = this.#now();
     const values: Placements[] = [];
     let value: Placements = { p: [], d: [] };
-    let hashes = 0;
-    for (const placement of placed) {
-      const blocks = placement[2].length > HASHES_PER_VALUE
-        ? placement[2].slice(0, HASHES_PER_VALUE)
-        : placement[2];
-      if (hashes + blocks.length > HASHES_PER_VALUE && value.p.length > 0) {
+    let bytes = 0;
+    const room = (more: number) => {
+      if (bytes + more > BYTES_PER_VALUE && (value.p.length > 0 || value.d.length > 0)) {
         values.push(value);
         value = { p: [], d: [] };
-        hashes = 0;
+        bytes = 0;
       }
-      value.p.push([placement[0], placement[1], blocks, placement[3], placement[4]]);
-      hashes += blocks.length;
+      bytes += more;
+    };
+    for (const [model, backendId, hashes, pending, id] of placed) {
+      const blocks = hashes.length > HASHES_PER_PLACEMENT
+        ? hashes.slice(0, HASHES_PER_PLACEMENT)
+        : hashes;
+      room(9 * (blocks.length + 2) + model.length + backendId.length + 16);
+      value.p.push([model, backendId, blocks, pending, id]);
     }
-    // The ends go last, after every placement they may end.
-    value.d = done;
+    // The ends go after every placement they may end.
+    for (const id of done) {
+      room(9);
+      value.d.push(id);
+    }
     values.push(value);
     // One after another: a reader that sees a later value has seen the earlier ones.
     for (const v of values) {

@@ -191,3 +191,22 @@ Deno.test("a process alone on the store writes and reads nothing, and lets go of
     }
   });
 });
+
+Deno.test("thousands of short placements and their ends in one interval fit KV's values and all arrive", async () => {
+  await withKvPath("turnpike-placements-", async (path) => {
+    const a = await share(path, "a");
+    const b = await share(path, "b");
+    try {
+      const requests = Array.from({ length: 5_000 }, (_, i) => request([i]));
+      for (const r of requests) a.placements.note("m", "replica-with-a-long-name-0", r);
+      for (const r of requests) a.placements.prefilled(r);
+      await a.placements.sync();
+      await b.placements.sync();
+      assertEquals(b.told.filter((t) => t[0] === "absorb").length, 5_000);
+      assertEquals(b.told.filter((t) => t[0] === "prefilled").length, 5_000);
+      assertEquals(b.placements.foreignPrefills, 0);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
