@@ -64,7 +64,7 @@ export interface PlacementShareOptions {
   retentionMs?: number;
   /**
    * Whether another gateway process is on the store now: alone, a process writes and reads
-   * nothing, and what it notes is let go. @default always
+   * nothing, lets go of what it notes, and no longer counts the others' prefill. @default always
    */
   othersPresent?: () => boolean;
   /** Clock in ms since the epoch. @default Date.now */
@@ -177,6 +177,8 @@ export class PlacementShare {
     if (!this.#othersPresent()) {
       this.#placed = [];
       this.#done = [];
+      // The others' heartbeats lapsed: whatever they were prefilling ended or died with them.
+      this.#expire(Infinity);
     } else {
       await this.#write();
       await this.#read(now);
@@ -239,7 +241,10 @@ export class PlacementShare {
     for (const [key, at] of this.#seen) if (at < from) this.#seen.delete(key);
   }
 
-  /** Lets go of other processes' prefills whose end has not come in {@linkcode FOREIGN_PREFILL_MAX_MS}. */
+  /**
+   * Lets go of other processes' prefills whose end has not come in
+   * {@linkcode FOREIGN_PREFILL_MAX_MS} by `now` (of all of them at `Infinity`).
+   */
   #expire(now: number): void {
     for (const [key, at] of this.#early) {
       if (at < now - FOREIGN_PREFILL_MAX_MS) this.#early.delete(key);

@@ -169,11 +169,12 @@ Deno.test("a long prompt's placements split over several KV values and arrive wh
   });
 });
 
-Deno.test("a process alone on the store writes and reads nothing, and lets go of what it noted", async () => {
+Deno.test("a process alone on the store writes and reads nothing, lets go of what it noted and of the others' prefill", async () => {
   await withKvPath("turnpike-placements-", async (path) => {
     let others = false;
     const a = await share(path, "a", Date.now, () => others);
-    const b = await share(path, "b");
+    let bSeesOthers = true;
+    const b = await share(path, "b", Date.now, () => bSeesOthers);
     try {
       a.placements.note("m", "replica-1", request([1, 2]));
       await a.placements.sync();
@@ -186,6 +187,11 @@ Deno.test("a process alone on the store writes and reads nothing, and lets go of
       await a.placements.sync();
       await b.placements.sync();
       assertEquals(b.told, [["absorb", "m", "replica-1", [4], 100]]);
+      // a's heartbeat lapses before its prefill's end came: b stops counting it.
+      bSeesOthers = false;
+      await b.placements.sync();
+      assertEquals(b.told.at(-1), ["prefilled", "m", "replica-1", 100]);
+      assertEquals(b.placements.foreignPrefills, 0);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
