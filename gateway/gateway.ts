@@ -354,6 +354,12 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       startedAtMs,
       configDigest: digest,
       ...(jobs ? { jobs: () => jobs.status() } : {}),
+      placements: () => ({
+        shared: placements !== undefined,
+        others_present: sessions.othersPresent,
+        absorbed: placements?.absorbed ?? 0,
+        foreign_prefills: placements?.foreignPrefills ?? 0,
+      }),
     },
     ...(jobs ? { jobs } : {}),
   });

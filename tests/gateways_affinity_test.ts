@@ -150,6 +150,13 @@ Deno.test("a prompt routed by one gateway finds its replica through another: pre
       );
     }
     assertEquals(Object.fromEntries(second), Object.fromEntries(first));
+    const health = await (await fetch(`${other.url}/health/detailed`)).json();
+    assertEquals(health.placements, {
+      shared: true,
+      others_present: true,
+      absorbed: SESSIONS,
+      foreign_prefills: 0,
+    });
   } finally {
     await other.close({ deadlineMs: 2_000 });
     await rig.close();

@@ -149,6 +149,8 @@ export async function runStrategy(
         );
       }
     }
+    // Gateways share their placements only once each has seen another's heartbeat (every 2 s).
+    if (gateways.length > 1) await Promise.all(gateways.map((g) => othersSeen(g.url)));
     const gateway = gateways[0];
     const gatewayPids = gateways.map((g) => g.pid);
     const before = await scrapeCounters(replicas.urls);
@@ -188,4 +190,15 @@ export async function runStrategy(
     await replicas.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** Resolves once the gateway at `url` reports another gateway process on its KV store (10 s at most). */
+async function othersSeen(url: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const health = await fetch(`${url}/health/detailed`).then((r) => r.json()).catch(() => ({}));
+    if (health?.placements?.others_present === true) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`The gateway at ${url} saw no other gateway process on its KV store in 10 s`);
 }

@@ -163,6 +163,18 @@ export function boundedTree(nodes: SupervisionNode[], cap = 50): BoundedTree {
   };
 }
 
+/** The routing placements shared with other gateway processes, as `/health/detailed` shows them. */
+export interface PlacementsHealth {
+  /** `proxy.share_placements`. */
+  shared: boolean;
+  /** Whether another gateway process's heartbeat is on the KV store (sharing runs only then). */
+  others_present: boolean;
+  /** Placements of other processes taken in since the start. */
+  absorbed: number;
+  /** Other processes' prefills counted as load here now. */
+  foreign_prefills: number;
+}
+
 /** What `/health/detailed` reads. */
 export interface HealthServices {
   fleet: Fleet;
@@ -174,6 +186,8 @@ export interface HealthServices {
   configDigest: string;
   /** The job actors' status rows (launched replicas, SLURM or local); none without it. */
   jobs?: () => Promise<JobStatusRow[]>;
+  /** The shared placements now; none without it. */
+  placements?: () => PlacementsHealth;
 }
 
 function prefixHitRatio(hits: number | undefined, queries: number | undefined): number | null {
@@ -228,6 +242,7 @@ export function healthRoutes(services: HealthServices): Hono {
       kv,
       actors: { restarts: system.restarts.restarts, supervision: tree },
       jobs: services.jobs ? await services.jobs().catch(() => []) : [],
+      ...(services.placements ? { placements: services.placements() } : {}),
     }, status === "unhealthy" ? 503 : 200);
   });
   return app;
