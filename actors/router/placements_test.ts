@@ -35,6 +35,23 @@ async function share(
   };
 }
 
+/** Runs `fn` with two processes' shares ("a" and "b") on one KV file, closed after it. */
+async function withTwo(
+  fn: (a: Share, b: Share, path: string) => Promise<void>,
+): Promise<void> {
+  await withKvPath("turnpike-placements-", async (path) => {
+    const a = await share(path, "a");
+    const b = await share(path, "b");
+    try {
+      await fn(a, b, path);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+}
+
+type Share = Awaited<ReturnType<typeof share>>;
+
 /** A request of `hashes` blocks, `cached` of them predicted on the chosen replica. */
 function request(hashes: number[], cached = 0): RequestFeatures {
   return {
@@ -78,40 +95,34 @@ Deno.test("placements noted by one process reach the others' routers once, and n
 });
 
 Deno.test("the end of a shared prefill reaches the others once, also when read with its placement; a retry ends the earlier one", async () => {
-  await withKvPath("turnpike-placements-", async (path) => {
-    const a = await share(path, "a");
-    const b = await share(path, "b");
-    try {
-      const first = request([1, 2]);
-      a.placements.note("m", "replica-1", first);
-      await a.placements.sync();
-      await b.placements.sync();
-      assertEquals(b.placements.foreignPrefills, 1);
-      // Its first token, then its end: one end shared.
-      a.placements.prefilled(first);
-      a.placements.prefilled(first);
-      await a.placements.sync();
-      await b.placements.sync();
-      assertEquals(b.told.slice(1), [["prefilled", "m", "replica-1", 200]]);
-      assertEquals(b.placements.foreignPrefills, 0);
-      // A retried request: placed twice, its first placement ends with the second; both ends and
-      // placements land in one value.
-      const retried = request([5, 6, 7]);
-      a.placements.note("m", "replica-1", retried);
-      a.placements.note("m", "replica-2", retried);
-      a.placements.prefilled(retried);
-      await a.placements.sync();
-      await b.placements.sync();
-      assertEquals(b.told.slice(2), [
-        ["absorb", "m", "replica-1", [5, 6, 7], 300],
-        ["absorb", "m", "replica-2", [5, 6, 7], 300],
-        ["prefilled", "m", "replica-1", 300],
-        ["prefilled", "m", "replica-2", 300],
-      ]);
-      assertEquals(b.placements.foreignPrefills, 0);
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
+  await withTwo(async (a, b) => {
+    const first = request([1, 2]);
+    a.placements.note("m", "replica-1", first);
+    await a.placements.sync();
+    await b.placements.sync();
+    assertEquals(b.placements.foreignPrefills, 1);
+    // Its first token, then its end: one end shared.
+    a.placements.prefilled(first);
+    a.placements.prefilled(first);
+    await a.placements.sync();
+    await b.placements.sync();
+    assertEquals(b.told.slice(1), [["prefilled", "m", "replica-1", 200]]);
+    assertEquals(b.placements.foreignPrefills, 0);
+    // A retried request: placed twice, its first placement ends with the second; both ends and
+    // placements land in one value.
+    const retried = request([5, 6, 7]);
+    a.placements.note("m", "replica-1", retried);
+    a.placements.note("m", "replica-2", retried);
+    a.placements.prefilled(retried);
+    await a.placements.sync();
+    await b.placements.sync();
+    assertEquals(b.told.slice(2), [
+      ["absorb", "m", "replica-1", [5, 6, 7], 300],
+      ["absorb", "m", "replica-2", [5, 6, 7], 300],
+      ["prefilled", "m", "replica-1", 300],
+      ["prefilled", "m", "replica-2", 300],
+    ]);
+    assertEquals(b.placements.foreignPrefills, 0);
   });
 });
 
@@ -139,33 +150,25 @@ Deno.test("a prefill whose end never comes (its gateway was killed) stops counti
 });
 
 Deno.test("a long prompt's placements split over several KV values and arrive whole; close writes the rest", async () => {
-  await withKvPath("turnpike-placements-", async (path) => {
-    const a = await share(path, "a");
-    const b = await share(path, "b");
+  await withTwo(async (a, b, path) => {
+    // 3 x 3,000 blocks: about 27 KB each, so one a value (filled to 48 KB).
+    const prompts = [0, 1, 2].map((p) => Array.from({ length: 3_000 }, (_, i) => p * 10_000 + i));
+    prompts.forEach((hashes, i) => a.placements.note("m", `replica-${i}`, request(hashes, 3_000)));
+    await a.placements.sync();
+    const kv = await Deno.openKv(path);
     try {
-      // 3 x 3,000 blocks: past the 4,000 one value carries, so three values.
-      const prompts = [0, 1, 2].map((p) => Array.from({ length: 3_000 }, (_, i) => p * 10_000 + i));
-      prompts.forEach((hashes, i) =>
-        a.placements.note("m", `replica-${i}`, request(hashes, 3_000))
-      );
-      await a.placements.sync();
-      const kv = await Deno.openKv(path);
-      try {
-        let values = 0;
-        for await (const _ of kv.list({ prefix: ["placement"] })) values++;
-        assertEquals(values, 3);
-      } finally {
-        kv.close();
-      }
-      await b.placements.sync();
-      assertEquals(b.told, prompts.map((hashes, i) => ["absorb", "m", `replica-${i}`, hashes, 0]));
-      a.placements.note("m", "replica-9", request([7]));
-      await a.close();
-      await b.placements.sync();
-      assertEquals(b.told.at(-1), ["absorb", "m", "replica-9", [7], 100]);
+      let values = 0;
+      for await (const _ of kv.list({ prefix: ["placement"] })) values++;
+      assertEquals(values, 3);
     } finally {
-      await Promise.all([a.close(), b.close()]);
+      kv.close();
     }
+    await b.placements.sync();
+    assertEquals(b.told, prompts.map((hashes, i) => ["absorb", "m", `replica-${i}`, hashes, 0]));
+    a.placements.note("m", "replica-9", request([7]));
+    await a.close();
+    await b.placements.sync();
+    assertEquals(b.told.at(-1), ["absorb", "m", "replica-9", [7], 100]);
   });
 });
 
@@ -199,20 +202,14 @@ Deno.test("a process alone on the store writes and reads nothing, lets go of wha
 });
 
 Deno.test("thousands of short placements and their ends in one interval fit KV's values and all arrive", async () => {
-  await withKvPath("turnpike-placements-", async (path) => {
-    const a = await share(path, "a");
-    const b = await share(path, "b");
-    try {
-      const requests = Array.from({ length: 5_000 }, (_, i) => request([i]));
-      for (const r of requests) a.placements.note("m", "replica-with-a-long-name-0", r);
-      for (const r of requests) a.placements.prefilled(r);
-      await a.placements.sync();
-      await b.placements.sync();
-      assertEquals(b.told.filter((t) => t[0] === "absorb").length, 5_000);
-      assertEquals(b.told.filter((t) => t[0] === "prefilled").length, 5_000);
-      assertEquals(b.placements.foreignPrefills, 0);
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
+  await withTwo(async (a, b) => {
+    const requests = Array.from({ length: 5_000 }, (_, i) => request([i]));
+    for (const r of requests) a.placements.note("m", "replica-with-a-long-name-0", r);
+    for (const r of requests) a.placements.prefilled(r);
+    await a.placements.sync();
+    await b.placements.sync();
+    assertEquals(b.told.filter((t) => t[0] === "absorb").length, 5_000);
+    assertEquals(b.told.filter((t) => t[0] === "prefilled").length, 5_000);
+    assertEquals(b.placements.foreignPrefills, 0);
   });
 });
