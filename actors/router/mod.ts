@@ -7,7 +7,12 @@ export {
   type ModelStatus,
 } from "./fleet.ts";
 export { ModelRouter, type RouterLimits, type RouterPlacements } from "./model_router.ts";
-export { type PlacementRouters, PlacementShare, type PlacementShareOptions } from "./placements.ts";
+export {
+  type PlacementRouters,
+  PlacementShare,
+  type PlacementShareOptions,
+  uncachedChars,
+} from "./placements.ts";
 export {
   type RegisterBackend,
   type Registration,

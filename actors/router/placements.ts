@@ -52,6 +52,14 @@ const PlacementsSchema = z.object({
 type Placements = z.infer<typeof PlacementsSchema>;
 type Placement = Placements["p"][number];
 
+/**
+ * The characters of `request`'s prompt that the strategy expected the chosen backend to prefill:
+ * all but the leading blocks it predicted cached there.
+ */
+export function uncachedChars(request: RequestFeatures, blockChars: number): number {
+  return Math.max(0, request.promptChars - (request.predictedPrefixBlocks ?? 0) * blockChars);
+}
+
 /** Options of {@linkcode PlacementShare}. */
 export interface PlacementShareOptions {
   /** This gateway process (actor system node id): its own values are not read back. */
@@ -154,8 +162,9 @@ export class PlacementShare {
    */
   note(model: string, backendId: string, request: RequestFeatures): void {
     this.prefilled(request);
-    const cached = (request.predictedPrefixBlocks ?? 0) * this.#blockChars;
-    const pending = Math.max(0, request.promptChars - cached);
+    // Alone on the store, the next sync would let it go unwritten.
+    if (!this.#othersPresent()) return;
+    const pending = uncachedChars(request, this.#blockChars);
     const id = this.#nextId++;
     if (pending > 0) request.sharedPlacement = id;
     if (this.#placed.length >= OUTBOX_MAX) this.#placed.shift();
@@ -174,16 +183,16 @@ export class PlacementShare {
   /** Writes the outbox, then reads and absorbs the other processes' new values (nothing while alone). */
   async sync(): Promise<void> {
     const now = this.#now();
-    if (!this.#othersPresent()) {
+    const alone = !this.#othersPresent();
+    if (alone) {
       this.#placed = [];
       this.#done = [];
-      // The others' heartbeats lapsed: whatever they were prefilling ended or died with them.
-      this.#expire(Infinity);
     } else {
       await this.#write();
       await this.#read(now);
     }
-    this.#expire(now);
+    // Alone, the others' heartbeats lapsed: whatever they were prefilling ended or died with them.
+    this.#expire(alone ? Infinity : now);
   }
 
   async #write(): Promise<void> {

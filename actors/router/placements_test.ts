@@ -35,13 +35,19 @@ async function share(
   };
 }
 
-/** Runs `fn` with two processes' shares ("a" and "b") on one KV file, closed after it. */
+/**
+ * Runs `fn` with two processes' shares ("a" and "b") on one KV file, closed after it, on the
+ * clock `now`, each seeing others present as its `others` says.
+ */
 async function withTwo(
   fn: (a: Share, b: Share, path: string) => Promise<void>,
+  options: { now?: () => number; others?: [() => boolean, () => boolean] } = {},
 ): Promise<void> {
+  const now = options.now ?? Date.now;
+  const [aOthers, bOthers] = options.others ?? [() => true, () => true];
   await withKvPath("turnpike-placements-", async (path) => {
-    const a = await share(path, "a");
-    const b = await share(path, "b");
+    const a = await share(path, "a", now, aOthers);
+    const b = await share(path, "b", now, bOthers);
     try {
       await fn(a, b, path);
     } finally {
@@ -127,26 +133,20 @@ Deno.test("the end of a shared prefill reaches the others once, also when read w
 });
 
 Deno.test("a prefill whose end never comes (its gateway was killed) stops counting after two minutes", async () => {
-  await withKvPath("turnpike-placements-", async (path) => {
-    let clock = Date.now();
-    const a = await share(path, "a", () => clock);
-    const b = await share(path, "b", () => clock);
-    try {
-      a.placements.note("m", "replica-1", request([1, 2, 3]));
-      await a.placements.sync();
-      await b.placements.sync();
-      assertEquals(b.placements.foreignPrefills, 1);
-      clock += 60_000;
-      await b.placements.sync();
-      assertEquals(b.placements.foreignPrefills, 1);
-      clock += 61_000;
-      await b.placements.sync();
-      assertEquals(b.told.at(-1), ["prefilled", "m", "replica-1", 300]);
-      assertEquals(b.placements.foreignPrefills, 0);
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
-  });
+  let clock = Date.now();
+  await withTwo(async (a, b) => {
+    a.placements.note("m", "replica-1", request([1, 2, 3]));
+    await a.placements.sync();
+    await b.placements.sync();
+    assertEquals(b.placements.foreignPrefills, 1);
+    clock += 60_000;
+    await b.placements.sync();
+    assertEquals(b.placements.foreignPrefills, 1);
+    clock += 61_000;
+    await b.placements.sync();
+    assertEquals(b.told.at(-1), ["prefilled", "m", "replica-1", 300]);
+    assertEquals(b.placements.foreignPrefills, 0);
+  }, { now: () => clock });
 });
 
 Deno.test("a long prompt's placements split over several KV values and arrive whole; close writes the rest", async () => {
@@ -173,32 +173,26 @@ Deno.test("a long prompt's placements split over several KV values and arrive wh
 });
 
 Deno.test("a process alone on the store writes and reads nothing, lets go of what it noted and of the others' prefill", async () => {
-  await withKvPath("turnpike-placements-", async (path) => {
-    let others = false;
-    const a = await share(path, "a", Date.now, () => others);
-    let bSeesOthers = true;
-    const b = await share(path, "b", Date.now, () => bSeesOthers);
-    try {
-      a.placements.note("m", "replica-1", request([1, 2]));
-      await a.placements.sync();
-      b.placements.note("m", "replica-2", request([3]));
-      await b.placements.sync();
-      await a.placements.sync();
-      assertEquals(a.told, []);
-      others = true;
-      a.placements.note("m", "replica-1", request([4]));
-      await a.placements.sync();
-      await b.placements.sync();
-      assertEquals(b.told, [["absorb", "m", "replica-1", [4], 100]]);
-      // a's heartbeat lapses before its prefill's end came: b stops counting it.
-      bSeesOthers = false;
-      await b.placements.sync();
-      assertEquals(b.told.at(-1), ["prefilled", "m", "replica-1", 100]);
-      assertEquals(b.placements.foreignPrefills, 0);
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
-  });
+  let others = false;
+  let bSeesOthers = true;
+  await withTwo(async (a, b) => {
+    a.placements.note("m", "replica-1", request([1, 2]));
+    await a.placements.sync();
+    b.placements.note("m", "replica-2", request([3]));
+    await b.placements.sync();
+    await a.placements.sync();
+    assertEquals(a.told, []);
+    others = true;
+    a.placements.note("m", "replica-1", request([4]));
+    await a.placements.sync();
+    await b.placements.sync();
+    assertEquals(b.told, [["absorb", "m", "replica-1", [4], 100]]);
+    // a's heartbeat lapses before its prefill's end came: b stops counting it.
+    bSeesOthers = false;
+    await b.placements.sync();
+    assertEquals(b.told.at(-1), ["prefilled", "m", "replica-1", 100]);
+    assertEquals(b.placements.foreignPrefills, 0);
+  }, { others: [() => others, () => bSeesOthers] });
 });
 
 Deno.test("thousands of short placements and their ends in one interval fit KV's values and all arrive", async () => {

@@ -37,6 +37,7 @@ import {
   requestFeatures,
   RoutingTable,
   strategyOptions,
+  uncachedChars,
 } from "../../actors/router/mod.ts";
 import {
   type Clock,
@@ -555,10 +556,7 @@ export function virtualRun(
     // The other gateways take in the placement, and later the end of its prefill, shareMs late.
     const hashes = features.prefixHashes;
     const shared = via !== undefined && shareMs !== false && hashes.length > 0;
-    const uncached = Math.max(
-      0,
-      features.promptChars - (features.predictedPrefixBlocks ?? 0) * proxy.prefix_block_chars,
-    );
+    const uncached = uncachedChars(features, proxy.prefix_block_chars);
     const tellOthers = (tell: (other: Picker) => void) => {
       if (!shared) return;
       for (const other of pickers) {
