@@ -230,7 +230,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   const selfAuth = auth.enabled ? { authorization: auth.internalAuthorization } : {};
   const counter = await loadTokenCounter();
-  const store = new SessionStore(kv);
+  // Its reads go through a handle of their own on the same file, so they do not queue behind its
+  // commits (a plain call's first read of its session's home is on the way to the replica).
+  const reader = ownSystem ? await Deno.openKv(kvPath(config)) : kv;
+  const store = new SessionStore(kv, undefined, reader);
   let selfUrl = "";
   const sessions = new SessionService({
     system,
@@ -421,7 +424,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         const replicas = localJobs?.supervisor;
         if (replicas) await system.stop(replicas);
         await fleet.close();
-        if (ownSystem) await system.shutdown({ deadlineMs });
+        if (ownSystem) {
+          await system.shutdown({ deadlineMs });
+          reader.close();
+        }
         routing.close();
         slo.close();
         metrics.close();

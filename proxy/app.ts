@@ -17,7 +17,7 @@ import {
 import type { SessionService } from "../actors/session/mod.ts";
 import { sessionRoutes } from "./sessions/routes.ts";
 import { plainRecorder } from "./sessions/plain.ts";
-import { SessionHomes } from "./sessions/homes.ts";
+import { FIRST_READ_ALONE_MS, FIRST_READ_SHARED_MS, SessionHomes } from "./sessions/homes.ts";
 import { responsesRoutes } from "./openai/responses/routes.ts";
 import type { Authenticator } from "./auth/authenticator.ts";
 import { authMiddleware } from "./auth/middleware.ts";
@@ -66,8 +66,12 @@ export function createApp(services: AppServices): Hono {
       ? {
         observe: plainRecorder(services.sessions),
         // The session heads the recorder writes name the replica that served each call.
-        homes: new SessionHomes(async (id) =>
-          (await services.sessions.store.get(id))?.head.backend
+        homes: new SessionHomes(
+          async (id) => (await services.sessions.store.get(id))?.head.backend,
+          {
+            firstReadMs: () =>
+              services.sessions.othersPresent ? FIRST_READ_SHARED_MS : FIRST_READ_ALONE_MS,
+          },
         ),
       }
       : {}),

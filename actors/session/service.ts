@@ -178,7 +178,7 @@ export class SessionService {
 
   /** Creates a session; a refusal when a limit forbids it or the id is taken. */
   async create(request: CreateSession): Promise<
-    { ok: true; head: SessionHead } | {
+    { ok: true; head: SessionHead; versionstamp: string } | {
       ok: false;
       refusal: Refusal;
     }
@@ -253,7 +253,7 @@ export class SessionService {
           maxOfClient: cfg.limits.max_sessions_per_client,
         },
       });
-      if (vs !== undefined) return { ok: true, head };
+      if (vs !== undefined) return { ok: true, head, versionstamp: vs };
       if (await this.store.get(head.id)) {
         return refuse(409, "session_exists", `Session ${head.id} already exists`, "id");
       }
@@ -501,9 +501,15 @@ export class SessionService {
         client_id: call.clientId ?? null,
         compression: { method: "none" },
       });
-      if (!made.ok && made.refusal.code !== "session_exists") return false;
-      found = await this.store.get(id);
-      if (!found) return false;
+      if (made.ok) {
+        // The head just written: neither this read nor the first turn's reads it back.
+        found = { head: made.head, versionstamp: made.versionstamp };
+        this.#tell(id, { type: "seed", found });
+      } else {
+        if (made.refusal.code !== "session_exists") return false;
+        found = await this.store.get(id);
+        if (!found) return false;
+      }
     }
     const last = found.head.next_turn > 1
       ? await this.store.turn(id, found.head.next_turn - 1)

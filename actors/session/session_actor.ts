@@ -103,7 +103,9 @@ export type SessionMessage =
   | { type: "abandon"; plan: TurnPlan }
   | { type: "retry" }
   | { type: "idle" }
-  | { type: "forget" };
+  | { type: "forget" }
+  /** The head its creator just committed: the new session's first turn begins without a read. */
+  | { type: "seed"; found: VersionedHead };
 
 /** What the actors of one process share. */
 export interface SessionDeps {
@@ -222,6 +224,9 @@ export function sessionBehavior(deps: SessionDeps): Behavior<State, SessionMessa
         case "forget":
           state.context = undefined;
           state.head = undefined;
+          break;
+        case "seed":
+          state.head ??= { ...msg.found, at: deps.now() };
           break;
         case "idle": {
           state.idle = undefined;

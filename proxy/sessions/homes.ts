@@ -5,9 +5,27 @@
  * after every call, from whichever gateway served it). A process-local map answers at once and
  * each call refreshes its session's entry from KV in the background, for the next call; only the
  * first call of a session this process has not seen reads KV before routing, one point read
- * bounded by `firstReadMs` (past it, the call is routed without a home).
+ * bounded by `firstReadMs` (past it, the call is routed without a home). Alone on the store, such
+ * a read finds a home only for a session served before this process started, so it is given far
+ * less time ({@linkcode FIRST_READ_ALONE_MS}) than while another gateway process may have served
+ * the session ({@linkcode FIRST_READ_SHARED_MS}).
  */
 import { errorField, logger } from "../../actors/runtime/log.ts";
+
+/**
+ * Longest wait for the first read of a session, in ms, while other gateway processes share the
+ * store: one of them may have served it, and its replica holds the conversation.
+ */
+export const FIRST_READ_SHARED_MS = 20;
+
+/**
+ * The same wait while this process is alone on the store. Most such sessions are new (no home to
+ * find) and the read waits behind KV's writes: on the mixed trace at 120 requests/s (`bench
+ * routing --trace mixed`, nearly every call a session's first) it took, on the writing KV handle,
+ * 0.2-0.5 ms p50, 1-4 ms p90 and 3-21 ms p99, all of it added to the call's time to first token. A session served before a
+ * restart still finds its home when KV answers in this time, and on its next call otherwise.
+ */
+export const FIRST_READ_ALONE_MS = 2;
 
 /** Looks up the replica a session was served by last; null or undefined when none is known. */
 export type HomeLookup = (sessionId: string) => Promise<string | null | undefined>;
@@ -16,15 +34,19 @@ export type HomeLookup = (sessionId: string) => Promise<string | null | undefine
 export interface SessionHomesOptions {
   /** Sessions kept in memory, least recently used out first. @default 100_000 */
   maxSessions?: number;
-  /** Longest wait for the first read of a session this process has not seen, in ms. @default 20 */
-  firstReadMs?: number;
+  /**
+   * Longest wait for the first read of a session this process has not seen, in ms, or a function
+   * asked at each such read (e.g. one bound alone on the store, another shared).
+   * @default FIRST_READ_SHARED_MS
+   */
+  firstReadMs?: number | (() => number);
 }
 
 /** The process-local map of session homes, refreshed from KV off the hot path. */
 export class SessionHomes {
   readonly #lookup: HomeLookup;
   readonly #max: number;
-  readonly #firstReadMs: number;
+  readonly #firstReadMs: () => number;
   // Map keeps insertion order: a touched entry is re-inserted at the end.
   readonly #homes = new Map<string, string>();
   /** Sessions with a refresh in flight: one at a time each. */
@@ -35,7 +57,8 @@ export class SessionHomes {
   constructor(lookup: HomeLookup, options: SessionHomesOptions = {}) {
     this.#lookup = lookup;
     this.#max = Math.max(1, options.maxSessions ?? 100_000);
-    this.#firstReadMs = Math.max(0, options.firstReadMs ?? 20);
+    const bound = options.firstReadMs ?? FIRST_READ_SHARED_MS;
+    this.#firstReadMs = typeof bound === "number" ? () => bound : bound;
   }
 
   /** Sessions held. */
@@ -54,7 +77,7 @@ export class SessionHomes {
     if (home !== undefined || read === undefined) return home;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), this.#firstReadMs);
+      timer = setTimeout(() => resolve(undefined), Math.max(0, this.#firstReadMs()));
     });
     return Promise.race([read, late]).finally(() => clearTimeout(timer));
   }

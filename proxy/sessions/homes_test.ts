@@ -37,6 +37,23 @@ Deno.test("SessionHomes routes without a home when the first read is slow or fai
   await failing.settled();
 });
 
+Deno.test("SessionHomes asks its bound at each first read: short alone on the store, longer shared", async () => {
+  let shared = false;
+  const homes = new SessionHomes(
+    (id) => new Promise((resolve) => setTimeout(() => resolve(`home-of-${id}`), 40)),
+    { firstReadMs: () => (shared ? 2_000 : 1) },
+  );
+  // Alone: the call does not wait for the read, which still lands for the next call.
+  assertEquals(await homes.get("a"), undefined);
+  await homes.settled();
+  assertEquals(homes.get("a"), "home-of-a");
+  await homes.settled();
+  // Another gateway process appeared: a session this process has not seen waits for KV.
+  shared = true;
+  assertEquals(await homes.get("b"), "home-of-b");
+  await homes.settled();
+});
+
 Deno.test("SessionHomes keeps at most maxSessions, the least recently served out first", () => {
   const homes = new SessionHomes(() => Promise.resolve(undefined), { maxSessions: 2 });
   homes.set("a", "1");

@@ -2,6 +2,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import OpenAI from "openai";
 import type { ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import { MODEL, startRig, type TestRig } from "../../gateway/testing.ts";
+import { jsonTap, streamTap } from "./plain.ts";
 
 interface HistoryTurn {
   turn: number;
@@ -118,4 +119,43 @@ Deno.test("a plain call without the session header, or one that failed, records 
   } finally {
     await rig.close();
   }
+});
+
+Deno.test("the stream tap rebuilds an answer split anywhere across chunks, and refuses a broken one", () => {
+  const enc = new TextEncoder();
+  const event = (delta: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    `data: ${
+      JSON.stringify({ id: "c1", model: "m", choices: [{ index: 0, delta }], ...extra })
+    }\n\n`;
+  const text = event({ role: "assistant" }) + event({ content: "Hel" }) + event({ content: "lo" }) +
+    `data: ${
+      JSON.stringify({
+        id: "c1",
+        choices: [{ index: 0, delta: {}, finish_reason: "stop" }],
+        usage: { prompt_tokens: 5, completion_tokens: 2 },
+      })
+    }\n\n` + "data: [DONE]\n\n";
+  const bytes = enc.encode(text);
+  for (const cut of [1, 7, 40, 97, bytes.length - 3]) {
+    const tap = streamTap();
+    tap.take(bytes.slice(0, cut));
+    tap.take(bytes.slice(cut));
+    const answer = tap.end();
+    assert(answer !== undefined, `cut at ${cut}`);
+    assertEquals(answer.error, undefined);
+    assertEquals(answer.message(true)?.content, "Hello");
+    assertEquals([answer.finishReason, answer.usage.prompt_tokens], ["stop", 5]);
+  }
+  // No [DONE]: the stream broke off, nothing is recorded.
+  const cutOff = streamTap();
+  cutOff.take(enc.encode(event({ content: "Hel" })));
+  assertEquals(cutOff.end(), undefined);
+  // An event that is not JSON marks the answer unreadable.
+  const broken = streamTap();
+  broken.take(enc.encode(event({ content: "a" }) + "data: {oops\n\n" + "data: [DONE]\n\n"));
+  assert(broken.end()?.error !== undefined);
+  // Past the bound the answer is relayed but not kept.
+  const huge = jsonTap();
+  huge.take(new Uint8Array(9 << 20));
+  assertEquals(huge.end(), undefined);
 });
