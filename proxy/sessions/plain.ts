@@ -96,8 +96,11 @@ export interface Tap {
   end(): ChunkAssembler | undefined;
 }
 
-/** Keeps the relayed chunks (the relay hands over copies it no longer touches), up to a bound. */
-function keptBytes(): { take(chunk: Uint8Array): void; bytes(): Uint8Array | undefined } {
+/**
+ * A tap that keeps the relayed chunks (the relay hands over copies it no longer touches), up to
+ * {@linkcode MAX_ANSWER_BYTES}, and rebuilds the answer from their text at the end.
+ */
+function keepingTap(rebuild: (text: string) => ChunkAssembler | undefined): Tap {
   const chunks: Uint8Array[] = [];
   let size = 0;
   return {
@@ -105,58 +108,49 @@ function keptBytes(): { take(chunk: Uint8Array): void; bytes(): Uint8Array | und
       size += chunk.byteLength;
       if (size <= MAX_ANSWER_BYTES) chunks.push(chunk);
     },
-    bytes: () => (size > MAX_ANSWER_BYTES ? undefined : concatBytes(chunks, size)),
+    end() {
+      if (size > MAX_ANSWER_BYTES) return undefined;
+      return rebuild(new TextDecoder().decode(concatBytes(chunks, size)));
+    },
   };
 }
 
 /** Rebuilds a streamed answer from its SSE events, all parsed at its end. */
 export function streamTap(): Tap {
-  const kept = keptBytes();
-  return {
-    take: kept.take,
-    end() {
-      const bytes = kept.bytes();
-      if (bytes === undefined) return undefined;
-      const events: string[] = [];
-      let done = false;
-      const parser = createParser({
-        onEvent(event) {
-          if (event.data === "[DONE]") done = true;
-          else if (!done) events.push(event.data);
-        },
-      });
-      parser.feed(new TextDecoder().decode(bytes));
-      if (!done) return undefined;
-      const assembler = new ChunkAssembler();
-      let parsed: unknown[];
-      try {
-        // One parse of them all: a call per event costs several times more.
-        parsed = JSON.parse(`[${events.join(",")}]`);
-      } catch {
-        assembler.error = "an event of the answer is not JSON";
-        return assembler;
-      }
-      for (const event of parsed) assembler.push(event);
+  return keepingTap((text) => {
+    const events: string[] = [];
+    let done = false;
+    const parser = createParser({
+      onEvent(event) {
+        if (event.data === "[DONE]") done = true;
+        else if (!done) events.push(event.data);
+      },
+    });
+    parser.feed(text);
+    if (!done) return undefined;
+    const assembler = new ChunkAssembler();
+    let parsed: unknown[];
+    try {
+      // One parse of them all: a call per event costs several times more.
+      parsed = JSON.parse(`[${events.join(",")}]`);
+    } catch {
+      assembler.error = "an event of the answer is not JSON";
       return assembler;
-    },
-  };
+    }
+    for (const event of parsed) assembler.push(event);
+    return assembler;
+  });
 }
 
 /** Rebuilds a non-streamed answer from its JSON body. */
 export function jsonTap(): Tap {
-  const kept = keptBytes();
-  return {
-    take: kept.take,
-    end() {
-      const bytes = kept.bytes();
-      if (bytes === undefined) return undefined;
-      try {
-        const assembler = new ChunkAssembler();
-        assembler.push(JSON.parse(new TextDecoder().decode(bytes)));
-        return assembler;
-      } catch {
-        return undefined;
-      }
-    },
-  };
+  return keepingTap((text) => {
+    try {
+      const assembler = new ChunkAssembler();
+      assembler.push(JSON.parse(text));
+      return assembler;
+    } catch {
+      return undefined;
+    }
+  });
 }
