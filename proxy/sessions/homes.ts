@@ -22,8 +22,9 @@ export const FIRST_READ_SHARED_MS = 20;
  * The same wait while this process is alone on the store. Most such sessions are new (no home to
  * find) and the read waits behind KV's writes: on the mixed trace at 120 requests/s (`bench
  * routing --trace mixed`, nearly every call a session's first) it took, on the writing KV handle,
- * 0.2-0.5 ms p50, 1-4 ms p90 and 3-21 ms p99, all of it added to the call's time to first token. A session served before a
- * restart still finds its home when KV answers in this time, and on its next call otherwise.
+ * 0.2-0.5 ms p50, 1-4 ms p90 and 3-21 ms p99, all of it added to the call's time to first token.
+ * A session served before a restart still finds its home when KV answers in this time, and on
+ * its next call otherwise.
  */
 export const FIRST_READ_ALONE_MS = 2;
 
