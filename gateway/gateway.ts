@@ -19,7 +19,7 @@ import { LocalJobs } from "../actors/job/local_jobs.ts";
 import { type ClusterJobs, countPhases } from "../actors/job/controller.ts";
 import { openClusterJobs } from "../actors/job/open.ts";
 import { fleetRouting } from "../actors/job/fleet_routing.ts";
-import { type Cluster, openCluster } from "../cluster/slurm/connect.ts";
+import { openCluster } from "../cluster/slurm/connect.ts";
 import type { JobsController } from "../actors/job/types.ts";
 import { createApp } from "../proxy/mod.ts";
 import type { ForwardContext } from "../proxy/mod.ts";
@@ -114,6 +114,47 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   // Durable messages wait until the session kinds are registered below.
   const system = options.system ??
     await ActorSystem.start({ kvPath: kvPath(config), listen: false });
+  // What start-up has opened so far, closed in reverse when a later step fails (a taken port, an
+  // unreachable cluster), so that a failed start leaves no timer, handle or replica behind.
+  const opened = new AsyncDisposableStack();
+  // Closing the gateway closes all of it the same way, after draining (see close() below).
+  const shutdown = { deadlineMs: 10_000 };
+  try {
+    let reader = system.kv;
+    if (ownSystem) {
+      // Session reads go through a handle of their own on the same file, so they do not queue
+      // behind its commits (a plain call's first read of its session's home is on the way to the
+      // replica). Closed after the system, whose actors read through it until they stop.
+      const own = reader = await Deno.openKv(kvPath(config));
+      opened.defer(() => own.close());
+      opened.defer(() => system.shutdown(shutdown));
+    }
+    return await startOn({ system, reader, opened, shutdown }, config, options);
+  } catch (error) {
+    await opened.disposeAsync().catch((closing) =>
+      logger.warn("closing after a failed start failed", { error: String(closing) })
+    );
+    throw error;
+  }
+}
+
+/** What {@linkcode startOn} starts in. */
+interface StartContext {
+  system: ActorSystem;
+  /** The KV handle session reads go through. */
+  reader: Deno.Kv | undefined;
+  /** What is open so far, to close in reverse: start-up adds each part as it opens it. */
+  opened: AsyncDisposableStack;
+  /** The deadline the system's shutdown is given, set by close(). */
+  shutdown: { deadlineMs: number };
+}
+
+/** {@linkcode startGateway} in `start.system`; each part it opens it defers to `start.opened`. */
+async function startOn(
+  { system, reader, opened, shutdown }: StartContext,
+  config: Config,
+  options: GatewayOptions,
+): Promise<Gateway> {
   const now = options.now ?? Date.now;
   // Every model routes through a switchable picker: POST /api/routing changes its strategy.
   const switches = new PickerSwitches(
@@ -139,50 +180,49 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   const startedAtMs = Date.now();
   let localJobs: LocalJobs | undefined;
-  let cluster: Cluster | undefined;
   let clusterJobs: ClusterJobs | undefined;
   // Requests waiting in the gateway's own queue per model, for autoscaling; set once admission is.
   let queuedOf = (_model: string): number => 0;
-  try {
-    for (const model of config.models) {
-      fleet.addModel(model.name);
-      if (model.endpoints) {
-        for (const url of model.endpoints) {
-          await fleet.addBackend(model.name, { id: backendIdFromUrl(url), url, source: "static" });
-        }
+  opened.defer(() => fleet.close());
+  for (const model of config.models) {
+    fleet.addModel(model.name);
+    if (model.endpoints) {
+      for (const url of model.endpoints) {
+        await fleet.addBackend(model.name, { id: backendIdFromUrl(url), url, source: "static" });
       }
     }
-    if (config.cluster.type === "local" && config.models.some((m) => !m.endpoints)) {
-      localJobs = new LocalJobs({
-        config,
-        system,
-        fleet,
-        ...(options.replicaPorts ? { replicaPorts: options.replicaPorts } : {}),
-      });
-      await localJobs.launchAll();
-    }
-    if (config.cluster.type === "slurm" && config.models.some((m) => !m.endpoints)) {
-      cluster = await openCluster(config);
-      clusterJobs = await openClusterJobs(config, cluster, {
-        system,
-        routing: fleetRouting(fleet, { recent: () => records.recent({ limit: 2_000 }) }),
-        queued: (model) => queuedOf(model),
-      });
-      // A restart re-attaches to the jobs in KV; a model never started is started as configured.
-      await clusterJobs.resume({ startNew: true });
-    }
-    await Promise.all(
-      config.models.filter((m) => m.endpoints).map((m) =>
-        fleet.settled(m.name, options.settleMs ?? 5_000)
-      ),
-    );
-  } catch (error) {
-    await clusterJobs?.close();
-    await cluster?.close();
-    await fleet.close();
-    if (ownSystem) await system.shutdown();
-    throw error;
   }
+  if (config.cluster.type === "local" && config.models.some((m) => !m.endpoints)) {
+    const launched = new LocalJobs({
+      config,
+      system,
+      fleet,
+      ...(options.replicaPorts ? { replicaPorts: options.replicaPorts } : {}),
+    });
+    localJobs = launched;
+    opened.defer(async () => {
+      if (launched.supervisor) await system.stop(launched.supervisor);
+    });
+    await launched.launchAll();
+  }
+  if (config.cluster.type === "slurm" && config.models.some((m) => !m.endpoints)) {
+    const slurm = await openCluster(config);
+    opened.defer(() => slurm.close());
+    const controller = await openClusterJobs(config, slurm, {
+      system,
+      routing: fleetRouting(fleet, { recent: () => records.recent({ limit: 2_000 }) }),
+      queued: (model) => queuedOf(model),
+    });
+    clusterJobs = controller;
+    opened.defer(() => controller.close());
+    // A restart re-attaches to the jobs in KV; a model never started is started as configured.
+    await controller.resume({ startNew: true });
+  }
+  await Promise.all(
+    config.models.filter((m) => m.endpoints).map((m) =>
+      fleet.settled(m.name, options.settleMs ?? 5_000)
+    ),
+  );
 
   const blockChars = config.proxy.prefix_block_chars;
   // The prompt's text is copied out only for strategies that read it (sglang_cache_aware, llmd_default).
@@ -195,12 +235,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     idleTimeoutMs: config.proxy.pool_idle_timeout * 1000,
     maxConnectionsPerBackend: config.proxy.max_connections_per_backend,
   });
+  opened.defer(() => upstream.close());
   const deadlines = new Deadlines();
+  opened.defer(() => deadlines.clear());
   const admission = new Admission(config.admission, {
     priorityModels: config.models.filter((m) => m.scheduling_policy === "priority").map((m) =>
       m.name
     ),
   });
+  opened.defer(() => admission.close());
   queuedOf = (model) => admission.stats()[model]?.waiting ?? 0;
   const forward: ForwardContext = {
     proxy: config.proxy,
@@ -222,17 +265,13 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     ...(config.logging.log_prompts ? { logPrompt: promptLogger(logger) } : {}),
   };
   const kv = system.kv;
-  if (!kv) throw new Error("The gateway needs an actor system with a KV store for its sessions");
-  const auth = await Authenticator.start(config.auth, kv).catch(async (error) => {
-    await fleet.close();
-    if (ownSystem) await system.shutdown();
-    throw error;
-  });
+  if (!kv || !reader) {
+    throw new Error("The gateway needs an actor system with a KV store for its sessions");
+  }
+  const auth = await Authenticator.start(config.auth, kv);
+  opened.defer(() => auth.close());
   const selfAuth = auth.enabled ? { authorization: auth.internalAuthorization } : {};
   const counter = await loadTokenCounter();
-  // Its reads go through a handle of their own on the same file, so they do not queue behind its
-  // commits (a plain call's first read of its session's home is on the way to the replica).
-  const reader = ownSystem ? await Deno.openKv(kvPath(config)) : kv;
   const store = new SessionStore(kv, undefined, reader);
   let selfUrl = "";
   const sessions = new SessionService({
@@ -252,18 +291,22 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     expired: (id) => sessions.forget(id),
   }));
   await system.listen();
+  opened.defer(() => sessions.close());
   await sessions.start();
   // Shared through KV with every gateway process on the store: written off the hot path.
   const log = new RecordLog(kv, { nodeId: system.nodeId, config: config.proxy.records, now });
+  opened.defer(() => log.close());
   const unfollow = log.follow(records);
+  opened.defer(unfollow);
   const registrations = new Registrations(kv, fleet, {
     nodeId: system.nodeId,
     syncMs: config.proxy.registration_sync_interval * 1000,
     now,
   });
+  opened.defer(() => registrations.close());
   await registrations.start();
   if (config.proxy.share_placements) {
-    placements = new PlacementShare(kv, {
+    const sharing = new PlacementShare(kv, {
       absorb: (model, id, hashes, pending) => fleet.router(model)?.absorb(id, hashes, pending),
       absorbedPrefilled: (model, id, pending) =>
         fleet.router(model)?.absorbedPrefilled(id, pending),
@@ -274,10 +317,13 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       othersPresent: () => sessions.othersPresent,
       now,
     });
-    placements.start();
+    placements = sharing;
+    opened.defer(() => sharing.close());
+    sharing.start();
   }
   // Counted on the hot path, shared through KV by a timer.
   const limits = new RateLimits(config.limits, { kv, nodeId: system.nodeId, now });
+  opened.defer(() => limits.close());
   await limits.start();
   forward.limits = limits;
   const jobs: JobsController | undefined = localJobs ?? clusterJobs;
@@ -295,6 +341,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     logger,
     ...(jobs ? { jobPhases: async () => countPhases(await jobs.status()) } : {}),
   });
+  opened.defer(() => metrics.close());
   // SLO burn from every finished record, in process; canaries are judged at each evaluation.
   const slo = new SloTracker({
     config: config.slo,
@@ -304,6 +351,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     armOf: (record) => switches.get(record.model)?.armOf(record.sessionId),
     now,
   });
+  opened.defer(() => slo.close());
   const routing = new RoutingController({
     switches,
     slo,
@@ -321,6 +369,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     },
     now,
   });
+  opened.defer(() => routing.close());
   await routing.start();
   slo.start();
   for (const model of Object.keys(config.slo.models)) {
@@ -333,9 +382,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   }
   // Formatted when each record is added; written to stderr in batches, after the request.
   const unlogAccess = config.logging.access_log ? followAccessLog(records, logger) : undefined;
+  if (unlogAccess) opened.defer(unlogAccess);
   const digest = await configDigest(config);
   // Ends the dashboards' event streams when the gateway closes: Deno's shutdown would wait for them.
   const closingFeeds = new AbortController();
+  opened.defer(() => closingFeeds.abort());
   const app = createApp({
     closing: closingFeeds.signal,
     fleet,
@@ -409,29 +460,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         await Promise.race([server.shutdown(), deadline]);
         clearTimeout(timer);
         await server.guard?.close();
-        await sessions.close();
-        await registrations.close();
-        await placements?.close();
-        await limits.close();
-        await auth.close();
-        unfollow();
-        await log.close();
-        upstream.close();
-        deadlines.clear();
-        // The SLURM jobs keep running: the next gateway on this KV file re-attaches to them.
-        await clusterJobs?.close();
-        await cluster?.close();
-        const replicas = localJobs?.supervisor;
-        if (replicas) await system.stop(replicas);
-        await fleet.close();
-        if (ownSystem) {
-          await system.shutdown({ deadlineMs });
-          reader.close();
-        }
-        routing.close();
-        slo.close();
-        metrics.close();
-        unlogAccess?.();
+        // The rest, in the reverse of the order it started in. The SLURM jobs keep running: the
+        // next gateway on this KV file re-attaches to them.
+        shutdown.deadlineMs = deadlineMs;
+        await opened.disposeAsync();
         await logger.flush();
       })();
       return closing;

@@ -48,6 +48,8 @@ export interface DurableHost {
   forward(to: Address, delivery: DurableDelivery): Promise<void>;
   /** Sends durably now (outside a durable turn). */
   send(item: OutboxItem): Promise<void>;
+  /** Sends durably when the caller commits `op` (a KV atomic operation on the system's store). */
+  sendIn(op: Deno.AtomicOperation, item: OutboxItem): void;
   /** Lets go of the actor's lease. */
   release(cell: Cell): Promise<void>;
 }

@@ -362,3 +362,36 @@ Deno.test("a second actor system on the same KV handle is refused, since it woul
     }
   });
 });
+
+Deno.test("tellDurableIn sends with the caller's commit, and nothing when that commit fails", async () => {
+  await withKv(async (kvPath) => {
+    const system = await ActorSystem.start({ kvPath, behaviors: [counter], recoverySweepsMs: [] });
+    try {
+      const kv = system.kv!;
+      const flag = ["test_flag"];
+      // A check that fails: the state change and its message are both left out.
+      const lost = kv.atomic().check({ key: flag, versionstamp: "00000000000000000000" });
+      lost.set(flag, "lost");
+      system.tellDurableIn(lost, "counter/outbox", { type: "add", n: 100 }, { id: "lost" });
+      assert.equal((await lost.commit()).ok, false);
+      const kept = kv.atomic().check({ key: flag, versionstamp: null });
+      kept.set(flag, "kept");
+      const id = system.tellDurableIn(kept, "counter/outbox", { type: "add", n: 1 });
+      assert.equal((await kept.commit()).ok, true);
+      await waitFor(
+        "the committed message",
+        async () => (await countOf(system, "counter/outbox"))?.count === 1,
+      );
+      // The failed one had time to come too, had it been sent.
+      await system.tellDurable("counter/outbox", { type: "add", n: 2 }, { id: "after" });
+      await waitFor(
+        "the message sent after",
+        async () => (await countOf(system, "counter/outbox"))?.count === 3,
+      );
+      assert.deepEqual((await countOf(system, "counter/outbox"))?.ids, [id, "after"]);
+      assert.equal((await kv.get(flag)).value, "kept");
+    } finally {
+      await system.shutdown();
+    }
+  });
+});

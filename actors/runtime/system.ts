@@ -254,6 +254,23 @@ export class ActorSystem {
     return id;
   }
 
+  /**
+   * {@linkcode tellDurable} within `op`, an atomic operation on this system's KV store: the
+   * message is sent when, and only if, the caller's commit of `op` succeeds (a transactional
+   * outbox), so a state change and its timer are written together.
+   */
+  tellDurableIn(
+    op: Deno.AtomicOperation,
+    to: Address,
+    msg: unknown,
+    options: DurableTellOptions = {},
+  ): string {
+    const durable = this.#requireDurable("tellDurableIn");
+    const id = options.id ?? newId();
+    durable.sendIn(op, { to, msg, options: { ...options, id } });
+    return id;
+  }
+
   /** Cancels a durable timer: its delivery is dropped when it comes due. */
   cancelDurable(to: Address, messageId: string): void {
     const kv = this.#kv;

@@ -16,6 +16,8 @@ export interface GroupWrite {
   head: unknown;
   /** Chunked records to add, by key prefix. */
   records: { key: Deno.KvKey; value: unknown }[];
+  /** More writes of this session's, in the same atomic operation. */
+  also?: (op: Deno.AtomicOperation) => void;
 }
 
 interface Pending {
@@ -134,6 +136,7 @@ export class GroupCommitter {
       op.check({ key: write.key, versionstamp: write.expected });
       op.set(write.key, write.head);
       for (const record of encoded) setBytes(op, record.key, record.bytes);
+      write.also?.(op);
     }
     return op;
   }

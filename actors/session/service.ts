@@ -236,15 +236,11 @@ export class SessionService {
       limits,
       ...unturnedHead(),
     };
-    let scheduled: Promise<void> | undefined;
     for (let attempt = 0; attempt < 20; attempt++) {
       const limited = await this.#checkActiveLimits(clientId);
       if (limited) return { ok: false, refusal: limited };
-      // The timer goes first: a crash between the two then leaves a timer without a session (it
-      // does nothing when it fires), never a session that no timer expires.
-      scheduled ??= this.#scheduleExpiry(head);
-      await scheduled;
       // The caps go into the commit too: a concurrent create that took the last place fails it.
+      // So does the expiry timer: no session without its timer, no timer without its session.
       const vs = await this.store.commit(head, null, {
         active: {
           delta: 1,
@@ -252,6 +248,7 @@ export class SessionService {
           max: cfg.limits.max_sessions,
           maxOfClient: cfg.limits.max_sessions_per_client,
         },
+        also: this.#expiryTimer(head),
       });
       if (vs !== undefined) return { ok: true, head, versionstamp: vs };
       if (await this.store.get(head.id)) {
@@ -378,9 +375,7 @@ export class SessionService {
         ttl_seconds: ttl,
         updated_at_ms: now,
       };
-      // Timer first, as in create: a crash after it leaves the session with a timer either way.
-      await this.#scheduleExpiry(next);
-      const vs = await this.store.commit(next, versionstamp);
+      const vs = await this.store.commit(next, versionstamp, { also: this.#expiryTimer(next) });
       if (vs === undefined) continue;
       this.#tell(id, { type: "forget" });
       return { ok: true, found: { head: next, versionstamp: vs } };
@@ -600,13 +595,17 @@ export class SessionService {
     return undefined;
   }
 
-  async #scheduleExpiry(head: SessionHead): Promise<void> {
-    const delayMs = Math.max(0, Math.min(head.expires_at_ms - this.#now(), MAX_TIMER_DELAY_MS));
-    await this.#system.tellDurable(
-      REAPER_ADDRESS,
-      { type: "expire", session: head.id, at_ms: head.expires_at_ms },
-      { delayMs, id: expiryTimerId(head.id, head.expires_at_ms) },
-    );
+  /** Adds the durable timer that expires `head` at its `expires_at_ms` to a commit. */
+  #expiryTimer(head: SessionHead): (op: Deno.AtomicOperation) => void {
+    return (op) => {
+      const delayMs = Math.max(0, Math.min(head.expires_at_ms - this.#now(), MAX_TIMER_DELAY_MS));
+      this.#system.tellDurableIn(
+        op,
+        REAPER_ADDRESS,
+        { type: "expire", session: head.id, at_ms: head.expires_at_ms },
+        { delayMs, id: expiryTimerId(head.id, head.expires_at_ms) },
+      );
+    };
   }
 
   /**

@@ -53,6 +53,8 @@ export interface CommitWrites {
     max?: number | undefined;
     maxOfClient?: number | undefined;
   };
+  /** More writes in the same atomic operation (e.g. a durable timer's enqueue). */
+  also?: (op: Deno.AtomicOperation) => void;
 }
 
 /** Reads and writes sessions in one KV store. */
@@ -123,8 +125,15 @@ export class SessionStore {
         const key = keys.compaction(head.id, writes.compaction.compaction);
         records.push({ key, value: writes.compaction });
       }
-      return await this.#group.commit({ key: keys.head(head.id), expected, head, records });
+      return await this.#group.commit({
+        key: keys.head(head.id),
+        expected,
+        head,
+        records,
+        ...(writes.also ? { also: writes.also } : {}),
+      });
     }
+    const active = writes.active;
     // SQLite refuses a write at once while another gateway process writes the file: try again.
     return await retryKvBusy(async () => {
       const op = this.kv.atomic().check({ key: keys.head(head.id), versionstamp: expected });
@@ -133,10 +142,9 @@ export class SessionStore {
       if (writes.compaction) {
         setChunked(op, keys.compaction(head.id, writes.compaction.compaction), writes.compaction);
       }
-      if (writes.active) {
-        const { delta, clientId, max, maxOfClient } = writes.active;
-        if (!(await addActive(this.kv, op, delta, clientId, [max, maxOfClient]))) return undefined;
-      }
+      const { delta, clientId, max, maxOfClient } = active;
+      if (!(await addActive(this.kv, op, delta, clientId, [max, maxOfClient]))) return undefined;
+      writes.also?.(op);
       const res = await op.commit();
       return res.ok ? res.versionstamp : undefined;
     });

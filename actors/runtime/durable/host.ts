@@ -113,13 +113,7 @@ export class KvDurableHost implements DurableHost {
       renewLeaseIn(op, cell, { token: cell.leaseToken, ...this.#leaseOptions() });
       layout = addSnapshot(op, cell, state, cell.snapshotLayout);
     }
-    for (const item of outbox) {
-      const envelope = makeEnvelope(item.to, item.msg, {
-        id: item.options.id ?? crypto.randomUUID(),
-        delayMs: item.options.delayMs,
-      });
-      this.#transport.addToAtomic(op, envelope, this.#sendOptions(item.to, envelope.id, item));
-    }
+    for (const item of outbox) this.sendIn(op, item);
     const faults = this.#options.faults;
     for (const id of messageIds) await faults?.beforeCommit?.(cell.address, id);
     const res = await op.commit();
@@ -166,11 +160,21 @@ export class KvDurableHost implements DurableHost {
 
   /** Sends one durable message now. */
   async send(item: OutboxItem): Promise<void> {
-    const envelope = makeEnvelope(item.to, item.msg, {
+    const envelope = this.#envelope(item);
+    await this.#transport.send(envelope, this.#sendOptions(item.to, envelope.id, item));
+  }
+
+  /** Adds one durable message to `op`: it is sent when, and only if, the caller commits `op`. */
+  sendIn(op: Deno.AtomicOperation, item: OutboxItem): void {
+    const envelope = this.#envelope(item);
+    this.#transport.addToAtomic(op, envelope, this.#sendOptions(item.to, envelope.id, item));
+  }
+
+  #envelope(item: OutboxItem) {
+    return makeEnvelope(item.to, item.msg, {
       id: item.options.id ?? crypto.randomUUID(),
       delayMs: item.options.delayMs,
     });
-    await this.#transport.send(envelope, this.#sendOptions(item.to, envelope.id, item));
   }
 
   /** Gives up the lease (graceful stop). */
