@@ -120,14 +120,18 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   // Closing the gateway closes all of it the same way, after draining (see close() below).
   const shutdown = { deadlineMs: 10_000 };
   try {
-    let reader = system.kv;
+    const systemKv = system.kv;
+    let reader = systemKv;
     if (ownSystem) {
       // Session reads go through a handle of their own on the same file, so they do not queue
       // behind its commits (a plain call's first read of its session's home is on the way to the
-      // replica). Closed after the system, whose actors read through it until they stop.
-      const own = reader = await Deno.openKv(kvPath(config));
-      opened.defer(() => own.close());
-      opened.defer(() => system.shutdown(shutdown));
+      // replica). Closed after the system, whose actors read through it until they stop; the
+      // system is shut down also when that handle cannot be opened.
+      opened.defer(async () => {
+        await system.shutdown(shutdown);
+        if (reader !== systemKv) reader?.close();
+      });
+      reader = await Deno.openKv(kvPath(config));
     }
     return await startOn({ system, reader, opened, shutdown }, config, options);
   } catch (error) {
@@ -386,7 +390,6 @@ async function startOn(
   const digest = await configDigest(config);
   // Ends the dashboards' event streams when the gateway closes: Deno's shutdown would wait for them.
   const closingFeeds = new AbortController();
-  opened.defer(() => closingFeeds.abort());
   const app = createApp({
     closing: closingFeeds.signal,
     fleet,
