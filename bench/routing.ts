@@ -21,6 +21,7 @@ import {
   runVariants,
 } from "./routing/compare.ts";
 import { runVirtualBench } from "./routing/virtual_bench.ts";
+import { medianRun, rotated } from "./routing/rounds.ts";
 import { virtualRun } from "./routing/virtual.ts";
 import { cappedHitRate, idealHitRate } from "./routing/trace.ts";
 import {
@@ -101,6 +102,9 @@ const usage = [
   "                          hit rate and mean TTFT agree within 10%",
   "  --decision-only         micro-benchmark one routing decision (64 replicas, 100k-char prompts)",
   "                          and the router's memory per replica, nothing else",
+  "  --rounds N              replay every strategy N times, the order rotated each round, and",
+  "                          report each figure as the median of its rounds (a stall of this",
+  "                          shared machine then moves one round, not the verdict) [1]",
   "  --seed S                seed of the baseline's random picks [1]",
   "  --out DIR               where the JSON and SVG go [bench/results]",
 ].join("\n");
@@ -115,6 +119,7 @@ const flags = {
   "kv-tokens": { type: "string" },
   "kv-offload-gib": { type: "string" },
   seed: { type: "string" },
+  rounds: { type: "string" },
   out: { type: "string" },
   "kv-tokens-list": { type: "string" },
   hetero: { type: "boolean" },
@@ -146,6 +151,8 @@ export interface RoutingBenchPlan {
   /** GiB of host KV tier per replica; 0 for none. */
   kvOffloadGib: number;
   seed: number;
+  /** `--rounds`: replays of each strategy, reported by their medians. */
+  rounds: number;
   out: string;
   /** KV budget of each replica (a heterogeneous fleet); undefined: all get `kvTokens`. */
   kvTokensList: number[] | undefined;
@@ -254,6 +261,7 @@ export function parseRoutingArgs(args: string[]): RoutingBenchPlan {
     kvTokens,
     kvOffloadGib,
     seed: num("seed") ?? 1,
+    rounds: positiveInt(num("rounds"), "rounds") ?? 1,
     out: values.out ?? RESULTS,
   };
 }
@@ -450,20 +458,42 @@ export const routingBench: BenchSuite = {
       gatewayAdmission: plan.gatewayAdmission,
       fixedCaps: plan.fixedCaps,
     };
-    const runs: StrategyRun[] = [];
-    for (const strategy of plan.strategies) {
-      const variants = strategy === BASELINE
+    // Each strategy's variants, in the order asked for; the rounds fill them in rotated order.
+    const slots = plan.strategies.flatMap((strategy) =>
+      (strategy === BASELINE
         ? [{ prefixFeedback: true, gateways: 1 }]
-        : runVariants(plan.prefixFeedback, plan.gateways);
-      for (const variant of variants) {
-        runs.push(
-          await runStrategy(trace, strategy, {
+        : runVariants(plan.prefixFeedback, plan.gateways)).map((variant) => ({
+          strategy,
+          variant,
+          rounds: [] as StrategyRun[],
+        }))
+    );
+    for (let round = 0; round < plan.rounds; round++) {
+      for (const slot of rotated(slots, round)) {
+        const label = runLabel(slot.strategy, slot.variant);
+        slot.rounds.push(
+          await runStrategy(trace, slot.strategy, {
             ...runOptions,
-            ...variant,
+            ...slot.variant,
             kvTokensList: plan.kvTokensList,
             replicas: plan.replicas,
-            onProgress: progressBar(runLabel(strategy, variant)),
+            onProgress: progressBar(
+              plan.rounds > 1 ? `${label} ${round + 1}/${plan.rounds}` : label,
+            ),
           }),
+        );
+      }
+    }
+    const runs: StrategyRun[] = slots.map((slot) => medianRun(slot.rounds));
+    if (plan.rounds > 1) {
+      console.log(
+        `\nEach figure below is the median of ${plan.rounds} rounds (order rotated per round):`,
+      );
+      for (const run of runs) {
+        console.log(
+          `  ${run.strategy.padEnd(24)} mean TTFT ${
+            run.rounds!.map((r) => r.meanTtftMs.toFixed(1)).join(" / ")
+          } ms, p99 ${run.rounds!.map((r) => r.p99TtftMs.toFixed(1)).join(" / ")} ms`,
         );
       }
     }

@@ -28,6 +28,10 @@ Deno.test("parseRoutingArgs defaults to round robin, the peers, the default and 
   assertEquals(plan.scaleReplicas, [2, 4, 8]);
   assertEquals(plan.limit, undefined);
   assertEquals(plan.kvOffloadGib, 0);
+  assertEquals(plan.rounds, 1);
+  assertEquals(parseRoutingArgs(["--rounds", "3"]).rounds, 3);
+  assertThrows(() => parseRoutingArgs(["--rounds", "0"]), UsageError);
+  assertThrows(() => parseRoutingArgs(["--rounds", "1.5"]), UsageError);
 });
 
 Deno.test("parseRoutingArgs reads the host KV tier in GiB, fractions included", () => {

@@ -22,8 +22,9 @@ const usage = [
   "Measures issue #11's session targets and prints PASS or FAIL for each:",
   "  overhead  a session turn (new message only) against the same plain /v1/chat/completions",
   "            call carrying the whole history, alternating per client in one run, at many",
-  "            concurrent sessions on a zero-latency backend; gateway and backend on CPU 0,",
-  "            clients on CPU 1 (taskset, when present). Target: <= 2 ms p50, <= 5 ms p99 added.",
+  "            concurrent sessions on a zero-latency backend; gateway and backend on CPU 0",
+  "            (--gateway-cpus widens the gateway's), clients on CPU 1 (taskset, when present).",
+  "            Target: <= 2 ms p50, <= 5 ms p99 added.",
   "  memory    sessions created with one turn each on a gateway in its own process, left to",
   "            passivate; its heap after forced GC and its RSS against a warmed-up baseline.",
   "            Target: <= 100 MB per 10,000 idle sessions (both figures).",
@@ -47,6 +48,8 @@ const usage = [
   "                        0 is a closed loop that saturates the gateway's CPU [0,200]",
   "  --state-dir DIR       overhead: where the gateway's KV file goes, e.g. /dev/shm to take the",
   "                        disk's fsync out of the commit [a temporary folder]",
+  "  --gateway-cpus LIST   overhead: the CPUs the gateway may use (taskset -c), e.g. 0,1 to give",
+  "                        KV's SQLite thread a core of its own beside the event loop [0]",
   "  --cpu-prof DIR        overhead: write the gateway's V8 CPU profile (.cpuprofile) into DIR",
   "  --sessions N          memory: idle sessions [10000; quick 2000]",
   "  --idle-passivate S    memory: the gateway's sessions.idle_passivate [1]",
@@ -68,6 +71,7 @@ const flags = {
   "turns-per-session": { type: "string" },
   think: { type: "string" },
   "state-dir": { type: "string" },
+  "gateway-cpus": { type: "string" },
   "cpu-prof": { type: "string" },
   sessions: { type: "string" },
   "idle-passivate": { type: "string" },
@@ -97,6 +101,14 @@ function listOf<T extends string>(value: string, allowed: readonly T[], flag: st
   }
   if (items.length === 0) throw new UsageError(`--${flag} names nothing`, usage);
   return items as T[];
+}
+
+/** A taskset CPU list ("0", "0,1", "0-1"), checked so a typo fails here and not in taskset. */
+function cpuList(value: string): string {
+  if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(value)) {
+    throw new UsageError(`--gateway-cpus has "${value}": give CPUs like 0 or 0,1 or 0-1`, usage);
+  }
+  return value;
 }
 
 /** Parses the `bench sessions` arguments; throws a UsageError on a bad command line. */
@@ -129,6 +141,7 @@ export function parseSessionsArgs(args: string[]): SessionsBenchPlan {
       turnsPerSession: positive("turns-per-session", 16),
       userChars: 400,
       stateDir: values["state-dir"],
+      gatewayCpus: cpuList(values["gateway-cpus"] ?? "0"),
       gatewayDenoArgs: values["cpu-prof"] === undefined
         ? []
         : ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`],

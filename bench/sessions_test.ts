@@ -127,4 +127,9 @@ Deno.test("parseSessionsArgs() has the full run's defaults and a short --quick",
   assertEquals(quick.cache.turns, 60);
   throws(() => parseSessionsArgs(["--targets", "speed"]), UsageError);
   throws(() => parseSessionsArgs(["--concurrency", "0"]), UsageError);
+  assertEquals(full.overhead.gatewayCpus, "0");
+  assertEquals(parseSessionsArgs(["--gateway-cpus", "0,1"]).overhead.gatewayCpus, "0,1");
+  assertEquals(parseSessionsArgs(["--gateway-cpus", "0-1"]).overhead.gatewayCpus, "0-1");
+  throws(() => parseSessionsArgs(["--gateway-cpus", "all"]), UsageError);
+  throws(() => parseSessionsArgs(["--gateway-cpus", "0,"]), UsageError);
 });

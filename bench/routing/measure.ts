@@ -3,6 +3,7 @@ import type { ReplayResult, RequestResult } from "./replay.ts";
 import { cdf, imbalance } from "./stats.ts";
 import { type EstimateError, estimateError } from "./estimate.ts";
 import { summarize, type Summary } from "../../sim/mod.ts";
+import type { RoundFigures } from "./rounds.ts";
 
 /**
  * Counters and histogram sums summed over every replica and label set, by metric name
@@ -117,6 +118,8 @@ export interface StrategyRun {
   cpuCores?: { replicas: number; gateway: number; loadGenerator: number };
   /** The router's estimate of the replicas' cached tokens against their reports; absent without one. */
   estimateError?: EstimateError;
+  /** With `--rounds` above 1: each round's headline figures (the fields above are their medians). */
+  rounds?: RoundFigures[];
 }
 
 /** Options of {@linkcode measureRun}. */

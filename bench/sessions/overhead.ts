@@ -33,6 +33,8 @@ export interface OverheadOptions {
   stateDir?: string | undefined;
   /** Extra arguments of `deno run` for the gateway, e.g. `--cpu-prof`. */
   gatewayDenoArgs?: readonly string[];
+  /** The CPUs the gateway may run on, as taskset's list ("0", "0,1"); the backend stays on 0. */
+  gatewayCpus?: string;
 }
 
 /** Both paths of one mode, medians over the rounds. */
@@ -82,7 +84,10 @@ function figures(results: PathResult[]) {
   };
 }
 
-/** Starts a zero-latency backend and a gateway (each its own process, on CPU 0) and measures. */
+/**
+ * Starts a zero-latency backend (its own process, on CPU 0) and a gateway (its own process, on
+ * `gatewayCpus`, CPU 0 by default) and measures.
+ */
 export async function measureOverhead(options: OverheadOptions): Promise<OverheadRun[]> {
   const dir = await Deno.makeTempDir({ prefix: "turnpike-bench-sessions-" });
   const stateDir = options.stateDir === undefined
@@ -104,7 +109,7 @@ export async function measureOverhead(options: OverheadOptions): Promise<Overhea
       ].join("\n"),
     );
     const gateway = await startService(
-      pinned("0", [
+      pinned(options.gatewayCpus ?? "0", [
         Deno.execPath(),
         "run",
         "-A",
