@@ -115,8 +115,13 @@ export class SessionStore {
     expected: string | null,
     writes: CommitWrites = {},
   ): Promise<string | undefined> {
-    if (!writes.active) {
-      // A turn's commit: grouped with those of other sessions that wait meanwhile.
+    const active = writes.active;
+    // A create under no session cap adds to the counters with KV's sum, which needs no read and
+    // conflicts with nothing, so it rides in a group like a turn's commit.
+    const uncapped = active !== undefined && active.delta === 1 && active.max === undefined &&
+      active.maxOfClient === undefined;
+    if (active === undefined || uncapped) {
+      // Grouped with the commits of other sessions that wait meanwhile.
       const records: GroupWrite["records"] = [];
       if (writes.turn) {
         records.push({ key: keys.turn(head.id, writes.turn.turn), value: writes.turn });
@@ -125,15 +130,18 @@ export class SessionStore {
         const key = keys.compaction(head.id, writes.compaction.compaction);
         records.push({ key, value: writes.compaction });
       }
+      const also = active === undefined ? writes.also : (op: Deno.AtomicOperation) => {
+        for (const key of activeKeys(active.clientId)) op.sum(key, 1n);
+        writes.also?.(op);
+      };
       return await this.#group.commit({
         key: keys.head(head.id),
         expected,
         head,
         records,
-        ...(writes.also ? { also: writes.also } : {}),
+        ...(also ? { also } : {}),
       });
     }
-    const active = writes.active;
     // SQLite refuses a write at once while another gateway process writes the file: try again.
     return await retryKvBusy(async () => {
       const op = this.kv.atomic().check({ key: keys.head(head.id), versionstamp: expected });
@@ -266,6 +274,11 @@ function counterValue(value: unknown): number {
   return value instanceof Deno.KvU64 ? Number(value.value) : 0;
 }
 
+/** The active-session counters a session counts in: the gateway's, and its client's if it has one. */
+function activeKeys(clientId: string | null): Deno.KvKey[] {
+  return clientId ? [keys.active, keys.activeOf(clientId)] : [keys.active];
+}
+
 /** Minus one, as a wrapping 64-bit sum adds it. */
 const MINUS_ONE = new Deno.KvU64((1n << 64n) - 1n);
 
@@ -282,7 +295,7 @@ async function addActive(
   clientId: string | null,
   caps: (number | undefined)[] = [],
 ): Promise<boolean> {
-  const counterKeys = clientId ? [keys.active, keys.activeOf(clientId)] : [keys.active];
+  const counterKeys = activeKeys(clientId);
   // An uncapped +1 needs no read; a -1 reads, so that a counter never goes below zero.
   const read = counterKeys.map((_, i) => caps[i] !== undefined || delta < 0);
   const wanted = counterKeys.filter((_, i) => read[i]);

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { parseConfig } from "../../config/loader.ts";
+import { ActorSystem } from "../runtime/mod.ts";
+import { approxTokenCounter } from "./compression/tokens.ts";
+import { SessionService } from "./service.ts";
+import { SessionStore } from "./store.ts";
+
+async function withSessions(
+  sessionsYaml: string,
+  fn: (sessions: SessionService) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "turnpike-session-service-" });
+  const config = parseConfig(
+    `models: [{name: m, endpoints: ["http://127.0.0.1:1"]}]\nstate_dir: ${dir}\nsessions: ${sessionsYaml}\n`,
+    "test.yaml",
+  );
+  const system = await ActorSystem.start({ kvPath: `${dir}/kv.sqlite3`, listen: false });
+  const sessions = new SessionService({
+    system,
+    store: new SessionStore(system.kv!),
+    config: config.sessions,
+    budgetOf: () => 8192,
+    countMessage: approxTokenCounter.countMessage,
+    queueTimeoutMs: 5_000,
+  });
+  try {
+    await sessions.start();
+    await fn(sessions);
+  } finally {
+    await sessions.close();
+    await system.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("concurrent creates with no session cap share commits and count every session once", async () => {
+  await withSessions("{}", async (sessions) => {
+    const made = await Promise.all(
+      Array.from(
+        { length: 40 },
+        (_, i) => sessions.create({ model: "m", client_id: i % 4 === 0 ? "a" : null }),
+      ),
+    );
+    assert.ok(made.every((m) => m.ok));
+    const stamps = new Set(made.map((m) => m.ok ? m.versionstamp : ""));
+    assert.ok(stamps.size < 40, `${stamps.size} commits for 40 creates`);
+    assert.equal(await sessions.store.activeCount(), 40);
+    assert.equal(await sessions.store.activeCount("a"), 10);
+    // A create of a taken id is refused and counts nothing.
+    const id = made[0]!.ok ? made[0]!.head.id : "";
+    const again = await sessions.create({ id, model: "m" });
+    assert.ok(!again.ok && again.refusal.code === "session_exists");
+    assert.equal(await sessions.store.activeCount(), 40);
+  });
+});
+
+Deno.test("concurrent creates under max_sessions: exactly the cap get in, the rest a 429", async () => {
+  await withSessions("{limits: {max_sessions: 5}}", async (sessions) => {
+    const made = await Promise.all(
+      Array.from({ length: 8 }, () => sessions.create({ model: "m" })),
+    );
+    assert.equal(made.filter((m) => m.ok).length, 5);
+    for (const m of made) {
+      if (!m.ok) assert.equal(m.refusal.code, "max_sessions_exceeded");
+    }
+    assert.equal(await sessions.store.activeCount(), 5);
+  });
+});
