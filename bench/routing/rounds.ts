@@ -16,6 +16,10 @@ export interface RoundFigures {
   hitRate: number;
   outputTokensPerS: number;
   failed: number;
+  /** The replicas' own mean TTFT (no gateway or client in it), in ms. */
+  replicaTtftMs: number;
+  /** CPU cores the processes used in the round, when measured (what a noisy round shows first). */
+  cpuCores?: StrategyRun["cpuCores"];
 }
 
 /** `items` rotated left by `round` places: every item takes every position once in `items.length` rounds. */
@@ -63,6 +67,8 @@ export function medianRun(runs: readonly StrategyRun[]): StrategyRun {
     hitRate: r.hitRate,
     outputTokensPerS: r.outputTokensPerS,
     failed: r.failed,
+    replicaTtftMs: r.replicaView.ttftMeanMs,
+    ...(r.cpuCores ? { cpuCores: r.cpuCores } : {}),
   }));
   return {
     ...base,
