@@ -2,7 +2,7 @@
 import { numberFlag, parseFlags, UsageError } from "../config/mod.ts";
 import { requestFeatures, STRATEGY_NAMES } from "../actors/router/mod.ts";
 import type { BenchSuite } from "./command.ts";
-import { generateMixedTrace } from "./routing/generate.ts";
+import { generateMixedTrace, type MixedTraceOptions } from "./routing/generate.ts";
 import type { StrategyRun } from "./routing/measure.ts";
 import type { ReplayProgress } from "./routing/replay.ts";
 import { type CacheSetting, describeCache, formatTable, renderSvg } from "./routing/report.ts";
@@ -64,7 +64,10 @@ const usage = [
   "shares with an earlier request (at least half of that one's blocks).",
   "",
   "Options:",
-  `  --trace FILE            trace to replay, or "mixed" for the generated mixed single-turn trace`,
+  `  --trace FILE            trace to replay, or "mixed" for the generated mixed single-turn trace;`,
+  "                          mixed:rate=R,single=S,gap=LO-HI,requests=N,seed=K varies it (arrivals",
+  "                          a second [16], single-turn share [0.7], seconds between a",
+  "                          conversation's turns [2-30], requests [3000], seed [1])",
   `                          [${DEFAULT_TRACE}]`,
   "  --time-scale F          replay (and simulate) F times faster than the trace [10]",
   "  --replicas N            simulated replicas [4]",
@@ -243,6 +246,8 @@ export function parseRoutingArgs(args: string[]): RoutingBenchPlan {
   if (feedback !== "on" && feedback !== "off" && feedback !== "both") {
     throw new UsageError(`--prefix-feedback must be on, off or both, not "${feedback}"`, usage);
   }
+  const trace = values.trace ?? DEFAULT_TRACE;
+  mixedTraceOptions(trace); // A bad generator spec fails here, before anything starts.
   return {
     virtualReplicas,
     virtualCheck: values["virtual-check"] === true,
@@ -252,7 +257,7 @@ export function parseRoutingArgs(args: string[]): RoutingBenchPlan {
     kvTokensList,
     prefixFeedback: feedback,
     gateways: positiveInt(num("gateways"), "gateways") ?? 1,
-    trace: values.trace ?? DEFAULT_TRACE,
+    trace,
     timeScale,
     replicas,
     strategies,
@@ -266,8 +271,52 @@ export function parseRoutingArgs(args: string[]): RoutingBenchPlan {
   };
 }
 
+/**
+ * The generator's options from a `--trace mixed[:key=value,...]` spec: `rate` (arrivals a
+ * second), `single` (share of single-turn requests), `gap` (seconds between a conversation's
+ * turns, `lo-hi`), `requests`, `seed`. Undefined when the spec names a file instead.
+ */
+export function mixedTraceOptions(spec: string): MixedTraceOptions | undefined {
+  if (spec !== "mixed" && !spec.startsWith("mixed:")) return undefined;
+  const options: MixedTraceOptions = {};
+  const bad = (item: string, want: string) =>
+    new UsageError(`--trace ${spec}: "${item}" ${want}`, usage);
+  for (const item of spec.slice("mixed:".length).split(",").filter((s) => s.trim() !== "")) {
+    const [name, value = ""] = item.split("=").map((s) => s.trim());
+    const n = Number(value);
+    switch (name) {
+      case "rate":
+        if (!(n > 0)) throw bad(item, "needs a positive number of arrivals a second");
+        options.ratePerSecond = n;
+        break;
+      case "single":
+        if (!(n >= 0 && n <= 1) || value === "") throw bad(item, "needs a share from 0 to 1");
+        options.singleTurnShare = n;
+        break;
+      case "requests":
+        if (!(Number.isInteger(n) && n > 0)) throw bad(item, "needs a positive integer");
+        options.requests = n;
+        break;
+      case "seed":
+        if (!Number.isInteger(n) || value === "") throw bad(item, "needs an integer");
+        options.seed = n;
+        break;
+      case "gap": {
+        const [lo, hi] = value.split("-").map(Number);
+        if (!(lo! >= 0 && hi! >= lo!)) throw bad(item, "needs seconds as lo-hi, e.g. gap=2-30");
+        options.turnGapMs = [lo! * 1000, hi! * 1000];
+        break;
+      }
+      default:
+        throw bad(item, "is not one of rate, single, gap, requests, seed");
+    }
+  }
+  return options;
+}
+
 async function loadTrace(plan: RoutingBenchPlan): Promise<TraceRequest[]> {
-  if (plan.trace === "mixed") return generateMixedTrace();
+  const mixed = mixedTraceOptions(plan.trace);
+  if (mixed !== undefined) return generateMixedTrace(mixed);
   let text: string;
   try {
     text = await Deno.readTextFile(plan.trace);

@@ -5,7 +5,12 @@ import {
 } from "node:assert/strict";
 import { UsageError } from "../config/mod.ts";
 import { STRATEGY_NAMES } from "../actors/router/mod.ts";
-import { checkTargets, DEFAULT_STRATEGIES, parseRoutingArgs } from "./routing.ts";
+import {
+  checkTargets,
+  DEFAULT_STRATEGIES,
+  mixedTraceOptions,
+  parseRoutingArgs,
+} from "./routing.ts";
 import { measureRun } from "./routing/measure.ts";
 import { BASELINE } from "./routing/run.ts";
 
@@ -100,4 +105,29 @@ Deno.test("checkTargets compares the best strategy with round_robin", () => {
   assertEquals(worse.throughput_at_least_round_robin, false);
   assertEquals(worse.hit_rate_at_least_90pct_of_ceiling, false);
   assert(checkTargets([best], best, 0.64, 0.2).mean_ttft_at_most_half_of_round_robin === null);
+});
+
+Deno.test("--trace mixed:... sets the generator's rate, single-turn share, turn gaps, size and seed", () => {
+  assertEquals(mixedTraceOptions("mixed"), {});
+  assertEquals(mixedTraceOptions("/traces/a.jsonl"), undefined);
+  assertEquals(mixedTraceOptions("mixed:rate=32,single=0.9,gap=60-300,requests=500,seed=7"), {
+    ratePerSecond: 32,
+    singleTurnShare: 0.9,
+    turnGapMs: [60_000, 300_000],
+    requests: 500,
+    seed: 7,
+  });
+  for (
+    const bad of [
+      "mixed:rate=0",
+      "mixed:single=2",
+      "mixed:gap=30-2",
+      "mixed:gap=x",
+      "mixed:speed=1",
+      "mixed:requests=1.5",
+    ]
+  ) {
+    assertThrows(() => parseRoutingArgs(["--trace", bad]), UsageError, bad);
+  }
+  assertEquals(parseRoutingArgs(["--trace", "mixed:gap=60-300"]).trace, "mixed:gap=60-300");
 });

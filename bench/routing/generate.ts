@@ -15,13 +15,15 @@ export interface MixedTraceOptions {
   singleTurnShare?: number;
   /** Distinct system prompts that single-turn requests start with. @default 6 */
   systemPrompts?: number;
+  /** Least and most ms between a conversation's turns (an agent's tool call in between). @default [2000, 30000] */
+  turnGapMs?: readonly [number, number];
 }
 
 /**
  * Generates a trace unlike the Mooncake one: most requests single-turn, opened by one of a few
  * shared system prompts (1 to 3 blocks, so some prefix is shared across sessions) and followed
  * by their own text; the rest are 2- to 4-turn conversations with short contexts (at most about
- * 12k tokens); Poisson arrivals at `ratePerSecond`, outputs of 16 to 400 tokens. Every request
+ * 12k tokens); Poisson arrivals at `ratePerSecond`, outputs of 16 to 400 tokens; a conversation's turns 2 to 30 s apart (`turnGapMs`). Every request
  * names its conversation in `session_id` (a single-turn request has one of its own), as a client
  * sends its session header: from the hash ids alone, two single-turn requests behind one system
  * prompt look like two turns of one conversation.
@@ -30,6 +32,7 @@ export function generateMixedTrace(options: MixedTraceOptions = {}): TraceReques
   const total = options.requests ?? 3000;
   const rate = options.ratePerSecond ?? 16;
   const singleShare = options.singleTurnShare ?? 0.7;
+  const gapMs = options.turnGapMs ?? [2_000, 30_000];
   const random = mulberry32(options.seed ?? 1);
   let nextId = 0;
   const freshIds = (n: number) => Array.from({ length: n }, () => nextId++);
@@ -64,7 +67,7 @@ export function generateMixedTrace(options: MixedTraceOptions = {}): TraceReques
     for (let turn = int(2, 4); turn > 0 && out.length < total; turn--) {
       out.push(request(at, history, session));
       history = [...history, ...freshIds(int(1, 3))];
-      at += int(2_000, 30_000);
+      at += int(gapMs[0], gapMs[1]);
     }
   }
   return out.sort((a, b) => a.timestamp - b.timestamp);

@@ -37,3 +37,19 @@ Deno.test("generateMixedTrace is mostly single-turn, short, sorted and consisten
   const seconds = trace[300]!.timestamp / 1000;
   assert(seconds > 20 && seconds < 45, `${seconds} s`);
 });
+
+Deno.test("generateMixedTrace spaces a conversation's turns by turnGapMs", () => {
+  const trace = generateMixedTrace({ requests: 400, turnGapMs: [60_000, 90_000] });
+  const last = new Map<string, number>();
+  let gaps = 0;
+  for (const r of trace) {
+    const before = last.get(r.session_id!);
+    if (before !== undefined) {
+      const gap = r.timestamp - before;
+      assert(gap >= 59_999 && gap <= 90_001, `a gap of ${gap} ms`);
+      gaps++;
+    }
+    last.set(r.session_id!, r.timestamp);
+  }
+  assert(gaps > 20, `${gaps} gaps`);
+});
