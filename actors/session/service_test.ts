@@ -1,37 +1,5 @@
 import assert from "node:assert/strict";
-import { parseConfig } from "../../config/loader.ts";
-import { ActorSystem } from "../runtime/mod.ts";
-import { approxTokenCounter } from "./compression/tokens.ts";
-import { SessionService } from "./service.ts";
-import { SessionStore } from "./store.ts";
-
-async function withSessions(
-  sessionsYaml: string,
-  fn: (sessions: SessionService) => Promise<void>,
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "turnpike-session-service-" });
-  const config = parseConfig(
-    `models: [{name: m, endpoints: ["http://127.0.0.1:1"]}]\nstate_dir: ${dir}\nsessions: ${sessionsYaml}\n`,
-    "test.yaml",
-  );
-  const system = await ActorSystem.start({ kvPath: `${dir}/kv.sqlite3`, listen: false });
-  const sessions = new SessionService({
-    system,
-    store: new SessionStore(system.kv!),
-    config: config.sessions,
-    budgetOf: () => 8192,
-    countMessage: approxTokenCounter.countMessage,
-    queueTimeoutMs: 5_000,
-  });
-  try {
-    await sessions.start();
-    await fn(sessions);
-  } finally {
-    await sessions.close();
-    await system.shutdown();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { withSessions } from "./_testing.ts";
 
 Deno.test("concurrent creates with no session cap share commits and count every session once", async () => {
   await withSessions("{}", async (sessions) => {

@@ -1,27 +1,8 @@
 import assert from "node:assert/strict";
-import { parseConfig } from "../../config/loader.ts";
-import { ActorSystem } from "../runtime/mod.ts";
-import { approxTokenCounter } from "./compression/tokens.ts";
-import { SessionService } from "./service.ts";
-import { SessionStore } from "./store.ts";
+import { withSessions } from "./_testing.ts";
 
 Deno.test("a session's actor passivates idle_passivate after its last turn, not while turns keep coming", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "turnpike-session-actor-" });
-  const config = parseConfig(
-    `models: [{name: m, endpoints: ["http://127.0.0.1:1"]}]\nstate_dir: ${dir}\nsessions: {idle_passivate: 0.3}\n`,
-    "test.yaml",
-  );
-  const system = await ActorSystem.start({ kvPath: `${dir}/kv.sqlite3`, listen: false });
-  const sessions = new SessionService({
-    system,
-    store: new SessionStore(system.kv!),
-    config: config.sessions,
-    budgetOf: () => 8192,
-    countMessage: approxTokenCounter.countMessage,
-    queueTimeoutMs: 5_000,
-  });
-  try {
-    await sessions.start();
+  await withSessions("{idle_passivate: 0.3}", async (sessions) => {
     const made = await sessions.create({ model: "m" });
     assert.ok(made.ok);
     const turn = async (n: number) => {
@@ -59,9 +40,5 @@ Deno.test("a session's actor passivates idle_passivate after its last turn, not 
     }
     assert.ok(stoppedAfter !== undefined, "the actor did not passivate");
     assert.ok(stoppedAfter >= 280, `passivated ${stoppedAfter} ms after its last turn`);
-  } finally {
-    await sessions.close();
-    await system.shutdown();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
