@@ -1,10 +1,10 @@
 /** `deno task bench proxy`: gateway overhead, direct vs turnpike vs a bare Hono forwarder vs nginx, JSON and SSE, at several concurrencies. */
 import { join } from "node:path";
 import { freePort } from "../cluster/mod.ts";
-import { quantile } from "../sim/mod.ts";
 import { numberFlag, parseFlags } from "../config/mod.ts";
 import type { BenchSuite } from "./command.ts";
 import type { LoadResult } from "./proxy/load.ts";
+import { medianOf } from "./sessions/verdicts.ts";
 import { measurePick } from "./proxy/pick_cost.ts";
 import {
   DASHBOARD_INTERVAL_S,
@@ -97,13 +97,9 @@ async function load(
   ], `The load generator against ${urls.join(", ")}`);
 }
 
-function median(values: number[]): number {
-  return quantile(values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b), 0.5);
-}
-
 /** The median of each figure over several runs of one setting (requests and errors are summed). */
 function medianResult(results: LoadResult[]): LoadResult {
-  const m = (pick: (r: LoadResult) => number) => median(results.map(pick));
+  const m = (pick: (r: LoadResult) => number) => medianOf(results.map(pick));
   return {
     requests: results.reduce((sum, r) => sum + r.requests, 0),
     errors: results.reduce((sum, r) => sum + r.errors, 0),

@@ -15,7 +15,10 @@ export interface MixedTraceOptions {
   singleTurnShare?: number;
   /** Distinct system prompts that single-turn requests start with. @default 6 */
   systemPrompts?: number;
-  /** Least and most ms between a conversation's turns (an agent's tool call in between). @default [2000, 30000] */
+  /**
+   * Least and most ms between a conversation's turns (an agent's tool call in between).
+   * @default [2000, 30000]
+   */
   turnGapMs?: readonly [number, number];
 }
 
@@ -23,10 +26,11 @@ export interface MixedTraceOptions {
  * Generates a trace unlike the Mooncake one: most requests single-turn, opened by one of a few
  * shared system prompts (1 to 3 blocks, so some prefix is shared across sessions) and followed
  * by their own text; the rest are 2- to 4-turn conversations with short contexts (at most about
- * 12k tokens); Poisson arrivals at `ratePerSecond`, outputs of 16 to 400 tokens; a conversation's turns 2 to 30 s apart (`turnGapMs`). Every request
- * names its conversation in `session_id` (a single-turn request has one of its own), as a client
- * sends its session header: from the hash ids alone, two single-turn requests behind one system
- * prompt look like two turns of one conversation.
+ * 12k tokens); Poisson arrivals at `ratePerSecond`, outputs of 16 to 400 tokens; a conversation's
+ * turns 2 to 30 s apart (`turnGapMs`). Every request names its conversation in `session_id` (a
+ * single-turn request has one of its own), as a client sends its session header: from the hash
+ * ids alone, two single-turn requests behind one system prompt look like two turns of one
+ * conversation.
  */
 export function generateMixedTrace(options: MixedTraceOptions = {}): TraceRequest[] {
   const total = options.requests ?? 3000;

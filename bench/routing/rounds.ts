@@ -7,6 +7,7 @@
  */
 import type { Summary } from "../../sim/mod.ts";
 import type { StrategyRun } from "./measure.ts";
+import { medianOf as median } from "../sessions/verdicts.ts";
 
 /** One round's headline figures of a strategy, kept beside the medians in the JSON. */
 export interface RoundFigures {
@@ -27,12 +28,6 @@ export function rotated<T>(items: readonly T[], round: number): T[] {
   if (items.length === 0) return [];
   const shift = round % items.length;
   return [...items.slice(shift), ...items.slice(0, shift)];
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function medianSummary(summaries: readonly Summary[]): Summary {
