@@ -95,6 +95,21 @@ export class ConnectionGuard {
     this.#listener.close();
   }
 
+  /**
+   * Resolves once every open connection whose server side has ended (Deno.serve's shutdown ends
+   * them all) has passed its last bytes on to the client, or after `timeoutMs`: what Deno.serve
+   * wrote before it closed is still in the relay's socket buffers, and {@linkcode close} would
+   * cut it off (a stream's last events, its `data: [DONE]`).
+   */
+  async flushed(timeoutMs: number = LINGER_MS): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all([...this.#relays].map((relay) => relay.relayed)),
+      new Promise((resolve) => timer = setTimeout(resolve, timeoutMs)),
+    ]);
+    clearTimeout(timer);
+  }
+
   /** Stops accepting and ends every open connection. */
   async close(): Promise<void> {
     this.stopAccepting();
@@ -133,6 +148,7 @@ interface RelayShared {
 /** One client connection and its connection to Deno.serve. */
 class Relay {
   readonly done: Promise<void>;
+  readonly #relayed = Promise.withResolvers<void>();
   readonly #client: Deno.TcpConn;
   readonly #options: ConnectionGuardOptions;
   readonly #deadlines: Deadlines;
@@ -157,6 +173,11 @@ class Relay {
     // The first head is timed from the connection's start.
     this.#deadline = this.#deadlines.add(this.#options.headerTimeoutMs, () => this.#timeOut());
     this.done = this.#run();
+  }
+
+  /** Resolves once the server's side has ended and all it sent reached the client, or the relay ended. */
+  get relayed(): Promise<void> {
+    return this.#relayed.promise;
   }
 
   /** Closes both sides now. */
@@ -221,6 +242,7 @@ class Relay {
       if (this.#ended || this.#cutting) return;
       // Deno.serve closed the connection: so does the guard, once the client had time to stop.
       await client.closeWrite();
+      this.#relayed.resolve();
       this.#linger = this.#deadlines.add(LINGER_MS, () => this.#close());
     } catch {
       this.#fail();
@@ -279,6 +301,7 @@ class Relay {
   #close(): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#relayed.resolve();
     this.#disarm();
     if (this.#linger !== undefined) this.#deadlines.remove(this.#linger);
     closeQuietly(this.#server);

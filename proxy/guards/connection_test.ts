@@ -5,7 +5,7 @@ import {
 } from "node:assert/strict";
 import { MODEL, startRig, type TestRig, waitFor } from "../../gateway/testing.ts";
 import { parseConfig } from "../../config/mod.ts";
-import { headerTimeoutFor } from "./guarded_serve.ts";
+import { headerTimeoutFor, serveGuarded } from "./guarded_serve.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -319,6 +319,39 @@ Deno.test("close() with the guard drains a stream, refuses a kept-alive request 
     kept.close();
     loris.close();
     await rig.close();
+  }
+});
+
+Deno.test("a shutdown behind the guard passes on every byte Deno.serve wrote before it closed, to a client reading slowly", async () => {
+  const size = 4 << 20;
+  const body = new Uint8Array(size).fill(120);
+  const server = await serveGuarded(
+    { hostname: "127.0.0.1", port: 0, headerTimeoutS: 5 },
+    () => new Response(body),
+  );
+  let shutdown: Promise<void> | undefined;
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    try {
+      await send(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+      const buffer = new Uint8Array(64 * 1024);
+      let received = 0;
+      let reads = 0;
+      for (;;) {
+        const n = await conn.read(buffer).catch(() => null);
+        if (n === null) break;
+        received += n;
+        // Deno.serve's shutdown waits for the answer, which ends in the sockets' buffers while
+        // this client is still reading: those bytes must follow.
+        if (++reads === 1) shutdown = server.shutdown();
+        if (reads % 8 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      assert(received > size, `${received} bytes of a ${size}-byte body and its head`);
+    } finally {
+      conn.close();
+    }
+  } finally {
+    await (shutdown ?? server.shutdown());
   }
 });
 

@@ -29,7 +29,10 @@ export interface GuardedServer {
   readonly addr: Deno.NetAddr;
   /** The guard in front of Deno.serve, when there is one. */
   readonly guard: ConnectionGuard | undefined;
-  /** Stops accepting, lets the connections Deno.serve has finish as its shutdown does, then ends the rest. */
+  /**
+   * Stops accepting, lets the connections Deno.serve has finish as its shutdown does (behind the
+   * guard, until their last bytes reached the clients), then ends the rest.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -79,6 +82,8 @@ export async function serveGuarded(
     async shutdown() {
       guard.stopAccepting();
       await server.shutdown();
+      // What Deno.serve wrote last may still be on its way through the guard.
+      await guard.flushed();
       await guard.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
