@@ -56,38 +56,36 @@ export function createApp(services: AppServices): Hono {
   // Off (`auth.enabled: false`, fixed at start), the middleware would only pass every request on.
   if (services.auth?.enabled) app.use(authMiddleware(services.auth));
   const context = services.forward;
+  const sessions = services.sessions;
+  // The session heads the recorder writes name the replica that served each call; the session
+  // turns tell the map theirs too, so a plain call on a durable session follows its turns.
+  const homes = sessions.config.record_plain_calls
+    ? new SessionHomes(async (id) => (await sessions.store.get(id))?.head.backend, {
+      firstReadMs: () => sessions.othersPresent ? FIRST_READ_SHARED_MS : FIRST_READ_ALONE_MS,
+      alone: { since: () => sessions.aloneSince, scan: () => sessions.store.homes() },
+    })
+    : undefined;
   // One options object per route, made here once rather than per request.
   const chat = {
     endpoint: "/v1/chat/completions",
     context,
     schema: ChatCompletionBody,
     accepts: isPlainChatBody,
-    ...(services.sessions.config.record_plain_calls
-      ? {
-        observe: plainRecorder(services.sessions),
-        // The session heads the recorder writes name the replica that served each call.
-        homes: new SessionHomes(
-          async (id) => (await services.sessions.store.get(id))?.head.backend,
-          {
-            firstReadMs: () =>
-              services.sessions.othersPresent ? FIRST_READ_SHARED_MS : FIRST_READ_ALONE_MS,
-          },
-        ),
-      }
-      : {}),
+    ...(homes ? { observe: plainRecorder(sessions), homes } : {}),
   };
   const completions = { endpoint: "/v1/completions", context, schema: CompletionBody };
   const embeddings = { endpoint: "/v1/embeddings", context, schema: EmbeddingBody };
   app.post(chat.endpoint, (c) => forwardOpenAI(c.req.raw, chat));
   app.post(completions.endpoint, (c) => forwardOpenAI(c.req.raw, completions));
   app.post(embeddings.endpoint, (c) => forwardOpenAI(c.req.raw, embeddings));
-  app.route("/", sessionRoutes({ forward: context, sessions: services.sessions }));
+  app.route("/", sessionRoutes({ forward: context, sessions, ...(homes ? { homes } : {}) }));
   app.route(
     "/",
     responsesRoutes({
       forward: context,
-      sessions: services.sessions,
+      sessions,
       models: () => services.fleet.models().map((m) => m.name),
+      ...(homes ? { homes } : {}),
     }),
   );
   app.route("/", adminRoutes(services));

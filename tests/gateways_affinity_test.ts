@@ -162,3 +162,32 @@ Deno.test("a prompt routed by one gateway finds its replica through another: pre
     await rig.close();
   }
 });
+
+Deno.test("a gateway restarted alone on its KV file keeps each conversation on the replica it had", async () => {
+  const rig = await startRig({ replicas: 3, proxy: { strategy: "session_affinity" } });
+  try {
+    const ids = Array.from({ length: SESSIONS }, (_, i) => `restart-${i}-${crypto.randomUUID()}`);
+    const before = new Map<string, string>();
+    for (const id of ids) before.set(id, await turn(rig.client, id, `hi ${id}`, rig.gateway.url));
+    for (const id of ids) {
+      await waitFor(
+        `the head of ${id} names its replica`,
+        async () => (await sessionBackend(rig.gateway.url, id)) === before.get(id),
+        { everyMs: 20 },
+      );
+    }
+    await rig.restart();
+    // A new conversation first (the new process then reads every home KV holds), then the old
+    // ones in the other order, which its own least-load tie-breaks would seat elsewhere.
+    await turn(rig.client, `fresh-${crypto.randomUUID()}`, "hello", rig.gateway.url);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const after = new Map<string, string>();
+    for (const id of [...ids].reverse()) {
+      after.set(id, await turn(rig.client, id, `hi again ${id}`, rig.gateway.url));
+    }
+    assertEquals(Object.fromEntries(after), Object.fromEntries(before));
+    assertEquals(new Set(before.values()).size, 3);
+  } finally {
+    await rig.close();
+  }
+});

@@ -616,6 +616,14 @@ export class SessionService {
     return this.#aloneSince === undefined;
   }
 
+  /**
+   * Since when (ms) this process's beats have seen no other gateway process on the store;
+   * undefined while one may be there, or before the first beat.
+   */
+  get aloneSince(): number | undefined {
+    return this.#aloneSince;
+  }
+
   async #beat(periodMs: number): Promise<void> {
     const now = this.#now();
     const expires_at_ms = now + periodMs * 3;

@@ -34,3 +34,31 @@ Deno.test("concurrent creates under max_sessions: exactly the cap get in, the re
     assert.equal(await sessions.store.activeCount(), 5);
   });
 });
+
+Deno.test("the store lists every session's last replica for the gateway's map of homes, alone on it", async () => {
+  await withSessions("{}", async (sessions) => {
+    // Alone on the store since the first heartbeat.
+    assert.equal(typeof sessions.aloneSince, "number");
+    const call = (backend: string | null, n: number) => ({
+      model: "m",
+      messages: [{ role: "user" as const, content: `hello ${n}` }],
+      output: { role: "assistant" as const, content: "hi" },
+      finishReason: "stop",
+      usage: { prompt_tokens: 3, completion_tokens: 1, cached_tokens: 0 },
+      backend,
+      requestId: `r${n}`,
+    });
+    assert.ok(await sessions.recordPlain("s-a", call("http://replica-a", 1)));
+    assert.ok(await sessions.recordPlain("s-b", call("http://replica-b", 2)));
+    assert.ok(await sessions.recordPlain("s-b", call("http://replica-c", 3)));
+    assert.ok(await sessions.recordPlain("s-none", call(null, 4)));
+    const made = await sessions.create({ model: "m" });
+    assert.ok(made.ok);
+    const homes = new Map<string, string>();
+    for await (const [id, backend] of sessions.store.homes()) homes.set(id, backend);
+    assert.deepEqual(
+      Object.fromEntries(homes),
+      { "s-a": "http://replica-a", "s-b": "http://replica-c" },
+    );
+  });
+});

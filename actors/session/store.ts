@@ -236,6 +236,22 @@ export class SessionStore {
     return { items: page, next: more ? page[page.length - 1]!.id : undefined };
   }
 
+  /**
+   * Every session's last replica, as its head names it: session id and replica, heads without one
+   * left out. Read through the reading handle, a batch at a time; for a map of homes, which only
+   * needs the one field (a head that does not parse is left to {@linkcode get} to report).
+   */
+  async *homes(): AsyncGenerator<readonly [string, string]> {
+    for await (const entry of this.#reader.list({ prefix: keys.heads }, { batchSize: 500 })) {
+      const value = entry.value as { backend?: unknown } | null;
+      const id = entry.key.at(-1);
+      const backend = typeof value === "object" && value !== null ? value.backend : undefined;
+      if (typeof id === "string" && typeof backend === "string" && backend !== "") {
+        yield [id, backend];
+      }
+    }
+  }
+
   /** Removes every record of `id` if its head is still at `expected`; false when it changed. */
   async remove(head: SessionHead, expected: string, wasActive: boolean): Promise<boolean> {
     const removed = await retryKvBusy(async () => {

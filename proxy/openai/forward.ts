@@ -128,12 +128,15 @@ export async function forwardOpenAI(request: Request, options: ForwardOptions): 
   if (!parsed.ok) return exchange.refuse(parsed.status, parsed.message, parsed);
   const sessionId = exchange.record.sessionId;
   const homes = sessionId === undefined ? undefined : options.homes;
+  // Known in memory, the home is at hand: no await, whose turn of the event loop a call would wait.
+  let homeBackend = homes?.get(sessionId!);
+  if (homeBackend instanceof Promise) homeBackend = await homeBackend;
   const response = await sendRouted(request, exchange, {
     model: parsed.body.model,
     stream: parsed.body.stream === true,
     json: parsed.json,
     bytes: parsed.bytes,
-    homeBackend: homes === undefined ? undefined : await homes.get(sessionId!),
+    homeBackend,
   });
   const served = response.headers.get("x-turnpike-backend");
   if (homes && served !== null && response.status < 300) homes.set(sessionId!, served);

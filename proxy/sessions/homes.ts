@@ -9,6 +9,13 @@
  * a read finds a home only for a session served before this process started, so it is given far
  * less time ({@linkcode FIRST_READ_ALONE_MS}) than while another gateway process may have served
  * the session ({@linkcode FIRST_READ_SHARED_MS}).
+ *
+ * Alone on the store, once it has read every home KV holds ({@linkcode AloneOnStore}), the map
+ * answers by itself: this process is then the only writer of homes, so a session it does not
+ * know has none, and its own last choice is KV's. No call then reads KV for its home, on the way
+ * to the replica or after. The map stops answering alone as soon as another gateway process is
+ * seen on the store (it reads again, and scans again once alone), or when it had to drop a
+ * session for room.
  */
 import { errorField, logger } from "../../actors/runtime/log.ts";
 
@@ -31,6 +38,17 @@ export const FIRST_READ_ALONE_MS = 2;
 /** Looks up the replica a session was served by last; null or undefined when none is known. */
 export type HomeLookup = (sessionId: string) => Promise<string | null | undefined>;
 
+/** What lets a {@linkcode SessionHomes} answer from memory alone (see {@linkcode SessionHomesOptions.alone}). */
+export interface AloneOnStore {
+  /**
+   * Since when (ms) no other gateway process has been seen on the store; undefined while one may
+   * be there (or before that is known).
+   */
+  since(): number | undefined;
+  /** Every session's home as KV holds it: session id and replica. */
+  scan(): AsyncIterable<readonly [string, string]>;
+}
+
 /** Options of {@linkcode SessionHomes}. */
 export interface SessionHomesOptions {
   /** Sessions kept in memory, least recently used out first. @default 100_000 */
@@ -41,6 +59,11 @@ export interface SessionHomesOptions {
    * @default FIRST_READ_SHARED_MS
    */
   firstReadMs?: number | (() => number);
+  /**
+   * Whether this process is alone on the store, and how to read every home: with it, the map
+   * answers without KV while alone, once a scan taken in that time has landed.
+   */
+  alone?: AloneOnStore;
 }
 
 /** The process-local map of session homes, refreshed from KV off the hot path. */
@@ -53,6 +76,11 @@ export class SessionHomes {
   /** Sessions with a refresh in flight: one at a time each. */
   readonly #refreshing = new Set<string>();
   #lastError = 0;
+  readonly #alone: AloneOnStore | undefined;
+  /** The `alone.since()` the last scan was started for; a scan per stretch alone. */
+  #scannedFor: number | undefined;
+  /** The stretch alone the map holds every home of (its scan landed, nothing dropped since). */
+  #complete: number | undefined;
 
   /** @param lookup reads a session's last replica from KV, @param options the map's bound */
   constructor(lookup: HomeLookup, options: SessionHomesOptions = {}) {
@@ -60,6 +88,7 @@ export class SessionHomes {
     this.#max = Math.max(1, options.maxSessions ?? 100_000);
     const bound = options.firstReadMs ?? FIRST_READ_SHARED_MS;
     this.#firstReadMs = typeof bound === "number" ? () => bound : bound;
+    this.#alone = options.alone;
   }
 
   /** Sessions held. */
@@ -74,6 +103,7 @@ export class SessionHomes {
    */
   get(sessionId: string): string | undefined | Promise<string | undefined> {
     const home = this.#homes.get(sessionId);
+    if (this.#answersAlone()) return home;
     const read = this.#refresh(sessionId);
     if (home !== undefined || read === undefined) return home;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -91,6 +121,51 @@ export class SessionHomes {
       const oldest = this.#homes.keys().next().value;
       if (oldest === undefined) break;
       this.#homes.delete(oldest);
+      // A session dropped for room may come back: KV is asked again, until the next stretch alone.
+      this.#complete = undefined;
+    }
+  }
+
+  /** Whether the map holds every home there is now; starts the scan that makes it so when due. */
+  #answersAlone(): boolean {
+    const since = this.#alone?.since();
+    if (since === undefined) return false;
+    if (since === this.#complete) return true;
+    if (since !== this.#scannedFor) {
+      this.#scannedFor = since;
+      this.#scan(since);
+    }
+    return false;
+  }
+
+  /**
+   * Reads every home KV holds into the map, except where it holds one already: this process's
+   * own choice, newer than what its recorder may not have written yet. (One another gateway
+   * process wrote last, while this one held an older home, is followed once more, as a call
+   * before the refresh of its session followed it.)
+   */
+  async #scan(since: number): Promise<void> {
+    const alone = this.#alone!;
+    try {
+      for await (const [sessionId, backend] of alone.scan()) {
+        if (alone.since() !== since) return;
+        if (this.#homes.has(sessionId)) continue;
+        // More homes than the map holds: it keeps asking KV.
+        if (this.#homes.size >= this.#max) return;
+        this.#homes.set(sessionId, backend);
+      }
+      if (alone.since() === since) this.#complete = since;
+    } catch (error) {
+      this.#warn("reading the sessions' last replicas failed", error);
+    }
+  }
+
+  #warn(message: string, error: unknown): void {
+    // A KV hiccup costs affinity hints only; say so at most every 10 s.
+    const now = Date.now();
+    if (now - this.#lastError >= 10_000) {
+      this.#lastError = now;
+      logger.warn(message, { error: errorField(error) });
     }
   }
 
@@ -110,12 +185,7 @@ export class SessionHomes {
         return backend;
       },
       (error) => {
-        // A KV hiccup costs affinity hints only; say so at most every 10 s.
-        const now = Date.now();
-        if (now - this.#lastError >= 10_000) {
-          this.#lastError = now;
-          logger.warn("reading a session's last replica failed", { error: errorField(error) });
-        }
+        this.#warn("reading a session's last replica failed", error);
         return undefined;
       },
     ).finally(() => this.#refreshing.delete(sessionId));

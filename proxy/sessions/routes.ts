@@ -17,7 +17,7 @@ import {
   TURN_OWN_FIELDS,
   TurnBody,
 } from "./schemas.ts";
-import { runTurn, type TurnCall } from "./turn.ts";
+import { runTurn, type TurnCall, type TurnContext } from "./turn.ts";
 import { compactionView, sentPrompts, sessionView, turnView } from "./views.ts";
 import { sessionSocket } from "./ws.ts";
 import { allowsModel, principalOf } from "../auth/principal.ts";
@@ -27,6 +27,8 @@ import { modelNotAllowed } from "../auth/refusals.ts";
 export interface SessionRouteServices {
   forward: ForwardContext;
   sessions: SessionService;
+  /** Told the replica of each turn; see {@linkcode TurnContext.homes}. */
+  homes?: TurnContext["homes"];
   now?: () => number;
 }
 
@@ -75,7 +77,11 @@ export function sessionRoutes(services: SessionRouteServices): Hono {
   const { sessions } = services;
   const now = services.now ?? Date.now;
   const app = new Hono();
-  const turnContext = { forward: services.forward, sessions };
+  const turnContext: TurnContext = {
+    forward: services.forward,
+    sessions,
+    ...(services.homes ? { homes: services.homes } : {}),
+  };
 
   app.post("/v1/sessions", async (c) => {
     const body = await parseJsonBody(c.req.raw, CreateSessionBody);

@@ -17,11 +17,14 @@ import type { Attempt } from "../openai/attempt.ts";
 import { Exchange } from "../openai/exchange.ts";
 import { type ForwardContext, sendRouted } from "../openai/forward.ts";
 import { ChunkAssembler, isRecord } from "./assemble.ts";
+import type { SessionHomes } from "./homes.ts";
 
 /** What a turn route needs. */
 export interface TurnContext {
   forward: ForwardContext;
   sessions: SessionService;
+  /** Told the replica that answered each turn (plain calls on the session route by it). */
+  homes?: Pick<SessionHomes, "set">;
 }
 
 /** A turn as a route parsed it. */
@@ -80,6 +83,7 @@ export async function runTurn(
       homeBackend: plan.backend,
       answer: (attempt) => {
         answered = true;
+        ctx.homes?.set(call.sessionId, attempt.backend.id);
         return answerTurn(attempt, ctx.sessions, plan, call.stream);
       },
     });

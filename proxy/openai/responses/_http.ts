@@ -3,6 +3,7 @@ import type { Refusal, SessionHead, SessionService } from "../../../actors/sessi
 import { errorResponse } from "../../errors.ts";
 import { refusalResponse } from "../../sessions/routes.ts";
 import type { ForwardContext } from "../forward.ts";
+import type { TurnContext } from "../../sessions/turn.ts";
 
 /** What the Responses and Conversations routes use. */
 export interface ResponsesRouteServices {
@@ -10,6 +11,8 @@ export interface ResponsesRouteServices {
   sessions: SessionService;
   /** The served models; a conversation made without a model gets the first. */
   models(): string[];
+  /** Told the replica of each turn; see {@linkcode TurnContext.homes}. */
+  homes?: TurnContext["homes"];
 }
 
 /** What a 404 names: `Conversation`, `Response`, `Item`, ... and the request field at fault. */

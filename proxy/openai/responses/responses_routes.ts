@@ -170,7 +170,11 @@ async function respond(
   const run = (t: Target) =>
     runTurn(
       request,
-      { forward: services.forward, sessions: onModel(sessions, body.model) },
+      {
+        forward: services.forward,
+        sessions: onModel(sessions, body.model),
+        ...(services.homes ? { homes: services.homes } : {}),
+      },
       call(t.head.id),
     );
   let answer = await run(target);
