@@ -81,6 +81,8 @@ export class SessionHomes {
   #scannedFor: number | undefined;
   /** The stretch alone the map holds every home of (its scan landed, nothing dropped since). */
   #complete: number | undefined;
+  /** The scan in flight, if any. */
+  #scanning: Promise<void> | undefined;
 
   /** @param lookup reads a session's last replica from KV, @param options the map's bound */
   constructor(lookup: HomeLookup, options: SessionHomesOptions = {}) {
@@ -133,7 +135,9 @@ export class SessionHomes {
     if (since === this.#complete) return true;
     if (since !== this.#scannedFor) {
       this.#scannedFor = since;
-      this.#scan(since);
+      const scan = this.#scanning = this.#scan(since).finally(() => {
+        if (this.#scanning === scan) this.#scanning = undefined;
+      });
     }
     return false;
   }
@@ -169,8 +173,9 @@ export class SessionHomes {
     }
   }
 
-  /** Resolves once every refresh in flight has landed (for tests). */
+  /** Resolves once every refresh and the scan in flight have landed (for tests). */
   async settled(): Promise<void> {
+    await this.#scanning;
     while (this.#refreshing.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
   }
 

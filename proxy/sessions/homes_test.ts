@@ -100,7 +100,6 @@ Deno.test("SessionHomes alone on the store answers from memory once its scan of 
   // The first call alone starts the scan and still reads; once it landed, nothing is read.
   assertEquals(await homes.get("new-1"), undefined);
   await homes.settled();
-  await new Promise((resolve) => setTimeout(resolve, 10));
   assertEquals(state.scans, 1);
   const reads = state.reads;
   assertEquals(homes.get("new-2"), undefined);
@@ -123,7 +122,6 @@ Deno.test("SessionHomes alone on the store answers from memory once its scan of 
   state.since = 2;
   assertEquals(await homes.get("x"), undefined);
   await homes.settled();
-  await new Promise((resolve) => setTimeout(resolve, 10));
   assertEquals(state.scans, 2);
   const after = state.reads;
   assertEquals(homes.get("theirs-2"), "replica-f");
@@ -136,7 +134,6 @@ Deno.test("SessionHomes keeps reading KV alone when the map cannot hold every ho
   const small = new SessionHomes(many.lookup, { alone: many.alone, maxSessions: 2 });
   assertEquals(await small.get("z"), undefined);
   await small.settled();
-  await new Promise((resolve) => setTimeout(resolve, 10));
   // The scan stopped at the map's bound: a session it did not hold is still read.
   const reads = many.state.reads;
   assertEquals(await small.get("c"), "3");
@@ -149,7 +146,6 @@ Deno.test("SessionHomes keeps reading KV alone when the map cannot hold every ho
   const homes = new SessionHomes(few.lookup, { alone: few.alone, maxSessions: 2 });
   assertEquals(await homes.get("z"), undefined);
   await homes.settled();
-  await new Promise((resolve) => setTimeout(resolve, 10));
   const before = few.state.reads;
   assertEquals(homes.get("a"), "1");
   assertEquals(few.state.reads, before);
@@ -181,7 +177,6 @@ Deno.test("SessionHomes alone falls back to reads when its scan fails", async ()
   );
   assertEquals(await homes.get("s"), "replica-a");
   await homes.settled();
-  await new Promise((resolve) => setTimeout(resolve, 10));
   assertEquals(await homes.get("t"), "replica-a");
   await homes.settled();
   assertEquals(reads, 2);
