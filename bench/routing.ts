@@ -5,6 +5,7 @@ import type { BenchSuite } from "./command.ts";
 import { generateMixedTrace, type MixedTraceOptions } from "./routing/generate.ts";
 import type { StrategyRun } from "./routing/measure.ts";
 import type { ReplayProgress } from "./routing/replay.ts";
+import type { ReplayClient } from "./routing/stream_client.ts";
 import { type CacheSetting, describeCache, formatTable, renderSvg } from "./routing/report.ts";
 import {
   BASELINE,
@@ -108,6 +109,9 @@ const usage = [
   "  --rounds N              replay every strategy N times, the order rotated each round, and",
   "                          report each figure as the median of its rounds (a stall of this",
   "                          shared machine then moves one round, not the verdict) [1]",
+  "  --client NAME           the load generator: lean (fetch, reading the SSE events without",
+  "                          parsing each one) or openai (the official client, which until",
+  "                          2026-12-08 was the only one) [lean]",
   "  --seed S                seed of the baseline's random picks [1]",
   "  --out DIR               where the JSON and SVG go [bench/results]",
 ].join("\n");
@@ -123,6 +127,7 @@ const flags = {
   "kv-offload-gib": { type: "string" },
   seed: { type: "string" },
   rounds: { type: "string" },
+  client: { type: "string" },
   out: { type: "string" },
   "kv-tokens-list": { type: "string" },
   hetero: { type: "boolean" },
@@ -156,6 +161,8 @@ export interface RoutingBenchPlan {
   seed: number;
   /** `--rounds`: replays of each strategy, reported by their medians. */
   rounds: number;
+  /** `--client`: the replay's load generator. */
+  client: ReplayClient;
   out: string;
   /** KV budget of each replica (a heterogeneous fleet); undefined: all get `kvTokens`. */
   kvTokensList: number[] | undefined;
@@ -248,6 +255,10 @@ export function parseRoutingArgs(args: string[]): RoutingBenchPlan {
   }
   const trace = values.trace ?? DEFAULT_TRACE;
   mixedTraceOptions(trace); // A bad generator spec fails here, before anything starts.
+  const client = values.client ?? "lean";
+  if (client !== "lean" && client !== "openai") {
+    throw new UsageError(`--client must be lean or openai, not "${client}"`, usage);
+  }
   return {
     virtualReplicas,
     virtualCheck: values["virtual-check"] === true,
@@ -267,6 +278,7 @@ export function parseRoutingArgs(args: string[]): RoutingBenchPlan {
     kvOffloadGib,
     seed: num("seed") ?? 1,
     rounds: positiveInt(num("rounds"), "rounds") ?? 1,
+    client,
     out: values.out ?? RESULTS,
   };
 }
@@ -453,6 +465,7 @@ export const routingBench: BenchSuite = {
           prefixFeedback: plan.prefixFeedback !== "off",
           gatewayAdmission: plan.gatewayAdmission,
           fixedCaps: plan.fixedCaps,
+          client: plan.client,
           onProgress: progressBar(`${strategyLabel(strategy)} wall x4`),
         });
       return await runVirtualBench(plan, trace, command, wall, BENCH_MAX_MODEL_LEN);
@@ -506,6 +519,7 @@ export const routingBench: BenchSuite = {
       seed: plan.seed,
       gatewayAdmission: plan.gatewayAdmission,
       fixedCaps: plan.fixedCaps,
+      client: plan.client,
     };
     // Each strategy's variants, in the order asked for; the rounds fill them in rotated order.
     const slots = plan.strategies.flatMap((strategy) =>

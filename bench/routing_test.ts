@@ -37,6 +37,9 @@ Deno.test("parseRoutingArgs defaults to round robin, the peers, the default and 
   assertEquals(parseRoutingArgs(["--rounds", "3"]).rounds, 3);
   assertThrows(() => parseRoutingArgs(["--rounds", "0"]), UsageError);
   assertThrows(() => parseRoutingArgs(["--rounds", "1.5"]), UsageError);
+  assertEquals(plan.client, "lean");
+  assertEquals(parseRoutingArgs(["--client", "openai"]).client, "openai");
+  assertThrows(() => parseRoutingArgs(["--client", "curl"]), UsageError);
 });
 
 Deno.test("parseRoutingArgs reads the host KV tier in GiB, fractions included", () => {

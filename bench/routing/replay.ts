@@ -1,5 +1,5 @@
-/** Trace replay: sends a trace's requests at their (scaled) arrival times as streaming chat requests with the official `openai` client. */
-import OpenAI from "openai";
+/** Trace replay: sends a trace's requests at their (scaled) arrival times as streaming chat requests. */
+import { type ReplayClient, streamClient } from "./stream_client.ts";
 import { renderChat } from "../../sim/mod.ts";
 import { conversations } from "./trace.ts";
 import { promptText, type TraceRequest } from "../../sim/mod.ts";
@@ -68,6 +68,8 @@ export interface ReplayOptions {
   progressEveryMs?: number;
   /** Per-request timeout. @default 600_000 */
   timeoutMs?: number;
+  /** The load generator (see `stream_client.ts`). @default "lean" */
+  client?: ReplayClient;
 }
 
 /** Everything a replay measured. */
@@ -82,15 +84,6 @@ export interface ReplayResult {
 /** Characters the simulator's Llama 3.1 chat template puts before a lone user message's text. */
 export function chatTemplateChars(): number {
   return renderChat([{ role: "user", content: "\u0000" }]).indexOf("\u0000");
-}
-
-function client(baseUrl: string, timeoutMs: number): OpenAI {
-  return new OpenAI({
-    baseURL: `${baseUrl}/v1`,
-    apiKey: "turnpike-bench",
-    maxRetries: 0,
-    timeout: timeoutMs,
-  });
 }
 
 /**
@@ -112,9 +105,10 @@ export async function replayTrace(
     templateChars: chatTemplateChars(),
   };
   const target = options.target;
-  const clients = target.kind === "gateway"
-    ? [target.url, ...(target.alternates ?? [])].map((u) => client(u, timeoutMs))
-    : target.urls.map((u) => client(u, timeoutMs));
+  const kind = options.client ?? "lean";
+  const clients =
+    (target.kind === "gateway" ? [target.url, ...(target.alternates ?? [])] : target.urls)
+      .map((u) => streamClient(kind, u, timeoutMs));
   const random = mulberry32(target.kind === "direct" ? target.seed : 0);
   const progress: ReplayProgress = { total: trace.length, sent: 0, done: 0, failed: 0 };
   const results: RequestResult[] = [];
@@ -139,35 +133,30 @@ export async function replayTrace(
     results.push(result);
     const t0 = performance.now();
     try {
-      const { data: stream, response } = await clients[pick]!.chat.completions.create({
-        model: options.model,
-        messages: [{ role: "user", content: promptText(r, textOptions) }],
-        max_tokens: r.output_length,
-        stream: true,
-        stream_options: { include_usage: true },
-      }, { headers: { [header]: `conversation-${sessions[index]}` } }).withResponse();
-      result.backend ??= response.headers.get("x-turnpike-backend") ?? undefined;
-      const estimate = response.headers.get("x-turnpike-cached-estimate");
-      if (estimate !== null && Number.isFinite(Number(estimate))) {
-        result.predictedCachedTokens = Number(estimate);
-      }
       let last: number | undefined;
       let chunks = 0;
-      let usageTokens: number | undefined;
-      for await (const chunk of stream) {
-        if (chunk.usage) {
-          usageTokens = chunk.usage.completion_tokens;
-          result.promptTokens = chunk.usage.prompt_tokens;
-          const cached = chunk.usage.prompt_tokens_details?.cached_tokens;
-          if (typeof cached === "number") result.cachedTokens = cached;
-        }
-        const content = chunk.choices[0]?.delta?.content;
-        if (!content) continue;
-        const now = performance.now();
+      const answer = await clients[pick]!({
+        model: options.model,
+        content: promptText(r, textOptions),
+        maxTokens: r.output_length,
+        headers: { [header]: `conversation-${sessions[index]}` },
+      }, (now) => {
         if (last === undefined) result.ttftMs = now - t0;
         else itlMs.push(now - last);
         last = now;
         chunks++;
+      });
+      result.backend ??= answer.headers.get("x-turnpike-backend") ?? undefined;
+      const estimate = answer.headers.get("x-turnpike-cached-estimate");
+      if (estimate !== null && Number.isFinite(Number(estimate))) {
+        result.predictedCachedTokens = Number(estimate);
+      }
+      const usageTokens = answer.usage?.completionTokens;
+      if (answer.usage) {
+        result.promptTokens = answer.usage.promptTokens;
+        if (typeof answer.usage.cachedTokens === "number") {
+          result.cachedTokens = answer.usage.cachedTokens;
+        }
       }
       result.outputTokens = usageTokens ?? chunks;
       result.e2eMs = performance.now() - t0;

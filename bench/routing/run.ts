@@ -4,6 +4,7 @@ import type { Config } from "../../config/mod.ts";
 import { installShutdownHandlers } from "../../actors/runtime/mod.ts";
 import { measureRun, scrapeCounters, type StrategyRun } from "./measure.ts";
 import { type ReplayProgress, replayTrace } from "./replay.ts";
+import type { ReplayClient } from "./stream_client.ts";
 import {
   cpuSeconds,
   type GatewayProcess,
@@ -69,6 +70,8 @@ export interface RunOptions {
   gatewayAdmission?: boolean | undefined;
   /** Whether the gateways run admission control with fixed caps (`admission.adaptive: false`). @default false */
   fixedCaps?: boolean | undefined;
+  /** The replay's load generator. @default "lean" */
+  client?: ReplayClient | undefined;
   onProgress?: (progress: ReplayProgress) => void;
 }
 
@@ -161,6 +164,7 @@ export async function runStrategy(
         : { kind: "gateway", url: gateway.url, alternates: gateways.slice(1).map((g) => g.url) },
       model: options.model,
       timeScale: options.timeScale,
+      ...(options.client ? { client: options.client } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     const after = await scrapeCounters(replicas.urls);
