@@ -11,7 +11,7 @@ import { noteChunkGaps } from "../chunk_gaps.ts";
 import { bufferedAnswer } from "./buffered.ts";
 import { type Exchange, roundMs } from "./exchange.ts";
 import type { ForwardRouter } from "./forward.ts";
-import { relay, type RelayEnd, type RelayOptions } from "./relay.ts";
+import { type BodyTap, relay, type RelayEnd, type RelayOptions } from "./relay.ts";
 
 /** What every attempt of one request sends. */
 export interface Outgoing {
@@ -173,7 +173,13 @@ export class Attempt implements RelayOptions {
     const response = this.respond(relay(upstream, this));
     this.#ownsBody = false;
     this.#relaying = true;
+    this.outgoing.exchange.relaysBody = true;
     return response;
+  }
+
+  /** The relay's tap: the exchange's, as the answer's observer set it. */
+  bodyTap(): BodyTap | undefined {
+    return this.outgoing.exchange.bodyTap;
   }
 
   /**

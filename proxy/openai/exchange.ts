@@ -2,6 +2,7 @@
 import { type ErrorOptions, errorResponse } from "../errors.ts";
 import { type RequestRecord, startRecord } from "../records.ts";
 import type { Deadline } from "./deadlines.ts";
+import type { BodyTap } from "./relay.ts";
 import type { ForwardContext } from "./forward.ts";
 import { principalOf } from "../auth/principal.ts";
 
@@ -45,6 +46,10 @@ export class Exchange {
   extraHeaders: [string, string][] | undefined;
   /** Called with the record each time the request finishes, after it is written (once but for a bug). */
   onFinish: ((record: RequestRecord) => void)[] | undefined;
+  /** Whether the answer's body is the relay's stream (not one read whole); set as it is made. */
+  relaysBody = false;
+  /** Handed the relayed body's chunks, when set before the relay's first read. */
+  bodyTap: BodyTap | undefined;
   #signal: AbortSignal;
   #deadline: Deadline | undefined;
   #onClientAbort = () => this.abort.abort("client");

@@ -84,7 +84,7 @@ export interface ForwardOptions extends ExchangeOptions {
    * Sees each answer before the client does and returns the one sent (the sessions record plain
    * chat calls that carry the session header through it). It must not wait on anything.
    */
-  observe?: (record: RequestRecord, json: unknown, response: Response) => Response;
+  observe?: (exchange: Exchange, json: unknown, response: Response) => Response;
   /**
    * The replicas sessions were served by last, for calls that carry the session header: the
    * session's replica is preferred (within the load bound), and the one that served is recorded.
@@ -140,7 +140,7 @@ export async function forwardOpenAI(request: Request, options: ForwardOptions): 
   });
   const served = response.headers.get("x-turnpike-backend");
   if (homes && served !== null && response.status < 300) homes.set(sessionId!, served);
-  return options.observe ? options.observe(exchange.record, parsed.json, response) : response;
+  return options.observe ? options.observe(exchange, parsed.json, response) : response;
 }
 
 /** A request body ready to route: what a client sent, or what a session turn built. */

@@ -40,6 +40,16 @@ export interface RelayOptions {
   onEnd(end: RelayEnd): void;
   /** Called once when its first chunk came (a stream's first token), before it is relayed. */
   onFirstByte?(): void;
+  /** Asked at the first chunk: a tap that is handed each chunk as it is relayed, if any. */
+  bodyTap?(): BodyTap | undefined;
+}
+
+/** Keeps what a relay passes on (e.g. a plain call's answer, for its session). */
+export interface BodyTap {
+  /** A chunk as relayed; the relay does not touch it again. */
+  take(chunk: Uint8Array): void;
+  /** The body ended whole, after its last chunk went out (not called when it broke off). */
+  end(): void;
 }
 
 /**
@@ -57,6 +67,7 @@ export function relay(
   const tap = new UsageTap(options.stream);
   const framer = options.stream ? new SseFramer() : undefined;
   let firstByteAt: number | undefined;
+  let kept: BodyTap | undefined;
   // A stream's chunks come about one token each: their gaps are its inter-token latencies.
   const gaps = options.stream ? new ChunkGaps() : undefined;
   let lastChunkAt = 0;
@@ -137,13 +148,19 @@ export function relay(
         if (framer && (tap.result(), !tap.done)) {
           end("error", NO_DONE);
           controller.enqueue(brokenEnd(NO_DONE, "upstream_error"));
-        } else if (rest) controller.enqueue(rest);
+          kept = undefined;
+        } else if (rest) {
+          controller.enqueue(rest);
+          kept?.take(rest);
+        }
         controller.close();
         end("done", "");
+        kept?.end();
         return;
       }
       if (firstByteAt === undefined) {
         firstByteAt = t;
+        kept = options.bodyTap?.();
         options.onFirstByte?.();
       } else gaps?.add(t - lastChunkAt);
       lastChunkAt = t;
@@ -151,6 +168,7 @@ export function relay(
       if (whole) {
         controller.enqueue(whole);
         tap.push(whole);
+        kept?.take(whole);
       }
       relayMs += performance.now() - t;
     },

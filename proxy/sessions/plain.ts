@@ -8,7 +8,7 @@ import { errorField, logger } from "../../actors/runtime/log.ts";
 import { createParser } from "eventsource-parser";
 import { z } from "zod";
 import { ChatMessageSchema, type SessionService } from "../../actors/session/mod.ts";
-import type { RequestRecord } from "../records.ts";
+import type { Exchange } from "../openai/exchange.ts";
 import { concatBytes } from "../upstream/mod.ts";
 import { ChunkAssembler } from "./assemble.ts";
 
@@ -24,8 +24,11 @@ const RecordedBody = z.looseObject({
  */
 const MAX_ANSWER_BYTES = 8 << 20;
 
+/** What a recorder sees of a call: its record, and the relay's tap it may set. */
+export type ObservedCall = Pick<Exchange, "record" | "relaysBody" | "bodyTap">;
+
 /** Watches the answers of plain chat calls and records those with a session header. */
-export type PlainObserver = (record: RequestRecord, json: unknown, response: Response) => Response;
+export type PlainObserver = (call: ObservedCall, json: unknown, response: Response) => Response;
 
 /** The observer that records plain chat calls into `sessions`. */
 export function plainRecorder(sessions: SessionService): PlainObserver {
@@ -45,7 +48,8 @@ export function plainRecorder(sessions: SessionService): PlainObserver {
       if (queues.get(sessionId) === next) queues.delete(sessionId);
     });
   };
-  return (record, json, response) => {
+  return (call, json, response) => {
+    const record = call.record;
     const sessionId = record.sessionId;
     if (sessionId === undefined || response.status !== 200 || response.body === null) {
       return response;
@@ -55,31 +59,37 @@ export function plainRecorder(sessions: SessionService): PlainObserver {
     const streamed = (response.headers.get("content-type") ?? "").includes("text/event-stream");
     const tap = streamed ? streamTap() : jsonTap();
     const backend = response.headers.get("x-turnpike-backend");
+    // Rebuilt in the session's queue, after the relay: parsing each event as it passed cost the
+    // relay of every stream on the gateway (one JSON.parse an event).
+    const recordIt = () =>
+      enqueue(sessionId, async () => {
+        const answer = tap.end();
+        if (!answer || answer.error !== undefined) return;
+        await sessions.recordPlain(sessionId, {
+          model: body.data.model,
+          messages: body.data.messages,
+          output: answer.message(true),
+          finishReason: answer.finishReason,
+          usage: answer.usage,
+          backend,
+          requestId: record.requestId,
+          taskId: record.taskId,
+          clientId: record.clientId,
+        });
+      });
+    // A relayed body hands the tap its chunks itself; another layer of stream around it cost
+    // every chunk a write and a read of its own.
+    if (call.relaysBody) {
+      call.bodyTap = { take: (chunk) => tap.take(chunk), end: recordIt };
+      return response;
+    }
     const piped = response.body.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           controller.enqueue(chunk);
           tap.take(chunk);
         },
-        flush() {
-          // Rebuilt in the session's queue, after the relay: parsing each event as it passed
-          // cost the relay of every stream on the gateway (one JSON.parse an event).
-          enqueue(sessionId, async () => {
-            const answer = tap.end();
-            if (!answer || answer.error !== undefined) return;
-            await sessions.recordPlain(sessionId, {
-              model: body.data.model,
-              messages: body.data.messages,
-              output: answer.message(true),
-              finishReason: answer.finishReason,
-              usage: answer.usage,
-              backend,
-              requestId: record.requestId,
-              taskId: record.taskId,
-              clientId: record.clientId,
-            });
-          });
-        },
+        flush: recordIt,
       }),
     );
     return new Response(piped, {

@@ -121,6 +121,41 @@ Deno.test("a plain call without the session header, or one that failed, records 
   }
 });
 
+Deno.test("a plain call whose stream the replica broke off is not recorded; the next whole one is", async () => {
+  const rig = await startRig({ replicas: 1 });
+  try {
+    const id = `agent-${crypto.randomUUID()}`;
+    const send = async () => {
+      const res = await fetch(`${rig.gateway.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-session-id": id },
+        body: JSON.stringify({
+          model: MODEL,
+          messages: [{ role: "user", content: "tell me" }],
+          max_tokens: 8,
+          stream: true,
+        }),
+      });
+      assertEquals(res.status, 200);
+      return await res.text();
+    };
+    rig.sims[0]!.faults.apply({ cut_rate: 1, cut_after_tokens: 2 });
+    const broken = await send();
+    assert(broken.includes('"error"') && broken.endsWith("data: [DONE]\n\n"), broken);
+    rig.sims[0]!.faults.apply({ cut_rate: 0 });
+    const whole = await send();
+    const text = whole.split("\n\n").filter((e) => e.startsWith("data: {")).map((e) =>
+      JSON.parse(e.slice(6)).choices[0]?.delta?.content ?? ""
+    ).join("");
+    assert(text.length > 0);
+    // Recorded in the order the answers ended: the whole one is the session's first turn.
+    const history = await historyOf(rig, id, 1);
+    assertEquals(history.map((t) => [t.turn, t.output[0]!.content]), [[1, text]]);
+  } finally {
+    await rig.close();
+  }
+});
+
 Deno.test("the stream tap rebuilds an answer split anywhere across chunks, and refuses a broken one", () => {
   const enc = new TextEncoder();
   const event = (delta: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
