@@ -145,12 +145,14 @@ export async function replayTrace(
         else itlMs.push(now - last);
         last = now;
         chunks++;
+      }, (headers) => {
+        // Known also of a stream that fails later: its failure counts against that replica.
+        result.backend ??= headers.get("x-turnpike-backend") ?? undefined;
+        const estimate = headers.get("x-turnpike-cached-estimate");
+        if (estimate !== null && Number.isFinite(Number(estimate))) {
+          result.predictedCachedTokens = Number(estimate);
+        }
       });
-      result.backend ??= answer.headers.get("x-turnpike-backend") ?? undefined;
-      const estimate = answer.headers.get("x-turnpike-cached-estimate");
-      if (estimate !== null && Number.isFinite(Number(estimate))) {
-        result.predictedCachedTokens = Number(estimate);
-      }
       const usageTokens = answer.usage?.completionTokens;
       if (answer.usage) {
         result.promptTokens = answer.usage.promptTokens;

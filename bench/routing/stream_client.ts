@@ -32,10 +32,14 @@ export interface StreamRequest {
   headers: Record<string, string>;
 }
 
-/** Sends one streamed chat completion; `onContent` is called as each chunk with content arrives. */
+/**
+ * Sends one streamed chat completion; `onHeaders` is called with the response's headers as they
+ * come (also of a stream that fails later), `onContent` as each chunk with content arrives.
+ */
 export type StreamChat = (
   request: StreamRequest,
   onContent: (now: number) => void,
+  onHeaders?: (headers: Headers) => void,
 ) => Promise<StreamedAnswer>;
 
 /** A load generator on `baseUrl` (the gateway's or a replica's root URL). */
@@ -60,10 +64,11 @@ function openaiClient(baseUrl: string, timeoutMs: number): StreamChat {
     maxRetries: 0,
     timeout: timeoutMs,
   });
-  return async (request, onContent) => {
+  return async (request, onContent, onHeaders) => {
     const { data: stream, response } = await client.chat.completions.create(body(request), {
       headers: request.headers,
     }).withResponse();
+    onHeaders?.(response.headers);
     const answer: StreamedAnswer = { headers: response.headers };
     for await (const chunk of stream) {
       if (chunk.usage) {
@@ -85,7 +90,7 @@ const USAGE = '"usage":{';
 
 function leanClient(baseUrl: string, timeoutMs: number): StreamChat {
   const url = `${baseUrl}/v1/chat/completions`;
-  return async (request, onContent) => {
+  return async (request, onContent, onHeaders) => {
     const response = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json", ...request.headers },
@@ -95,6 +100,7 @@ function leanClient(baseUrl: string, timeoutMs: number): StreamChat {
     if (!response.ok || response.body === null) {
       throw new Error(`${response.status} ${await response.text()}`);
     }
+    onHeaders?.(response.headers);
     const answer: StreamedAnswer = { headers: response.headers };
     const decoder = new TextDecoder();
     let pending = "";

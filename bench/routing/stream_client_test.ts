@@ -53,11 +53,18 @@ Deno.test("the lean load generator fails a refused request and a stream without 
     await rejects(streamClient("lean", sim.url, 10_000)(request, () => {}), /404/);
     const url = `http://127.0.0.1:${cut.addr.port}`;
     let chunks = 0;
+    let headers: Headers | undefined;
     await rejects(
-      streamClient("lean", url, 10_000)({ ...request, model: MODEL }, () => chunks++),
+      streamClient("lean", url, 10_000)(
+        { ...request, model: MODEL },
+        () => chunks++,
+        (h) => headers = h,
+      ),
       /data: \[DONE\]/,
     );
     assertEquals(chunks, 1);
+    // The headers came before the stream failed.
+    assertEquals(headers?.get("content-type"), "text/event-stream");
   } finally {
     await cut.shutdown();
     await sim.close();
