@@ -123,12 +123,14 @@ function afterCopies(head: SessionHead, copies: TurnRecord[]): SessionHead {
   }
   const last = copies.at(-1);
   if (last) usage.context_tokens = last.sent.prompt_tokens + last.output_tokens;
+  const held = last?.extra?.prompt_messages;
   return {
     ...head,
     next_turn: copies.length + 1,
     open_tool_calls: open,
     backend: last?.backend ?? head.backend,
     usage,
+    last_prompt_messages: typeof held === "number" ? held : 0,
   };
 }
 

@@ -90,6 +90,12 @@ export const SessionHeadSchema = z.object({
   compaction: z.number().int().min(0),
   base_turn: z.number().int().positive(),
   inflight: InflightSchema.nullable(),
+  /**
+   * The `extra.prompt_messages` of the last turn (0 when it has none): how many messages of a
+   * recorded plain call's prompt, and its reply, the session holds, so the next recorded call
+   * needs no read of that turn. Absent in heads written before it existed.
+   */
+  last_prompt_messages: z.number().int().min(0).optional(),
 });
 
 /** A session's head. */

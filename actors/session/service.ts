@@ -506,10 +506,14 @@ export class SessionService {
         if (!found) return false;
       }
     }
-    const last = found.head.next_turn > 1
-      ? await this.store.turn(id, found.head.next_turn - 1)
-      : undefined;
-    const held = typeof last?.extra?.prompt_messages === "number" ? last.extra.prompt_messages : 0;
+    // The head keeps what the last turn held (heads written before it did say so in the turn).
+    let held = found.head.last_prompt_messages;
+    if (held === undefined) {
+      const last = found.head.next_turn > 1
+        ? await this.store.turn(id, found.head.next_turn - 1)
+        : undefined;
+      held = typeof last?.extra?.prompt_messages === "number" ? last.extra.prompt_messages : 0;
+    }
     const continues = held > 0 && call.messages.length > held;
     const messages = continues ? call.messages.slice(held) : call.messages;
     const request: TurnRequest = {

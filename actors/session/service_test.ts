@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { withSessions } from "./_testing.ts";
+import type { ChatMessage } from "./mod.ts";
 
 Deno.test("concurrent creates with no session cap share commits and count every session once", async () => {
   await withSessions("{}", async (sessions) => {
@@ -60,5 +61,40 @@ Deno.test("the store lists every session's last replica for the gateway's map of
       Object.fromEntries(homes),
       { "s-a": "http://replica-a", "s-b": "http://replica-c" },
     );
+  });
+});
+
+Deno.test("a recorded call takes what the session holds from its head, or from the last turn of a head written before", async () => {
+  await withSessions("{}", async (sessions) => {
+    const user = (n: number) => ({ role: "user" as const, content: `question ${n}` });
+    const reply = (n: number) => ({ role: "assistant" as const, content: `answer ${n}` });
+    const call = (messages: ChatMessage[], n: number) => ({
+      model: "m",
+      messages,
+      output: reply(n),
+      finishReason: "stop",
+      usage: { prompt_tokens: 3, completion_tokens: 1, cached_tokens: 0 },
+      backend: "http://replica-a",
+      requestId: `r${n}`,
+    });
+    const prompt: ChatMessage[] = [{ role: "system", content: "Be brief." }, user(1)];
+    assert.ok(await sessions.recordPlain("s", call(prompt, 1)));
+    assert.equal((await sessions.store.get("s"))?.head.last_prompt_messages, 3);
+    prompt.push(reply(1), user(2));
+    assert.ok(await sessions.recordPlain("s", call(prompt, 2)));
+    // A head as written before it kept the count: the last turn says it.
+    const found = await sessions.store.get("s");
+    const { last_prompt_messages: _, ...old } = found!.head;
+    assert.ok((await sessions.store.kv.set(["session", "s"], old)).ok);
+    sessions.forget("s");
+    prompt.push(reply(2), user(3));
+    assert.ok(await sessions.recordPlain("s", call(prompt, 3)));
+    const turns = await sessions.store.turns("s", 1);
+    assert.deepEqual(turns.map((t) => t.input), [
+      [{ role: "system", content: "Be brief." }, user(1)],
+      [user(2)],
+      [user(3)],
+    ]);
+    assert.equal((await sessions.store.get("s"))?.head.last_prompt_messages, 7);
   });
 });

@@ -613,6 +613,9 @@ async function commit(
     backend: outcome.backend ?? head.backend,
     open_tool_calls: output.length > 0 ? calls.map((c) => c.id) : plan.openAfterInput,
     tool_call_times: [...recentToolCalls(head, now), ...calls.map(() => now)],
+    last_prompt_messages: typeof record.extra?.prompt_messages === "number"
+      ? record.extra.prompt_messages
+      : 0,
     usage: {
       ...head.usage,
       turns: head.usage.turns + 1,
