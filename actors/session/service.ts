@@ -484,7 +484,10 @@ export class SessionService {
    */
   async recordPlain(id: string, call: PlainCall): Promise<boolean> {
     if (!isSessionId(id)) return false;
-    let found = await this.store.get(id);
+    // The session's actor answers from the head it holds while this process is alone on the store.
+    let found = (await this.#ref(id).ask<VersionedHead | null>({ type: "head" }, {
+      timeoutMs: 30_000,
+    })) ?? undefined;
     // Another client's session is not written into (the call itself was served).
     if (found && !visibleToOwner(found.head.client_id)) return false;
     if (!found) {

@@ -105,7 +105,9 @@ export type SessionMessage =
   | { type: "idle" }
   | { type: "forget" }
   /** The head its creator just committed: the new session's first turn begins without a read. */
-  | { type: "seed"; found: VersionedHead };
+  | { type: "seed"; found: VersionedHead }
+  /** Replies the session's head (null when there is none), read from KV only when it must be. */
+  | { type: "head" };
 
 /** What the actors of one process share. */
 export interface SessionDeps {
@@ -228,6 +230,11 @@ export function sessionBehavior(deps: SessionDeps): Behavior<State, SessionMessa
         case "seed":
           state.head ??= { ...msg.found, at: deps.now() };
           break;
+        case "head": {
+          const found = await currentHead(state, deps, true);
+          ctx.reply(found ? { head: found.head, versionstamp: found.versionstamp } : null);
+          break;
+        }
         case "idle": {
           state.idle = undefined;
           // While a turn runs or waits, the timer is armed again once the session is free.
@@ -375,6 +382,25 @@ async function refresh(
   return context;
 }
 
+/**
+ * The session's head. Alone on the store, the head this actor wrote or read last is the head: no
+ * read (with `mayUseCache`). Only one cached since this process is alone, though (one from before
+ * may miss others' turns), and not past its TTL (an extend may have pushed that out).
+ */
+async function currentHead(
+  state: State,
+  deps: SessionDeps,
+  mayUseCache: boolean,
+): Promise<VersionedHead | undefined> {
+  const cached = state.head;
+  const aloneSince = deps.aloneSince();
+  const fresh = mayUseCache && cached !== undefined && aloneSince !== undefined &&
+    cached.at >= aloneSince && cached.head.expires_at_ms > deps.now();
+  const found = fresh ? cached : await deps.store.get(state.id);
+  state.head = found && { ...found, at: deps.now() };
+  return found;
+}
+
 async function begin(
   state: State,
   request: TurnRequest,
@@ -383,15 +409,8 @@ async function begin(
   for (let attempt = 0; attempt < MAX_CLAIM_TRIES; attempt++) {
     // A turn of this session still runs in this process (this actor restarted since it began).
     if (deps.running.has(state.id)) return busy(state.id);
-    // Alone on the store, the head this actor wrote or read last is the head: no read. Only one
-    // cached since this process is alone, though (one from before may miss others' turns), and
-    // not past its TTL (an extend may have pushed that out).
-    const cached = state.head;
+    const found = await currentHead(state, deps, attempt === 0);
     const aloneSince = deps.aloneSince();
-    const fresh = cached !== undefined && aloneSince !== undefined && cached.at >= aloneSince &&
-      attempt === 0 && cached.head.expires_at_ms > deps.now();
-    const found = fresh ? cached : await deps.store.get(state.id);
-    state.head = found && { ...found, at: deps.now() };
     if (!found) return notFound(state.id);
     const { head } = found;
     const now = deps.now();
