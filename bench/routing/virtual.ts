@@ -209,6 +209,11 @@ export interface VirtualRun {
   ttftMs: Summary;
   /** Prompt tokens served from the prefix cache (GPU and host tier), 0 to 1. */
   hitRate: number;
+  /**
+   * Mean time a request waited in its replica's queue, in ms of trace time (the wall-clock
+   * replay's `replicaView.queueMeanMs` times the time scale).
+   */
+  queueMeanMs: number;
   /** Max over mean of the requests per replica. */
   requestImbalance: number;
   /** Max over mean of the busy time (sum of end-to-end times) per replica. */
@@ -636,9 +641,13 @@ export function virtualRun(
   scraping?.cancel();
   let queries = 0;
   let hits = 0;
+  let queuedS = 0;
+  let queued = 0;
   for (const r of replicas) {
     queries += r.engine.kv.stats.queries;
     hits += r.engine.kv.stats.hits + r.engine.kv.stats.externalHits;
+    queuedS += r.engine.metrics.queue.sum;
+    queued += r.engine.metrics.queue.count;
     r.engine.close();
   }
   for (const gateway of gated) gateway.close();
@@ -655,6 +664,7 @@ export function virtualRun(
     failed,
     ttftMs: summarize(ttfts),
     hitRate: queries === 0 ? 0 : hits / queries,
+    queueMeanMs: queued === 0 ? 0 : (queuedS / queued) * 1000,
     requestImbalance: imbalance(replicas.map((r) => r.requests)),
     busyImbalance: imbalance(replicas.map((r) => r.busyMs)),
     decisionUs: summarize(decisions),

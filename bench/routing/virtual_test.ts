@@ -118,3 +118,16 @@ Deno.test("virtualRun through two gateways sharing session heads keeps most of o
   assertEquals(two.requests, 36);
   assert(two.hitRate >= 0.8 * one.hitRate, `${two.hitRate} against ${one.hitRate}`);
 });
+
+Deno.test("virtualRun reports the replicas' mean queue time, longer when the same burst meets fewer replicas", () => {
+  // Twelve first turns within a second: one replica has to queue them, four share them.
+  const burst = trace(12).filter((r) => r.timestamp < 12_000).map((r, i) => ({
+    ...r,
+    timestamp: i * 50,
+  }));
+  const options = { maxModelLen: 131_072 };
+  const one = virtualRun(burst, "round_robin", { ...options, replicas: 1 });
+  const four = virtualRun(burst, "round_robin", { ...options, replicas: 4 });
+  assert(Number.isFinite(four.queueMeanMs) && four.queueMeanMs >= 0, String(four.queueMeanMs));
+  assert(one.queueMeanMs > four.queueMeanMs, `${one.queueMeanMs} against ${four.queueMeanMs}`);
+});
