@@ -5,7 +5,7 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { GatewayProcess, MODEL } from "../sessions_testing.ts";
-import { readSse, waitFor } from "./_testing.ts";
+import { killLaunchedReplicas, readSse, waitFor } from "./_testing.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const encoder = new TextEncoder();
@@ -149,6 +149,8 @@ for (const guarded of [false, true]) {
     } finally {
       conn?.close();
       await gateway?.kill();
+      // A failure before the drain stopped them leaves the launched replicas running otherwise.
+      killLaunchedReplicas(stateDir, MODEL, 2);
       await Deno.remove(stateDir, { recursive: true });
     }
   });
