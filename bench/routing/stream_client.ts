@@ -12,15 +12,29 @@ import OpenAI from "openai";
 /** Which load generator the replay runs. */
 export type ReplayClient = "lean" | "openai";
 
+/** Token counts of a stream's `usage` event. */
+export interface StreamedUsage {
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens?: number | undefined;
+}
+
 /** What one streamed request reported. */
 export interface StreamedAnswer {
-  /** The response's headers. */
-  headers: Headers;
   /** `usage` of the last event that carried it. */
-  usage?: {
-    promptTokens: number;
-    completionTokens: number;
-    cachedTokens?: number | undefined;
+  usage?: StreamedUsage;
+}
+
+/** The counts of an OpenAI `usage` object, as either client read it. */
+function usageOf(usage: {
+  prompt_tokens: number;
+  completion_tokens: number;
+  prompt_tokens_details?: { cached_tokens?: number | undefined } | null | undefined;
+}): StreamedUsage {
+  return {
+    promptTokens: usage.prompt_tokens,
+    completionTokens: usage.completion_tokens,
+    cachedTokens: usage.prompt_tokens_details?.cached_tokens,
   };
 }
 
@@ -69,15 +83,9 @@ function openaiClient(baseUrl: string, timeoutMs: number): StreamChat {
       headers: request.headers,
     }).withResponse();
     onHeaders?.(response.headers);
-    const answer: StreamedAnswer = { headers: response.headers };
+    const answer: StreamedAnswer = {};
     for await (const chunk of stream) {
-      if (chunk.usage) {
-        answer.usage = {
-          promptTokens: chunk.usage.prompt_tokens,
-          completionTokens: chunk.usage.completion_tokens,
-          cachedTokens: chunk.usage.prompt_tokens_details?.cached_tokens,
-        };
-      }
+      if (chunk.usage) answer.usage = usageOf(chunk.usage);
       if (chunk.choices[0]?.delta?.content) onContent(performance.now());
     }
     return answer;
@@ -101,7 +109,7 @@ function leanClient(baseUrl: string, timeoutMs: number): StreamChat {
       throw new Error(`${response.status} ${await response.text()}`);
     }
     onHeaders?.(response.headers);
-    const answer: StreamedAnswer = { headers: response.headers };
+    const answer: StreamedAnswer = {};
     const decoder = new TextDecoder();
     let pending = "";
     let done = false;
@@ -118,14 +126,7 @@ function leanClient(baseUrl: string, timeoutMs: number): StreamChat {
         } else if (event.startsWith('data: {"error"')) {
           throw new Error(JSON.parse(event.slice(6)).error?.message ?? event);
         } else {
-          if (event.includes(USAGE)) {
-            const usage = JSON.parse(event.slice(6)).usage;
-            answer.usage = {
-              promptTokens: usage.prompt_tokens,
-              completionTokens: usage.completion_tokens,
-              cachedTokens: usage.prompt_tokens_details?.cached_tokens,
-            };
-          }
+          if (event.includes(USAGE)) answer.usage = usageOf(JSON.parse(event.slice(6)).usage);
           if (CONTENT.test(event)) onContent(now);
         }
       }

@@ -4,7 +4,7 @@
  * endpoint, and raw SSE reading that tells an error event and `[DONE]` apart.
  */
 import { waitFor } from "../../actors/runtime/testdata/wait.ts";
-import { pidFilePath, processStartTime } from "../../cluster/pidfile.ts";
+import { pidFilePath, reapOrphan } from "../../cluster/pidfile.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -198,24 +198,14 @@ export { waitFor };
 
 /**
  * Ends the process groups of the replicas a gateway launched under `stateDir` (`cluster.type:
- * local`) that still run: they lead groups of their own, so killing the gateway's group leaves
- * them behind when a test fails before the gateway stopped them. A pid whose start time is not
- * the recorded one belongs to another process now and is left alone.
+ * local`) that still run, as the next serve on that state_dir would (`reapOrphan`): they lead
+ * groups of their own, so killing the gateway's group leaves them behind when a test fails
+ * before the gateway stopped them.
  */
-export function killLaunchedReplicas(stateDir: string, model: string, count: number): void {
-  for (let i = 0; i < count; i++) {
-    let record: { pid?: unknown; started?: unknown };
-    try {
-      record = JSON.parse(Deno.readTextFileSync(pidFilePath(stateDir, model, i)));
-    } catch {
-      continue; // never launched, or stopped and cleaned up
-    }
-    const pid = record.pid;
-    if (typeof pid !== "number" || processStartTime(pid) !== record.started) continue;
-    try {
-      Deno.kill(-pid, "SIGKILL");
-    } catch {
-      // Gone meanwhile.
-    }
-  }
+export async function killLaunchedReplicas(
+  stateDir: string,
+  model: string,
+  count: number,
+): Promise<void> {
+  for (let i = 0; i < count; i++) await reapOrphan(pidFilePath(stateDir, model, i), 0);
 }

@@ -150,7 +150,7 @@ for (const guarded of [false, true]) {
       conn?.close();
       await gateway?.kill();
       // A failure before the drain stopped them leaves the launched replicas running otherwise.
-      killLaunchedReplicas(stateDir, MODEL, 2);
+      await killLaunchedReplicas(stateDir, MODEL, 2);
       await Deno.remove(stateDir, { recursive: true });
     }
   });
